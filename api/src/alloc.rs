@@ -1,0 +1,289 @@
+//! Allocations: one instance of a task group placed on one node, and its tasks' states.
+
+use crate::job::Job;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const ALLOC_DESIRED_RUN: &str = "run";
+pub const ALLOC_DESIRED_STOP: &str = "stop";
+pub const ALLOC_DESIRED_EVICT: &str = "evict";
+
+pub const ALLOC_CLIENT_PENDING: &str = "pending";
+pub const ALLOC_CLIENT_RUNNING: &str = "running";
+pub const ALLOC_CLIENT_COMPLETE: &str = "complete";
+pub const ALLOC_CLIENT_FAILED: &str = "failed";
+pub const ALLOC_CLIENT_LOST: &str = "lost";
+
+pub const TASK_STATE_PENDING: &str = "pending";
+pub const TASK_STATE_RUNNING: &str = "running";
+pub const TASK_STATE_DEAD: &str = "dead";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Allocation {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub namespace: String,
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    /// "<job>.<group>[<index>]", as Nomad names them.
+    pub name: String,
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub node_name: String,
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    /// The job version this allocation runs. Omitted from list stubs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Box<Job>>,
+    pub task_group: String,
+    #[serde(default)]
+    pub allocated_resources: AllocatedResources,
+    pub desired_status: String,
+    #[serde(default)]
+    pub desired_description: String,
+    pub client_status: String,
+    #[serde(default)]
+    pub client_description: String,
+    #[serde(default)]
+    pub task_states: BTreeMap<String, TaskState>,
+    #[serde(rename = "PreviousAllocation", default)]
+    pub previous_allocation: String,
+    #[serde(rename = "NextAllocation", default)]
+    pub next_allocation: String,
+    #[serde(default)]
+    pub reschedule_tracker: Option<RescheduleTracker>,
+    #[serde(rename = "FollowupEvalID", default)]
+    pub followup_eval_id: String,
+    #[serde(default)]
+    pub metrics: Option<AllocationMetric>,
+    #[serde(default)]
+    pub job_version: u64,
+    #[serde(default)]
+    pub create_index: u64,
+    #[serde(default)]
+    pub modify_index: u64,
+    #[serde(default)]
+    pub alloc_modify_index: u64,
+    /// Unix nanoseconds.
+    #[serde(default)]
+    pub create_time: i64,
+    #[serde(default)]
+    pub modify_time: i64,
+}
+
+impl Allocation {
+    /// The index in "<job>.<group>[<index>]".
+    pub fn index(&self) -> u32 {
+        self.name
+            .rsplit_once('[')
+            .and_then(|(_, rest)| rest.trim_end_matches(']').parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The client has finished with this allocation, for good.
+    pub fn client_terminal(&self) -> bool {
+        matches!(
+            self.client_status.as_str(),
+            ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
+        )
+    }
+
+    /// The servers no longer want it to run.
+    pub fn server_terminal(&self) -> bool {
+        matches!(self.desired_status.as_str(), ALLOC_DESIRED_STOP | ALLOC_DESIRED_EVICT)
+    }
+
+    pub fn terminal(&self) -> bool {
+        self.client_terminal() || self.server_terminal()
+    }
+
+    /// A copy without the embedded job, as list endpoints return them.
+    pub fn stub(&self) -> Allocation {
+        Allocation {
+            job: None,
+            ..self.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocatedResources {
+    #[serde(default)]
+    pub tasks: BTreeMap<String, AllocatedTaskResources>,
+    #[serde(default)]
+    pub shared: AllocatedSharedResources,
+}
+
+impl AllocatedResources {
+    pub fn cpu(&self) -> i64 {
+        self.tasks.values().map(|t| t.cpu.cpu_shares).sum()
+    }
+    pub fn memory_mb(&self) -> i64 {
+        self.tasks.values().map(|t| t.memory.memory_mb).sum()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocatedTaskResources {
+    pub cpu: AllocatedCpu,
+    pub memory: AllocatedMemory,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocatedCpu {
+    pub cpu_shares: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocatedMemory {
+    #[serde(rename = "MemoryMB")]
+    pub memory_mb: i64,
+    #[serde(rename = "MemoryMaxMB", default)]
+    pub memory_max_mb: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocatedSharedResources {
+    #[serde(default)]
+    pub ports: Vec<AllocatedPort>,
+}
+
+/// A port given to an allocation: `value` on the host, `to` inside the task (0 = same).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocatedPort {
+    pub label: String,
+    pub value: i64,
+    #[serde(default)]
+    pub to: i64,
+    #[serde(rename = "HostIP", default)]
+    pub host_ip: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskState {
+    pub state: String,
+    pub failed: bool,
+    pub restarts: u64,
+    /// RFC 3339, empty when never.
+    #[serde(default)]
+    pub last_restart: String,
+    #[serde(default)]
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: String,
+    #[serde(default)]
+    pub events: Vec<TaskEvent>,
+}
+
+pub const EVENT_RECEIVED: &str = "Received";
+pub const EVENT_TASK_SETUP: &str = "Task Setup";
+pub const EVENT_DOWNLOADING_ARTIFACTS: &str = "Downloading Artifacts";
+pub const EVENT_STARTED: &str = "Started";
+pub const EVENT_TERMINATED: &str = "Terminated";
+pub const EVENT_RESTARTING: &str = "Restarting";
+pub const EVENT_NOT_RESTARTING: &str = "Not Restarting";
+pub const EVENT_KILLING: &str = "Killing";
+pub const EVENT_KILLED: &str = "Killed";
+pub const EVENT_DRIVER_FAILURE: &str = "Driver Failure";
+pub const EVENT_SETUP_FAILURE: &str = "Setup Failure";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskEvent {
+    #[serde(rename = "Type")]
+    pub event_type: String,
+    /// Unix nanoseconds.
+    pub time: i64,
+    #[serde(default)]
+    pub display_message: String,
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub exit_code: i64,
+    #[serde(default)]
+    pub signal: i64,
+    #[serde(default)]
+    pub fails_task: bool,
+    #[serde(default)]
+    pub restart_reason: String,
+    #[serde(default)]
+    pub driver_error: String,
+    #[serde(default)]
+    pub kill_timeout: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RescheduleTracker {
+    pub events: Vec<RescheduleEvent>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RescheduleEvent {
+    pub reschedule_time: i64,
+    #[serde(rename = "PrevAllocID")]
+    pub prev_alloc_id: String,
+    #[serde(rename = "PrevNodeID")]
+    pub prev_node_id: String,
+    pub delay: i64,
+}
+
+/// Why a placement did or did not succeed, in Nomad's shape (`FailedTGAllocs` values).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocationMetric {
+    pub nodes_evaluated: i64,
+    pub nodes_filtered: i64,
+    pub nodes_in_pool: i64,
+    #[serde(default)]
+    pub nodes_available: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub class_filtered: BTreeMap<String, i64>,
+    /// Constraint (or check such as "missing drivers") -> nodes it filtered.
+    #[serde(default)]
+    pub constraint_filtered: BTreeMap<String, i64>,
+    pub nodes_exhausted: i64,
+    #[serde(default)]
+    pub class_exhausted: BTreeMap<String, i64>,
+    /// Dimension ("memory", "cpu", "network: reserved port collision") -> nodes exhausted.
+    #[serde(default)]
+    pub dimension_exhausted: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub quota_exhausted: Vec<String>,
+    #[serde(default)]
+    pub coalesced_failures: i64,
+    /// Nanoseconds spent placing.
+    #[serde(default)]
+    pub allocation_time: i64,
+}
+
+/// What a client reports about one of its allocations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocClientUpdate {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub client_status: String,
+    pub client_description: String,
+    pub task_states: BTreeMap<String, TaskState>,
+}
+
+/// `POST /v1/allocation/:id/stop` answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocStopResponse {
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    pub index: u64,
+}

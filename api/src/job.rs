@@ -1,0 +1,811 @@
+//! The job specification in Nomad's API shape: Job -> TaskGroup -> Task.
+//!
+//! Optional blocks stay `Option` so that `canonicalize` can fill Nomad's defaults per job type, and
+//! so that a job read back through the API looks like the one that was submitted.
+
+use crate::duration::nanos;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub type Meta = BTreeMap<String, String>;
+
+pub const JOB_TYPE_SERVICE: &str = "service";
+pub const JOB_TYPE_BATCH: &str = "batch";
+pub const JOB_TYPE_SYSTEM: &str = "system";
+
+pub const JOB_STATUS_PENDING: &str = "pending";
+pub const JOB_STATUS_RUNNING: &str = "running";
+pub const JOB_STATUS_DEAD: &str = "dead";
+
+fn default_namespace() -> String {
+    "default".into()
+}
+fn default_region() -> String {
+    "global".into()
+}
+fn default_priority() -> i32 {
+    50
+}
+fn default_count() -> i32 {
+    1
+}
+fn default_job_type() -> String {
+    JOB_TYPE_SERVICE.into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Job {
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    #[serde(rename = "Type", default = "default_job_type")]
+    pub job_type: String,
+    #[serde(default = "default_priority")]
+    pub priority: i32,
+    #[serde(default)]
+    pub all_at_once: bool,
+    #[serde(default)]
+    pub datacenters: Vec<String>,
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+    #[serde(default)]
+    pub task_groups: Vec<TaskGroup>,
+    #[serde(default)]
+    pub update: Option<UpdateStrategy>,
+    #[serde(default)]
+    pub meta: Meta,
+    // Fields the servers own; a submitted job's values are ignored.
+    #[serde(default)]
+    pub stop: bool,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub status_description: String,
+    #[serde(default)]
+    pub stable: bool,
+    #[serde(default)]
+    pub version: u64,
+    #[serde(default)]
+    pub submit_time: i64,
+    #[serde(default)]
+    pub create_index: u64,
+    #[serde(default)]
+    pub modify_index: u64,
+    #[serde(default)]
+    pub job_modify_index: u64,
+}
+
+impl Default for Job {
+    fn default() -> Self {
+        Job {
+            id: String::new(),
+            name: String::new(),
+            namespace: default_namespace(),
+            region: default_region(),
+            job_type: default_job_type(),
+            priority: default_priority(),
+            all_at_once: false,
+            datacenters: Vec::new(),
+            constraints: Vec::new(),
+            task_groups: Vec::new(),
+            update: None,
+            meta: Meta::new(),
+            stop: false,
+            status: String::new(),
+            status_description: String::new(),
+            stable: false,
+            version: 0,
+            submit_time: 0,
+            create_index: 0,
+            modify_index: 0,
+            job_modify_index: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskGroup {
+    pub name: String,
+    #[serde(default = "default_count")]
+    pub count: i32,
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+    #[serde(default)]
+    pub tasks: Vec<Task>,
+    #[serde(default)]
+    pub restart_policy: Option<RestartPolicy>,
+    #[serde(default)]
+    pub reschedule_policy: Option<ReschedulePolicy>,
+    #[serde(default)]
+    pub networks: Vec<NetworkResource>,
+    #[serde(default)]
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub update: Option<UpdateStrategy>,
+    #[serde(default)]
+    pub migrate: Option<MigrateStrategy>,
+    #[serde(default)]
+    pub meta: Meta,
+}
+
+impl Default for TaskGroup {
+    fn default() -> Self {
+        TaskGroup {
+            name: String::new(),
+            count: 1,
+            constraints: Vec::new(),
+            tasks: Vec::new(),
+            restart_policy: None,
+            reschedule_policy: None,
+            networks: Vec::new(),
+            services: Vec::new(),
+            update: None,
+            migrate: None,
+            meta: Meta::new(),
+        }
+    }
+}
+
+fn default_kill_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Task {
+    pub name: String,
+    #[serde(default)]
+    pub driver: String,
+    #[serde(default)]
+    pub user: String,
+    /// Driver configuration, free-form as in Nomad: each driver validates its own keys.
+    #[serde(default)]
+    pub config: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default)]
+    pub constraints: Vec<Constraint>,
+    #[serde(default)]
+    pub meta: Meta,
+    #[serde(with = "nanos", default = "default_kill_timeout")]
+    pub kill_timeout: Duration,
+    #[serde(default)]
+    pub kill_signal: String,
+    #[serde(default)]
+    pub log_config: LogConfig,
+    #[serde(default)]
+    pub artifacts: Vec<Artifact>,
+    #[serde(default)]
+    pub templates: Vec<Template>,
+    #[serde(default)]
+    pub leader: bool,
+}
+
+impl Default for Task {
+    fn default() -> Self {
+        Task {
+            name: String::new(),
+            driver: String::new(),
+            user: String::new(),
+            config: BTreeMap::new(),
+            env: BTreeMap::new(),
+            services: Vec::new(),
+            resources: Resources::default(),
+            constraints: Vec::new(),
+            meta: Meta::new(),
+            kill_timeout: default_kill_timeout(),
+            kill_signal: String::new(),
+            log_config: LogConfig::default(),
+            artifacts: Vec::new(),
+            templates: Vec::new(),
+            leader: false,
+        }
+    }
+}
+
+fn default_cpu() -> i64 {
+    100
+}
+fn default_memory() -> i64 {
+    300
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Resources {
+    /// MHz.
+    #[serde(rename = "CPU", default = "default_cpu")]
+    pub cpu: i64,
+    #[serde(rename = "MemoryMB", default = "default_memory")]
+    pub memory_mb: i64,
+    #[serde(rename = "MemoryMaxMB", default)]
+    pub memory_max_mb: i64,
+    #[serde(rename = "DiskMB", default)]
+    pub disk_mb: i64,
+    /// The older task-level network block; `canonicalize` moves it to the group.
+    #[serde(default)]
+    pub networks: Vec<NetworkResource>,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            cpu: default_cpu(),
+            memory_mb: default_memory(),
+            memory_max_mb: 0,
+            disk_mb: 0,
+            networks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkResource {
+    #[serde(default)]
+    pub mode: String,
+    #[serde(default)]
+    pub device: String,
+    #[serde(rename = "IP", default)]
+    pub ip: String,
+    #[serde(rename = "MBits", default)]
+    pub mbits: i64,
+    #[serde(default)]
+    pub reserved_ports: Vec<Port>,
+    #[serde(default)]
+    pub dynamic_ports: Vec<Port>,
+}
+
+/// A port label. `value` is the host port (static, or chosen by the scheduler for dynamic ports);
+/// `to` is the port inside the task (0 = same as value).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Port {
+    pub label: String,
+    #[serde(default)]
+    pub value: i64,
+    #[serde(default)]
+    pub to: i64,
+    #[serde(default)]
+    pub host_network: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Constraint {
+    #[serde(rename = "LTarget", default)]
+    pub l_target: String,
+    #[serde(rename = "RTarget", default)]
+    pub r_target: String,
+    #[serde(default)]
+    pub operand: String,
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.l_target, self.operand, self.r_target)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicy {
+    #[serde(default)]
+    pub attempts: i32,
+    #[serde(with = "nanos", default)]
+    pub interval: Duration,
+    #[serde(with = "nanos", default)]
+    pub delay: Duration,
+    #[serde(default)]
+    pub mode: String,
+}
+
+impl RestartPolicy {
+    /// Nomad's defaults: service jobs 2 attempts in 30m, batch 3 in 24h; 15s delay; mode "fail".
+    pub fn default_for(job_type: &str) -> Self {
+        if job_type == JOB_TYPE_BATCH {
+            RestartPolicy {
+                attempts: 3,
+                interval: Duration::from_secs(24 * 3600),
+                delay: Duration::from_secs(15),
+                mode: "fail".into(),
+            }
+        } else {
+            RestartPolicy {
+                attempts: 2,
+                interval: Duration::from_secs(30 * 60),
+                delay: Duration::from_secs(15),
+                mode: "fail".into(),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReschedulePolicy {
+    #[serde(default)]
+    pub attempts: i32,
+    #[serde(with = "nanos", default)]
+    pub interval: Duration,
+    #[serde(with = "nanos", default)]
+    pub delay: Duration,
+    #[serde(default)]
+    pub delay_function: String,
+    #[serde(with = "nanos", default)]
+    pub max_delay: Duration,
+    #[serde(default)]
+    pub unlimited: bool,
+}
+
+impl ReschedulePolicy {
+    /// Nomad's defaults: service jobs reschedule without limit with exponential backoff from 30s
+    /// to 1h; batch jobs once in 24h after 5s; system jobs never.
+    pub fn default_for(job_type: &str) -> Option<Self> {
+        match job_type {
+            JOB_TYPE_SERVICE => Some(ReschedulePolicy {
+                attempts: 0,
+                interval: Duration::ZERO,
+                delay: Duration::from_secs(30),
+                delay_function: "exponential".into(),
+                max_delay: Duration::from_secs(3600),
+                unlimited: true,
+            }),
+            JOB_TYPE_BATCH => Some(ReschedulePolicy {
+                attempts: 1,
+                interval: Duration::from_secs(24 * 3600),
+                delay: Duration::from_secs(5),
+                delay_function: "constant".into(),
+                max_delay: Duration::ZERO,
+                unlimited: false,
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateStrategy {
+    #[serde(with = "nanos", default)]
+    pub stagger: Duration,
+    #[serde(default)]
+    pub max_parallel: i32,
+    #[serde(default)]
+    pub health_check: String,
+    #[serde(with = "nanos", default)]
+    pub min_healthy_time: Duration,
+    #[serde(with = "nanos", default)]
+    pub healthy_deadline: Duration,
+    #[serde(with = "nanos", default)]
+    pub progress_deadline: Duration,
+    #[serde(default)]
+    pub auto_revert: bool,
+    #[serde(default)]
+    pub auto_promote: bool,
+    #[serde(default)]
+    pub canary: i32,
+}
+
+impl Default for UpdateStrategy {
+    /// Nomad's defaults for a service job's update block.
+    fn default() -> Self {
+        UpdateStrategy {
+            stagger: Duration::from_secs(30),
+            max_parallel: 1,
+            health_check: "checks".into(),
+            min_healthy_time: Duration::from_secs(10),
+            healthy_deadline: Duration::from_secs(300),
+            progress_deadline: Duration::from_secs(600),
+            auto_revert: false,
+            auto_promote: false,
+            canary: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MigrateStrategy {
+    #[serde(default)]
+    pub max_parallel: i32,
+    #[serde(default)]
+    pub health_check: String,
+    #[serde(with = "nanos", default)]
+    pub min_healthy_time: Duration,
+    #[serde(with = "nanos", default)]
+    pub healthy_deadline: Duration,
+}
+
+impl Default for MigrateStrategy {
+    fn default() -> Self {
+        MigrateStrategy {
+            max_parallel: 1,
+            health_check: "checks".into(),
+            min_healthy_time: Duration::from_secs(10),
+            healthy_deadline: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Service {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub port_label: String,
+    #[serde(default)]
+    pub address_mode: String,
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default)]
+    pub checks: Vec<ServiceCheck>,
+    #[serde(default)]
+    pub meta: Meta,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ServiceCheck {
+    #[serde(default)]
+    pub name: String,
+    #[serde(rename = "Type", default)]
+    pub check_type: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub protocol: String,
+    #[serde(default)]
+    pub port_label: String,
+    #[serde(default)]
+    pub method: String,
+    #[serde(default)]
+    pub command: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(with = "nanos", default)]
+    pub interval: Duration,
+    #[serde(with = "nanos", default)]
+    pub timeout: Duration,
+}
+
+fn default_max_files() -> i32 {
+    10
+}
+fn default_max_file_size() -> i32 {
+    10
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogConfig {
+    #[serde(default = "default_max_files")]
+    pub max_files: i32,
+    #[serde(rename = "MaxFileSizeMB", default = "default_max_file_size")]
+    pub max_file_size_mb: i32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            max_files: default_max_files(),
+            max_file_size_mb: default_max_file_size(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Artifact {
+    #[serde(default)]
+    pub getter_source: String,
+    #[serde(default)]
+    pub getter_options: BTreeMap<String, String>,
+    #[serde(default)]
+    pub getter_mode: String,
+    #[serde(default)]
+    pub relative_dest: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Template {
+    #[serde(default)]
+    pub source_path: String,
+    #[serde(default)]
+    pub dest_path: String,
+    #[serde(default)]
+    pub embedded_tmpl: String,
+    #[serde(default)]
+    pub change_mode: String,
+    #[serde(default)]
+    pub change_signal: String,
+    #[serde(with = "nanos", default)]
+    pub splay: Duration,
+    #[serde(default)]
+    pub perms: String,
+    #[serde(default)]
+    pub left_delim: String,
+    #[serde(default)]
+    pub right_delim: String,
+    #[serde(default)]
+    pub envvars: bool,
+}
+
+/// A problem with a job that the submitter must fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+pub struct ValidationError(pub Vec<String>);
+
+impl Job {
+    /// Fills Nomad's defaults the way the servers do on register, so that every later reader sees a
+    /// complete job: ID/Name, datacenters, restart/reschedule policies, task-level networks moved
+    /// to the group, log and update defaults.
+    pub fn canonicalize(&mut self) {
+        if self.id.is_empty() {
+            self.id = self.name.clone();
+        }
+        if self.name.is_empty() {
+            self.name = self.id.clone();
+        }
+        if self.namespace.is_empty() {
+            self.namespace = default_namespace();
+        }
+        if self.region.is_empty() {
+            self.region = default_region();
+        }
+        if self.job_type.is_empty() {
+            self.job_type = default_job_type();
+        }
+        if self.datacenters.is_empty() {
+            self.datacenters = vec!["*".into()];
+        }
+        if self.job_type == JOB_TYPE_SERVICE && self.update.is_none() {
+            self.update = Some(UpdateStrategy::default());
+        }
+        let job_type = self.job_type.clone();
+        let job_update = self.update.clone();
+        for tg in &mut self.task_groups {
+            if tg.restart_policy.is_none() {
+                tg.restart_policy = Some(RestartPolicy::default_for(&job_type));
+            }
+            if tg.reschedule_policy.is_none() {
+                tg.reschedule_policy = ReschedulePolicy::default_for(&job_type);
+            }
+            if tg.update.is_none() {
+                tg.update = job_update.clone();
+            }
+            if tg.migrate.is_none() && job_type == JOB_TYPE_SERVICE {
+                tg.migrate = Some(MigrateStrategy::default());
+            }
+            // The older form put networks inside the task's resources; Nomad moved them to the
+            // group. Move them so the scheduler has one place to look.
+            for task in &mut tg.tasks {
+                let nets = std::mem::take(&mut task.resources.networks);
+                for net in nets {
+                    merge_network(&mut tg.networks, net);
+                }
+            }
+        }
+    }
+
+    /// Checks what the scheduler relies on. Returns every problem at once.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut errs = Vec::new();
+        if self.id.is_empty() {
+            errs.push("job ID is missing".to_string());
+        } else if self.id.contains(' ') || self.id.contains('/') {
+            errs.push(format!("job ID {:?} must not contain spaces or '/'", self.id));
+        }
+        if ![JOB_TYPE_SERVICE, JOB_TYPE_BATCH, JOB_TYPE_SYSTEM].contains(&self.job_type.as_str()) {
+            errs.push(format!(
+                "job type {:?} is not one of service, batch, system",
+                self.job_type
+            ));
+        }
+        if !(1..=100).contains(&self.priority) {
+            errs.push(format!("job priority {} must be between 1 and 100", self.priority));
+        }
+        if self.task_groups.is_empty() {
+            errs.push("job has no task groups: add a group block".to_string());
+        }
+        let mut group_names = std::collections::BTreeSet::new();
+        for tg in &self.task_groups {
+            if tg.name.is_empty() {
+                errs.push("a task group has no name".to_string());
+            }
+            if !group_names.insert(tg.name.clone()) {
+                errs.push(format!("task group {:?} is defined twice", tg.name));
+            }
+            if tg.count < 0 {
+                errs.push(format!("group {:?}: count {} must not be negative", tg.name, tg.count));
+            }
+            if tg.tasks.is_empty() {
+                errs.push(format!("group {:?} has no tasks: add a task block", tg.name));
+            }
+            let mut task_names = std::collections::BTreeSet::new();
+            for t in &tg.tasks {
+                if !task_names.insert(t.name.clone()) {
+                    errs.push(format!("group {:?}: task {:?} is defined twice", tg.name, t.name));
+                }
+                if t.driver.is_empty() {
+                    errs.push(format!("task {:?}: missing driver", t.name));
+                }
+                if t.resources.cpu < 1 {
+                    errs.push(format!("task {:?}: cpu must be at least 1 MHz", t.name));
+                }
+                if t.resources.memory_mb < 10 {
+                    errs.push(format!("task {:?}: memory must be at least 10 MB", t.name));
+                }
+                if t.log_config.max_files < 1 || t.log_config.max_file_size_mb < 1 {
+                    errs.push(format!(
+                        "task {:?}: logs max_files and max_file_size must be at least 1",
+                        t.name
+                    ));
+                }
+            }
+            if let Some(rp) = &tg.restart_policy {
+                if !["fail", "delay"].contains(&rp.mode.as_str()) {
+                    errs.push(format!(
+                        "group {:?}: restart mode {:?} must be \"fail\" or \"delay\"",
+                        tg.name, rp.mode
+                    ));
+                }
+            }
+            let mut labels = std::collections::BTreeSet::new();
+            for net in &tg.networks {
+                for p in net.reserved_ports.iter().chain(&net.dynamic_ports) {
+                    if !labels.insert(p.label.clone()) {
+                        errs.push(format!("group {:?}: port {:?} is defined twice", tg.name, p.label));
+                    }
+                    if !(0..=65535).contains(&p.value) || !(0..=65535).contains(&p.to) {
+                        errs.push(format!("group {:?}: port {:?} is out of range", tg.name, p.label));
+                    }
+                }
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationError(errs))
+        }
+    }
+
+    pub fn lookup_group(&self, name: &str) -> Option<&TaskGroup> {
+        self.task_groups.iter().find(|g| g.name == name)
+    }
+}
+
+fn merge_network(into: &mut Vec<NetworkResource>, net: NetworkResource) {
+    match into.first_mut() {
+        Some(existing) => {
+            existing.reserved_ports.extend(net.reserved_ports);
+            existing.dynamic_ports.extend(net.dynamic_ports);
+            existing.mbits = existing.mbits.max(net.mbits);
+        }
+        None => into.push(net),
+    }
+}
+
+/// `POST /v1/jobs` and `POST /v1/job/:id` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobRegisterRequest {
+    pub job: Job,
+    #[serde(default)]
+    pub enforce_index: bool,
+    #[serde(default)]
+    pub job_modify_index: u64,
+    #[serde(default)]
+    pub policy_override: bool,
+}
+
+/// `POST /v1/jobs/parse` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobsParseRequest {
+    #[serde(rename = "JobHCL")]
+    pub job_hcl: String,
+    #[serde(default)]
+    pub canonicalize: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobRegisterResponse {
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    pub eval_create_index: u64,
+    pub job_modify_index: u64,
+    #[serde(default)]
+    pub warnings: String,
+    #[serde(default)]
+    pub index: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobDeregisterResponse {
+    #[serde(rename = "EvalID")]
+    pub eval_id: String,
+    pub eval_create_index: u64,
+    pub job_modify_index: u64,
+    #[serde(default)]
+    pub index: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobListStub {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub name: String,
+    pub namespace: String,
+    #[serde(rename = "Type")]
+    pub job_type: String,
+    pub priority: i32,
+    pub datacenters: Vec<String>,
+    pub status: String,
+    pub status_description: String,
+    pub stop: bool,
+    pub version: u64,
+    pub job_summary: Option<JobSummary>,
+    pub submit_time: i64,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub job_modify_index: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobSummary {
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    pub namespace: String,
+    pub summary: BTreeMap<String, TaskGroupSummary>,
+    pub children: JobChildrenSummary,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskGroupSummary {
+    pub queued: i64,
+    pub complete: i64,
+    pub failed: i64,
+    pub running: i64,
+    pub starting: i64,
+    pub lost: i64,
+    pub unknown: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobChildrenSummary {
+    pub pending: i64,
+    pub running: i64,
+    pub dead: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobVersionsResponse {
+    pub versions: Vec<Job>,
+    pub diffs: Option<serde_json::Value>,
+}

@@ -1,0 +1,21 @@
+//! Wire types in Nomad's JSON shape, the jobspec parser and the HTTP client.
+//!
+//! Both the CLI and the agent depend on this crate; it holds no server code and no async runtime.
+
+pub mod agent;
+pub mod alloc;
+pub mod duration;
+pub mod eval;
+pub mod job;
+pub mod node;
+
+pub use agent::{AgentMember, ServerMembers};
+pub use alloc::*;
+pub use eval::*;
+pub use job::*;
+pub use node::*;
+
+/// Short ids as the CLI prints them: the first 8 characters.
+pub fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}

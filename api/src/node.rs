@@ -1,0 +1,162 @@
+//! Client nodes as the servers see them: identity, fingerprint, resources, status.
+
+use crate::job::Meta;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const NODE_STATUS_INIT: &str = "initializing";
+pub const NODE_STATUS_READY: &str = "ready";
+pub const NODE_STATUS_DOWN: &str = "down";
+pub const NODE_ELIGIBLE: &str = "eligible";
+pub const NODE_INELIGIBLE: &str = "ineligible";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Node {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub name: String,
+    pub datacenter: String,
+    #[serde(default)]
+    pub node_class: String,
+    #[serde(rename = "HTTPAddr", default)]
+    pub http_addr: String,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub meta: Meta,
+    #[serde(default)]
+    pub node_resources: NodeResources,
+    #[serde(default)]
+    pub reserved_resources: NodeReservedResources,
+    #[serde(default)]
+    pub drivers: BTreeMap<String, DriverInfo>,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub status_description: String,
+    #[serde(default)]
+    pub status_updated_at: i64,
+    #[serde(default)]
+    pub scheduling_eligibility: String,
+    #[serde(default)]
+    pub drain: bool,
+    #[serde(default)]
+    pub create_index: u64,
+    #[serde(default)]
+    pub modify_index: u64,
+}
+
+impl Node {
+    /// Whether the scheduler may place new work here.
+    pub fn ready(&self) -> bool {
+        self.status == NODE_STATUS_READY && self.scheduling_eligibility != NODE_INELIGIBLE && !self.drain
+    }
+
+    pub fn address(&self) -> String {
+        self.attributes
+            .get("unique.network.ip-address")
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn stub(&self) -> NodeListStub {
+        NodeListStub {
+            address: self.address(),
+            id: self.id.clone(),
+            datacenter: self.datacenter.clone(),
+            name: self.name.clone(),
+            node_class: self.node_class.clone(),
+            version: self.attributes.get("nomad.version").cloned().unwrap_or_default(),
+            drain: self.drain,
+            scheduling_eligibility: self.scheduling_eligibility.clone(),
+            status: self.status.clone(),
+            status_description: self.status_description.clone(),
+            drivers: self.drivers.clone(),
+            create_index: self.create_index,
+            modify_index: self.modify_index,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeResources {
+    #[serde(default)]
+    pub cpu: NodeCpuResources,
+    #[serde(default)]
+    pub memory: NodeMemoryResources,
+    #[serde(default)]
+    pub disk: NodeDiskResources,
+    /// Port range the scheduler picks dynamic ports from (inclusive).
+    #[serde(default)]
+    pub min_dynamic_port: i64,
+    #[serde(default)]
+    pub max_dynamic_port: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeCpuResources {
+    /// Total MHz (cores x MHz per core).
+    pub cpu_shares: i64,
+    pub total_cpu_cores: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeMemoryResources {
+    #[serde(rename = "MemoryMB")]
+    pub memory_mb: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeDiskResources {
+    #[serde(rename = "DiskMB")]
+    pub disk_mb: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeReservedResources {
+    #[serde(default)]
+    pub cpu_shares: i64,
+    #[serde(rename = "MemoryMB", default)]
+    pub memory_mb: i64,
+    /// Host ports nothing may be placed on, e.g. "22,80".
+    #[serde(default)]
+    pub reserved_host_ports: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DriverInfo {
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    pub detected: bool,
+    pub healthy: bool,
+    #[serde(default)]
+    pub health_description: String,
+    #[serde(default)]
+    pub update_time: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeListStub {
+    pub address: String,
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub datacenter: String,
+    pub name: String,
+    pub node_class: String,
+    pub version: String,
+    pub drain: bool,
+    pub scheduling_eligibility: String,
+    pub status: String,
+    pub status_description: String,
+    pub drivers: BTreeMap<String, DriverInfo>,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
