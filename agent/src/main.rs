@@ -1,1 +1,245 @@
-fn main() {}
+//! `nomad-agent`: runs a server, a client, or both (`--dev`), and the HTTP API.
+
+use agent::client::{Client, ClientConfig};
+use agent::config::{AgentFlags, Config};
+use agent::http::{self, AgentInfo, HttpState};
+use agent::server::{HeartbeatConfig, LocalRpc, Server, ServerConfig};
+use anyhow::{bail, Context};
+use clap::{CommandFactory, Parser};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nomad-agent",
+    version,
+    about = "Runs a server and/or client agent of the cluster"
+)]
+struct Cli {
+    #[command(flatten)]
+    flags: AgentFlags,
+}
+
+/// Nomad spells long flags with one dash (`-dev`, `-config=x`); accept that too.
+fn normalize_args(args: Vec<String>) -> Vec<String> {
+    let cmd = Cli::command();
+    let longs: Vec<String> = cmd
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .chain(["help".to_string(), "version".to_string()])
+        .collect();
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.starts_with('-') && !a.starts_with("--") && a.len() > 2 {
+                let name = a[1..].split('=').next().unwrap_or("");
+                if longs.iter().any(|l| l == name) {
+                    return format!("-{a}");
+                }
+            }
+            a
+        })
+        .collect()
+}
+
+fn main() {
+    let cli = Cli::parse_from(normalize_args(std::env::args().collect()));
+    let cfg = match Config::load(&cli.flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error loading configuration: {e}");
+            std::process::exit(1);
+        }
+    };
+    init_tracing(&cfg.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cfg)) {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NOMAD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.to_ascii_lowercase()));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+async fn run(cfg: Config) -> anyhow::Result<()> {
+    // In dev mode without a data dir, everything lives in a temporary directory removed on exit,
+    // and the tasks go with it.
+    let (data_dir, _temp): (PathBuf, Option<tempfile::TempDir>) = match &cfg.data_dir {
+        Some(d) => (d.clone(), None),
+        None if cfg.dev_mode => {
+            let t = tempfile::Builder::new()
+                .prefix("nomad-dev-")
+                .tempdir()
+                .context("creating a temporary data dir")?;
+            (t.path().to_path_buf(), Some(t))
+        }
+        None => bail!("data_dir is required: set data_dir in the config file or pass --data-dir"),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let ephemeral = _temp.is_some();
+
+    let http_addr = format!("{}:{}", cfg.bind_addr, cfg.ports.http);
+    let listener = tokio::net::TcpListener::bind(&http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP API to {http_addr}"))?;
+    let advertise_ip = if cfg.bind_addr == "0.0.0.0" {
+        "127.0.0.1".to_string()
+    } else {
+        cfg.bind_addr.clone()
+    };
+    let rpc_addr = format!("{advertise_ip}:{}", cfg.ports.rpc);
+
+    let server = if cfg.server.enabled {
+        let s = Server::start(ServerConfig {
+            data_dir: data_dir.join("server"),
+            name: cfg.name.clone(),
+            region: cfg.region.clone(),
+            datacenter: cfg.datacenter.clone(),
+            rpc_addr: rpc_addr.clone(),
+            num_workers: 0,
+            heartbeat: HeartbeatConfig::default(),
+        })
+        .await
+        .context("starting the server")?;
+        tracing::info!(rpc_addr, "server started");
+        Some(s)
+    } else {
+        None
+    };
+
+    let (client_shutdown, client_shutdown_rx) = tokio::sync::watch::channel(false);
+    let client = if cfg.client.enabled {
+        let Some(server) = &server else {
+            bail!("a client without a local server needs remote servers, which this build does not support yet; run with --dev or enable the server");
+        };
+        let rpc = Arc::new(LocalRpc(server.clone()));
+        let c = Client::start(
+            ClientConfig {
+                node_name: cfg.name.clone(),
+                datacenter: cfg.datacenter.clone(),
+                node_class: cfg.client.node_class.clone(),
+                meta: cfg.client.meta.clone(),
+                data_dir: data_dir.clone(),
+                raw_exec_enabled: cfg.raw_exec_enabled(),
+                cpu_total_compute: cfg.client.cpu_total_compute,
+                memory_total_mb: cfg.client.memory_total_mb,
+                http_addr: format!("{advertise_ip}:{}", cfg.ports.http),
+                bind_ip: advertise_ip.clone(),
+            },
+            rpc,
+            client_shutdown_rx,
+        )
+        .await
+        .context("starting the client")?;
+        tracing::info!(node_id = c.node_id(), "client started");
+        Some(c)
+    } else {
+        None
+    };
+
+    let state = HttpState {
+        server: server.clone(),
+        client: client.clone(),
+        agent: Arc::new(AgentInfo {
+            name: cfg.name.clone(),
+            region: cfg.region.clone(),
+            datacenter: cfg.datacenter.clone(),
+            bind_addr: advertise_ip.clone(),
+            http_port: cfg.ports.http,
+            rpc_port: cfg.ports.rpc,
+            server: cfg.server.enabled,
+            client: cfg.client.enabled,
+            dev_mode: cfg.dev_mode,
+            data_dir: data_dir.display().to_string(),
+            bootstrap_expect: cfg.server.bootstrap_expect,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }),
+    };
+    tracing::info!(%http_addr, "HTTP API listening");
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving the HTTP API")?;
+
+    tracing::info!("shutting down");
+    if let Some(c) = &client {
+        if ephemeral {
+            // Nothing could re-attach to these tasks: their directory is about to go.
+            c.destroy_all().await;
+        }
+        client_shutdown.send_replace(true);
+        c.shutdown().await;
+    }
+    if let Some(s) = &server {
+        s.shutdown();
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without signal handlers the agent still runs; it stops when killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => tracing::info!("caught interrupt"),
+        _ = term.recv() => tracing::info!("caught terminate"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_dash_long_flags_are_accepted() {
+        let out = normalize_args(
+            [
+                "nomad-agent",
+                "-dev",
+                "-data-dir=/x",
+                "-h",
+                "--bind",
+                "1.2.3.4",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        );
+        assert_eq!(
+            out,
+            vec![
+                "nomad-agent",
+                "--dev",
+                "--data-dir=/x",
+                "-h",
+                "--bind",
+                "1.2.3.4"
+            ]
+        );
+    }
+}

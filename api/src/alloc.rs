@@ -91,7 +91,10 @@ impl Allocation {
 
     /// The servers no longer want it to run.
     pub fn server_terminal(&self) -> bool {
-        matches!(self.desired_status.as_str(), ALLOC_DESIRED_STOP | ALLOC_DESIRED_EVICT)
+        matches!(
+            self.desired_status.as_str(),
+            ALLOC_DESIRED_STOP | ALLOC_DESIRED_EVICT
+        )
     }
 
     pub fn terminal(&self) -> bool {

@@ -21,7 +21,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             i += 1;
         }
         if start == i {
-            return Err(format!("invalid duration {s:?}: expected a number at {:?}", &s[start..]));
+            return Err(format!(
+                "invalid duration {s:?}: expected a number at {:?}",
+                &s[start..]
+            ));
         }
         let num: f64 = s[start..i]
             .parse()

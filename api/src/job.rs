@@ -453,6 +453,9 @@ pub struct Service {
     pub address_mode: String,
     #[serde(default)]
     pub provider: String,
+    /// Address to advertise instead of the node's (`address` in the service block).
+    #[serde(default)]
+    pub address: String,
     #[serde(default)]
     pub checks: Vec<ServiceCheck>,
     #[serde(default)]
@@ -610,7 +613,10 @@ impl Job {
         if self.id.is_empty() {
             errs.push("job ID is missing".to_string());
         } else if self.id.contains(' ') || self.id.contains('/') {
-            errs.push(format!("job ID {:?} must not contain spaces or '/'", self.id));
+            errs.push(format!(
+                "job ID {:?} must not contain spaces or '/'",
+                self.id
+            ));
         }
         if ![JOB_TYPE_SERVICE, JOB_TYPE_BATCH, JOB_TYPE_SYSTEM].contains(&self.job_type.as_str()) {
             errs.push(format!(
@@ -619,7 +625,10 @@ impl Job {
             ));
         }
         if !(1..=100).contains(&self.priority) {
-            errs.push(format!("job priority {} must be between 1 and 100", self.priority));
+            errs.push(format!(
+                "job priority {} must be between 1 and 100",
+                self.priority
+            ));
         }
         if self.task_groups.is_empty() {
             errs.push("job has no task groups: add a group block".to_string());
@@ -633,15 +642,24 @@ impl Job {
                 errs.push(format!("task group {:?} is defined twice", tg.name));
             }
             if tg.count < 0 {
-                errs.push(format!("group {:?}: count {} must not be negative", tg.name, tg.count));
+                errs.push(format!(
+                    "group {:?}: count {} must not be negative",
+                    tg.name, tg.count
+                ));
             }
             if tg.tasks.is_empty() {
-                errs.push(format!("group {:?} has no tasks: add a task block", tg.name));
+                errs.push(format!(
+                    "group {:?} has no tasks: add a task block",
+                    tg.name
+                ));
             }
             let mut task_names = std::collections::BTreeSet::new();
             for t in &tg.tasks {
                 if !task_names.insert(t.name.clone()) {
-                    errs.push(format!("group {:?}: task {:?} is defined twice", tg.name, t.name));
+                    errs.push(format!(
+                        "group {:?}: task {:?} is defined twice",
+                        tg.name, t.name
+                    ));
                 }
                 if t.driver.is_empty() {
                     errs.push(format!("task {:?}: missing driver", t.name));
@@ -671,10 +689,16 @@ impl Job {
             for net in &tg.networks {
                 for p in net.reserved_ports.iter().chain(&net.dynamic_ports) {
                     if !labels.insert(p.label.clone()) {
-                        errs.push(format!("group {:?}: port {:?} is defined twice", tg.name, p.label));
+                        errs.push(format!(
+                            "group {:?}: port {:?} is defined twice",
+                            tg.name, p.label
+                        ));
                     }
                     if !(0..=65535).contains(&p.value) || !(0..=65535).contains(&p.to) {
-                        errs.push(format!("group {:?}: port {:?} is out of range", tg.name, p.label));
+                        errs.push(format!(
+                            "group {:?}: port {:?} is out of range",
+                            tg.name, p.label
+                        ));
                     }
                 }
             }

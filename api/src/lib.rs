@@ -4,9 +4,11 @@
 
 pub mod agent;
 pub mod alloc;
+pub mod client;
 pub mod duration;
 pub mod eval;
 pub mod job;
+pub mod jobspec;
 pub mod node;
 
 pub use agent::{AgentMember, ServerMembers};

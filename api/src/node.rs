@@ -50,7 +50,9 @@ pub struct Node {
 impl Node {
     /// Whether the scheduler may place new work here.
     pub fn ready(&self) -> bool {
-        self.status == NODE_STATUS_READY && self.scheduling_eligibility != NODE_INELIGIBLE && !self.drain
+        self.status == NODE_STATUS_READY
+            && self.scheduling_eligibility != NODE_INELIGIBLE
+            && !self.drain
     }
 
     pub fn address(&self) -> String {
@@ -67,7 +69,11 @@ impl Node {
             datacenter: self.datacenter.clone(),
             name: self.name.clone(),
             node_class: self.node_class.clone(),
-            version: self.attributes.get("nomad.version").cloned().unwrap_or_default(),
+            version: self
+                .attributes
+                .get("nomad.version")
+                .cloned()
+                .unwrap_or_default(),
             drain: self.drain,
             scheduling_eligibility: self.scheduling_eligibility.clone(),
             status: self.status.clone(),

@@ -1,1 +1,214 @@
-fn main() {}
+//! `nomadctl`: the operator's CLI, with Nomad's verbs, flags (single-dash too) and output.
+
+mod args;
+mod commands;
+mod format;
+mod jobfile;
+mod monitor;
+mod placement;
+mod prefix;
+mod tables;
+
+use api::client::Client;
+use clap::{Parser, Subcommand};
+use commands::*;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nomadctl",
+    about = "Run and inspect jobs on a Nomad-style cluster"
+)]
+struct Cli {
+    /// The HTTP address of an agent
+    #[arg(long, global = true, env = "NOMAD_ADDR", default_value = api::client::DEFAULT_ADDRESS)]
+    address: String,
+    /// ACL token sent as X-Nomad-Token
+    #[arg(long, global = true, env = "NOMAD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Interact with jobs
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
+    /// Interact with allocations
+    Alloc {
+        #[command(subcommand)]
+        command: AllocCommand,
+    },
+    /// Interact with client nodes
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
+    /// Interact with servers
+    Server {
+        #[command(subcommand)]
+        command: ServerCommand,
+    },
+    /// Interact with evaluations
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+    /// Run a new job or update an existing one (alias of `job run`)
+    Run(job_run::Args),
+    /// Display the status of jobs (alias of `job status`)
+    Status(job_status::Args),
+    /// Stop a running job (alias of `job stop`)
+    Stop(job_stop::Args),
+    /// Create an example job file (alias of `job init`)
+    Init(job_init::Args),
+    /// Check a job file (alias of `job validate`)
+    Validate(job_validate::Args),
+    /// Print the version
+    Version,
+}
+
+#[derive(Subcommand, Debug)]
+enum JobCommand {
+    /// Create an example job file
+    Init(job_init::Args),
+    /// Check a job file for errors
+    Validate(job_validate::Args),
+    /// Run a new job or update an existing one
+    Run(job_run::Args),
+    /// Display the status of jobs
+    Status(job_status::Args),
+    /// Stop a running job
+    Stop(job_stop::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum AllocCommand {
+    /// Display an allocation's status
+    Status(alloc_status::Args),
+    /// Print a task's logs
+    Logs(alloc_logs::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum NodeCommand {
+    /// Display client nodes
+    Status(node_status::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum ServerCommand {
+    /// Display the servers of the cluster
+    Members(server_members::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// Display an evaluation's status
+    Status(eval_status::Args),
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let client = || Client::new(&cli.address).with_token(cli.token.clone());
+    match &cli.command {
+        Command::Job { command } => match command {
+            JobCommand::Init(a) => job_init::run(a),
+            JobCommand::Validate(a) => job_validate::run(a),
+            JobCommand::Run(a) => job_run::run(&client(), a),
+            JobCommand::Status(a) => job_status::run(&client(), a),
+            JobCommand::Stop(a) => job_stop::run(&client(), a),
+        },
+        Command::Alloc { command } => match command {
+            AllocCommand::Status(a) => alloc_status::run(&client(), a),
+            AllocCommand::Logs(a) => alloc_logs::run(&client(), a),
+        },
+        Command::Node {
+            command: NodeCommand::Status(a),
+        } => node_status::run(&client(), a),
+        Command::Server {
+            command: ServerCommand::Members(a),
+        } => server_members::run(&client(), a),
+        Command::Eval {
+            command: EvalCommand::Status(a),
+        } => eval_status::run(&client(), a),
+        Command::Run(a) => job_run::run(&client(), a),
+        Command::Status(a) => job_status::run(&client(), a),
+        Command::Stop(a) => job_stop::run(&client(), a),
+        Command::Init(a) => job_init::run(a),
+        Command::Validate(a) => job_validate::run(a),
+        Command::Version => {
+            println!("nomadctl v{}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+    }
+}
+
+fn main() {
+    let argv = args::normalize(std::env::args().collect(), &args::known_long_flags::<Cli>());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help goes to stdout with success; usage errors exit 1, as Nomad's do.
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn nomad_style_command_lines_parse() {
+        let parse = |line: &str| {
+            let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
+            let argv = args::normalize(argv, &args::known_long_flags::<Cli>());
+            Cli::try_parse_from(argv)
+        };
+        let cli =
+            parse("nomadctl job run -detach -check-index 3 -address=http://h:1 web.hcl").unwrap();
+        assert_eq!(cli.address, "http://h:1");
+        match cli.command {
+            Command::Job {
+                command: JobCommand::Run(a),
+            } => {
+                assert!(a.detach);
+                assert_eq!(a.check_index, Some(3));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parse("nomadctl alloc logs -stderr -f -tail -n 5 8ba8 server").unwrap();
+        match cli.command {
+            Command::Alloc {
+                command: AllocCommand::Logs(a),
+            } => {
+                assert!(a.stderr && a.follow && a.tail);
+                assert_eq!(a.lines, Some(5));
+                assert_eq!(a.task.as_deref(), Some("server"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse("nomadctl stop -purge -yes example").is_ok());
+        assert!(parse("nomadctl node status -verbose").is_ok());
+        assert!(parse("nomadctl job status -all-allocs example").is_ok());
+        assert!(parse("nomadctl job bogus").is_err());
+    }
+}

@@ -1,0 +1,247 @@
+//! One allocation on this client: runs a task runner per task, folds their states into the
+//! allocation's client status (pending -> running -> complete / failed) and reports every change.
+
+use super::allocdir::AllocDir;
+use super::state_db::{LocalTaskState, StateDb};
+use super::task_runner::{RunnerSignal, TaskRunner, TaskRunnerDeps};
+use super::taskenv::NodeInfo;
+use api::{
+    AllocClientUpdate, Allocation, TaskState, ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED,
+    ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, TASK_STATE_DEAD, TASK_STATE_RUNNING,
+};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+
+/// What every alloc runner of a client shares.
+#[derive(Clone)]
+pub struct RunnerContext {
+    pub drivers: Arc<crate::drivers::Drivers>,
+    pub db: Arc<StateDb>,
+    pub node: Arc<NodeInfo>,
+    pub alloc_base: PathBuf,
+    pub updates: mpsc::UnboundedSender<AllocClientUpdate>,
+}
+
+pub struct AllocRunner {
+    pub id: String,
+    dir: AllocDir,
+    db: Arc<StateDb>,
+    alloc_tx: watch::Sender<Arc<Allocation>>,
+    signal_tx: watch::Sender<RunnerSignal>,
+    /// True once every task runner has ended.
+    done: watch::Receiver<bool>,
+    states: Arc<Mutex<BTreeMap<String, TaskState>>>,
+}
+
+/// Nomad's client status of an allocation from its tasks' states.
+pub fn client_status(
+    task_names: &[String],
+    states: &BTreeMap<String, TaskState>,
+) -> (&'static str, &'static str) {
+    let all: Vec<Option<&TaskState>> = task_names.iter().map(|n| states.get(n)).collect();
+    if all.iter().flatten().any(|s| s.failed) {
+        return (ALLOC_CLIENT_FAILED, "Failed tasks");
+    }
+    if all.iter().flatten().any(|s| s.state == TASK_STATE_RUNNING) {
+        return (ALLOC_CLIENT_RUNNING, "Tasks are running");
+    }
+    if !all.is_empty()
+        && all
+            .iter()
+            .all(|s| matches!(s, Some(s) if s.state == TASK_STATE_DEAD))
+    {
+        return (ALLOC_CLIENT_COMPLETE, "All tasks have completed");
+    }
+    (ALLOC_CLIENT_PENDING, "No tasks have started")
+}
+
+fn task_names(alloc: &Allocation) -> Vec<String> {
+    alloc
+        .job
+        .as_deref()
+        .and_then(|j| j.lookup_group(&alloc.task_group))
+        .map(|g| g.tasks.iter().map(|t| t.name.clone()).collect())
+        .unwrap_or_default()
+}
+
+impl AllocRunner {
+    /// Starts (or, with `restored` task states, resumes) an allocation.
+    pub fn start(
+        alloc: Allocation,
+        restored: BTreeMap<String, LocalTaskState>,
+        ctx: &RunnerContext,
+    ) -> Arc<Self> {
+        let id = alloc.id.clone();
+        let dir = AllocDir::new(&ctx.alloc_base, &id);
+        let names = task_names(&alloc);
+        if let Err(e) = ctx.db.put_alloc(&alloc) {
+            tracing::warn!(alloc = %id, error = %e, "cannot store allocation");
+        }
+        let (alloc_tx, alloc_rx) = watch::channel(Arc::new(alloc));
+        let (signal_tx, signal_rx) = watch::channel(RunnerSignal::Run);
+        let (done_tx, done) = watch::channel(false);
+        let (task_tx, mut task_rx) = mpsc::unbounded_channel::<(String, TaskState)>();
+        let states: Arc<Mutex<BTreeMap<String, TaskState>>> = Arc::new(Mutex::new(
+            restored
+                .iter()
+                .map(|(k, v)| (k.clone(), v.state.clone()))
+                .collect(),
+        ));
+        let report = {
+            let (states, updates, id, names) = (
+                states.clone(),
+                ctx.updates.clone(),
+                id.clone(),
+                names.clone(),
+            );
+            move || {
+                let Ok(st) = states.lock() else { return };
+                let (status, desc) = client_status(&names, &st);
+                let _ = updates.send(AllocClientUpdate {
+                    id: id.clone(),
+                    client_status: status.into(),
+                    client_description: desc.into(),
+                    task_states: st.clone(),
+                });
+            }
+        };
+        if !restored.is_empty() {
+            // The servers may have missed our last report before the restart.
+            report();
+        }
+        if names.is_empty() {
+            let _ = ctx.updates.send(AllocClientUpdate {
+                id: id.clone(),
+                client_status: ALLOC_CLIENT_FAILED.into(),
+                client_description: "allocation has no job or task group to run".into(),
+                task_states: BTreeMap::new(),
+            });
+        }
+        let deps = TaskRunnerDeps {
+            drivers: ctx.drivers.clone(),
+            db: ctx.db.clone(),
+            node: ctx.node.clone(),
+            alloc_dir: dir.clone(),
+            alloc: alloc_rx,
+            signal: signal_rx,
+            updates: task_tx,
+        };
+        let mut restored = restored;
+        let joins: Vec<_> = names
+            .iter()
+            .map(|n| TaskRunner::spawn(n.clone(), deps.clone(), restored.remove(n)))
+            .collect();
+        drop(deps);
+        let states2 = states.clone();
+        tokio::spawn(async move {
+            while let Some((task, st)) = task_rx.recv().await {
+                if let Ok(mut m) = states2.lock() {
+                    m.insert(task, st);
+                }
+                report();
+            }
+            for j in joins {
+                let _ = j.await;
+            }
+            let _ = done_tx.send(true);
+        });
+        Arc::new(AllocRunner {
+            id,
+            dir,
+            db: ctx.db.clone(),
+            alloc_tx,
+            signal_tx,
+            done,
+            states,
+        })
+    }
+
+    pub fn alloc(&self) -> Arc<Allocation> {
+        self.alloc_tx.borrow().clone()
+    }
+
+    pub fn alloc_dir(&self) -> &AllocDir {
+        &self.dir
+    }
+
+    pub fn task_states(&self) -> BTreeMap<String, TaskState> {
+        self.states.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// A newer version of the allocation from the servers: a stop is carried out, a changed job is
+    /// used from the tasks' next start on.
+    pub fn update(&self, alloc: Allocation) {
+        let stop = alloc.server_terminal();
+        if let Err(e) = self.db.put_alloc(&alloc) {
+            tracing::warn!(alloc = %self.id, error = %e, "cannot store allocation");
+        }
+        self.alloc_tx.send_replace(Arc::new(alloc));
+        if stop {
+            self.kill();
+        }
+    }
+
+    /// Stops every task (kill_signal, kill_timeout, then SIGKILL).
+    pub fn kill(&self) {
+        self.signal_tx.send_if_modified(|s| {
+            let change = *s == RunnerSignal::Run;
+            if change {
+                *s = RunnerSignal::Kill;
+            }
+            change
+        });
+    }
+
+    /// The agent is stopping: let go of the tasks without stopping them.
+    pub fn detach(&self) {
+        self.signal_tx.send_replace(RunnerSignal::Detach);
+    }
+
+    /// Waits until every task runner has ended.
+    pub async fn wait(&self) {
+        let mut d = self.done.clone();
+        let _ = d.wait_for(|v| *v).await;
+    }
+
+    /// The servers forgot the allocation: stop it, delete its directory and its stored state.
+    pub async fn destroy(&self) {
+        self.kill();
+        self.wait().await;
+        if let Err(e) = self.dir.destroy() {
+            tracing::warn!(alloc = %self.id, error = %e, "cannot remove allocation directory");
+        }
+        if let Err(e) = self.db.delete_alloc(&self.id) {
+            tracing::warn!(alloc = %self.id, error = %e, "cannot forget allocation");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(state: &str, failed: bool) -> TaskState {
+        TaskState {
+            state: state.into(),
+            failed,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn folds_task_states() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let mut m = BTreeMap::new();
+        assert_eq!(client_status(&names, &m).0, ALLOC_CLIENT_PENDING);
+        m.insert("a".to_string(), st("running", false));
+        assert_eq!(client_status(&names, &m).0, ALLOC_CLIENT_RUNNING);
+        m.insert("b".to_string(), st("dead", false));
+        assert_eq!(client_status(&names, &m).0, ALLOC_CLIENT_RUNNING);
+        m.insert("a".to_string(), st("dead", false));
+        assert_eq!(client_status(&names, &m).0, ALLOC_CLIENT_COMPLETE);
+        m.insert("b".to_string(), st("dead", true));
+        assert_eq!(client_status(&names, &m).0, ALLOC_CLIENT_FAILED);
+    }
+}

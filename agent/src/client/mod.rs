@@ -1,0 +1,436 @@
+//! The client side of the agent: node fingerprint and registration, heartbeats, the allocation
+//! watcher, alloc runner -> task runner -> driver, restarts, logs, and the client state db that lets
+//! a restarted agent re-attach to its running tasks instead of starting them twice.
+//!
+//! The client talks to the servers only through [`ServerRpc`].
+
+pub mod alloc_runner;
+pub mod allocdir;
+pub mod events;
+pub mod fingerprint;
+pub mod logs;
+pub mod restarts;
+pub mod state_db;
+pub mod task_runner;
+pub mod taskenv;
+pub mod updater;
+
+#[cfg(test)]
+mod tests;
+
+use crate::rpc::{RpcError, ServerRpc};
+use alloc_runner::{AllocRunner, RunnerContext};
+use api::{Allocation, Node, TaskState};
+pub use logs::{read_logs, LogKind, Origin};
+use state_db::{StateDb, StateError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How long one blocking query for the node's allocations may wait on the servers.
+const ALLOC_WAIT: Duration = Duration::from_secs(300);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientConfig {
+    pub node_name: String,
+    pub datacenter: String,
+    pub node_class: String,
+    pub meta: BTreeMap<String, String>,
+    /// Client state goes to `<data_dir>/client`, allocation directories to `<data_dir>/alloc`.
+    pub data_dir: PathBuf,
+    pub raw_exec_enabled: bool,
+    /// MHz in all; 0 = detect.
+    pub cpu_total_compute: u64,
+    /// 0 = detect.
+    pub memory_total_mb: u64,
+    /// Advertised HTTP address, e.g. "127.0.0.1:4646".
+    pub http_addr: String,
+    pub bind_ip: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("allocation {0} is not on this client")]
+    AllocNotFound(String),
+    #[error("task {task:?} is not in allocation {alloc}")]
+    TaskNotFound { alloc: String, task: String },
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+}
+
+pub struct Client {
+    node_id: String,
+    node: Mutex<Node>,
+    rpc: Arc<dyn ServerRpc>,
+    db: Arc<StateDb>,
+    alloc_base: PathBuf,
+    /// Taken at shutdown so the status updater sees its last sender go.
+    ctx: Mutex<Option<RunnerContext>>,
+    runners: Mutex<BTreeMap<String, Arc<AllocRunner>>>,
+    stop_tx: watch::Sender<bool>,
+    loops: Mutex<Vec<JoinHandle<()>>>,
+    updater: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ClientError + '_ {
+    move |source| ClientError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Client {
+    /// Fingerprints the node, opens the state db, re-attaches to the allocations it ran before,
+    /// registers with the servers and starts the heartbeat and allocation loops. The client stops
+    /// (without killing its tasks) when `shutdown` turns true or [`Client::shutdown`] is called.
+    pub async fn start(
+        cfg: ClientConfig,
+        rpc: Arc<dyn ServerRpc>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<Arc<Client>, ClientError> {
+        let state_dir = cfg.data_dir.join("client");
+        let alloc_base = cfg.data_dir.join("alloc");
+        std::fs::create_dir_all(&state_dir).map_err(io_err(&state_dir))?;
+        std::fs::create_dir_all(&alloc_base).map_err(io_err(&alloc_base))?;
+        let db = Arc::new(StateDb::open(&state_dir.join("state.db"))?);
+        let node_id = db.node_id()?;
+        let drivers = Arc::new(crate::drivers::builtin_drivers(cfg.raw_exec_enabled));
+        let node = fingerprint::fingerprint(&cfg, &node_id, &drivers);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let updater = updater::spawn(rpc.clone(), rx);
+        let ctx = RunnerContext {
+            drivers,
+            db: db.clone(),
+            node: Arc::new(taskenv::NodeInfo {
+                id: node_id.clone(),
+                name: node.name.clone(),
+                datacenter: node.datacenter.clone(),
+                class: node.node_class.clone(),
+                attributes: node.attributes.clone(),
+                meta: node.meta.clone(),
+            }),
+            alloc_base: alloc_base.clone(),
+            updates: tx,
+        };
+        let mut runners = BTreeMap::new();
+        for (alloc, tasks) in db.load()? {
+            tracing::info!(alloc = %alloc.id, "restoring allocation");
+            runners.insert(alloc.id.clone(), AllocRunner::start(alloc, tasks, &ctx));
+        }
+        let (stop_tx, _) = watch::channel(false);
+        let client = Arc::new(Client {
+            node_id,
+            node: Mutex::new(node),
+            rpc,
+            db,
+            alloc_base,
+            ctx: Mutex::new(Some(ctx)),
+            runners: Mutex::new(runners),
+            stop_tx,
+            loops: Mutex::new(Vec::new()),
+            updater: Mutex::new(Some(updater)),
+        });
+        let registered = client.register().await;
+        let loops = vec![
+            tokio::spawn(client.clone().heartbeat_loop(registered)),
+            tokio::spawn(client.clone().watch_loop()),
+        ];
+        if let Ok(mut l) = client.loops.lock() {
+            l.extend(loops);
+        }
+        let weak = Arc::downgrade(&client);
+        let mut stopped = client.stop_tx.subscribe();
+        tokio::spawn(async move {
+            let asked = tokio::select! {
+                r = async { shutdown.wait_for(|v| *v).await.is_ok() } => r,
+                _ = async { stopped.wait_for(|v| *v).await.is_ok() } => false,
+            };
+            if let Some(c) = weak.upgrade().filter(|_| asked) {
+                c.shutdown().await;
+            }
+        });
+        Ok(client)
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// The node as fingerprinted and registered.
+    pub fn node(&self) -> Node {
+        self.node.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+
+    /// Ids of the allocations this client has a runner for.
+    pub fn alloc_ids(&self) -> Vec<String> {
+        self.runners
+            .lock()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The client's view of an allocation's task states.
+    pub fn task_states(&self, alloc_id: &str) -> Option<BTreeMap<String, TaskState>> {
+        self.runner(alloc_id).map(|r| r.task_states())
+    }
+
+    fn runner(&self, alloc_id: &str) -> Option<Arc<AllocRunner>> {
+        self.runners.lock().ok()?.get(alloc_id).cloned()
+    }
+
+    pub fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf> {
+        if let Some(r) = self.runner(alloc_id) {
+            return Some(r.alloc_dir().root.clone());
+        }
+        // Reject anything that is not a plain id before touching the file system.
+        if alloc_id.is_empty() || alloc_id.contains('/') || alloc_id.starts_with('.') {
+            return None;
+        }
+        let d = self.alloc_base.join(alloc_id);
+        d.is_dir().then_some(d)
+    }
+
+    /// Current and rotated log files of a task, oldest first (for `GET /v1/client/fs/logs`).
+    pub fn log_files(
+        &self,
+        alloc_id: &str,
+        task: &str,
+        kind: LogKind,
+    ) -> Result<Vec<PathBuf>, ClientError> {
+        let not_found = || ClientError::TaskNotFound {
+            alloc: alloc_id.to_string(),
+            task: task.to_string(),
+        };
+        if task.is_empty() || task.contains('/') {
+            return Err(not_found());
+        }
+        let dir = self
+            .alloc_dir(alloc_id)
+            .ok_or_else(|| ClientError::AllocNotFound(alloc_id.to_string()))?;
+        if let Some(r) = self.runner(alloc_id) {
+            let alloc = r.alloc();
+            let known = alloc
+                .job
+                .as_deref()
+                .and_then(|j| j.lookup_group(&alloc.task_group))
+                .is_some_and(|g| g.tasks.iter().any(|t| t.name == task));
+            if !known {
+                return Err(not_found());
+            }
+        }
+        let logs_dir = dir.join("alloc").join("logs");
+        match logs::log_files(&logs_dir, task, kind) {
+            Ok(files) => Ok(files),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io_err(&logs_dir)(e)),
+        }
+    }
+
+    /// Kills every task and waits for it (dev mode with a temporary data dir: nothing could
+    /// re-attach to them after exit). Call before [`Client::shutdown`].
+    pub async fn destroy_all(&self) {
+        let runners: Vec<_> = self
+            .runners
+            .lock()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default();
+        for r in &runners {
+            r.kill();
+        }
+        for r in &runners {
+            if tokio::time::timeout(Duration::from_secs(30), r.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(alloc = %r.id, "allocation did not stop in time");
+            }
+        }
+    }
+
+    /// Stops the loops and lets go of the tasks WITHOUT killing them: a restarted agent re-attaches
+    /// to them. Flushes pending status reports and closes the state db.
+    pub async fn shutdown(&self) {
+        if self.stop_tx.send_replace(true) {
+            return; // already shut down
+        }
+        let loops = self
+            .loops
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        for l in loops {
+            l.abort();
+            let _ = l.await;
+        }
+        let runners: Vec<_> = self
+            .runners
+            .lock()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default();
+        for r in &runners {
+            r.detach();
+        }
+        for r in &runners {
+            if tokio::time::timeout(Duration::from_secs(10), r.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(alloc = %r.id, "allocation runner did not stop in time");
+            }
+        }
+        if let Ok(mut c) = self.ctx.lock() {
+            c.take();
+        }
+        let updater = self.updater.lock().ok().and_then(|mut u| u.take());
+        if let Some(u) = updater {
+            let _ = tokio::time::timeout(Duration::from_secs(5), u).await;
+        }
+        self.db.close();
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop_tx.borrow()
+    }
+
+    /// Registers the node; returns the heartbeat TTL when it worked.
+    async fn register(&self) -> Option<Duration> {
+        let node = self.node();
+        match self.rpc.node_register(node).await {
+            Ok(ttl) => Some(ttl),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot register node, retrying");
+                None
+            }
+        }
+    }
+
+    async fn sleep_or_stop(&self, d: Duration) -> bool {
+        let mut stop = self.stop_tx.subscribe();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => !self.stopping(),
+            _ = stop.wait_for(|v| *v) => false,
+        }
+    }
+
+    async fn heartbeat_loop(self: Arc<Self>, mut ttl: Option<Duration>) {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let wait = match ttl {
+                // Half the TTL, minus up to 10% so many clients do not beat in step.
+                Some(t) => (t / 2).mul_f64(0.9 + rand::random::<f64>() * 0.1),
+                None => backoff,
+            };
+            if !self.sleep_or_stop(wait).await {
+                return;
+            }
+            if ttl.is_none() {
+                ttl = self.register().await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+            match self.rpc.node_heartbeat(&self.node_id).await {
+                Ok(t) => {
+                    ttl = Some(t);
+                    backoff = Duration::from_millis(500);
+                }
+                Err(RpcError::UnknownNode(_)) => {
+                    tracing::info!("servers do not know this node, registering again");
+                    ttl = self.register().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat failed");
+                    ttl = Some(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    async fn watch_loop(self: Arc<Self>) {
+        let mut index = 0u64;
+        let mut backoff = Duration::from_millis(200);
+        while !self.stopping() {
+            match self
+                .rpc
+                .node_allocations(&self.node_id, index, ALLOC_WAIT)
+                .await
+            {
+                Ok((allocs, idx)) => {
+                    // A lower index means the servers' state was reset: start over.
+                    index = idx;
+                    backoff = Duration::from_millis(200);
+                    self.sync(allocs);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot fetch allocations");
+                    if !self.sleep_or_stop(backoff).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Brings the runners in line with the servers' allocations for this node.
+    fn sync(&self, allocs: Vec<Allocation>) {
+        let Some(ctx) = self.ctx.lock().ok().and_then(|c| c.clone()) else {
+            return;
+        };
+        let Ok(mut runners) = self.runners.lock() else {
+            return;
+        };
+        let mut seen = BTreeSet::new();
+        for mut a in allocs {
+            seen.insert(a.id.clone());
+            match runners.get(&a.id) {
+                Some(r) => {
+                    let cur = r.alloc();
+                    if a.job.is_none() {
+                        a.job = cur.job.clone();
+                    }
+                    let changed = cur.desired_status != a.desired_status
+                        || cur.alloc_modify_index != a.alloc_modify_index
+                        || cur.job.as_ref().map(|j| (j.version, j.job_modify_index))
+                            != a.job.as_ref().map(|j| (j.version, j.job_modify_index));
+                    if changed {
+                        r.update(a);
+                    }
+                }
+                None => {
+                    if a.terminal() {
+                        continue;
+                    }
+                    if a.job.is_none() {
+                        tracing::warn!(alloc = %a.id, "allocation arrived without its job; skipping");
+                        continue;
+                    }
+                    tracing::info!(alloc = %a.id, name = %a.name, "starting allocation");
+                    runners.insert(a.id.clone(), AllocRunner::start(a, BTreeMap::new(), &ctx));
+                }
+            }
+        }
+        let gone: Vec<String> = runners
+            .keys()
+            .filter(|id| !seen.contains(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(r) = runners.remove(&id) {
+                tracing::info!(alloc = %id, "allocation garbage collected; destroying");
+                tokio::spawn(async move { r.destroy().await });
+            }
+        }
+    }
+}

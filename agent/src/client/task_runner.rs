@@ -1,0 +1,404 @@
+//! One task of an allocation through its life: set up its directory and log copying, start it
+//! through its driver (or re-attach after an agent restart), wait for it, apply the restart policy,
+//! kill it when asked. Every state change is stored in the client db and sent to the alloc runner.
+
+use super::allocdir::AllocDir;
+use super::events;
+use super::logs::{LogCollector, LogKind, RotatingWriter};
+use super::restarts::{Decision, RestartTracker};
+use super::state_db::{LocalTaskState, StateDb};
+use super::taskenv::{self, NodeInfo, TaskDirs};
+use crate::drivers::{Driver, DriverError, ExitResult, TaskConfig, TaskHandle};
+use api::{
+    Allocation, RestartPolicy, TaskEvent, TaskState, TASK_STATE_DEAD, TASK_STATE_PENDING,
+    TASK_STATE_RUNNING,
+};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, watch};
+
+/// Nomad keeps the newest ten events per task.
+const MAX_EVENTS: usize = 10;
+
+/// What the alloc runner wants of its tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunnerSignal {
+    Run,
+    /// Stop the tasks (kill_signal, kill_timeout, SIGKILL) and end.
+    Kill,
+    /// The agent is stopping: leave the tasks running and end.
+    Detach,
+}
+
+/// Shared by the task runners of one allocation.
+#[derive(Clone)]
+pub struct TaskRunnerDeps {
+    pub drivers: Arc<crate::drivers::Drivers>,
+    pub db: Arc<StateDb>,
+    pub node: Arc<NodeInfo>,
+    pub alloc_dir: AllocDir,
+    pub alloc: watch::Receiver<Arc<Allocation>>,
+    pub signal: watch::Receiver<RunnerSignal>,
+    pub updates: mpsc::UnboundedSender<(String, TaskState)>,
+}
+
+pub struct TaskRunner {
+    name: String,
+    deps: TaskRunnerDeps,
+    local: LocalTaskState,
+    handle: Option<TaskHandle>,
+    restarts: RestartTracker,
+    collectors: Vec<LogCollector>,
+}
+
+/// Waits for the alloc runner to ask for something other than running; a vanished alloc runner
+/// means the agent is going away.
+async fn next_signal(rx: &mut watch::Receiver<RunnerSignal>) -> RunnerSignal {
+    rx.wait_for(|s| *s != RunnerSignal::Run)
+        .await
+        .map(|s| *s)
+        .unwrap_or(RunnerSignal::Detach)
+}
+
+enum Flow {
+    Continue,
+    Stop,
+    Detach,
+}
+
+impl TaskRunner {
+    /// `restored` is the state stored before an agent restart, if any.
+    pub fn spawn(
+        name: String,
+        deps: TaskRunnerDeps,
+        restored: Option<LocalTaskState>,
+    ) -> tokio::task::JoinHandle<()> {
+        let alloc = deps.alloc.borrow().clone();
+        let job = alloc.job.as_deref();
+        let job_type = job.map(|j| j.job_type.clone()).unwrap_or_default();
+        let policy = job
+            .and_then(|j| j.lookup_group(&alloc.task_group))
+            .and_then(|g| g.restart_policy.clone())
+            .unwrap_or_else(|| RestartPolicy::default_for(&job_type));
+        let mut local = restored.unwrap_or_default();
+        if local.state.state.is_empty() {
+            local.state.state = TASK_STATE_PENDING.into();
+        }
+        let runner = TaskRunner {
+            name,
+            deps,
+            local,
+            handle: None,
+            restarts: RestartTracker::new(policy, &job_type),
+            collectors: Vec::new(),
+        };
+        tokio::spawn(runner.run())
+    }
+
+    fn push_event(&mut self, e: TaskEvent) {
+        self.local.state.events.push(e);
+        let n = self.local.state.events.len();
+        if n > MAX_EVENTS {
+            self.local.state.events.drain(..n - MAX_EVENTS);
+        }
+    }
+
+    /// Stores the state and tells the alloc runner.
+    fn publish(&self) {
+        let alloc_id = self.deps.alloc.borrow().id.clone();
+        if let Err(e) = self.deps.db.put_task(&alloc_id, &self.name, &self.local) {
+            tracing::warn!(alloc = %alloc_id, task = %self.name, error = %e, "cannot store task state");
+        }
+        let _ = self
+            .deps
+            .updates
+            .send((self.name.clone(), self.local.state.clone()));
+    }
+
+    fn set_dead(&mut self, failed: bool) {
+        self.local.state.state = TASK_STATE_DEAD.into();
+        self.local.state.failed |= failed;
+        self.local.state.finished_at = events::rfc3339_now();
+        self.local.handle = None;
+    }
+
+    fn signal_now(&self) -> RunnerSignal {
+        *self.deps.signal.borrow()
+    }
+
+    async fn run(mut self) {
+        if self.local.state.state == TASK_STATE_DEAD {
+            return; // finished before an agent restart
+        }
+        let restored = !self.local.state.events.is_empty();
+        if !restored {
+            self.push_event(events::received());
+            self.publish();
+        }
+        if let Err(e) = self.setup() {
+            self.push_event(events::setup_failure(&e));
+            self.set_dead(true);
+            self.publish();
+            return;
+        }
+        if !restored {
+            self.push_event(events::setup());
+            self.publish();
+        }
+        let mut pending_exit = None;
+        if let Some(hs) = self.local.handle.clone() {
+            match self.driver().map_err(|e| e.to_string()) {
+                Ok(d) => match d.recover(&hs).await {
+                    Ok(h) => {
+                        tracing::info!(task = %self.name, pid = hs.pid, "re-attached to running task");
+                        self.handle = Some(h);
+                    }
+                    Err(_) => {
+                        pending_exit = Some(ExitResult::unknown(
+                            "the task exited while the agent was down",
+                        ))
+                    }
+                },
+                Err(e) => pending_exit = Some(ExitResult::unknown(&e)),
+            }
+        }
+        let flow = self.main_loop(pending_exit).await;
+        let collectors = std::mem::take(&mut self.collectors);
+        for c in collectors {
+            match flow {
+                Flow::Detach => c.detach(),
+                _ => c.finish().await,
+            }
+        }
+    }
+
+    async fn main_loop(&mut self, mut pending_exit: Option<ExitResult>) -> Flow {
+        loop {
+            if self.handle.is_none() && pending_exit.is_none() {
+                match self.signal_now() {
+                    RunnerSignal::Detach => return Flow::Detach,
+                    RunnerSignal::Kill => {
+                        self.set_dead(false);
+                        self.publish();
+                        return Flow::Stop;
+                    }
+                    RunnerSignal::Run => {}
+                }
+                match self.start().await {
+                    Ok(h) => {
+                        self.local.handle = Some(h.state.clone());
+                        self.local.state.state = TASK_STATE_RUNNING.into();
+                        if self.local.state.started_at.is_empty() {
+                            self.local.state.started_at = events::rfc3339_now();
+                        }
+                        self.push_event(events::started());
+                        self.publish();
+                        self.handle = Some(h);
+                    }
+                    Err(e) => {
+                        self.push_event(events::driver_failure(&e.to_string(), !e.recoverable()));
+                        let d = self.restarts.on_exit(None, e.recoverable(), Instant::now());
+                        match self.apply(d).await {
+                            Flow::Continue => continue,
+                            other => return other,
+                        }
+                    }
+                }
+            }
+            let exit = match (pending_exit.take(), self.handle.clone()) {
+                (Some(e), _) => e,
+                (None, Some(h)) => {
+                    let mut sig = self.deps.signal.clone();
+                    tokio::select! {
+                        e = h.wait() => e,
+                        s = next_signal(&mut sig) => {
+                            if s == RunnerSignal::Kill {
+                                self.kill(&h).await;
+                                return Flow::Stop;
+                            }
+                            return Flow::Detach;
+                        }
+                    }
+                }
+                (None, None) => continue,
+            };
+            self.handle = None;
+            self.local.handle = None;
+            self.push_event(events::terminated(&exit));
+            let d = self.restarts.on_exit(Some(&exit), true, Instant::now());
+            match self.apply(d).await {
+                Flow::Continue => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Carries out a restart decision: Continue means start the task again.
+    async fn apply(&mut self, d: Decision) -> Flow {
+        match d {
+            Decision::Complete => {
+                self.set_dead(false);
+                self.publish();
+                Flow::Stop
+            }
+            Decision::Fail { reason } => {
+                self.push_event(events::not_restarting(&reason, true));
+                self.set_dead(true);
+                self.publish();
+                Flow::Stop
+            }
+            Decision::Restart { delay, reason } => {
+                self.push_event(events::restarting(delay, &reason));
+                self.local.state.state = TASK_STATE_PENDING.into();
+                self.publish();
+                let mut sig = self.deps.signal.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {
+                        self.local.state.restarts += 1;
+                        self.local.state.last_restart = events::rfc3339_now();
+                        Flow::Continue
+                    }
+                    s = next_signal(&mut sig) => {
+                        if s == RunnerSignal::Kill {
+                            self.set_dead(false);
+                            self.publish();
+                            Flow::Stop
+                        } else {
+                            Flow::Detach
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn kill(&mut self, h: &TaskHandle) {
+        let task = self.task_spec();
+        let (timeout, signal) = task
+            .map(|t| (t.kill_timeout, t.kill_signal.clone()))
+            .unwrap_or((std::time::Duration::from_secs(5), String::new()));
+        self.push_event(events::killing(timeout, &signal));
+        self.publish();
+        let exit = match self.driver() {
+            Ok(d) => d.stop(h, timeout, &signal).await,
+            Err(e) => Err(e),
+        };
+        match exit {
+            Ok(exit) => self.push_event(events::terminated(&exit)),
+            Err(e) => self.push_event(events::driver_failure(
+                &format!("failed to kill task: {e}"),
+                false,
+            )),
+        }
+        self.push_event(events::killed());
+        self.handle = None;
+        self.set_dead(false);
+        self.publish();
+    }
+
+    fn task_spec(&self) -> Option<api::Task> {
+        let alloc = self.deps.alloc.borrow();
+        let group = alloc.job.as_deref()?.lookup_group(&alloc.task_group)?;
+        group.tasks.iter().find(|t| t.name == self.name).cloned()
+    }
+
+    fn driver(&self) -> Result<Arc<dyn Driver>, DriverError> {
+        let name = self.task_spec().map(|t| t.driver).ok_or_else(|| {
+            DriverError::Config(format!(
+                "task {:?} is not in the allocation's job",
+                self.name
+            ))
+        })?;
+        self.deps.drivers.get(&name).cloned().ok_or_else(|| {
+            DriverError::Config(format!("driver {name:?} is not available on this client"))
+        })
+    }
+
+    /// Directories and log copiers. Idempotent: a restored task runs it again.
+    fn setup(&mut self) -> Result<(), String> {
+        let task = self
+            .task_spec()
+            .ok_or_else(|| format!("task {:?} is not in the allocation's job", self.name))?;
+        let dir = &self.deps.alloc_dir;
+        dir.build_task(&self.name).map_err(|e| {
+            format!(
+                "failed to build task directory {}: {e}",
+                dir.task_dir(&self.name).display()
+            )
+        })?;
+        let max_files = u64::try_from(task.log_config.max_files).unwrap_or(1);
+        let max_size = u64::try_from(task.log_config.max_file_size_mb).unwrap_or(1) * 1024 * 1024;
+        for kind in [LogKind::Stdout, LogKind::Stderr] {
+            let writer =
+                RotatingWriter::open(&dir.logs_dir(), &self.name, kind, max_files, max_size)
+                    .map_err(|e| {
+                        format!("failed to open {} log of {}: {e}", kind.as_str(), self.name)
+                    })?;
+            let c = LogCollector::spawn(&dir.fifo_path(&self.name, kind), writer).map_err(|e| {
+                format!(
+                    "failed to open {} pipe of {}: {e}",
+                    kind.as_str(),
+                    self.name
+                )
+            })?;
+            self.collectors.push(c);
+        }
+        Ok(())
+    }
+
+    async fn start(&self) -> Result<TaskHandle, DriverError> {
+        let driver = self.driver()?;
+        let cfg = self.task_config()?;
+        driver.start(&cfg).await
+    }
+
+    fn task_config(&self) -> Result<TaskConfig, DriverError> {
+        let alloc = self.deps.alloc.borrow().clone();
+        let task = self.task_spec().ok_or_else(|| {
+            DriverError::Config(format!(
+                "task {:?} is not in the allocation's job",
+                self.name
+            ))
+        })?;
+        let dir = &self.deps.alloc_dir;
+        let shared = dir.shared_dir();
+        let local = dir.local_dir(&self.name);
+        let secrets = dir.secrets_dir(&self.name);
+        let env = taskenv::build_env(
+            &alloc,
+            &task,
+            &self.deps.node,
+            &TaskDirs {
+                alloc_dir: &shared,
+                task_dir: &local,
+                secrets_dir: &secrets,
+            },
+        );
+        let config = task
+            .config
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    taskenv::interpolate_value(v, &env, &self.deps.node),
+                )
+            })
+            .collect();
+        let res = alloc.allocated_resources.tasks.get(&self.name);
+        Ok(TaskConfig {
+            alloc_id: alloc.id.clone(),
+            task_name: self.name.clone(),
+            config,
+            env,
+            task_dir: dir.task_dir(&self.name),
+            alloc_dir: shared,
+            stdout_path: dir.fifo_path(&self.name, LogKind::Stdout),
+            stderr_path: dir.fifo_path(&self.name, LogKind::Stderr),
+            user: task.user.clone(),
+            cpu_mhz: res.map(|r| r.cpu.cpu_shares).unwrap_or(task.resources.cpu),
+            memory_mb: res
+                .map(|r| r.memory.memory_mb)
+                .unwrap_or(task.resources.memory_mb),
+        })
+    }
+}

@@ -1,0 +1,250 @@
+//! Agent configuration: defaults <- config files (HCL or YAML) <- command-line flags, into one
+//! typed [`Config`].
+
+mod file;
+mod flags;
+#[cfg(test)]
+mod tests;
+
+pub use file::{apply_path, apply_str};
+pub use flags::AgentFlags;
+
+use api::jobspec::JobspecError;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A config file that cannot be read or decoded (`file:line:col: message`).
+    #[error(transparent)]
+    File(#[from] JobspecError),
+    /// A combination of settings that cannot work.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    pub http: u16,
+    pub rpc: u16,
+    pub serf: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            http: 4646,
+            rpc: 4647,
+            serf: 4648,
+        }
+    }
+}
+
+/// `addresses {}` / `advertise {}`: per-listener overrides of `bind_addr`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addresses {
+    pub http: Option<String>,
+    pub rpc: Option<String>,
+    pub serf: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub enabled: bool,
+    pub bootstrap_expect: u32,
+    /// Servers to join (`server_join { retry_join = [...] }`, `--retry-join`).
+    pub retry_join: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientConfig {
+    pub enabled: bool,
+    pub servers: Vec<String>,
+    pub node_class: String,
+    pub meta: BTreeMap<String, String>,
+    pub network_interface: String,
+    /// MHz; 0 = detect.
+    pub cpu_total_compute: u64,
+    /// 0 = detect.
+    pub memory_total_mb: u64,
+    /// Nomad's client `options` (e.g. `"driver.raw_exec.enable" = "1"`).
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Node name; defaults to the hostname.
+    pub name: String,
+    pub datacenter: String,
+    pub region: String,
+    /// None: in --dev the caller uses a temporary directory.
+    pub data_dir: Option<PathBuf>,
+    pub bind_addr: String,
+    pub ports: Ports,
+    pub addresses: Addresses,
+    pub advertise: Addresses,
+    /// TRACE, DEBUG, INFO, WARN or ERROR.
+    pub log_level: String,
+    pub server: ServerConfig,
+    pub client: ClientConfig,
+    /// `plugin "raw_exec" { config { enabled = true } }` -> `{"raw_exec": {"enabled": true}}`.
+    pub plugins: BTreeMap<String, serde_json::Value>,
+    pub dev_mode: bool,
+}
+
+impl Config {
+    /// The defaults before any file or flag: Nomad's, with `--dev`'s changes when `dev` is set.
+    pub fn defaults(dev: bool) -> Config {
+        Config {
+            name: hostname(),
+            datacenter: "dc1".into(),
+            region: "global".into(),
+            data_dir: None,
+            bind_addr: if dev { "127.0.0.1" } else { "0.0.0.0" }.into(),
+            ports: Ports::default(),
+            addresses: Addresses::default(),
+            advertise: Addresses::default(),
+            log_level: "INFO".into(),
+            server: ServerConfig {
+                enabled: dev,
+                bootstrap_expect: u32::from(dev),
+                retry_join: Vec::new(),
+            },
+            client: ClientConfig {
+                enabled: dev,
+                ..ClientConfig::default()
+            },
+            plugins: BTreeMap::new(),
+            dev_mode: dev,
+        }
+    }
+
+    /// raw_exec runs tasks without isolation, so it is off unless the plugin config (or the
+    /// older client option `driver.raw_exec.enable`) turns it on, or in --dev.
+    pub fn raw_exec_enabled(&self) -> bool {
+        if self.dev_mode {
+            return true;
+        }
+        let by_plugin = self
+            .plugins
+            .get("raw_exec")
+            .and_then(|p| p.get("enabled"))
+            .is_some_and(file::truthy);
+        let by_option = self
+            .client
+            .options
+            .get("driver.raw_exec.enable")
+            .is_some_and(|v| matches!(v.as_str(), "1" | "true"));
+        by_plugin || by_option
+    }
+
+    /// Defaults, then each `--config` file in order, then the flags; then checks the result.
+    pub fn load(flags: &AgentFlags) -> Result<Config, ConfigError> {
+        let mut cfg = Config::defaults(flags.dev);
+        for path in &flags.config {
+            file::apply_path(&mut cfg, path)?;
+        }
+        cfg.apply_flags(flags)?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn apply_flags(&mut self, f: &AgentFlags) -> Result<(), ConfigError> {
+        if let Some(v) = &f.data_dir {
+            self.data_dir = Some(v.clone());
+        }
+        if let Some(v) = &f.bind {
+            self.bind_addr = v.clone();
+        }
+        if let Some(v) = f.http_port {
+            self.ports.http = v;
+        }
+        if let Some(v) = f.rpc_port {
+            self.ports.rpc = v;
+        }
+        if let Some(v) = &f.node {
+            self.name = v.clone();
+        }
+        if let Some(v) = &f.dc {
+            self.datacenter = v.clone();
+        }
+        if let Some(v) = &f.region {
+            self.region = v.clone();
+        }
+        if f.server || f.dev {
+            self.server.enabled = true;
+        }
+        if f.client || f.dev {
+            self.client.enabled = true;
+        }
+        if let Some(v) = f.bootstrap_expect {
+            self.server.bootstrap_expect = v;
+        }
+        if !f.retry_join.is_empty() {
+            self.server.retry_join = f.retry_join.clone();
+        }
+        let servers: Vec<String> = f
+            .servers
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !servers.is_empty() {
+            self.client.servers = servers;
+        }
+        if let Some(v) = &f.log_level {
+            self.log_level = normalize_log_level(v)
+                .map_err(|m| ConfigError::Invalid(format!("--log-level: {m}")))?;
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if !self.dev_mode && !self.server.enabled && !self.client.enabled {
+            return Err(ConfigError::Invalid(
+                "neither a server nor a client is enabled: pass --server and/or --client, set \
+                 `server { enabled = true }` or `client { enabled = true }` in a config file, or \
+                 use --dev"
+                    .into(),
+            ));
+        }
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "the node name must not be empty".into(),
+            ));
+        }
+        if self.datacenter.trim().is_empty() || self.region.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "datacenter and region must not be empty".into(),
+            ));
+        }
+        let p = &self.ports;
+        let clash = |a: u16, b: u16| a != 0 && a == b;
+        if clash(p.http, p.rpc) || clash(p.http, p.serf) || clash(p.rpc, p.serf) {
+            return Err(ConfigError::Invalid(format!(
+                "the http, rpc and serf ports must differ (got {}, {}, {})",
+                p.http, p.rpc, p.serf
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Uppercases a log level after checking it is one we know.
+pub(crate) fn normalize_log_level(v: &str) -> Result<String, String> {
+    let up = v.trim().to_ascii_uppercase();
+    match up.as_str() {
+        "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR" => Ok(up),
+        _ => Err(format!(
+            "log level {v:?} must be one of TRACE, DEBUG, INFO, WARN, ERROR"
+        )),
+    }
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

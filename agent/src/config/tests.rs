@@ -1,0 +1,296 @@
+//! Tests of the agent config: defaults, files, flags, and the errors of bad files.
+
+use super::*;
+use api::jobspec::Format;
+use std::path::Path;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("agent-config-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn dev_defaults() {
+    let cfg = Config::load(&AgentFlags {
+        dev: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(cfg.dev_mode && cfg.server.enabled && cfg.client.enabled);
+    assert_eq!(cfg.server.bootstrap_expect, 1);
+    assert!(cfg.raw_exec_enabled());
+    assert_eq!(cfg.bind_addr, "127.0.0.1");
+    assert_eq!(
+        cfg.ports,
+        Ports {
+            http: 4646,
+            rpc: 4647,
+            serf: 4648
+        }
+    );
+    assert_eq!(
+        (cfg.datacenter.as_str(), cfg.region.as_str()),
+        ("dc1", "global")
+    );
+    assert_eq!(cfg.log_level, "INFO");
+    assert!(cfg.data_dir.is_none());
+    assert!(!cfg.name.is_empty());
+}
+
+#[test]
+fn needs_server_or_client_without_dev() {
+    let err = Config::load(&AgentFlags::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("neither a server nor a client is enabled"),
+        "{err}"
+    );
+    let cfg = Config::load(&AgentFlags {
+        server: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(cfg.bind_addr, "0.0.0.0");
+    assert!(!cfg.raw_exec_enabled());
+}
+
+const HCL: &str = r#"
+# A client and server agent.
+name       = "node-a"
+datacenter = "east"
+data_dir   = "/var/lib/nomad"
+bind_addr  = "0.0.0.0"
+log_level  = "debug"
+enable_debug = true
+leave_on_interrupt = true
+
+ports {
+  http = 5646
+  rpc  = 5647
+  serf = 5648
+}
+
+advertise {
+  http = "10.0.0.1"
+}
+
+telemetry {
+  collection_interval = "1s"
+  prometheus_metrics  = true
+}
+
+server {
+  enabled          = true
+  bootstrap_expect = 3
+  server_join {
+    retry_join = ["10.0.0.1", "10.0.0.2"]
+  }
+}
+
+client {
+  enabled    = true
+  servers    = ["10.0.0.1:4647"]
+  node_class = "web"
+  meta {
+    rack = "r1"
+  }
+  options = {
+    "driver.allowlist" = "docker,raw_exec"
+  }
+  reserved {
+    cpu    = 100
+    memory = 256
+  }
+  cpu_total_compute = 4000
+  memory_total_mb   = 8192
+}
+
+plugin "raw_exec" {
+  config {
+    enabled = true
+  }
+}
+
+plugin "docker" {
+  config {
+    volumes {
+      enabled = true
+    }
+  }
+}
+"#;
+
+#[test]
+fn hcl_file_then_flags() {
+    let dir = temp_dir("hcl");
+    let path = write(&dir, "agent.hcl", HCL);
+    let flags = AgentFlags {
+        config: vec![path],
+        http_port: Some(7646),
+        node: Some("override".into()),
+        retry_join: vec!["10.9.9.9".into()],
+        servers: vec!["a:4647".into(), " b:4647".into()],
+        log_level: Some("warn".into()),
+        ..Default::default()
+    };
+    let cfg = Config::load(&flags).unwrap();
+    assert_eq!(cfg.name, "override");
+    assert_eq!(cfg.datacenter, "east");
+    assert_eq!(cfg.data_dir.as_deref(), Some(Path::new("/var/lib/nomad")));
+    assert_eq!(
+        cfg.ports,
+        Ports {
+            http: 7646,
+            rpc: 5647,
+            serf: 5648
+        }
+    );
+    assert_eq!(cfg.advertise.http.as_deref(), Some("10.0.0.1"));
+    assert_eq!(cfg.log_level, "WARN");
+    assert!(cfg.server.enabled && cfg.client.enabled);
+    assert_eq!(cfg.server.bootstrap_expect, 3);
+    assert_eq!(cfg.server.retry_join, ["10.9.9.9"]);
+    assert_eq!(cfg.client.servers, ["a:4647", "b:4647"]);
+    assert_eq!(cfg.client.node_class, "web");
+    assert_eq!(cfg.client.meta["rack"], "r1");
+    assert_eq!(cfg.client.options["driver.allowlist"], "docker,raw_exec");
+    assert_eq!(
+        (cfg.client.cpu_total_compute, cfg.client.memory_total_mb),
+        (4000, 8192)
+    );
+    assert!(cfg.raw_exec_enabled());
+    assert_eq!(
+        cfg.plugins["docker"],
+        serde_json::json!({"volumes": {"enabled": true}})
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn files_layer_in_order_and_directories_load() {
+    let dir = temp_dir("layer");
+    write(
+        &dir,
+        "a.hcl",
+        "datacenter = \"one\"\nserver {\n  enabled = true\n}\n",
+    );
+    write(&dir, "b.yaml", "datacenter: two\n");
+    write(&dir, "ignored.txt", "not a config");
+    let cfg = Config::load(&AgentFlags {
+        config: vec![dir.clone()],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(cfg.datacenter, "two");
+    assert!(cfg.server.enabled);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn yaml_config() {
+    let yaml = r#"
+name: y1
+data_dir: /tmp/y
+server:
+  enabled: true
+  bootstrap_expect: 1
+client:
+  enabled: true
+  meta: { zone: a }
+plugin:
+  raw_exec:
+    config:
+      enabled: true
+"#;
+    let mut cfg = Config::defaults(false);
+    apply_str(&mut cfg, yaml, "agent.yaml", Format::Yaml).unwrap();
+    assert_eq!(cfg.name, "y1");
+    assert!(cfg.server.enabled && cfg.client.enabled);
+    assert_eq!(cfg.client.meta["zone"], "a");
+    assert!(cfg.raw_exec_enabled());
+}
+
+#[test]
+fn bad_files_say_where_and_what() {
+    let cases: &[(&str, Format, &str)] = &[
+        (
+            "name = \"x\"\n\nsever {\n  enabled = true\n}\n",
+            Format::Hcl,
+            "agent.hcl:3:1: unknown block \"sever\" in the agent config; did you mean \"server\"?",
+        ),
+        (
+            "server {\n  enabled = \"yes\"\n}\n",
+            Format::Hcl,
+            "agent.hcl:2:13: \"enabled\" in the server block must be true or false, found a string",
+        ),
+        (
+            "ports {\n  http = 70000\n}\n",
+            Format::Hcl,
+            "agent.hcl:2:10: \"http\" in the ports block: 70000 is out of range",
+        ),
+        (
+            "client:\n  enabled: true\n  node_clas: x\n",
+            Format::Yaml,
+            "agent.hcl:3:3: unknown key \"node_clas\" in the client block; did you mean \"node_class\"?",
+        ),
+        (
+            "log_level = \"loud\"\n",
+            Format::Hcl,
+            "agent.hcl:1:13: log level \"loud\" must be one of",
+        ),
+        ("server {\n", Format::Hcl, "agent.hcl:1:10: HCL syntax error"),
+    ];
+    for (src, format, want) in cases {
+        let mut cfg = Config::defaults(false);
+        let got = apply_str(&mut cfg, src, "agent.hcl", *format)
+            .unwrap_err()
+            .to_string();
+        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
+    }
+}
+
+#[test]
+fn load_reports_file_errors_with_the_path() {
+    let dir = temp_dir("bad");
+    let path = write(&dir, "agent.hcl", "sever {}\n");
+    let err = Config::load(&AgentFlags {
+        config: vec![path.clone()],
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::File(e) if e.line == 1 && e.column == 1),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .starts_with(&format!("{}:1:1:", path.display())));
+    let missing = Config::load(&AgentFlags {
+        config: vec![dir.join("nope.hcl")],
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(
+        missing.to_string().contains("cannot read the config file"),
+        "{missing}"
+    );
+    let bad_level = Config::load(&AgentFlags {
+        dev: true,
+        log_level: Some("x".into()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(
+        bad_level.to_string().starts_with("--log-level: "),
+        "{bad_level}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,133 @@
+//! Process helpers shared by the process-based drivers: identity via /proc, signals to process
+//! groups, watching a process that is not our child, and the stop sequence.
+
+use super::{ExitResult, TaskHandle};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// State letter and start time (clock ticks after boot) of a process, from /proc/<pid>/stat.
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may itself contain spaces or ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    // Field 3 is fields[0], so field 22 is fields[19].
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// The start time of a live process.
+pub fn proc_start_time(pid: i32) -> Option<u64> {
+    proc_stat(pid).map(|(_, s)| s)
+}
+
+/// Whether `pid` still is the process that started at `start_time` and has not exited (a zombie
+/// counts as exited).
+pub fn is_alive(pid: i32, start_time: u64) -> bool {
+    match proc_stat(pid) {
+        Some((state, start)) => start == start_time && state != 'Z' && state != 'X',
+        None => false,
+    }
+}
+
+/// Parses "SIGINT", "INT" or "sigint". Empty means SIGINT, Nomad's default kill signal.
+pub fn parse_signal(name: &str) -> Result<Signal, String> {
+    let up = name.trim().to_ascii_uppercase();
+    if up.is_empty() {
+        return Ok(Signal::SIGINT);
+    }
+    let full = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    Signal::from_str(&full)
+        .map_err(|_| format!("unknown signal {name:?} (use a name such as SIGTERM)"))
+}
+
+/// Signals a whole process group; a group that is already gone is not an error.
+pub fn signal_group(pgid: i32, sig: Signal) -> Result<(), String> {
+    if pgid <= 1 {
+        return Err(format!("refusing to signal process group {pgid}"));
+    }
+    match killpg(Pid::from_raw(pgid), sig) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(format!("signal {sig} to process group {pgid}: {e}")),
+    }
+}
+
+/// Watches a process that is not our child (re-attached after an agent restart): polls /proc with a
+/// backoff up to one second. Its exit code cannot be known.
+pub fn watch_foreign(pid: i32, start_time: u64) -> watch::Receiver<Option<ExitResult>> {
+    let (tx, rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(20);
+        while is_alive(pid, start_time) {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = tx.closed() => return,
+            }
+            delay = (delay * 2).min(Duration::from_secs(1));
+        }
+        let _ = tx.send(Some(ExitResult::unknown(
+            "exit code unknown: the task was re-attached after an agent restart",
+        )));
+    });
+    rx
+}
+
+/// Nomad's stop sequence for a task running as process group `pgid`: `signal`, wait `timeout`,
+/// SIGKILL. Whatever is left in the group after the main process ended is killed too, so a stopped
+/// task leaves nothing behind.
+pub async fn stop_group(
+    handle: &TaskHandle,
+    pgid: i32,
+    timeout: Duration,
+    signal: &str,
+) -> Result<ExitResult, String> {
+    if let Some(exit) = handle.exited() {
+        let _ = signal_group(pgid, Signal::SIGKILL);
+        return Ok(exit);
+    }
+    let sig = parse_signal(signal)?;
+    signal_group(pgid, sig)?;
+    let exit = match tokio::time::timeout(timeout, handle.wait()).await {
+        Ok(exit) => exit,
+        Err(_) => {
+            signal_group(pgid, Signal::SIGKILL)?;
+            match tokio::time::timeout(Duration::from_secs(30), handle.wait()).await {
+                Ok(exit) => exit,
+                Err(_) => return Err(format!("process {pgid} survived SIGKILL for 30s")),
+            }
+        }
+    };
+    let _ = signal_group(pgid, Signal::SIGKILL);
+    Ok(exit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_stat() {
+        let me = std::process::id() as i32;
+        let (state, start) = proc_stat(me).unwrap();
+        assert!(state == 'R' || state == 'S');
+        assert!(is_alive(me, start));
+        assert!(!is_alive(me, start + 1));
+    }
+
+    #[test]
+    fn parses_signals() {
+        assert_eq!(parse_signal("").unwrap(), Signal::SIGINT);
+        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("HUP").unwrap(), Signal::SIGHUP);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(signal_group(1, Signal::SIGTERM).is_err());
+    }
+}

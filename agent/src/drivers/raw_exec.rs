@@ -1,0 +1,282 @@
+//! raw_exec: runs the task's `command` with `args`, unisolated, as the agent's user, in its own
+//! session (so its process group can be signalled as a whole), in the task directory, with the
+//! agent's environment plus the task's.
+
+use super::proc::{proc_start_time, signal_group, stop_group, watch_foreign};
+use super::{
+    Driver, DriverError, DriverFuture, ExitResult, TaskConfig, TaskHandle, TaskHandleState,
+};
+use api::DriverInfo;
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub struct RawExecDriver {
+    enabled: bool,
+}
+
+impl RawExecDriver {
+    pub fn new(enabled: bool) -> Self {
+        RawExecDriver { enabled }
+    }
+}
+
+/// `command` and `args` from the task's config block.
+fn command_and_args(cfg: &TaskConfig) -> Result<(String, Vec<String>), DriverError> {
+    let command = match cfg.config.get("command") {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(_) => {
+            return Err(DriverError::Config(
+                "raw_exec: \"command\" must be a non-empty string".into(),
+            ))
+        }
+        None => {
+            return Err(DriverError::Config(
+                "raw_exec: missing \"command\" in the task's config block".into(),
+            ))
+        }
+    };
+    let args = match cfg.config.get("args") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+        Some(_) => {
+            return Err(DriverError::Config(
+                "raw_exec: \"args\" must be a list of strings".into(),
+            ))
+        }
+    };
+    Ok((command, args))
+}
+
+/// Opens a FIFO read-write for the task. Read-write matters: the task itself then counts as a
+/// reader, so its writes never fail with EPIPE/SIGPIPE while the agent is down (they block once the
+/// pipe buffer is full, and resume when a restarted agent drains the FIFO again).
+fn open_fifo(path: &std::path::Path) -> Result<std::fs::File, DriverError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| DriverError::Start(format!("open log pipe {}: {e}", path.display())))
+}
+
+fn exit_result(status: std::io::Result<std::process::ExitStatus>) -> ExitResult {
+    match status {
+        Ok(st) => ExitResult {
+            exit_code: st.code().or(st.signal().map(|_| -1)),
+            signal: st.signal(),
+            oom_killed: false,
+            err: None,
+        },
+        Err(e) => ExitResult::unknown(&format!("waiting for the task failed: {e}")),
+    }
+}
+
+impl RawExecDriver {
+    async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
+        if !self.enabled {
+            return Err(DriverError::Disabled("raw_exec".into()));
+        }
+        let (command, args) = command_and_args(cfg)?;
+        let stdout = open_fifo(&cfg.stdout_path)?;
+        let stderr = open_fifo(&cfg.stderr_path)?;
+        let mut cmd = tokio::process::Command::new(&command);
+        cmd.args(&args)
+            .current_dir(&cfg.task_dir)
+            .envs(&cfg.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(false);
+        // SAFETY: setsid is async-signal-safe; the closure allocates nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            DriverError::Start(format!(
+                "cannot run command {command:?}: {e}; check that it exists and is executable (relative paths are resolved from the task directory)"
+            ))
+        })?;
+        let pid = child
+            .id()
+            .ok_or_else(|| DriverError::Start("the task exited before its pid was known".into()))?
+            as i32;
+        let start_time = proc_start_time(pid).unwrap_or(0);
+        let (tx, rx) = watch::channel(None);
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let _ = tx.send(Some(exit_result(status)));
+        });
+        Ok(TaskHandle::new(
+            TaskHandleState {
+                driver: "raw_exec".into(),
+                pid,
+                start_time,
+                driver_state: BTreeMap::new(),
+            },
+            rx,
+        ))
+    }
+}
+
+impl Driver for RawExecDriver {
+    fn name(&self) -> &'static str {
+        "raw_exec"
+    }
+
+    fn fingerprint(&self) -> DriverInfo {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        if self.enabled {
+            DriverInfo {
+                attributes: BTreeMap::from([("driver.raw_exec".to_string(), "1".to_string())]),
+                detected: true,
+                healthy: true,
+                health_description: "Healthy".into(),
+                update_time: now,
+            }
+        } else {
+            DriverInfo {
+                attributes: BTreeMap::new(),
+                detected: false,
+                healthy: false,
+                health_description: "disabled".into(),
+                update_time: now,
+            }
+        }
+    }
+
+    fn start<'a>(&'a self, cfg: &'a TaskConfig) -> DriverFuture<'a, TaskHandle> {
+        Box::pin(self.start_task(cfg))
+    }
+
+    fn recover<'a>(&'a self, state: &'a TaskHandleState) -> DriverFuture<'a, TaskHandle> {
+        Box::pin(async move {
+            if state.pid <= 1 || !super::proc::is_alive(state.pid, state.start_time) {
+                return Err(DriverError::NotRunning);
+            }
+            Ok(TaskHandle::new(
+                state.clone(),
+                watch_foreign(state.pid, state.start_time),
+            ))
+        })
+    }
+
+    fn signal(&self, handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
+        let sig = super::proc::parse_signal(signal).map_err(DriverError::Other)?;
+        signal_group(handle.state.pid, sig).map_err(DriverError::Other)
+    }
+
+    fn stop<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        timeout: Duration,
+        signal: &'a str,
+    ) -> DriverFuture<'a, ExitResult> {
+        Box::pin(async move {
+            stop_group(handle, handle.state.pid, timeout, signal)
+                .await
+                .map_err(DriverError::Other)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::stat::Mode;
+
+    fn cfg(dir: &std::path::Path, command: &str, args: &[&str]) -> TaskConfig {
+        let out = dir.join("out.fifo");
+        let err = dir.join("err.fifo");
+        for p in [&out, &err] {
+            nix::unistd::mkfifo(p, Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+        }
+        TaskConfig {
+            task_name: "t".into(),
+            config: BTreeMap::from([
+                ("command".to_string(), serde_json::json!(command)),
+                ("args".to_string(), serde_json::json!(args)),
+            ]),
+            task_dir: dir.to_path_buf(),
+            stdout_path: out,
+            stderr_path: err,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn runs_and_reports_exit_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = RawExecDriver::new(true);
+        let h = d
+            .start(&cfg(dir.path(), "/bin/sh", &["-c", "exit 3"]))
+            .await
+            .unwrap();
+        let exit = h.wait().await;
+        assert_eq!(exit.exit_code, Some(3));
+        assert!(matches!(d.inspect(&h), super::super::TaskStatus::Exited(_)));
+    }
+
+    #[tokio::test]
+    async fn missing_command_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = RawExecDriver::new(true);
+        let err = d
+            .start(&cfg(dir.path(), "/nonexistent/bin", &[]))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/bin"), "{err}");
+        assert!(err.recoverable());
+    }
+
+    #[tokio::test]
+    async fn disabled_driver_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = RawExecDriver::new(false);
+        assert!(!d.fingerprint().detected);
+        let err = d
+            .start(&cfg(dir.path(), "/bin/true", &[]))
+            .await
+            .unwrap_err();
+        assert!(!err.recoverable());
+    }
+
+    #[tokio::test]
+    async fn recover_and_stop_a_running_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = RawExecDriver::new(true);
+        let h = d
+            .start(&cfg(dir.path(), "/bin/sleep", &["30"]))
+            .await
+            .unwrap();
+        let again = d.recover(&h.state).await.unwrap();
+        let exit = d
+            .stop(&again, Duration::from_secs(5), "SIGTERM")
+            .await
+            .unwrap();
+        assert!(
+            exit.exit_code.is_none(),
+            "a recovered task's exit code is unknown"
+        );
+        assert_eq!(h.wait().await.signal, Some(libc::SIGTERM));
+        assert!(matches!(
+            d.recover(&h.state).await,
+            Err(DriverError::NotRunning)
+        ));
+    }
+}

@@ -1,0 +1,157 @@
+//! `/v1/status/*`, `/v1/agent/*` and `/v1/metrics`.
+
+use super::{json_indexed, HttpError, HttpState};
+use api::{AgentMember, ServerMembers};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+
+pub async fn leader(State(st): State<HttpState>) -> Result<Response, HttpError> {
+    let server = st.server()?;
+    Ok(Json(server.leader_addr().unwrap_or_default()).into_response())
+}
+
+pub async fn peers(State(st): State<HttpState>) -> Result<Response, HttpError> {
+    let server = st.server()?;
+    Ok(Json(server.peers()).into_response())
+}
+
+fn member(st: &HttpState) -> AgentMember {
+    let a = &st.agent;
+    let mut tags = BTreeMap::new();
+    tags.insert("role".into(), "nomad".into());
+    tags.insert("region".into(), a.region.clone());
+    tags.insert("dc".into(), a.datacenter.clone());
+    tags.insert("build".into(), a.version.clone());
+    tags.insert("port".into(), a.rpc_port.to_string());
+    tags.insert("rpc_addr".into(), a.bind_addr.clone());
+    tags.insert("raft_vsn".into(), "3".into());
+    tags.insert("expect".into(), a.bootstrap_expect.to_string());
+    tags.insert("vsn".into(), "1".into());
+    if a.bootstrap_expect == 1 {
+        tags.insert("bootstrap".into(), "1".into());
+    }
+    AgentMember {
+        name: format!("{}.{}", a.name, a.region),
+        addr: a.bind_addr.clone(),
+        port: a.rpc_port,
+        tags,
+        status: "alive".into(),
+        protocol_min: 1,
+        protocol_max: 5,
+        protocol_cur: 2,
+        delegate_min: 2,
+        delegate_max: 5,
+        delegate_cur: 4,
+    }
+}
+
+pub async fn members(State(st): State<HttpState>) -> Result<Response, HttpError> {
+    st.server()?;
+    let a = &st.agent;
+    let resp = ServerMembers {
+        server_name: a.name.clone(),
+        server_region: a.region.clone(),
+        server_dc: a.datacenter.clone(),
+        members: vec![member(&st)],
+    };
+    Ok(Json(resp).into_response())
+}
+
+pub async fn self_info(State(st): State<HttpState>) -> Response {
+    let a = &st.agent;
+    let mut stats = serde_json::Map::new();
+    if let Some(server) = &st.server {
+        let (ready, waiting, delayed, inflight, blocked) = server.broker_stats();
+        stats.insert(
+            "nomad".into(),
+            json!({
+                "leader": server.is_leader().to_string(),
+                "server": "true",
+                "known_regions": "1",
+                "last_index": server.state.index().to_string(),
+                "broker_ready": ready.to_string(),
+                "broker_waiting": waiting.to_string(),
+                "broker_delayed": delayed.to_string(),
+                "broker_unacked": inflight.to_string(),
+                "blocked_evals": blocked.to_string(),
+            }),
+        );
+    }
+    if let Some(client) = &st.client {
+        stats.insert("client".into(), json!({ "node_id": client.node_id() }));
+    }
+    let body = json!({
+        "config": {
+            "Region": a.region,
+            "Datacenter": a.datacenter,
+            "NodeName": a.name,
+            "DataDir": a.data_dir,
+            "BindAddr": a.bind_addr,
+            "DevMode": a.dev_mode,
+            "Version": { "Version": a.version },
+            "Ports": { "HTTP": a.http_port, "RPC": a.rpc_port },
+            "Server": { "Enabled": a.server, "BootstrapExpect": a.bootstrap_expect },
+            "Client": { "Enabled": a.client },
+        },
+        "member": member(&st),
+        "stats": stats,
+    });
+    Json(body).into_response()
+}
+
+pub async fn health(State(st): State<HttpState>) -> Response {
+    let mut body = serde_json::Map::new();
+    if st.server.is_some() {
+        body.insert("server".into(), json!({"ok": true, "message": "ok"}));
+    }
+    if st.client.is_some() {
+        body.insert("client".into(), json!({"ok": true, "message": "ok"}));
+    }
+    Json(body).into_response()
+}
+
+/// Gauges in Nomad's metric names, as JSON or as Prometheus text (`?format=prometheus`).
+pub async fn metrics(
+    State(st): State<HttpState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut gauges: Vec<(&str, f64)> = Vec::new();
+    if let Some(server) = &st.server {
+        let (ready, waiting, delayed, inflight, blocked) = server.broker_stats();
+        let snap = server.state.snapshot();
+        gauges.push(("nomad.nomad.broker.total_ready", ready as f64));
+        gauges.push(("nomad.nomad.broker.total_waiting", waiting as f64));
+        gauges.push(("nomad.nomad.broker.total_unacked", inflight as f64));
+        gauges.push(("nomad.nomad.broker.total_pending", delayed as f64));
+        gauges.push(("nomad.nomad.blocked_evals.total_blocked", blocked as f64));
+        gauges.push(("nomad.raft.applied_index", snap.index as f64));
+        gauges.push(("nomad.state.jobs", snap.jobs().count() as f64));
+        gauges.push(("nomad.state.nodes", snap.nodes().count() as f64));
+        gauges.push(("nomad.state.allocations", snap.allocs().count() as f64));
+    }
+    if let Some(rss) = rss_bytes() {
+        gauges.push(("nomad.runtime.rss_bytes", rss as f64));
+    }
+    if q.get("format").map(String::as_str) == Some("prometheus") {
+        let mut out = String::new();
+        for (name, v) in &gauges {
+            let n = name.replace('.', "_");
+            out.push_str(&format!("# TYPE {n} gauge\n{n} {v}\n"));
+        }
+        return ([("content-type", "text/plain; version=0.0.4")], out).into_response();
+    }
+    let g: Vec<_> = gauges
+        .iter()
+        .map(|(n, v)| json!({"Name": n, "Value": v, "Labels": {}}))
+        .collect();
+    json_indexed(&json!({"Gauges": g, "Counters": [], "Samples": []}), 0)
+}
+
+fn rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}

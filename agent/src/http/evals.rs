@@ -1,0 +1,68 @@
+//! `/v1/evaluations` and `/v1/evaluation/:id`.
+
+use super::query::QueryOpts;
+use super::{json_indexed, HttpError, HttpState};
+use crate::state::Table;
+use api::{Allocation, Evaluation};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use std::collections::HashMap;
+
+type Q = Query<HashMap<String, String>>;
+
+pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, Table::Evals).await;
+    let mut evals: Vec<Evaluation> = snap
+        .evals()
+        .filter(|e| e.id.starts_with(&q.prefix))
+        .map(|e| (**e).clone())
+        .collect();
+    evals.sort_by(|a, b| b.create_index.cmp(&a.create_index));
+    Ok(json_indexed(&evals, snap.table_index(Table::Evals)))
+}
+
+pub async fn read(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let server = st.server()?;
+    // Block on this evaluation's own index, so a watcher wakes only when it changes.
+    let deadline = tokio::time::Instant::now() + q.wait;
+    loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let snap = server
+            .state
+            .wait_for(Table::Evals, q.index.max(1) - 1, remaining)
+            .await;
+        let e = snap
+            .eval(&id)
+            .ok_or_else(|| HttpError::not_found("eval not found"))?;
+        if q.index == 0 || e.modify_index > q.index || remaining.is_zero() {
+            return Ok(json_indexed(e.as_ref(), e.modify_index));
+        }
+        let _ = server
+            .state
+            .wait_for(Table::Evals, snap.table_index(Table::Evals), remaining)
+            .await;
+    }
+}
+
+pub async fn allocations(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, Table::Allocs).await;
+    let allocs: Vec<Allocation> = snap
+        .allocs()
+        .filter(|a| a.eval_id == id)
+        .map(|a| a.stub())
+        .collect();
+    Ok(json_indexed(&allocs, snap.table_index(Table::Allocs)))
+}

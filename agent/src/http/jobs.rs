@@ -1,0 +1,160 @@
+//! `/v1/jobs`, `/v1/jobs/parse`, `/v1/job/:id` and its sub-resources.
+
+use super::error::parse_body;
+use super::query::QueryOpts;
+use super::{json_indexed, HttpError, HttpState};
+use crate::state::Table;
+use api::*;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use std::collections::HashMap;
+
+type Q = Query<HashMap<String, String>>;
+
+pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, Table::Jobs).await;
+    let stubs: Vec<JobListStub> = snap
+        .jobs()
+        .filter(|j| j.namespace == q.namespace && j.id.starts_with(&q.prefix))
+        .map(|j| snap.job_stub(j))
+        .collect();
+    Ok(json_indexed(&stubs, snap.table_index(Table::Jobs)))
+}
+
+pub async fn register(State(st): State<HttpState>, body: Bytes) -> Result<Response, HttpError> {
+    let req: JobRegisterRequest = parse_body(&body)?;
+    do_register(&st, req).await
+}
+
+pub async fn register_at(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let req: JobRegisterRequest = parse_body(&body)?;
+    let body_id = if req.job.id.is_empty() {
+        &req.job.name
+    } else {
+        &req.job.id
+    };
+    if *body_id != id {
+        return Err(HttpError::bad_request(format!(
+            "Job ID does not match URL: {body_id:?} in the body, {id:?} in the path"
+        )));
+    }
+    do_register(&st, req).await
+}
+
+async fn do_register(st: &HttpState, req: JobRegisterRequest) -> Result<Response, HttpError> {
+    let server = st.server()?;
+    let enforce = req.enforce_index.then_some(req.job_modify_index);
+    let resp = server.job_register(req.job, enforce).await?;
+    Ok(json_indexed(&resp, resp.index))
+}
+
+pub async fn parse(body: Bytes) -> Result<Response, HttpError> {
+    let req: JobsParseRequest = parse_body(&body)?;
+    let mut job = api::jobspec::parse_hcl(&req.job_hcl, "input.hcl")
+        .map_err(|e| HttpError::bad_request(e.to_string()))?;
+    if req.canonicalize {
+        job.canonicalize();
+    }
+    Ok(json_indexed(&job, 0))
+}
+
+pub async fn read(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, Table::Jobs).await;
+    let job = snap
+        .job(&q.namespace, &id)
+        .ok_or_else(|| HttpError::not_found("job not found"))?;
+    Ok(json_indexed(&snap.job_with_status(&job), job.modify_index))
+}
+
+pub async fn deregister(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let purge = q.bool("purge", false)?;
+    let server = st.server()?;
+    let resp = server.job_deregister(&q.namespace, &id, purge).await?;
+    Ok(json_indexed(&resp, resp.index))
+}
+
+pub async fn allocations(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, Table::Allocs).await;
+    let mut allocs: Vec<Allocation> = snap
+        .allocs_for_job(&q.namespace, &id)
+        .iter()
+        .map(|a| a.stub())
+        .collect();
+    allocs.sort_by(|a, b| b.create_index.cmp(&a.create_index));
+    Ok(json_indexed(&allocs, snap.table_index(Table::Allocs)))
+}
+
+pub async fn evaluations(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, Table::Evals).await;
+    let mut evals: Vec<Evaluation> = snap
+        .evals_for_job(&q.namespace, &id)
+        .iter()
+        .map(|e| (**e).clone())
+        .collect();
+    evals.sort_by(|a, b| b.create_index.cmp(&a.create_index));
+    Ok(json_indexed(&evals, snap.table_index(Table::Evals)))
+}
+
+pub async fn versions(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, Table::Jobs).await;
+    let versions = snap.job_versions(&q.namespace, &id);
+    if versions.is_empty() {
+        return Err(HttpError::not_found("job versions not found"));
+    }
+    let resp = JobVersionsResponse {
+        versions: versions.iter().map(|j| (**j).clone()).collect(),
+        diffs: None,
+    };
+    Ok(json_indexed(&resp, snap.table_index(Table::Jobs)))
+}
+
+pub async fn summary(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, Table::Allocs).await;
+    let job = snap
+        .job(&q.namespace, &id)
+        .ok_or_else(|| HttpError::not_found("job not found"))?;
+    let s = snap.job_summary(&job);
+    Ok(json_indexed(&s, s.modify_index))
+}

@@ -1,0 +1,151 @@
+//! `GET /v1/client/fs/logs/:alloc`: a task's stdout or stderr, whole or from an offset, once or
+//! followed. `plain=true` streams raw bytes; otherwise Nomad's stream of JSON frames
+//! `{"Data": <base64>, "File": ..., "Offset": n}`.
+
+use super::query::QueryOpts;
+use super::{HttpError, HttpState};
+use crate::client::logs::{read_logs, LogKind, Origin};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest chunk read at once.
+const CHUNK: usize = 64 * 1024;
+/// How often a follower looks for new output. Log files are written by this process, but
+/// polling keeps the follower independent of the writer.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+pub async fn logs(
+    State(st): State<HttpState>,
+    Path(alloc_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let client = st.client.clone().ok_or_else(|| {
+        HttpError::bad_request(
+            "this agent runs no client: logs live on the client that runs the allocation",
+        )
+    })?;
+    let task = q
+        .get("task")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| HttpError::bad_request("missing task name: add ?task=<name>"))?
+        .to_string();
+    let kind = match q.get("type").unwrap_or("stdout") {
+        "stdout" => LogKind::Stdout,
+        "stderr" => LogKind::Stderr,
+        other => {
+            return Err(HttpError::bad_request(format!(
+                "invalid log type {other:?}: use stdout or stderr"
+            )))
+        }
+    };
+    let follow = q.bool("follow", false)?;
+    let plain = q.bool("plain", false)?;
+    let origin = match q.get("origin").unwrap_or("start") {
+        "start" => Origin::Start,
+        "end" => Origin::End,
+        other => {
+            return Err(HttpError::bad_request(format!(
+                "invalid origin {other:?}: use start or end"
+            )))
+        }
+    };
+    let offset: u64 = match q.get("offset") {
+        Some(v) if !v.is_empty() => v
+            .parse()
+            .map_err(|_| HttpError::bad_request(format!("invalid offset {v:?}")))?,
+        _ => 0,
+    };
+    let files = client
+        .log_files(&alloc_id, &task, kind)
+        .map_err(|e| HttpError::not_found(e.to_string()))?;
+    // Convert to an absolute position in the stream so following continues from there.
+    let (_, start) =
+        read_logs(&files, origin, offset, 0).map_err(|e| HttpError::internal(e.to_string()))?;
+    let file_name = format!("alloc/logs/{task}.{}.0", kind.as_str());
+
+    let frame = move |data: Vec<u8>, offset: u64| -> Bytes {
+        if plain {
+            Bytes::from(data)
+        } else {
+            let f = serde_json::json!({
+                "Data": base64::engine::general_purpose::STANDARD.encode(&data),
+                "File": file_name,
+                "Offset": offset,
+            });
+            Bytes::from(f.to_string())
+        }
+    };
+
+    if !follow {
+        let files = files.clone();
+        let data = tokio::task::spawn_blocking(move || read_all(&files, start))
+            .await
+            .map_err(|e| HttpError::internal(e.to_string()))?
+            .map_err(|e| HttpError::internal(e.to_string()))?;
+        let next = start + data.len() as u64;
+        let body = if data.is_empty() && !plain {
+            Bytes::new()
+        } else {
+            frame(data, next)
+        };
+        return Ok(body.into_response());
+    }
+
+    struct Follow {
+        client: Arc<crate::client::Client>,
+        alloc_id: String,
+        task: String,
+        kind: LogKind,
+        pos: u64,
+    }
+    let state = Follow {
+        client,
+        alloc_id,
+        task,
+        kind,
+        pos: start,
+    };
+    let stream = futures::stream::unfold(state, move |mut s| {
+        let frame = frame.clone();
+        async move {
+            loop {
+                let files: Vec<PathBuf> = s.client.log_files(&s.alloc_id, &s.task, s.kind).ok()?;
+                let pos = s.pos;
+                let read = tokio::task::spawn_blocking(move || {
+                    read_logs(&files, Origin::Start, pos, CHUNK)
+                })
+                .await
+                .ok()?
+                .ok()?;
+                let (data, next) = read;
+                if !data.is_empty() {
+                    s.pos = next;
+                    let out = frame(data, next);
+                    return Some((Ok::<Bytes, std::io::Error>(out), s));
+                }
+                tokio::time::sleep(FOLLOW_POLL).await;
+            }
+        }
+    });
+    Ok(Body::from_stream(stream).into_response())
+}
+
+fn read_all(files: &[PathBuf], start: u64) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut pos = start;
+    loop {
+        let (data, next) = read_logs(files, Origin::Start, pos, CHUNK)?;
+        if data.is_empty() {
+            return Ok(out);
+        }
+        out.extend_from_slice(&data);
+        pos = next;
+    }
+}

@@ -1,0 +1,104 @@
+//! The public `/v1` HTTP API in Nomad's JSON shape (axum on hyper).
+
+mod agent;
+mod allocs;
+mod error;
+mod evals;
+mod jobs;
+mod logs;
+mod nodes;
+mod query;
+
+pub use error::HttpError;
+
+use crate::client::Client;
+use crate::server::Server;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Who this agent is, for `/v1/agent/self` and `/v1/agent/members`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentInfo {
+    pub name: String,
+    pub region: String,
+    pub datacenter: String,
+    pub bind_addr: String,
+    pub http_port: u16,
+    pub rpc_port: u16,
+    pub server: bool,
+    pub client: bool,
+    pub dev_mode: bool,
+    pub data_dir: String,
+    pub bootstrap_expect: u32,
+    pub version: String,
+}
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub server: Option<Arc<Server>>,
+    pub client: Option<Arc<Client>>,
+    pub agent: Arc<AgentInfo>,
+}
+
+impl HttpState {
+    /// The local server, or 500 when this agent is only a client (forwarding comes later).
+    fn server(&self) -> Result<&Arc<Server>, HttpError> {
+        self.server
+            .as_ref()
+            .ok_or_else(|| HttpError::internal("this agent is not a server: no cluster state here"))
+    }
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route(
+            "/v1/jobs",
+            get(jobs::list).post(jobs::register).put(jobs::register),
+        )
+        .route("/v1/jobs/parse", post(jobs::parse).put(jobs::parse))
+        .route(
+            "/v1/job/{id}",
+            get(jobs::read)
+                .post(jobs::register_at)
+                .put(jobs::register_at)
+                .delete(jobs::deregister),
+        )
+        .route("/v1/job/{id}/allocations", get(jobs::allocations))
+        .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
+        .route("/v1/job/{id}/versions", get(jobs::versions))
+        .route("/v1/job/{id}/summary", get(jobs::summary))
+        .route("/v1/allocations", get(allocs::list))
+        .route("/v1/allocation/{id}", get(allocs::read))
+        .route(
+            "/v1/allocation/{id}/stop",
+            post(allocs::stop).put(allocs::stop),
+        )
+        .route("/v1/evaluations", get(evals::list))
+        .route("/v1/evaluation/{id}", get(evals::read))
+        .route("/v1/evaluation/{id}/allocations", get(evals::allocations))
+        .route("/v1/nodes", get(nodes::list))
+        .route("/v1/node/{id}", get(nodes::read))
+        .route("/v1/node/{id}/allocations", get(nodes::allocations))
+        .route("/v1/status/leader", get(agent::leader))
+        .route("/v1/status/peers", get(agent::peers))
+        .route("/v1/agent/self", get(agent::self_info))
+        .route("/v1/agent/members", get(agent::members))
+        .route("/v1/agent/health", get(agent::health))
+        .route("/v1/metrics", get(agent::metrics))
+        .route("/v1/client/fs/logs/{alloc}", get(logs::logs))
+        .fallback(|| async { HttpError::not_found("Invalid URL path: no such endpoint") })
+        .with_state(state)
+}
+
+/// A JSON answer with Nomad's query headers.
+pub(crate) fn json_indexed<T: Serialize>(value: &T, index: u64) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert("X-Nomad-Index", HeaderValue::from(index.max(1)));
+    headers.insert("X-Nomad-KnownLeader", HeaderValue::from_static("true"));
+    headers.insert("X-Nomad-LastContact", HeaderValue::from_static("0"));
+    (headers, Json(value)).into_response()
+}

@@ -1,0 +1,46 @@
+//! The internal transport between clients and servers. The client only ever talks to a
+//! [`ServerRpc`]; in `--dev` it is the in-process server, later a remote one over the rpc port.
+
+use api::{AllocClientUpdate, Allocation, Node};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub type RpcFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RpcError>> + Send + 'a>>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RpcError {
+    #[error("no cluster leader")]
+    NoLeader,
+    #[error("node {0} is not registered")]
+    UnknownNode(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("server error: {0}")]
+    Server(String),
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+/// What a client asks of the servers.
+pub trait ServerRpc: Send + Sync + 'static {
+    /// Registers (or re-registers after a restart) the node with its fingerprint. The node's
+    /// `status` is what the client wants ("ready"). Returns the heartbeat TTL.
+    fn node_register(&self, node: Node) -> RpcFuture<'_, Duration>;
+
+    /// Resets the node's heartbeat timer. Returns the next TTL.
+    fn node_heartbeat(&self, node_id: &str) -> RpcFuture<'_, Duration>;
+
+    /// Blocking query: every allocation on the node (with its `job`), once the node's allocations
+    /// changed past `min_index` or `wait` elapsed. Returns the allocations and the index they are
+    /// current at; pass that index back as the next `min_index`.
+    fn node_allocations(
+        &self,
+        node_id: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> RpcFuture<'_, (Vec<Allocation>, u64)>;
+
+    /// Reports client-side status and task states of allocations. Returns the commit index.
+    fn update_allocs(&self, updates: Vec<AllocClientUpdate>) -> RpcFuture<'_, u64>;
+}

@@ -1,0 +1,87 @@
+//! Feasibility of a node for a task group that does not depend on other placements: the node is
+//! ready, in one of the job's datacenters, has every driver healthy, and meets every constraint of
+//! the job, the group and its tasks. Evaluated once per (group, node) and cached by the placer.
+
+use super::constraints::{datacenter_matches, Checker, OP_DISTINCT_HOSTS, OP_DISTINCT_PROPERTY};
+use api::{Constraint, Job, Node, TaskGroup};
+
+/// The key Nomad records in `ConstraintFiltered` for a node without a needed driver.
+pub const MISSING_DRIVERS: &str = "missing drivers";
+pub const DISTINCT_HOSTS: &str = "distinct_hosts";
+
+/// Whether new work of this job may go to the node at all (not counted as evaluated otherwise).
+pub fn in_pool(job: &Job, node: &Node) -> bool {
+    node.ready() && datacenter_matches(&job.datacenters, &node.datacenter)
+}
+
+/// What one task group asks of a node, gathered once per evaluation.
+#[derive(Debug)]
+pub struct GroupSpec<'j> {
+    pub tg: &'j TaskGroup,
+    pub drivers: Vec<&'j str>,
+    /// Job, group and task constraints, in that order, without the distinct_* ones.
+    pub constraints: Vec<&'j Constraint>,
+    /// `distinct_hosts` at job level: at most one allocation of the job per node.
+    pub distinct_hosts_job: bool,
+    /// `distinct_hosts` at group or task level: at most one allocation of the group per node.
+    pub distinct_hosts_group: bool,
+    pub cpu: i64,
+    pub memory_mb: i64,
+    pub wants_ports: bool,
+    pub count: u32,
+}
+
+impl<'j> GroupSpec<'j> {
+    pub fn new(job: &'j Job, tg: &'j TaskGroup) -> GroupSpec<'j> {
+        let mut drivers: Vec<&str> = Vec::new();
+        for t in &tg.tasks {
+            if !drivers.contains(&t.driver.as_str()) {
+                drivers.push(&t.driver);
+            }
+        }
+        let is_distinct = |c: &Constraint| {
+            c.operand == OP_DISTINCT_HOSTS && !c.r_target.eq_ignore_ascii_case("false")
+        };
+        let plain = |c: &&'j Constraint| {
+            c.operand != OP_DISTINCT_HOSTS && c.operand != OP_DISTINCT_PROPERTY
+        };
+        let task_constraints = tg.tasks.iter().flat_map(|t| t.constraints.iter());
+        GroupSpec {
+            tg,
+            drivers,
+            constraints: job
+                .constraints
+                .iter()
+                .chain(tg.constraints.iter())
+                .chain(task_constraints.clone())
+                .filter(plain)
+                .collect(),
+            distinct_hosts_job: job.constraints.iter().any(is_distinct),
+            distinct_hosts_group: tg
+                .constraints
+                .iter()
+                .chain(task_constraints)
+                .any(is_distinct),
+            cpu: tg.tasks.iter().map(|t| t.resources.cpu).sum(),
+            memory_mb: tg.tasks.iter().map(|t| t.resources.memory_mb).sum(),
+            wants_ports: super::ports::wants_ports(tg),
+            count: tg.count.max(0) as u32,
+        }
+    }
+
+    /// Drivers, then constraints. Err is the `ConstraintFiltered` key.
+    pub fn check_node(&self, node: &Node, checker: &mut Checker) -> Result<(), String> {
+        for d in &self.drivers {
+            match node.drivers.get(*d) {
+                Some(info) if info.detected && info.healthy => {}
+                _ => return Err(MISSING_DRIVERS.to_string()),
+            }
+        }
+        for c in &self.constraints {
+            if !checker.check(c, node) {
+                return Err(c.to_string());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! PURE placement logic: (state snapshot, evaluation) -> plan. No IO, no async, no clock: the caller
+//! passes the time and a seed, so the same inputs always give the same plan.
+//!
+//! The contract with the server:
+//! - the server hands a worker an [`Evaluation`] and a [`StateView`] (a point-in-time snapshot);
+//! - [`schedule`] returns a [`SchedulerOutcome`]: a [`Plan`] to apply, the evaluation's new status
+//!   (with `FailedTGAllocs` and `QueuedAllocations`), and maybe a blocked evaluation to create;
+//! - the plan applier re-checks every node of the plan against the newest state and may refuse
+//!   some nodes; the worker then calls [`schedule`] again on a newer snapshot.
+
+mod constraints;
+mod feasible;
+pub mod fit;
+mod generic;
+mod ids;
+pub mod memstate;
+mod metrics;
+mod outcome;
+mod placer;
+mod ports;
+mod rank;
+mod reconcile;
+mod reschedule;
+mod system;
+mod version;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_system;
+#[cfg(test)]
+mod testutil;
+
+pub use fit::allocs_fit;
+pub use memstate::MemState;
+
+use api::{Allocation, Evaluation, Job, Node};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Runs the scheduler for the evaluation's type: "service" and "batch" share the generic
+/// scheduler, "system" has its own. Any other type fails the evaluation with a description.
+pub fn schedule(
+    eval: &Evaluation,
+    state: &dyn StateView,
+    ctx: &SchedulerContext,
+) -> SchedulerOutcome {
+    match eval.eval_type.as_str() {
+        api::JOB_TYPE_SERVICE | api::JOB_TYPE_BATCH => generic::schedule(eval, state, ctx),
+        api::JOB_TYPE_SYSTEM => system::schedule(eval, state, ctx),
+        other => {
+            let mut e = eval.clone();
+            e.status = api::EVAL_STATUS_FAILED.into();
+            e.status_description = format!(
+                "evaluation type {other:?} has no scheduler: expected service, batch or system"
+            );
+            e.modify_time = ctx.now;
+            SchedulerOutcome {
+                plan: Plan {
+                    eval_id: eval.id.clone(),
+                    priority: eval.priority,
+                    ..Plan::default()
+                },
+                eval: e,
+                blocked_eval: None,
+                followup_evals: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Read access to the cluster state the scheduler needs. Implemented by the state store's
+/// snapshot, and by plain tables in tests and benchmarks.
+pub trait StateView {
+    /// Every node, in a stable order (by id).
+    fn nodes(&self) -> Vec<Arc<Node>>;
+    fn node(&self, id: &str) -> Option<Arc<Node>>;
+    /// The newest version of a job, or None once purged.
+    fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>>;
+    /// Every allocation of a job, terminal ones included.
+    fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Allocation>>;
+    /// Every allocation on a node, terminal ones included.
+    fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>>;
+}
+
+/// Inputs that are not state: when "now" is and how to break ties.
+#[derive(Debug, Clone, Copy)]
+pub struct SchedulerContext {
+    /// Unix nanoseconds.
+    pub now: i64,
+    pub seed: u64,
+}
+
+/// What the plan applier commits. Allocations are full values; the applier assigns indexes.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub eval_id: String,
+    pub priority: i32,
+    pub job: Option<Arc<Job>>,
+    /// node id -> allocations to stop there (copies with DesiredStatus "stop"/"evict" and a
+    /// DesiredDescription saying why).
+    pub node_update: BTreeMap<String, Vec<Allocation>>,
+    /// node id -> allocations to create or update in place there.
+    pub node_allocation: BTreeMap<String, Vec<Allocation>>,
+}
+
+impl Plan {
+    pub fn is_noop(&self) -> bool {
+        self.node_update.is_empty() && self.node_allocation.is_empty()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerOutcome {
+    pub plan: Plan,
+    /// The evaluation with its new Status ("complete", or "failed"), StatusDescription,
+    /// FailedTGAllocs and QueuedAllocations filled in.
+    pub eval: Evaluation,
+    /// When some placements failed for lack of capacity: a new evaluation with Status "blocked",
+    /// TriggeredBy "queued-allocs", PreviousEval = eval.id, to be retried when nodes change.
+    /// `eval.blocked_eval` names it.
+    pub blocked_eval: Option<Evaluation>,
+    /// Delayed reschedules: evaluations with Status "pending", TriggeredBy "alloc-failure" and
+    /// WaitUntil set, to run once that time has come. The failed allocations name them in
+    /// FollowupEvalID (their updated copies are in `plan.node_allocation`).
+    pub followup_evals: Vec<Evaluation>,
+}

@@ -1,0 +1,239 @@
+//! Builds a [`SchedulerOutcome`]: the plan's stops and placements, the evaluation's new status,
+//! failed-placement metrics, the blocked and follow-up evaluations.
+
+use super::ids::Rng;
+use super::{Plan, SchedulerContext, SchedulerOutcome};
+use api::{
+    AllocatedCpu, AllocatedMemory, AllocatedPort, AllocatedResources, AllocatedTaskResources,
+    Allocation, AllocationMetric, Evaluation, Job, Node, TaskGroup, ALLOC_CLIENT_LOST,
+    ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, ALLOC_DESIRED_STOP, EVAL_STATUS_BLOCKED,
+    EVAL_STATUS_COMPLETE, EVAL_STATUS_PENDING, TRIGGER_ALLOC_FAILURE, TRIGGER_QUEUED_ALLOCS,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+pub struct Builder {
+    eval: Evaluation,
+    now: i64,
+    ids: Rng,
+    plan: Plan,
+    /// Old allocation id -> the id of its replacement, written into the stop copies at the end.
+    links: HashMap<String, String>,
+    failed: BTreeMap<String, AllocationMetric>,
+    queued: BTreeMap<String, i64>,
+    followups: Vec<Evaluation>,
+    /// The job as placed allocations carry it: cloned once, then shared by the Box clones.
+    boxed_job: Option<Box<Job>>,
+}
+
+impl Builder {
+    pub fn new(eval: &Evaluation, ctx: &SchedulerContext) -> Builder {
+        Builder {
+            eval: eval.clone(),
+            now: ctx.now,
+            ids: Rng::seeded_with(ctx.seed, &eval.id),
+            plan: Plan {
+                eval_id: eval.id.clone(),
+                priority: eval.priority,
+                ..Plan::default()
+            },
+            links: HashMap::new(),
+            failed: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            followups: Vec::new(),
+            boxed_job: None,
+        }
+    }
+
+    pub fn set_job(&mut self, job: &Arc<Job>) {
+        self.plan.job = Some(job.clone());
+        self.boxed_job = Some(Box::new((**job).clone()));
+        for tg in &job.task_groups {
+            self.queued.insert(tg.name.clone(), 0);
+        }
+    }
+
+    /// Plans a stop: a copy with DesiredStatus "stop" (and ClientStatus "lost" when its node died).
+    pub fn stop(&mut self, a: &Allocation, desc: &str, lost: bool) {
+        let mut c = a.clone();
+        c.desired_status = ALLOC_DESIRED_STOP.into();
+        c.desired_description = desc.into();
+        if lost {
+            c.client_status = ALLOC_CLIENT_LOST.into();
+        }
+        c.modify_time = self.now;
+        self.plan
+            .node_update
+            .entry(c.node_id.clone())
+            .or_default()
+            .push(c);
+    }
+
+    pub fn link(&mut self, old: &str, new: &str) {
+        self.links.insert(old.to_string(), new.to_string());
+    }
+
+    /// Moves a running allocation to the current job version without restarting it.
+    pub fn update_in_place(&mut self, a: &Allocation, job: &Job) {
+        let mut c = a.clone();
+        c.job = self.boxed_job.clone();
+        c.job_version = job.version;
+        c.eval_id = self.eval.id.clone();
+        c.modify_time = self.now;
+        self.plan
+            .node_allocation
+            .entry(c.node_id.clone())
+            .or_default()
+            .push(c);
+    }
+
+    /// A new allocation of `tg` named `name` on `node`. Not yet in the plan: see [`Builder::add`].
+    pub fn new_alloc(
+        &mut self,
+        job: &Job,
+        tg: &TaskGroup,
+        name: String,
+        node: &Node,
+        ports: Vec<AllocatedPort>,
+        metric: AllocationMetric,
+    ) -> Allocation {
+        let tasks = tg
+            .tasks
+            .iter()
+            .map(|t| {
+                let r = AllocatedTaskResources {
+                    cpu: AllocatedCpu {
+                        cpu_shares: t.resources.cpu,
+                    },
+                    memory: AllocatedMemory {
+                        memory_mb: t.resources.memory_mb,
+                        memory_max_mb: t.resources.memory_max_mb,
+                    },
+                };
+                (t.name.clone(), r)
+            })
+            .collect();
+        Allocation {
+            id: self.ids.uuid(),
+            namespace: job.namespace.clone(),
+            eval_id: self.eval.id.clone(),
+            name,
+            node_id: node.id.clone(),
+            node_name: node.name.clone(),
+            job_id: job.id.clone(),
+            job: self.boxed_job.clone(),
+            task_group: tg.name.clone(),
+            allocated_resources: AllocatedResources {
+                tasks,
+                shared: api::AllocatedSharedResources { ports },
+            },
+            desired_status: ALLOC_DESIRED_RUN.into(),
+            client_status: ALLOC_CLIENT_PENDING.into(),
+            job_version: job.version,
+            metrics: Some(metric),
+            create_time: self.now,
+            modify_time: self.now,
+            ..Allocation::default()
+        }
+    }
+
+    pub fn add(&mut self, a: Allocation) {
+        self.plan
+            .node_allocation
+            .entry(a.node_id.clone())
+            .or_default()
+            .push(a);
+    }
+
+    /// One placement of `group` failed; later ones of the same group only count as coalesced.
+    pub fn fail(&mut self, group: &str, metric: Option<AllocationMetric>) {
+        *self.queued.entry(group.to_string()).or_insert(0) += 1;
+        match self.failed.get_mut(group) {
+            Some(m) => m.coalesced_failures += 1,
+            None => {
+                self.failed
+                    .insert(group.to_string(), metric.unwrap_or_default());
+            }
+        }
+    }
+
+    pub fn has_failed(&self, group: &str) -> bool {
+        self.failed.contains_key(group)
+    }
+
+    /// Schedules a follow-up evaluation to replace `a` at `wait_until`, and records its id on `a`.
+    pub fn followup(&mut self, a: &Allocation, wait_until: i64) {
+        let id = match self.followups.iter().find(|e| e.wait_until == wait_until) {
+            Some(e) => e.id.clone(),
+            None => {
+                let e = Evaluation {
+                    id: self.ids.uuid(),
+                    status: EVAL_STATUS_PENDING.into(),
+                    status_description: "created for delayed rescheduling".into(),
+                    triggered_by: TRIGGER_ALLOC_FAILURE.into(),
+                    wait_until,
+                    ..self.child_eval()
+                };
+                let id = e.id.clone();
+                self.followups.push(e);
+                id
+            }
+        };
+        let mut c = a.clone();
+        c.followup_eval_id = id;
+        c.modify_time = self.now;
+        self.plan
+            .node_allocation
+            .entry(c.node_id.clone())
+            .or_default()
+            .push(c);
+    }
+
+    fn child_eval(&self) -> Evaluation {
+        Evaluation {
+            namespace: self.eval.namespace.clone(),
+            priority: self.eval.priority,
+            eval_type: self.eval.eval_type.clone(),
+            job_id: self.eval.job_id.clone(),
+            job_modify_index: self.eval.job_modify_index,
+            previous_eval: self.eval.id.clone(),
+            create_time: self.now,
+            modify_time: self.now,
+            ..Evaluation::default()
+        }
+    }
+
+    pub fn finish(mut self) -> SchedulerOutcome {
+        if !self.links.is_empty() {
+            for list in self.plan.node_update.values_mut() {
+                for a in list.iter_mut() {
+                    if let Some(next) = self.links.get(&a.id) {
+                        a.next_allocation = next.clone();
+                    }
+                }
+            }
+        }
+        let mut blocked_eval = None;
+        if !self.failed.is_empty() {
+            let e = Evaluation {
+                id: self.ids.uuid(),
+                status: EVAL_STATUS_BLOCKED.into(),
+                status_description: "created to place remaining allocations".into(),
+                triggered_by: TRIGGER_QUEUED_ALLOCS.into(),
+                ..self.child_eval()
+            };
+            self.eval.blocked_eval = e.id.clone();
+            blocked_eval = Some(e);
+        }
+        self.eval.status = EVAL_STATUS_COMPLETE.into();
+        self.eval.failed_tg_allocs = self.failed;
+        self.eval.queued_allocations = self.queued;
+        self.eval.modify_time = self.now;
+        SchedulerOutcome {
+            plan: self.plan,
+            eval: self.eval,
+            blocked_eval,
+            followup_evals: self.followups,
+        }
+    }
+}

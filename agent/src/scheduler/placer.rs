@@ -1,0 +1,311 @@
+//! Choosing a node for one allocation: walks the job's node pool in a seeded shuffled order,
+//! round-robin across placements, keeps the first few feasible nodes that fit (log2 of the pool for
+//! service jobs, 2 for batch, as Nomad does) and takes the best scored. Node usage is computed
+//! lazily and updated with every planned stop and placement, so one plan never overcommits a node.
+
+use super::constraints::Checker;
+use super::feasible::{in_pool, GroupSpec, DISTINCT_HOSTS};
+use super::fit::{cpu_capacity, memory_capacity, NodeUsage};
+use super::ids::Rng;
+use super::metrics::{exhaust_node, filter_node, pool_metric};
+use super::ports::assign_ports;
+use super::rank;
+use super::StateView;
+use api::{AllocatedPort, Allocation, AllocationMetric, Job, Node};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Feas {
+    Unknown,
+    Ok,
+    Filtered(usize),
+}
+
+/// A node picked for a placement.
+#[derive(Debug)]
+pub struct Choice {
+    pub node: Arc<Node>,
+    pub ports: Vec<AllocatedPort>,
+    pub metric: AllocationMetric,
+}
+
+pub struct Placer<'a> {
+    state: &'a dyn StateView,
+    nodes: &'a [Arc<Node>],
+    index: HashMap<&'a str, usize>,
+    pub groups: Vec<GroupSpec<'a>>,
+    pool: Vec<usize>,
+    pooled: Vec<bool>,
+    cursor: usize,
+    limit: usize,
+    usage: Vec<Option<NodeUsage>>,
+    stopped: HashSet<String>,
+    job_counts: HashMap<usize, u32>,
+    group_counts: HashMap<(usize, usize), u32>,
+    feas: Vec<Vec<Feas>>,
+    reasons: Vec<String>,
+    checker: Checker,
+    base_metric: AllocationMetric,
+    pub rng: Rng,
+}
+
+impl<'a> Placer<'a> {
+    /// `job_allocs` are the job's allocations in the state (any status): the live ones count for
+    /// anti-affinity and distinct_hosts.
+    pub fn new(
+        job: &'a Job,
+        nodes: &'a [Arc<Node>],
+        state: &'a dyn StateView,
+        job_allocs: &[Arc<Allocation>],
+        mut rng: Rng,
+    ) -> Placer<'a> {
+        let index: HashMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.as_str(), i))
+            .collect();
+        let pooled: Vec<bool> = nodes.iter().map(|n| in_pool(job, n)).collect();
+        let mut pool: Vec<usize> = (0..nodes.len()).filter(|i| pooled[*i]).collect();
+        let base_metric = pool_metric(pool.iter().map(|i| nodes[*i].as_ref()));
+        rng.shuffle(&mut pool);
+        let limit = if job.job_type == api::JOB_TYPE_BATCH {
+            2
+        } else {
+            (pool.len().max(1) as f64).log2().ceil().max(2.0) as usize
+        };
+        let groups: Vec<GroupSpec> = job
+            .task_groups
+            .iter()
+            .map(|tg| GroupSpec::new(job, tg))
+            .collect();
+        let mut p = Placer {
+            state,
+            nodes,
+            index,
+            feas: vec![Vec::new(); groups.len()],
+            groups,
+            pool,
+            pooled,
+            cursor: 0,
+            limit,
+            usage: Vec::new(),
+            stopped: HashSet::new(),
+            job_counts: HashMap::new(),
+            group_counts: HashMap::new(),
+            reasons: Vec::new(),
+            checker: Checker::default(),
+            base_metric,
+            rng,
+        };
+        p.usage.resize_with(nodes.len(), || None);
+        for a in job_allocs.iter().filter(|a| !a.terminal()) {
+            p.count(a, 1);
+        }
+        p
+    }
+
+    pub fn node_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.tg.name == name)
+    }
+
+    fn count(&mut self, a: &Allocation, delta: i32) {
+        let (Some(n), Some(g)) = (self.node_index(&a.node_id), self.group_index(&a.task_group))
+        else {
+            return;
+        };
+        let apply = |v: &mut u32| *v = v.saturating_add_signed(delta);
+        apply(self.job_counts.entry(n).or_insert(0));
+        apply(self.group_counts.entry((n, g)).or_insert(0));
+    }
+
+    /// A live allocation stops in this plan: its resources are free for the placements that follow.
+    pub fn mark_stopped(&mut self, a: &Allocation) {
+        if a.terminal() || !self.stopped.insert(a.id.clone()) {
+            return;
+        }
+        self.count(a, -1);
+        if let Some(Some(u)) = self.node_index(&a.node_id).map(|n| self.usage[n].as_mut()) {
+            u.remove(a);
+        }
+    }
+
+    /// Undoes [`Placer::mark_stopped`] (a destructive update whose replacement found no node).
+    pub fn unmark_stopped(&mut self, a: &Allocation) {
+        if !self.stopped.remove(&a.id) {
+            return;
+        }
+        self.count(a, 1);
+        if let Some(Some(u)) = self.node_index(&a.node_id).map(|n| self.usage[n].as_mut()) {
+            u.add(a);
+        }
+    }
+
+    /// Records a planned allocation on its node.
+    pub fn commit(&mut self, a: &Allocation) {
+        self.count(a, 1);
+        if let Some(n) = self.node_index(&a.node_id) {
+            self.usage_of(n).add(a);
+        }
+    }
+
+    fn usage_of(&mut self, n: usize) -> &mut NodeUsage {
+        if self.usage[n].is_none() {
+            let node = &self.nodes[n];
+            let mut u = NodeUsage::empty(node);
+            for a in self.state.allocs_by_node(&node.id) {
+                if !a.terminal() && !self.stopped.contains(&a.id) {
+                    u.add(&a);
+                }
+            }
+            self.usage[n] = Some(u);
+        }
+        self.usage[n].get_or_insert_with(NodeUsage::default)
+    }
+
+    /// Whether node `n` is in the job's pool (ready, right datacenter).
+    pub fn in_pool(&self, n: usize) -> bool {
+        self.pooled.get(n).copied().unwrap_or(false)
+    }
+
+    /// Picks a node for one allocation of group `g`. On failure returns the metric of a full scan.
+    /// `penalty_node` is the node a failed allocation is rescheduled away from.
+    pub fn select(
+        &mut self,
+        g: usize,
+        penalty_node: Option<&str>,
+    ) -> Result<Choice, AllocationMetric> {
+        let mut metric = self.base_metric.clone();
+        let n = self.pool.len();
+        let mut best: Option<(f64, usize, Vec<AllocatedPort>)> = None;
+        let mut found = 0;
+        for _ in 0..n {
+            let idx = self.pool[self.cursor];
+            self.cursor = (self.cursor + 1) % n;
+            metric.nodes_evaluated += 1;
+            let penalty = penalty_node.is_some_and(|p| p == self.nodes[idx].id);
+            if let Some((score, ports)) = self.evaluate(g, idx, penalty, &mut metric) {
+                found += 1;
+                if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+                    best = Some((score, idx, ports));
+                }
+                if found >= self.limit {
+                    break;
+                }
+            }
+        }
+        match best {
+            Some((_, idx, ports)) => Ok(Choice {
+                node: self.nodes[idx].clone(),
+                ports,
+                metric,
+            }),
+            None => Err(metric),
+        }
+    }
+
+    /// Checks one specific node for group `g` (the system scheduler's way). The caller checks
+    /// [`Placer::in_pool`] first.
+    pub fn select_node(&mut self, g: usize, idx: usize) -> Result<Choice, AllocationMetric> {
+        let mut metric = self.base_metric.clone();
+        metric.nodes_evaluated += 1;
+        match self.evaluate(g, idx, false, &mut metric) {
+            Some((_, ports)) => Ok(Choice {
+                node: self.nodes[idx].clone(),
+                ports,
+                metric,
+            }),
+            None => Err(metric),
+        }
+    }
+
+    /// Static feasibility of node `idx` for group `g`, cached. Err is the filter reason.
+    pub fn feasible(&mut self, g: usize, idx: usize) -> Result<(), &str> {
+        if self.feas[g].is_empty() {
+            self.feas[g] = vec![Feas::Unknown; self.nodes.len()];
+        }
+        if self.feas[g][idx] == Feas::Unknown {
+            let verdict = match self.groups[g].check_node(&self.nodes[idx], &mut self.checker) {
+                Ok(()) => Feas::Ok,
+                Err(reason) => {
+                    let pos = match self.reasons.iter().position(|r| *r == reason) {
+                        Some(p) => p,
+                        None => {
+                            self.reasons.push(reason);
+                            self.reasons.len() - 1
+                        }
+                    };
+                    Feas::Filtered(pos)
+                }
+            };
+            self.feas[g][idx] = verdict;
+        }
+        match self.feas[g][idx] {
+            Feas::Filtered(r) => Err(&self.reasons[r]),
+            _ => Ok(()),
+        }
+    }
+
+    fn evaluate(
+        &mut self,
+        g: usize,
+        idx: usize,
+        penalty: bool,
+        metric: &mut AllocationMetric,
+    ) -> Option<(f64, Vec<AllocatedPort>)> {
+        let node = self.nodes[idx].clone();
+        if let Err(reason) = self.feasible(g, idx) {
+            filter_node(metric, &node, reason);
+            return None;
+        }
+        let spec = &self.groups[g];
+        let job_here = self.job_counts.get(&idx).copied().unwrap_or(0);
+        let group_here = self.group_counts.get(&(idx, g)).copied().unwrap_or(0);
+        if (spec.distinct_hosts_job && job_here > 0)
+            || (spec.distinct_hosts_group && group_here > 0)
+        {
+            filter_node(metric, &node, DISTINCT_HOSTS);
+            return None;
+        }
+        let (cpu, mem, wants_ports, count) =
+            (spec.cpu, spec.memory_mb, spec.wants_ports, spec.count);
+        let cpu_total = cpu_capacity(&node);
+        let mem_total = memory_capacity(&node);
+        let usage = self.usage_of(idx);
+        let cpu_after = usage.cpu + cpu;
+        let mem_after = usage.memory_mb + mem;
+        if cpu_after > cpu_total {
+            exhaust_node(metric, &node, "cpu");
+            return None;
+        }
+        if mem_after > mem_total {
+            exhaust_node(metric, &node, "memory");
+            return None;
+        }
+        let mut ports = Vec::new();
+        if wants_ports {
+            // Split borrows: the usage lives in self.usage, the RNG in self.rng.
+            let used = match &self.usage[idx] {
+                Some(u) => &u.ports,
+                None => return None,
+            };
+            match assign_ports(self.groups[g].tg, &node, used, &mut self.rng) {
+                Ok(p) => ports = p,
+                Err(dim) => {
+                    exhaust_node(metric, &node, &dim);
+                    return None;
+                }
+            }
+        }
+        let score = rank::combine(
+            rank::binpack(cpu_after, cpu_total, mem_after, mem_total),
+            rank::anti_affinity(group_here, count),
+            penalty,
+        );
+        Some((score, ports))
+    }
+}

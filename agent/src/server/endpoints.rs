@@ -1,0 +1,325 @@
+//! What clients and the HTTP API ask of the servers. Every change goes through raft as one
+//! command carrying the evaluations it triggers, so a change and its follow-up work commit
+//! together or not at all.
+
+use super::raft::RaftError;
+use super::{new_id, now_nanos, Server};
+use crate::state::{Command, Table, Tables};
+use api::*;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("node {0} not found")]
+    UnknownNode(String),
+    #[error(transparent)]
+    Raft(RaftError),
+}
+
+pub(super) fn new_eval(job: &Job, trigger: &str) -> Evaluation {
+    let now = now_nanos();
+    Evaluation {
+        id: new_id(),
+        namespace: job.namespace.clone(),
+        priority: job.priority,
+        eval_type: job.job_type.clone(),
+        triggered_by: trigger.into(),
+        job_id: job.id.clone(),
+        status: EVAL_STATUS_PENDING.into(),
+        create_time: now,
+        modify_time: now,
+        ..Default::default()
+    }
+}
+
+/// One evaluation per job that a change to `node_id` concerns: jobs with live allocations there,
+/// and every system job (which may now fit, or no longer fit, on it).
+fn evals_for_node(snap: &Tables, node_id: &str, trigger: &str) -> Vec<Evaluation> {
+    let mut jobs: BTreeSet<(String, String)> = snap
+        .allocs_for_node(node_id)
+        .iter()
+        .filter(|a| !a.terminal())
+        .map(|a| (a.namespace.clone(), a.job_id.clone()))
+        .collect();
+    for j in snap.jobs() {
+        if j.job_type == JOB_TYPE_SYSTEM && !j.stop {
+            jobs.insert((j.namespace.clone(), j.id.clone()));
+        }
+    }
+    jobs.into_iter()
+        .filter_map(|(ns, id)| snap.job(&ns, &id))
+        .map(|j| {
+            let mut e = new_eval(&j, trigger);
+            e.node_id = node_id.to_string();
+            e
+        })
+        .collect()
+}
+
+impl Server {
+    pub async fn job_register(
+        &self,
+        mut job: Job,
+        enforce_index: Option<u64>,
+    ) -> Result<JobRegisterResponse, ServerError> {
+        job.canonicalize();
+        job.validate()
+            .map_err(|e| ServerError::Invalid(e.to_string()))?;
+        let snap = self.state.snapshot();
+        let existing = snap.job(&job.namespace, &job.id);
+        if let Some(want) = enforce_index {
+            let have = existing.as_ref().map(|j| j.job_modify_index).unwrap_or(0);
+            if have != want {
+                return Err(ServerError::Conflict(format!(
+                    "Enforcing job modify index {want}: job {} exists with conflicting job modify index: {have}",
+                    job.id
+                )));
+            }
+        }
+        job.stop = false;
+        let eval = new_eval(&job, TRIGGER_JOB_REGISTER);
+        let (index, res) = self
+            .raft
+            .apply(Command::JobRegister {
+                job: job.clone(),
+                eval: Some(eval.clone()),
+                now: now_nanos(),
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        self.cancel_blocked(&job.namespace, &job.id).await;
+        self.enqueue_evals(&res.evals);
+        Ok(JobRegisterResponse {
+            eval_id: eval.id,
+            eval_create_index: index,
+            job_modify_index: index,
+            warnings: String::new(),
+            index,
+        })
+    }
+
+    pub async fn job_deregister(
+        &self,
+        namespace: &str,
+        job_id: &str,
+        purge: bool,
+    ) -> Result<JobDeregisterResponse, ServerError> {
+        let snap = self.state.snapshot();
+        let Some(job) = snap.job(namespace, job_id) else {
+            return Err(ServerError::NotFound(format!("job {job_id:?} not found")));
+        };
+        let eval = new_eval(&job, TRIGGER_JOB_DEREGISTER);
+        let (index, res) = self
+            .raft
+            .apply(Command::JobDeregister {
+                namespace: namespace.into(),
+                job_id: job_id.into(),
+                purge,
+                eval: Some(eval.clone()),
+                now: now_nanos(),
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        if let Some(err) = res.error {
+            return Err(ServerError::NotFound(err));
+        }
+        self.cancel_blocked(namespace, job_id).await;
+        self.enqueue_evals(&res.evals);
+        Ok(JobDeregisterResponse {
+            eval_id: eval.id,
+            eval_create_index: index,
+            job_modify_index: index,
+            index,
+        })
+    }
+
+    /// A newer evaluation of the job replaces its blocked one.
+    async fn cancel_blocked(&self, namespace: &str, job_id: &str) {
+        if let Some(mut old) = self.blocked.untrack(&(namespace.into(), job_id.into())) {
+            old.status = EVAL_STATUS_CANCELED.into();
+            old.status_description = "evaluation superseded by a newer job version".into();
+            let _ = self
+                .raft
+                .apply(Command::EvalUpsert { evals: vec![old] })
+                .await;
+        }
+    }
+
+    pub async fn node_register(&self, mut node: Node) -> Result<Duration, ServerError> {
+        if node.id.is_empty() || node.name.is_empty() || node.datacenter.is_empty() {
+            return Err(ServerError::Invalid(
+                "node registration needs an ID, a Name and a Datacenter".into(),
+            ));
+        }
+        let snap = self.state.snapshot();
+        let was_ready = snap
+            .node(&node.id)
+            .is_some_and(|n| n.status == NODE_STATUS_READY);
+        node.status = NODE_STATUS_READY.into();
+        let evals = if was_ready {
+            Vec::new()
+        } else {
+            evals_for_node(&snap, &node.id, TRIGGER_NODE_UPDATE)
+        };
+        let node_id = node.id.clone();
+        let (index, res) = self
+            .raft
+            .apply(Command::NodeRegister {
+                node,
+                evals,
+                now: now_nanos(),
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        let ttl = self.heartbeats.reset(&node_id);
+        self.enqueue_evals(&res.evals);
+        self.unblock(index).await;
+        Ok(ttl)
+    }
+
+    pub async fn node_heartbeat(&self, node_id: &str) -> Result<Duration, ServerError> {
+        let snap = self.state.snapshot();
+        let Some(node) = snap.node(node_id) else {
+            return Err(ServerError::UnknownNode(node_id.into()));
+        };
+        if node.status != NODE_STATUS_READY {
+            self.set_node_status(node_id, NODE_STATUS_READY).await?;
+        }
+        Ok(self.heartbeats.reset(node_id))
+    }
+
+    /// Marks a node up or down and evaluates every job it concerns.
+    pub async fn set_node_status(&self, node_id: &str, status: &str) -> Result<u64, ServerError> {
+        let snap = self.state.snapshot();
+        if snap.node(node_id).is_none() {
+            return Err(ServerError::UnknownNode(node_id.into()));
+        }
+        let evals = evals_for_node(&snap, node_id, TRIGGER_NODE_UPDATE);
+        let (index, res) = self
+            .raft
+            .apply(Command::NodeStatus {
+                node_id: node_id.into(),
+                status: status.into(),
+                evals,
+                now: now_nanos(),
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        if status == NODE_STATUS_DOWN {
+            self.heartbeats.remove(node_id);
+        }
+        self.enqueue_evals(&res.evals);
+        if status == NODE_STATUS_READY {
+            self.unblock(index).await;
+        }
+        Ok(index)
+    }
+
+    /// Blocking query for a client: its allocations once any of them changed past `min_index`.
+    pub async fn node_allocations(
+        &self,
+        node_id: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> Result<(Vec<Allocation>, u64), ServerError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut seen = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let snap = self.state.wait_for(Table::Allocs, seen, remaining).await;
+            seen = snap.table_index(Table::Allocs);
+            let allocs = snap.allocs_for_node(node_id);
+            let index = allocs.iter().map(|a| a.modify_index).max().unwrap_or(0);
+            if index > min_index || remaining.is_zero() || min_index == 0 {
+                let index = index.max(1);
+                return Ok((allocs.iter().map(|a| (**a).clone()).collect(), index));
+            }
+        }
+    }
+
+    /// Client reports. A newly failed allocation triggers an evaluation so it is rescheduled;
+    /// a finished one frees capacity for blocked evaluations.
+    pub async fn update_allocs(&self, updates: Vec<AllocClientUpdate>) -> Result<u64, ServerError> {
+        let snap = self.state.snapshot();
+        let mut evals: Vec<Evaluation> = Vec::new();
+        let mut freed = false;
+        for u in &updates {
+            let Some(a) = snap.alloc(&u.id) else { continue };
+            let becomes_terminal = !a.client_terminal()
+                && matches!(
+                    u.client_status.as_str(),
+                    ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
+                );
+            freed |= becomes_terminal;
+            if becomes_terminal
+                && u.client_status == ALLOC_CLIENT_FAILED
+                && !a.server_terminal()
+                && !evals
+                    .iter()
+                    .any(|e| e.job_id == a.job_id && e.namespace == a.namespace)
+            {
+                if let Some(job) = snap.job(&a.namespace, &a.job_id) {
+                    evals.push(new_eval(&job, TRIGGER_ALLOC_FAILURE));
+                }
+            }
+        }
+        let (index, res) = self
+            .raft
+            .apply(Command::AllocClientUpdate {
+                updates,
+                evals,
+                now: now_nanos(),
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        self.enqueue_evals(&res.evals);
+        if freed {
+            self.unblock(index).await;
+        }
+        Ok(index)
+    }
+
+    /// `alloc stop`: the allocation is stopped and the scheduler places its replacement.
+    pub async fn alloc_stop(&self, alloc_id: &str) -> Result<AllocStopResponse, ServerError> {
+        let snap = self.state.snapshot();
+        let Some(a) = snap.alloc(alloc_id) else {
+            return Err(ServerError::NotFound(format!("alloc {alloc_id} not found")));
+        };
+        let Some(job) = snap.job(&a.namespace, &a.job_id) else {
+            return Err(ServerError::NotFound(format!("job {} not found", a.job_id)));
+        };
+        let eval = new_eval(&job, TRIGGER_ALLOC_STOP);
+        let (index, res) = self
+            .raft
+            .apply(Command::AllocStop {
+                alloc_id: alloc_id.into(),
+                eval: eval.clone(),
+                now: now_nanos(),
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        self.enqueue_evals(&res.evals);
+        self.unblock(index).await;
+        Ok(AllocStopResponse {
+            eval_id: eval.id,
+            index,
+        })
+    }
+
+    /// Records evaluations' new state (used by workers).
+    pub(super) async fn commit_evals(&self, evals: Vec<Evaluation>) -> Result<u64, ServerError> {
+        let (index, _) = self
+            .raft
+            .apply(Command::EvalUpsert { evals })
+            .await
+            .map_err(ServerError::Raft)?;
+        Ok(index)
+    }
+}

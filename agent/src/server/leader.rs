@@ -1,0 +1,141 @@
+//! Leader duties: what the leader runs and rebuilds from the state when it gains leadership, and
+//! drops when it loses it.
+
+use super::blocked_evals::BlockOutcome;
+use super::{now_nanos, worker, Server};
+use crate::state::Command;
+use api::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+impl Server {
+    pub(super) fn establish_leadership(self: Arc<Self>) {
+        self.broker.set_enabled(true);
+        self.blocked.set_enabled(true);
+        let snap = self.state.snapshot();
+        // Evaluations that were pending or blocked when the last leader stopped run again.
+        let now = now_nanos();
+        for e in snap.evals() {
+            match e.status.as_str() {
+                EVAL_STATUS_PENDING => self.broker.enqueue((**e).clone(), now),
+                EVAL_STATUS_BLOCKED => {
+                    let _ = self.blocked.block((**e).clone());
+                }
+                _ => {}
+            }
+        }
+        // Every live node gets time to find this leader before it can be declared down.
+        for n in snap.nodes() {
+            if n.status != NODE_STATUS_DOWN {
+                self.heartbeats.set_failover(&n.id);
+            }
+        }
+        let workers = if self.cfg.num_workers == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            self.cfg.num_workers
+        };
+        for i in 0..workers {
+            tokio::spawn(worker::run(self.clone(), i));
+        }
+        tokio::spawn(self.clone().delayed_eval_loop());
+        tokio::spawn(self.heartbeat_loop());
+    }
+
+    /// Moves delayed evaluations (rescheduling backoff) into the ready queue when due.
+    async fn delayed_eval_loop(self: Arc<Self>) {
+        let mut shutdown = self.shutdown_rx();
+        loop {
+            let next = self.broker.promote_delayed(now_nanos());
+            let sleep = match next {
+                Some(at) => {
+                    Duration::from_nanos((at - now_nanos()).clamp(1_000_000, 1_000_000_000) as u64)
+                }
+                None => Duration::from_millis(500),
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn heartbeat_loop(self: Arc<Self>) {
+        let mut shutdown = self.shutdown_rx();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            for node_id in self.heartbeats.expired(Instant::now()) {
+                tracing::warn!(node_id, "heartbeat missed: marking node down");
+                if let Err(e) = self.set_node_status(&node_id, NODE_STATUS_DOWN).await {
+                    tracing::error!(node_id, %e, "marking node down failed");
+                }
+            }
+        }
+    }
+
+    /// Holds a blocked evaluation, cancelling the job's older one, or retries it at once if
+    /// capacity changed while it was being scheduled.
+    pub(super) async fn block_eval(&self, eval: Evaluation) {
+        match self.blocked.block(eval) {
+            BlockOutcome::Held { superseded: None } => {}
+            BlockOutcome::Held {
+                superseded: Some(mut old),
+            } => {
+                old.status = EVAL_STATUS_CANCELED.into();
+                old.status_description =
+                    "evaluation superseded by a newer blocked evaluation".into();
+                let _ = self
+                    .raft
+                    .apply(Command::EvalUpsert { evals: vec![old] })
+                    .await;
+            }
+            BlockOutcome::RetryNow(mut e) => {
+                e.status = EVAL_STATUS_PENDING.into();
+                if let Ok((_, res)) = self
+                    .raft
+                    .apply(Command::EvalUpsert { evals: vec![e] })
+                    .await
+                {
+                    self.enqueue_evals(&res.evals);
+                }
+            }
+        }
+    }
+
+    /// Capacity may have appeared: blocked evaluations go back to the broker.
+    pub(super) async fn unblock(&self, index: u64) {
+        let evals: Vec<Evaluation> = self
+            .blocked
+            .unblock_all(index)
+            .into_iter()
+            .map(|mut e| {
+                e.status = EVAL_STATUS_PENDING.into();
+                e.status_description = String::new();
+                e
+            })
+            .collect();
+        if evals.is_empty() {
+            return;
+        }
+        match self.raft.apply(Command::EvalUpsert { evals }).await {
+            Ok((_, res)) => self.enqueue_evals(&res.evals),
+            Err(e) => tracing::error!(%e, "unblocking evaluations failed"),
+        }
+    }
+
+    /// Hands newly committed pending evaluations to the broker.
+    pub(super) fn enqueue_evals(&self, evals: &[Evaluation]) {
+        let now = now_nanos();
+        for e in evals {
+            if e.status == EVAL_STATUS_PENDING {
+                self.broker.enqueue(e.clone(), now);
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The in-process transport of `--dev`: a client in the same process calls the server directly
+//! through the same [`ServerRpc`] trait a remote client uses.
+
+use super::{Server, ServerError};
+use crate::rpc::{RpcError, RpcFuture, ServerRpc};
+use api::{AllocClientUpdate, Allocation, Node};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct LocalRpc(pub Arc<Server>);
+
+fn to_rpc(e: ServerError) -> RpcError {
+    match e {
+        ServerError::UnknownNode(id) => RpcError::UnknownNode(id),
+        ServerError::NotFound(m) | ServerError::Invalid(m) | ServerError::Conflict(m) => {
+            RpcError::Invalid(m)
+        }
+        ServerError::Raft(e) => RpcError::Server(e.to_string()),
+    }
+}
+
+impl ServerRpc for LocalRpc {
+    fn node_register(&self, node: Node) -> RpcFuture<'_, Duration> {
+        Box::pin(async move { self.0.node_register(node).await.map_err(to_rpc) })
+    }
+
+    fn node_heartbeat(&self, node_id: &str) -> RpcFuture<'_, Duration> {
+        let node_id = node_id.to_string();
+        Box::pin(async move { self.0.node_heartbeat(&node_id).await.map_err(to_rpc) })
+    }
+
+    fn node_allocations(
+        &self,
+        node_id: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> RpcFuture<'_, (Vec<Allocation>, u64)> {
+        let node_id = node_id.to_string();
+        Box::pin(async move {
+            self.0
+                .node_allocations(&node_id, min_index, wait)
+                .await
+                .map_err(to_rpc)
+        })
+    }
+
+    fn update_allocs(&self, updates: Vec<AllocClientUpdate>) -> RpcFuture<'_, u64> {
+        Box::pin(async move { self.0.update_allocs(updates).await.map_err(to_rpc) })
+    }
+}

@@ -1,0 +1,264 @@
+//! The state machine: applies one command to the tables. Pure and deterministic: no clock, no
+//! randomness, no IO, so every replica (and a replay after restart) reaches the same state.
+
+use super::command::{ApplyResult, Command};
+use super::tables::{JobKey, Tables, JOB_TRACKED_VERSIONS};
+use api::*;
+use std::sync::Arc;
+
+impl Tables {
+    pub fn apply(&mut self, index: u64, cmd: &Command) -> ApplyResult {
+        self.index = index;
+        match cmd {
+            Command::JobRegister { job, eval, now } => {
+                self.apply_job_register(index, job, eval, *now)
+            }
+            Command::JobDeregister {
+                namespace,
+                job_id,
+                purge,
+                eval,
+                now,
+            } => self.apply_job_deregister(index, namespace, job_id, *purge, eval, *now),
+            Command::NodeRegister { node, evals, now } => {
+                self.apply_node_register(index, node, *now);
+                self.upsert_evals(index, evals)
+            }
+            Command::NodeStatus {
+                node_id,
+                status,
+                evals,
+                now,
+            } => {
+                let Some(existing) = self.nodes.get(node_id).cloned() else {
+                    return ApplyResult {
+                        error: Some(format!("node {node_id} not found")),
+                        ..Default::default()
+                    };
+                };
+                let mut node = (*existing).clone();
+                node.status = status.clone();
+                node.status_updated_at = *now / 1_000_000_000;
+                node.modify_index = index;
+                self.nodes.insert(node_id.clone(), Arc::new(node));
+                self.nodes_index = index;
+                self.upsert_evals(index, evals)
+            }
+            Command::EvalUpsert { evals } => self.upsert_evals(index, evals),
+            Command::PlanApply {
+                updated,
+                placed,
+                evals,
+                now,
+            } => {
+                for a in updated {
+                    let mut a = a.clone();
+                    if let Some(existing) = self.allocs.get(&a.id) {
+                        a.create_index = existing.create_index;
+                        a.create_time = existing.create_time;
+                        // The client owns these and may have reported since the scheduler's
+                        // snapshot: a plan must not roll them back, except to mark it lost.
+                        a.task_states = existing.task_states.clone();
+                        if a.client_status != ALLOC_CLIENT_LOST {
+                            a.client_status = existing.client_status.clone();
+                            a.client_description = existing.client_description.clone();
+                        }
+                    } else {
+                        a.create_index = index;
+                    }
+                    a.modify_index = index;
+                    a.alloc_modify_index = index;
+                    a.modify_time = *now;
+                    self.put_alloc(a);
+                }
+                for a in placed {
+                    let mut a = a.clone();
+                    a.create_index = index;
+                    a.modify_index = index;
+                    a.alloc_modify_index = index;
+                    a.create_time = *now;
+                    a.modify_time = *now;
+                    self.put_alloc(a);
+                }
+                if !updated.is_empty() || !placed.is_empty() {
+                    self.allocs_index = index;
+                }
+                self.upsert_evals(index, evals)
+            }
+            Command::AllocClientUpdate {
+                updates,
+                evals,
+                now,
+            } => {
+                for u in updates {
+                    let Some(existing) = self.allocs.get(&u.id).cloned() else {
+                        continue;
+                    };
+                    let mut a = (*existing).clone();
+                    // A lost allocation stays lost even if a late report arrives.
+                    if a.client_status != ALLOC_CLIENT_LOST {
+                        a.client_status = u.client_status.clone();
+                        a.client_description = u.client_description.clone();
+                    }
+                    a.task_states = u.task_states.clone();
+                    a.modify_index = index;
+                    a.modify_time = *now;
+                    self.put_alloc(a);
+                }
+                if !updates.is_empty() {
+                    self.allocs_index = index;
+                }
+                self.upsert_evals(index, evals)
+            }
+            Command::AllocStop {
+                alloc_id,
+                eval,
+                now,
+            } => {
+                let Some(existing) = self.allocs.get(alloc_id).cloned() else {
+                    return ApplyResult {
+                        error: Some(format!("allocation {alloc_id} not found")),
+                        ..Default::default()
+                    };
+                };
+                let mut a = (*existing).clone();
+                a.desired_status = ALLOC_DESIRED_STOP.into();
+                a.desired_description = "alloc was stopped by an operator".into();
+                a.modify_index = index;
+                a.alloc_modify_index = index;
+                a.modify_time = *now;
+                self.put_alloc(a);
+                self.allocs_index = index;
+                self.upsert_evals(index, std::slice::from_ref(eval))
+            }
+        }
+    }
+
+    fn apply_job_register(
+        &mut self,
+        index: u64,
+        job: &Job,
+        eval: &Option<Evaluation>,
+        now: i64,
+    ) -> ApplyResult {
+        let key: JobKey = (job.namespace.clone(), job.id.clone());
+        let mut job = job.clone();
+        match self.jobs.get(&key) {
+            Some(prev) => {
+                job.version = prev.version + 1;
+                job.create_index = prev.create_index;
+            }
+            None => {
+                job.version = 0;
+                job.create_index = index;
+            }
+        }
+        job.modify_index = index;
+        job.job_modify_index = index;
+        job.submit_time = now;
+        job.status = if job.stop {
+            JOB_STATUS_DEAD
+        } else {
+            JOB_STATUS_PENDING
+        }
+        .into();
+        let version = job.version;
+        let job = Arc::new(job);
+        self.jobs.insert(key.clone(), job.clone());
+        let versions = self.job_versions.entry(key).or_default();
+        versions.insert(version, job);
+        while versions.len() > JOB_TRACKED_VERSIONS {
+            let Some(oldest) = versions.keys().next().copied() else {
+                break;
+            };
+            versions.remove(&oldest);
+        }
+        self.jobs_index = index;
+        let mut res = self.upsert_evals(index, eval.as_slice());
+        res.job_version = Some(version);
+        res
+    }
+
+    fn apply_job_deregister(
+        &mut self,
+        index: u64,
+        ns: &str,
+        id: &str,
+        purge: bool,
+        eval: &Option<Evaluation>,
+        now: i64,
+    ) -> ApplyResult {
+        let key: JobKey = (ns.to_string(), id.to_string());
+        let Some(existing) = self.jobs.get(&key).cloned() else {
+            return ApplyResult {
+                error: Some(format!("job {id:?} not found")),
+                ..Default::default()
+            };
+        };
+        if purge {
+            self.jobs.remove(&key);
+            self.job_versions.remove(&key);
+        } else {
+            let mut job = (*existing).clone();
+            job.stop = true;
+            job.modify_index = index;
+            job.job_modify_index = index;
+            job.submit_time = now;
+            job.version += 1;
+            let version = job.version;
+            let job = Arc::new(job);
+            self.jobs.insert(key.clone(), job.clone());
+            let versions = self.job_versions.entry(key).or_default();
+            versions.insert(version, job);
+            while versions.len() > JOB_TRACKED_VERSIONS {
+                let Some(oldest) = versions.keys().next().copied() else {
+                    break;
+                };
+                versions.remove(&oldest);
+            }
+        }
+        self.jobs_index = index;
+        self.upsert_evals(index, eval.as_slice())
+    }
+
+    fn apply_node_register(&mut self, index: u64, node: &Node, now: i64) {
+        let mut node = node.clone();
+        match self.nodes.get(&node.id) {
+            Some(prev) => {
+                node.create_index = prev.create_index;
+                // Operator decisions survive a client re-registering.
+                node.scheduling_eligibility = prev.scheduling_eligibility.clone();
+                node.drain = prev.drain;
+            }
+            None => node.create_index = index,
+        }
+        if node.scheduling_eligibility.is_empty() {
+            node.scheduling_eligibility = NODE_ELIGIBLE.into();
+        }
+        node.modify_index = index;
+        node.status_updated_at = now / 1_000_000_000;
+        self.nodes.insert(node.id.clone(), Arc::new(node));
+        self.nodes_index = index;
+    }
+
+    fn upsert_evals(&mut self, index: u64, evals: &[Evaluation]) -> ApplyResult {
+        let mut out = Vec::with_capacity(evals.len());
+        for e in evals {
+            let mut e = e.clone();
+            match self.evals.get(&e.id) {
+                Some(prev) => e.create_index = prev.create_index,
+                None => e.create_index = index,
+            }
+            e.modify_index = index;
+            self.put_eval(e.clone());
+            out.push(e);
+        }
+        if !evals.is_empty() {
+            self.evals_index = index;
+        }
+        ApplyResult {
+            evals: out,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Commands: every change to the cluster state is one of these, appended to the log and applied
+//! in order by the state machine. They carry every value (ids, times) the leader chose, so that
+//! applying a command is deterministic on every server and on replay.
+
+use api::{AllocClientUpdate, Allocation, Evaluation, Job, Node};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Command {
+    /// A new version of a job, and the evaluation it triggers.
+    JobRegister {
+        job: Job,
+        eval: Option<Evaluation>,
+        now: i64,
+    },
+    /// Stop (or purge) a job, and the evaluation that stops its allocations.
+    JobDeregister {
+        namespace: String,
+        job_id: String,
+        purge: bool,
+        eval: Option<Evaluation>,
+        now: i64,
+    },
+    NodeRegister {
+        node: Node,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
+    NodeStatus {
+        node_id: String,
+        status: String,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
+    /// Create or update evaluations (status changes, blocked and follow-up evals).
+    EvalUpsert { evals: Vec<Evaluation> },
+    /// A scheduler's plan, as accepted by the plan applier.
+    PlanApply {
+        /// Allocations stopped, lost or updated in place: full new values.
+        updated: Vec<Allocation>,
+        /// New allocations.
+        placed: Vec<Allocation>,
+        /// The evaluation's new state, plus blocked or follow-up evaluations.
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
+    /// Task states reported by a client, and evaluations they trigger (failed allocations).
+    AllocClientUpdate {
+        updates: Vec<AllocClientUpdate>,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
+    /// An operator stops one allocation (`alloc stop`): it is replaced by the eval.
+    AllocStop {
+        alloc_id: String,
+        eval: Evaluation,
+        now: i64,
+    },
+}
+
+/// What applying a command produced, for the caller that proposed it.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyResult {
+    /// The job's new version (JobRegister).
+    pub job_version: Option<u64>,
+    /// Evaluations this command created or changed that the broker must see.
+    pub evals: Vec<Evaluation>,
+    /// Something about the command was refused (e.g. unknown node): applied as a no-op.
+    pub error: Option<String>,
+}

@@ -1,0 +1,233 @@
+//! The in-memory tables. Persistent maps (imbl) share structure, so cloning `Tables` is the
+//! point-in-time snapshot schedulers and blocking queries read from.
+
+use crate::scheduler::StateView;
+use api::{Allocation, Evaluation, Job, Node};
+use imbl::{OrdMap, OrdSet};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// (namespace, job id)
+pub type JobKey = (String, String);
+
+/// Nomad keeps this many old versions of a job.
+pub const JOB_TRACKED_VERSIONS: usize = 6;
+
+/// Which table a blocking query waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Jobs,
+    Nodes,
+    Allocs,
+    Evals,
+}
+
+#[derive(Clone, Default)]
+pub struct Tables {
+    /// Index of the last applied command.
+    pub index: u64,
+    pub(crate) jobs: OrdMap<JobKey, Arc<Job>>,
+    /// (namespace, id) -> version -> job
+    pub(crate) job_versions: OrdMap<JobKey, OrdMap<u64, Arc<Job>>>,
+    pub(crate) nodes: OrdMap<String, Arc<Node>>,
+    pub(crate) allocs: OrdMap<String, Arc<Allocation>>,
+    pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<String>>,
+    pub(crate) allocs_by_node: OrdMap<String, OrdSet<String>>,
+    pub(crate) evals: OrdMap<String, Arc<Evaluation>>,
+    pub(crate) evals_by_job: OrdMap<JobKey, OrdSet<String>>,
+    pub(crate) jobs_index: u64,
+    pub(crate) nodes_index: u64,
+    pub(crate) allocs_index: u64,
+    pub(crate) evals_index: u64,
+}
+
+impl Tables {
+    pub fn table_index(&self, t: Table) -> u64 {
+        match t {
+            Table::Jobs => self.jobs_index,
+            Table::Nodes => self.nodes_index,
+            Table::Allocs => self.allocs_index,
+            Table::Evals => self.evals_index,
+        }
+    }
+
+    pub fn job(&self, ns: &str, id: &str) -> Option<Arc<Job>> {
+        self.jobs.get(&(ns.to_string(), id.to_string())).cloned()
+    }
+
+    pub fn jobs(&self) -> impl Iterator<Item = &Arc<Job>> {
+        self.jobs.values()
+    }
+
+    /// Versions of a job, newest first.
+    pub fn job_versions(&self, ns: &str, id: &str) -> Vec<Arc<Job>> {
+        self.job_versions
+            .get(&(ns.to_string(), id.to_string()))
+            .map(|m| m.values().rev().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn node(&self, id: &str) -> Option<Arc<Node>> {
+        self.nodes.get(id).cloned()
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &Arc<Node>> {
+        self.nodes.values()
+    }
+
+    pub fn alloc(&self, id: &str) -> Option<Arc<Allocation>> {
+        self.allocs.get(id).cloned()
+    }
+
+    pub fn allocs(&self) -> impl Iterator<Item = &Arc<Allocation>> {
+        self.allocs.values()
+    }
+
+    pub fn allocs_for_job(&self, ns: &str, job: &str) -> Vec<Arc<Allocation>> {
+        self.allocs_by_job
+            .get(&(ns.to_string(), job.to_string()))
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| self.allocs.get(id).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn allocs_for_node(&self, node: &str) -> Vec<Arc<Allocation>> {
+        self.allocs_by_node
+            .get(node)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| self.allocs.get(id).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn eval(&self, id: &str) -> Option<Arc<Evaluation>> {
+        self.evals.get(id).cloned()
+    }
+
+    pub fn evals(&self) -> impl Iterator<Item = &Arc<Evaluation>> {
+        self.evals.values()
+    }
+
+    pub fn evals_for_job(&self, ns: &str, job: &str) -> Vec<Arc<Evaluation>> {
+        self.evals_by_job
+            .get(&(ns.to_string(), job.to_string()))
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| self.evals.get(id).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    // --- writers, used only by the state machine (apply.rs) ---
+
+    pub(crate) fn put_alloc(&mut self, alloc: Allocation) {
+        let key = (alloc.namespace.clone(), alloc.job_id.clone());
+        let id = alloc.id.clone();
+        self.allocs_by_job
+            .entry(key)
+            .or_default()
+            .insert(id.clone());
+        self.allocs_by_node
+            .entry(alloc.node_id.clone())
+            .or_default()
+            .insert(id.clone());
+        self.allocs.insert(id, Arc::new(alloc));
+    }
+
+    pub(crate) fn put_eval(&mut self, eval: Evaluation) {
+        let key = (eval.namespace.clone(), eval.job_id.clone());
+        self.evals_by_job
+            .entry(key)
+            .or_default()
+            .insert(eval.id.clone());
+        self.evals.insert(eval.id.clone(), Arc::new(eval));
+    }
+
+    /// Serialisable form, for snapshots on disk.
+    pub fn to_image(&self) -> TablesImage {
+        TablesImage {
+            index: self.index,
+            jobs: self.jobs.values().map(|j| (**j).clone()).collect(),
+            job_versions: self
+                .job_versions
+                .values()
+                .flat_map(|m| m.values().map(|j| (**j).clone()))
+                .collect(),
+            nodes: self.nodes.values().map(|n| (**n).clone()).collect(),
+            allocs: self.allocs.values().map(|a| (**a).clone()).collect(),
+            evals: self.evals.values().map(|e| (**e).clone()).collect(),
+            indexes: [
+                self.jobs_index,
+                self.nodes_index,
+                self.allocs_index,
+                self.evals_index,
+            ],
+        }
+    }
+
+    pub fn from_image(img: TablesImage) -> Tables {
+        let mut t = Tables {
+            index: img.index,
+            jobs_index: img.indexes[0],
+            nodes_index: img.indexes[1],
+            allocs_index: img.indexes[2],
+            evals_index: img.indexes[3],
+            ..Default::default()
+        };
+        for j in img.jobs {
+            t.jobs
+                .insert((j.namespace.clone(), j.id.clone()), Arc::new(j));
+        }
+        for j in img.job_versions {
+            t.job_versions
+                .entry((j.namespace.clone(), j.id.clone()))
+                .or_default()
+                .insert(j.version, Arc::new(j));
+        }
+        for n in img.nodes {
+            t.nodes.insert(n.id.clone(), Arc::new(n));
+        }
+        for a in img.allocs {
+            t.put_alloc(a);
+        }
+        for e in img.evals {
+            t.put_eval(e);
+        }
+        t
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TablesImage {
+    pub index: u64,
+    pub jobs: Vec<Job>,
+    pub job_versions: Vec<Job>,
+    pub nodes: Vec<Node>,
+    pub allocs: Vec<Allocation>,
+    pub evals: Vec<Evaluation>,
+    pub indexes: [u64; 4],
+}
+
+impl StateView for Tables {
+    fn nodes(&self) -> Vec<Arc<Node>> {
+        self.nodes.values().cloned().collect()
+    }
+    fn node(&self, id: &str) -> Option<Arc<Node>> {
+        Tables::node(self, id)
+    }
+    fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>> {
+        Tables::job(self, namespace, id)
+    }
+    fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Allocation>> {
+        self.allocs_for_job(namespace, job_id)
+    }
+    fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
+        self.allocs_for_node(node_id)
+    }
+}

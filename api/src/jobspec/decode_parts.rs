@@ -1,0 +1,440 @@
+//! Blocks that appear at several levels of a job: constraint, update, restart, reschedule,
+//! migrate, network/port, service/check.
+
+use super::decode::{Block, Fields, Result};
+use super::tree::TreeError;
+use crate::job::{
+    Constraint, MigrateStrategy, NetworkResource, Port, ReschedulePolicy, RestartPolicy, Service,
+    ServiceCheck, UpdateStrategy,
+};
+
+/// The operators Nomad's `constraint` block accepts.
+const OPERATORS: &[&str] = &[
+    "=",
+    "==",
+    "is",
+    "!=",
+    "not",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "regexp",
+    "version",
+    "semver",
+    "set_contains",
+    "set_contains_all",
+    "set_contains_any",
+    "is_set",
+    "is_not_set",
+    "distinct_hosts",
+    "distinct_property",
+];
+
+/// Every `constraint` block of a job, group or task.
+pub fn constraints(f: &Fields) -> Result<Vec<Constraint>> {
+    let what = format!("a constraint of {}", f.what());
+    f.blocks("constraint", &what)?
+        .into_iter()
+        .map(constraint)
+        .collect()
+}
+
+fn constraint(b: Block) -> Result<Constraint> {
+    let pos = b.pos;
+    let f = Fields::new(
+        b,
+        &[
+            "attribute",
+            "operator",
+            "value",
+            "distinct_hosts",
+            "distinct_property",
+            "version",
+            "semver",
+            "regexp",
+            "set_contains",
+            "set_contains_any",
+            "set_contains_all",
+        ],
+        &[],
+    )?;
+    let mut c = Constraint {
+        l_target: f.string("attribute")?.unwrap_or_default(),
+        r_target: f.string("value")?.unwrap_or_default(),
+        operand: f.string("operator")?.unwrap_or_else(|| "=".into()),
+    };
+    if let Some(e) = f.get("operator") {
+        if !OPERATORS.contains(&c.operand.as_str()) {
+            return Err(TreeError::new(
+                e.value.pos,
+                format!(
+                    "unknown constraint operator {:?}{}; use one of {}",
+                    c.operand,
+                    super::suggest::did_you_mean(&c.operand, OPERATORS.iter().copied()),
+                    OPERATORS.join(" ")
+                ),
+            ));
+        }
+    }
+    // Nomad's shorthands: `distinct_hosts = true`, `version = ">= 1.2"`, ...
+    if let Some(v) = f.bool("distinct_hosts")? {
+        c.operand = "distinct_hosts".into();
+        c.r_target = v.to_string();
+    }
+    for op in [
+        "distinct_property",
+        "version",
+        "semver",
+        "regexp",
+        "set_contains",
+        "set_contains_any",
+        "set_contains_all",
+    ] {
+        if let Some(v) = f.string(op)? {
+            c.operand = op.into();
+            if op == "distinct_property" {
+                c.l_target = v;
+            } else {
+                c.r_target = v;
+            }
+        }
+    }
+    let needs_attribute = !matches!(c.operand.as_str(), "distinct_hosts" | "distinct_property");
+    if needs_attribute && c.l_target.is_empty() {
+        return Err(TreeError::new(
+            pos,
+            format!(
+                "constraint with operator {:?} needs an attribute",
+                c.operand
+            ),
+        ));
+    }
+    Ok(c)
+}
+
+pub fn update(f: &Fields) -> Result<Option<UpdateStrategy>> {
+    let Some(b) = f.block("update", &format!("the update block of {}", f.what()))? else {
+        return Ok(None);
+    };
+    let u = Fields::new(
+        b,
+        &[
+            "max_parallel",
+            "health_check",
+            "min_healthy_time",
+            "healthy_deadline",
+            "progress_deadline",
+            "auto_revert",
+            "auto_promote",
+            "canary",
+            "stagger",
+        ],
+        &[],
+    )?;
+    let mut s = UpdateStrategy::default();
+    if let Some(v) = u.int_as("max_parallel")? {
+        s.max_parallel = v;
+    }
+    if let Some(v) = u.string("health_check")? {
+        check_one_of(&u, "health_check", &v, &["checks", "task_states", "manual"])?;
+        s.health_check = v;
+    }
+    if let Some(v) = u.duration("min_healthy_time")? {
+        s.min_healthy_time = v;
+    }
+    if let Some(v) = u.duration("healthy_deadline")? {
+        s.healthy_deadline = v;
+    }
+    if let Some(v) = u.duration("progress_deadline")? {
+        s.progress_deadline = v;
+    }
+    if let Some(v) = u.bool("auto_revert")? {
+        s.auto_revert = v;
+    }
+    if let Some(v) = u.bool("auto_promote")? {
+        s.auto_promote = v;
+    }
+    if let Some(v) = u.int_as("canary")? {
+        s.canary = v;
+    }
+    if let Some(v) = u.duration("stagger")? {
+        s.stagger = v;
+    }
+    Ok(Some(s))
+}
+
+/// The group's `restart` block. Unset fields take Nomad's defaults for the job type; the
+/// server's canonicalize fills whole missing blocks.
+pub fn restart(f: &Fields, job_type: &str) -> Result<Option<RestartPolicy>> {
+    let Some(b) = f.block("restart", &format!("the restart block of {}", f.what()))? else {
+        return Ok(None);
+    };
+    let r = Fields::new(
+        b,
+        &["attempts", "interval", "delay", "mode", "render_templates"],
+        &[],
+    )?;
+    let mut p = RestartPolicy::default_for(job_type);
+    if let Some(v) = r.int_as("attempts")? {
+        p.attempts = v;
+    }
+    if let Some(v) = r.duration("interval")? {
+        p.interval = v;
+    }
+    if let Some(v) = r.duration("delay")? {
+        p.delay = v;
+    }
+    if let Some(v) = r.string("mode")? {
+        check_one_of(&r, "mode", &v, &["fail", "delay"])?;
+        p.mode = v;
+    }
+    r.bool("render_templates")?;
+    Ok(Some(p))
+}
+
+/// The group's `reschedule` block; unset fields take Nomad's defaults for the job type.
+pub fn reschedule(f: &Fields, job_type: &str) -> Result<Option<ReschedulePolicy>> {
+    let Some(b) = f.block(
+        "reschedule",
+        &format!("the reschedule block of {}", f.what()),
+    )?
+    else {
+        return Ok(None);
+    };
+    let r = Fields::new(
+        b,
+        &[
+            "attempts",
+            "interval",
+            "delay",
+            "delay_function",
+            "max_delay",
+            "unlimited",
+        ],
+        &[],
+    )?;
+    // System jobs have no default policy; start from the batch one, which is bounded.
+    let mut p = ReschedulePolicy::default_for(job_type)
+        .or_else(|| ReschedulePolicy::default_for(crate::job::JOB_TYPE_BATCH))
+        .ok_or_else(|| TreeError::new(f.pos(), "no reschedule defaults"))?;
+    if let Some(v) = r.int_as("attempts")? {
+        p.attempts = v;
+        // Nomad: setting attempts without `unlimited` means a bounded policy.
+        p.unlimited = false;
+    }
+    if let Some(v) = r.duration("interval")? {
+        p.interval = v;
+    }
+    if let Some(v) = r.duration("delay")? {
+        p.delay = v;
+    }
+    if let Some(v) = r.string("delay_function")? {
+        check_one_of(
+            &r,
+            "delay_function",
+            &v,
+            &["constant", "exponential", "fibonacci"],
+        )?;
+        p.delay_function = v;
+    }
+    if let Some(v) = r.duration("max_delay")? {
+        p.max_delay = v;
+    }
+    if let Some(v) = r.bool("unlimited")? {
+        p.unlimited = v;
+    }
+    Ok(Some(p))
+}
+
+pub fn migrate(f: &Fields) -> Result<Option<MigrateStrategy>> {
+    let Some(b) = f.block("migrate", &format!("the migrate block of {}", f.what()))? else {
+        return Ok(None);
+    };
+    let m = Fields::new(
+        b,
+        &[
+            "max_parallel",
+            "health_check",
+            "min_healthy_time",
+            "healthy_deadline",
+        ],
+        &[],
+    )?;
+    let mut s = MigrateStrategy::default();
+    if let Some(v) = m.int_as("max_parallel")? {
+        s.max_parallel = v;
+    }
+    if let Some(v) = m.string("health_check")? {
+        check_one_of(&m, "health_check", &v, &["checks", "task_states"])?;
+        s.health_check = v;
+    }
+    if let Some(v) = m.duration("min_healthy_time")? {
+        s.min_healthy_time = v;
+    }
+    if let Some(v) = m.duration("healthy_deadline")? {
+        s.healthy_deadline = v;
+    }
+    Ok(Some(s))
+}
+
+/// A `network` block (group level, or the older task `resources` level). A port with `static`
+/// is reserved; one without is dynamic.
+pub fn network(b: Block) -> Result<NetworkResource> {
+    let n = Fields::new(b, &["mode", "mbits", "hostname"], &["port"])?;
+    let mut net = NetworkResource {
+        mode: n.string("mode")?.unwrap_or_default(),
+        mbits: n.int("mbits")?.unwrap_or(0),
+        ..NetworkResource::default()
+    };
+    n.string("hostname")?;
+    for (label, body, pos) in n.labelled("port")? {
+        let what = format!("port {:?} of {}", label.name, n.what());
+        let p = Fields::new(
+            Block::new(body, pos, what),
+            &["static", "to", "host_network"],
+            &[],
+        )?;
+        let port = Port {
+            label: label.name.clone(),
+            value: p.int("static")?.unwrap_or(0),
+            to: p.int("to")?.unwrap_or(0),
+            host_network: p.string("host_network")?.unwrap_or_default(),
+        };
+        for key in ["static", "to"] {
+            if let (Some(e), Some(v)) = (p.get(key), p.int(key)?) {
+                // `to = -1` is Nomad's "same as the host port" for bridge mode.
+                if !(-1..=65535).contains(&v) {
+                    return Err(TreeError::new(
+                        e.value.pos,
+                        format!(
+                            "{key} port {v} of {:?} must be between 0 and 65535",
+                            label.name
+                        ),
+                    ));
+                }
+            }
+        }
+        if p.get("static").is_some() {
+            net.reserved_ports.push(port);
+        } else {
+            net.dynamic_ports.push(port);
+        }
+    }
+    Ok(net)
+}
+
+/// Every `service` block of a group or task.
+pub fn services(f: &Fields) -> Result<Vec<Service>> {
+    let what = format!("a service of {}", f.what());
+    f.blocks("service", &what)?
+        .into_iter()
+        .map(service)
+        .collect()
+}
+
+fn service(b: Block) -> Result<Service> {
+    let s = Fields::new(
+        b,
+        &[
+            "name",
+            "tags",
+            "canary_tags",
+            "port",
+            "provider",
+            "address_mode",
+            "address",
+            "meta",
+            "task",
+        ],
+        &["check"],
+    )?;
+    let mut svc = Service {
+        name: s.string("name")?.unwrap_or_default(),
+        tags: s.strings("tags")?.unwrap_or_default(),
+        port_label: s.string("port")?.unwrap_or_default(),
+        address_mode: s.string("address_mode")?.unwrap_or_default(),
+        provider: s.string("provider")?.unwrap_or_default(),
+        address: s.string("address")?.unwrap_or_default(),
+        meta: s.string_map("meta")?.unwrap_or_default(),
+        checks: Vec::new(),
+    };
+    s.strings("canary_tags")?;
+    s.string("task")?;
+    if let Some(p) = s.get("provider") {
+        check_one_of(&s, "provider", &svc.provider, &["nomad", "consul"])
+            .map_err(|e| TreeError::new(p.value.pos, e.message))?;
+    }
+    let what = format!("a check of {}", s.what());
+    for c in s.blocks("check", &what)? {
+        svc.checks.push(check(c)?);
+    }
+    Ok(svc)
+}
+
+fn check(b: Block) -> Result<ServiceCheck> {
+    let c = Fields::new(
+        b,
+        &[
+            "name",
+            "type",
+            "path",
+            "port",
+            "protocol",
+            "method",
+            "interval",
+            "timeout",
+            "command",
+            "args",
+            "task",
+            "address_mode",
+            "header",
+            "initial_status",
+            "check_restart",
+        ],
+        &[],
+    )?;
+    let chk = ServiceCheck {
+        name: c.string("name")?.unwrap_or_default(),
+        check_type: c.string("type")?.unwrap_or_default(),
+        path: c.string("path")?.unwrap_or_default(),
+        protocol: c.string("protocol")?.unwrap_or_default(),
+        port_label: c.string("port")?.unwrap_or_default(),
+        method: c.string("method")?.unwrap_or_default(),
+        command: c.string("command")?.unwrap_or_default(),
+        args: c.strings("args")?.unwrap_or_default(),
+        interval: c.duration("interval")?.unwrap_or_default(),
+        timeout: c.duration("timeout")?.unwrap_or_default(),
+    };
+    if let Some(e) = c.get("type") {
+        let known = ["http", "tcp", "script", "grpc"];
+        if !known.contains(&chk.check_type.as_str()) {
+            return Err(TreeError::new(
+                e.value.pos,
+                format!(
+                    "check type {:?} must be one of http, tcp, script, grpc{}",
+                    chk.check_type,
+                    super::suggest::did_you_mean(&chk.check_type, known)
+                ),
+            ));
+        }
+    }
+    Ok(chk)
+}
+
+/// Refuses a string outside its allowed values, pointing at the value.
+fn check_one_of(f: &Fields, key: &str, v: &str, allowed: &[&str]) -> Result<()> {
+    if allowed.contains(&v) {
+        return Ok(());
+    }
+    let pos = f.get(key).map_or(f.pos(), |e| e.value.pos);
+    Err(TreeError::new(
+        pos,
+        format!(
+            "{key} {v:?} in {} must be one of {}{}",
+            f.what(),
+            allowed.join(", "),
+            super::suggest::did_you_mean(v, allowed.iter().copied())
+        ),
+    ))
+}

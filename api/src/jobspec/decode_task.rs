@@ -1,0 +1,229 @@
+//! The task vocabulary: driver config, env, resources (with the older task-level network),
+//! logs, artifacts, templates.
+
+use super::decode::{describe, Block, Fields, Result};
+use super::decode_parts::{constraints, network, services};
+use super::tree::{Body, Pos, TreeError};
+use crate::job::{Artifact, LogConfig, Resources, Task, Template};
+
+pub fn task(name: &str, body: &Body, pos: Pos) -> Result<Task> {
+    let f = Fields::new(
+        Block::new(body, pos, describe("task", name)),
+        &[
+            "driver",
+            "config",
+            "env",
+            "resources",
+            "logs",
+            "kill_timeout",
+            "kill_signal",
+            "user",
+            "meta",
+            "leader",
+        ],
+        &["artifact", "template", "service", "constraint"],
+    )?;
+    let mut t = Task {
+        name: name.to_string(),
+        ..Task::default()
+    };
+    match f.string("driver")? {
+        Some(d) => t.driver = d,
+        None => {
+            return Err(TreeError::new(
+                pos,
+                format!("task {name:?} needs a driver, e.g. driver = \"raw_exec\""),
+            ))
+        }
+    }
+    if let Some(c) = f.json_map("config")? {
+        t.config = c;
+    }
+    if let Some(e) = f.string_map("env")? {
+        t.env = e;
+    }
+    if let Some(r) = f.block("resources", &format!("the resources of task {name:?}"))? {
+        t.resources = resources(r)?;
+    }
+    if let Some(l) = f.block("logs", &format!("the logs block of task {name:?}"))? {
+        t.log_config = logs(l)?;
+    }
+    if let Some(v) = f.duration("kill_timeout")? {
+        t.kill_timeout = v;
+    }
+    if let Some(v) = f.string("kill_signal")? {
+        t.kill_signal = v;
+    }
+    if let Some(v) = f.string("user")? {
+        t.user = v;
+    }
+    if let Some(v) = f.string_map("meta")? {
+        t.meta = v;
+    }
+    if let Some(v) = f.bool("leader")? {
+        t.leader = v;
+    }
+    let what = format!("an artifact of task {name:?}");
+    for a in f.blocks("artifact", &what)? {
+        t.artifacts.push(artifact(a)?);
+    }
+    let what = format!("a template of task {name:?}");
+    for tmpl in f.blocks("template", &what)? {
+        t.templates.push(template(tmpl)?);
+    }
+    t.services = services(&f)?;
+    t.constraints = constraints(&f)?;
+    Ok(t)
+}
+
+fn resources(b: Block) -> Result<Resources> {
+    let r = Fields::new(
+        b,
+        &[
+            "cpu",
+            "cores",
+            "memory",
+            "memory_max",
+            "disk",
+            "network",
+            "iops",
+        ],
+        &["device"],
+    )?;
+    let mut res = Resources::default();
+    if let Some(v) = r.int("cpu")? {
+        res.cpu = v;
+    }
+    r.int("cores")?;
+    r.int("iops")?;
+    if let Some(v) = r.int("memory")? {
+        res.memory_mb = v;
+    }
+    if let Some(v) = r.int("memory_max")? {
+        res.memory_max_mb = v;
+    }
+    if let Some(v) = r.int("disk")? {
+        res.disk_mb = v;
+    }
+    if r.get("device").is_some() {
+        let e = r.get("device").map_or(r.pos(), |e| e.pos);
+        return Err(TreeError::new(e, "device resources are not supported"));
+    }
+    let what = format!("the network block of {}", r.what());
+    if let Some(n) = r.block("network", &what)? {
+        res.networks.push(network(n)?);
+    }
+    Ok(res)
+}
+
+fn logs(b: Block) -> Result<LogConfig> {
+    let l = Fields::new(
+        b,
+        &["max_files", "max_file_size", "disabled", "enabled"],
+        &[],
+    )?;
+    let mut c = LogConfig::default();
+    if let Some(v) = l.int_as("max_files")? {
+        c.max_files = v;
+    }
+    if let Some(v) = l.int_as("max_file_size")? {
+        c.max_file_size_mb = v;
+    }
+    l.bool("disabled")?;
+    l.bool("enabled")?;
+    Ok(c)
+}
+
+fn artifact(b: Block) -> Result<Artifact> {
+    let pos = b.pos;
+    let a = Fields::new(
+        b,
+        &["source", "destination", "mode", "options", "headers"],
+        &[],
+    )?;
+    let art = Artifact {
+        getter_source: a.string("source")?.unwrap_or_default(),
+        relative_dest: a.string("destination")?.unwrap_or_default(),
+        getter_mode: a.string("mode")?.unwrap_or_default(),
+        getter_options: a.string_map("options")?.unwrap_or_default(),
+    };
+    a.string_map("headers")?;
+    if art.getter_source.is_empty() {
+        return Err(TreeError::new(pos, "artifact needs a source"));
+    }
+    if !["", "any", "file", "dir"].contains(&art.getter_mode.as_str()) {
+        let p = a.get("mode").map_or(pos, |e| e.value.pos);
+        return Err(TreeError::new(
+            p,
+            format!(
+                "artifact mode {:?} must be one of any, file, dir",
+                art.getter_mode
+            ),
+        ));
+    }
+    Ok(art)
+}
+
+fn template(b: Block) -> Result<Template> {
+    let pos = b.pos;
+    let t = Fields::new(
+        b,
+        &[
+            "data",
+            "source",
+            "destination",
+            "change_mode",
+            "change_signal",
+            "splay",
+            "perms",
+            "left_delimiter",
+            "right_delimiter",
+            "env",
+            "uid",
+            "gid",
+            "error_on_missing_key",
+            "wait",
+        ],
+        &[],
+    )?;
+    let tmpl = Template {
+        embedded_tmpl: t.string("data")?.unwrap_or_default(),
+        source_path: t.string("source")?.unwrap_or_default(),
+        dest_path: t.string("destination")?.unwrap_or_default(),
+        change_mode: t.string("change_mode")?.unwrap_or_else(|| "restart".into()),
+        change_signal: t.string("change_signal")?.unwrap_or_default(),
+        splay: t
+            .duration("splay")?
+            .unwrap_or(std::time::Duration::from_secs(5)),
+        perms: t.string("perms")?.unwrap_or_else(|| "0644".into()),
+        left_delim: t.string("left_delimiter")?.unwrap_or_else(|| "{{".into()),
+        right_delim: t.string("right_delimiter")?.unwrap_or_else(|| "}}".into()),
+        envvars: t.bool("env")?.unwrap_or(false),
+    };
+    t.int("uid")?;
+    t.int("gid")?;
+    t.bool("error_on_missing_key")?;
+    if tmpl.dest_path.is_empty() {
+        return Err(TreeError::new(pos, "template needs a destination"));
+    }
+    if tmpl.embedded_tmpl.is_empty() && tmpl.source_path.is_empty() {
+        return Err(TreeError::new(pos, "template needs data or a source"));
+    }
+    if !["restart", "signal", "noop", "script"].contains(&tmpl.change_mode.as_str()) {
+        let p = t.get("change_mode").map_or(pos, |e| e.value.pos);
+        return Err(TreeError::new(
+            p,
+            format!(
+                "change_mode {:?} must be one of restart, signal, noop, script",
+                tmpl.change_mode
+            ),
+        ));
+    }
+    if tmpl.change_mode == "signal" && tmpl.change_signal.is_empty() {
+        return Err(TreeError::new(
+            pos,
+            "change_mode \"signal\" needs a change_signal",
+        ));
+    }
+    Ok(tmpl)
+}

@@ -1,0 +1,570 @@
+//! End-to-end tests of the job parser: HCL, YAML and JSON into `Job`, and the error messages.
+
+use super::*;
+use crate::job::{Constraint, Port};
+use std::time::Duration;
+
+fn hcl(src: &str) -> Job {
+    match parse_hcl(src, "t.nomad") {
+        Ok(j) => j,
+        Err(e) => panic!("{e}\n{src}"),
+    }
+}
+
+fn hcl_err(src: &str) -> String {
+    match parse_hcl(src, "t.nomad") {
+        Ok(j) => panic!("expected an error, got {j:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Wraps a group body into a job.
+fn in_group(group_body: &str) -> String {
+    format!("job \"j\" {{\n  group \"g\" {{\n{group_body}\n  }}\n}}\n")
+}
+
+/// Wraps a task body into a job.
+fn in_task(task_body: &str) -> String {
+    in_group(&format!(
+        "task \"t\" {{\n  driver = \"raw_exec\"\n{task_body}\n}}"
+    ))
+}
+
+#[test]
+fn example_job_parses() {
+    let src = include_str!("../../../jobs/example.nomad.hcl");
+    let job = hcl(src);
+    assert_eq!(job.id, "example");
+    assert_eq!(job.name, "example");
+    assert_eq!(job.job_type, "service");
+    let g = &job.task_groups[0];
+    assert_eq!((g.name.as_str(), g.count), ("web", 1));
+    assert_eq!(g.networks[0].dynamic_ports[0].label, "http");
+    assert_eq!(g.services[0].checks[0].check_type, "tcp");
+    let t = &g.tasks[0];
+    assert_eq!(t.driver, "raw_exec");
+    assert_eq!((t.resources.cpu, t.resources.memory_mb), (100, 64));
+    assert_eq!(t.config["command"], serde_json::json!("/bin/sh"));
+    let mut canon = job.clone();
+    canon.canonicalize();
+    canon.validate().unwrap();
+}
+
+#[test]
+fn job_level_attributes() {
+    let job = hcl(r#"
+job "web" {
+  type = "batch"
+  datacenters = ["dc1", "dc2"]
+  region = "eu"
+  namespace = "apps"
+  priority = 70
+  all_at_once = true
+  meta { owner = "ops" }
+  constraint {
+    attribute = "${attr.kernel.name}"
+    value = "linux"
+  }
+  group "g" {
+    task "t" { driver = "exec" }
+  }
+}"#);
+    assert_eq!(job.job_type, "batch");
+    assert_eq!(job.datacenters, ["dc1", "dc2"]);
+    assert_eq!(
+        (job.region.as_str(), job.namespace.as_str()),
+        ("eu", "apps")
+    );
+    assert_eq!(job.priority, 70);
+    assert!(job.all_at_once);
+    assert_eq!(job.meta["owner"], "ops");
+    assert_eq!(
+        job.constraints,
+        [Constraint {
+            l_target: "${attr.kernel.name}".into(),
+            r_target: "linux".into(),
+            operand: "=".into()
+        }]
+    );
+    // Batch restart defaults apply to unset fields of a restart block.
+    assert!(job.task_groups[0].restart_policy.is_none());
+    assert!(job.update.is_none(), "not canonicalized");
+}
+
+#[test]
+fn constraint_forms() {
+    let job = hcl(&in_group(
+        r#"
+constraint { distinct_hosts = true }
+constraint {
+  attribute = "${meta.rack}"
+  operator = "regexp"
+  value = "r[0-9]+"
+}
+constraint {
+  attribute = "${attr.nomad.version}"
+  version = ">= 1.0"
+}
+constraint {
+  operator = "distinct_property"
+  attribute = "${meta.rack}"
+}
+task "t" { driver = "exec" }"#,
+    ));
+    let c = &job.task_groups[0].constraints;
+    assert_eq!(
+        (c[0].operand.as_str(), c[0].r_target.as_str()),
+        ("distinct_hosts", "true")
+    );
+    assert_eq!(c[1].operand, "regexp");
+    assert_eq!(
+        (c[2].operand.as_str(), c[2].r_target.as_str()),
+        ("version", ">= 1.0")
+    );
+    assert_eq!(c[3].operand, "distinct_property");
+}
+
+#[test]
+fn group_blocks() {
+    let job = hcl(&in_group(
+        r#"
+count = 3
+network {
+  mode = "host"
+  port "http" {
+    static = 8080
+    to = 80
+  }
+  port "metrics" { to = 9100 }
+}
+restart {
+  attempts = 5
+  delay = "20s"
+}
+reschedule {
+  attempts = 2
+  interval = "1h"
+  delay_function = "constant"
+}
+migrate { max_parallel = 2 }
+update {
+  max_parallel = 2
+  canary = 1
+  auto_promote = true
+  progress_deadline = "15m"
+}
+ephemeral_disk { size = 300 }
+meta = { tier = "front" }
+task "t" { driver = "exec" }"#,
+    ));
+    let g = &job.task_groups[0];
+    assert_eq!(g.count, 3);
+    let net = &g.networks[0];
+    assert_eq!(net.mode, "host");
+    assert_eq!(
+        net.reserved_ports,
+        [Port {
+            label: "http".into(),
+            value: 8080,
+            to: 80,
+            host_network: String::new()
+        }]
+    );
+    assert_eq!(
+        net.dynamic_ports,
+        [Port {
+            label: "metrics".into(),
+            value: 0,
+            to: 9100,
+            host_network: String::new()
+        }]
+    );
+    let r = g.restart_policy.as_ref().unwrap();
+    assert_eq!(
+        (r.attempts, r.delay, r.mode.as_str()),
+        (5, Duration::from_secs(20), "fail")
+    );
+    assert_eq!(
+        r.interval,
+        Duration::from_secs(1800),
+        "service default for unset interval"
+    );
+    let rs = g.reschedule_policy.as_ref().unwrap();
+    assert_eq!((rs.attempts, rs.interval), (2, Duration::from_secs(3600)));
+    assert!(!rs.unlimited);
+    assert_eq!(g.migrate.as_ref().unwrap().max_parallel, 2);
+    let u = g.update.as_ref().unwrap();
+    assert_eq!((u.max_parallel, u.canary, u.auto_promote), (2, 1, true));
+    assert_eq!(u.progress_deadline, Duration::from_secs(900));
+    assert_eq!(g.meta["tier"], "front");
+}
+
+#[test]
+fn task_blocks() {
+    let job = hcl(&in_task(
+        r#"
+config {
+  image = "redis:7"
+  args = ["--port", "${NOMAD_PORT_db}"]
+  port_map { db = 6379 }
+  mount {
+    type = "bind"
+    source = "a"
+  }
+  mount {
+    type = "bind"
+    source = "b"
+  }
+}
+env {
+  A = "1"
+  B = 2
+}
+user = "nobody"
+kill_timeout = "20s"
+kill_signal = "SIGINT"
+leader = true
+logs {
+  max_files = 2
+  max_file_size = 5
+}
+resources {
+  cpu = 500
+  memory = 256
+  memory_max = 512
+  disk = 100
+}
+artifact {
+  source = "https://example.com/app.tar.gz"
+  destination = "local/app"
+  options { checksum = "sha256:abcd" }
+}
+artifact {
+  source = "https://example.com/b.jar"
+  mode = "file"
+}
+template {
+  data = <<-EOT
+    upstream {{ range service "web" }}
+      server {{ .Address }}:{{ .Port }};{{ end }}
+    EOT
+  destination = "local/nginx.conf"
+  change_mode = "signal"
+  change_signal = "SIGHUP"
+  splay = "1s"
+}
+service {
+  name = "db"
+  tags = ["a", "b"]
+  port = "db"
+  address_mode = "host"
+  meta { version = "7" }
+  check {
+    type = "http"
+    path = "/health"
+    interval = "5s"
+    timeout = "1s"
+    method = "GET"
+    protocol = "http"
+  }
+  check {
+    type = "script"
+    command = "/bin/check"
+    args = ["-q"]
+    interval = "30s"
+    timeout = "5s"
+  }
+}"#,
+    ));
+    let t = &job.task_groups[0].tasks[0];
+    assert_eq!(
+        serde_json::Value::Object(t.config.clone().into_iter().collect()),
+        serde_json::json!({
+            "image": "redis:7",
+            "args": ["--port", "${NOMAD_PORT_db}"],
+            "port_map": {"db": 6379},
+            "mount": [{"type": "bind", "source": "a"}, {"type": "bind", "source": "b"}],
+        })
+    );
+    assert_eq!(t.env["B"], "2");
+    assert_eq!(t.user, "nobody");
+    assert_eq!(t.kill_timeout, Duration::from_secs(20));
+    assert_eq!(t.kill_signal, "SIGINT");
+    assert!(t.leader);
+    assert_eq!(
+        (t.log_config.max_files, t.log_config.max_file_size_mb),
+        (2, 5)
+    );
+    let r = &t.resources;
+    assert_eq!(
+        (r.cpu, r.memory_mb, r.memory_max_mb, r.disk_mb),
+        (500, 256, 512, 100)
+    );
+    assert_eq!(t.artifacts[0].relative_dest, "local/app");
+    assert_eq!(t.artifacts[0].getter_options["checksum"], "sha256:abcd");
+    assert_eq!(t.artifacts[1].getter_mode, "file");
+    let tm = &t.templates[0];
+    assert_eq!(
+        tm.embedded_tmpl,
+        "upstream {{ range service \"web\" }}\n  server {{ .Address }}:{{ .Port }};{{ end }}\n"
+    );
+    assert_eq!(
+        (tm.change_mode.as_str(), tm.change_signal.as_str()),
+        ("signal", "SIGHUP")
+    );
+    assert_eq!(tm.splay, Duration::from_secs(1));
+    let s = &t.services[0];
+    assert_eq!((s.name.as_str(), s.port_label.as_str()), ("db", "db"));
+    assert_eq!(s.tags, ["a", "b"]);
+    assert_eq!(s.meta["version"], "7");
+    assert_eq!(s.checks[0].path, "/health");
+    assert_eq!(s.checks[0].interval, Duration::from_secs(5));
+    assert_eq!(s.checks[1].args, ["-q"]);
+}
+
+#[test]
+fn old_task_level_network() {
+    let job = hcl(&in_task(
+        r#"
+resources {
+  cpu = 100
+  memory = 128
+  network {
+    mbits = 10
+    port "http" { static = 80 }
+    port "admin" {}
+  }
+}"#,
+    ));
+    let t = &job.task_groups[0].tasks[0];
+    assert!(job.task_groups[0].networks.is_empty());
+    let net = &t.resources.networks[0];
+    assert_eq!(net.mbits, 10);
+    assert_eq!(net.reserved_ports[0].value, 80);
+    assert_eq!(net.dynamic_ports[0].label, "admin");
+    let mut canon = job.clone();
+    canon.canonicalize();
+    assert_eq!(
+        canon.task_groups[0].networks[0].reserved_ports[0].label,
+        "http"
+    );
+}
+
+#[test]
+fn errors_point_at_the_problem() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "job \"j\" {\n  group \"web\" {\n    coutn = 2\n  }\n}\n",
+            "t.nomad:3:5: unknown attribute \"coutn\" in group \"web\"; did you mean \"count\"?",
+        ),
+        (
+            "job \"j\" {\n  grup \"web\" {}\n}\n",
+            "t.nomad:2:3: unknown block \"grup\" in job \"j\"; did you mean \"group\"?",
+        ),
+        (
+            "job \"j\" {\n  group \"g\" {\n    count = \"two\"\n  }\n}\n",
+            "t.nomad:3:13: \"count\" in group \"g\" must be a whole number, found a string",
+        ),
+        (
+            "job \"j\" {\n  group \"g\" {\n    restart { delay = 15 }\n  }\n}\n",
+            "t.nomad:3:23: \"delay\" in the restart block of group \"g\" must be a duration string like \"10s\", found a number",
+        ),
+        (
+            "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      resources { memroy = 5 }\n    }\n  }\n}\n",
+            "t.nomad:5:19: unknown attribute \"memroy\" in the resources of task \"t\"; did you mean \"memory\"?",
+        ),
+        (
+            "job \"j\" {\n  type = \"servce\"\n}\n",
+            "t.nomad:2:10: job type \"servce\" must be one of \"service\", \"batch\", \"system\"",
+        ),
+        (
+            "job \"j\" {\n  constraint {\n    attribute = \"x\"\n    operator = \"regex\"\n  }\n}\n",
+            "t.nomad:4:16: unknown constraint operator \"regex\"; did you mean \"regexp\"?",
+        ),
+        (
+            "job \"j\" {\n  group \"g\" {\n    count = 1\n    count = 2\n  }\n}\n",
+            "t.nomad:4:5: HCL syntax error: invalid attribute; expected unique attribute key",
+        ),
+        ("group \"g\" {}\n", "t.nomad:1:1: unknown block \"group\" in the file"),
+        ("", "t.nomad:1:1: no job in the file"),
+        ("job {\n}\n", "t.nomad:1:1: block \"job\" in the file needs a name"),
+        (
+            "job \"j\" {\n  priority = max(1, 2)\n}\n",
+            "t.nomad:2:14: a function call is not supported here",
+        ),
+        (
+            "job \"j\" {\n  group \"g\" {\n    task \"t\" {}\n  }\n}\n",
+            "t.nomad:3:5: task \"t\" needs a driver",
+        ),
+    ];
+    for (src, want) in cases {
+        let got = hcl_err(src);
+        assert!(
+            got.starts_with(want),
+            "\n got: {got}\nwant: {want}\n src:\n{src}"
+        );
+    }
+}
+
+#[test]
+fn hcl_syntax_error_has_position() {
+    let err = parse_hcl("job \"j\" {\n  type = \n}\n", "x.hcl").unwrap_err();
+    assert_eq!(err.file, "x.hcl");
+    assert_eq!((err.line, err.column), (2, 10), "{err}");
+}
+
+const YAML_EXAMPLE: &str = r#"
+job:
+  example:
+    type: service
+    datacenters: ["*"]
+    update:
+      max_parallel: 1
+      min_healthy_time: 10s
+      healthy_deadline: 3m
+      auto_revert: false
+    group:
+      web:
+        count: 1
+        network:
+          port:
+            http: {}
+        restart:
+          attempts: 2
+          interval: 30m
+          delay: 15s
+          mode: fail
+        service:
+          - name: example-web
+            port: http
+            provider: nomad
+            check:
+              name: alive
+              type: tcp
+              interval: 10s
+              timeout: 2s
+        task:
+          server:
+            driver: raw_exec
+            config:
+              command: /bin/sh
+              args: ["-c", "while true; do echo \"hello from $NOMAD_ALLOC_ID on port $NOMAD_PORT_http\"; sleep 5; done"]
+            env:
+              GREETING: hello
+            resources:
+              cpu: 100
+              memory: 64
+            logs:
+              max_files: 3
+              max_file_size: 10
+"#;
+
+#[test]
+fn yaml_equals_hcl() {
+    let from_hcl = hcl(include_str!("../../../jobs/example.nomad.hcl"));
+    let from_yaml = parse_yaml(YAML_EXAMPLE, "example.yaml").unwrap();
+    assert_eq!(from_yaml, from_hcl);
+    assert_eq!(parse_str(YAML_EXAMPLE, "x").unwrap(), from_hcl);
+}
+
+#[test]
+fn yaml_errors_are_positioned() {
+    let src = "job:\n  j:\n    group:\n      web:\n        coutn: 2\n";
+    let err = parse_yaml(src, "j.yaml").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "j.yaml:5:9: unknown key \"coutn\" in group \"web\"; did you mean \"count\"?"
+    );
+    let src = "job:\n  j:\n    group:\n      web:\n        count: many\n";
+    let err = parse_yaml(src, "j.yaml").unwrap_err().to_string();
+    assert!(err.starts_with("j.yaml:5:16: \"count\""), "{err}");
+}
+
+#[test]
+fn yaml_single_constraint_map_and_list() {
+    let src = r#"
+job:
+  j:
+    constraint:
+      attribute: "${attr.kernel.name}"
+      value: linux
+    group:
+      g:
+        constraint:
+          - distinct_hosts: true
+          - attribute: "${meta.x}"
+            operator: "!="
+            value: "y"
+        task:
+          t: { driver: exec }
+"#;
+    let job = parse_yaml(src, "j.yaml").unwrap();
+    assert_eq!(job.constraints[0].l_target, "${attr.kernel.name}");
+    assert_eq!(job.task_groups[0].constraints.len(), 2);
+    assert_eq!(job.task_groups[0].constraints[1].operand, "!=");
+}
+
+#[test]
+fn json_round_trip() {
+    let job = hcl(include_str!("../../../jobs/example.nomad.hcl"));
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "Job": job })).unwrap();
+    assert_eq!(parse_json(&text, "j.json").unwrap(), job);
+    assert_eq!(parse_str(&text, "j.json").unwrap(), job);
+    // A bare job object works too.
+    let bare = serde_json::to_string(&job).unwrap();
+    assert_eq!(parse_json(&bare, "j.json").unwrap(), job);
+}
+
+#[test]
+fn json_unknown_fields_and_type_errors() {
+    let src = "{\"Job\": {\n  \"ID\": \"x\",\n  \"TaskGroups\": [{\n    \"Name\": \"g\",\n    \"Cuont\": 2\n  }]\n}}";
+    let err = parse_json(src, "j.json").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "j.json:5:5: unknown field \"Cuont\" at Job.TaskGroups[0]; did you mean \"Count\"?"
+    );
+    let src = "{\"Job\": {\n  \"ID\": \"x\",\n  \"Priority\": \"high\"\n}}";
+    let err = json_err(src);
+    assert!(err.starts_with("j.json:3:"), "{err}");
+    // Unknown fields set to null are tolerated (Nomad's own output is full of them).
+    parse_json("{\"Job\": {\"ID\": \"x\", \"Affinities\": null}}", "j.json").unwrap();
+}
+
+fn json_err(src: &str) -> String {
+    parse_json(src, "j.json").unwrap_err().to_string()
+}
+
+#[test]
+fn sniffing() {
+    assert_eq!(Format::sniff("# c\njob \"x\" {\n}"), Format::Hcl);
+    assert_eq!(Format::sniff("// c\nx = 1"), Format::Hcl);
+    assert_eq!(Format::sniff("# c\njob:\n  x: {}"), Format::Yaml);
+    assert_eq!(Format::sniff("  {\"Job\": {}}"), Format::Json);
+    assert_eq!(
+        Format::from_path(Path::new("a/web.nomad")),
+        Some(Format::Hcl)
+    );
+    assert_eq!(Format::from_path(Path::new("a.YML")), Some(Format::Yaml));
+    assert_eq!(Format::from_path(Path::new("a.txt")), None);
+}
+
+#[test]
+fn parse_file_uses_extension_and_names_the_file() {
+    let dir = std::env::temp_dir().join(format!("jobspec-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("web.nomad");
+    std::fs::write(
+        &path,
+        "job \"j\" {\n  group \"web\" {\n    coutn = 1\n  }\n}\n",
+    )
+    .unwrap();
+    let err = parse_file(&path).unwrap_err();
+    assert_eq!((err.line, err.column), (3, 5));
+    assert!(err
+        .to_string()
+        .starts_with(&format!("{}:3:5: ", path.display())));
+    let missing = parse_file(&dir.join("nope.hcl")).unwrap_err();
+    assert_eq!(missing.line, 0);
+    assert!(missing.to_string().contains("cannot read the job file"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

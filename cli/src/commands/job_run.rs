@@ -1,0 +1,79 @@
+//! `job run FILE` (and `run`): parse locally, register, then monitor the evaluation.
+
+use crate::commands::job_validate;
+use crate::jobfile;
+use crate::monitor::{self, MonitorOptions};
+use anyhow::{anyhow, Context, Result};
+use api::client::Client;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The job file to submit
+    pub file: PathBuf,
+    /// Return after submitting, printing the evaluation id, instead of monitoring
+    #[arg(long)]
+    pub detach: bool,
+    /// Only register if the job's current modify index equals this (0: the job must not exist)
+    #[arg(long = "check-index")]
+    pub check_index: Option<u64>,
+    /// Show full ids
+    #[arg(long)]
+    pub verbose: bool,
+    /// How long to monitor before giving up (Go duration, e.g. "90s", "5m")
+    #[arg(long, default_value = "5m", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+}
+
+pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    api::duration::parse_duration(s)
+}
+
+pub fn run(client: &Client, args: &Args) -> Result<i32> {
+    let job = jobfile::parse(&args.file)?;
+    job_validate::check(&job)?;
+    let resp = client
+        .register_job(&job, args.check_index)
+        .map_err(|e| anyhow!("Error submitting job: {e}"))?;
+    if !resp.warnings.is_empty() {
+        println!("Job Warnings:\n{}\n", resp.warnings);
+    }
+    if resp.eval_id.is_empty() {
+        // Nothing to schedule (e.g. a periodic or parameterized job).
+        println!("Job registration successful");
+        return Ok(0);
+    }
+    if args.detach {
+        print!("{}", detach_message(&resp.eval_id));
+        return Ok(0);
+    }
+    let opts = MonitorOptions {
+        verbose: args.verbose,
+        follow_allocs: true,
+        timeout: args.timeout,
+    };
+    monitor::monitor(client, &resp.eval_id, &opts).context("Error monitoring the job")
+}
+
+pub fn detach_message(eval_id: &str) -> String {
+    format!("Job registration successful\nEvaluation ID: {eval_id}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_prints_full_eval_id() {
+        assert_eq!(
+            detach_message("4b1f4b2c-aaaa-bbbb"),
+            "Job registration successful\nEvaluation ID: 4b1f4b2c-aaaa-bbbb\n"
+        );
+    }
+
+    #[test]
+    fn timeout_takes_go_durations() {
+        assert_eq!(parse_timeout("90s"), Ok(std::time::Duration::from_secs(90)));
+        assert!(parse_timeout("soon").is_err());
+    }
+}

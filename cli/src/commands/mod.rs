@@ -1,0 +1,14 @@
+//! One file per subcommand; each exposes `Args` (clap) and `run(..) -> Result<exit code>`,
+//! with the text built by pure `render` functions so it can be tested without an agent.
+
+pub mod alloc_logs;
+pub mod alloc_status;
+pub mod eval_status;
+pub mod job_init;
+pub mod job_run;
+pub mod job_status;
+pub mod job_stop;
+pub mod job_validate;
+pub mod lookup;
+pub mod node_status;
+pub mod server_members;

@@ -1,0 +1,146 @@
+//! `node status [ID]`: list client nodes, or show one with its resources and allocations.
+
+use crate::commands::lookup;
+use crate::format::{self, kv, table_with};
+use crate::tables;
+use anyhow::{anyhow, Context, Result};
+use api::client::Client;
+use api::{Allocation, Node};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A node id or unique prefix; without it, list all nodes
+    pub node: Option<String>,
+    /// Show full ids and the node's attributes
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+pub fn run(client: &Client, args: &Args) -> Result<i32> {
+    let Some(given) = &args.node else {
+        let nodes = client.nodes("").context("Error querying node status")?;
+        if nodes.is_empty() {
+            println!("No nodes registered");
+        } else {
+            print!("{}", tables::nodes(&nodes, args.verbose));
+        }
+        return Ok(0);
+    };
+    let stub = lookup::node(client, given, args.verbose)?;
+    let node = client
+        .node(&stub.id)
+        .map_err(|e| anyhow!("Error querying node info: {e}"))?;
+    let allocs = client
+        .node_allocations(&node.id)
+        .map_err(|e| anyhow!("Error querying node allocations: {e}"))?;
+    print!(
+        "{}",
+        render(&node, &allocs, args.verbose, format::now_nanos())
+    );
+    Ok(0)
+}
+
+pub fn render(node: &Node, allocs: &[Allocation], verbose: bool, now: i64) -> String {
+    let drivers: Vec<&str> = node
+        .drivers
+        .iter()
+        .filter(|(_, d)| d.detected && d.healthy)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut out = kv(&[
+        ("ID", format::id(&node.id, verbose)),
+        ("Name", node.name.clone()),
+        ("Class", format::or_none(&node.node_class)),
+        ("DC", node.datacenter.clone()),
+        ("Drain", node.drain.to_string()),
+        ("Eligibility", node.scheduling_eligibility.clone()),
+        ("Status", node.status.clone()),
+        ("Drivers", format::or_none(&drivers.join(","))),
+    ]);
+    out.push_str("\nAllocated Resources\n");
+    out.push_str(&allocated_table(node, allocs));
+    out.push_str("\nAllocations\n");
+    let live: Vec<Allocation> = allocs.iter().filter(|a| !a.terminal()).cloned().collect();
+    let shown = if verbose { allocs } else { &live[..] };
+    if shown.is_empty() {
+        out.push_str("No allocations placed\n");
+    } else {
+        out.push_str(&tables::allocs(shown, verbose, now));
+    }
+    if verbose {
+        out.push_str("\nAttributes\n");
+        let pairs: Vec<(&str, String)> = node
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        out.push_str(&kv(&pairs));
+    }
+    out
+}
+
+/// `CPU  Memory  Disk` as used/total of what the scheduler may hand out (total minus reserved).
+fn allocated_table(node: &Node, allocs: &[Allocation]) -> String {
+    let running: Vec<&Allocation> = allocs.iter().filter(|a| !a.terminal()).collect();
+    let cpu_used: i64 = running.iter().map(|a| a.allocated_resources.cpu()).sum();
+    let mem_used: i64 = running
+        .iter()
+        .map(|a| a.allocated_resources.memory_mb())
+        .sum();
+    let cpu_total = node.node_resources.cpu.cpu_shares - node.reserved_resources.cpu_shares;
+    let mem_total = node.node_resources.memory.memory_mb - node.reserved_resources.memory_mb;
+    table_with(
+        &["CPU", "Memory", "Disk"],
+        vec![vec![
+            format!("{cpu_used}/{cpu_total} MHz"),
+            format!("{}/{}", format::mib(mem_used), format::mib(mem_total)),
+            format!("0 B/{}", format::mib(node.node_resources.disk.disk_mb)),
+        ]],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use api::{AllocatedResources, AllocatedTaskResources, DriverInfo};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn node_detail_shows_healthy_drivers_and_usage() {
+        let mut node = Node {
+            id: "7c3b1e7f-aaaa".into(),
+            name: "dev".into(),
+            datacenter: "dc1".into(),
+            status: "ready".into(),
+            scheduling_eligibility: "eligible".into(),
+            ..Default::default()
+        };
+        node.node_resources.cpu.cpu_shares = 2200;
+        node.node_resources.memory.memory_mb = 2048;
+        let driver = |healthy| DriverInfo {
+            detected: true,
+            healthy,
+            ..Default::default()
+        };
+        node.drivers = BTreeMap::from([
+            ("docker".to_string(), driver(false)),
+            ("raw_exec".to_string(), driver(true)),
+        ]);
+        let mut task = AllocatedTaskResources::default();
+        task.cpu.cpu_shares = 500;
+        task.memory.memory_mb = 256;
+        let alloc = Allocation {
+            desired_status: "run".into(),
+            client_status: "running".into(),
+            allocated_resources: AllocatedResources {
+                tasks: BTreeMap::from([("server".to_string(), task)]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let out = render(&node, &[alloc], false, 0);
+        assert!(out.contains("Drivers     = raw_exec\n"), "{out}");
+        assert!(out.contains("500/2200 MHz  256 MiB/2.0 GiB"), "{out}");
+        assert!(!out.contains("Attributes"));
+    }
+}

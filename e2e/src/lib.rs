@@ -1,0 +1,260 @@
+//! The one harness every end-to-end test uses: it starts the real `nomad-agent` binaries on free
+//! loopback ports with their own data dirs, runs `nomadctl` against them, waits on conditions with
+//! deadlines (never fixed sleeps), and kills what it started when dropped.
+//!
+//! Binaries come from the cargo target dir (`cargo build --bins` first; `scripts/test` does it),
+//! or from `NOMAD_AGENT_BIN` / `NOMADCTL_BIN`.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin(name: &str, env: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env) {
+        return PathBuf::from(p);
+    }
+    // target/debug/deps/<test-binary> -> target/debug/<name>
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    dir.join(name)
+}
+
+pub fn agent_bin() -> PathBuf {
+    bin("nomad-agent", "NOMAD_AGENT_BIN")
+}
+
+pub fn nomadctl_bin() -> PathBuf {
+    bin("nomadctl", "NOMADCTL_BIN")
+}
+
+/// A free TCP port on 127.0.0.1 (the OS picks; the listener is closed again at once).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Polls `f` until it returns Some or the deadline passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Result<T> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(20);
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// One `nomad-agent` process.
+pub struct Agent {
+    pub http_port: u16,
+    pub rpc_port: u16,
+    pub data_dir: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+    log_path: PathBuf,
+}
+
+impl Agent {
+    /// A dev agent (server + client) on free ports with a data dir under `dir`.
+    pub fn dev(dir: &Path) -> Result<Agent> {
+        let data_dir = dir.join("data");
+        let http_port = free_port();
+        let rpc_port = free_port();
+        let args = vec![
+            "--dev".to_string(),
+            "--data-dir".to_string(),
+            data_dir.display().to_string(),
+            "--http-port".to_string(),
+            http_port.to_string(),
+            "--rpc-port".to_string(),
+            rpc_port.to_string(),
+            "--node".to_string(),
+            "e2e-node".to_string(),
+        ];
+        let mut a = Agent {
+            http_port,
+            rpc_port,
+            data_dir,
+            args,
+            child: None,
+            log_path: dir.join("agent.log"),
+        };
+        a.start()?;
+        Ok(a)
+    }
+
+    pub fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn start(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)?;
+        let child = Command::new(agent_bin())
+            .args(&self.args)
+            .env("NOMAD_LOG", "info")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", agent_bin().display()))?;
+        self.child = Some(child);
+        let addr = self.address();
+        wait_for(
+            "the agent's HTTP API and its node",
+            Duration::from_secs(30),
+            || {
+                let nodes = get_json(&addr, "/v1/nodes").ok()?;
+                (nodes.as_array()?.iter().any(|n| n["Status"] == "ready")).then_some(())
+            },
+        )
+        .map_err(|e| anyhow!("{e}\n--- agent log ---\n{}", self.log()))
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) -> Result<()> {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if let Some(status) = c.try_wait()? {
+                    if !status.success() {
+                        bail!("agent exited with {status}\n{}", self.log());
+                    }
+                    return Ok(());
+                }
+                if Instant::now() > deadline {
+                    let _ = c.kill();
+                    bail!("agent did not stop within 20s of SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Runs `nomadctl` against this agent.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        self.ctl_in(args, None)
+    }
+
+    pub fn ctl_in(&self, args: &[&str], cwd: Option<&Path>) -> Output {
+        let mut cmd = Command::new(nomadctl_bin());
+        cmd.args(args)
+            .env("NOMAD_ADDR", self.address())
+            .stdin(Stdio::null());
+        if let Some(d) = cwd {
+            cmd.current_dir(d);
+        }
+        cmd.output().unwrap_or_else(|e| Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
+            stdout: Vec::new(),
+            stderr: format!("could not run nomadctl: {e}").into_bytes(),
+        })
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        get_json(&self.address(), path)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn get_json(addr: &str, path: &str) -> Result<Value> {
+    let mut resp = ureq::get(&format!("{addr}{path}")).call()?;
+    Ok(resp.body_mut().read_json()?)
+}
+
+/// Sends a request and returns (status, body text) whatever the status.
+pub fn request(method: &str, url: &str, body: Option<&str>) -> Result<(u16, String)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = match (method, body) {
+        ("GET", _) => agent.get(url).call()?,
+        ("DELETE", _) => agent.delete(url).call()?,
+        ("POST", Some(b)) => agent.post(url).send(b)?,
+        ("POST", None) => agent.post(url).send_empty()?,
+        ("PUT", Some(b)) => agent.put(url).send(b)?,
+        _ => bail!("unsupported method {method}"),
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    Ok((status, text))
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Processes whose command line contains `marker`, found through /proc.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(marker) && !cmd.contains("nomadctl") {
+                // Skip zombies: they are dead.
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                if stat
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+                {
+                    continue;
+                }
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Kills every process whose command line holds `marker` (tests' own tasks, at cleanup).
+pub fn kill_processes_with(marker: &str) {
+    for pid in processes_with(marker) {
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+}

@@ -1,0 +1,93 @@
+//! Scenario: bad job files, bad agent config files and bad API bodies are refused with errors that
+//! say what to fix, and change nothing.
+
+use e2e::*;
+use std::process::Command;
+
+#[test]
+fn bad_job_file_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let file = dir.path().join("bad.nomad.hcl");
+    std::fs::write(
+        &file,
+        "job \"bad\" {\n  group \"g\" {\n    coutn = 2\n    task \"t\" {\n      driver = \"raw_exec\"\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    for verb in [&["job", "validate"][..], &["job", "run"][..]] {
+        let mut args = verb.to_vec();
+        args.push(file.to_str().unwrap());
+        let out = agent.ctl(&args);
+        assert!(!out.status.success(), "{verb:?} must fail");
+        let err = stderr(&out);
+        assert!(err.contains("bad.nomad.hcl:3:5"), "{verb:?}: {err}");
+        assert!(err.contains("count"), "suggests the right name: {err}");
+    }
+    // Nothing was registered.
+    let jobs = agent.get("/v1/jobs").unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn bad_api_bodies_get_400_and_unknown_ids_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let base = agent.address();
+    let (code, body) = request("POST", &format!("{base}/v1/jobs"), Some("{not json")).unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("invalid request body"), "{body}");
+    let (code, body) = request(
+        "POST",
+        &format!("{base}/v1/jobs"),
+        Some(r#"{"Job": {"ID": "x", "TaskGroups": []}}"#),
+    )
+    .unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("no task groups"), "{body}");
+    let (code, _) = request("GET", &format!("{base}/v1/job/nope"), None).unwrap();
+    assert_eq!(code, 404);
+    let (code, _) = request("GET", &format!("{base}/v1/allocation/nope"), None).unwrap();
+    assert_eq!(code, 404);
+    let (code, _) = request("DELETE", &format!("{base}/v1/job/nope"), None).unwrap();
+    assert_eq!(code, 404);
+    let (code, body) = request(
+        "POST",
+        &format!("{base}/v1/jobs/parse"),
+        Some(r#"{"JobHCL": "job \"x\" {\n  grop \"g\" {}\n}"}"#),
+    )
+    .unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains(":2:3"), "{body}");
+    let jobs = agent.get("/v1/jobs").unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(0));
+    // The API parses HCL like Nomad's /v1/jobs/parse.
+    let (code, body) = request(
+        "POST",
+        &format!("{base}/v1/jobs/parse"),
+        Some(r#"{"JobHCL": "job \"x\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n    }\n  }\n}", "Canonicalize": true}"#),
+    )
+    .unwrap();
+    assert_eq!(code, 200, "{body}");
+    let job: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(job["ID"], "x");
+    assert_eq!(job["TaskGroups"][0]["Tasks"][0]["Driver"], "raw_exec");
+}
+
+#[test]
+fn bad_config_file_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("agent.hcl");
+    std::fs::write(
+        &cfg,
+        "data_dir = \"/tmp/x\"\nsever {\n  enabled = true\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(agent_bin())
+        .args(["--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("agent.hcl:2:1"), "{err}");
+    assert!(err.contains("server"), "{err}");
+}

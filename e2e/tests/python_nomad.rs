@@ -1,0 +1,47 @@
+//! Scenario: Nomad's own tooling works against our API: the `python-nomad` client from PyPI lists,
+//! registers, reads and deregisters jobs and reads allocations, evaluations, nodes, the leader,
+//! peers and members (e2e/python/test_python_nomad.py).
+
+use e2e::*;
+use std::process::Command;
+use std::time::Duration;
+
+#[test]
+fn python_nomad_client_drives_the_api() {
+    let have = Command::new("python3")
+        .args(["-c", "import nomad"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !have {
+        // In CI the test script installs python-nomad; a missing one there is a failure.
+        assert!(
+            std::env::var("CI").is_err(),
+            "python-nomad is not installed (pip install python-nomad)"
+        );
+        eprintln!("skipping: python-nomad not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let marker = format!("{}", 8_000_000 + std::process::id());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/test_python_nomad.py");
+    let out = Command::new("python3")
+        .args([script, &agent.http_port.to_string(), &marker])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    // The purge stops the task; make sure nothing is left even if the script failed midway.
+    let _ = wait_for(
+        "the python job's task to stop",
+        Duration::from_secs(20),
+        || {
+            processes_with(&format!("sleep {marker}"))
+                .is_empty()
+                .then_some(())
+        },
+    );
+    kill_processes_with(&format!("sleep {marker}"));
+    assert!(out.status.success(), "{text}\n{}", agent.log());
+    assert!(text.contains(" passed, 0 failed"), "{text}");
+}
