@@ -16,14 +16,13 @@ pub fn bin(name: &str, env: &str) -> PathBuf {
     if let Ok(p) = std::env::var(env) {
         return PathBuf::from(p);
     }
-    // target/debug/deps/<test-binary> -> target/debug/<name>
+    // A test runs from target/<profile>/deps/, a bench binary from target/<profile>/.
     let exe = std::env::current_exe().unwrap_or_default();
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    dir.join(name)
+    let here = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if here.join(name).exists() {
+        return here.join(name);
+    }
+    here.parent().map(|p| p.join(name)).unwrap_or_default()
 }
 
 pub fn agent_bin() -> PathBuf {
@@ -71,6 +70,11 @@ pub struct Agent {
 impl Agent {
     /// A dev agent (server + client) on free ports with a data dir under `dir`.
     pub fn dev(dir: &Path) -> Result<Agent> {
+        Self::dev_with(dir, &[])
+    }
+
+    /// A dev agent with extra flags.
+    pub fn dev_with(dir: &Path, extra: &[&str]) -> Result<Agent> {
         let data_dir = dir.join("data");
         let http_port = free_port();
         let rpc_port = free_port();
@@ -85,6 +89,10 @@ impl Agent {
             "--node".to_string(),
             "e2e-node".to_string(),
         ];
+        let args = args
+            .into_iter()
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect();
         let mut a = Agent {
             http_port,
             rpc_port,
@@ -95,6 +103,10 @@ impl Agent {
         };
         a.start()?;
         Ok(a)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn address(&self) -> String {

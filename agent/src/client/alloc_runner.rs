@@ -29,7 +29,7 @@ pub struct AllocRunner {
     dir: AllocDir,
     db: Arc<StateDb>,
     alloc_tx: watch::Sender<Arc<Allocation>>,
-    signal_tx: watch::Sender<RunnerSignal>,
+    signal_tx: Arc<watch::Sender<RunnerSignal>>,
     /// True once every task runner has ended.
     done: watch::Receiver<bool>,
     states: Arc<Mutex<BTreeMap<String, TaskState>>>,
@@ -57,6 +57,32 @@ pub fn client_status(
     (ALLOC_CLIENT_PENDING, "No tasks have started")
 }
 
+/// Asks the task runners to stop, unless they already stop or detach.
+fn kill(signal: &watch::Sender<RunnerSignal>) {
+    signal.send_if_modified(|s| {
+        let change = *s == RunnerSignal::Run;
+        if change {
+            *s = RunnerSignal::Kill;
+        }
+        change
+    });
+}
+
+fn leader_tasks(alloc: &Allocation) -> Vec<String> {
+    alloc
+        .job
+        .as_deref()
+        .and_then(|j| j.lookup_group(&alloc.task_group))
+        .map(|g| {
+            g.tasks
+                .iter()
+                .filter(|t| t.leader)
+                .map(|t| t.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn task_names(alloc: &Allocation) -> Vec<String> {
     alloc
         .job
@@ -76,11 +102,13 @@ impl AllocRunner {
         let id = alloc.id.clone();
         let dir = AllocDir::new(&ctx.alloc_base, &id);
         let names = task_names(&alloc);
+        let leaders = leader_tasks(&alloc);
         if let Err(e) = ctx.db.put_alloc(&alloc) {
             tracing::warn!(alloc = %id, error = %e, "cannot store allocation");
         }
         let (alloc_tx, alloc_rx) = watch::channel(Arc::new(alloc));
         let (signal_tx, signal_rx) = watch::channel(RunnerSignal::Run);
+        let signal_tx = Arc::new(signal_tx);
         let (done_tx, done) = watch::channel(false);
         let (task_tx, mut task_rx) = mpsc::unbounded_channel::<(String, TaskState)>();
         let states: Arc<Mutex<BTreeMap<String, TaskState>>> = Arc::new(Mutex::new(
@@ -135,8 +163,13 @@ impl AllocRunner {
             .collect();
         drop(deps);
         let states2 = states.clone();
+        let signal = signal_tx.clone();
         tokio::spawn(async move {
             while let Some((task, st)) = task_rx.recv().await {
+                // As in Nomad: a failed task, or a dead leader task, stops its siblings.
+                if st.state == TASK_STATE_DEAD && (st.failed || leaders.contains(&task)) {
+                    kill(&signal);
+                }
                 if let Ok(mut m) = states2.lock() {
                     m.insert(task, st);
                 }
@@ -185,13 +218,7 @@ impl AllocRunner {
 
     /// Stops every task (kill_signal, kill_timeout, then SIGKILL).
     pub fn kill(&self) {
-        self.signal_tx.send_if_modified(|s| {
-            let change = *s == RunnerSignal::Run;
-            if change {
-                *s = RunnerSignal::Kill;
-            }
-            change
-        });
+        kill(&self.signal_tx);
     }
 
     /// The agent is stopping: let go of the tasks without stopping them.

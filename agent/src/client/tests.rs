@@ -530,3 +530,34 @@ async fn restarted_agent_reattaches_without_running_the_task_twice() {
     assert!(guard.pids().is_empty());
     client.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_failed_task_stops_its_siblings() {
+    let guard = ProcGuard::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::new(Duration::from_secs(10));
+    let client = start(dir.path(), &server).await;
+    let mut a = alloc(
+        "service",
+        sh_task("sleep 0.2; exit 1", &guard.marker),
+        policy(0, 10),
+    );
+    let mut sibling = sh_task("exec sleep 30", &guard.marker);
+    sibling.name = "s".into();
+    if let Some(job) = a.job.as_mut() {
+        job.task_groups[0].tasks.push(sibling);
+    }
+    let id = a.id.clone();
+    server.put_alloc(a);
+    wait_until("alloc failed and sibling dead", || {
+        server.status(&id).is_some_and(|u| {
+            u.client_status == "failed" && u.task_states.get("s").is_some_and(|s| s.state == "dead")
+        })
+    })
+    .await;
+    let s = server.status(&id).unwrap().task_states["s"].clone();
+    assert!(!s.failed);
+    assert_eq!(s.events.last().unwrap().event_type, "Killed");
+    assert!(guard.pids().is_empty());
+    client.shutdown().await;
+}

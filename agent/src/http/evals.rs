@@ -19,7 +19,7 @@ pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, 
         .filter(|e| e.id.starts_with(&q.prefix))
         .map(|e| (**e).clone())
         .collect();
-    evals.sort_by(|a, b| b.create_index.cmp(&a.create_index));
+    evals.sort_by_key(|e| std::cmp::Reverse(e.create_index));
     Ok(json_indexed(&evals, snap.table_index(Table::Evals)))
 }
 

@@ -104,7 +104,7 @@ pub async fn allocations(
         .iter()
         .map(|a| a.stub())
         .collect();
-    allocs.sort_by(|a, b| b.create_index.cmp(&a.create_index));
+    allocs.sort_by_key(|a| std::cmp::Reverse(a.create_index));
     Ok(json_indexed(&allocs, snap.table_index(Table::Allocs)))
 }
 
@@ -121,7 +121,7 @@ pub async fn evaluations(
         .iter()
         .map(|e| (**e).clone())
         .collect();
-    evals.sort_by(|a, b| b.create_index.cmp(&a.create_index));
+    evals.sort_by_key(|e| std::cmp::Reverse(e.create_index));
     Ok(json_indexed(&evals, snap.table_index(Table::Evals)))
 }
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Salt that separates the placer's random stream from the id stream.
-const PLACER_SALT: u64 = 0x5eed_0f_91ace;
+const PLACER_SALT: u64 = 0x05ee_d0f9_1ace;
 
 /// Stops every allocation of a job that is stopped or purged.
 pub fn stop_all(b: &mut Builder, allocs: &[Arc<Allocation>]) {
@@ -75,7 +75,7 @@ pub fn schedule(
         .task_groups
         .iter()
         .zip(&groups)
-        .map(|(tg, ga)| reconcile_group(&job, tg, ga, &health, ctx.now))
+        .map(|(tg, ga)| reconcile_group(&job, tg, ga, &health, ctx.now, &eval.id))
         .collect();
 
     let rng = Rng::seeded_with(ctx.seed ^ PLACER_SALT, &eval.id);
@@ -154,7 +154,7 @@ fn place_one(
                     placer.unmark_stopped(prev);
                 }
             }
-            b.fail(&tg.name, Some(metric));
+            b.fail(&tg.name, Some(*metric));
         }
     }
 }

@@ -179,9 +179,9 @@ impl Builder {
                 id
             }
         };
+        // ModifyTime stays: it is the failure time when the tasks report no FinishedAt.
         let mut c = a.clone();
         c.followup_eval_id = id;
-        c.modify_time = self.now;
         self.plan
             .node_allocation
             .entry(c.node_id.clone())

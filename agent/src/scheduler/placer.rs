@@ -178,7 +178,7 @@ impl<'a> Placer<'a> {
         &mut self,
         g: usize,
         penalty_node: Option<&str>,
-    ) -> Result<Choice, AllocationMetric> {
+    ) -> Result<Choice, Box<AllocationMetric>> {
         let mut metric = self.base_metric.clone();
         let n = self.pool.len();
         let mut best: Option<(f64, usize, Vec<AllocatedPort>)> = None;
@@ -204,13 +204,13 @@ impl<'a> Placer<'a> {
                 ports,
                 metric,
             }),
-            None => Err(metric),
+            None => Err(Box::new(metric)),
         }
     }
 
     /// Checks one specific node for group `g` (the system scheduler's way). The caller checks
     /// [`Placer::in_pool`] first.
-    pub fn select_node(&mut self, g: usize, idx: usize) -> Result<Choice, AllocationMetric> {
+    pub fn select_node(&mut self, g: usize, idx: usize) -> Result<Choice, Box<AllocationMetric>> {
         let mut metric = self.base_metric.clone();
         metric.nodes_evaluated += 1;
         match self.evaluate(g, idx, false, &mut metric) {
@@ -219,7 +219,7 @@ impl<'a> Placer<'a> {
                 ports,
                 metric,
             }),
-            None => Err(metric),
+            None => Err(Box::new(metric)),
         }
     }
 

@@ -98,6 +98,7 @@ pub fn reconcile_group(
     allocs: &[Arc<Allocation>],
     health: &dyn Fn(&str) -> NodeHealth,
     now: i64,
+    eval_id: &str,
 ) -> GroupPlan {
     let batch = job.job_type == api::JOB_TYPE_BATCH;
     let count = tg.count.max(0) as u32;
@@ -156,7 +157,7 @@ pub fn reconcile_group(
         }
         extra.extend(it);
     }
-    extra.sort_by(|a, b| b.index().cmp(&a.index()));
+    extra.sort_by_key(|a| std::cmp::Reverse(a.index()));
     for a in extra {
         let down = health(&a.node_id) == NodeHealth::Down;
         out.stops.push(Stop {
@@ -203,7 +204,7 @@ pub fn reconcile_group(
         } else if done.contains_key(&i) {
             // Batch work that succeeded is never run again.
         } else if let Some(f) = failed.get(&i) {
-            match reschedule::verdict(f, tg.reschedule_policy.as_ref(), now) {
+            match reschedule::verdict(f, tg.reschedule_policy.as_ref(), now, eval_id) {
                 Verdict::Now { delay } => out.places.push(Place {
                     index: i,
                     previous: Some((*f).clone()),

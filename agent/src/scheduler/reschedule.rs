@@ -20,13 +20,62 @@ fn nanos(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-/// When the allocation failed: its last modification (the client's failed status update).
+/// When the allocation failed: the latest FinishedAt of its tasks (RFC 3339, set by the client),
+/// else its last modification time.
 fn failed_at(a: &Allocation) -> i64 {
-    if a.modify_time > 0 {
-        a.modify_time
-    } else {
-        a.create_time
+    let finished = a
+        .task_states
+        .values()
+        .filter_map(|t| parse_rfc3339(&t.finished_at))
+        .max();
+    match finished {
+        Some(t) => t,
+        None if a.modify_time > 0 => a.modify_time,
+        None => a.create_time,
     }
+}
+
+/// Parses "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123456789+02:00" into Unix nanoseconds.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut frac: i64 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = s.get(start..i.min(start + 9))?;
+        frac = digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32);
+    }
+    let offset = match b.get(i) {
+        Some(b'Z' | b'z') => 0,
+        Some(sign @ (b'+' | b'-')) => {
+            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if *sign == b'+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    Some(secs * 1_000_000_000 + frac)
 }
 
 fn events(a: &Allocation) -> &[RescheduleEvent] {
@@ -58,7 +107,14 @@ pub fn next_delay(policy: &ReschedulePolicy, prior: &[RescheduleEvent]) -> i64 {
     }
 }
 
-pub fn verdict(a: &Allocation, policy: Option<&ReschedulePolicy>, now: i64) -> Verdict {
+/// `eval_id` is the running evaluation: a follow-up evaluation created for this allocation
+/// replaces it even if the clock is slightly early.
+pub fn verdict(
+    a: &Allocation,
+    policy: Option<&ReschedulePolicy>,
+    now: i64,
+    eval_id: &str,
+) -> Verdict {
     let Some(policy) = policy else {
         return Verdict::Never;
     };
@@ -75,7 +131,7 @@ pub fn verdict(a: &Allocation, policy: Option<&ReschedulePolicy>, now: i64) -> V
     }
     let delay = next_delay(policy, prior);
     let wait_until = failed_at(a).saturating_add(delay);
-    if wait_until <= now {
+    if wait_until <= now || (!a.followup_eval_id.is_empty() && a.followup_eval_id == eval_id) {
         Verdict::Now { delay }
     } else {
         Verdict::Later { wait_until, delay }
@@ -200,11 +256,11 @@ mod tests {
         let p = policy(1, "constant");
         let now = 1000 * S;
         assert_eq!(
-            verdict(&failed(now - 10 * S, &[]), Some(&p), now),
+            verdict(&failed(now - 10 * S, &[]), Some(&p), now, ""),
             Verdict::Now { delay: 5 * S }
         );
         assert_eq!(
-            verdict(&failed(now - 2 * S, &[]), Some(&p), now),
+            verdict(&failed(now - 2 * S, &[]), Some(&p), now, ""),
             Verdict::Later {
                 wait_until: now + 3 * S,
                 delay: 5 * S
@@ -212,16 +268,36 @@ mod tests {
         );
         // One attempt already used within the interval.
         assert_eq!(
-            verdict(&failed(now - 10 * S, &[5 * S]), Some(&p), now),
+            verdict(&failed(now - 10 * S, &[5 * S]), Some(&p), now, ""),
             Verdict::Never
         );
-        assert_eq!(verdict(&failed(now, &[]), None, now), Verdict::Never);
+        assert_eq!(verdict(&failed(now, &[]), None, now, ""), Verdict::Never);
         let mut unlimited = policy(0, "constant");
         unlimited.unlimited = true;
         assert!(matches!(
-            verdict(&failed(now - 10 * S, &[5 * S; 30]), Some(&unlimited), now),
+            verdict(
+                &failed(now - 10 * S, &[5 * S; 30]),
+                Some(&unlimited),
+                now,
+                ""
+            ),
             Verdict::Now { .. }
         ));
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000 * S)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-15T00:13:20.5+02:00"),
+            Some(1_700_000_000 * S + S / 2)
+        );
+        assert_eq!(parse_rfc3339(""), None);
+        assert_eq!(parse_rfc3339("2023-11-14 nonsense"), None);
     }
 
     #[test]

@@ -177,7 +177,7 @@ fn place(
             true
         }
         Err(metric) => {
-            b.fail(&tg.name, Some(metric));
+            b.fail(&tg.name, Some(*metric));
             false
         }
     }

@@ -473,7 +473,19 @@ fn delayed_reschedule_creates_a_followup_eval() {
     let out = run(&s, &j);
     apply(&mut s, &out);
     let first = placed(&MemState::new(), &out)[0].clone();
-    set_client_status(&mut s, &first.id, "failed", NOW - SEC);
+    set_client_status(&mut s, &first.id, "failed", NOW);
+    // The task's FinishedAt, one second before NOW, is the failure time.
+    if let Some(a) = s.alloc(&first.id) {
+        let mut a = (*a).clone();
+        let ts = api::TaskState {
+            state: "dead".into(),
+            failed: true,
+            finished_at: "2023-11-14T22:13:19Z".into(),
+            ..api::TaskState::default()
+        };
+        a.task_states.insert("app".into(), ts);
+        s.upsert_alloc(a);
+    }
     let out = run(&s, &j);
     assert!(placed(&s, &out).is_empty());
     assert_eq!(out.followup_evals.len(), 1);

@@ -76,10 +76,6 @@ impl BlockedEvals {
     pub fn len(&self) -> usize {
         self.lock().by_job.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -113,7 +109,7 @@ mod tests {
             _ => panic!("e1 should be superseded"),
         }
         assert_eq!(b.unblock_all(10).len(), 1);
-        assert!(b.is_empty());
+        assert_eq!(b.len(), 0);
         assert!(matches!(
             b.block(ev("e3", "j", 9)),
             BlockOutcome::RetryNow(_)

@@ -88,7 +88,7 @@ impl Server {
         let (index, res) = self
             .raft
             .apply(Command::JobRegister {
-                job: job.clone(),
+                job: Box::new(job.clone()),
                 eval: Some(eval.clone()),
                 now: now_nanos(),
             })
@@ -172,7 +172,7 @@ impl Server {
         let (index, res) = self
             .raft
             .apply(Command::NodeRegister {
-                node,
+                node: Box::new(node),
                 evals,
                 now: now_nanos(),
             })
@@ -300,7 +300,7 @@ impl Server {
             .raft
             .apply(Command::AllocStop {
                 alloc_id: alloc_id.into(),
-                eval: eval.clone(),
+                eval: Box::new(eval.clone()),
                 now: now_nanos(),
             })
             .await

@@ -75,10 +75,6 @@ impl HeartbeatTimers {
         self.lock().remove(node_id);
     }
 
-    pub fn clear(&self) {
-        self.lock().clear();
-    }
-
     /// Removes and returns nodes whose deadline passed.
     pub fn expired(&self, now: Instant) -> Vec<String> {
         let mut g = self.lock();
@@ -91,14 +87,6 @@ impl HeartbeatTimers {
             g.remove(id);
         }
         gone
-    }
-
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -129,7 +129,7 @@ impl Tables {
                 a.modify_time = *now;
                 self.put_alloc(a);
                 self.allocs_index = index;
-                self.upsert_evals(index, std::slice::from_ref(eval))
+                self.upsert_evals(index, std::slice::from_ref(&**eval))
             }
         }
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub enum Command {
     /// A new version of a job, and the evaluation it triggers.
     JobRegister {
-        job: Job,
+        job: Box<Job>,
         eval: Option<Evaluation>,
         now: i64,
     },
@@ -22,7 +22,7 @@ pub enum Command {
         now: i64,
     },
     NodeRegister {
-        node: Node,
+        node: Box<Node>,
         evals: Vec<Evaluation>,
         now: i64,
     },
@@ -53,7 +53,7 @@ pub enum Command {
     /// An operator stops one allocation (`alloc stop`): it is replaced by the eval.
     AllocStop {
         alloc_id: String,
-        eval: Evaluation,
+        eval: Box<Evaluation>,
         now: i64,
     },
 }

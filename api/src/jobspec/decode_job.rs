@@ -1,7 +1,8 @@
 //! The job and group vocabulary: positioned tree -> `api::Job`. Shared by HCL and YAML.
 
 use super::decode::{describe, Block, Fields, Result};
-use super::decode_parts::{constraints, migrate, network, reschedule, restart, services, update};
+use super::decode_parts::{constraints, migrate, network, reschedule, restart, update};
+use super::decode_service::services;
 use super::decode_task::task;
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{Job, TaskGroup, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM};

@@ -2,7 +2,8 @@
 //! logs, artifacts, templates.
 
 use super::decode::{describe, Block, Fields, Result};
-use super::decode_parts::{constraints, network, services};
+use super::decode_parts::{constraints, network};
+use super::decode_service::services;
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{Artifact, LogConfig, Resources, Task, Template};
 

@@ -11,8 +11,18 @@ use crate::job::Job;
 use serde_json::Value;
 
 pub fn parse(src: &str, file: &str) -> Result<Job, JobspecError> {
-    let syntax =
-        |e: serde_json::Error| JobspecError::new(file, e.line(), e.column(), e.to_string());
+    let syntax = |e: serde_json::Error| {
+        // serde's message ends with " at line L column C", which the prefix already says.
+        let msg = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let msg = msg.strip_suffix(&suffix).unwrap_or(&msg).to_string();
+        JobspecError::new(
+            file,
+            e.line(),
+            e.column(),
+            format!("invalid job JSON: {msg}"),
+        )
+    };
     let input: Value = serde_json::from_str(src).map_err(syntax)?;
     let Value::Object(top) = &input else {
         return Err(JobspecError::new(

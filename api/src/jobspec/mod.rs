@@ -10,6 +10,7 @@
 pub mod decode;
 mod decode_job;
 mod decode_parts;
+mod decode_service;
 mod decode_task;
 mod error;
 pub mod hcl;

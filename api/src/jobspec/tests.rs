@@ -526,6 +526,13 @@ fn json_unknown_fields_and_type_errors() {
     let src = "{\"Job\": {\n  \"ID\": \"x\",\n  \"Priority\": \"high\"\n}}";
     let err = json_err(src);
     assert!(err.starts_with("j.json:3:"), "{err}");
+    assert!(
+        err.contains("invalid job JSON: invalid type: string \"high\""),
+        "{err}"
+    );
+    assert!(!err.contains(" at line "), "{err}");
+    let err = json_err("{\"Job\": {\"ID\": }}");
+    assert!(err.starts_with("j.json:1:16: invalid job JSON"), "{err}");
     // Unknown fields set to null are tolerated (Nomad's own output is full of them).
     parse_json("{\"Job\": {\"ID\": \"x\", \"Affinities\": null}}", "j.json").unwrap();
 }
@@ -567,4 +574,92 @@ fn parse_file_uses_extension_and_names_the_file() {
     assert_eq!(missing.line, 0);
     assert!(missing.to_string().contains("cannot read the job file"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn realistic_docker_job() {
+    let job = hcl(r#"
+job "hello-docker" {
+  datacenters = ["dc1"]
+  type        = "service"
+
+  group "web" {
+    count = 2
+
+    network {
+      port "http" {
+        to = 8080
+      }
+    }
+
+    service {
+      name = "hello"
+      port = "http"
+      tags = ["urlprefix-/hello", "v1"]
+
+      check {
+        type     = "http"
+        path     = "/"
+        interval = "10s"
+        timeout  = "2s"
+        check_restart {
+          limit = 3
+        }
+      }
+    }
+
+    task "app" {
+      driver = "docker"
+
+      config {
+        image = "hello:1.0"
+        ports = ["http"]
+        auth {
+          username = "u"
+          password = "p"
+        }
+        logging {
+          type = "json-file"
+          config {
+            max-size = "10m"
+          }
+        }
+      }
+
+      template {
+        data        = <<EOF
+PORT={{ env "NOMAD_PORT_http" }}
+NODE=${node.unique.name}
+EOF
+        destination = "secrets/app.env"
+        env         = true
+      }
+
+      resources {
+        cpu    = 200
+        memory = 128
+      }
+    }
+  }
+}
+"#);
+    let t = &job.task_groups[0].tasks[0];
+    assert_eq!(
+        serde_json::Value::Object(t.config.clone().into_iter().collect()),
+        serde_json::json!({
+            "image": "hello:1.0",
+            "ports": ["http"],
+            "auth": {"username": "u", "password": "p"},
+            "logging": {"type": "json-file", "config": {"max-size": "10m"}},
+        })
+    );
+    assert_eq!(
+        t.templates[0].embedded_tmpl,
+        "PORT={{ env \"NOMAD_PORT_http\" }}\nNODE=${node.unique.name}\n"
+    );
+    assert!(t.templates[0].envvars);
+    assert_eq!(job.task_groups[0].services[0].tags[0], "urlprefix-/hello");
+    let mut canon = job.clone();
+    canon.canonicalize();
+    canon.validate().unwrap();
 }
