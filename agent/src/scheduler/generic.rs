@@ -1,7 +1,7 @@
 //! The service and batch scheduler: reconcile each task group, then place what is missing on the
 //! best of a few feasible nodes.
 
-use super::ids::Rng;
+use super::ids::{FastMap, Rng};
 use super::outcome::Builder;
 use super::placer::Placer;
 use super::reconcile::{
@@ -10,7 +10,6 @@ use super::reconcile::{
 use super::reschedule;
 use super::{SchedulerContext, SchedulerOutcome, StateView};
 use api::{Allocation, Evaluation, Job, Node, NODE_STATUS_DOWN};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Salt that separates the placer's random stream from the id stream.
@@ -23,7 +22,7 @@ pub fn stop_all(b: &mut Builder, allocs: &[Arc<Allocation>]) {
     }
 }
 
-pub fn health_of(nodes: &HashMap<&str, &Node>, id: &str) -> NodeHealth {
+pub fn health_of(nodes: &FastMap<&str, &Node>, id: &str) -> NodeHealth {
     match nodes.get(id) {
         None => NodeHealth::Down,
         Some(n) if n.status == NODE_STATUS_DOWN => NodeHealth::Down,
@@ -51,7 +50,7 @@ pub fn schedule(
     };
     b.set_job(&job);
     let nodes = state.nodes();
-    let by_id: HashMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n.as_ref())).collect();
+    let by_id: FastMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n.as_ref())).collect();
     let health = |id: &str| health_of(&by_id, id);
 
     // Allocations of groups the job no longer has.

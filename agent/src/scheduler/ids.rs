@@ -64,6 +64,35 @@ impl Rng {
     }
 }
 
+/// FNV-1a for the scheduler's short-lived maps keyed by node ids: several times faster than the
+/// default SipHash, and the keys come from our own state, not from an attacker.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FnvBuild;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::BuildHasher for FnvBuild {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FastMap<K, V> = std::collections::HashMap<K, V, FnvBuild>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

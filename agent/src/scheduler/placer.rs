@@ -6,13 +6,13 @@
 use super::constraints::Checker;
 use super::feasible::{in_pool, GroupSpec, DISTINCT_HOSTS};
 use super::fit::{cpu_capacity, memory_capacity, NodeUsage};
-use super::ids::Rng;
+use super::ids::{FastMap, Rng};
 use super::metrics::{exhaust_node, filter_node, pool_metric};
 use super::ports::assign_ports;
 use super::rank;
 use super::StateView;
 use api::{AllocatedPort, Allocation, AllocationMetric, Job, Node};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,7 +33,7 @@ pub struct Choice {
 pub struct Placer<'a> {
     state: &'a dyn StateView,
     nodes: &'a [Arc<Node>],
-    index: HashMap<&'a str, usize>,
+    index: FastMap<&'a str, usize>,
     pub groups: Vec<GroupSpec<'a>>,
     pool: Vec<usize>,
     pooled: Vec<bool>,
@@ -41,8 +41,10 @@ pub struct Placer<'a> {
     limit: usize,
     usage: Vec<Option<NodeUsage>>,
     stopped: HashSet<String>,
-    job_counts: HashMap<usize, u32>,
-    group_counts: HashMap<(usize, usize), u32>,
+    /// Per node: live and planned allocations of the job.
+    job_counts: Vec<u32>,
+    /// Per group, per node (sized on first use): live and planned allocations of the group.
+    group_counts: Vec<Vec<u32>>,
     feas: Vec<Vec<Feas>>,
     reasons: Vec<String>,
     checker: Checker,
@@ -60,7 +62,7 @@ impl<'a> Placer<'a> {
         job_allocs: &[Arc<Allocation>],
         mut rng: Rng,
     ) -> Placer<'a> {
-        let index: HashMap<&str, usize> = nodes
+        let index: FastMap<&str, usize> = nodes
             .iter()
             .enumerate()
             .map(|(i, n)| (n.id.as_str(), i))
@@ -91,8 +93,8 @@ impl<'a> Placer<'a> {
             limit,
             usage: Vec::new(),
             stopped: HashSet::new(),
-            job_counts: HashMap::new(),
-            group_counts: HashMap::new(),
+            job_counts: vec![0; nodes.len()],
+            group_counts: vec![Vec::new(); job.task_groups.len()],
             reasons: Vec::new(),
             checker: Checker::default(),
             base_metric,
@@ -119,8 +121,12 @@ impl<'a> Placer<'a> {
             return;
         };
         let apply = |v: &mut u32| *v = v.saturating_add_signed(delta);
-        apply(self.job_counts.entry(n).or_insert(0));
-        apply(self.group_counts.entry((n, g)).or_insert(0));
+        apply(&mut self.job_counts[n]);
+        let per_node = &mut self.group_counts[g];
+        if per_node.is_empty() {
+            per_node.resize(self.nodes.len(), 0);
+        }
+        apply(&mut per_node[n]);
     }
 
     /// A live allocation stops in this plan: its resources are free for the placements that follow.
@@ -263,8 +269,8 @@ impl<'a> Placer<'a> {
             return None;
         }
         let spec = &self.groups[g];
-        let job_here = self.job_counts.get(&idx).copied().unwrap_or(0);
-        let group_here = self.group_counts.get(&(idx, g)).copied().unwrap_or(0);
+        let job_here = self.job_counts[idx];
+        let group_here = self.group_counts[g].get(idx).copied().unwrap_or(0);
         if (spec.distinct_hosts_job && job_here > 0)
             || (spec.distinct_hosts_group && group_here > 0)
         {

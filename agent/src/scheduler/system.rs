@@ -3,7 +3,7 @@
 //! only nodes without room are reported in FailedTGAllocs and block the evaluation.
 
 use super::generic::{health_of, stop_all};
-use super::ids::Rng;
+use super::ids::{FastMap, Rng};
 use super::outcome::Builder;
 use super::placer::Placer;
 use super::reconcile::{
@@ -36,7 +36,7 @@ pub fn schedule(
     };
     b.set_job(&job);
     let nodes = state.nodes();
-    let by_id: HashMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n.as_ref())).collect();
+    let by_id: FastMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n.as_ref())).collect();
     let rng = Rng::seeded_with(ctx.seed ^ PLACER_SALT, &eval.id);
     let mut placer = Placer::new(&job, &nodes, state, &allocs, rng);
 
@@ -68,7 +68,7 @@ fn schedule_group(
     g: usize,
     allocs: &[Arc<Allocation>],
     nodes: &[Arc<Node>],
-    by_id: &HashMap<&str, &Node>,
+    by_id: &FastMap<&str, &Node>,
 ) {
     let tg = &job.task_groups[g];
     let mut on: HashMap<&str, OnNode> = HashMap::new();

@@ -6,6 +6,8 @@ mod apply;
 mod command;
 mod summary;
 mod tables;
+#[cfg(test)]
+mod tests;
 
 pub use command::{ApplyResult, Command};
 pub use tables::{JobKey, Table, Tables, TablesImage};

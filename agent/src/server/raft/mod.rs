@@ -7,6 +7,8 @@
 //! Replicated consensus across servers replaces the writer without changing this interface.
 
 mod log_store;
+#[cfg(test)]
+mod tests;
 
 pub use log_store::LogStoreError;
 
@@ -47,6 +49,16 @@ impl Raft {
     /// Opens (or creates) the log under `dir`, restores the state from snapshot + log replay, and
     /// starts the writer.
     pub fn open(dir: &Path, state: Arc<StateStore>, self_addr: String) -> Result<Raft, RaftError> {
+        Self::open_with(dir, state, self_addr, SNAPSHOT_THRESHOLD)
+    }
+
+    /// As [`Raft::open`], snapshotting every `snapshot_threshold` entries.
+    pub fn open_with(
+        dir: &Path,
+        state: Arc<StateStore>,
+        self_addr: String,
+        snapshot_threshold: u64,
+    ) -> Result<Raft, RaftError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| RaftError::Storage(format!("{}: {e}", dir.display())))?;
         let store =
@@ -64,7 +76,14 @@ impl Raft {
         state.restore(tables);
         tracing::info!(last_index, replayed, "raft: state restored");
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer(store, state, rx, last_index, snapshot_index));
+        tokio::spawn(writer(
+            store,
+            state,
+            rx,
+            last_index,
+            snapshot_index,
+            snapshot_threshold.max(1),
+        ));
         Ok(Raft { tx, self_addr })
     }
 
@@ -98,6 +117,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Proposal>,
     mut last_index: u64,
     mut snapshot_index: u64,
+    snapshot_threshold: u64,
 ) {
     let store = Arc::new(store);
     let mut batch: Vec<Proposal> = Vec::with_capacity(MAX_BATCH);
@@ -138,7 +158,7 @@ async fn writer(
             let res = state.apply(index, &cmd);
             let _ = reply.send(Ok((index, res)));
         }
-        if last_index - snapshot_index >= SNAPSHOT_THRESHOLD {
+        if last_index - snapshot_index >= snapshot_threshold {
             let image = state.snapshot().to_image();
             let st = store.clone();
             match tokio::task::spawn_blocking(move || st.install_snapshot(&image)).await {
