@@ -88,6 +88,9 @@ pub trait StateView {
 pub struct SchedulerContext {
     /// Unix nanoseconds.
     pub now: i64,
+    /// Drives the node shuffle, dynamic ports and the ids of new allocations and evaluations
+    /// (mixed with the evaluation id). A retry of the same evaluation after the applier refused
+    /// part of a plan must pass a different seed (e.g. the snapshot index), or it would reuse ids.
     pub seed: u64,
 }
 
