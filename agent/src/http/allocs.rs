@@ -1,7 +1,6 @@
 //! `/v1/allocations` and `/v1/allocation/:id`.
 
-use super::query::QueryOpts;
-use super::{json_indexed, HttpError, HttpState};
+use super::{json_indexed, read_blocking, HttpError, HttpState};
 use crate::state::Table;
 use api::Allocation;
 use axum::extract::{Path, Query, State};
@@ -11,15 +10,15 @@ use std::collections::HashMap;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Allocs).await;
-    let allocs: Vec<Allocation> = snap
-        .allocs()
-        .filter(|a| a.id.starts_with(&q.prefix))
-        .map(|a| a.stub())
-        .collect();
-    Ok(json_indexed(&allocs, snap.table_index(Table::Allocs)))
+    read_blocking(&st, q, Table::Allocs, |snap, q| {
+        let allocs: Vec<Allocation> = snap
+            .allocs()
+            .filter(|a| a.id.starts_with(&q.prefix))
+            .map(|a| a.stub())
+            .collect();
+        Ok((allocs, snap.table_index(Table::Allocs)))
+    })
+    .await
 }
 
 pub async fn read(
@@ -27,13 +26,14 @@ pub async fn read(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Allocs).await;
-    let a = snap
-        .alloc(&id)
-        .ok_or_else(|| HttpError::not_found("alloc not found"))?;
-    Ok(json_indexed(a.as_ref(), a.modify_index))
+    read_blocking(&st, q, Table::Allocs, |snap, _| {
+        let a = snap
+            .alloc(&id)
+            .ok_or_else(|| HttpError::not_found("alloc not found"))?;
+        let index = a.modify_index;
+        Ok(((*a).clone(), index))
+    })
+    .await
 }
 
 pub async fn stop(

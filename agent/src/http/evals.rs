@@ -1,7 +1,7 @@
 //! `/v1/evaluations` and `/v1/evaluation/:id`.
 
 use super::query::QueryOpts;
-use super::{json_indexed, HttpError, HttpState};
+use super::{json_indexed, read_blocking, HttpError, HttpState};
 use crate::state::Table;
 use api::{Allocation, Evaluation};
 use axum::extract::{Path, Query, State};
@@ -11,16 +11,16 @@ use std::collections::HashMap;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Evals).await;
-    let mut evals: Vec<Evaluation> = snap
-        .evals()
-        .filter(|e| e.id.starts_with(&q.prefix))
-        .map(|e| (**e).clone())
-        .collect();
-    evals.sort_by_key(|e| std::cmp::Reverse(e.create_index));
-    Ok(json_indexed(&evals, snap.table_index(Table::Evals)))
+    read_blocking(&st, q, Table::Evals, |snap, q| {
+        let mut evals: Vec<Evaluation> = snap
+            .evals()
+            .filter(|e| e.id.starts_with(&q.prefix))
+            .map(|e| (**e).clone())
+            .collect();
+        evals.sort_by_key(|e| std::cmp::Reverse(e.create_index));
+        Ok((evals, snap.table_index(Table::Evals)))
+    })
+    .await
 }
 
 pub async fn read(
@@ -56,13 +56,13 @@ pub async fn allocations(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Allocs).await;
-    let allocs: Vec<Allocation> = snap
-        .allocs()
-        .filter(|a| a.eval_id == id)
-        .map(|a| a.stub())
-        .collect();
-    Ok(json_indexed(&allocs, snap.table_index(Table::Allocs)))
+    read_blocking(&st, q, Table::Allocs, |snap, _| {
+        let allocs: Vec<Allocation> = snap
+            .allocs()
+            .filter(|a| a.eval_id == id)
+            .map(|a| a.stub())
+            .collect();
+        Ok((allocs, snap.table_index(Table::Allocs)))
+    })
+    .await
 }

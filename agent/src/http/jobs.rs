@@ -2,7 +2,7 @@
 
 use super::error::parse_body;
 use super::query::QueryOpts;
-use super::{json_indexed, HttpError, HttpState};
+use super::{json_indexed, read_blocking, HttpError, HttpState};
 use crate::state::Table;
 use api::*;
 use axum::body::Bytes;
@@ -13,15 +13,15 @@ use std::collections::HashMap;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Jobs).await;
-    let stubs: Vec<JobListStub> = snap
-        .jobs()
-        .filter(|j| j.namespace == q.namespace && j.id.starts_with(&q.prefix))
-        .map(|j| snap.job_stub(j))
-        .collect();
-    Ok(json_indexed(&stubs, snap.table_index(Table::Jobs)))
+    read_blocking(&st, q, Table::Jobs, |snap, q| {
+        let stubs: Vec<JobListStub> = snap
+            .jobs()
+            .filter(|j| j.namespace == q.namespace && j.id.starts_with(&q.prefix))
+            .map(|j| snap.job_stub(j))
+            .collect();
+        Ok((stubs, snap.table_index(Table::Jobs)))
+    })
+    .await
 }
 
 pub async fn register(State(st): State<HttpState>, body: Bytes) -> Result<Response, HttpError> {
@@ -70,13 +70,13 @@ pub async fn read(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Jobs).await;
-    let job = snap
-        .job(&q.namespace, &id)
-        .ok_or_else(|| HttpError::not_found("job not found"))?;
-    Ok(json_indexed(&snap.job_with_status(&job), job.modify_index))
+    read_blocking(&st, q, Table::Jobs, |snap, q| {
+        let job = snap
+            .job(&q.namespace, &id)
+            .ok_or_else(|| HttpError::not_found("job not found"))?;
+        Ok((snap.job_with_status(&job), job.modify_index))
+    })
+    .await
 }
 
 pub async fn deregister(
@@ -96,16 +96,16 @@ pub async fn allocations(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Allocs).await;
-    let mut allocs: Vec<Allocation> = snap
-        .allocs_for_job(&q.namespace, &id)
-        .iter()
-        .map(|a| a.stub())
-        .collect();
-    allocs.sort_by_key(|a| std::cmp::Reverse(a.create_index));
-    Ok(json_indexed(&allocs, snap.table_index(Table::Allocs)))
+    read_blocking(&st, q, Table::Allocs, |snap, q| {
+        let mut allocs: Vec<Allocation> = snap
+            .allocs_for_job(&q.namespace, &id)
+            .iter()
+            .map(|a| a.stub())
+            .collect();
+        allocs.sort_by_key(|a| std::cmp::Reverse(a.create_index));
+        Ok((allocs, snap.table_index(Table::Allocs)))
+    })
+    .await
 }
 
 pub async fn evaluations(
@@ -113,16 +113,16 @@ pub async fn evaluations(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Evals).await;
-    let mut evals: Vec<Evaluation> = snap
-        .evals_for_job(&q.namespace, &id)
-        .iter()
-        .map(|e| (**e).clone())
-        .collect();
-    evals.sort_by_key(|e| std::cmp::Reverse(e.create_index));
-    Ok(json_indexed(&evals, snap.table_index(Table::Evals)))
+    read_blocking(&st, q, Table::Evals, |snap, q| {
+        let mut evals: Vec<Evaluation> = snap
+            .evals_for_job(&q.namespace, &id)
+            .iter()
+            .map(|e| (**e).clone())
+            .collect();
+        evals.sort_by_key(|e| std::cmp::Reverse(e.create_index));
+        Ok((evals, snap.table_index(Table::Evals)))
+    })
+    .await
 }
 
 pub async fn versions(
@@ -130,18 +130,18 @@ pub async fn versions(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Jobs).await;
-    let versions = snap.job_versions(&q.namespace, &id);
-    if versions.is_empty() {
-        return Err(HttpError::not_found("job versions not found"));
-    }
-    let resp = JobVersionsResponse {
-        versions: versions.iter().map(|j| (**j).clone()).collect(),
-        diffs: None,
-    };
-    Ok(json_indexed(&resp, snap.table_index(Table::Jobs)))
+    read_blocking(&st, q, Table::Jobs, |snap, q| {
+        let versions = snap.job_versions(&q.namespace, &id);
+        if versions.is_empty() {
+            return Err(HttpError::not_found("job versions not found"));
+        }
+        let resp = JobVersionsResponse {
+            versions: versions.iter().map(|j| (**j).clone()).collect(),
+            diffs: None,
+        };
+        Ok((resp, snap.table_index(Table::Jobs)))
+    })
+    .await
 }
 
 pub async fn summary(
@@ -149,12 +149,13 @@ pub async fn summary(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Result<Response, HttpError> {
-    let q = QueryOpts::parse(q)?;
-    let server = st.server()?;
-    let snap = q.block_on(&server.state, Table::Allocs).await;
-    let job = snap
-        .job(&q.namespace, &id)
-        .ok_or_else(|| HttpError::not_found("job not found"))?;
-    let s = snap.job_summary(&job);
-    Ok(json_indexed(&s, s.modify_index))
+    read_blocking(&st, q, Table::Allocs, |snap, q| {
+        let job = snap
+            .job(&q.namespace, &id)
+            .ok_or_else(|| HttpError::not_found("job not found"))?;
+        let s = snap.job_summary(&job);
+        let index = s.modify_index;
+        Ok((s, index))
+    })
+    .await
 }

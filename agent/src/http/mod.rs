@@ -13,11 +13,14 @@ pub use error::HttpError;
 
 use crate::client::Client;
 use crate::server::Server;
+use crate::state::{Table, Tables};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use query::QueryOpts;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Who this agent is, for `/v1/agent/self` and `/v1/agent/members`.
@@ -92,6 +95,21 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/client/fs/logs/{alloc}", get(logs::logs))
         .fallback(|| async { HttpError::not_found("Invalid URL path: no such endpoint") })
         .with_state(state)
+}
+
+/// The shape of every read: parse the query, wait (blocking query) until `table` passes the
+/// requested index, then answer from that snapshot with `(value, index)`.
+pub(crate) async fn read_blocking<T: Serialize>(
+    st: &HttpState,
+    raw: HashMap<String, String>,
+    table: Table,
+    answer: impl FnOnce(&Tables, &QueryOpts) -> Result<(T, u64), HttpError>,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(raw)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, table).await;
+    let (value, index) = answer(&snap, &q)?;
+    Ok(json_indexed(&value, index))
 }
 
 /// A JSON answer with Nomad's query headers.

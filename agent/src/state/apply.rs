@@ -163,16 +163,7 @@ impl Tables {
         }
         .into();
         let version = job.version;
-        let job = Arc::new(job);
-        self.jobs.insert(key.clone(), job.clone());
-        let versions = self.job_versions.entry(key).or_default();
-        versions.insert(version, job);
-        while versions.len() > JOB_TRACKED_VERSIONS {
-            let Some(oldest) = versions.keys().next().copied() else {
-                break;
-            };
-            versions.remove(&oldest);
-        }
+        self.put_job_version(key, job);
         self.jobs_index = index;
         let mut res = self.upsert_evals(index, eval.as_slice());
         res.job_version = Some(version);
@@ -205,20 +196,25 @@ impl Tables {
             job.job_modify_index = index;
             job.submit_time = now;
             job.version += 1;
-            let version = job.version;
-            let job = Arc::new(job);
-            self.jobs.insert(key.clone(), job.clone());
-            let versions = self.job_versions.entry(key).or_default();
-            versions.insert(version, job);
-            while versions.len() > JOB_TRACKED_VERSIONS {
-                let Some(oldest) = versions.keys().next().copied() else {
-                    break;
-                };
-                versions.remove(&oldest);
-            }
+            self.put_job_version(key, job);
         }
         self.jobs_index = index;
         self.upsert_evals(index, eval.as_slice())
+    }
+
+    /// Makes `job` the current version and keeps the newest few versions.
+    fn put_job_version(&mut self, key: JobKey, job: Job) {
+        let version = job.version;
+        let job = Arc::new(job);
+        self.jobs.insert(key.clone(), job.clone());
+        let versions = self.job_versions.entry(key).or_default();
+        versions.insert(version, job);
+        while versions.len() > JOB_TRACKED_VERSIONS {
+            let Some(oldest) = versions.keys().next().copied() else {
+                break;
+            };
+            versions.remove(&oldest);
+        }
     }
 
     fn apply_node_register(&mut self, index: u64, node: &Node, now: i64) {
