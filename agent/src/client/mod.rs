@@ -84,6 +84,14 @@ pub struct Client {
     updater: Mutex<Option<JoinHandle<()>>>,
 }
 
+async fn wait_runners(runners: &[Arc<AllocRunner>], limit: Duration) {
+    for r in runners {
+        if tokio::time::timeout(limit, r.wait()).await.is_err() {
+            tracing::warn!(alloc = %r.id, "allocation runner did not stop in time");
+        }
+    }
+}
+
 fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ClientError + '_ {
     move |source| ClientError::Io {
         path: path.to_path_buf(),
@@ -238,25 +246,21 @@ impl Client {
         }
     }
 
+    fn runner_list(&self) -> Vec<Arc<AllocRunner>> {
+        self.runners
+            .lock()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Kills every task and waits for it (dev mode with a temporary data dir: nothing could
     /// re-attach to them after exit). Call before [`Client::shutdown`].
     pub async fn destroy_all(&self) {
-        let runners: Vec<_> = self
-            .runners
-            .lock()
-            .map(|r| r.values().cloned().collect())
-            .unwrap_or_default();
+        let runners = self.runner_list();
         for r in &runners {
             r.kill();
         }
-        for r in &runners {
-            if tokio::time::timeout(Duration::from_secs(30), r.wait())
-                .await
-                .is_err()
-            {
-                tracing::warn!(alloc = %r.id, "allocation did not stop in time");
-            }
-        }
+        wait_runners(&runners, Duration::from_secs(30)).await;
     }
 
     /// Stops the loops and lets go of the tasks WITHOUT killing them: a restarted agent re-attaches
@@ -274,22 +278,11 @@ impl Client {
             l.abort();
             let _ = l.await;
         }
-        let runners: Vec<_> = self
-            .runners
-            .lock()
-            .map(|r| r.values().cloned().collect())
-            .unwrap_or_default();
+        let runners = self.runner_list();
         for r in &runners {
             r.detach();
         }
-        for r in &runners {
-            if tokio::time::timeout(Duration::from_secs(10), r.wait())
-                .await
-                .is_err()
-            {
-                tracing::warn!(alloc = %r.id, "allocation runner did not stop in time");
-            }
-        }
+        wait_runners(&runners, Duration::from_secs(10)).await;
         if let Ok(mut c) = self.ctx.lock() {
             c.take();
         }

@@ -31,6 +31,29 @@ pub fn health_of(nodes: &FastMap<&str, &Node>, id: &str) -> NodeHealth {
     }
 }
 
+/// The job to schedule, set on the builder; or, when it is gone or stopped, None after every
+/// allocation of it was stopped. Both schedulers open with this.
+pub(super) fn live_job_or_stop_all(
+    b: &mut Builder,
+    eval: &Evaluation,
+    state: &dyn StateView,
+    allocs: &[std::sync::Arc<api::Allocation>],
+) -> Option<std::sync::Arc<api::Job>> {
+    match state.job(&eval.namespace, &eval.job_id) {
+        Some(job) if !job.stop => {
+            b.set_job(&job);
+            Some(job)
+        }
+        other => {
+            if let Some(job) = &other {
+                b.set_job(job);
+            }
+            stop_all(b, allocs);
+            None
+        }
+    }
+}
+
 pub fn schedule(
     eval: &Evaluation,
     state: &dyn StateView,
@@ -38,17 +61,9 @@ pub fn schedule(
 ) -> SchedulerOutcome {
     let mut b = Builder::new(eval, ctx);
     let allocs = state.allocs_by_job(&eval.namespace, &eval.job_id);
-    let job = match state.job(&eval.namespace, &eval.job_id) {
-        Some(job) if !job.stop => job,
-        other => {
-            if let Some(job) = &other {
-                b.set_job(job);
-            }
-            stop_all(&mut b, &allocs);
-            return b.finish();
-        }
+    let Some(job) = live_job_or_stop_all(&mut b, eval, state, &allocs) else {
+        return b.finish();
     };
-    b.set_job(&job);
     let nodes = state.nodes();
     let by_id: FastMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n.as_ref())).collect();
     let health = |id: &str| health_of(&by_id, id);

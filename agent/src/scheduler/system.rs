@@ -2,7 +2,7 @@
 //! job's datacenters. Nodes filtered by drivers or constraints are simply skipped (not failures);
 //! only nodes without room are reported in FailedTGAllocs and block the evaluation.
 
-use super::generic::{health_of, stop_all};
+use super::generic::health_of;
 use super::ids::{FastMap, Rng};
 use super::outcome::Builder;
 use super::placer::Placer;
@@ -24,17 +24,9 @@ pub fn schedule(
 ) -> SchedulerOutcome {
     let mut b = Builder::new(eval, ctx);
     let allocs = state.allocs_by_job(&eval.namespace, &eval.job_id);
-    let job = match state.job(&eval.namespace, &eval.job_id) {
-        Some(job) if !job.stop => job,
-        other => {
-            if let Some(job) = &other {
-                b.set_job(job);
-            }
-            stop_all(&mut b, &allocs);
-            return b.finish();
-        }
+    let Some(job) = super::generic::live_job_or_stop_all(&mut b, eval, state, &allocs) else {
+        return b.finish();
     };
-    b.set_job(&job);
     let nodes = state.nodes();
     let by_id: FastMap<&str, &Node> = nodes.iter().map(|n| (n.id.as_str(), n.as_ref())).collect();
     let rng = Rng::seeded_with(ctx.seed ^ PLACER_SALT, &eval.id);

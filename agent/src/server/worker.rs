@@ -69,7 +69,7 @@ impl Server {
             let evals = self.outcome_evals(eval, &outcome, snapshot_index);
             match self.apply_plan(&outcome.plan, evals.clone(), last).await {
                 Ok(res) if res.rejected_nodes == 0 || last => {
-                    self.after_eval(eval, outcome, evals).await;
+                    self.after_eval(evals).await;
                     return;
                 }
                 Ok(res) => {
@@ -127,12 +127,7 @@ impl Server {
         out
     }
 
-    async fn after_eval(
-        &self,
-        _eval: &Evaluation,
-        _outcome: SchedulerOutcome,
-        evals: Vec<Evaluation>,
-    ) {
+    async fn after_eval(&self, evals: Vec<Evaluation>) {
         for e in evals {
             match e.status.as_str() {
                 EVAL_STATUS_BLOCKED => self.block_eval(e).await,
