@@ -1,6 +1,13 @@
 //! The internal transport between clients and servers. The client only ever talks to a
 //! [`ServerRpc`]; in `--dev` it is the in-process server, later a remote one over the rpc port.
 
+pub mod message;
+pub mod transport;
+pub mod wire;
+
+pub use message::*;
+pub use transport::{RpcClient, RpcHandler};
+
 use api::{AllocClientUpdate, Allocation, Node};
 use std::future::Future;
 use std::pin::Pin;

@@ -1,0 +1,95 @@
+//! What travels on the rpc port. One request enum and one response enum, MessagePack-encoded by
+//! the transport. Raft's own messages ride as opaque bytes that only `server::raft` encodes and
+//! decodes, so nothing here names the consensus library.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Which raft protocol message a [`RpcRequest::Raft`] payload holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftKind {
+    AppendEntries,
+    Vote,
+    PreVote,
+    FullSnapshot,
+    TransferLeader,
+}
+
+/// Who a server is, as its peers and `server members` see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The raft node id, stable across restarts (kept in the data dir).
+    pub id: u64,
+    pub name: String,
+    /// "host:port" of the rpc listener, as peers reach it.
+    pub rpc_addr: String,
+    /// "host:port" of the public HTTP API.
+    pub http_addr: String,
+    pub datacenter: String,
+    pub region: String,
+    /// The agent's version, for `server members`' Build column.
+    pub build: String,
+    /// The `bootstrap_expect` this server was started with.
+    pub bootstrap_expect: u32,
+}
+
+/// The answer to [`RpcRequest::Hello`]: what a server knows of the cluster.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HelloReply {
+    pub server: ServerInfo,
+    /// Whether this server has raft state (a vote or log), i.e. belongs to a cluster already.
+    pub has_state: bool,
+    /// The leader it follows, if it knows one.
+    pub leader: Option<ServerInfo>,
+    /// Every server it knows: raft members, plus servers that said hello while forming.
+    pub known: Vec<ServerInfo>,
+}
+
+/// A public API request relayed to the leader over the rpc port.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HttpRequest {
+    pub method: String,
+    /// Path and query, e.g. "/v1/jobs?prefix=web".
+    pub uri: String,
+    pub headers: BTreeMap<String, String>,
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+    /// How many servers relayed it so far; bounds forwarding loops during elections.
+    pub hops: u8,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RpcRequest {
+    /// Liveness probe.
+    Ping,
+    Raft {
+        kind: RaftKind,
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// Discovery while forming or joining a cluster.
+    Hello(ServerInfo),
+    /// Asks the leader to add this server to the raft configuration as a voter.
+    Join(ServerInfo),
+    Http(HttpRequest),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RpcResponse {
+    Pong,
+    /// The encoded raft reply, or why the raft node refused.
+    Raft(Result<Vec<u8>, String>),
+    Hello(Box<HelloReply>),
+    Join(Result<(), String>),
+    Http(HttpResponse),
+    /// The request could not be handled at all (unknown to this server, shutting down ...).
+    Error(String),
+}
