@@ -59,7 +59,7 @@ pub enum Command {
 }
 
 /// What applying a command produced, for the caller that proposed it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ApplyResult {
     /// The job's new version (JobRegister).
     pub job_version: Option<u64>,
@@ -67,4 +67,21 @@ pub struct ApplyResult {
     pub evals: Vec<Evaluation>,
     /// Something about the command was refused (e.g. unknown node): applied as a no-op.
     pub error: Option<String>,
+}
+
+/// A command's name, for logs (raft logs entries by their Display).
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Command::JobRegister { .. } => "JobRegister",
+            Command::JobDeregister { .. } => "JobDeregister",
+            Command::NodeRegister { .. } => "NodeRegister",
+            Command::NodeStatus { .. } => "NodeStatus",
+            Command::EvalUpsert { .. } => "EvalUpsert",
+            Command::PlanApply { .. } => "PlanApply",
+            Command::AllocClientUpdate { .. } => "AllocClientUpdate",
+            Command::AllocStop { .. } => "AllocStop",
+        };
+        f.write_str(name)
+    }
 }

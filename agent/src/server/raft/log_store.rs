@@ -1,111 +1,229 @@
-//! The durable log and snapshot in one redb file. Entries are MessagePack-encoded [`Command`]s
-//! keyed by index; the snapshot is the encoded tables image at some index, and the log keeps only
-//! what came after it.
+//! The raft log in redb, with group commit.
+//!
+//! `append` writes its entries in a transaction with `Durability::None`: they are readable at once
+//! but not yet on disk. It then hands openraft's flush callback to one flusher thread, which makes
+//! everything written so far durable with a single `Immediate` commit and fires the callbacks it
+//! collected, in the order the appends happened. Under load many appends share one fsync.
+//!
+//! The vote is written `Immediate` before `save_vote` returns: a server must never forget whom it
+//! voted for. Truncation and purging need no fsync of their own: a lost truncation is redone when
+//! the leader resends, and purged entries are below the snapshot, which is durable.
 
-use crate::state::{Command, TablesImage};
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
-use std::path::Path;
+use super::types::{decode_err, io_err, Entry, LogId, TypeConfig, Vote};
+use openraft::entry::RaftEntry;
+use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::OptionalSend;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use std::fmt::Debug;
+use std::io;
+use std::ops::{Bound, RangeBounds};
+use std::sync::mpsc;
+use std::sync::Arc;
 
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const SNAPSHOT_KEY: &str = "snapshot";
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
+const VOTE: &str = "vote";
+const COMMITTED: &str = "committed";
+const LAST_PURGED: &str = "last_purged";
 
-#[derive(Debug, thiserror::Error)]
-pub enum LogStoreError {
-    #[error("log store {path}: {source}")]
-    Open {
-        path: String,
-        source: redb::DatabaseError,
-    },
-    #[error("log store: {0}")]
-    Db(String),
-    #[error("log store: corrupt entry at index {index}: {msg}")]
-    Corrupt { index: u64, msg: String },
-}
-
-fn db_err(e: impl std::fmt::Display) -> LogStoreError {
-    LogStoreError::Db(e.to_string())
-}
-
+#[derive(Clone)]
 pub struct LogStore {
-    db: Database,
-}
-
-/// What a restart finds on disk.
-pub struct Recovered {
-    pub snapshot: Option<TablesImage>,
-    pub entries: Vec<(u64, Command)>,
+    db: Arc<Database>,
+    flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
 }
 
 impl LogStore {
-    pub fn open(path: &Path) -> Result<LogStore, LogStoreError> {
-        let db = Database::create(path).map_err(|source| LogStoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let txn = db.begin_write().map_err(db_err)?;
-        txn.open_table(LOG).map_err(db_err)?;
-        txn.open_table(META).map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
-        Ok(LogStore { db })
+    /// Opens the log tables in `db` and starts the flusher thread, which ends when the last clone
+    /// of the store is dropped.
+    pub fn open(db: Arc<Database>) -> io::Result<LogStore> {
+        let txn = db.begin_write().map_err(io_err)?;
+        txn.open_table(LOG).map_err(io_err)?;
+        txn.open_table(META).map_err(io_err)?;
+        txn.commit().map_err(io_err)?;
+        let (tx, rx) = mpsc::channel();
+        let flush_db = db.clone();
+        std::thread::Builder::new()
+            .name("raft-log-flush".into())
+            .spawn(move || flusher(flush_db, rx))?;
+        Ok(LogStore { db, flusher: tx })
     }
 
-    /// Appends a batch of entries in one durable commit (group commit: one fsync per batch).
-    pub fn append(&self, entries: &[(u64, Vec<u8>)]) -> Result<(), LogStoreError> {
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(Durability::Immediate).map_err(db_err)?;
+    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> io::Result<Option<T>> {
+        let txn = self.db.begin_read().map_err(io_err)?;
+        let t = txn.open_table(META).map_err(io_err)?;
+        match t.get(key).map_err(io_err)? {
+            Some(v) => Ok(Some(rmp_serde::from_slice(v.value()).map_err(decode_err)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_meta<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        durability: Durability,
+    ) -> io::Result<()> {
+        let bytes = rmp_serde::to_vec_named(value).map_err(io_err)?;
+        let mut txn = self.db.begin_write().map_err(io_err)?;
+        txn.set_durability(durability).map_err(io_err)?;
         {
-            let mut t = txn.open_table(LOG).map_err(db_err)?;
-            for (i, bytes) in entries {
-                t.insert(*i, bytes.as_slice()).map_err(db_err)?;
+            let mut t = txn.open_table(META).map_err(io_err)?;
+            t.insert(key, bytes.as_slice()).map_err(io_err)?;
+        }
+        txn.commit().map_err(io_err)
+    }
+
+    /// Whether this server ever voted or logged anything, i.e. belongs to a cluster.
+    pub fn has_state(&self) -> io::Result<bool> {
+        if self.get_meta::<Vote>(VOTE)?.is_some() {
+            return Ok(true);
+        }
+        let txn = self.db.begin_read().map_err(io_err)?;
+        let t = txn.open_table(LOG).map_err(io_err)?;
+        let first = t.first().map_err(io_err)?;
+        Ok(first.is_some())
+    }
+}
+
+/// Makes batches of `Durability::None` appends durable with one `Immediate` commit each.
+fn flusher(db: Arc<Database>, rx: mpsc::Receiver<IOFlushed<TypeConfig>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let res = (|| -> io::Result<()> {
+            let mut txn = db.begin_write().map_err(io_err)?;
+            txn.set_durability(Durability::Immediate).map_err(io_err)?;
+            txn.commit().map_err(io_err)
+        })();
+        for cb in batch {
+            let r = match &res {
+                Ok(()) => Ok(()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            };
+            cb.io_completed(r);
+        }
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, io::Error> {
+        let start = match range.start_bound() {
+            Bound::Included(x) => *x,
+            Bound::Excluded(x) => x.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let txn = self.db.begin_read().map_err(io_err)?;
+        let t = txn.open_table(LOG).map_err(io_err)?;
+        let mut out = Vec::new();
+        for item in t.range(start..).map_err(io_err)? {
+            let (k, v) = item.map_err(io_err)?;
+            if !range.contains(&k.value()) {
+                break;
+            }
+            out.push(rmp_serde::from_slice::<Entry>(v.value()).map_err(decode_err)?);
+        }
+        Ok(out)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
+        self.get_meta(VOTE)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        let last_purged: Option<LogId> = self.get_meta(LAST_PURGED)?;
+        let last = {
+            let txn = self.db.begin_read().map_err(io_err)?;
+            let t = txn.open_table(LOG).map_err(io_err)?;
+            let last = t.last().map_err(io_err)?;
+            match last {
+                Some((_, v)) => Some(
+                    rmp_serde::from_slice::<Entry>(v.value())
+                        .map_err(decode_err)?
+                        .log_id(),
+                ),
+                None => None,
+            }
+        };
+        Ok(LogState {
+            last_log_id: last.or(last_purged),
+            last_purged_log_id: last_purged,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
+        let store = self.clone();
+        let vote = *vote;
+        tokio::task::spawn_blocking(move || store.put_meta(VOTE, &vote, Durability::Immediate))
+            .await
+            .map_err(io_err)?
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
+        // A hint that lets a restart re-apply committed entries at once; it need not be durable.
+        self.put_meta(COMMITTED, &committed, Durability::None)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        Ok(self.get_meta::<Option<LogId>>(COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut txn = self.db.begin_write().map_err(io_err)?;
+        txn.set_durability(Durability::None).map_err(io_err)?;
+        {
+            let mut t = txn.open_table(LOG).map_err(io_err)?;
+            for e in entries {
+                let bytes = rmp_serde::to_vec_named(&e).map_err(io_err)?;
+                t.insert(e.index(), bytes.as_slice()).map_err(io_err)?;
             }
         }
-        txn.commit().map_err(db_err)
+        txn.commit().map_err(io_err)?;
+        self.flusher
+            .send(callback)
+            .map_err(|_| io_err("the raft log flusher has stopped"))
     }
 
-    /// Stores a snapshot and drops the log entries it covers.
-    pub fn install_snapshot(&self, image: &TablesImage) -> Result<(), LogStoreError> {
-        let bytes = rmp_serde::to_vec_named(image).map_err(db_err)?;
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(Durability::Immediate).map_err(db_err)?;
+    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
+        let mut txn = self.db.begin_write().map_err(io_err)?;
+        txn.set_durability(Durability::None).map_err(io_err)?;
         {
-            let mut meta = txn.open_table(META).map_err(db_err)?;
-            meta.insert(SNAPSHOT_KEY, bytes.as_slice())
-                .map_err(db_err)?;
-            let mut log = txn.open_table(LOG).map_err(db_err)?;
-            log.retain_in(..=image.index, |_, _| false)
-                .map_err(db_err)?;
+            let mut t = txn.open_table(LOG).map_err(io_err)?;
+            t.retain_in(from.., |_, _| false).map_err(io_err)?;
         }
-        txn.commit().map_err(db_err)
+        txn.commit().map_err(io_err)
     }
 
-    pub fn recover(&self) -> Result<Recovered, LogStoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let meta = txn.open_table(META).map_err(db_err)?;
-        let snapshot = match meta.get(SNAPSHOT_KEY).map_err(db_err)? {
-            Some(v) => Some(
-                rmp_serde::from_slice::<TablesImage>(v.value()).map_err(|e| {
-                    LogStoreError::Corrupt {
-                        index: 0,
-                        msg: format!("snapshot: {e}"),
-                    }
-                })?,
-            ),
-            None => None,
-        };
-        let after = snapshot.as_ref().map(|s| s.index).unwrap_or(0);
-        let log = txn.open_table(LOG).map_err(db_err)?;
-        let mut entries = Vec::new();
-        for item in log.range(after + 1..).map_err(db_err)? {
-            let (k, v) = item.map_err(db_err)?;
-            let index = k.value();
-            let cmd: Command =
-                rmp_serde::from_slice(v.value()).map_err(|e| LogStoreError::Corrupt {
-                    index,
-                    msg: e.to_string(),
-                })?;
-            entries.push((index, cmd));
+    async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        let bytes = rmp_serde::to_vec_named(&log_id).map_err(io_err)?;
+        let mut txn = self.db.begin_write().map_err(io_err)?;
+        txn.set_durability(Durability::None).map_err(io_err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(io_err)?;
+            meta.insert(LAST_PURGED, bytes.as_slice()).map_err(io_err)?;
+            let mut t = txn.open_table(LOG).map_err(io_err)?;
+            t.retain_in(..=log_id.index(), |_, _| false)
+                .map_err(io_err)?;
         }
-        Ok(Recovered { snapshot, entries })
+        txn.commit().map_err(io_err)
     }
 }

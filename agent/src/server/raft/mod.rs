@@ -1,171 +1,343 @@
-//! Agreement on the order of state changes. Everything outside this folder proposes
-//! [`Command`]s through [`Raft::apply`] and never names the consensus library.
+//! Agreement on the order of state changes, with openraft. Everything outside this folder proposes
+//! [`Command`]s through [`Raft::apply`], reads the cluster's shape from [`RaftView`], and never
+//! names openraft types.
 //!
-//! Today this is a single-voter log: the one server is always the leader, entries become committed
-//! when they are durable in redb. A writer task batches concurrent proposals into one fsync
-//! (group commit), then applies them to the state machine in order and answers each proposer.
-//! Replicated consensus across servers replaces the writer without changing this interface.
+//! - `log_store`: the raft log in redb with group commit.
+//! - `state_machine`: committed commands applied to the in-memory state, snapshotted to redb.
+//! - `network`: raft messages over the agent's rpc port.
+//! - `types`: openraft's generic parameters bound to ours.
 
 mod log_store;
-#[cfg(test)]
-mod tests;
+mod network;
+mod state_machine;
+mod types;
 
-pub use log_store::LogStoreError;
-
-use crate::state::{ApplyResult, Command, StateStore, Tables};
+use crate::rpc::{RaftKind, RpcClient, ServerInfo};
+use crate::state::{ApplyResult, Command, StateStore};
 use log_store::LogStore;
-use std::path::Path;
+use network::{LastContact, Network};
+use openraft::async_runtime::watch::WatchReceiver;
+use openraft::{ChangeMembers, Config, ReadPolicy, ServerState, SnapshotPolicy};
+use state_machine::StateMachine;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use std::time::Duration;
+use tokio::sync::watch;
+use types::OpenRaft;
 
-/// Entries kept in the log before the state is snapshotted and the log truncated.
-const SNAPSHOT_THRESHOLD: u64 = 8192;
-/// Most proposals committed in one batch.
-const MAX_BATCH: usize = 1024;
+/// How long a write may wait for its commit before the caller is told it did not happen in time.
+/// Without a quorum no write can commit; the caller gets an error, never a false success.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(8);
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RaftError {
     #[error("no cluster leader")]
     NoLeader,
-    #[error("{0}")]
+    /// This server is not the leader; `leader` is the one it knows, if any.
+    #[error("not the leader{}", .leader.as_ref().map(|l| format!(" (the leader is {} at {})", l.name, l.rpc_addr)).unwrap_or_default())]
+    NotLeader { leader: Option<Box<ServerInfo>> },
+    #[error("timed out after {0:?} waiting for the cluster to commit (is a quorum of servers reachable?)")]
+    Timeout(Duration),
+    #[error("raft storage: {0}")]
     Storage(String),
-    #[error("encoding a command: {0}")]
-    Encode(String),
+    #[error("{0}")]
+    Membership(String),
     #[error("raft is shutting down")]
     Shutdown,
 }
 
-type Proposal = (
-    Command,
-    oneshot::Sender<Result<(u64, ApplyResult), RaftError>>,
-);
+/// Settings of the raft node.
+#[derive(Debug, Clone)]
+pub struct RaftOptions {
+    /// Holds `raft.db`.
+    pub dir: PathBuf,
+    pub me: ServerInfo,
+    /// Log entries between snapshots (Nomad's `raft_snapshot_threshold`).
+    pub snapshot_threshold: u64,
+    /// Entries kept after a snapshot so slow followers catch up from the log (`raft_trailing_logs`).
+    pub trailing_logs: u64,
+}
+
+/// One server of the raft configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub info: ServerInfo,
+    pub voter: bool,
+}
+
+/// What this server knows of the cluster right now, refreshed from raft's metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RaftView {
+    pub is_leader: bool,
+    pub leader: Option<ServerInfo>,
+    pub term: u64,
+    pub peers: Vec<Peer>,
+    /// Index of the log entry holding the current configuration.
+    pub config_index: u64,
+}
 
 pub struct Raft {
-    tx: mpsc::Sender<Proposal>,
-    self_addr: String,
+    raft: OpenRaft,
+    me: ServerInfo,
+    view: watch::Receiver<RaftView>,
+    last_contact: LastContact,
+    log: LogStore,
 }
 
 impl Raft {
-    /// Opens (or creates) the log under `dir`, restores the state from snapshot + log replay, and
-    /// starts the writer.
-    pub fn open(dir: &Path, state: Arc<StateStore>, self_addr: String) -> Result<Raft, RaftError> {
-        Self::open_with(dir, state, self_addr, SNAPSHOT_THRESHOLD)
-    }
-
-    /// As [`Raft::open`], snapshotting every `snapshot_threshold` entries.
-    pub fn open_with(
-        dir: &Path,
+    /// Opens (or creates) the log and snapshot under `opts.dir`, restores the state, and starts
+    /// the raft node. It takes part in elections once it is bootstrapped or added by a leader.
+    pub async fn open(
+        opts: RaftOptions,
         state: Arc<StateStore>,
-        self_addr: String,
-        snapshot_threshold: u64,
+        rpc: RpcClient,
     ) -> Result<Raft, RaftError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| RaftError::Storage(format!("{}: {e}", dir.display())))?;
-        let store =
-            LogStore::open(&dir.join("raft.db")).map_err(|e| RaftError::Storage(e.to_string()))?;
-        let rec = store
-            .recover()
-            .map_err(|e| RaftError::Storage(e.to_string()))?;
-        let mut tables = rec.snapshot.map(Tables::from_image).unwrap_or_default();
-        let replayed = rec.entries.len();
-        for (index, cmd) in &rec.entries {
-            tables.apply(*index, cmd);
+        std::fs::create_dir_all(&opts.dir)
+            .map_err(|e| RaftError::Storage(format!("{}: {e}", opts.dir.display())))?;
+        let path = opts.dir.join("raft.db");
+        let db = redb::Database::create(&path)
+            .map_err(|e| RaftError::Storage(format!("{}: {e}", path.display())))?;
+        let db = Arc::new(db);
+        let log = LogStore::open(db.clone()).map_err(|e| RaftError::Storage(e.to_string()))?;
+        let sm = StateMachine::open(db, state).map_err(|e| RaftError::Storage(e.to_string()))?;
+        let config = Config {
+            cluster_name: "nomad-rs".into(),
+            heartbeat_interval: 100,
+            election_timeout_min: 500,
+            election_timeout_max: 1000,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(opts.snapshot_threshold.max(1)),
+            max_in_snapshot_log_to_keep: opts.trailing_logs,
+            // Purge in steps of a quarter snapshot: batches of at most 256 keep deletes cheap,
+            // and a small threshold still compacts at its first snapshots.
+            purge_batch_size: (opts.snapshot_threshold / 4).clamp(1, 256),
+            // A snapshot of a large cluster state takes a while to send and install.
+            install_snapshot_timeout: 30_000,
+            ..Default::default()
         }
-        let last_index = tables.index;
-        let snapshot_index = last_index - replayed as u64;
-        state.restore(tables);
-        tracing::info!(last_index, replayed, "raft: state restored");
-        let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer(
-            store,
-            state,
-            rx,
-            last_index,
-            snapshot_index,
-            snapshot_threshold.max(1),
-        ));
-        Ok(Raft { tx, self_addr })
+        .validate()
+        .map_err(|e| RaftError::Storage(format!("raft config: {e}")))?;
+        let raft = OpenRaft::new(
+            opts.me.id,
+            Arc::new(config),
+            Network { rpc },
+            log.clone(),
+            sm,
+        )
+        .await
+        .map_err(|e| RaftError::Storage(e.to_string()))?;
+        let (view_tx, view) = watch::channel(RaftView::default());
+        tokio::spawn(watch_metrics(raft.clone(), opts.me.id, view_tx));
+        Ok(Raft {
+            raft,
+            me: opts.me,
+            view,
+            last_contact: LastContact::default(),
+            log,
+        })
     }
 
-    /// Proposes a command; returns once it is committed and applied, with its index.
+    pub fn me(&self) -> &ServerInfo {
+        &self.me
+    }
+
+    /// Proposes a command; returns once it is committed and applied here, with its index. Only
+    /// the leader accepts proposals.
     pub async fn apply(&self, cmd: Command) -> Result<(u64, ApplyResult), RaftError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send((cmd, tx))
-            .await
-            .map_err(|_| RaftError::Shutdown)?;
-        rx.await.map_err(|_| RaftError::Shutdown)?
+        let write = self.raft.client_write(cmd);
+        match tokio::time::timeout(APPLY_TIMEOUT, write).await {
+            Err(_) => Err(RaftError::Timeout(APPLY_TIMEOUT)),
+            Ok(Ok(resp)) => Ok((resp.data.index, resp.data.result)),
+            Ok(Err(e)) => Err(self.map_write_err(e.to_string(), e.forward_to_leader().is_some())),
+        }
+    }
+
+    fn map_write_err(&self, msg: String, forward: bool) -> RaftError {
+        if forward {
+            let leader = self.view.borrow().leader.clone();
+            return match leader {
+                Some(l) => RaftError::NotLeader {
+                    leader: Some(Box::new(l)),
+                },
+                None => RaftError::NoLeader,
+            };
+        }
+        if msg.contains("shut") {
+            RaftError::Shutdown
+        } else {
+            RaftError::Membership(msg)
+        }
+    }
+
+    /// Waits until this server, as leader, has confirmed with a quorum that it still leads and has
+    /// applied everything committed so far: a read after this is linearizable.
+    pub async fn read_barrier(&self) -> Result<(), RaftError> {
+        let barrier = self.raft.ensure_linearizable(ReadPolicy::ReadIndex);
+        match tokio::time::timeout(APPLY_TIMEOUT, barrier).await {
+            Err(_) => Err(RaftError::Timeout(APPLY_TIMEOUT)),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(self.map_write_err(e.to_string(), e.forward_to_leader().is_some())),
+        }
+    }
+
+    pub fn view(&self) -> RaftView {
+        self.view.borrow().clone()
+    }
+
+    /// Changes of [`RaftView`], for whoever must follow leadership.
+    pub fn subscribe(&self) -> watch::Receiver<RaftView> {
+        self.view.clone()
     }
 
     pub fn is_leader(&self) -> bool {
-        true
+        self.view.borrow().is_leader
     }
 
     /// The leader's rpc address, "host:port".
     pub fn leader_addr(&self) -> Option<String> {
-        Some(self.self_addr.clone())
+        self.view
+            .borrow()
+            .leader
+            .as_ref()
+            .map(|l| l.rpc_addr.clone())
     }
 
+    /// The voters' rpc addresses.
     pub fn peers(&self) -> Vec<String> {
-        vec![self.self_addr.clone()]
+        self.view
+            .borrow()
+            .peers
+            .iter()
+            .filter(|p| p.voter)
+            .map(|p| p.info.rpc_addr.clone())
+            .collect()
+    }
+
+    /// Time since the last message from a leader; zero on the leader itself.
+    pub fn last_contact(&self) -> Option<Duration> {
+        if self.is_leader() {
+            return Some(Duration::ZERO);
+        }
+        self.last_contact.elapsed()
+    }
+
+    /// Whether this server has ever voted or logged: then it belongs to a cluster and must never
+    /// bootstrap another.
+    pub fn has_state(&self) -> bool {
+        self.log.has_state().unwrap_or(true)
+    }
+
+    /// Forms a new cluster of `servers` (this one among them). Called once, by one server.
+    pub async fn bootstrap(&self, servers: &[ServerInfo]) -> Result<(), RaftError> {
+        let members: BTreeMap<u64, ServerInfo> =
+            servers.iter().map(|s| (s.id, s.clone())).collect();
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(|e| RaftError::Membership(format!("bootstrapping the cluster: {e}")))
+    }
+
+    /// On the leader: adds `info` as a voter (first as a learner that catches up), or updates its
+    /// address if it is already a member.
+    pub async fn add_voter(&self, info: ServerInfo) -> Result<(), RaftError> {
+        let existing = self
+            .view
+            .borrow()
+            .peers
+            .iter()
+            .find(|p| p.info.id == info.id)
+            .cloned();
+        match existing {
+            Some(p) if p.voter && p.info == info => return Ok(()),
+            Some(p) if p.info != info => {
+                let mut nodes = BTreeMap::new();
+                nodes.insert(info.id, info.clone());
+                self.change(ChangeMembers::SetNodes(nodes)).await?;
+            }
+            Some(_) => {}
+            None => {
+                self.raft
+                    .add_learner(info.id, info.clone(), true)
+                    .await
+                    .map_err(|e| {
+                        self.map_write_err(e.to_string(), e.forward_to_leader().is_some())
+                    })?;
+            }
+        }
+        self.change(ChangeMembers::AddVoterIds(BTreeSet::from([info.id])))
+            .await
+    }
+
+    /// On the leader: removes a server from the configuration (a dead server being retired).
+    pub async fn remove_server(&self, id: u64) -> Result<(), RaftError> {
+        self.change(ChangeMembers::RemoveVoters(BTreeSet::from([id])))
+            .await?;
+        self.change(ChangeMembers::RemoveNodes(BTreeSet::from([id])))
+            .await
+    }
+
+    async fn change(&self, change: ChangeMembers<u64, ServerInfo>) -> Result<(), RaftError> {
+        let fut = self.raft.change_membership(change, false);
+        match tokio::time::timeout(APPLY_TIMEOUT * 2, fut).await {
+            Err(_) => Err(RaftError::Timeout(APPLY_TIMEOUT * 2)),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(self.map_write_err(e.to_string(), e.forward_to_leader().is_some())),
+        }
+    }
+
+    /// Serves a raft message from a peer (the rpc port's raft traffic).
+    pub async fn serve_rpc(&self, kind: RaftKind, payload: &[u8]) -> Result<Vec<u8>, String> {
+        network::serve(&self.raft, &self.last_contact, kind, payload).await
+    }
+
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(%e, "raft shutdown");
+        }
     }
 }
 
-async fn writer(
-    store: LogStore,
-    state: Arc<StateStore>,
-    mut rx: mpsc::Receiver<Proposal>,
-    mut last_index: u64,
-    mut snapshot_index: u64,
-    snapshot_threshold: u64,
-) {
-    let store = Arc::new(store);
-    let mut batch: Vec<Proposal> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut encoded = Vec::with_capacity(batch.len());
-        let mut ok = Vec::with_capacity(batch.len());
-        for (cmd, reply) in batch.drain(..) {
-            match rmp_serde::to_vec_named(&cmd) {
-                Ok(bytes) => {
-                    last_index += 1;
-                    encoded.push((last_index, bytes));
-                    ok.push((last_index, cmd, reply));
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(RaftError::Encode(e.to_string())));
-                }
+/// Turns openraft's metrics into our [`RaftView`]; only real changes wake subscribers.
+async fn watch_metrics(raft: OpenRaft, me: u64, tx: watch::Sender<RaftView>) {
+    let mut rx = raft.metrics();
+    loop {
+        let view = {
+            let m = rx.borrow_watched();
+            let membership = m.membership_config.membership();
+            let voters: BTreeSet<u64> = membership.voter_ids().collect();
+            let peers: Vec<Peer> = membership
+                .nodes()
+                .map(|(id, info)| Peer {
+                    info: info.clone(),
+                    voter: voters.contains(id),
+                })
+                .collect();
+            let leader = m
+                .current_leader
+                .and_then(|id| membership.get_node(&id).cloned());
+            RaftView {
+                is_leader: m.state == ServerState::Leader && m.current_leader == Some(me),
+                leader,
+                term: m.current_term,
+                peers,
+                config_index: m
+                    .membership_config
+                    .log_id()
+                    .as_ref()
+                    .map(|l| l.index())
+                    .unwrap_or(0),
             }
-        }
-        if encoded.is_empty() {
-            continue;
-        }
-        let st = store.clone();
-        let res = tokio::task::spawn_blocking(move || st.append(&encoded)).await;
-        let err = match res {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(e) => Some(e.to_string()),
         };
-        if let Some(err) = err {
-            tracing::error!(%err, "raft: log append failed");
-            last_index -= ok.len() as u64;
-            for (_, _, reply) in ok {
-                let _ = reply.send(Err(RaftError::Storage(err.clone())));
+        tx.send_if_modified(|old| {
+            if *old == view {
+                false
+            } else {
+                *old = view;
+                true
             }
-            continue;
-        }
-        for (index, cmd, reply) in ok {
-            let res = state.apply(index, &cmd);
-            let _ = reply.send(Ok((index, res)));
-        }
-        if last_index - snapshot_index >= snapshot_threshold {
-            let image = state.snapshot().to_image();
-            let st = store.clone();
-            match tokio::task::spawn_blocking(move || st.install_snapshot(&image)).await {
-                Ok(Ok(())) => snapshot_index = last_index,
-                Ok(Err(e)) => tracing::warn!(%e, "raft: snapshot failed"),
-                Err(e) => tracing::warn!(%e, "raft: snapshot task failed"),
-            }
+        });
+        if rx.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -1,0 +1,189 @@
+//! The replicated state machine: committed commands applied to the in-memory [`StateStore`],
+//! snapshotted to redb.
+//!
+//! The tables are persistent maps, so a snapshot starts as an O(1) clone; encoding it happens off
+//! the raft task. Restart = the stored snapshot, then openraft replays the committed log after it.
+
+use super::types::{
+    decode_err, io_err, Applied, LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership,
+    TypeConfig,
+};
+use crate::state::{StateStore, Tables, TablesImage};
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Cursor};
+use std::sync::Arc;
+
+const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_snapshot");
+const CURRENT: &str = "current";
+
+/// A snapshot as stored: its meta and the encoded tables.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta,
+    #[serde(with = "serde_bytes")]
+    data: Vec<u8>,
+}
+
+pub struct StateMachine {
+    state: Arc<StateStore>,
+    db: Arc<Database>,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+}
+
+impl StateMachine {
+    /// Opens the snapshot table and restores the state from the stored snapshot, if any.
+    pub fn open(db: Arc<Database>, state: Arc<StateStore>) -> io::Result<StateMachine> {
+        let txn = db.begin_write().map_err(io_err)?;
+        txn.open_table(SNAPSHOT).map_err(io_err)?;
+        txn.commit().map_err(io_err)?;
+        let mut sm = StateMachine {
+            state,
+            db,
+            last_applied: None,
+            membership: StoredMembership::default(),
+        };
+        if let Some(snap) = sm.read_snapshot()? {
+            sm.restore(&snap.meta, &snap.data)?;
+        }
+        Ok(sm)
+    }
+
+    fn read_snapshot(&self) -> io::Result<Option<StoredSnapshot>> {
+        let txn = self.db.begin_read().map_err(io_err)?;
+        let t = txn.open_table(SNAPSHOT).map_err(io_err)?;
+        match t.get(CURRENT).map_err(io_err)? {
+            Some(v) => Ok(Some(rmp_serde::from_slice(v.value()).map_err(decode_err)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn write_snapshot(db: &Database, snap: &StoredSnapshot) -> io::Result<()> {
+        let bytes = rmp_serde::to_vec_named(snap).map_err(io_err)?;
+        let mut txn = db.begin_write().map_err(io_err)?;
+        txn.set_durability(Durability::Immediate).map_err(io_err)?;
+        {
+            let mut t = txn.open_table(SNAPSHOT).map_err(io_err)?;
+            t.insert(CURRENT, bytes.as_slice()).map_err(io_err)?;
+        }
+        txn.commit().map_err(io_err)
+    }
+
+    fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> io::Result<()> {
+        let image: TablesImage = rmp_serde::from_slice(data).map_err(decode_err)?;
+        self.state.restore(Tables::from_image(image));
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        Ok(())
+    }
+}
+
+/// Builds a snapshot from the tables as they were when it was created: openraft runs it in its
+/// own task while later entries are applied, so it must not look at the live state.
+pub struct SnapshotBuilder {
+    tables: Tables,
+    meta: SnapshotMeta,
+    db: Arc<Database>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let tables = self.tables.clone();
+        let meta = self.meta.clone();
+        let db = self.db.clone();
+        let stored = tokio::task::spawn_blocking(move || -> io::Result<StoredSnapshot> {
+            let data = rmp_serde::to_vec_named(&tables.to_image()).map_err(io_err)?;
+            let stored = StoredSnapshot { meta, data };
+            StateMachine::write_snapshot(&db, &stored)?;
+            Ok(stored)
+        })
+        .await
+        .map_err(io_err)??;
+        tracing::info!(
+            index = stored.meta.last_log_id.map(|l| l.index()),
+            bytes = stored.data.len(),
+            "raft: snapshot built"
+        );
+        Ok(Snapshot {
+            meta: stored.meta,
+            snapshot: Cursor::new(stored.data),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let index = entry.log_id.index();
+            self.last_applied = Some(entry.log_id);
+            let result = match entry.payload {
+                EntryPayload::Normal(cmd) => self.state.apply(index, &cmd),
+                EntryPayload::Membership(m) => {
+                    self.membership = StoredMembership::new(Some(entry.log_id), m);
+                    Default::default()
+                }
+                EntryPayload::Blank => Default::default(),
+            };
+            if let Some(r) = responder {
+                r.send(Applied { index, result });
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder {
+            tables: self.state.snapshot(),
+            meta: SnapshotMeta {
+                last_log_id: self.last_applied,
+                last_membership: self.membership.clone(),
+            },
+            db: self.db.clone(),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> Result<(), io::Error> {
+        let data = snapshot.into_inner();
+        self.restore(meta, &data)?;
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || StateMachine::write_snapshot(&db, &stored))
+            .await
+            .map_err(io_err)??;
+        tracing::info!(
+            index = meta.last_log_id.map(|l| l.index()),
+            "raft: installed snapshot from the leader"
+        );
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        Ok(self.read_snapshot()?.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Cursor::new(s.data),
+        }))
+    }
+}

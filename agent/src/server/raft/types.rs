@@ -1,0 +1,39 @@
+//! The one place that binds openraft's generic types to ours: log entries carry [`Command`]s,
+//! a node is a [`ServerInfo`], and applying an entry answers with its index and [`ApplyResult`].
+
+use crate::rpc::ServerInfo;
+use crate::state::{ApplyResult, Command};
+use serde::{Deserialize, Serialize};
+use std::io::Cursor;
+
+/// What applying one log entry answers to whoever proposed it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Applied {
+    pub index: u64,
+    pub result: ApplyResult,
+}
+
+openraft::declare_raft_types!(
+    pub TypeConfig:
+        D = Command,
+        R = Applied,
+        Node = ServerInfo,
+);
+
+pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
+pub type Entry = openraft::alias::EntryOf<TypeConfig>;
+pub type Vote = openraft::alias::VoteOf<TypeConfig>;
+pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;
+pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
+pub type SnapshotData = Cursor<Vec<u8>>;
+pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotData>;
+pub type OpenRaft = openraft::Raft<TypeConfig, super::state_machine::StateMachine>;
+
+/// Errors from storage as openraft wants them.
+pub fn io_err(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+pub fn decode_err(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+}
