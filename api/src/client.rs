@@ -6,7 +6,7 @@
 use crate::{
     AllocStopResponse, Allocation, Evaluation, Job, JobDeregisterResponse, JobListStub,
     JobRegisterRequest, JobRegisterResponse, JobSummary, JobVersionsResponse, JobsParseRequest,
-    Node, NodeListStub, ServerMembers,
+    Node, NodeListStub, RaftConfiguration, ServerMembers,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -281,6 +281,18 @@ impl Client {
     ) -> Result<T, ClientError> {
         Self::decode(self.send(Method::Delete, path, query, None)?).map(|(v, _)| v)
     }
+
+    /// DELETE of an endpoint that answers success with an empty body: only the status counts,
+    /// whatever the body holds is drained and ignored.
+    pub fn delete_no_content(&self, path: &str, query: &[(&str, &str)]) -> Result<(), ClientError> {
+        let resp = self.send(Method::Delete, path, query, None)?;
+        resp.into_body()
+            .with_config()
+            .limit(MAX_BODY_BYTES)
+            .read_to_vec()
+            .map_err(|e| ClientError::Decode(format!("reading response: {}", describe(&e))))?;
+        Ok(())
+    }
 }
 
 /// Typed helpers, one per endpoint the CLI uses.
@@ -429,6 +441,31 @@ impl Client {
         Ok(self.get("/v1/agent/members", &[])?.0)
     }
 
+    /// The servers' raft configuration; `stale` lets a server without a leader answer from its
+    /// own state.
+    pub fn raft_configuration(&self, stale: bool) -> Result<RaftConfiguration, ClientError> {
+        Ok(self
+            .get("/v1/operator/raft/configuration", &stale_query(stale))?
+            .0)
+    }
+
+    /// Removes a server from the raft configuration, named by its rpc address or its raft id.
+    /// Both are passed through as given: the server checks that exactly one names a peer.
+    pub fn remove_raft_peer(
+        &self,
+        address: Option<&str>,
+        id: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let mut query = Vec::new();
+        if let Some(a) = address {
+            query.push(("address", a));
+        }
+        if let Some(i) = id {
+            query.push(("id", i));
+        }
+        self.delete_no_content("/v1/operator/raft/peer", &query)
+    }
+
     /// A task's log as raw bytes (`plain=true`). With `follow` the agent keeps the response open
     /// and the reader blocks for new output; it ends when the agent closes the stream.
     pub fn logs(
@@ -465,6 +502,14 @@ fn with_token<B>(req: ureq::RequestBuilder<B>, token: Option<&str>) -> ureq::Req
     match token {
         Some(t) => req.header("X-Nomad-Token", t),
         None => req,
+    }
+}
+
+fn stale_query(stale: bool) -> Vec<(&'static str, &'static str)> {
+    if stale {
+        vec![("stale", "true")]
+    } else {
+        Vec::new()
     }
 }
 
@@ -588,6 +633,81 @@ mod tests {
             ]
         );
         assert!(QueryOptions::default().pairs().is_empty());
+    }
+
+    /// Serves one canned HTTP answer on a loopback port; the thread returns the request line.
+    fn one_shot_server(answer: &str) -> (String, std::thread::JoinHandle<String>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        let answer = answer.to_string();
+        let handle = std::thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else {
+                return String::new();
+            };
+            let mut reader = BufReader::new(stream);
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            // Requests without a body end at the blank line after the headers.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let _ = reader.get_mut().write_all(answer.as_bytes());
+            request_line.trim_end().to_string()
+        });
+        (addr, handle)
+    }
+
+    #[test]
+    fn remove_raft_peer_accepts_an_empty_200() {
+        let (addr, server) = one_shot_server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let result = Client::new(&addr).remove_raft_peer(Some("127.0.0.1:4647"), None);
+        assert_eq!(result, Ok(()));
+        assert_eq!(
+            server.join().unwrap(),
+            "DELETE /v1/operator/raft/peer?address=127.0.0.1%3A4647 HTTP/1.1"
+        );
+    }
+
+    #[test]
+    fn remove_raft_peer_reports_the_agents_refusal() {
+        let (addr, server) = one_shot_server(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 19\r\n\r\nunknown raft peer 9",
+        );
+        let result = Client::new(&addr).remove_raft_peer(None, Some("9"));
+        assert_eq!(
+            result,
+            Err(ClientError::Http {
+                status: 404,
+                body: "unknown raft peer 9".into()
+            })
+        );
+        assert_eq!(
+            server.join().unwrap(),
+            "DELETE /v1/operator/raft/peer?id=9 HTTP/1.1"
+        );
+    }
+
+    #[test]
+    fn raft_configuration_asks_for_stale_only_when_told() {
+        let body = r#"{"Index":5,"Servers":[{"ID":"1","Node":"s1.global","Address":"127.0.0.1:4647","Leader":true,"Voter":true,"RaftProtocol":"3"}]}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        for (stale, path) in [
+            (true, "/v1/operator/raft/configuration?stale=true"),
+            (false, "/v1/operator/raft/configuration"),
+        ] {
+            let (addr, server) = one_shot_server(&answer);
+            let config = Client::new(&addr).raft_configuration(stale).unwrap();
+            assert_eq!(config.index, 5);
+            assert_eq!(config.servers.len(), 1);
+            assert!(config.servers[0].leader);
+            assert_eq!(config.servers[0].address, "127.0.0.1:4647");
+            assert_eq!(server.join().unwrap(), format!("GET {path} HTTP/1.1"));
+        }
     }
 
     #[test]

@@ -10,12 +10,14 @@ pub mod eval;
 pub mod job;
 pub mod jobspec;
 pub mod node;
+pub mod operator;
 
 pub use agent::{AgentMember, ServerMembers};
 pub use alloc::*;
 pub use eval::*;
 pub use job::*;
 pub use node::*;
+pub use operator::{RaftConfiguration, RaftServer};
 
 /// Short ids as the CLI prints them: the first 8 characters.
 pub fn short_id(id: &str) -> &str {

@@ -56,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         command: EvalCommand,
     },
+    /// Cluster-level operations (raft peers)
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// Run a new job or update an existing one (alias of `job run`)
     Run(job_run::Args),
     /// Display the status of jobs (alias of `job status`)
@@ -110,6 +115,23 @@ enum EvalCommand {
     Status(eval_status::Args),
 }
 
+#[derive(Subcommand, Debug)]
+enum OperatorCommand {
+    /// Inspect and change the servers' raft configuration
+    Raft {
+        #[command(subcommand)]
+        command: RaftCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RaftCommand {
+    /// Display the raft peers and which one leads
+    ListPeers(operator_raft_list_peers::Args),
+    /// Remove a server from the raft configuration
+    RemovePeer(operator_raft_remove_peer::Args),
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let client = || Client::new(&cli.address).with_token(cli.token.clone());
     match &cli.command {
@@ -133,6 +155,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Eval {
             command: EvalCommand::Status(a),
         } => eval_status::run(&client(), a),
+        Command::Operator {
+            command: OperatorCommand::Raft { command },
+        } => match command {
+            RaftCommand::ListPeers(a) => operator_raft_list_peers::run(&client(), a),
+            RaftCommand::RemovePeer(a) => operator_raft_remove_peer::run(&client(), a),
+        },
         Command::Run(a) => job_run::run(&client(), a),
         Command::Status(a) => job_status::run(&client(), a),
         Command::Stop(a) => job_stop::run(&client(), a),
@@ -210,5 +238,37 @@ mod tests {
         assert!(parse("nomadctl node status -verbose").is_ok());
         assert!(parse("nomadctl job status -all-allocs example").is_ok());
         assert!(parse("nomadctl job bogus").is_err());
+        match parse("nomadctl operator raft list-peers -stale").map(|c| c.command) {
+            Ok(Command::Operator {
+                command:
+                    OperatorCommand::Raft {
+                        command: RaftCommand::ListPeers(a),
+                    },
+            }) => assert!(a.stale),
+            other => panic!("{other:?}"),
+        }
+        let cli = parse("nomadctl operator raft remove-peer -peer-address=127.0.0.1:4647").unwrap();
+        match cli.command {
+            Command::Operator {
+                command:
+                    OperatorCommand::Raft {
+                        command: RaftCommand::RemovePeer(a),
+                    },
+            } => {
+                assert_eq!(a.peer_address.as_deref(), Some("127.0.0.1:4647"));
+                assert_eq!(a.peer_id, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parse("nomadctl operator raft remove-peer -peer-id 7").unwrap();
+        match cli.command {
+            Command::Operator {
+                command:
+                    OperatorCommand::Raft {
+                        command: RaftCommand::RemovePeer(a),
+                    },
+            } => assert_eq!(a.peer_id.as_deref(), Some("7")),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -11,4 +11,6 @@ pub mod job_stop;
 pub mod job_validate;
 pub mod lookup;
 pub mod node_status;
+pub mod operator_raft_list_peers;
+pub mod operator_raft_remove_peer;
 pub mod server_members;
