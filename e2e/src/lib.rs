@@ -5,6 +5,9 @@
 //! Binaries come from the cargo target dir (`cargo build --bins` first; `scripts/test` does it),
 //! or from `NOMAD_AGENT_BIN` / `NOMADCTL_BIN`.
 
+pub mod cluster;
+pub mod docker;
+
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use std::net::TcpListener;
@@ -65,6 +68,9 @@ pub struct Agent {
     args: Vec<String>,
     child: Option<Child>,
     log_path: PathBuf,
+    /// Whether `start` waits for this agent's client node to be ready (dev agents) or only for
+    /// its HTTP API (servers).
+    has_client: bool,
 }
 
 impl Agent {
@@ -100,6 +106,29 @@ impl Agent {
             args,
             child: None,
             log_path: dir.join("agent.log"),
+            has_client: true,
+        };
+        a.start()?;
+        Ok(a)
+    }
+
+    /// An agent started with exactly `args` (a server of a cluster, say). `start` waits only for
+    /// its HTTP API, since a server alone has no node to wait for.
+    pub fn with_args(
+        data_dir: PathBuf,
+        log_path: PathBuf,
+        http_port: u16,
+        rpc_port: u16,
+        args: Vec<String>,
+    ) -> Result<Agent> {
+        let mut a = Agent {
+            http_port,
+            rpc_port,
+            data_dir,
+            args,
+            child: None,
+            log_path,
+            has_client: false,
         };
         a.start()?;
         Ok(a)
@@ -127,10 +156,16 @@ impl Agent {
             .with_context(|| format!("starting {}", agent_bin().display()))?;
         self.child = Some(child);
         let addr = self.address();
+        let has_client = self.has_client;
         wait_for(
-            "the agent's HTTP API and its node",
+            "the agent's HTTP API (and its node, if a client)",
             Duration::from_secs(30),
             || {
+                if !has_client {
+                    return get_json(&addr, "/v1/agent/health?stale=true")
+                        .ok()
+                        .map(|_| ());
+                }
                 let nodes = get_json(&addr, "/v1/nodes").ok()?;
                 (nodes.as_array()?.iter().any(|n| n["Status"] == "ready")).then_some(())
             },

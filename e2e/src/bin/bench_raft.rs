@@ -1,0 +1,299 @@
+//! Raft write figures for BENCHMARKS.md, on three real server processes on loopback with their
+//! durable logs:
+//! - job registrations per second and POST /v1/jobs latency (p50, p99) with 1 and 32 concurrent
+//!   writers at the leader, and 32 writers at a follower (which forwards to the leader);
+//! - failover: while writes flow, kill -9 the leader and time until a surviving server
+//!   acknowledges a write; the killed server is restarted and caught up between rounds.
+//!
+//! Run: `cargo build --release --bins && ./target/release/bench_raft [--writes N] [--failovers K]`
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use e2e::cluster::{job_json, Cluster};
+use e2e::wait_for;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const ELECTION: Duration = Duration::from_secs(60);
+/// Longer than a server's bounded wait for a quorum, so a request always ends in an answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const USAGE: &str = "usage: bench_raft [--writes N] [--failovers K]";
+
+struct Args {
+    /// Registrations per load configuration.
+    writes: usize,
+    failovers: usize,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        writes: 2000,
+        failovers: 5,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut number = |name: &str| -> Result<usize> {
+            let v = it
+                .next()
+                .with_context(|| format!("{name} needs a value\n{USAGE}"))?;
+            let n: usize = v
+                .parse()
+                .with_context(|| format!("{name} {v:?} is not a number\n{USAGE}"))?;
+            ensure!(n > 0, "{name} must be at least 1");
+            Ok(n)
+        };
+        match flag.as_str() {
+            "--writes" => args.writes = number("--writes")?,
+            "--failovers" => args.failovers = number("--failovers")?,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    Ok(args)
+}
+
+/// One keep-alive connection pool per writer, so writers do not queue behind each other.
+fn http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}
+
+/// POST /v1/jobs of a small service job: Ok(()) on a 2xx, the status and body otherwise.
+fn post_job(agent: &ureq::Agent, base: &str, id: &str) -> Result<()> {
+    let mut resp = agent
+        .post(&format!("{base}/v1/jobs"))
+        .header("Content-Type", "application/json")
+        .send(job_json(id).as_str())?;
+    let status = resp.status().as_u16();
+    if !(200..300).contains(&status) {
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        bail!("POST /v1/jobs {id}: {status} {body}");
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+struct LoadRun {
+    target: &'static str,
+    writers: usize,
+    writes: usize,
+    elapsed: Duration,
+    /// Sorted.
+    latencies: Vec<Duration>,
+}
+
+/// `total` registrations through server `target`, split over `writers` threads; every one must
+/// be acknowledged.
+fn write_load(
+    cluster: &Cluster,
+    target: usize,
+    writers: usize,
+    total: usize,
+    tag: &str,
+) -> Result<(Duration, Vec<Duration>)> {
+    let base = cluster.address(target);
+    let started = Instant::now();
+    let per_writer: Vec<Result<Vec<Duration>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let base = &base;
+                // The first `total % writers` writers take one more, so exactly `total` go out.
+                let count = total / writers + usize::from(w < total % writers);
+                s.spawn(move || -> Result<Vec<Duration>> {
+                    let agent = http_agent(REQUEST_TIMEOUT);
+                    let mut times = Vec::with_capacity(count);
+                    for k in 0..count {
+                        let t = Instant::now();
+                        post_job(&agent, base, &format!("{tag}-{w}-{k}"))?;
+                        times.push(t.elapsed());
+                    }
+                    Ok(times)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("a writer thread panicked"))?)
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    let mut all = Vec::with_capacity(total);
+    for times in per_writer {
+        all.extend(times?);
+    }
+    all.sort();
+    Ok((elapsed, all))
+}
+
+/// Kills the leader while a writer keeps it busy and returns the time from the kill to the
+/// first write a surviving server acknowledges; then restarts the killed server and waits until
+/// it holds everything written.
+fn failover_round(cluster: &mut Cluster, round: usize) -> Result<Duration> {
+    let leader = cluster.wait_leader(ELECTION)?;
+    let leader_addr = cluster.address(leader);
+    let survivors: Vec<String> = cluster
+        .live()
+        .into_iter()
+        .filter(|&i| i != leader)
+        .map(|i| cluster.address(i))
+        .collect();
+    ensure!(!survivors.is_empty(), "no server besides the leader");
+    let (stop_flow, flowed) = (&AtomicBool::new(false), &AtomicUsize::new(0));
+    let acknowledged = &AtomicBool::new(false);
+    let gap: &Mutex<Option<Duration>> = &Mutex::new(None);
+
+    std::thread::scope(|s| -> Result<()> {
+        let leader_addr = &leader_addr;
+        s.spawn(move || {
+            // Errors are expected once the leader is dead; this thread only keeps writes flowing.
+            let agent = http_agent(Duration::from_secs(2));
+            let mut k = 0;
+            while !stop_flow.load(Ordering::Relaxed) {
+                if post_job(&agent, leader_addr, &format!("flow-{round}-{k}")).is_ok() {
+                    flowed.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    // Refused connections come back at once: do not spin on the cores the
+                    // election needs.
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                k += 1;
+            }
+        });
+        let flowing = wait_for("writes to flow", Duration::from_secs(30), || {
+            (flowed.load(Ordering::Relaxed) >= 20).then_some(())
+        });
+        if let Err(e) = flowing {
+            stop_flow.store(true, Ordering::Relaxed);
+            return Err(e);
+        }
+
+        cluster.kill(leader);
+        let killed_at = Instant::now();
+        // Both survivors are tried at once: whichever acknowledges first ends the round.
+        for (n, base) in survivors.iter().enumerate() {
+            s.spawn(move || {
+                let agent = http_agent(REQUEST_TIMEOUT);
+                let mut k = 0;
+                while !acknowledged.load(Ordering::Relaxed) && killed_at.elapsed() < ELECTION {
+                    if post_job(&agent, base, &format!("probe-{round}-{n}-{k}")).is_ok() {
+                        let took = killed_at.elapsed();
+                        if let Ok(mut g) = gap.lock() {
+                            g.get_or_insert(took);
+                        }
+                        acknowledged.store(true, Ordering::Relaxed);
+                    } else {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    k += 1;
+                }
+                stop_flow.store(true, Ordering::Relaxed);
+            });
+        }
+        Ok(())
+    })?;
+    let gap = gap
+        .lock()
+        .map_err(|_| anyhow!("a probe thread panicked"))?
+        .with_context(|| {
+            format!(
+                "no surviving server acknowledged a write within {ELECTION:?}\n{}",
+                cluster.report()
+            )
+        })?;
+
+    cluster.restart(leader)?;
+    // The log is ordered: once the restarted server holds this write it holds every earlier one.
+    let marker = format!("caught-up-{round}");
+    let survivor = cluster.follower_of(leader)?;
+    cluster.register_job_until_ok(survivor, &marker, ELECTION)?;
+    let path = format!("/v1/job/{marker}?stale=true");
+    wait_for("the restarted server to catch up", ELECTION, || {
+        let reply = cluster.http(leader, "GET", &path, None).ok()?;
+        reply.is_success().then_some(())
+    })
+    .map_err(|e| anyhow!("{e}\n{}", cluster.report()))?;
+    cluster.wait_leader(ELECTION)?;
+    Ok(gap)
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let command: Vec<String> = std::env::args().collect();
+    let mut cluster = Cluster::start(3, "").context("starting three servers")?;
+    let leader = cluster.wait_leader(ELECTION)?;
+    let follower = cluster.follower_of(leader)?;
+    // Warm-up, not measured: first connections, first allocations of the state store.
+    write_load(&cluster, leader, 4, 100, "warmup")?;
+
+    let mut runs = Vec::new();
+    for (target, index, writers) in [
+        ("leader", leader, 1),
+        ("leader", leader, 32),
+        ("follower (forwarded)", follower, 32),
+    ] {
+        let tag = format!("w{writers}-{}", target.split(' ').next().unwrap_or(target));
+        let (elapsed, latencies) = write_load(&cluster, index, writers, args.writes, &tag)
+            .with_context(|| format!("{writers} writers at the {target}"))?;
+        runs.push(LoadRun {
+            target,
+            writers,
+            writes: args.writes,
+            elapsed,
+            latencies,
+        });
+    }
+
+    let mut gaps = Vec::new();
+    for round in 0..args.failovers {
+        let gap = failover_round(&mut cluster, round)
+            .with_context(|| format!("failover round {}", round + 1))?;
+        eprintln!("failover round {}: {}", round + 1, ms(gap));
+        gaps.push(gap);
+    }
+
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "Raft writes: three `nomad-agent` servers on loopback, durable redb log, {cores} cores."
+    );
+    println!("Command: `{}`\n", command.join(" "));
+    println!(
+        "| POST /v1/jobs to | Writers | Registrations | Registrations/s | p50 (ms) | p99 (ms) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in &runs {
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {} |",
+            r.target,
+            r.writers,
+            r.writes,
+            r.writes as f64 / r.elapsed.as_secs_f64(),
+            ms(percentile(&r.latencies, 0.5)),
+            ms(percentile(&r.latencies, 0.99)),
+        );
+    }
+    println!();
+    println!("| Failover (kill -9 of the leader, writes flowing) | Kill to next acknowledged write (ms) |");
+    println!("|---|---:|");
+    for (i, g) in gaps.iter().enumerate() {
+        println!("| round {} | {} |", i + 1, ms(*g));
+    }
+    gaps.sort();
+    if !gaps.is_empty() {
+        println!("| **median** | **{}** |", ms(percentile(&gaps, 0.5)));
+    }
+    Ok(())
+}

@@ -1,0 +1,691 @@
+//! Servers in Docker containers, for tests that need a real network between them (partitions).
+//!
+//! No registry is reachable, so the image is made here: the agent binary plus exactly the shared
+//! libraries `ldd` names, piped through `tar` into `docker import`. Each cluster gets two private
+//! networks: `raft` carries the servers' own traffic and is what a test cuts; `api` only carries
+//! the test's HTTP requests, so a cut-off server can still be asked what it thinks.
+//! Everything created carries labels naming this process, and is removed on drop; leftovers of
+//! a killed test run are removed by the next run on the same host.
+
+use crate::agent_bin;
+use crate::cluster::job_json;
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, UNIX_EPOCH};
+
+pub const HTTP_PORT: u16 = 4646;
+pub const RPC_PORT: u16 = 4647;
+
+const IMAGE_REPO: &str = "local/nomad-agent-e2e";
+const IMAGE_LABEL: &str = "nomad.e2e.image";
+/// Bumped whenever the image's contents change shape, so an older image is not reused.
+const IMAGE_LAYOUT: u32 = 1;
+const CLUSTER_LABEL: &str = "nomad.e2e.cluster";
+const PID_LABEL: &str = "nomad.e2e.pid";
+const HOST_LABEL: &str = "nomad.e2e.host";
+/// Longer than the contract's bound on a write that cannot reach a quorum (< 15 s), so a server
+/// that never answers shows up as an error rather than a hung test.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `docker` and returns its trimmed stdout, or an error carrying its stderr.
+fn docker(args: &[&str]) -> Result<String> {
+    let out = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("running docker")?;
+    if !out.status.success() {
+        bail!(
+            "docker {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Whether a Docker Engine answers, with the reason when it does not.
+pub fn docker_usable() -> Result<(), String> {
+    docker(&["info", "--format", "{{.ServerVersion}}"])
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Ok(true) when docker is usable; Ok(false), after printing why, when it is not and this is not
+/// CI; an error when it is not and `CI=true`, where a missing engine must fail the run.
+pub fn docker_or_skip(test: &str) -> Result<bool> {
+    match docker_usable() {
+        Ok(()) => Ok(true),
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            bail!("{test}: docker is required when CI=true: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipping {test}: docker is not usable: {why}");
+            Ok(false)
+        }
+    }
+}
+
+/// The local image holding the agent binary (`ENTRYPOINT ["/nomad-agent"]`). Built at most once
+/// per process; an image already made from the same binary (same path, size and mtime) is reused.
+pub fn agent_image() -> Result<String> {
+    static IMAGE: OnceLock<Result<String, String>> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| build_agent_image().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn build_agent_image() -> Result<String> {
+    let bin = agent_bin();
+    let meta = std::fs::metadata(&bin)
+        .with_context(|| format!("{} (run `cargo build --bins` first)", bin.display()))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    let key = format!(
+        "v{IMAGE_LAYOUT}-{:016x}-{:x}-{:x}",
+        fnv1a(bin.display().to_string().as_bytes()),
+        meta.len(),
+        mtime.as_nanos()
+    );
+    let image = format!("{IMAGE_REPO}:{key}");
+    let label_format = format!("{{{{index .Config.Labels \"{IMAGE_LABEL}\"}}}}");
+    if docker(&["image", "inspect", "--format", &label_format, &image]).is_ok_and(|l| l == key) {
+        return Ok(image);
+    }
+    let root = tempfile::tempdir().context("creating the image's staging dir")?;
+    stage_rootfs(&bin, root.path())?;
+    import_rootfs(root.path(), &image, &key)?;
+    remove_older_images(&image);
+    Ok(image)
+}
+
+/// A stable 64-bit hash for the image tag (std's hasher may change between Rust releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Lays out the image's root: the binary, its shared libraries at the paths the dynamic loader
+/// looks them up by, and the few files a process expects.
+fn stage_rootfs(bin: &Path, root: &Path) -> Result<()> {
+    let dest = root.join("nomad-agent");
+    // A hard link saves copying a debug binary of a few hundred MB when both are on one disk.
+    if std::fs::hard_link(bin, &dest).is_err() {
+        std::fs::copy(bin, &dest).with_context(|| format!("copying {}", bin.display()))?;
+    }
+    for lib in shared_libraries(bin)? {
+        let rel = lib.strip_prefix("/").unwrap_or(&lib);
+        let dest = root.join(rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        // Copying follows symlinks, so /lib64/ld-linux-x86-64.so.2 becomes the file itself.
+        std::fs::copy(&lib, &dest).with_context(|| format!("copying {}", lib.display()))?;
+    }
+    for dir in ["tmp", "data", "etc"] {
+        std::fs::create_dir_all(root.join(dir))?;
+    }
+    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n",
+    )?;
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
+    std::fs::write(
+        root.join("etc/nsswitch.conf"),
+        "passwd: files\ngroup: files\nhosts: files dns\n",
+    )?;
+    Ok(())
+}
+
+/// The absolute paths `ldd` resolves for `bin`, the dynamic loader included; none for a static
+/// binary.
+fn shared_libraries(bin: &Path) -> Result<Vec<PathBuf>> {
+    let out = Command::new("ldd")
+        .arg(bin)
+        .stdin(Stdio::null())
+        .output()
+        .context("running ldd")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if text.contains("not a dynamic executable") || err.contains("not a dynamic executable") {
+        return Ok(Vec::new());
+    }
+    if !out.status.success() {
+        bail!("ldd {} failed: {}", bin.display(), err.trim());
+    }
+    let mut libs = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.contains("not found") {
+            bail!("{}: a shared library is missing: {line}", bin.display());
+        }
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2
+        // (0x...)"; the vDSO has no path and is provided by the kernel.
+        let target = line.split_once("=>").map_or(line, |(_, r)| r.trim());
+        if let Some(path) = target
+            .split_whitespace()
+            .next()
+            .filter(|p| p.starts_with('/'))
+        {
+            libs.push(PathBuf::from(path));
+        }
+    }
+    if libs.is_empty() {
+        bail!("ldd named no libraries for {}:\n{text}", bin.display());
+    }
+    Ok(libs)
+}
+
+fn import_rootfs(root: &Path, image: &str, key: &str) -> Result<()> {
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(root)
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-cf", "-", "."])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running tar")?;
+    let archive = tar.stdout.take().context("tar's stdout")?;
+    let import = Command::new("docker")
+        .args(["import", "--change", r#"ENTRYPOINT ["/nomad-agent"]"#])
+        .args(["--change", &format!("LABEL {IMAGE_LABEL}={key}")])
+        .args(["-", image])
+        .stdin(archive)
+        .output()
+        .context("running docker import")?;
+    let tar_out = tar.wait_with_output().context("waiting for tar")?;
+    if !tar_out.status.success() {
+        bail!(
+            "tar of the image root failed: {}",
+            String::from_utf8_lossy(&tar_out.stderr).trim()
+        );
+    }
+    if !import.status.success() {
+        bail!(
+            "docker import {image} failed: {}",
+            String::from_utf8_lossy(&import.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Removes images made from earlier builds of the binary; one still used by a container stays.
+fn remove_older_images(current: &str) {
+    let filter = format!("label={IMAGE_LABEL}");
+    let Ok(list) = docker(&[
+        "image",
+        "ls",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]) else {
+        return;
+    };
+    for image in list.lines().map(str::trim) {
+        if image != current && image.starts_with(IMAGE_REPO) {
+            let _ = docker(&["rmi", image]);
+        }
+    }
+}
+
+/// One server container.
+#[derive(Debug, Clone)]
+pub struct ContainerServer {
+    /// The agent's node name, `server-N` (1-based).
+    pub node: String,
+    pub container: String,
+    /// Address on the `raft` network: the agent binds and advertises its rpc port here.
+    pub raft_ip: Ipv4Addr,
+    /// Address on the `api` network, which only the test uses.
+    pub api_ip: Ipv4Addr,
+}
+
+impl ContainerServer {
+    pub fn address(&self) -> String {
+        format!("http://{}:{HTTP_PORT}", self.api_ip)
+    }
+
+    pub fn rpc_addr(&self) -> String {
+        format!("{}:{RPC_PORT}", self.raft_ip)
+    }
+}
+
+/// A private docker network and the first three octets of its /24.
+struct Network {
+    name: String,
+    prefix: [u8; 3],
+}
+
+impl Network {
+    fn ip(&self, host: u8) -> Ipv4Addr {
+        Ipv4Addr::new(self.prefix[0], self.prefix[1], self.prefix[2], host)
+    }
+}
+
+/// Servers in containers on two private networks (see the module doc). Dropping it removes the
+/// containers and the networks, also when a test panics.
+pub struct DockerCluster {
+    pub servers: Vec<ContainerServer>,
+    /// Index 0 is `raft`, 1 is `api`; fewer while `start` is still creating them.
+    networks: Vec<Network>,
+    /// Whether each server is attached to the `raft` network.
+    connected: Vec<bool>,
+    http: ureq::Agent,
+}
+
+impl DockerCluster {
+    /// Starts `n` servers with `--bootstrap-expect n`, each retry-joining all of them, and waits
+    /// for every HTTP API to answer (not for a leader: see `wait_leader`).
+    pub fn start(n: usize) -> Result<DockerCluster> {
+        let image = agent_image()?;
+        remove_orphans();
+        let prefix = format!("nomad-e2e-{}-{:04x}", std::process::id(), random() & 0xffff);
+        let http = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(HTTP_TIMEOUT))
+            .build()
+            .into();
+        let mut cluster = DockerCluster {
+            servers: Vec::new(),
+            networks: Vec::new(),
+            connected: Vec::new(),
+            http,
+        };
+        // From here on, an early return drops `cluster`, which removes what was made so far.
+        for role in ["raft", "api"] {
+            let net = create_network(&prefix, role)?;
+            cluster.networks.push(net);
+        }
+        let hosts: Vec<u8> = (0..n).map(|i| 11 + i as u8).collect();
+        let joins: Vec<String> = hosts
+            .iter()
+            .map(|h| format!("{}:{RPC_PORT}", cluster.networks[0].ip(*h)))
+            .collect();
+        for (i, host) in hosts.iter().enumerate() {
+            let server = ContainerServer {
+                node: format!("server-{}", i + 1),
+                container: format!("{prefix}-server-{}", i + 1),
+                raft_ip: cluster.networks[0].ip(*host),
+                api_ip: cluster.networks[1].ip(*host),
+            };
+            cluster.servers.push(server.clone());
+            cluster.connected.push(true);
+            cluster.create_server(&image, &prefix, &server, n, &joins)?;
+        }
+        for i in 0..n {
+            let url = format!("{}/v1/status/leader", cluster.servers[i].address());
+            let answered =
+                crate::wait_for("the server's HTTP API", Duration::from_secs(60), || {
+                    cluster.http.get(&url).call().ok().map(|_| ())
+                });
+            if let Err(e) = answered {
+                bail!("{}: {e}\n{}", cluster.servers[i].node, cluster.logs(i));
+            }
+        }
+        Ok(cluster)
+    }
+
+    fn create_server(
+        &self,
+        image: &str,
+        prefix: &str,
+        s: &ContainerServer,
+        expect: usize,
+        joins: &[String],
+    ) -> Result<()> {
+        let raft_ip = s.raft_ip.to_string();
+        let expect = expect.to_string();
+        let mut args: Vec<&str> = vec!["create", "--name", &s.container, "--hostname", &s.node];
+        let labels = labels(prefix);
+        for l in &labels {
+            args.extend(["--label", l]);
+        }
+        args.extend(["--network", &self.networks[0].name, "--ip", &raft_ip]);
+        args.push(image);
+        args.extend(["--server", "--bootstrap-expect", &expect]);
+        for j in joins {
+            args.extend(["--retry-join", j]);
+        }
+        args.extend(["--node", &s.node, "--data-dir", "/data"]);
+        args.extend(["--config", "/etc/nomad.hcl"]);
+        docker(&args)?;
+
+        // The rpc listener stays on the raft network, HTTP listens everywhere so the test reaches
+        // it through the api network whatever happens to the raft one.
+        let config = format!(
+            "bind_addr = \"{raft_ip}\"\naddresses {{\n  http = \"0.0.0.0\"\n}}\n\
+             advertise {{\n  rpc = \"{raft_ip}:{RPC_PORT}\"\n}}\n"
+        );
+        let file = tempfile::NamedTempFile::new()?;
+        std::fs::write(file.path(), config)?;
+        let src = file.path().display().to_string();
+        docker(&["cp", &src, &format!("{}:/etc/nomad.hcl", s.container)])?;
+
+        let api_ip = s.api_ip.to_string();
+        docker(&[
+            "network",
+            "connect",
+            "--ip",
+            &api_ip,
+            &self.networks[1].name,
+            &s.container,
+        ])?;
+        docker(&["start", &s.container])?;
+        Ok(())
+    }
+
+    /// Waits until every server still on the raft network names the same leader, itself on the
+    /// raft network, and returns its index.
+    pub fn wait_leader(&self, timeout: Duration) -> Result<usize> {
+        crate::wait_for("one leader all connected servers agree on", timeout, || {
+            let mut agreed = None;
+            for i in (0..self.servers.len()).filter(|i| self.connected[*i]) {
+                let leader = self.leader_seen_by(i).ok()??;
+                if agreed.is_some_and(|a| a != leader) {
+                    return None;
+                }
+                agreed = Some(leader);
+            }
+            agreed.filter(|l| self.connected[*l])
+        })
+        .map_err(|e| anyhow!("{e}\n{}", self.all_logs()))
+    }
+
+    /// The index of the server `i` names as leader (GET /v1/status/leader), None when it knows
+    /// none or names an address that is not one of ours.
+    pub fn leader_seen_by(&self, i: usize) -> Result<Option<usize>> {
+        let (code, body) = self.get(i, "/v1/status/leader")?;
+        if code != 200 {
+            bail!(
+                "{}: /v1/status/leader answered {code}: {body}",
+                self.servers[i].node
+            );
+        }
+        let addr: String = serde_json::from_str(&body)
+            .with_context(|| format!("/v1/status/leader body {body:?}"))?;
+        Ok(self.servers.iter().position(|s| s.rpc_addr() == addr))
+    }
+
+    /// Cuts server `i` off the raft network (its HTTP API stays reachable on the api network).
+    pub fn disconnect(&mut self, i: usize) -> Result<()> {
+        let s = &self.servers[i];
+        docker(&[
+            "network",
+            "disconnect",
+            &self.networks[0].name,
+            &s.container,
+        ])?;
+        self.connected[i] = false;
+        Ok(())
+    }
+
+    /// Puts server `i` back on the raft network with its old address.
+    pub fn reconnect(&mut self, i: usize) -> Result<()> {
+        let s = &self.servers[i];
+        let ip = s.raft_ip.to_string();
+        docker(&[
+            "network",
+            "connect",
+            "--ip",
+            &ip,
+            &self.networks[0].name,
+            &s.container,
+        ])?;
+        self.connected[i] = true;
+        Ok(())
+    }
+
+    /// POST /v1/jobs of `cluster::job_json(id)` to server `i`: (status, body), whatever the
+    /// status; an error only when no answer came within the client's timeout.
+    pub fn register_job(&self, i: usize, id: &str) -> Result<(u16, String)> {
+        let url = format!("{}/v1/jobs", self.servers[i].address());
+        let mut resp = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(job_json(id).as_str())
+            .with_context(|| format!("POST {url}"))?;
+        let code = resp.status().as_u16();
+        Ok((code, resp.body_mut().read_to_string().unwrap_or_default()))
+    }
+
+    /// The job IDs server `i` lists; with `stale`, from its own state without asking the leader.
+    pub fn jobs_on(&self, i: usize, stale: bool) -> Result<Vec<String>> {
+        let path = if stale {
+            "/v1/jobs?stale=true"
+        } else {
+            "/v1/jobs"
+        };
+        let (code, body) = self.get(i, path)?;
+        if code != 200 {
+            bail!(
+                "{}: GET {path} answered {code}: {body}",
+                self.servers[i].node
+            );
+        }
+        let jobs: Value = serde_json::from_str(&body).context("decoding the job list")?;
+        let ids = jobs
+            .as_array()
+            .context("the job list is not an array")?
+            .iter()
+            .filter_map(|j| j["ID"].as_str().map(str::to_string))
+            .collect();
+        Ok(ids)
+    }
+
+    /// GET `path` on server `i`: (status, body).
+    pub fn get(&self, i: usize, path: &str) -> Result<(u16, String)> {
+        let url = format!("{}{path}", self.servers[i].address());
+        let mut resp = self
+            .http
+            .get(&url)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let code = resp.status().as_u16();
+        Ok((code, resp.body_mut().read_to_string().unwrap_or_default()))
+    }
+
+    /// Server `i`'s output (`docker logs`).
+    pub fn logs(&self, i: usize) -> String {
+        let out = Command::new("docker")
+            .args(["logs", &self.servers[i].container])
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Ok(o) => format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => format!("(docker logs failed: {e})"),
+        }
+    }
+
+    /// Every server's output, each under a header, for a failing test's message.
+    pub fn all_logs(&self) -> String {
+        (0..self.servers.len())
+            .map(|i| {
+                format!(
+                    "--- {} ({}) ---\n{}",
+                    self.servers[i].node,
+                    self.servers[i].container,
+                    self.logs(i)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for DockerCluster {
+    fn drop(&mut self) {
+        for s in &self.servers {
+            if let Err(e) = docker(&["rm", "-f", "-v", &s.container]) {
+                eprintln!("cleanup: {e:#}");
+            }
+        }
+        for n in &self.networks {
+            if let Err(e) = docker(&["network", "rm", &n.name]) {
+                eprintln!("cleanup: {e:#}");
+            }
+        }
+    }
+}
+
+fn random() -> u64 {
+    RandomState::new().build_hasher().finish()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn labels(prefix: &str) -> [String; 3] {
+    [
+        format!("{CLUSTER_LABEL}={prefix}"),
+        format!("{PID_LABEL}={}", std::process::id()),
+        format!("{HOST_LABEL}={}", hostname()),
+    ]
+}
+
+/// Creates an internal bridge network on a random 10.x.y.0/24 that overlaps neither a route of
+/// this host nor another docker network. Internal networks give the containers no default
+/// route, so a server cut off the raft network cannot reach its peers some other way.
+fn create_network(prefix: &str, role: &str) -> Result<Network> {
+    let name = format!("{prefix}-{role}");
+    let taken = taken_subnets();
+    let mut last_error = None;
+    for _ in 0..20 {
+        let r = random();
+        let candidate = [10, 128 + (r % 127) as u8, (r >> 8) as u8];
+        let base = u32::from(Ipv4Addr::new(candidate[0], candidate[1], candidate[2], 0));
+        if taken
+            .iter()
+            .any(|(net, len)| overlaps(base, 24, *net, *len))
+        {
+            continue;
+        }
+        let subnet = format!("{}.{}.{}.0/24", candidate[0], candidate[1], candidate[2]);
+        let mut args = vec!["network", "create", "--driver", "bridge", "--internal"];
+        args.extend(["--subnet", &subnet]);
+        let labels = labels(prefix);
+        for l in &labels {
+            args.extend(["--label", l]);
+        }
+        args.push(&name);
+        // Another test may take the same subnet between our check and this call: try again.
+        match docker(&args) {
+            Ok(_) => {
+                return Ok(Network {
+                    name,
+                    prefix: candidate,
+                })
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow!("no free 10.x.y.0/24 subnet found")))
+        .with_context(|| format!("creating docker network {name}"))
+}
+
+fn overlaps(a: u32, a_len: u32, b: u32, b_len: u32) -> bool {
+    let len = a_len.min(b_len);
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    a & mask == b & mask
+}
+
+/// IPv4 subnets in use: this host's routes (the default route aside) and docker's networks.
+fn taken_subnets() -> Vec<(u32, u32)> {
+    let mut taken = Vec::new();
+    // /proc/net/route prints each address as the hex of its in-memory (network order) u32.
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    for line in routes.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (Some(dest), Some(mask)) = (cols.get(1), cols.get(7)) else {
+            continue;
+        };
+        let parse = |h: &str| u32::from_str_radix(h, 16).ok().map(|v| v.to_ne_bytes());
+        if let (Some(d), Some(m)) = (parse(dest), parse(mask)) {
+            let len = u32::from_be_bytes(m).count_ones();
+            if len > 0 {
+                taken.push((u32::from_be_bytes(d), len));
+            }
+        }
+    }
+    let ids = docker(&["network", "ls", "-q"]).unwrap_or_default();
+    let mut args = vec![
+        "network",
+        "inspect",
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+    ];
+    args.extend(ids.split_whitespace());
+    for subnet in docker(&args).unwrap_or_default().split_whitespace() {
+        let Some((ip, len)) = subnet.split_once('/') else {
+            continue;
+        };
+        if let (Ok(ip), Ok(len)) = (ip.parse::<Ipv4Addr>(), len.parse::<u32>()) {
+            taken.push((u32::from(ip), len.min(32)));
+        }
+    }
+    taken
+}
+
+/// Removes containers and networks an earlier, killed run of these tests left on this host:
+/// those labelled with this host's name and the pid of a process that no longer exists.
+fn remove_orphans() {
+    let host = hostname();
+    let format =
+        format!("{{{{.ID}}}} {{{{.Label \"{PID_LABEL}\"}}}} {{{{.Label \"{HOST_LABEL}\"}}}}");
+    let filter = format!("label={CLUSTER_LABEL}");
+    let orphaned = |list: String| -> Vec<String> {
+        list.lines()
+            .filter_map(|l| {
+                let mut cols = l.split_whitespace();
+                let (id, pid, h) = (cols.next()?, cols.next()?, cols.next()?);
+                let dead = !Path::new("/proc").join(pid).exists();
+                (h == host && dead).then(|| id.to_string())
+            })
+            .collect()
+    };
+    let containers =
+        docker(&["ps", "-a", "--filter", &filter, "--format", &format]).unwrap_or_default();
+    for id in orphaned(containers) {
+        let _ = docker(&["rm", "-f", "-v", &id]);
+    }
+    let networks =
+        docker(&["network", "ls", "--filter", &filter, "--format", &format]).unwrap_or_default();
+    for id in orphaned(networks) {
+        let _ = docker(&["network", "rm", &id]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnet_overlap() {
+        let net = |a, b, c| u32::from(Ipv4Addr::new(a, b, c, 0));
+        assert!(overlaps(net(10, 200, 3), 24, net(10, 0, 0), 8));
+        assert!(overlaps(net(10, 200, 3), 24, net(10, 200, 3), 24));
+        assert!(!overlaps(net(10, 200, 3), 24, net(10, 200, 4), 24));
+        assert!(!overlaps(net(10, 200, 3), 24, net(172, 17, 0), 16));
+    }
+}
