@@ -3,6 +3,7 @@
 use agent::client::{Client, ClientConfig};
 use agent::config::{AgentFlags, Config};
 use agent::http::{self, AgentInfo, HttpState};
+use agent::rpc::{transport as rpc_transport, RpcClient, ServerInfo};
 use agent::server::{HeartbeatConfig, LocalRpc, Server, ServerConfig};
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
@@ -70,8 +71,17 @@ fn main() {
 }
 
 fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NOMAD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.to_ascii_lowercase()));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NOMAD_LOG").unwrap_or_else(|_| {
+        // openraft narrates every election and snapshot at INFO; our own raft module logs
+        // what an operator needs, so its chatter starts at WARN unless NOMAD_LOG asks.
+        let level = level.to_ascii_lowercase();
+        let quiet = if matches!(level.as_str(), "debug" | "trace") {
+            ""
+        } else {
+            ",openraft=warn"
+        };
+        tracing_subscriber::EnvFilter::new(format!("{level}{quiet}"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -98,7 +108,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let ephemeral = _temp.is_some();
 
-    let http_addr = format!("{}:{}", cfg.bind_addr, cfg.ports.http);
+    // `addresses { http = ... rpc = ... }` override `bind_addr` per listener.
+    let bind_ip = |set: &Option<String>| set.clone().unwrap_or_else(|| cfg.bind_addr.clone());
+    let http_addr = format!("{}:{}", bind_ip(&cfg.addresses.http), cfg.ports.http);
     let listener = tokio::net::TcpListener::bind(&http_addr)
         .await
         .with_context(|| format!("binding the HTTP API to {http_addr}"))?;
@@ -107,20 +119,51 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     } else {
         cfg.bind_addr.clone()
     };
-    let rpc_addr = format!("{advertise_ip}:{}", cfg.ports.rpc);
+    // What other agents dial: `advertise { rpc = ... }` when set (with or without a port), else
+    // the bind address.
+    let advertised = |set: &Option<String>, port: u16| match set {
+        Some(a) if a.contains(':') => a.clone(),
+        Some(a) => format!("{a}:{port}"),
+        None => format!("{advertise_ip}:{port}"),
+    };
+    let rpc_addr = advertised(&cfg.advertise.rpc, cfg.ports.rpc);
+    let advertised_http = advertised(&cfg.advertise.http, cfg.ports.http);
 
+    let (rpc_shutdown, rpc_shutdown_rx) = tokio::sync::watch::channel(false);
+    let rpc = RpcClient::new();
     let server = if cfg.server.enabled {
-        let s = Server::start(ServerConfig {
-            data_dir: data_dir.join("server"),
-            name: cfg.name.clone(),
-            region: cfg.region.clone(),
-            datacenter: cfg.datacenter.clone(),
-            rpc_addr: rpc_addr.clone(),
-            num_workers: 0,
-            heartbeat: HeartbeatConfig::default(),
-        })
+        let rpc_bind = format!("{}:{}", bind_ip(&cfg.addresses.rpc), cfg.ports.rpc);
+        let rpc_listener = tokio::net::TcpListener::bind(&rpc_bind)
+            .await
+            .with_context(|| format!("binding the rpc port to {rpc_bind}"))?;
+        let s = Server::start(
+            ServerConfig {
+                data_dir: data_dir.join("server"),
+                info: ServerInfo {
+                    id: 0,
+                    name: format!("{}.{}", cfg.name, cfg.region),
+                    rpc_addr: rpc_addr.clone(),
+                    http_addr: advertised_http.clone(),
+                    datacenter: cfg.datacenter.clone(),
+                    region: cfg.region.clone(),
+                    build: env!("CARGO_PKG_VERSION").to_string(),
+                    bootstrap_expect: cfg.server.bootstrap_expect,
+                },
+                retry_join: cfg.server.retry_join.clone(),
+                raft_snapshot_threshold: cfg.server.raft_snapshot_threshold,
+                raft_trailing_logs: cfg.server.raft_trailing_logs,
+                num_workers: cfg.server.num_schedulers,
+                heartbeat: HeartbeatConfig::default(),
+            },
+            rpc.clone(),
+        )
         .await
         .context("starting the server")?;
+        tokio::spawn(rpc_transport::serve(
+            rpc_listener,
+            s.rpc_handler(),
+            rpc_shutdown_rx.clone(),
+        ));
         tracing::info!(rpc_addr, "server started");
         Some(s)
     } else {
@@ -175,8 +218,12 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             version: env!("CARGO_PKG_VERSION").to_string(),
         }),
     };
+    let router = http::router(state);
+    if let Some(s) = &server {
+        s.set_http_relay(Arc::new(http::RouterRelay::new(router.clone())));
+    }
     tracing::info!(%http_addr, "HTTP API listening");
-    axum::serve(listener, http::router(state))
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the HTTP API")?;
@@ -190,8 +237,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         client_shutdown.send_replace(true);
         c.shutdown().await;
     }
+    rpc_shutdown.send_replace(true);
     if let Some(s) = &server {
-        s.shutdown();
+        s.shutdown().await;
     }
     Ok(())
 }

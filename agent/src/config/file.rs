@@ -213,6 +213,8 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
             "node_gc_threshold",
             "job_gc_threshold",
             "eval_gc_threshold",
+            "raft_snapshot_threshold",
+            "raft_trailing_logs",
         ],
         &[],
     )?;
@@ -242,7 +244,15 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
     ] {
         s.duration(key)?;
     }
-    s.int("num_schedulers")?;
+    if let Some(v) = s.int_as("num_schedulers")? {
+        cfg.server.num_schedulers = v;
+    }
+    if let Some(v) = s.int_as("raft_snapshot_threshold")? {
+        cfg.server.raft_snapshot_threshold = v;
+    }
+    if let Some(v) = s.int_as("raft_trailing_logs")? {
+        cfg.server.raft_trailing_logs = v;
+    }
     s.int("raft_protocol")?;
     s.strings("enabled_schedulers")?;
     Ok(())

@@ -54,7 +54,18 @@ pub struct ServerConfig {
     pub bootstrap_expect: u32,
     /// Servers to join (`server_join { retry_join = [...] }`, `--retry-join`).
     pub retry_join: Vec<String>,
+    /// Raft log entries between snapshots (`raft_snapshot_threshold`).
+    pub raft_snapshot_threshold: u64,
+    /// Raft log entries kept behind a snapshot so a lagging follower catches up from the log
+    /// (`raft_trailing_logs`).
+    pub raft_trailing_logs: u64,
+    /// Scheduler workers (`num_schedulers`); 0 = one per core.
+    pub num_schedulers: usize,
 }
+
+/// Defaults for the raft log: a snapshot every 8192 entries, 2048 kept behind it.
+pub const DEFAULT_RAFT_SNAPSHOT_THRESHOLD: u64 = 8192;
+pub const DEFAULT_RAFT_TRAILING_LOGS: u64 = 2048;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientConfig {
@@ -109,6 +120,9 @@ impl Config {
                 enabled: dev,
                 bootstrap_expect: u32::from(dev),
                 retry_join: Vec::new(),
+                raft_snapshot_threshold: DEFAULT_RAFT_SNAPSHOT_THRESHOLD,
+                raft_trailing_logs: DEFAULT_RAFT_TRAILING_LOGS,
+                num_schedulers: 0,
             },
             client: ClientConfig {
                 enabled: dev,

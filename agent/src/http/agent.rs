@@ -1,12 +1,14 @@
 //! `/v1/status/*`, `/v1/agent/*` and `/v1/metrics`.
 
 use super::{json_indexed, HttpError, HttpState};
+use crate::rpc::ServerInfo;
 use api::{AgentMember, ServerMembers};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 pub async fn leader(State(st): State<HttpState>) -> Result<Response, HttpError> {
     let server = st.server()?;
@@ -18,27 +20,36 @@ pub async fn peers(State(st): State<HttpState>) -> Result<Response, HttpError> {
     Ok(Json(server.peers()).into_response())
 }
 
-fn member(st: &HttpState) -> AgentMember {
-    let a = &st.agent;
+/// How long `/v1/agent/members` waits for each server to answer a ping.
+const MEMBER_PROBE: Duration = Duration::from_millis(500);
+
+fn member(info: &ServerInfo, alive: bool) -> AgentMember {
+    let (host, port) = info
+        .rpc_addr
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(0)))
+        .unwrap_or_else(|| (info.rpc_addr.clone(), 0));
     let mut tags = BTreeMap::new();
     tags.insert("role".into(), "nomad".into());
-    tags.insert("region".into(), a.region.clone());
-    tags.insert("dc".into(), a.datacenter.clone());
-    tags.insert("build".into(), a.version.clone());
-    tags.insert("port".into(), a.rpc_port.to_string());
-    tags.insert("rpc_addr".into(), a.bind_addr.clone());
+    tags.insert("id".into(), info.id.to_string());
+    tags.insert("region".into(), info.region.clone());
+    tags.insert("dc".into(), info.datacenter.clone());
+    tags.insert("build".into(), info.build.clone());
+    tags.insert("port".into(), port.to_string());
+    tags.insert("rpc_addr".into(), host.clone());
+    tags.insert("http_addr".into(), info.http_addr.clone());
     tags.insert("raft_vsn".into(), "3".into());
-    tags.insert("expect".into(), a.bootstrap_expect.to_string());
+    tags.insert("expect".into(), info.bootstrap_expect.to_string());
     tags.insert("vsn".into(), "1".into());
-    if a.bootstrap_expect == 1 {
+    if info.bootstrap_expect == 1 {
         tags.insert("bootstrap".into(), "1".into());
     }
     AgentMember {
-        name: format!("{}.{}", a.name, a.region),
-        addr: a.bind_addr.clone(),
-        port: a.rpc_port,
+        name: info.name.clone(),
+        addr: host,
+        port,
         tags,
-        status: "alive".into(),
+        status: if alive { "alive" } else { "failed" }.into(),
         protocol_min: 1,
         protocol_max: 5,
         protocol_cur: 2,
@@ -48,14 +59,21 @@ fn member(st: &HttpState) -> AgentMember {
     }
 }
 
+/// Every server of the cluster, probed now: `alive` when it answers on its rpc port.
 pub async fn members(State(st): State<HttpState>) -> Result<Response, HttpError> {
-    st.server()?;
+    let server = st.server()?;
     let a = &st.agent;
+    let members = server
+        .members(MEMBER_PROBE)
+        .await
+        .iter()
+        .map(|(p, alive)| member(&p.info, *alive))
+        .collect();
     let resp = ServerMembers {
         server_name: a.name.clone(),
         server_region: a.region.clone(),
         server_dc: a.datacenter.clone(),
-        members: vec![member(&st)],
+        members,
     };
     Ok(Json(resp).into_response())
 }
@@ -96,7 +114,7 @@ pub async fn self_info(State(st): State<HttpState>) -> Response {
             "Server": { "Enabled": a.server, "BootstrapExpect": a.bootstrap_expect },
             "Client": { "Enabled": a.client },
         },
-        "member": member(&st),
+        "member": st.server.as_ref().map(|s| member(&s.cfg.info, true)),
         "stats": stats,
     });
     Json(body).into_response()

@@ -37,7 +37,7 @@ impl From<ServerError> for HttpError {
             ServerError::NotFound(_) | ServerError::UnknownNode(_) => StatusCode::NOT_FOUND,
             ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
-            ServerError::Raft(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ServerError::Raft(_) | ServerError::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         HttpError {
             status,

@@ -4,12 +4,15 @@ mod agent;
 mod allocs;
 mod error;
 mod evals;
+mod forward;
 mod jobs;
 mod logs;
 mod nodes;
+mod operator;
 mod query;
 
 pub use error::HttpError;
+pub use forward::RouterRelay;
 
 use crate::client::Client;
 use crate::server::Server;
@@ -93,7 +96,19 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/agent/health", get(agent::health))
         .route("/v1/metrics", get(agent::metrics))
         .route("/v1/client/fs/logs/{alloc}", get(logs::logs))
+        .route(
+            "/v1/operator/raft/configuration",
+            get(operator::configuration),
+        )
+        .route(
+            "/v1/operator/raft/peer",
+            axum::routing::delete(operator::remove_peer),
+        )
         .fallback(|| async { HttpError::not_found("Invalid URL path: no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forward::forward,
+        ))
         .with_state(state)
 }
 

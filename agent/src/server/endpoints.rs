@@ -19,6 +19,9 @@ pub enum ServerError {
     Conflict(String),
     #[error("node {0} not found")]
     UnknownNode(String),
+    /// The cluster cannot serve the request right now (no leader, leader unreachable).
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Raft(RaftError),
 }

@@ -71,6 +71,11 @@ impl HeartbeatTimers {
             .insert(node_id.to_string(), Instant::now() + self.cfg.failover_ttl);
     }
 
+    /// Leadership lost: the next leader keeps the timers.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
     pub fn remove(&self, node_id: &str) {
         self.lock().remove(node_id);
     }

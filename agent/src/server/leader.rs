@@ -7,9 +7,67 @@ use crate::state::Command;
 use api::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How long a new leader waits before retrying when it could not yet confirm its leadership.
+const BARRIER_RETRY: Duration = Duration::from_millis(200);
 
 impl Server {
-    pub(super) fn establish_leadership(self: Arc<Self>) {
+    /// Follows raft's leadership: gaining it starts the leader duties, losing it (or shutting
+    /// down) stops them. Each term of leadership has its own stop signal, so duties of an old
+    /// term never outlive it.
+    pub(super) async fn leadership_loop(self: Arc<Self>) {
+        let mut view = self.raft.subscribe();
+        let mut shutdown = self.shutdown_rx();
+        let mut term: Option<watch::Sender<bool>> = None;
+        loop {
+            let leading = view.borrow_and_update().is_leader;
+            if leading && term.is_none() {
+                // Everything earlier leaders committed must be applied here before this server
+                // rebuilds the broker and blocked evaluations from the state.
+                match self.raft.read_barrier().await {
+                    Ok(()) => {
+                        let (stop, stop_rx) = watch::channel(false);
+                        tracing::info!("cluster leadership acquired");
+                        self.clone().establish_leadership(stop_rx);
+                        term = Some(stop);
+                    }
+                    Err(e) => {
+                        tracing::warn!(%e, "leadership not confirmed yet; retrying");
+                        tokio::select! {
+                            _ = tokio::time::sleep(BARRIER_RETRY) => {}
+                            _ = shutdown.changed() => return,
+                        }
+                        continue;
+                    }
+                }
+            } else if !leading {
+                if let Some(stop) = term.take() {
+                    tracing::info!("cluster leadership lost");
+                    stop.send_replace(true);
+                    self.revoke_leadership();
+                }
+            }
+            tokio::select! {
+                r = view.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => {
+                    if let Some(stop) = term.take() {
+                        stop.send_replace(true);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Drops what only the leader holds in memory; the next leader rebuilds it from the state.
+    pub(super) fn revoke_leadership(&self) {
+        self.broker.set_enabled(false);
+        self.blocked.set_enabled(false);
+        self.heartbeats.clear();
+    }
+
+    fn establish_leadership(self: Arc<Self>, stop: watch::Receiver<bool>) {
         self.broker.set_enabled(true);
         self.blocked.set_enabled(true);
         let snap = self.state.snapshot();
@@ -38,15 +96,14 @@ impl Server {
             self.cfg.num_workers
         };
         for i in 0..workers {
-            tokio::spawn(worker::run(self.clone(), i));
+            tokio::spawn(worker::run(self.clone(), i, stop.clone()));
         }
-        tokio::spawn(self.clone().delayed_eval_loop());
-        tokio::spawn(self.heartbeat_loop());
+        tokio::spawn(self.clone().delayed_eval_loop(stop.clone()));
+        tokio::spawn(self.heartbeat_loop(stop));
     }
 
     /// Moves delayed evaluations (rescheduling backoff) into the ready queue when due.
-    async fn delayed_eval_loop(self: Arc<Self>) {
-        let mut shutdown = self.shutdown_rx();
+    async fn delayed_eval_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         loop {
             let next = self.broker.promote_delayed(now_nanos());
             let sleep = match next {
@@ -57,18 +114,17 @@ impl Server {
             };
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
-                _ = shutdown.changed() => return,
+                _ = stop.changed() => return,
             }
         }
     }
 
-    async fn heartbeat_loop(self: Arc<Self>) {
-        let mut shutdown = self.shutdown_rx();
+    async fn heartbeat_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
+                _ = stop.changed() => return,
             }
             for node_id in self.heartbeats.expired(Instant::now()) {
                 tracing::warn!(node_id, "heartbeat missed: marking node down");

@@ -16,6 +16,7 @@ fn to_rpc(e: ServerError) -> RpcError {
             RpcError::Invalid(m)
         }
         ServerError::Raft(e) => RpcError::Server(e.to_string()),
+        ServerError::Unavailable(m) => RpcError::Server(m),
     }
 }
 

@@ -5,23 +5,28 @@ mod blocked_evals;
 mod endpoints;
 mod eval_broker;
 mod heartbeat;
+mod join;
 mod leader;
 mod local_rpc;
 mod plan_applier;
 pub mod raft;
+mod rpc_handler;
 mod worker;
 
 pub use endpoints::ServerError;
 pub use heartbeat::HeartbeatConfig;
 pub use local_rpc::LocalRpc;
+pub use rpc_handler::HttpRelay;
 
+use crate::rpc::{RpcClient, ServerInfo};
 use crate::state::StateStore;
 use blocked_evals::BlockedEvals;
 use eval_broker::EvalBroker;
 use heartbeat::HeartbeatTimers;
-use raft::Raft;
+use raft::{Raft, RaftOptions};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -29,11 +34,14 @@ use tokio::sync::watch;
 pub struct ServerConfig {
     /// Where the raft log and snapshots live.
     pub data_dir: PathBuf,
-    pub name: String,
-    pub region: String,
-    pub datacenter: String,
-    /// "host:port" of this server's rpc listener, as peers and clients reach it.
-    pub rpc_addr: String,
+    /// Who this server is; `id` is filled in from the data dir at start.
+    pub info: ServerInfo,
+    /// Servers to form or join a cluster with: their rpc addresses, "host:port".
+    pub retry_join: Vec<String>,
+    /// Raft log entries between snapshots.
+    pub raft_snapshot_threshold: u64,
+    /// Raft log entries kept after a snapshot.
+    pub raft_trailing_logs: u64,
     /// Scheduler workers; 0 = one per core.
     pub num_workers: usize,
     pub heartbeat: HeartbeatConfig,
@@ -43,22 +51,35 @@ pub struct Server {
     pub cfg: ServerConfig,
     pub state: Arc<StateStore>,
     raft: Raft,
+    rpc: RpcClient,
     broker: EvalBroker,
     blocked: BlockedEvals,
     heartbeats: HeartbeatTimers,
     plan_lock: tokio::sync::Mutex<()>,
+    /// Servers that said hello while the cluster forms, by raft id.
+    discovered: Mutex<BTreeMap<u64, ServerInfo>>,
+    /// Runs public API requests that other servers relay to this one.
+    http_relay: OnceLock<Arc<dyn HttpRelay>>,
     shutdown: watch::Sender<bool>,
 }
 
 impl Server {
-    /// Opens the state from disk and starts the leader duties and scheduler workers.
-    pub async fn start(cfg: ServerConfig) -> Result<Arc<Server>, ServerError> {
+    /// Opens the state from disk, starts raft, and starts following leadership: leader duties run
+    /// while this server leads. Forming or joining a cluster runs in the background.
+    pub async fn start(mut cfg: ServerConfig, rpc: RpcClient) -> Result<Arc<Server>, ServerError> {
+        cfg.info.id = join::server_id(&cfg.data_dir).map_err(ServerError::Raft)?;
         let state = Arc::new(StateStore::default());
         let raft = Raft::open(
-            &cfg.data_dir.join("raft"),
+            RaftOptions {
+                dir: cfg.data_dir.join("raft"),
+                me: cfg.info.clone(),
+                snapshot_threshold: cfg.raft_snapshot_threshold,
+                trailing_logs: cfg.raft_trailing_logs,
+            },
             state.clone(),
-            cfg.rpc_addr.clone(),
+            rpc.clone(),
         )
+        .await
         .map_err(ServerError::Raft)?;
         let (shutdown, _) = watch::channel(false);
         let server = Arc::new(Server {
@@ -66,15 +87,16 @@ impl Server {
             cfg,
             state,
             raft,
+            rpc,
             broker: EvalBroker::default(),
             blocked: BlockedEvals::default(),
             plan_lock: tokio::sync::Mutex::new(()),
+            discovered: Mutex::new(BTreeMap::new()),
+            http_relay: OnceLock::new(),
             shutdown,
         });
-        // A single-voter log is always the leader.
-        if server.raft.is_leader() {
-            server.clone().establish_leadership();
-        }
+        tokio::spawn(server.clone().leadership_loop());
+        tokio::spawn(server.clone().join_loop());
         Ok(server)
     }
 
@@ -86,15 +108,87 @@ impl Server {
         self.raft.leader_addr()
     }
 
+    /// The leader this server follows (itself when it leads).
+    pub fn leader(&self) -> Option<ServerInfo> {
+        self.raft.view().leader
+    }
+
     pub fn peers(&self) -> Vec<String> {
         self.raft.peers()
     }
 
-    /// Stops the leader duties and workers. The log is durable at every acknowledged write.
-    pub fn shutdown(&self) {
+    /// The raft configuration: every server, whether it votes, and the config's log index.
+    pub fn raft_configuration(&self) -> (Vec<raft::Peer>, u64) {
+        let v = self.raft.view();
+        (v.peers, v.config_index)
+    }
+
+    /// Time since this server last heard from the leader; zero on the leader.
+    pub fn last_contact(&self) -> Option<std::time::Duration> {
+        self.raft.last_contact()
+    }
+
+    /// Waits until a read of the local state is linearizable (leader only).
+    pub async fn read_barrier(&self) -> Result<(), ServerError> {
+        self.raft.read_barrier().await.map_err(ServerError::Raft)
+    }
+
+    /// Waits up to `timeout` for any leader to be known.
+    pub async fn wait_for_leader(&self, timeout: std::time::Duration) -> Option<ServerInfo> {
+        let mut rx = self.raft.subscribe();
+        let wait = async {
+            rx.wait_for(|v| v.leader.is_some())
+                .await
+                .ok()
+                .and_then(|v| v.leader.clone())
+        };
+        tokio::time::timeout(timeout, wait).await.ok().flatten()
+    }
+
+    /// Every server of the raft configuration with whether it answers on its rpc port now.
+    /// Probes run concurrently, each bounded by `timeout`; this server counts as alive.
+    pub async fn members(&self, timeout: std::time::Duration) -> Vec<(raft::Peer, bool)> {
+        let (mut peers, _) = self.raft_configuration();
+        if !peers.iter().any(|p| p.info.id == self.cfg.info.id) {
+            // Not (yet) in a configuration: still show this server.
+            peers.push(raft::Peer {
+                info: self.cfg.info.clone(),
+                voter: false,
+            });
+        }
+        let probes = peers.into_iter().map(|p| async move {
+            let alive = p.info.id == self.cfg.info.id
+                || matches!(
+                    self.rpc
+                        .call(&p.info.rpc_addr, crate::rpc::RpcRequest::Ping, timeout)
+                        .await,
+                    Ok(crate::rpc::RpcResponse::Pong)
+                );
+            (p, alive)
+        });
+        futures::future::join_all(probes).await
+    }
+
+    /// Retires a server from the raft configuration (leader only).
+    pub async fn remove_peer(&self, id: u64) -> Result<(), ServerError> {
+        self.raft.remove_server(id).await.map_err(ServerError::Raft)
+    }
+
+    /// Installs what runs relayed public API requests (the HTTP router).
+    pub fn set_http_relay(&self, relay: Arc<dyn HttpRelay>) {
+        let _ = self.http_relay.set(relay);
+    }
+
+    /// The handler of this server's rpc port.
+    pub fn rpc_handler(self: &Arc<Self>) -> Arc<dyn crate::rpc::RpcHandler> {
+        Arc::new(rpc_handler::ServerRpcHandler::new(self.clone()))
+    }
+
+    /// Stops the leader duties and raft. The log is durable at every acknowledged write.
+    pub async fn shutdown(&self) {
         self.shutdown.send_replace(true);
-        self.broker.set_enabled(false);
-        self.blocked.set_enabled(false);
+        self.revoke_leadership();
+        self.raft.shutdown().await;
     }
 
     fn shutdown_rx(&self) -> watch::Receiver<bool> {

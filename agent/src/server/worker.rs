@@ -8,19 +8,20 @@ use api::*;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Attempts at a plan before the evaluation's outcome is recorded as it stands.
 const MAX_PLAN_ATTEMPTS: u32 = 5;
 
-pub(super) async fn run(server: Arc<Server>, worker_id: usize) {
-    let mut shutdown = server.shutdown_rx();
+/// Runs until `stop` (the end of this leadership term) turns true.
+pub(super) async fn run(server: Arc<Server>, worker_id: usize, mut stop: watch::Receiver<bool>) {
     loop {
         let eval = tokio::select! {
             e = server.broker.dequeue(Duration::from_secs(1)) => e,
-            _ = shutdown.changed() => return,
+            _ = stop.changed() => return,
         };
         let Some(eval) = eval else { continue };
-        if *shutdown.borrow() {
+        if *stop.borrow() {
             return;
         }
         tracing::debug!(worker_id, eval_id = %eval.id, job_id = %eval.job_id, "worker: evaluating");
