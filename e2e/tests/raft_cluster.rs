@@ -455,3 +455,35 @@ fn an_operator_retires_a_dead_server_and_adds_a_new_one() {
     c.wait_leader(ELECTION).unwrap();
     c.wait_jobs_on(added, &set(&jobs), CONVERGE).unwrap();
 }
+
+#[test]
+fn evaluations_in_flight_when_the_leader_dies_run_on_the_next_leader() {
+    // Scenario: 30 jobs are registered and the leader is killed at once, while many of their
+    // evaluations are still pending in its broker. The new leader rebuilds its broker from the
+    // replicated state: every evaluation ends processed (no nodes exist, so each job ends with
+    // exactly one blocked evaluation waiting for capacity), none stays pending, none runs twice.
+    let mut c = Cluster::start(3, "").unwrap();
+    let old = c.wait_leader(ELECTION).unwrap();
+    let jobs = ids("inflight", 30);
+    register_all(&c, old, &jobs);
+    c.kill(old);
+    let new = c.wait_leader(ELECTION).unwrap();
+
+    let evals = wait_for("every evaluation to be processed", CONVERGE, || {
+        let reply = c.http(new, "GET", "/v1/evaluations", None).ok()?;
+        let evals = reply.json().ok()?.as_array()?.clone();
+        let pending = evals.iter().any(|e| e["Status"] == "pending");
+        (!pending && evals.len() >= jobs.len()).then_some(evals)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    for job in &jobs {
+        let blocked = evals
+            .iter()
+            .filter(|e| e["JobID"] == job.as_str() && e["Status"] == "blocked")
+            .count();
+        assert_eq!(
+            blocked, 1,
+            "{job}: {blocked} blocked evaluations\n{evals:#?}"
+        );
+    }
+}

@@ -341,3 +341,6 @@ async fn watch_metrics(raft: OpenRaft, me: u64, tx: watch::Sender<RaftView>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
