@@ -86,10 +86,29 @@ pub enum RpcRequest {
 pub enum RpcResponse {
     Pong,
     /// The encoded raft reply, or why the raft node refused.
-    Raft(Result<Vec<u8>, String>),
+    Raft(#[serde(with = "raft_reply")] Result<Vec<u8>, String>),
     Hello(Box<HelloReply>),
     Join(Result<(), String>),
     Http(HttpResponse),
     /// The request could not be handled at all (unknown to this server, shutting down ...).
     Error(String),
+}
+
+/// A raft reply's bytes as one msgpack binary, not an array of small integers.
+mod raft_reply {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(r: &Result<Vec<u8>, String>, s: S) -> Result<S::Ok, S::Error> {
+        r.as_ref()
+            .map(|b| Bytes::new(b))
+            .map_err(String::as_str)
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Result<Vec<u8>, String>, D::Error> {
+        Ok(Result::<ByteBuf, String>::deserialize(d)?.map(ByteBuf::into_vec))
+    }
 }

@@ -103,9 +103,13 @@ impl Raft {
         let sm = StateMachine::open(db, state).map_err(|e| RaftError::Storage(e.to_string()))?;
         let config = Config {
             cluster_name: "nomad-rs".into(),
-            heartbeat_interval: 100,
-            election_timeout_min: 500,
-            election_timeout_max: 1000,
+            // A follower stands for election 400-700 ms after the leader's last heartbeat, and
+            // grants votes once the leader's lease (the max timeout) ran out: a dead leader is
+            // replaced in about a second, while 8 missed heartbeats in a row on a loaded machine
+            // are needed before a healthy one is deposed.
+            heartbeat_interval: 50,
+            election_timeout_min: 400,
+            election_timeout_max: 700,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(opts.snapshot_threshold.max(1)),
             max_in_snapshot_log_to_keep: opts.trailing_logs,
             // Purge in steps of a quarter snapshot: batches of at most 256 keep deletes cheap,
