@@ -29,7 +29,16 @@ const LAST_PURGED: &str = "last_purged";
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
-    flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
+    flusher: mpsc::Sender<Flush>,
+}
+
+/// Work for the flusher thread.
+enum Flush {
+    /// Make every append so far durable, then fire this callback.
+    Appended(IOFlushed<TypeConfig>),
+    /// The newest commit index, a hint written with the next flush rather than in a transaction
+    /// of its own.
+    Committed(Option<LogId>),
 }
 
 impl LogStore {
@@ -85,17 +94,34 @@ impl LogStore {
     }
 }
 
-/// Makes batches of `Durability::None` appends durable with one `Immediate` commit each.
-fn flusher(db: Arc<Database>, rx: mpsc::Receiver<IOFlushed<TypeConfig>>) {
+/// Makes batches of `Durability::None` appends durable with one `Immediate` commit each, and
+/// writes the newest commit hint in the same transaction.
+fn flusher(db: Arc<Database>, rx: mpsc::Receiver<Flush>) {
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter());
+        let mut callbacks = Vec::new();
+        let mut committed = None;
+        for msg in std::iter::once(first).chain(rx.try_iter()) {
+            match msg {
+                Flush::Appended(cb) => callbacks.push(cb),
+                Flush::Committed(c) => committed = Some(c),
+            }
+        }
         let res = (|| -> io::Result<()> {
             let mut txn = db.begin_write().map_err(io_err)?;
-            txn.set_durability(Durability::Immediate).map_err(io_err)?;
+            let durability = if callbacks.is_empty() {
+                Durability::None
+            } else {
+                Durability::Immediate
+            };
+            txn.set_durability(durability).map_err(io_err)?;
+            if let Some(c) = committed {
+                let bytes = rmp_serde::to_vec_named(&c).map_err(io_err)?;
+                let mut t = txn.open_table(META).map_err(io_err)?;
+                t.insert(COMMITTED, bytes.as_slice()).map_err(io_err)?;
+            }
             txn.commit().map_err(io_err)
         })();
-        for cb in batch {
+        for cb in callbacks {
             let r = match &res {
                 Ok(()) => Ok(()),
                 Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
@@ -170,8 +196,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
-        // A hint that lets a restart re-apply committed entries at once; it need not be durable.
-        self.put_meta(COMMITTED, &committed, Durability::None)
+        // A hint that lets a restart re-apply committed entries at once; it need not be durable,
+        // so it rides along with the next flush instead of costing a transaction of its own.
+        self.flusher
+            .send(Flush::Committed(committed))
+            .map_err(|_| io_err("the raft log flusher has stopped"))
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
@@ -198,7 +227,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         txn.commit().map_err(io_err)?;
         self.flusher
-            .send(callback)
+            .send(Flush::Appended(callback))
             .map_err(|_| io_err("the raft log flusher has stopped"))
     }
 
