@@ -5,6 +5,7 @@
 //! [`TaskConfig::stdout_path`] / [`TaskConfig::stderr_path`]; a driver makes the task write there and
 //! the client copies them into rotated log files.
 
+pub mod docker;
 pub mod proc;
 pub mod raw_exec;
 
@@ -177,6 +178,9 @@ pub type Drivers = BTreeMap<String, Arc<dyn Driver>>;
 pub fn builtin_drivers(raw_exec_enabled: bool) -> Drivers {
     let mut m: Drivers = BTreeMap::new();
     let raw: Arc<dyn Driver> = Arc::new(raw_exec::RawExecDriver::new(raw_exec_enabled));
-    m.insert(raw.name().to_string(), raw);
+    let docker: Arc<dyn Driver> = Arc::new(docker::DockerDriver::new());
+    for d in [raw, docker] {
+        m.insert(d.name().to_string(), d);
+    }
     m
 }
