@@ -1,0 +1,190 @@
+//! Scenario: the dev agent runs a docker job (count 2, busybox httpd on a mapped port) from a
+//! locally imported image. The test reaches each container on its allocated host port, reads the
+//! task's log through `nomadctl alloc logs`, restarts the agent and finds the same containers
+//! re-attached (no second copy started), then `job stop` removes them.
+
+use agent::drivers::docker::container::LABEL_ALLOC_ID;
+use agent::drivers::docker::testing::{docker_test_gate, ensure_busybox_image, BUSYBOX_INDEX};
+use e2e::*;
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::Duration;
+
+const JOB: &str = "e2e-hello-docker";
+
+/// Removes the job's containers even when an assertion fails half-way.
+struct ContainerGuard(Vec<String>);
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        for alloc in &self.0 {
+            agent::drivers::docker::testing::remove_alloc_containers(alloc);
+        }
+    }
+}
+
+fn job_file(image: &str) -> String {
+    format!(
+        r#"job "{JOB}" {{
+  datacenters = ["dc1"]
+  group "web" {{
+    count = 2
+    network {{
+      port "http" {{ to = 8080 }}
+    }}
+    task "httpd" {{
+      driver = "docker"
+      config {{
+        image   = "{image}"
+        command = "sh"
+        args    = ["-c", "echo serving alloc $NOMAD_ALLOC_INDEX; exec httpd -f -p 8080 -h /www"]
+        ports   = ["http"]
+      }}
+      kill_timeout = "1s"
+      resources {{
+        cpu    = 50
+        memory = 32
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// (alloc id, host port) of each running allocation.
+fn running(agent: &Agent) -> Vec<(String, u16)> {
+    let Ok(list) = agent.get(&format!("/v1/job/{JOB}/allocations")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for a in list.as_array().cloned().unwrap_or_default() {
+        if a["ClientStatus"] != "running" || a["DesiredStatus"] != "run" {
+            continue;
+        }
+        let id = a["ID"].as_str().unwrap_or_default().to_string();
+        let Ok(full) = agent.get(&format!("/v1/allocation/{id}")) else {
+            continue;
+        };
+        let port = full["AllocatedResources"]["Shared"]["Ports"]
+            .as_array()
+            .and_then(|ports| ports.iter().find(|p| p["Label"] == "http"))
+            .and_then(|p| p["Value"].as_u64())
+            .and_then(|p| u16::try_from(p).ok());
+        if let Some(port) = port {
+            out.push((id, port));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn http_get(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.contains(BUSYBOX_INDEX.trim()).then_some(body)
+}
+
+/// Container ids of an allocation, running or not.
+fn containers(alloc: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--no-trunc", "--filter"])
+        .arg(format!("label={LABEL_ALLOC_ID}={alloc}"))
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn docker_job_serves_logs_survives_an_agent_restart_and_stops() {
+    if !docker_test_gate("docker_driver e2e").unwrap() {
+        return;
+    }
+    let image = ensure_busybox_image().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::dev(dir.path()).unwrap();
+    let file = dir.path().join("hello-docker.nomad.hcl");
+    std::fs::write(&file, job_file(&image)).unwrap();
+
+    let out = agent.ctl(&["job", "run", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "run: {} {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let allocs = wait_for(
+        "two running docker allocations",
+        Duration::from_secs(60),
+        || {
+            let r = running(&agent);
+            (r.len() == 2).then_some(r)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    let mut guard = ContainerGuard(allocs.iter().map(|(a, _)| a.clone()).collect());
+
+    // Each container answers on its own allocated host port.
+    for (alloc, port) in &allocs {
+        wait_for("the container's httpd", Duration::from_secs(30), || {
+            http_get(*port)
+        })
+        .unwrap_or_else(|e| panic!("{alloc} on {port}: {e}\n{}", agent.log()));
+    }
+    // The container's stdout reaches the task's log, read like any driver's.
+    let (alloc, _) = &allocs[0];
+    let logs = wait_for("the task's stdout", Duration::from_secs(30), || {
+        let out = agent.ctl(&["alloc", "logs", &alloc[..8], "httpd"]);
+        let text = stdout(&out);
+        text.contains("serving alloc").then_some(text)
+    });
+    assert!(logs.is_ok(), "{logs:?}\n{}", agent.log());
+
+    let before: Vec<Vec<String>> = allocs.iter().map(|(a, _)| containers(a)).collect();
+    assert!(before.iter().all(|c| c.len() == 1), "{before:?}");
+
+    // Restart the agent on the same data dir: it re-attaches to the running containers.
+    agent.stop().unwrap();
+    agent.start().unwrap();
+    let again = wait_for(
+        "the same allocations running again",
+        Duration::from_secs(60),
+        || {
+            let r = running(&agent);
+            (r.len() == 2).then_some(r)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    assert_eq!(again, allocs, "the restarted agent placed new allocations");
+    let after: Vec<Vec<String>> = allocs.iter().map(|(a, _)| containers(a)).collect();
+    assert_eq!(after, before, "the restart started other containers");
+    for (_, port) in &allocs {
+        assert!(http_get(*port).is_some(), "port {port} stopped answering");
+    }
+
+    // Stop removes the containers.
+    let out = agent.ctl(&["job", "stop", JOB]);
+    assert!(
+        out.status.success(),
+        "stop: {} {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    wait_for(
+        "the containers to be removed",
+        Duration::from_secs(60),
+        || {
+            allocs
+                .iter()
+                .all(|(a, _)| containers(a).is_empty())
+                .then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    guard.0.clear();
+}
