@@ -183,7 +183,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 node_class: cfg.client.node_class.clone(),
                 meta: cfg.client.meta.clone(),
                 data_dir: data_dir.clone(),
-                raw_exec_enabled: cfg.raw_exec_enabled(),
+                drivers: cfg.driver_settings(),
                 cpu_total_compute: cfg.client.cpu_total_compute,
                 memory_total_mb: cfg.client.memory_total_mb,
                 http_addr: format!("{advertise_ip}:{}", cfg.ports.http),

@@ -166,11 +166,17 @@ mod tests {
             node_name: "n1".into(),
             datacenter: "dc1".into(),
             data_dir: dir.path().to_path_buf(),
-            raw_exec_enabled: true,
+            drivers: crate::drivers::DriverSettings {
+                raw_exec_enabled: true,
+                ..Default::default()
+            },
             bind_ip: "127.0.0.1".into(),
             ..Default::default()
         };
-        let drivers = crate::drivers::builtin_drivers(true);
+        let drivers = crate::drivers::builtin_drivers(&crate::drivers::DriverSettings {
+            raw_exec_enabled: true,
+            ..Default::default()
+        });
         let node = fingerprint(&cfg, "id1", &drivers);
         assert_eq!(node.attributes["kernel.name"], "linux");
         assert_eq!(node.attributes["driver.raw_exec"], "1");
@@ -179,7 +185,11 @@ mod tests {
         assert!(node.node_resources.memory.memory_mb > 0);
         assert!(node.drivers["raw_exec"].healthy);
         assert!(node.ready());
-        let off = fingerprint(&cfg, "id1", &crate::drivers::builtin_drivers(false));
+        let off = fingerprint(
+            &cfg,
+            "id1",
+            &crate::drivers::builtin_drivers(&Default::default()),
+        );
         assert!(!off.attributes.contains_key("driver.raw_exec"));
         assert_eq!(off.drivers["raw_exec"].health_description, "disabled");
     }

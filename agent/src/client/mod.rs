@@ -42,7 +42,7 @@ pub struct ClientConfig {
     pub meta: BTreeMap<String, String>,
     /// Client state goes to `<data_dir>/client`, allocation directories to `<data_dir>/alloc`.
     pub data_dir: PathBuf,
-    pub raw_exec_enabled: bool,
+    pub drivers: crate::drivers::DriverSettings,
     /// MHz in all; 0 = detect.
     pub cpu_total_compute: u64,
     /// 0 = detect.
@@ -114,7 +114,7 @@ impl Client {
         std::fs::create_dir_all(&alloc_base).map_err(io_err(&alloc_base))?;
         let db = Arc::new(StateDb::open(&state_dir.join("state.db"))?);
         let node_id = db.node_id()?;
-        let drivers = Arc::new(crate::drivers::builtin_drivers(cfg.raw_exec_enabled));
+        let drivers = Arc::new(crate::drivers::builtin_drivers(&cfg.drivers));
         let node = fingerprint::fingerprint(&cfg, &node_id, &drivers);
         let (tx, rx) = mpsc::unbounded_channel();
         let updater = updater::spawn(rpc.clone(), rx);

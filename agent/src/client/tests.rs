@@ -219,7 +219,10 @@ fn config(dir: &std::path::Path) -> ClientConfig {
         node_name: "n1".into(),
         datacenter: "dc1".into(),
         data_dir: dir.to_path_buf(),
-        raw_exec_enabled: true,
+        drivers: crate::drivers::DriverSettings {
+            raw_exec_enabled: true,
+            ..Default::default()
+        },
         http_addr: "127.0.0.1:4646".into(),
         bind_ip: "127.0.0.1".into(),
         ..Default::default()

@@ -278,6 +278,7 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
             "gc_interval",
             "gc_max_allocs",
             "drain_on_shutdown",
+            "chroot_env",
         ],
         &["host_volume", "host_network"],
     )?;
@@ -307,6 +308,9 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
     }
     if let Some(v) = c.string_map("options")? {
         cfg.client.options.extend(v);
+    }
+    if let Some(v) = c.string_map("chroot_env")? {
+        cfg.client.chroot_env = v.into_iter().collect();
     }
     if let Some(r) = c.block("reserved", "the reserved block of the client")? {
         let r = Fields::new(

@@ -80,6 +80,9 @@ pub struct ClientConfig {
     pub memory_total_mb: u64,
     /// Nomad's client `options` (e.g. `"driver.raw_exec.enable" = "1"`).
     pub options: BTreeMap<String, String>,
+    /// exec's chroot: host path -> path inside (`chroot_env { "/bin" = "/bin" }`); empty = the
+    /// default list.
+    pub chroot_env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +138,26 @@ impl Config {
 
     /// raw_exec runs tasks without isolation, so it is off unless the plugin config (or the
     /// older client option `driver.raw_exec.enable`) turns it on, or in --dev.
+    /// The client's driver settings: raw_exec's switch, exec's `chroot_env`, and whether tasks
+    /// may run as root (`options { "user.allow_root" = "true" }`, our extension).
+    pub fn driver_settings(&self) -> crate::drivers::DriverSettings {
+        crate::drivers::DriverSettings {
+            raw_exec_enabled: self.raw_exec_enabled(),
+            chroot_env: (!self.client.chroot_env.is_empty()).then(|| {
+                self.client
+                    .chroot_env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }),
+            allow_root: self
+                .client
+                .options
+                .get("user.allow_root")
+                .is_some_and(|v| file::truthy(&serde_json::Value::String(v.clone()))),
+        }
+    }
+
     pub fn raw_exec_enabled(&self) -> bool {
         if self.dev_mode {
             return true;

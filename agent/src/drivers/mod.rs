@@ -174,10 +174,21 @@ pub trait Driver: Send + Sync + 'static {
 /// The drivers of one client, by name.
 pub type Drivers = BTreeMap<String, Arc<dyn Driver>>;
 
+/// What the client configuration says about its drivers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriverSettings {
+    /// raw_exec runs tasks unisolated, as the agent's user: off unless enabled.
+    pub raw_exec_enabled: bool,
+    /// exec's chroot: host path -> path inside the chroot (`chroot_env`); None = the default list.
+    pub chroot_env: Option<Vec<(String, String)>>,
+    /// Whether exec and java may run a task as root (`user = "root"`); refused by default.
+    pub allow_root: bool,
+}
+
 /// The drivers this build knows, configured from the client's settings.
-pub fn builtin_drivers(raw_exec_enabled: bool) -> Drivers {
+pub fn builtin_drivers(settings: &DriverSettings) -> Drivers {
     let mut m: Drivers = BTreeMap::new();
-    let raw: Arc<dyn Driver> = Arc::new(raw_exec::RawExecDriver::new(raw_exec_enabled));
+    let raw: Arc<dyn Driver> = Arc::new(raw_exec::RawExecDriver::new(settings.raw_exec_enabled));
     let docker: Arc<dyn Driver> = Arc::new(docker::DockerDriver::new());
     for d in [raw, docker] {
         m.insert(d.name().to_string(), d);
