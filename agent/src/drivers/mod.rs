@@ -6,6 +6,8 @@
 //! the client copies them into rotated log files.
 
 pub mod docker;
+pub mod java;
+pub mod launch;
 pub mod proc;
 pub mod raw_exec;
 
@@ -190,7 +192,8 @@ pub fn builtin_drivers(settings: &DriverSettings) -> Drivers {
     let mut m: Drivers = BTreeMap::new();
     let raw: Arc<dyn Driver> = Arc::new(raw_exec::RawExecDriver::new(settings.raw_exec_enabled));
     let docker: Arc<dyn Driver> = Arc::new(docker::DockerDriver::new());
-    for d in [raw, docker] {
+    let java: Arc<dyn Driver> = Arc::new(java::JavaDriver::new(settings.allow_root));
+    for d in [raw, docker, java] {
         m.insert(d.name().to_string(), d);
     }
     m

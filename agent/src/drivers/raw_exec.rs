@@ -2,17 +2,13 @@
 //! session (so its process group can be signalled as a whole), in the task directory, with the
 //! agent's environment plus the task's.
 
-use super::proc::{proc_start_time, signal_group, stop_group, watch_foreign};
+use super::proc::{signal_group, stop_group, watch_foreign};
 use super::{
     Driver, DriverError, DriverFuture, ExitResult, TaskConfig, TaskHandle, TaskHandleState,
 };
 use api::DriverInfo;
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::sync::watch;
 
 pub struct RawExecDriver {
     enabled: bool,
@@ -57,77 +53,13 @@ fn command_and_args(cfg: &TaskConfig) -> Result<(String, Vec<String>), DriverErr
     Ok((command, args))
 }
 
-/// Opens a FIFO read-write for the task. Read-write matters: the task itself then counts as a
-/// reader, so its writes never fail with EPIPE/SIGPIPE while the agent is down (they block once the
-/// pipe buffer is full, and resume when a restarted agent drains the FIFO again).
-fn open_fifo(path: &std::path::Path) -> Result<std::fs::File, DriverError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| DriverError::Start(format!("open log pipe {}: {e}", path.display())))
-}
-
-fn exit_result(status: std::io::Result<std::process::ExitStatus>) -> ExitResult {
-    match status {
-        Ok(st) => ExitResult {
-            exit_code: st.code().or(st.signal().map(|_| -1)),
-            signal: st.signal(),
-            oom_killed: false,
-            err: None,
-        },
-        Err(e) => ExitResult::unknown(&format!("waiting for the task failed: {e}")),
-    }
-}
-
 impl RawExecDriver {
     async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
         if !self.enabled {
             return Err(DriverError::Disabled("raw_exec".into()));
         }
         let (command, args) = command_and_args(cfg)?;
-        let stdout = open_fifo(&cfg.stdout_path)?;
-        let stderr = open_fifo(&cfg.stderr_path)?;
-        let mut cmd = tokio::process::Command::new(&command);
-        cmd.args(&args)
-            .current_dir(&cfg.task_dir)
-            .envs(&cfg.env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(stderr))
-            .kill_on_drop(false);
-        // SAFETY: setsid is async-signal-safe; the closure allocates nothing.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::unistd::setsid()
-                    .map(|_| ())
-                    .map_err(std::io::Error::from)
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| {
-            DriverError::Start(format!(
-                "cannot run command {command:?}: {e}; check that it exists and is executable (relative paths are resolved from the task directory)"
-            ))
-        })?;
-        let pid = child
-            .id()
-            .ok_or_else(|| DriverError::Start("the task exited before its pid was known".into()))?
-            as i32;
-        let start_time = proc_start_time(pid).unwrap_or(0);
-        let (tx, rx) = watch::channel(None);
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let _ = tx.send(Some(exit_result(status)));
-        });
-        Ok(TaskHandle::new(
-            TaskHandleState {
-                driver: "raw_exec".into(),
-                pid,
-                start_time,
-                driver_state: BTreeMap::new(),
-            },
-            rx,
-        ))
+        super::launch::launch("raw_exec", &command, &args, cfg, None)
     }
 }
 

@@ -1,0 +1,254 @@
+//! java: runs `java [jvm_options] -jar <jar_path> [args]` or `java [jvm_options] -cp <class_path>
+//! <class> [args]` as a plain process of the host (the JVM is its own sandbox of sorts; exec-style
+//! namespaces are the exec driver's business), as the task's `user`, `nobody` by default. When the
+//! task sets no `-Xmx`, its memory becomes the heap limit, so the JVM fails with an
+//! OutOfMemoryError of its own instead of growing past what the scheduler reserved.
+
+use super::launch::{chown_task_dirs, launch, resolve_user};
+use super::proc::{signal_group, stop_group, watch_foreign};
+use super::{
+    Driver, DriverError, DriverFuture, ExitResult, TaskConfig, TaskHandle, TaskHandleState,
+};
+use api::DriverInfo;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const DRIVER: &str = "java";
+const DEFAULT_USER: &str = "nobody";
+
+pub struct JavaDriver {
+    /// The `java` launcher: $JAVA_HOME/bin/java when set, else `java` from PATH.
+    java: String,
+    allow_root: bool,
+    /// `java -version` is slow (a JVM start): asked once per agent.
+    version: OnceLock<Result<JavaVersion, String>>,
+}
+
+/// What `java -version` says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JavaVersion {
+    pub version: String,
+    pub runtime: String,
+    pub vm: String,
+}
+
+/// Parses `java -version`'s stderr: `openjdk version "17.0.15" 2025-04-15`, then the runtime and
+/// the VM lines.
+pub fn parse_version(text: &str) -> Option<JavaVersion> {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next()?;
+    let version = first.split('"').nth(1)?.to_string();
+    Some(JavaVersion {
+        version,
+        runtime: lines.next().unwrap_or_default().to_string(),
+        vm: lines.next().unwrap_or_default().to_string(),
+    })
+}
+
+/// The task's config block, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JavaTaskConfig {
+    pub jar_path: Option<String>,
+    pub class: Option<String>,
+    pub class_path: Option<String>,
+    pub jvm_options: Vec<String>,
+    pub args: Vec<String>,
+}
+
+fn string(cfg: &BTreeMap<String, Value>, key: &str) -> Result<Option<String>, DriverError> {
+    match cfg.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(DriverError::Config(format!(
+            "java: {key:?} must be a non-empty string"
+        ))),
+    }
+}
+
+fn strings(cfg: &BTreeMap<String, Value>, key: &str) -> Result<Vec<String>, DriverError> {
+    match cfg.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect()),
+        Some(_) => Err(DriverError::Config(format!(
+            "java: {key:?} must be a list of strings"
+        ))),
+    }
+}
+
+impl JavaTaskConfig {
+    pub fn parse(cfg: &BTreeMap<String, Value>) -> Result<Self, DriverError> {
+        const KNOWN: [&str; 5] = ["jar_path", "class", "class_path", "jvm_options", "args"];
+        if let Some(k) = cfg.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(DriverError::Config(format!(
+                "java: unknown option {k:?}; the java driver takes {}",
+                KNOWN.join(", ")
+            )));
+        }
+        let c = JavaTaskConfig {
+            jar_path: string(cfg, "jar_path")?,
+            class: string(cfg, "class")?,
+            class_path: string(cfg, "class_path")?,
+            jvm_options: strings(cfg, "jvm_options")?,
+            args: strings(cfg, "args")?,
+        };
+        if c.jar_path.is_none() && c.class.is_none() {
+            return Err(DriverError::Config(
+                "java: set \"jar_path\" (a jar with a Main-Class) or \"class\" (with \"class_path\")"
+                    .into(),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The launcher's arguments, with `-Xmx<memory_mb>m` added when the task set no heap limit.
+    pub fn java_args(&self, memory_mb: i64) -> Vec<String> {
+        let mut out = self.jvm_options.clone();
+        if memory_mb > 0 && !out.iter().any(|o| o.starts_with("-Xmx")) {
+            out.push(format!("-Xmx{memory_mb}m"));
+        }
+        if let Some(cp) = &self.class_path {
+            out.extend(["-cp".to_string(), cp.clone()]);
+        }
+        match (&self.class, &self.jar_path) {
+            (Some(class), Some(jar)) if self.class_path.is_none() => {
+                // A class out of the jar: the jar is the class path.
+                out.extend(["-cp".to_string(), jar.clone(), class.clone()]);
+            }
+            (Some(class), _) => out.push(class.clone()),
+            (None, Some(jar)) => out.extend(["-jar".to_string(), jar.clone()]),
+            (None, None) => {}
+        }
+        out.extend(self.args.iter().cloned());
+        out
+    }
+}
+
+impl JavaDriver {
+    pub fn new(allow_root: bool) -> Self {
+        let java = std::env::var("JAVA_HOME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("{h}/bin/java"))
+            .unwrap_or_else(|| "java".to_string());
+        JavaDriver {
+            java,
+            allow_root,
+            version: OnceLock::new(),
+        }
+    }
+
+    fn version(&self) -> Result<JavaVersion, String> {
+        self.version
+            .get_or_init(|| {
+                let out = std::process::Command::new(&self.java)
+                    .arg("-version")
+                    .output()
+                    .map_err(|e| format!("cannot run {:?}: {e}", self.java))?;
+                if !out.status.success() {
+                    return Err(format!("{} -version failed: {}", self.java, out.status));
+                }
+                // The JVM prints its version on stderr.
+                let text = String::from_utf8_lossy(&out.stderr);
+                parse_version(&text).ok_or_else(|| format!("unexpected `java -version`: {text}"))
+            })
+            .clone()
+    }
+
+    fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
+        let jc = JavaTaskConfig::parse(&cfg.config)?;
+        if let Err(e) = self.version() {
+            return Err(DriverError::Start(format!("java is not usable here: {e}")));
+        }
+        let run_as = resolve_user(DRIVER, &cfg.user, DEFAULT_USER, self.allow_root)?;
+        chown_task_dirs(cfg, run_as)?;
+        launch(
+            DRIVER,
+            &self.java,
+            &jc.java_args(cfg.memory_mb),
+            cfg,
+            Some(run_as),
+        )
+    }
+}
+
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Driver for JavaDriver {
+    fn name(&self) -> &'static str {
+        DRIVER
+    }
+
+    fn fingerprint(&self) -> DriverInfo {
+        match self.version() {
+            Ok(v) => DriverInfo {
+                attributes: BTreeMap::from([
+                    ("driver.java".to_string(), "1".to_string()),
+                    ("driver.java.version".to_string(), v.version),
+                    ("driver.java.runtime".to_string(), v.runtime),
+                    ("driver.java.vm".to_string(), v.vm),
+                ]),
+                detected: true,
+                healthy: true,
+                health_description: "Healthy".into(),
+                update_time: now_nanos(),
+            },
+            Err(e) => DriverInfo {
+                attributes: BTreeMap::new(),
+                detected: false,
+                healthy: false,
+                health_description: e,
+                update_time: now_nanos(),
+            },
+        }
+    }
+
+    fn start<'a>(&'a self, cfg: &'a TaskConfig) -> DriverFuture<'a, TaskHandle> {
+        Box::pin(async move { self.start_task(cfg) })
+    }
+
+    fn recover<'a>(&'a self, state: &'a TaskHandleState) -> DriverFuture<'a, TaskHandle> {
+        Box::pin(async move {
+            if state.pid <= 1 || !super::proc::is_alive(state.pid, state.start_time) {
+                return Err(DriverError::NotRunning);
+            }
+            Ok(TaskHandle::new(
+                state.clone(),
+                watch_foreign(state.pid, state.start_time),
+            ))
+        })
+    }
+
+    fn signal(&self, handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
+        let sig = super::proc::parse_signal(signal).map_err(DriverError::Other)?;
+        signal_group(handle.state.pid, sig).map_err(DriverError::Other)
+    }
+
+    fn stop<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        timeout: Duration,
+        signal: &'a str,
+    ) -> DriverFuture<'a, ExitResult> {
+        Box::pin(async move {
+            stop_group(handle, handle.state.pid, timeout, signal)
+                .await
+                .map_err(DriverError::Other)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

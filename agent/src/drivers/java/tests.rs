@@ -1,0 +1,216 @@
+//! The java driver with the real JDK: a class compiled with javac at test time, packed as a jar.
+
+use super::*;
+use nix::sys::stat::Mode;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+const HELLO: &str = r#"
+public class Hello {
+    public static void main(String[] args) {
+        System.out.println("user=" + System.getProperty("user.name"));
+        System.out.println("maxheap=" + (Runtime.getRuntime().maxMemory() >> 20));
+        System.out.println("args=" + String.join(",", args));
+    }
+}
+"#;
+
+/// Compiles Hello.java into `dir` and packs `hello.jar` with Main-Class Hello.
+fn build_jar(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("Hello.java"), HELLO).unwrap();
+    let ok = std::process::Command::new("javac")
+        .arg("Hello.java")
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "javac failed");
+    let ok = std::process::Command::new("jar")
+        .args(["cfe", "hello.jar", "Hello", "Hello.class"])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "jar failed");
+    dir.join("hello.jar")
+}
+
+/// A task directory the `nobody` user can reach: the test's temp dir is made traversable.
+fn task(dir: &Path, config: serde_json::Value, memory_mb: i64) -> TaskConfig {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let task_dir = dir.join("task");
+    std::fs::create_dir_all(task_dir.join("local")).unwrap();
+    let out = dir.join("out.fifo");
+    let err = dir.join("err.fifo");
+    for p in [&out, &err] {
+        nix::unistd::mkfifo(p, Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+    }
+    let serde_json::Value::Object(m) = config else {
+        panic!("config must be an object")
+    };
+    TaskConfig {
+        task_name: "hello".into(),
+        config: m.into_iter().collect(),
+        task_dir,
+        stdout_path: out,
+        stderr_path: err,
+        memory_mb,
+        ..Default::default()
+    }
+}
+
+/// Everything the task wrote to stdout once it exited.
+async fn run_to_end(driver: &JavaDriver, tc: &TaskConfig) -> (ExitResult, String) {
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&tc.stdout_path)
+        .unwrap();
+    let handle = driver.start(tc).await.unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(60), handle.wait())
+        .await
+        .expect("the JVM never exited");
+    nix::fcntl::fcntl(
+        &fifo,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = fifo.read(&mut buf).unwrap_or(0);
+    (exit, String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+fn java_available() -> bool {
+    let ok = JavaDriver::new(false).fingerprint().detected;
+    if !ok && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("java is required in CI");
+    }
+    ok
+}
+
+#[test]
+fn fingerprint_reports_the_jdk_version() {
+    if !java_available() {
+        return;
+    }
+    let info = JavaDriver::new(false).fingerprint();
+    assert!(info.healthy);
+    let v = &info.attributes["driver.java.version"];
+    assert!(v.chars().next().is_some_and(|c| c.is_ascii_digit()), "{v}");
+    assert_eq!(info.attributes["driver.java"], "1");
+}
+
+#[test]
+fn parses_java_version_output() {
+    let v = parse_version(
+        "openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime Environment (build 17.0.15+6)\nOpenJDK 64-Bit Server VM (build 17.0.15+6, mixed mode)\n",
+    )
+    .unwrap();
+    assert_eq!(v.version, "17.0.15");
+    assert!(v.runtime.starts_with("OpenJDK Runtime"));
+    assert!(v.vm.contains("Server VM"));
+    assert_eq!(parse_version("garbage"), None);
+}
+
+#[test]
+fn memory_becomes_xmx_unless_the_task_sets_one() {
+    let cfg = |opts: &[&str]| JavaTaskConfig {
+        jar_path: Some("app.jar".into()),
+        jvm_options: opts.iter().map(|s| s.to_string()).collect(),
+        args: vec!["a".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        cfg(&[]).java_args(256),
+        ["-Xmx256m", "-jar", "app.jar", "a"]
+    );
+    assert_eq!(
+        cfg(&["-Xmx64m", "-Dx=y"]).java_args(256),
+        ["-Xmx64m", "-Dx=y", "-jar", "app.jar", "a"]
+    );
+    let class = JavaTaskConfig {
+        class: Some("com.example.Main".into()),
+        class_path: Some("lib/a.jar:classes".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        class.java_args(0),
+        ["-cp", "lib/a.jar:classes", "com.example.Main"]
+    );
+}
+
+#[test]
+fn bad_config_names_the_problem() {
+    let err = |v: serde_json::Value| {
+        let serde_json::Value::Object(m) = v else {
+            unreachable!()
+        };
+        JavaTaskConfig::parse(&m.into_iter().collect())
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err(serde_json::json!({})).contains("jar_path"));
+    assert!(err(serde_json::json!({"jar": "x"})).contains("unknown option \"jar\""));
+    assert!(err(serde_json::json!({"jar_path": 3})).contains("\"jar_path\""));
+}
+
+#[tokio::test]
+async fn a_jar_runs_as_nobody_with_its_memory_as_heap_limit() {
+    // Scenario: a jar compiled now runs with the task's 128 MB as -Xmx, as the default user
+    // nobody, with its args.
+    if !java_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tc = task(dir.path(), serde_json::json!({}), 128);
+    let jar = build_jar(&tc.task_dir.join("local"));
+    let mut tc = tc;
+    tc.config = BTreeMap::from([
+        (
+            "jar_path".to_string(),
+            serde_json::json!(jar.strip_prefix(&tc.task_dir).unwrap()),
+        ),
+        ("args".to_string(), serde_json::json!(["one", "two"])),
+    ]);
+    let (exit, out) = run_to_end(&JavaDriver::new(false), &tc).await;
+    assert!(exit.successful(), "{exit:?}: {out}");
+    assert!(out.contains("user=nobody"), "{out}");
+    assert!(out.contains("args=one,two"), "{out}");
+    let heap: i64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("maxheap="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(heap > 64 && heap <= 128, "max heap {heap} MB for -Xmx128m");
+}
+
+#[tokio::test]
+async fn a_class_runs_from_its_class_path() {
+    if !java_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut tc = task(dir.path(), serde_json::json!({}), 64);
+    build_jar(&tc.task_dir.join("local"));
+    tc.config = BTreeMap::from([
+        ("class".to_string(), serde_json::json!("Hello")),
+        ("class_path".to_string(), serde_json::json!("local")),
+        ("jvm_options".to_string(), serde_json::json!(["-Xss1m"])),
+    ]);
+    let (exit, out) = run_to_end(&JavaDriver::new(false), &tc).await;
+    assert!(exit.successful(), "{exit:?}: {out}");
+    assert!(out.contains("user=nobody"), "{out}");
+}
+
+#[tokio::test]
+async fn root_is_refused_unless_the_client_allows_it() {
+    if !java_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut tc = task(dir.path(), serde_json::json!({"jar_path": "x.jar"}), 64);
+    tc.user = "root".into();
+    let err = JavaDriver::new(false).start(&tc).await.unwrap_err();
+    assert!(matches!(err, DriverError::Config(_)), "{err}");
+    assert!(err.to_string().contains("user.allow_root"), "{err}");
+    assert!(!err.recoverable());
+}
