@@ -6,6 +6,7 @@
 //! the client copies them into rotated log files.
 
 pub mod docker;
+pub mod exec;
 pub mod java;
 pub mod launch;
 pub mod proc;
@@ -193,7 +194,8 @@ pub fn builtin_drivers(settings: &DriverSettings) -> Drivers {
     let raw: Arc<dyn Driver> = Arc::new(raw_exec::RawExecDriver::new(settings.raw_exec_enabled));
     let docker: Arc<dyn Driver> = Arc::new(docker::DockerDriver::new());
     let java: Arc<dyn Driver> = Arc::new(java::JavaDriver::new(settings.allow_root));
-    for d in [raw, docker, java] {
+    let exec: Arc<dyn Driver> = Arc::new(exec::ExecDriver::new(settings));
+    for d in [raw, docker, java, exec] {
         m.insert(d.name().to_string(), d);
     }
     m

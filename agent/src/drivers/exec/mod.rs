@@ -1,0 +1,294 @@
+//! exec: runs the task's `command` with `args` isolated, as Nomad's exec driver does: in new
+//! mount, PID, IPC and UTS namespaces, chrooted into its task dir (which holds bind mounts of the
+//! client's `chroot_env` host paths and of the shared alloc dir at `/alloc`), limited by its
+//! cgroups' memory and cpu settings, and as `nobody` unless the task names a user.
+//!
+//! The pieces: `chroot.rs` lays out the mount points, `cgroup.rs` makes the cgroups,
+//! `child.rs` is the step plan of the first process (behind the `isolation.rs` syscall trait),
+//! `spawn.rs` clones it, `task.rs` watches it end.
+
+mod cgroup;
+mod child;
+mod chroot;
+mod isolation;
+mod spawn;
+mod task;
+#[cfg(test)]
+mod tests;
+
+use super::proc::{is_alive, parse_signal, proc_start_time, signal_group, stop_group};
+use super::{
+    Driver, DriverError, DriverFuture, DriverSettings, ExitResult, TaskConfig, TaskHandle,
+    TaskHandleState,
+};
+use api::DriverInfo;
+use cgroup::TaskCgroup;
+use nix::unistd::{Gid, User};
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::Duration;
+
+const NAME: &str = "exec";
+/// `driver_state` key of the task's cgroup directories.
+const CGROUP_STATE: &str = "cgroup";
+
+pub struct ExecDriver {
+    chroot_env: Vec<(String, String)>,
+    allow_root: bool,
+}
+
+impl ExecDriver {
+    pub fn new(settings: &DriverSettings) -> Self {
+        ExecDriver {
+            chroot_env: settings
+                .chroot_env
+                .clone()
+                .unwrap_or_else(chroot::default_chroot_env),
+            allow_root: settings.allow_root,
+        }
+    }
+}
+
+fn config_err(msg: impl std::fmt::Display) -> DriverError {
+    DriverError::Config(format!("exec: {msg}"))
+}
+
+/// `command` and `args` from the task's config block.
+fn command_and_args(cfg: &TaskConfig) -> Result<(String, Vec<String>), DriverError> {
+    let command = match cfg.config.get("command") {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(_) => return Err(config_err("\"command\" must be a non-empty string")),
+        None => return Err(config_err("missing \"command\" in the task's config block")),
+    };
+    let args = match cfg.config.get("args") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+        Some(_) => return Err(config_err("\"args\" must be a list of strings")),
+    };
+    Ok((command, args))
+}
+
+struct TaskUser {
+    user: User,
+    groups: Vec<Gid>,
+}
+
+/// The task's user from the host's user database; root only when the client allows it.
+fn resolve_user(name: &str, allow_root: bool) -> Result<TaskUser, DriverError> {
+    let name = if name.is_empty() { "nobody" } else { name };
+    let user = User::from_name(name)
+        .map_err(|e| config_err(format!("cannot look up user {name:?}: {e}")))?
+        .ok_or_else(|| config_err(format!("user {name:?} does not exist on this client")))?;
+    if user.uid.is_root() && !allow_root {
+        return Err(config_err(format!(
+            "running tasks as {name:?} (uid 0) is not allowed on this client; set a non-root user, or allow root in the client's configuration"
+        )));
+    }
+    let cname = std::ffi::CString::new(name).map_err(|_| config_err("user name contains NUL"))?;
+    let groups = nix::unistd::getgrouplist(&cname, user.gid).unwrap_or_else(|_| vec![user.gid]);
+    Ok(TaskUser { user, groups })
+}
+
+/// Opens a FIFO read-write so the open never blocks and the task never gets SIGPIPE while the
+/// agent is not reading (see raw_exec).
+fn open_fifo(path: &Path) -> Result<std::fs::File, DriverError> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| DriverError::Start(format!("exec: open log pipe {}: {e}", path.display())))
+}
+
+/// The task's own dirs must be writable by its user, as Nomad makes them.
+fn chown_task_dirs(task_dir: &Path, user: &User) -> Result<(), DriverError> {
+    for d in ["local", "secrets", "tmp"] {
+        let p = task_dir.join(d);
+        if p.is_dir() {
+            nix::unistd::chown(&p, Some(user.uid), Some(user.gid)).map_err(|e| {
+                DriverError::Start(format!(
+                    "exec: chown {} to the task's user: {e}",
+                    p.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn hostname(task: &str) -> String {
+    let h: String = task
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(63)
+        .collect();
+    let h = h.trim_matches('-');
+    if h.is_empty() {
+        "task".into()
+    } else {
+        h.into()
+    }
+}
+
+fn setup_err(e: chroot::ChrootError) -> DriverError {
+    match e {
+        chroot::ChrootError::BadTarget(_) | chroot::ChrootError::Reserved(_) => config_err(e),
+        other => DriverError::Start(format!("exec: preparing the chroot: {other}")),
+    }
+}
+
+impl ExecDriver {
+    async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
+        let (command, args) = command_and_args(cfg)?;
+        let user = resolve_user(&cfg.user, self.allow_root)?;
+        chroot::validate(&self.chroot_env).map_err(setup_err)?;
+        let hierarchy = cgroup::detect().map_err(|e| DriverError::Start(format!("exec: {e}")))?;
+        let layout =
+            chroot::prepare(&cfg.task_dir, &cfg.alloc_dir, &self.chroot_env).map_err(setup_err)?;
+        chown_task_dirs(&cfg.task_dir, &user.user)?;
+        let stdout = open_fifo(&cfg.stdout_path)?;
+        let stderr = open_fifo(&cfg.stderr_path)?;
+        let (td, ad) = (&cfg.task_dir, &cfg.alloc_dir);
+        let inside = |s: &str| chroot::to_chroot_path(s, td, ad);
+        let mut env: BTreeMap<String, String> = cfg
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), inside(v)))
+            .collect();
+        env.entry("PATH".into())
+            .or_insert_with(|| task::DEFAULT_PATH.into());
+        let name = cgroup::cgroup_name(&cfg.alloc_id, &cfg.task_name);
+        let cg = TaskCgroup::create(&hierarchy, &name, cfg.memory_mb, cfg.cpu_mhz)
+            .map_err(|e| DriverError::Start(format!("exec: {e}")))?;
+        let procs: Result<Vec<OwnedFd>, _> = cg.open_procs();
+        let launch = procs.map(|cgroup_procs| task::Launch {
+            command: inside(&command),
+            args: args.iter().map(|a| inside(a)).collect(),
+            env,
+            hostname: hostname(&cfg.task_name),
+            dev_nodes: chroot::DEV_NODES
+                .iter()
+                .filter(|n| Path::new("/dev").join(n).exists())
+                .map(|n| n.to_string())
+                .collect(),
+            layout,
+            uid: user.user.uid,
+            gid: user.user.gid,
+            groups: user.groups,
+            stdout,
+            stderr,
+            cgroup_procs,
+        });
+        let started = match launch {
+            Ok(l) => tokio::task::spawn_blocking(move || task::launch(l))
+                .await
+                .unwrap_or_else(|e| Err(DriverError::Start(format!("exec: {e}")))),
+            Err(e) => Err(DriverError::Start(format!("exec: {e}"))),
+        };
+        let pid = match started {
+            Ok(pid) => pid,
+            Err(e) => {
+                let _ = cg.remove(Duration::from_secs(5));
+                return Err(e);
+            }
+        };
+        let start_time = proc_start_time(pid.as_raw()).unwrap_or(0);
+        let state = TaskHandleState {
+            driver: NAME.into(),
+            pid: pid.as_raw(),
+            start_time,
+            driver_state: BTreeMap::from([(CGROUP_STATE.to_string(), cg.to_state())]),
+        };
+        let exit = task::watch_child(pid, cg.clone()).map_err(|e| {
+            let _ = signal_group(pid.as_raw(), nix::sys::signal::Signal::SIGKILL);
+            DriverError::Start(format!(
+                "exec: cannot start a thread to watch the task: {e}"
+            ))
+        })?;
+        Ok(TaskHandle::new(state, exit))
+    }
+}
+
+impl Driver for ExecDriver {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn fingerprint(&self) -> DriverInfo {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        let mut info = DriverInfo {
+            attributes: BTreeMap::new(),
+            detected: false,
+            healthy: false,
+            health_description: String::new(),
+            update_time: now,
+        };
+        if !cfg!(target_os = "linux") || !nix::unistd::geteuid().is_root() {
+            info.health_description = "exec needs Linux and an agent running as root".into();
+            return info;
+        }
+        let check = spawn::probe_namespaces()
+            .and_then(|()| cgroup::detect().map(|_| ()).map_err(|e| e.to_string()));
+        match check {
+            Ok(()) => {
+                info.attributes.insert("driver.exec".into(), "1".into());
+                info.detected = true;
+                info.healthy = true;
+                info.health_description = "Healthy".into();
+            }
+            Err(e) => info.health_description = e,
+        }
+        info
+    }
+
+    fn start<'a>(&'a self, cfg: &'a TaskConfig) -> DriverFuture<'a, TaskHandle> {
+        Box::pin(self.start_task(cfg))
+    }
+
+    fn recover<'a>(&'a self, state: &'a TaskHandleState) -> DriverFuture<'a, TaskHandle> {
+        Box::pin(async move {
+            let cg = state
+                .driver_state
+                .get(CGROUP_STATE)
+                .and_then(|s| TaskCgroup::from_state(s));
+            if state.pid <= 1 || !is_alive(state.pid, state.start_time) {
+                if let Some(cg) = cg {
+                    let _ = tokio::task::spawn_blocking(move || cg.remove(Duration::from_secs(5)))
+                        .await;
+                }
+                return Err(DriverError::NotRunning);
+            }
+            let exit = task::watch_recovered(state.pid, state.start_time, cg);
+            Ok(TaskHandle::new(state.clone(), exit))
+        })
+    }
+
+    fn signal(&self, handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
+        let sig = parse_signal(signal).map_err(DriverError::Other)?;
+        signal_group(handle.state.pid, sig).map_err(DriverError::Other)
+    }
+
+    fn stop<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        timeout: Duration,
+        signal: &'a str,
+    ) -> DriverFuture<'a, ExitResult> {
+        // The final SIGKILL of stop_group reaches pid 1 of the namespace, which takes every
+        // other process of the task with it (see task.rs).
+        Box::pin(async move {
+            stop_group(handle, handle.state.pid, timeout, signal)
+                .await
+                .map_err(DriverError::Other)
+        })
+    }
+}
