@@ -136,6 +136,24 @@ pub fn driver_failure(err: &str, fails_task: bool) -> TaskEvent {
     e
 }
 
+/// Nomad's `TaskArtifactDownloadFailed`; the api crate has no constant for it.
+pub const EVENT_ARTIFACT_DOWNLOAD_FAILED: &str = "Failed Artifact Download";
+
+pub fn downloading_artifacts() -> TaskEvent {
+    event(
+        api::EVENT_DOWNLOADING_ARTIFACTS,
+        "Client is downloading artifacts",
+    )
+}
+
+/// Not `fails_task`: as in Nomad, a failed download is retried under the restart policy.
+pub fn artifact_download_failed(err: &str) -> TaskEvent {
+    let mut e = event(EVENT_ARTIFACT_DOWNLOAD_FAILED, err);
+    e.message = err.to_string();
+    e.details.insert("download_error".into(), err.to_string());
+    e
+}
+
 pub fn setup_failure(err: &str) -> TaskEvent {
     let mut e = event(api::EVENT_SETUP_FAILURE, err);
     e.fails_task = true;

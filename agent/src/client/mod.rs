@@ -6,6 +6,7 @@
 
 pub mod alloc_runner;
 pub mod allocdir;
+mod artifacts;
 pub mod events;
 pub mod fingerprint;
 pub mod logs;

@@ -1,8 +1,10 @@
-//! One task of an allocation through its life: set up its directory and log copying, start it
-//! through its driver (or re-attach after an agent restart), wait for it, apply the restart policy,
-//! kill it when asked. Every state change is stored in the client db and sent to the alloc runner.
+//! One task of an allocation through its life: set up its directory and log copying, fetch its
+//! artifacts, start it through its driver (or re-attach after an agent restart), wait for it, apply
+//! the restart policy, kill it when asked. Every state change is stored in the client db and sent
+//! to the alloc runner.
 
 use super::allocdir::AllocDir;
+use super::artifacts;
 use super::events;
 use super::logs::{LogCollector, LogKind, RotatingWriter};
 use super::restarts::{Decision, RestartTracker};
@@ -13,6 +15,7 @@ use api::{
     Allocation, RestartPolicy, TaskEvent, TaskState, TASK_STATE_DEAD, TASK_STATE_PENDING,
     TASK_STATE_RUNNING,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
@@ -49,6 +52,8 @@ pub struct TaskRunner {
     handle: Option<TaskHandle>,
     restarts: RestartTracker,
     collectors: Vec<LogCollector>,
+    /// Artifacts are fetched once, before the first start: a task that ever started has them.
+    artifacts_done: bool,
 }
 
 /// Waits for the alloc runner to ask for something other than running; a vanished alloc runner
@@ -64,6 +69,13 @@ enum Flow {
     Continue,
     Stop,
     Detach,
+}
+
+enum ArtifactsFailed {
+    /// What failed, for the event; the restart policy decides what comes next.
+    Download(String),
+    /// Killed or detached during the download.
+    Interrupted(Flow),
 }
 
 impl TaskRunner {
@@ -87,6 +99,7 @@ impl TaskRunner {
         let runner = TaskRunner {
             name,
             deps,
+            artifacts_done: !local.state.started_at.is_empty(),
             local,
             handle: None,
             restarts: RestartTracker::new(policy, &job_type),
@@ -183,6 +196,20 @@ impl TaskRunner {
                         return Flow::Stop;
                     }
                     RunnerSignal::Run => {}
+                }
+                if !self.artifacts_done {
+                    match self.fetch_artifacts().await {
+                        Ok(()) => self.artifacts_done = true,
+                        Err(ArtifactsFailed::Download(err)) => {
+                            self.push_event(events::artifact_download_failed(&err));
+                            let d = self.restarts.on_exit(None, true, Instant::now());
+                            match self.apply(d).await {
+                                Flow::Continue => continue,
+                                other => return other,
+                            }
+                        }
+                        Err(ArtifactsFailed::Interrupted(flow)) => return flow,
+                    }
                 }
                 match self.start().await {
                     Ok(h) => {
@@ -346,10 +373,62 @@ impl TaskRunner {
         Ok(())
     }
 
+    /// Fetches the task's artifacts into its directory, with a "Downloading Artifacts" event
+    /// first. Nothing to do (and no event) for a task without artifacts.
+    async fn fetch_artifacts(&mut self) -> Result<(), ArtifactsFailed> {
+        let task = self.task_spec().ok_or_else(|| {
+            ArtifactsFailed::Download(format!(
+                "task {:?} is not in the allocation's job",
+                self.name
+            ))
+        })?;
+        if task.artifacts.is_empty() {
+            return Ok(());
+        }
+        self.push_event(events::downloading_artifacts());
+        self.publish();
+        let alloc = self.deps.alloc.borrow().clone();
+        let env = self.task_env(&alloc, &task);
+        let list = task
+            .artifacts
+            .iter()
+            .map(|a| artifacts::interpolate(a, &env, &self.deps.node))
+            .collect();
+        let task_dir = self.deps.alloc_dir.task_dir(&self.name);
+        let fetch = artifacts::fetch_all(task_dir, list, artifacts::RetryPolicy::default());
+        let mut sig = self.deps.signal.clone();
+        // Dropping the fetch on a signal cancels it; nothing half-fetched is left in place.
+        tokio::select! {
+            r = fetch => r.map_err(|e| ArtifactsFailed::Download(e.to_string())),
+            s = next_signal(&mut sig) => {
+                if s == RunnerSignal::Kill {
+                    self.set_dead(false);
+                    self.publish();
+                    return Err(ArtifactsFailed::Interrupted(Flow::Stop));
+                }
+                Err(ArtifactsFailed::Interrupted(Flow::Detach))
+            }
+        }
+    }
+
     async fn start(&self) -> Result<TaskHandle, DriverError> {
         let driver = self.driver()?;
         let cfg = self.task_config()?;
         driver.start(&cfg).await
+    }
+
+    fn task_env(&self, alloc: &Allocation, task: &api::Task) -> BTreeMap<String, String> {
+        let dir = &self.deps.alloc_dir;
+        taskenv::build_env(
+            alloc,
+            task,
+            &self.deps.node,
+            &TaskDirs {
+                alloc_dir: &dir.shared_dir(),
+                task_dir: &dir.local_dir(&self.name),
+                secrets_dir: &dir.secrets_dir(&self.name),
+            },
+        )
     }
 
     fn task_config(&self) -> Result<TaskConfig, DriverError> {
@@ -362,18 +441,7 @@ impl TaskRunner {
         })?;
         let dir = &self.deps.alloc_dir;
         let shared = dir.shared_dir();
-        let local = dir.local_dir(&self.name);
-        let secrets = dir.secrets_dir(&self.name);
-        let env = taskenv::build_env(
-            &alloc,
-            &task,
-            &self.deps.node,
-            &TaskDirs {
-                alloc_dir: &shared,
-                task_dir: &local,
-                secrets_dir: &secrets,
-            },
-        );
+        let env = self.task_env(&alloc, &task);
         let config = task
             .config
             .iter()
