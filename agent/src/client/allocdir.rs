@@ -58,6 +58,14 @@ impl AllocDir {
         for d in ["data", "logs", "tmp"] {
             std::fs::create_dir_all(self.shared_dir().join(d))?;
         }
+        // The group's tasks may run as different users (nobody under exec and java): the shared
+        // data and tmp directories are writable by all, tmp sticky like /tmp, as Nomad does.
+        for (d, mode) in [("data", 0o777), ("tmp", 0o1777)] {
+            std::fs::set_permissions(
+                self.shared_dir().join(d),
+                std::fs::Permissions::from_mode(mode),
+            )?;
+        }
         Ok(())
     }
 
