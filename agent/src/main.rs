@@ -64,10 +64,15 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = runtime.block_on(run(cfg)) {
+    let result = runtime.block_on(run(cfg));
+    // Background loops (raft's, the log copiers') do not all end on their own: give them a
+    // moment, then leave rather than wait on them forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    if let Err(e) = result {
         eprintln!("Error: {e:#}");
         std::process::exit(1);
     }
+    tracing::info!("shutdown complete");
 }
 
 fn init_tracing(level: &str) {
@@ -236,10 +241,12 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         }
         client_shutdown.send_replace(true);
         c.shutdown().await;
+        tracing::info!("client stopped");
     }
     rpc_shutdown.send_replace(true);
     if let Some(s) = &server {
         s.shutdown().await;
+        tracing::info!("server stopped");
     }
     Ok(())
 }

@@ -26,6 +26,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use types::OpenRaft;
 
+/// The raft db's page cache.
+const RAFT_DB_CACHE_BYTES: usize = 16 << 20;
+
 /// How long a write may wait for its commit before the caller is told it did not happen in time.
 /// Without a quorum no write can commit; the caller gets an error, never a false success.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(8);
@@ -96,7 +99,12 @@ impl Raft {
         std::fs::create_dir_all(&opts.dir)
             .map_err(|e| RaftError::Storage(format!("{}: {e}", opts.dir.display())))?;
         let path = opts.dir.join("raft.db");
-        let db = redb::Database::create(&path)
+        // redb caches pages it read or wrote up to this size (1 GiB by default, which a busy
+        // log would fill). The state lives in memory anyway; the cache only serves log reads
+        // for followers that lag a little.
+        let db = redb::Builder::new()
+            .set_cache_size(RAFT_DB_CACHE_BYTES)
+            .create(&path)
             .map_err(|e| RaftError::Storage(format!("{}: {e}", path.display())))?;
         let db = Arc::new(db);
         let log = LogStore::open(db.clone()).map_err(|e| RaftError::Storage(e.to_string()))?;
