@@ -65,8 +65,8 @@ fn main() {
         }
     };
     let result = runtime.block_on(run(cfg));
-    // Background loops (raft's, the log copiers') do not all end on their own: give them a
-    // moment, then leave rather than wait on them forever.
+    // Background loops that are still waiting get dropped; one stuck in a blocking call must not
+    // keep a stopped agent alive: give it a moment, then leave.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     if let Err(e) = result {
         eprintln!("Error: {e:#}");

@@ -233,17 +233,24 @@ impl Server {
         wait: Duration,
     ) -> Result<(Vec<Allocation>, u64), ServerError> {
         let deadline = tokio::time::Instant::now() + wait;
-        let mut seen = 0;
+        let mut snap = self.state.snapshot();
         loop {
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let snap = self.state.wait_for(Table::Allocs, seen, remaining).await;
-            seen = snap.table_index(Table::Allocs);
+            let seen = snap.table_index(Table::Allocs);
             let allocs = snap.allocs_for_node(node_id);
             let index = allocs.iter().map(|a| a.modify_index).max().unwrap_or(0);
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             if index > min_index || remaining.is_zero() || min_index == 0 {
                 let index = index.max(1);
                 return Ok((allocs.iter().map(|a| (**a).clone()).collect(), index));
             }
+            // Other nodes' allocations change the table too: wait for any change, then look again.
+            let next = self.state.wait_past(Table::Allocs, seen, remaining).await;
+            if next.table_index(Table::Allocs) <= seen {
+                // Nothing new before the deadline, or a stopping runtime whose timers fire at
+                // once: yield so this loop can never spin.
+                tokio::task::yield_now().await;
+            }
+            snap = next;
         }
     }
 

@@ -77,11 +77,20 @@ impl StateStore {
     /// Blocking query: waits until `table`'s index passes `min_index` or `wait` elapses, then
     /// returns a snapshot. A `min_index` of 0 returns at once.
     pub async fn wait_for(&self, table: Table, min_index: u64, wait: Duration) -> Tables {
+        if min_index == 0 {
+            return self.snapshot();
+        }
+        self.wait_past(table, min_index, wait).await
+    }
+
+    /// Waits until `table`'s index passes `index` (0 included) or `wait` elapses, then returns a
+    /// snapshot.
+    pub async fn wait_past(&self, table: Table, index: u64, wait: Duration) -> Tables {
         let deadline = tokio::time::Instant::now() + wait;
         let mut rx = self.index_tx.subscribe();
         loop {
             let snap = self.snapshot();
-            if min_index == 0 || snap.table_index(table) > min_index {
+            if snap.table_index(table) > index {
                 return snap;
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {
