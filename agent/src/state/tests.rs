@@ -187,3 +187,23 @@ fn snapshot_image_round_trips() {
     assert_eq!(back.job("default", "web").unwrap().version, 0);
     assert_eq!(back.table_index(Table::Allocs), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn waiting_past_index_zero_really_waits() {
+    // Scenario: a client's blocking query on a cluster that never had an allocation waits for the
+    // allocation table to pass index 0. It must wait the whole time (virtual here), not return at
+    // once: returning at once made the query loop spin a core.
+    let store = StateStore::default();
+    let start = tokio::time::Instant::now();
+    let snap = store
+        .wait_past(Table::Allocs, 0, Duration::from_secs(60))
+        .await;
+    assert_eq!(snap.table_index(Table::Allocs), 0);
+    assert!(tokio::time::Instant::now() - start >= Duration::from_secs(60));
+    // wait_for keeps its meaning: a min_index of 0 answers at once.
+    let start = tokio::time::Instant::now();
+    store
+        .wait_for(Table::Allocs, 0, Duration::from_secs(60))
+        .await;
+    assert_eq!(tokio::time::Instant::now(), start);
+}
