@@ -272,3 +272,67 @@ async fn the_memory_limit_is_set_on_the_container() {
         .await
         .unwrap();
 }
+
+/// Removes a test's image tag when the test ends.
+struct ImageCleanup(String);
+
+impl Drop for ImageCleanup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .output();
+    }
+}
+
+fn docker_cli(args: &[&str]) {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_missing_here_is_loaded_from_the_tasks_tarball() {
+    // Scenario: a host without a registry gets its image as a tarball (an artifact, in a job):
+    // the image is absent from the engine, `load = "busybox.tar"` in the task's local/ dir brings
+    // it in, and the container runs.
+    if !docker_test_gate("docker driver").unwrap() {
+        return;
+    }
+    let base = ensure_busybox_image().unwrap();
+    let image = format!("local/busybox-load:{}", std::process::id());
+    let _image_cleanup = ImageCleanup(image.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("web").join("local");
+    std::fs::create_dir_all(&local).unwrap();
+    let tarball = local.join("busybox.tar");
+    docker_cli(&["tag", &base, &image]);
+    docker_cli(&["save", "-o", tarball.to_str().unwrap(), &image]);
+    docker_cli(&["rmi", &image]);
+
+    let tc = task(
+        dir.path(),
+        serde_json::json!({
+            "image": image,
+            "load": "busybox.tar",
+            "command": "sh",
+            "args": ["-c", "echo loaded-and-running"],
+        }),
+        &[],
+    );
+    let _cleanup = Cleanup(tc.alloc_id.clone());
+    let driver = DockerDriver::new();
+    let handle = driver.start(&tc).await.unwrap();
+    let out = tc.stdout_path.clone();
+    let read = tokio::task::spawn_blocking(move || read_fifo_until(&out, "loaded-and-running"));
+    let exit = tokio::time::timeout(Duration::from_secs(60), handle.wait())
+        .await
+        .expect("the container never exited");
+    assert_eq!(exit.exit_code, Some(0), "{exit:?}");
+    read.await.unwrap();
+}
