@@ -3,7 +3,7 @@
 use agent::client::{Client, ClientConfig};
 use agent::config::{AgentFlags, Config};
 use agent::http::{self, AgentInfo, HttpState};
-use agent::rpc::{transport as rpc_transport, RpcClient, ServerInfo};
+use agent::rpc::{transport as rpc_transport, RemoteServers, RpcClient, ServerInfo, ServerRpc};
 use agent::server::{HeartbeatConfig, LocalRpc, Server, ServerConfig};
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
@@ -177,10 +177,15 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
 
     let (client_shutdown, client_shutdown_rx) = tokio::sync::watch::channel(false);
     let client = if cfg.client.enabled {
-        let Some(server) = &server else {
-            bail!("a client without a local server needs remote servers, which this build does not support yet; run with --dev or enable the server");
+        // With a server in the same process (--dev, or an agent that is both) the client calls
+        // it directly; otherwise it reaches the servers over the rpc port.
+        let rpc: Arc<dyn ServerRpc> = match &server {
+            Some(server) => Arc::new(LocalRpc(server.clone())),
+            None => Arc::new(
+                RemoteServers::new(&cfg.client.servers, rpc.clone())
+                    .context("configuring the client's servers")?,
+            ),
         };
-        let rpc = Arc::new(LocalRpc(server.clone()));
         let c = Client::start(
             ClientConfig {
                 node_name: cfg.name.clone(),

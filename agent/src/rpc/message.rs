@@ -45,6 +45,34 @@ pub struct HelloReply {
     pub known: Vec<ServerInfo>,
 }
 
+/// What a client agent asks of the servers (the calls of [`super::ServerRpc`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ClientCall {
+    NodeRegister(Box<api::Node>),
+    NodeHeartbeat {
+        node_id: String,
+    },
+    /// A blocking query: answered once the node's allocations change past `min_index`, or after
+    /// `wait_ms`.
+    NodeAllocations {
+        node_id: String,
+        min_index: u64,
+        wait_ms: u64,
+    },
+    UpdateAllocs(Vec<api::AllocClientUpdate>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ClientReply {
+    /// The heartbeat TTL, in milliseconds.
+    Ttl(u64),
+    Allocations {
+        allocs: Vec<api::Allocation>,
+        index: u64,
+    },
+    Index(u64),
+}
+
 /// A public API request relayed to the leader over the rpc port.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HttpRequest {
@@ -80,6 +108,11 @@ pub enum RpcRequest {
     /// Asks the leader to add this server to the raft configuration as a voter.
     Join(ServerInfo),
     Http(HttpRequest),
+    /// A client agent's call; `hops` counts servers that passed it on towards the leader.
+    Client {
+        call: ClientCall,
+        hops: u8,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +123,7 @@ pub enum RpcResponse {
     Hello(Box<HelloReply>),
     Join(Result<(), String>),
     Http(HttpResponse),
+    Client(Result<ClientReply, super::RpcError>),
     /// The request could not be handled at all (unknown to this server, shutting down ...).
     Error(String),
 }

@@ -2,10 +2,12 @@
 //! [`ServerRpc`]; in `--dev` it is the in-process server, later a remote one over the rpc port.
 
 pub mod message;
+pub mod remote;
 pub mod transport;
 pub mod wire;
 
 pub use message::*;
+pub use remote::RemoteServers;
 pub use transport::{RpcClient, RpcHandler};
 
 use api::{AllocClientUpdate, Allocation, Node};
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 pub type RpcFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RpcError>> + Send + 'a>>;
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum RpcError {
     #[error("no cluster leader")]
     NoLeader,

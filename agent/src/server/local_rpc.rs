@@ -9,7 +9,7 @@ use std::time::Duration;
 
 pub struct LocalRpc(pub Arc<Server>);
 
-fn to_rpc(e: ServerError) -> RpcError {
+pub(super) fn to_rpc(e: ServerError) -> RpcError {
     match e {
         ServerError::UnknownNode(id) => RpcError::UnknownNode(id),
         ServerError::NotFound(m) | ServerError::Invalid(m) | ServerError::Conflict(m) => {

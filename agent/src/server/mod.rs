@@ -2,6 +2,7 @@
 //! applier, blocked evaluations, heartbeat timers) and the endpoints clients and the HTTP API call.
 
 mod blocked_evals;
+mod client_rpc;
 mod endpoints;
 mod eval_broker;
 mod heartbeat;

@@ -37,6 +37,9 @@ impl RpcHandler for ServerRpcHandler {
                     RpcResponse::Hello(Box::new(s.hello_reply()))
                 }
                 RpcRequest::Join(info) => RpcResponse::Join(s.handle_join(info).await),
+                RpcRequest::Client { call, hops } => {
+                    RpcResponse::Client(s.serve_client(call, hops).await)
+                }
                 RpcRequest::Http(req) => match s.http_relay.get() {
                     Some(relay) => RpcResponse::Http(relay.handle(req).await),
                     None => {

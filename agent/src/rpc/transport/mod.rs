@@ -26,6 +26,8 @@ fn request_size_hint(req: &RpcRequest) -> usize {
             RpcRequest::Raft { payload, .. } => payload.len(),
             RpcRequest::Http(http) => http.body.len() + http.uri.len(),
             RpcRequest::Ping | RpcRequest::Hello(_) | RpcRequest::Join(_) => 0,
+            // A node's fingerprint or a batch of task states: a few KiB.
+            RpcRequest::Client { .. } => 4096,
         }
 }
 
@@ -102,6 +104,9 @@ mod tests {
                             headers,
                             body: http.body,
                         })
+                    }
+                    RpcRequest::Client { hops, .. } => {
+                        RpcResponse::Client(Ok(crate::rpc::ClientReply::Index(u64::from(hops))))
                     }
                 }
             })

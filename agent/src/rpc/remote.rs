@@ -1,0 +1,203 @@
+//! The client agent's way to the servers over the rpc port: [`RemoteServers`] implements
+//! [`ServerRpc`] against a list of server addresses. It sticks to one server while it answers and
+//! moves on to the next when one cannot be reached, so a client follows the cluster through a
+//! server's death; servers pass writes on to their leader themselves.
+
+use super::{
+    ClientCall, ClientReply, RpcClient, RpcError, RpcFuture, RpcRequest, RpcResponse, ServerRpc,
+};
+use api::{AllocClientUpdate, Allocation, Node};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// How long a plain call may take (a raft commit on the leader, perhaps passed on once).
+const CALL_TIMEOUT: Duration = Duration::from_secs(35);
+/// Added to a blocking query's own wait.
+const QUERY_SLACK: Duration = Duration::from_secs(10);
+
+pub struct RemoteServers {
+    servers: Vec<String>,
+    rpc: RpcClient,
+    /// Index into `servers` of the one in use.
+    current: AtomicUsize,
+}
+
+/// "host" gets the default rpc port.
+fn with_port(addr: &str) -> String {
+    if addr
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        addr.to_string()
+    } else {
+        format!("{addr}:4647")
+    }
+}
+
+impl RemoteServers {
+    pub fn new(servers: &[String], rpc: RpcClient) -> Result<Self, RpcError> {
+        if servers.is_empty() {
+            return Err(RpcError::Invalid(
+                "a client needs servers to talk to: set client { servers = [\"host:port\"] } or pass --servers".into(),
+            ));
+        }
+        Ok(RemoteServers {
+            servers: servers.iter().map(|s| with_port(s)).collect(),
+            rpc,
+            current: AtomicUsize::new(0),
+        })
+    }
+
+    /// The server in use now.
+    pub fn current(&self) -> String {
+        let i = self.current.load(Ordering::Relaxed) % self.servers.len();
+        self.servers[i].clone()
+    }
+
+    /// Sends `call` to the current server, trying each of the others once when a server cannot
+    /// be reached or has no leader.
+    async fn call(&self, call: ClientCall, timeout: Duration) -> Result<ClientReply, RpcError> {
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = RpcError::NoLeader;
+        for k in 0..self.servers.len() {
+            let i = (start + k) % self.servers.len();
+            let addr = &self.servers[i];
+            let req = RpcRequest::Client {
+                call: call.clone(),
+                hops: 0,
+            };
+            let err = match self.rpc.call(addr, req, timeout).await {
+                Ok(RpcResponse::Client(Ok(reply))) => {
+                    self.current.store(i, Ordering::Relaxed);
+                    return Ok(reply);
+                }
+                Ok(RpcResponse::Client(Err(e))) => e,
+                Ok(RpcResponse::Error(e)) => RpcError::Server(e),
+                Ok(other) => RpcError::Server(format!("unexpected reply: {other:?}")),
+                Err(e) => e,
+            };
+            match err {
+                // Another server may see a leader, or be up at all.
+                RpcError::NoLeader | RpcError::Transport(_) => {
+                    tracing::debug!(server = %addr, error = %err, "trying the next server");
+                    last = err;
+                }
+                other => return Err(other),
+            }
+        }
+        Err(last)
+    }
+}
+
+fn unexpected(reply: ClientReply) -> RpcError {
+    RpcError::Server(format!("unexpected reply: {reply:?}"))
+}
+
+impl ServerRpc for RemoteServers {
+    fn node_register(&self, node: Node) -> RpcFuture<'_, Duration> {
+        Box::pin(async move {
+            match self
+                .call(ClientCall::NodeRegister(Box::new(node)), CALL_TIMEOUT)
+                .await?
+            {
+                ClientReply::Ttl(ms) => Ok(Duration::from_millis(ms)),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn node_heartbeat(&self, node_id: &str) -> RpcFuture<'_, Duration> {
+        let call = ClientCall::NodeHeartbeat {
+            node_id: node_id.to_string(),
+        };
+        Box::pin(async move {
+            match self.call(call, CALL_TIMEOUT).await? {
+                ClientReply::Ttl(ms) => Ok(Duration::from_millis(ms)),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn node_allocations(
+        &self,
+        node_id: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> RpcFuture<'_, (Vec<Allocation>, u64)> {
+        let call = ClientCall::NodeAllocations {
+            node_id: node_id.to_string(),
+            min_index,
+            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        };
+        Box::pin(async move {
+            match self.call(call, wait + QUERY_SLACK).await? {
+                ClientReply::Allocations { allocs, index } => Ok((allocs, index)),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn update_allocs(&self, updates: Vec<AllocClientUpdate>) -> RpcFuture<'_, u64> {
+        Box::pin(async move {
+            match self
+                .call(ClientCall::UpdateAllocs(updates), CALL_TIMEOUT)
+                .await?
+            {
+                ClientReply::Index(i) => Ok(i),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::RpcHandler;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+
+    /// Answers every client call with index 7, as a server would with a commit index.
+    struct Answers7;
+
+    impl RpcHandler for Answers7 {
+        fn handle(
+            &self,
+            _req: RpcRequest,
+        ) -> Pin<Box<dyn Future<Output = RpcResponse> + Send + '_>> {
+            Box::pin(async { RpcResponse::Client(Ok(ClientReply::Index(7))) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dead_server_is_skipped_and_the_live_one_kept() {
+        // Scenario: the first configured server is down (nothing listens on its port); the call
+        // goes on to the second, which answers, and later calls start there.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead_addr = dead.local_addr().unwrap().to_string();
+        drop(dead);
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live_addr = live.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let serving = tokio::spawn(crate::rpc::transport::serve(
+            live,
+            Arc::new(Answers7),
+            stopped,
+        ));
+
+        let remote = RemoteServers::new(&[dead_addr, live_addr.clone()], RpcClient::new()).unwrap();
+        assert_eq!(remote.update_allocs(Vec::new()).await, Ok(7));
+        assert_eq!(remote.current(), live_addr);
+        stop.send_replace(true);
+        let _ = serving.await;
+    }
+
+    #[test]
+    fn a_bare_host_gets_the_default_rpc_port() {
+        assert_eq!(with_port("10.0.0.1"), "10.0.0.1:4647");
+        assert_eq!(with_port("10.0.0.1:9000"), "10.0.0.1:9000");
+        assert_eq!(with_port("server.example"), "server.example:4647");
+        assert!(RemoteServers::new(&[], RpcClient::new()).is_err());
+    }
+}

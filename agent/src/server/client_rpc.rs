@@ -1,0 +1,86 @@
+//! Client agents' calls arriving on the rpc port. Any server answers: a node's allocations are
+//! read from this server's own state (a blocking query may be a little stale, as in Nomad, and
+//! spreads the clients' watches over every server); registrations, heartbeats and task states
+//! change the cluster state or the leader's heartbeat timers, so a follower passes them on to the
+//! leader.
+
+use super::local_rpc::to_rpc;
+use super::Server;
+use crate::rpc::{ClientCall, ClientReply, RpcError, RpcRequest, RpcResponse};
+use std::time::Duration;
+
+/// A call may pass through this many servers; more means leadership is moving under it.
+const MAX_HOPS: u8 = 2;
+/// How long the leader has for a passed-on call (a raft commit, bounded by its own timeout).
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest blocking query a client may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+impl Server {
+    pub(super) async fn serve_client(
+        &self,
+        call: ClientCall,
+        hops: u8,
+    ) -> Result<ClientReply, RpcError> {
+        if let ClientCall::NodeAllocations {
+            node_id,
+            min_index,
+            wait_ms,
+        } = &call
+        {
+            let wait = Duration::from_millis(*wait_ms).min(MAX_WAIT);
+            let (allocs, index) = self
+                .node_allocations(node_id, *min_index, wait)
+                .await
+                .map_err(to_rpc)?;
+            return Ok(ClientReply::Allocations { allocs, index });
+        }
+        if !self.is_leader() {
+            return self.forward_client(call, hops).await;
+        }
+        match call {
+            ClientCall::NodeRegister(node) => self
+                .node_register(*node)
+                .await
+                .map(|ttl| ClientReply::Ttl(millis(ttl))),
+            ClientCall::NodeHeartbeat { node_id } => self
+                .node_heartbeat(&node_id)
+                .await
+                .map(|ttl| ClientReply::Ttl(millis(ttl))),
+            ClientCall::UpdateAllocs(updates) => {
+                self.update_allocs(updates).await.map(ClientReply::Index)
+            }
+            ClientCall::NodeAllocations { .. } => unreachable!("answered above"),
+        }
+        .map_err(to_rpc)
+    }
+
+    async fn forward_client(&self, call: ClientCall, hops: u8) -> Result<ClientReply, RpcError> {
+        if hops >= MAX_HOPS {
+            return Err(RpcError::NoLeader);
+        }
+        let leader = self
+            .wait_for_leader(Duration::from_secs(5))
+            .await
+            .ok_or(RpcError::NoLeader)?;
+        let req = RpcRequest::Client {
+            call,
+            hops: hops + 1,
+        };
+        match self.rpc.call(&leader.rpc_addr, req, FORWARD_TIMEOUT).await {
+            Ok(RpcResponse::Client(reply)) => reply,
+            Ok(RpcResponse::Error(e)) => Err(RpcError::Server(e)),
+            Ok(other) => Err(RpcError::Server(format!(
+                "unexpected reply from the leader: {other:?}"
+            ))),
+            Err(e) => Err(RpcError::Transport(format!(
+                "passing the call on to the leader {} at {}: {e}",
+                leader.name, leader.rpc_addr
+            ))),
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
