@@ -156,6 +156,8 @@ fn free_ports(count: usize) -> Vec<u16> {
 pub struct Cluster {
     /// Declared before `dir`: the processes die before their data dirs are removed.
     pub servers: Vec<Agent>,
+    /// Client agents (`--client --servers ...`), also before `dir`.
+    pub clients: Vec<Agent>,
     /// How many servers the cluster was started with (its `bootstrap_expect`).
     expect: usize,
     extra_config: String,
@@ -173,6 +175,7 @@ impl Cluster {
         let (http_ports, rpc_ports) = ports.split_at(n);
         let mut cluster = Cluster {
             servers: Vec::with_capacity(n),
+            clients: Vec::new(),
             expect: n,
             extra_config: extra_config.to_string(),
             dir,
@@ -308,6 +311,71 @@ impl Cluster {
             .collect();
         let ports = free_ports(2);
         self.spawn(ports[0], ports[1], &join)
+    }
+
+    /// A client agent named `name` with its own data dir, joined to every server, raw_exec
+    /// enabled. Returns once its HTTP API answers; its node registers shortly after.
+    pub fn add_client(&mut self, name: &str) -> Result<usize> {
+        let home = self.dir.path().join(name);
+        std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+        // Tasks may run as nobody: the path to their directories must be traversable.
+        std::fs::set_permissions(
+            self.dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )?;
+        let config = home.join("client.hcl");
+        std::fs::write(
+            &config,
+            "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n",
+        )?;
+        let ports = free_ports(2);
+        let servers: Vec<String> = (0..self.servers.len())
+            .map(|i| self.rpc_address(i))
+            .collect();
+        let mut args: Vec<String> = [
+            "--client",
+            "--node",
+            name,
+            "--data-dir",
+            &home.join("data").display().to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--http-port",
+            &ports[0].to_string(),
+            "--rpc-port",
+            &ports[1].to_string(),
+            "--config",
+            &config.display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for s in servers {
+            args.extend(["--servers".to_string(), s]);
+        }
+        let agent = Agent::with_args(
+            home.join("data"),
+            home.join("agent.log"),
+            ports[0],
+            ports[1],
+            args,
+        )
+        .with_context(|| format!("starting client {name}"))?;
+        self.clients.push(agent);
+        Ok(self.clients.len() - 1)
+    }
+
+    /// SIGKILL of client `i`'s agent; its tasks, in their own sessions, keep running.
+    pub fn kill_client(&mut self, i: usize) {
+        self.clients[i].kill();
+    }
+
+    /// Starts client `i` again on its data dir.
+    pub fn restart_client(&mut self, i: usize) -> Result<()> {
+        self.clients[i].kill();
+        self.clients[i]
+            .start()
+            .with_context(|| format!("restarting client {i}"))
     }
 
     /// One request to server `i` (`path` starts with "/v1/").

@@ -149,7 +149,7 @@ impl Agent {
             .open(&self.log_path)?;
         let child = Command::new(agent_bin())
             .args(&self.args)
-            .env("NOMAD_LOG", "info")
+            .env("NOMAD_LOG", "info,openraft=warn")
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()

@@ -1,0 +1,158 @@
+//! Scenario: servers and three client agents, each its own process on loopback. A count-2 job
+//! lands on two clients. One client is killed -9 (its task keeps running, orphaned, as on a
+//! machine cut off from the cluster): the servers miss its heartbeats, mark the node down and
+//! its allocation lost, and a replacement runs on the third client. When the dead client comes
+//! back, it is told to stop the allocation that was replaced: no duplicate task remains.
+
+use e2e::cluster::Cluster;
+use e2e::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const SETTLE: Duration = Duration::from_secs(90);
+
+/// Kills the test's task processes even when an assertion fails half-way.
+struct TaskGuard(String);
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        kill_processes_with(&self.0);
+    }
+}
+
+fn job_json(marker: &str) -> String {
+    serde_json::json!({
+        "Job": {
+            "ID": "kill-a-client",
+            "Name": "kill-a-client",
+            "Type": "service",
+            "Datacenters": ["dc1"],
+            "TaskGroups": [{
+                "Name": "web",
+                "Count": 2,
+                "Tasks": [{
+                    "Name": "sleeper",
+                    "Driver": "raw_exec",
+                    "Config": { "command": "/bin/sleep", "args": [marker] },
+                    "Resources": { "CPU": 50, "MemoryMB": 32 }
+                }]
+            }]
+        }
+    })
+    .to_string()
+}
+
+fn allocs(c: &Cluster) -> Vec<Value> {
+    c.http(0, "GET", "/v1/job/kill-a-client/allocations", None)
+        .ok()
+        .and_then(|r| r.json().ok())
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+}
+
+/// Node ids of the allocations that are meant to run and do.
+fn running_nodes(c: &Cluster) -> Vec<String> {
+    allocs(c)
+        .iter()
+        .filter(|a| a["DesiredStatus"] == "run" && a["ClientStatus"] == "running")
+        .map(|a| a["NodeID"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn node_ids_by_name(c: &Cluster) -> Vec<(String, String, String)> {
+    c.http(0, "GET", "/v1/nodes", None)
+        .ok()
+        .and_then(|r| r.json().ok())
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|n| {
+            (
+                n["Name"].as_str().unwrap_or_default().to_string(),
+                n["ID"].as_str().unwrap_or_default().to_string(),
+                n["Status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_dead_clients_work_is_replaced_and_its_return_leaves_no_duplicate() {
+    let mut c = Cluster::start(1, "").unwrap();
+    c.wait_leader(SETTLE).unwrap();
+    let names = ["client-a", "client-b", "client-c"];
+    for n in names {
+        c.add_client(n).unwrap();
+    }
+    wait_for("three ready nodes", SETTLE, || {
+        let nodes = node_ids_by_name(&c);
+        (nodes.iter().filter(|n| n.2 == "ready").count() == 3).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.clients[0].log()));
+
+    let marker = format!("{}", 8_100_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let reply = c
+        .http(0, "POST", "/v1/jobs", Some(&job_json(&marker)))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+    let first = wait_for("two allocations running", SETTLE, || {
+        let nodes = running_nodes(&c);
+        (nodes.len() == 2 && processes_with(&format!("sleep {marker}")).len() == 2).then_some(nodes)
+    })
+    .unwrap();
+    let distinct: BTreeSet<&String> = first.iter().collect();
+    assert_eq!(distinct.len(), 2, "both copies on one node: {first:?}");
+
+    // Kill the agent of a client that runs a copy.
+    let nodes = node_ids_by_name(&c);
+    let victim_id = first[0].clone();
+    let victim = names
+        .iter()
+        .position(|n| {
+            nodes
+                .iter()
+                .any(|(name, id, _)| name == n && *id == victim_id)
+        })
+        .expect("the victim's node among the clients");
+    c.kill_client(victim);
+
+    let after = wait_for("the lost copy to be replaced elsewhere", SETTLE, || {
+        let nodes = running_nodes(&c);
+        (nodes.len() == 2 && !nodes.contains(&victim_id)).then_some(nodes)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", allocs(&c)));
+    let down = node_ids_by_name(&c)
+        .into_iter()
+        .find(|(_, id, _)| *id == victim_id)
+        .map(|n| n.2);
+    assert_eq!(down.as_deref(), Some("down"));
+    let lost: Vec<Value> = allocs(&c)
+        .into_iter()
+        .filter(|a| a["NodeID"] == victim_id.as_str())
+        .collect();
+    assert!(
+        lost.iter().all(|a| a["ClientStatus"] == "lost"),
+        "{lost:#?}"
+    );
+    assert_eq!(BTreeSet::from_iter(after.iter()).len(), 2, "{after:?}");
+    // The orphaned copy still runs until its client returns: three processes for now.
+    assert_eq!(processes_with(&format!("sleep {marker}")).len(), 3);
+
+    // The client comes back: it stops the replaced copy; two remain.
+    c.restart_client(victim).unwrap();
+    wait_for(
+        "the returning client to stop its replaced copy",
+        SETTLE,
+        || (processes_with(&format!("sleep {marker}")).len() == 2).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.clients[victim].log()));
+    wait_for("the returning node to be ready", SETTLE, || {
+        node_ids_by_name(&c)
+            .iter()
+            .any(|(_, id, st)| *id == victim_id && st == "ready")
+            .then_some(())
+    })
+    .unwrap();
+    assert_eq!(running_nodes(&c).len(), 2);
+}
