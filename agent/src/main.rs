@@ -158,7 +158,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 raft_snapshot_threshold: cfg.server.raft_snapshot_threshold,
                 raft_trailing_logs: cfg.server.raft_trailing_logs,
                 num_workers: cfg.server.num_schedulers,
-                heartbeat: HeartbeatConfig::default(),
+                heartbeat: heartbeat_config(&cfg.server),
             },
             rpc.clone(),
         )
@@ -254,6 +254,20 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         tracing::info!("server stopped");
     }
     Ok(())
+}
+
+/// Nomad's heartbeat settings from the server block, over our defaults.
+fn heartbeat_config(s: &agent::config::ServerConfig) -> HeartbeatConfig {
+    let d = HeartbeatConfig::default();
+    HeartbeatConfig {
+        min_ttl: s.min_heartbeat_ttl.unwrap_or(d.min_ttl),
+        grace: s.heartbeat_grace.unwrap_or(d.grace),
+        max_per_second: s
+            .max_heartbeats_per_second
+            .map_or(d.max_per_second, f64::from)
+            .max(1.0),
+        failover_ttl: s.failover_heartbeat_ttl.unwrap_or(d.failover_ttl),
+    }
 }
 
 async fn shutdown_signal() {

@@ -215,6 +215,9 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
             "eval_gc_threshold",
             "raft_snapshot_threshold",
             "raft_trailing_logs",
+            "min_heartbeat_ttl",
+            "max_heartbeats_per_second",
+            "failover_heartbeat_ttl",
         ],
         &[],
     )?;
@@ -236,12 +239,19 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
     for key in ["data_dir", "encrypt", "authoritative_region"] {
         s.string(key)?;
     }
-    for key in [
-        "heartbeat_grace",
-        "node_gc_threshold",
-        "job_gc_threshold",
-        "eval_gc_threshold",
-    ] {
+    if let Some(v) = s.duration("heartbeat_grace")? {
+        cfg.server.heartbeat_grace = Some(v);
+    }
+    if let Some(v) = s.duration("min_heartbeat_ttl")? {
+        cfg.server.min_heartbeat_ttl = Some(v);
+    }
+    if let Some(v) = s.duration("failover_heartbeat_ttl")? {
+        cfg.server.failover_heartbeat_ttl = Some(v);
+    }
+    if let Some(v) = s.int_as("max_heartbeats_per_second")? {
+        cfg.server.max_heartbeats_per_second = Some(v);
+    }
+    for key in ["node_gc_threshold", "job_gc_threshold", "eval_gc_threshold"] {
         s.duration(key)?;
     }
     if let Some(v) = s.int_as("num_schedulers")? {

@@ -61,6 +61,12 @@ pub struct ServerConfig {
     pub raft_trailing_logs: u64,
     /// Scheduler workers (`num_schedulers`); 0 = one per core.
     pub num_schedulers: usize,
+    /// Heartbeat settings with Nomad's names; None keeps our defaults (see
+    /// `server::HeartbeatConfig`).
+    pub min_heartbeat_ttl: Option<std::time::Duration>,
+    pub heartbeat_grace: Option<std::time::Duration>,
+    pub max_heartbeats_per_second: Option<u32>,
+    pub failover_heartbeat_ttl: Option<std::time::Duration>,
 }
 
 /// Defaults for the raft log: a snapshot every 8192 entries, 2048 kept behind it.
@@ -126,6 +132,10 @@ impl Config {
                 raft_snapshot_threshold: DEFAULT_RAFT_SNAPSHOT_THRESHOLD,
                 raft_trailing_logs: DEFAULT_RAFT_TRAILING_LOGS,
                 num_schedulers: 0,
+                min_heartbeat_ttl: None,
+                heartbeat_grace: None,
+                max_heartbeats_per_second: None,
+                failover_heartbeat_ttl: None,
             },
             client: ClientConfig {
                 enabled: dev,

@@ -3,6 +3,7 @@
 use super::*;
 use api::jobspec::Format;
 use std::path::Path;
+use std::time::Duration;
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("agent-config-{tag}-{}", std::process::id()));
@@ -93,6 +94,10 @@ server {
   server_join {
     retry_join = ["10.0.0.1", "10.0.0.2"]
   }
+  heartbeat_grace           = "3s"
+  min_heartbeat_ttl         = "4s"
+  max_heartbeats_per_second = 20
+  raft_snapshot_threshold   = 100
 }
 
 client {
@@ -158,6 +163,11 @@ fn hcl_file_then_flags() {
     assert!(cfg.server.enabled && cfg.client.enabled);
     assert_eq!(cfg.server.bootstrap_expect, 3);
     assert_eq!(cfg.server.retry_join, ["10.9.9.9"]);
+    assert_eq!(cfg.server.heartbeat_grace, Some(Duration::from_secs(3)));
+    assert_eq!(cfg.server.min_heartbeat_ttl, Some(Duration::from_secs(4)));
+    assert_eq!(cfg.server.max_heartbeats_per_second, Some(20));
+    assert_eq!(cfg.server.failover_heartbeat_ttl, None);
+    assert_eq!(cfg.server.raft_snapshot_threshold, 100);
     assert_eq!(cfg.client.servers, ["a:4647", "b:4647"]);
     assert_eq!(cfg.client.node_class, "web");
     assert_eq!(cfg.client.meta["rack"], "r1");
