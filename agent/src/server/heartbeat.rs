@@ -59,10 +59,12 @@ impl HeartbeatTimers {
     pub fn reset(&self, node_id: &str) -> Duration {
         let mut g = self.lock();
         let n = g.len().max(1) as f64;
+        // Clients beat every half TTL: n nodes at TTL t send 2n/t heartbeats a second, which
+        // must stay under max_per_second.
         let base = self
             .cfg
             .min_ttl
-            .max(Duration::from_secs_f64(n / self.cfg.max_per_second));
+            .max(Duration::from_secs_f64(2.0 * n / self.cfg.max_per_second));
         // Spread the next heartbeats out so that clients do not synchronise.
         let ttl = base + base.mul_f64(rand::rng().random_range(0.0..0.5));
         g.insert(node_id.to_string(), Instant::now() + ttl + self.cfg.grace);
