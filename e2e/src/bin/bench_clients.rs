@@ -32,7 +32,9 @@ fn running_nodes(c: &Cluster) -> Vec<String> {
 
 fn client_of(c: &Cluster, node_id: &str) -> Option<usize> {
     let nodes = get(c, "/v1/nodes");
-    let name = nodes.iter().find(|n| n["ID"] == node_id)?["Name"].as_str()?.to_string();
+    let name = nodes.iter().find(|n| n["ID"] == node_id)?["Name"]
+        .as_str()?
+        .to_string();
     NAMES.iter().position(|n| *n == name)
 }
 
@@ -48,7 +50,12 @@ fn main() -> Result<()> {
         c.add_client(n)?;
     }
     wait_for("three ready nodes", SETTLE, || {
-        (get(&c, "/v1/nodes").iter().filter(|n| n["Status"] == "ready").count() == 3).then_some(())
+        (get(&c, "/v1/nodes")
+            .iter()
+            .filter(|n| n["Status"] == "ready")
+            .count()
+            == 3)
+            .then_some(())
     })?;
     let job = serde_json::json!({"Job": {
         "ID": "bench-clients", "Name": "bench-clients", "Type": "service", "Datacenters": ["dc1"],
