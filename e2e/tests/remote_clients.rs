@@ -156,3 +156,77 @@ fn a_dead_clients_work_is_replaced_and_its_return_leaves_no_duplicate() {
     .unwrap();
     assert_eq!(running_nodes(&c).len(), 2);
 }
+
+#[test]
+fn killing_the_server_leader_disturbs_no_running_task() {
+    // Scenario: three servers and two clients run a count-2 job. The leader is killed -9: the
+    // clients fail over to the surviving servers, the new leader gives every node the failover
+    // TTL instead of marking it down, and the same two tasks keep running, untouched.
+    let mut c = Cluster::start(3, "").unwrap();
+    let leader = c.wait_leader(SETTLE).unwrap();
+    for n in ["client-a", "client-b"] {
+        c.add_client(n).unwrap();
+    }
+    let via = c.follower_of(leader).unwrap();
+    let get = |c: &Cluster, i: usize, path: &str| -> Vec<Value> {
+        c.http(i, "GET", path, None)
+            .ok()
+            .and_then(|r| r.json().ok())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    };
+    wait_for("two ready nodes", SETTLE, || {
+        (get(&c, via, "/v1/nodes")
+            .iter()
+            .filter(|n| n["Status"] == "ready")
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .unwrap();
+    let marker = format!("{}", 8_300_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let reply = c
+        .http(via, "POST", "/v1/jobs", Some(&job_json(&marker)))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+    let pids = wait_for("two running tasks", SETTLE, || {
+        let p = processes_with(&format!("sleep {marker}"));
+        (p.len() == 2).then_some(p)
+    })
+    .unwrap();
+    let allocs_before: BTreeSet<String> = get(&c, via, "/v1/job/kill-a-client/allocations")
+        .iter()
+        .map(|a| a["ID"].as_str().unwrap_or_default().to_string())
+        .collect();
+
+    c.kill(leader);
+    let new = c.wait_leader(SETTLE).unwrap();
+    // A write through the new leader proves the cluster works again. Then, for three client
+    // heartbeat periods, every node must stay ready: a node wrongly expired by the new leader
+    // would show up as down within that window.
+    c.register_job_until_ok(new, "after-failover", SETTLE)
+        .unwrap();
+    let window = std::time::Instant::now() + Duration::from_secs(6);
+    while std::time::Instant::now() < window {
+        let nodes = get(&c, new, "/v1/nodes");
+        assert!(
+            nodes.len() == 2 && nodes.iter().all(|n| n["Status"] == "ready"),
+            "a node went down across the failover: {nodes:#?}"
+        );
+        // Polling pace of a condition that must hold throughout, not a wait for an event.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let allocs = get(&c, new, "/v1/job/kill-a-client/allocations");
+    let running: BTreeSet<String> = allocs
+        .iter()
+        .filter(|a| a["ClientStatus"] == "running" && a["DesiredStatus"] == "run")
+        .map(|a| a["ID"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(running, allocs_before, "{allocs:#?}");
+    assert_eq!(
+        processes_with(&format!("sleep {marker}")),
+        pids,
+        "the tasks were restarted"
+    );
+}
