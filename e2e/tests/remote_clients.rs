@@ -230,3 +230,50 @@ fn killing_the_server_leader_disturbs_no_running_task() {
         "the tasks were restarted"
     );
 }
+
+#[test]
+fn logs_of_a_remote_clients_task_are_read_through_a_server() {
+    // Scenario: a task runs on a client agent; `nomadctl alloc logs` pointed at a server (which
+    // runs no tasks) streams the task's output from that client, and `alloc status` names it.
+    let mut c = Cluster::start(1, "").unwrap();
+    c.wait_leader(SETTLE).unwrap();
+    c.add_client("client-logs").unwrap();
+    wait_for("a ready node", SETTLE, || {
+        node_ids_by_name(&c)
+            .iter()
+            .any(|n| n.2 == "ready")
+            .then_some(())
+    })
+    .unwrap();
+    let marker = format!("{}", 8_400_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let job = serde_json::json!({"Job": {
+        "ID": "remote-logs", "Name": "remote-logs", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
+            "Name": "talker", "Driver": "raw_exec",
+            "Config": {"command": "/bin/sh", "args": ["-c", format!("echo hello-from-the-client; exec sleep {marker}")]},
+            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
+    let reply = c
+        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+    let alloc = wait_for("the task running", SETTLE, || {
+        let list = c
+            .http(0, "GET", "/v1/job/remote-logs/allocations", None)
+            .ok()?
+            .json()
+            .ok()?;
+        let a = list.as_array()?.first()?.clone();
+        (a["ClientStatus"] == "running").then(|| a["ID"].as_str().unwrap_or_default().to_string())
+    })
+    .unwrap();
+    let text = wait_for("the task's output through the server", SETTLE, || {
+        let out = c.ctl(0, &["alloc", "logs", &alloc[..8], "talker"]);
+        let text = stdout(&out);
+        text.contains("hello-from-the-client").then_some(text)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.servers[0].log()));
+    assert!(!text.is_empty());
+    let out = c.ctl(0, &["alloc", "status", &alloc[..8]]);
+    assert!(stdout(&out).contains("client-logs"), "{}", stdout(&out));
+}

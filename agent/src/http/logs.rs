@@ -6,7 +6,8 @@ use super::query::QueryOpts;
 use super::{HttpError, HttpState};
 use crate::client::logs::{read_logs, LogKind, Origin};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use std::collections::HashMap;
@@ -24,8 +25,18 @@ pub async fn logs(
     State(st): State<HttpState>,
     Path(alloc_id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, HttpError> {
     let q = QueryOpts::parse(q)?;
+    let runs_here = st
+        .client
+        .as_ref()
+        .is_some_and(|c| c.alloc_ids().iter().any(|id| *id == alloc_id));
+    if !runs_here && !headers.contains_key(super::logs_proxy::PROXIED_HEADER) && st.server.is_some()
+    {
+        return super::logs_proxy::proxy(&st, &alloc_id, raw.as_deref().unwrap_or("")).await;
+    }
     let client = st.client.clone().ok_or_else(|| {
         HttpError::bad_request(
             "this agent runs no client: logs live on the client that runs the allocation",

@@ -7,6 +7,7 @@ mod evals;
 mod forward;
 mod jobs;
 mod logs;
+mod logs_proxy;
 mod nodes;
 mod operator;
 mod query;

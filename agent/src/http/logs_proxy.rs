@@ -1,0 +1,109 @@
+//! Logs from anywhere: a task's log lives on the client that runs it, so an agent that does not
+//! run the allocation (a server, or another client) looks up the allocation's node in the cluster
+//! state and streams the same request from that node's HTTP API.
+
+use super::{HttpError, HttpState};
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use std::io::Read;
+
+/// Set on a proxied request so the agent that receives it never proxies it again.
+pub const PROXIED_HEADER: &str = "x-nomad-logs-proxied";
+const CHUNK: usize = 64 * 1024;
+
+/// Streams `GET /v1/client/fs/logs/<alloc>?<query>` from the client that runs the allocation.
+pub async fn proxy(st: &HttpState, alloc_id: &str, query: &str) -> Result<Response, HttpError> {
+    let server = st.server.as_ref().ok_or_else(|| {
+        HttpError::not_found(format!(
+            "allocation {alloc_id} does not run on this client, and this agent is no server that could find it"
+        ))
+    })?;
+    let snap = server.state.snapshot();
+    let alloc = snap
+        .alloc(alloc_id)
+        .ok_or_else(|| HttpError::not_found(format!("unknown allocation {alloc_id}")))?;
+    let node = snap.node(&alloc.node_id).ok_or_else(|| {
+        HttpError::not_found(format!(
+            "the node {} of allocation {alloc_id} is unknown",
+            alloc.node_id
+        ))
+    })?;
+    if node.http_addr.is_empty() {
+        return Err(HttpError::internal(format!(
+            "node {} has no HTTP address to fetch its logs from",
+            node.name
+        )));
+    }
+    let url = format!(
+        "http://{}/v1/client/fs/logs/{alloc_id}?{query}",
+        node.http_addr
+    );
+    let node_name = node.name.clone();
+    // ureq is blocking: the request and the body's reads run on blocking threads, the bytes
+    // reach the response through a channel.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let (head_tx, head_rx) =
+        tokio::sync::oneshot::channel::<Result<(u16, Option<String>), String>>();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let resp = match agent.get(&url).header(PROXIED_HEADER, "1").call() {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = head_tx.send(Err(format!("fetching logs from node {node_name}: {e}")));
+                return;
+            }
+        };
+        let status = resp.status().as_u16();
+        let mut reader = resp.into_body().into_reader();
+        if status != 200 {
+            let mut text = String::new();
+            let _ = reader.take(64 * 1024).read_to_string(&mut text);
+            let _ = head_tx.send(Ok((status, Some(text))));
+            return;
+        }
+        if head_tx.send(Ok((status, None))).is_err() {
+            return;
+        }
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if tx
+                        .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
+                        .is_err()
+                    {
+                        // The caller went away (a follower hung up).
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    match head_rx.await {
+        Ok(Ok((200, _))) => {
+            let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+            Ok(Body::from_stream(stream).into_response())
+        }
+        Ok(Ok((status, text))) => Ok((
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            text.unwrap_or_default(),
+        )
+            .into_response()),
+        Ok(Err(e)) => Err(HttpError {
+            status: StatusCode::BAD_GATEWAY,
+            message: e,
+        }),
+        Err(_) => Err(HttpError::internal(
+            "the log fetch stopped before answering",
+        )),
+    }
+}
