@@ -32,7 +32,7 @@ pub async fn logs(
     let runs_here = st
         .client
         .as_ref()
-        .is_some_and(|c| c.alloc_ids().iter().any(|id| *id == alloc_id));
+        .is_some_and(|c| c.alloc_ids().contains(&alloc_id));
     if !runs_here && !headers.contains_key(super::logs_proxy::PROXIED_HEADER) && st.server.is_some()
     {
         return super::logs_proxy::proxy(&st, &alloc_id, raw.as_deref().unwrap_or("")).await;
