@@ -418,6 +418,39 @@ impl Client {
         Ok(self.get(&format!("/v1/node/{}", seg(id)), &[])?.0)
     }
 
+    /// Marks a node eligible or ineligible for new work.
+    pub fn node_eligibility(
+        &self,
+        id: &str,
+        eligible: bool,
+    ) -> Result<crate::NodeUpdateResponse, ClientError> {
+        let req = crate::NodeEligibilityRequest {
+            node_id: id.to_string(),
+            eligibility: if eligible {
+                crate::NODE_ELIGIBLE
+            } else {
+                crate::NODE_INELIGIBLE
+            }
+            .to_string(),
+        };
+        self.post(&format!("/v1/node/{id}/eligibility"), &[], &req)
+    }
+
+    /// Starts a drain (`Some(spec)`) or ends it (`None`, then `mark_eligible`).
+    pub fn node_drain(
+        &self,
+        id: &str,
+        spec: Option<crate::DrainSpec>,
+        mark_eligible: bool,
+    ) -> Result<crate::NodeUpdateResponse, ClientError> {
+        let req = crate::NodeDrainRequest {
+            node_id: id.to_string(),
+            drain_spec: spec,
+            mark_eligible,
+        };
+        self.post(&format!("/v1/node/{id}/drain"), &[], &req)
+    }
+
     pub fn node_allocations(&self, id: &str) -> Result<Vec<Allocation>, ClientError> {
         Ok(self
             .get(&format!("/v1/node/{}/allocations", seg(id)), &[])?

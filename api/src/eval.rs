@@ -13,6 +13,7 @@ pub const EVAL_STATUS_CANCELED: &str = "canceled";
 pub const TRIGGER_JOB_REGISTER: &str = "job-register";
 pub const TRIGGER_JOB_DEREGISTER: &str = "job-deregister";
 pub const TRIGGER_NODE_UPDATE: &str = "node-update";
+pub const TRIGGER_NODE_DRAIN: &str = "node-drain";
 pub const TRIGGER_ALLOC_STOP: &str = "alloc-stop";
 pub const TRIGGER_ALLOC_FAILURE: &str = "alloc-failure";
 pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";

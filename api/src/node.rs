@@ -166,3 +166,43 @@ pub struct NodeListStub {
     pub create_index: u64,
     pub modify_index: u64,
 }
+
+/// `POST /v1/node/:id/eligibility`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeEligibilityRequest {
+    #[serde(rename = "NodeID", default)]
+    pub node_id: String,
+    pub eligibility: String,
+}
+
+/// How a drain proceeds (`DrainSpec`). A negative deadline means no deadline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DrainSpec {
+    /// Nanoseconds.
+    pub deadline: i64,
+    pub ignore_system_jobs: bool,
+}
+
+/// `POST /v1/node/:id/drain`: `DrainSpec` set starts a drain, null ends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeDrainRequest {
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub drain_spec: Option<DrainSpec>,
+    /// With a drain ended: whether the node becomes eligible again.
+    pub mark_eligible: bool,
+}
+
+/// The answer to both node updates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeUpdateResponse {
+    #[serde(rename = "EvalIDs")]
+    pub eval_ids: Vec<String>,
+    pub eval_create_index: u64,
+    pub node_modify_index: u64,
+    pub index: u64,
+}

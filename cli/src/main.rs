@@ -101,6 +101,10 @@ enum AllocCommand {
 enum NodeCommand {
     /// Display client nodes
     Status(node_status::Args),
+    /// Move a node's work elsewhere (or end that)
+    Drain(node_drain::Args),
+    /// Let a node take new work, or keep it off
+    Eligibility(node_eligibility::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,9 +150,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             AllocCommand::Status(a) => alloc_status::run(&client(), a),
             AllocCommand::Logs(a) => alloc_logs::run(&client(), a),
         },
-        Command::Node {
-            command: NodeCommand::Status(a),
-        } => node_status::run(&client(), a),
+        Command::Node { command } => match command {
+            NodeCommand::Status(a) => node_status::run(&client(), a),
+            NodeCommand::Drain(a) => node_drain::run(&client(), a),
+            NodeCommand::Eligibility(a) => node_eligibility::run(&client(), a),
+        },
         Command::Server {
             command: ServerCommand::Members(a),
         } => server_members::run(&client(), a),

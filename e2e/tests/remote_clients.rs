@@ -277,3 +277,92 @@ fn logs_of_a_remote_clients_task_are_read_through_a_server() {
     let out = c.ctl(0, &["alloc", "status", &alloc[..8]]);
     assert!(stdout(&out).contains("client-logs"), "{}", stdout(&out));
 }
+
+#[test]
+fn draining_a_node_moves_its_work_and_leaves_it_ineligible() {
+    // Scenario: one server, two clients, one allocation. `node drain -enable` on the node that
+    // runs it returns once the node's work has stopped; the allocation now runs on the other
+    // node, and `node status` shows the drained node ineligible. `node drain -disable` and
+    // `node eligibility` take it back into service.
+    let mut c = Cluster::start(1, "").unwrap();
+    c.wait_leader(SETTLE).unwrap();
+    for n in ["client-a", "client-b"] {
+        c.add_client(n).unwrap();
+    }
+    wait_for("two ready nodes", SETTLE, || {
+        (node_ids_by_name(&c)
+            .iter()
+            .filter(|n| n.2 == "ready")
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .unwrap();
+    let marker = format!("{}", 8_500_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let job = serde_json::json!({"Job": {
+        "ID": "drain-me", "Name": "drain-me", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
+            "Name": "t", "Driver": "raw_exec",
+            "Config": {"command": "/bin/sleep", "args": [marker]},
+            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
+    let reply = c
+        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+    let running_on = |c: &Cluster| -> Vec<String> {
+        c.http(0, "GET", "/v1/job/drain-me/allocations", None)
+            .ok()
+            .and_then(|r| r.json().ok())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter(|a| a["ClientStatus"] == "running" && a["DesiredStatus"] == "run")
+            .map(|a| a["NodeID"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let node = wait_for("the allocation running", SETTLE, || {
+        running_on(&c).first().cloned()
+    })
+    .unwrap();
+
+    let out = c.ctl(0, &["node", "drain", "-enable", "-yes", &node[..8]]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("drain strategy set"), "{text}");
+    assert!(text.contains("have stopped"), "{text}");
+    let moved = wait_for("the allocation running elsewhere", SETTLE, || {
+        let nodes = running_on(&c);
+        (nodes.len() == 1 && nodes[0] != node).then_some(nodes)
+    })
+    .unwrap();
+    assert_ne!(moved[0], node);
+    let status = stdout(&c.ctl(0, &["node", "status"]));
+    let row = status
+        .lines()
+        .find(|l| l.starts_with(&node[..8]))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(row.contains("true") && row.contains("ineligible"), "{row}");
+
+    let out = c.ctl(0, &["node", "drain", "-disable", &node[..8]]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = c.ctl(0, &["node", "eligibility", "-disable", &node[..8]]);
+    assert!(
+        stdout(&out).contains("ineligible for scheduling"),
+        "{}",
+        stdout(&out)
+    );
+    let out = c.ctl(0, &["node", "eligibility", "-enable", &node[..8]]);
+    assert!(
+        stdout(&out).contains("eligible for scheduling"),
+        "{}",
+        stdout(&out)
+    );
+    let n = c
+        .http(0, "GET", &format!("/v1/node/{node}"), None)
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(n["SchedulingEligibility"], "eligible");
+    assert_eq!(n["Drain"], false);
+}

@@ -4,7 +4,7 @@ use super::{read_blocking, HttpError, HttpState};
 use crate::state::Table;
 use api::{Allocation, NodeListStub};
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
 type Q = Query<HashMap<String, String>>;
@@ -50,4 +50,72 @@ pub async fn allocations(
         Ok((allocs, snap.table_index(Table::Allocs)))
     })
     .await
+}
+
+/// `POST|PUT /v1/node/:id/eligibility` with `{"Eligibility": "eligible"|"ineligible"}`.
+pub async fn eligibility(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, HttpError> {
+    let req: api::NodeEligibilityRequest = super::error::parse_body(&body)?;
+    let server = st.server()?;
+    let node_id = resolve(&st, &id)?;
+    let (eval_ids, index) = server
+        .node_update_scheduling(&node_id, Some(&req.eligibility), None)
+        .await?;
+    Ok(update_response(eval_ids, index))
+}
+
+/// `POST|PUT /v1/node/:id/drain`: a `DrainSpec` starts a drain, none ends it (then
+/// `MarkEligible` says whether the node takes new work again).
+pub async fn drain(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, HttpError> {
+    let req: api::NodeDrainRequest = super::error::parse_body(&body)?;
+    let server = st.server()?;
+    let node_id = resolve(&st, &id)?;
+    let (eligibility, drain) = match &req.drain_spec {
+        Some(_) => (None, Some(true)),
+        None if req.mark_eligible => (Some(api::NODE_ELIGIBLE), Some(false)),
+        None => (Some(api::NODE_INELIGIBLE), Some(false)),
+    };
+    let (eval_ids, index) = server
+        .node_update_scheduling(&node_id, eligibility, drain)
+        .await?;
+    Ok(update_response(eval_ids, index))
+}
+
+/// The full id of a node named by id or unique prefix.
+fn resolve(st: &HttpState, id: &str) -> Result<String, HttpError> {
+    let server = st.server()?;
+    let snap = server.state.snapshot();
+    if snap.node(id).is_some() {
+        return Ok(id.to_string());
+    }
+    let matches: Vec<String> = snap
+        .nodes()
+        .filter(|n| n.id.starts_with(id))
+        .map(|n| n.id.clone())
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(HttpError::not_found(format!("node {id:?} not found"))),
+        _ => Err(HttpError::bad_request(format!(
+            "node prefix {id:?} matches {} nodes: give more of the id",
+            matches.len()
+        ))),
+    }
+}
+
+fn update_response(eval_ids: Vec<String>, index: u64) -> Response {
+    axum::Json(api::NodeUpdateResponse {
+        eval_create_index: if eval_ids.is_empty() { 0 } else { index },
+        eval_ids,
+        node_modify_index: index,
+        index,
+    })
+    .into_response()
 }

@@ -225,6 +225,60 @@ impl Server {
         Ok(index)
     }
 
+    /// `node eligibility` and `node drain`: marks the node (in)eligible for new work and/or
+    /// draining. A drain makes the node ineligible and evaluates every job with work on it, so
+    /// the schedulers move that work elsewhere; ending a drain makes the node eligible again
+    /// unless `eligibility` says otherwise. Returns the evaluations created and the index.
+    pub async fn node_update_scheduling(
+        &self,
+        node_id: &str,
+        eligibility: Option<&str>,
+        drain: Option<bool>,
+    ) -> Result<(Vec<String>, u64), ServerError> {
+        if let Some(e) = eligibility {
+            if e != NODE_ELIGIBLE && e != NODE_INELIGIBLE {
+                return Err(ServerError::Invalid(format!(
+                    "invalid eligibility {e:?}: use \"{NODE_ELIGIBLE}\" or \"{NODE_INELIGIBLE}\""
+                )));
+            }
+        }
+        let snap = self.state.snapshot();
+        if snap.node(node_id).is_none() {
+            return Err(ServerError::UnknownNode(node_id.into()));
+        }
+        let eligibility = match (drain, eligibility) {
+            (Some(true), _) => Some(NODE_INELIGIBLE.to_string()),
+            (Some(false), None) => Some(NODE_ELIGIBLE.to_string()),
+            (_, e) => e.map(str::to_string),
+        };
+        let evals = if drain == Some(true) {
+            evals_for_node(&snap, node_id, TRIGGER_NODE_DRAIN)
+        } else {
+            Vec::new()
+        };
+        let eval_ids = evals.iter().map(|e| e.id.clone()).collect();
+        let (index, res) = self
+            .raft
+            .apply(Command::NodeSchedulingUpdate {
+                node_id: node_id.into(),
+                eligibility: eligibility.clone(),
+                drain,
+                evals,
+                now: now_nanos(),
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        if let Some(e) = &res.error {
+            return Err(ServerError::Invalid(e.clone()));
+        }
+        self.enqueue_evals(&res.evals);
+        if eligibility.as_deref() == Some(NODE_ELIGIBLE) {
+            // New capacity: blocked evaluations may fit now.
+            self.unblock(index).await;
+        }
+        Ok((eval_ids, index))
+    }
+
     /// Blocking query for a client: its allocations once any of them changed past `min_index`.
     pub async fn node_allocations(
         &self,

@@ -44,6 +44,32 @@ impl Tables {
                 self.nodes_index = index;
                 self.upsert_evals(index, evals)
             }
+            Command::NodeSchedulingUpdate {
+                node_id,
+                eligibility,
+                drain,
+                evals,
+                now,
+            } => {
+                let Some(existing) = self.nodes.get(node_id).cloned() else {
+                    return ApplyResult {
+                        error: Some(format!("node {node_id} not found")),
+                        ..Default::default()
+                    };
+                };
+                let mut node = (*existing).clone();
+                if let Some(e) = eligibility {
+                    node.scheduling_eligibility = e.clone();
+                }
+                if let Some(d) = drain {
+                    node.drain = *d;
+                }
+                node.status_updated_at = *now / 1_000_000_000;
+                node.modify_index = index;
+                self.nodes.insert(node_id.clone(), Arc::new(node));
+                self.nodes_index = index;
+                self.upsert_evals(index, evals)
+            }
             Command::EvalUpsert { evals } => self.upsert_evals(index, evals),
             Command::PlanApply {
                 updated,

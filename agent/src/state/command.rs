@@ -32,6 +32,15 @@ pub enum Command {
         evals: Vec<Evaluation>,
         now: i64,
     },
+    /// An operator's change of a node's scheduling: eligibility and/or drain, with the
+    /// evaluations that move its work.
+    NodeSchedulingUpdate {
+        node_id: String,
+        eligibility: Option<String>,
+        drain: Option<bool>,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
     /// Create or update evaluations (status changes, blocked and follow-up evals).
     EvalUpsert { evals: Vec<Evaluation> },
     /// A scheduler's plan, as accepted by the plan applier.
@@ -77,6 +86,7 @@ impl std::fmt::Display for Command {
             Command::JobDeregister { .. } => "JobDeregister",
             Command::NodeRegister { .. } => "NodeRegister",
             Command::NodeStatus { .. } => "NodeStatus",
+            Command::NodeSchedulingUpdate { .. } => "NodeSchedulingUpdate",
             Command::EvalUpsert { .. } => "EvalUpsert",
             Command::PlanApply { .. } => "PlanApply",
             Command::AllocClientUpdate { .. } => "AllocClientUpdate",

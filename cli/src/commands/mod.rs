@@ -10,6 +10,8 @@ pub mod job_status;
 pub mod job_stop;
 pub mod job_validate;
 pub mod lookup;
+pub mod node_drain;
+pub mod node_eligibility;
 pub mod node_status;
 pub mod operator_raft_list_peers;
 pub mod operator_raft_remove_peer;
