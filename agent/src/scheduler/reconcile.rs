@@ -167,6 +167,26 @@ pub fn reconcile_group(
         });
     }
 
+    // A drain moves at most `migrate.max_parallel` allocations of the group at a time: a
+    // migration is in flight while its replacement has not started running yet. The rest wait
+    // for a later evaluation (the server asks for one when a replacement starts running).
+    let migrating_away: BTreeMap<&str, ()> = allocs
+        .iter()
+        .filter(|a| a.desired_description == DESC_MIGRATING)
+        .map(|a| (a.id.as_str(), ()))
+        .collect();
+    let in_flight = keepers
+        .values()
+        .filter(|a| {
+            a.client_status == api::ALLOC_CLIENT_PENDING
+                && migrating_away.contains_key(a.previous_allocation.as_str())
+        })
+        .count();
+    let max_parallel = tg.migrate.as_ref().map_or(usize::MAX, |m| {
+        usize::try_from(m.max_parallel.max(1)).unwrap_or(1)
+    });
+    let mut migration_budget = max_parallel.saturating_sub(in_flight);
+
     for i in 0..count {
         if let Some(a) = keepers.get(&i) {
             let place = |kind| Place {
@@ -183,7 +203,9 @@ pub fn reconcile_group(
                     });
                     out.places.push(place(PlaceKind::Replace));
                 }
+                NodeHealth::Draining if migration_budget == 0 => {}
                 NodeHealth::Draining => {
+                    migration_budget -= 1;
                     out.stops.push(Stop {
                         alloc: (*a).clone(),
                         desc: DESC_MIGRATING,

@@ -419,6 +419,37 @@ fn draining_node_migrates() {
     assert_eq!(placed(&s, &out)[0].node_id, "n2");
 }
 
+#[test]
+fn a_drain_migrates_max_parallel_at_a_time() {
+    // Scenario: three allocations on a node that starts draining, migrate.max_parallel = 1:
+    // one moves; while its replacement is pending no other moves; once it runs, the next does.
+    let mut j = job(3);
+    j.task_groups[0].migrate = Some(api::MigrateStrategy {
+        max_parallel: 1,
+        ..Default::default()
+    });
+    let mut s = state(vec![node("n1")], &j);
+    let out = run(&s, &j);
+    apply(&mut s, &out);
+    s.upsert_node(node("n1").drain().build());
+    s.upsert_node(node("n2").build());
+    let out = run(&s, &j);
+    assert_eq!(stopped(&out).len(), 1);
+    let first = placed(&s, &out);
+    assert_eq!(first.len(), 1);
+    apply(&mut s, &out);
+    let again = run(&s, &j);
+    assert!(
+        stopped(&again).is_empty(),
+        "moved more while one is in flight"
+    );
+    let mut running = (*s.alloc(&first[0].id).unwrap()).clone();
+    running.client_status = "running".into();
+    s.upsert_alloc(running);
+    let next = run(&s, &j);
+    assert_eq!(stopped(&next).len(), 1);
+}
+
 fn batch_job(attempts: i32) -> api::Job {
     let mut j = job(1);
     j.job_type = "batch".into();

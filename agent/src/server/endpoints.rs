@@ -322,6 +322,23 @@ impl Server {
                     ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
                 );
             freed |= becomes_terminal;
+            // A migration's replacement started: the drain may move the group's next ones.
+            let migration_landed = u.client_status == ALLOC_CLIENT_RUNNING
+                && a.client_status != ALLOC_CLIENT_RUNNING
+                && !a.previous_allocation.is_empty()
+                && snap
+                    .allocs_for_job(&a.namespace, &a.job_id)
+                    .iter()
+                    .any(|o| !o.terminal() && snap.node(&o.node_id).is_some_and(|n| n.drain));
+            if migration_landed
+                && !evals
+                    .iter()
+                    .any(|e| e.job_id == a.job_id && e.namespace == a.namespace)
+            {
+                if let Some(job) = snap.job(&a.namespace, &a.job_id) {
+                    evals.push(new_eval(&job, TRIGGER_NODE_DRAIN));
+                }
+            }
             if becomes_terminal
                 && u.client_status == ALLOC_CLIENT_FAILED
                 && !a.server_terminal()
