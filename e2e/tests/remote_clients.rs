@@ -366,3 +366,86 @@ fn draining_a_node_moves_its_work_and_leaves_it_ineligible() {
     assert_eq!(n["SchedulingEligibility"], "eligible");
     assert_eq!(n["Drain"], false);
 }
+
+#[test]
+fn a_client_silent_past_its_ttl_is_replaced_and_stops_its_copy_when_it_returns() {
+    // Scenario: a client agent is frozen (SIGSTOP) longer than its heartbeat TTL, as if cut off
+    // from the servers while its task keeps running. The servers mark its node down and run the
+    // allocation elsewhere; when the agent thaws (SIGCONT) it learns its copy was replaced and
+    // stops it, leaving exactly one running copy. (The network version of this runs the agents in
+    // containers; this one needs nothing but processes.)
+    let mut c = Cluster::start(1, "").unwrap();
+    c.wait_leader(SETTLE).unwrap();
+    for n in ["client-a", "client-b"] {
+        c.add_client(n).unwrap();
+    }
+    wait_for("two ready nodes", SETTLE, || {
+        (node_ids_by_name(&c)
+            .iter()
+            .filter(|n| n.2 == "ready")
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .unwrap();
+    let marker = format!("{}", 8_600_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let job = serde_json::json!({"Job": {
+        "ID": "kill-a-client", "Name": "kill-a-client", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "web", "Count": 1, "Tasks": [{
+            "Name": "sleeper", "Driver": "raw_exec",
+            "Config": {"command": "/bin/sleep", "args": [marker]},
+            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
+    let reply = c
+        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+    let node = wait_for("the allocation running", SETTLE, || {
+        running_nodes(&c).first().cloned()
+    })
+    .unwrap();
+    let nodes = node_ids_by_name(&c);
+    let frozen = ["client-a", "client-b"]
+        .iter()
+        .position(|n| nodes.iter().any(|(name, id, _)| name == n && *id == node))
+        .unwrap();
+    let pid = c.clients[frozen].pid().unwrap() as i32;
+    // SAFETY: plain signals to a child process this test started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let thaw = scopeguard(pid);
+
+    wait_for("the copy to run on the other node", SETTLE, || {
+        let n = running_nodes(&c);
+        (n.len() == 1 && n[0] != node).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", allocs(&c)));
+    assert_eq!(processes_with(&format!("sleep {marker}")).len(), 2);
+
+    drop(thaw);
+    wait_for(
+        "the returning client to stop its replaced copy",
+        SETTLE,
+        || (processes_with(&format!("sleep {marker}")).len() == 1).then_some(()),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.clients[frozen].log()));
+    wait_for("the thawed node to be ready again", SETTLE, || {
+        node_ids_by_name(&c)
+            .iter()
+            .any(|(_, id, st)| *id == node && st == "ready")
+            .then_some(())
+    })
+    .unwrap();
+    assert_eq!(running_nodes(&c).len(), 1);
+}
+
+/// Sends SIGCONT to `pid` when dropped, so a failing test never leaves a frozen agent behind.
+fn scopeguard(pid: i32) -> impl Drop {
+    struct Thaw(i32);
+    impl Drop for Thaw {
+        fn drop(&mut self) {
+            // SAFETY: a plain signal to a child process of this test.
+            unsafe { libc::kill(self.0, libc::SIGCONT) };
+        }
+    }
+    Thaw(pid)
+}
