@@ -26,7 +26,7 @@ pub const RPC_PORT: u16 = 4647;
 const IMAGE_REPO: &str = "local/nomad-agent-e2e";
 const IMAGE_LABEL: &str = "nomad.e2e.image";
 /// Bumped whenever the image's contents change shape, so an older image is not reused.
-const IMAGE_LAYOUT: u32 = 1;
+const IMAGE_LAYOUT: u32 = 2;
 const CLUSTER_LABEL: &str = "nomad.e2e.cluster";
 const PID_LABEL: &str = "nomad.e2e.pid";
 const HOST_LABEL: &str = "nomad.e2e.host";
@@ -134,8 +134,17 @@ fn stage_rootfs(bin: &Path, root: &Path) -> Result<()> {
         // Copying follows symlinks, so /lib64/ld-linux-x86-64.so.2 becomes the file itself.
         std::fs::copy(&lib, &dest).with_context(|| format!("copying {}", lib.display()))?;
     }
-    for dir in ["tmp", "data", "etc"] {
+    for dir in ["tmp", "data", "etc", "bin"] {
         std::fs::create_dir_all(root.join(dir))?;
+    }
+    // A static busybox gives client containers something to run (`sleep`, `sh`) and the test a
+    // way to look inside (`ps`). Without it the image still serves servers.
+    let busybox = Path::new("/bin/busybox");
+    if busybox.exists() {
+        std::fs::copy(busybox, root.join("bin/busybox")).context("copying busybox")?;
+        for applet in ["sh", "sleep", "ps", "cat", "true"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))?;
+        }
     }
     std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
     std::fs::write(
@@ -280,6 +289,11 @@ impl Network {
 /// containers and the networks, also when a test panics.
 pub struct DockerCluster {
     pub servers: Vec<ContainerServer>,
+    /// Client agents in containers (same shape: a node name and two addresses).
+    pub clients: Vec<ContainerServer>,
+    /// Names and labels everything this cluster creates.
+    prefix: String,
+    image: String,
     /// Index 0 is `raft`, 1 is `api`; fewer while `start` is still creating them.
     networks: Vec<Network>,
     /// Whether each server is attached to the `raft` network.
@@ -301,6 +315,9 @@ impl DockerCluster {
             .into();
         let mut cluster = DockerCluster {
             servers: Vec::new(),
+            clients: Vec::new(),
+            prefix: prefix.clone(),
+            image: image.clone(),
             networks: Vec::new(),
             connected: Vec::new(),
             http,
@@ -420,6 +437,128 @@ impl DockerCluster {
         Ok(self.servers.iter().position(|s| s.rpc_addr() == addr))
     }
 
+    /// A client agent in its own container, on the raft network (where the servers' rpc ports
+    /// are) and the api network, raw_exec enabled. Returns its index in `clients`.
+    pub fn add_client(&mut self, name: &str) -> Result<usize> {
+        let host = 11 + (self.servers.len() + self.clients.len()) as u8;
+        let c = ContainerServer {
+            node: name.to_string(),
+            container: format!("{}-{name}", self.prefix),
+            raft_ip: self.networks[0].ip(host),
+            api_ip: self.networks[1].ip(host),
+        };
+        let raft_ip = c.raft_ip.to_string();
+        let mut args: Vec<String> = ["create", "--name", &c.container, "--hostname", name]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for l in labels(&self.prefix) {
+            args.extend(["--label".to_string(), l]);
+        }
+        args.extend(
+            [
+                "--network",
+                &self.networks[0].name,
+                "--ip",
+                &raft_ip,
+                &self.image,
+                "--client",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        for s in &self.servers {
+            args.extend(["--servers".to_string(), s.rpc_addr()]);
+        }
+        args.extend(
+            [
+                "--node",
+                name,
+                "--data-dir",
+                "/data",
+                "--config",
+                "/etc/nomad.hcl",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker(&refs)?;
+        self.clients.push(c.clone());
+        let config = format!(
+            "bind_addr = \"{raft_ip}\"\naddresses {{\n  http = \"0.0.0.0\"\n}}\n\
+             advertise {{\n  http = \"{}:{HTTP_PORT}\"\n}}\n\
+             plugin \"raw_exec\" {{\n  config {{\n    enabled = true\n  }}\n}}\n",
+            c.api_ip
+        );
+        let file = tempfile::NamedTempFile::new()?;
+        std::fs::write(file.path(), config)?;
+        let src = file.path().display().to_string();
+        docker(&["cp", &src, &format!("{}:/etc/nomad.hcl", c.container)])?;
+        let api_ip = c.api_ip.to_string();
+        docker(&[
+            "network",
+            "connect",
+            "--ip",
+            &api_ip,
+            &self.networks[1].name,
+            &c.container,
+        ])?;
+        docker(&["start", &c.container])?;
+        Ok(self.clients.len() - 1)
+    }
+
+    /// Cuts client `i` off the raft network: it can no longer reach any server.
+    pub fn disconnect_client(&mut self, i: usize) -> Result<()> {
+        docker(&[
+            "network",
+            "disconnect",
+            &self.networks[0].name,
+            &self.clients[i].container,
+        ])?;
+        Ok(())
+    }
+
+    /// Puts client `i` back on the raft network with its old address.
+    pub fn reconnect_client(&mut self, i: usize) -> Result<()> {
+        let c = &self.clients[i];
+        let ip = c.raft_ip.to_string();
+        docker(&[
+            "network",
+            "connect",
+            "--ip",
+            &ip,
+            &self.networks[0].name,
+            &c.container,
+        ])?;
+        Ok(())
+    }
+
+    /// Processes in client `i`'s container whose command line contains `needle`.
+    pub fn client_processes(&self, i: usize, needle: &str) -> Result<usize> {
+        let out = docker(&["exec", &self.clients[i].container, "ps", "-o", "args"])?;
+        Ok(out
+            .lines()
+            .filter(|l| l.contains(needle) && !l.contains("ps -o"))
+            .count())
+    }
+
+    /// Client `i`'s output (`docker logs`).
+    pub fn client_logs(&self, i: usize) -> String {
+        Command::new("docker")
+            .args(["logs", &self.clients[i].container])
+            .stdin(Stdio::null())
+            .output()
+            .map(|o| {
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                )
+            })
+            .unwrap_or_else(|e| format!("(docker logs failed: {e})"))
+    }
+
     /// Cuts server `i` off the raft network (its HTTP API stays reachable on the api network).
     pub fn disconnect(&mut self, i: usize) -> Result<()> {
         let s = &self.servers[i];
@@ -487,6 +626,19 @@ impl DockerCluster {
         Ok(ids)
     }
 
+    /// POST a JSON `body` to `path` on server `i`: (status, body).
+    pub fn post(&self, i: usize, path: &str, body: &str) -> Result<(u16, String)> {
+        let url = format!("{}{path}", self.servers[i].address());
+        let mut resp = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(body)
+            .with_context(|| format!("POST {url}"))?;
+        let code = resp.status().as_u16();
+        Ok((code, resp.body_mut().read_to_string().unwrap_or_default()))
+    }
+
     /// GET `path` on server `i`: (status, body).
     pub fn get(&self, i: usize, path: &str) -> Result<(u16, String)> {
         let url = format!("{}{path}", self.servers[i].address());
@@ -533,7 +685,7 @@ impl DockerCluster {
 
 impl Drop for DockerCluster {
     fn drop(&mut self) {
-        for s in &self.servers {
+        for s in self.clients.iter().chain(&self.servers) {
             if let Err(e) = docker(&["rm", "-f", "-v", &s.container]) {
                 eprintln!("cleanup: {e:#}");
             }

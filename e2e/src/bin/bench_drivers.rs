@@ -49,8 +49,35 @@ fn time_to_running(
     Ok(start.elapsed())
 }
 
+/// Stops the job and waits until its containers are gone, so none outlives the bench.
 fn stop(agent: &Agent, name: &str) {
+    let ids: Vec<String> = agent
+        .get(&format!("/v1/job/{name}/allocations"))
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a["ID"].as_str().map(str::to_string))
+        .collect();
     let _ = agent.ctl(&["job", "stop", name]);
+    let left = || {
+        ids.iter()
+            .filter(|id| {
+                std::process::Command::new("docker")
+                    .args(["ps", "-aq", "--filter"])
+                    .arg(format!("label=com.nomad-rs.alloc_id={id}"))
+                    .output()
+                    .is_ok_and(|o| !o.stdout.is_empty())
+            })
+            .count()
+    };
+    if let Err(e) = wait_for(
+        "the job's containers to be removed",
+        Duration::from_secs(120),
+        || (left() == 0).then_some(()),
+    ) {
+        eprintln!("warning: {e}");
+    }
 }
 
 fn docker_job(name: &str, count: usize) -> String {
