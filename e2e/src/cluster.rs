@@ -316,6 +316,11 @@ impl Cluster {
     /// A client agent named `name` with its own data dir, joined to every server, raw_exec
     /// enabled. Returns once its HTTP API answers; its node registers shortly after.
     pub fn add_client(&mut self, name: &str) -> Result<usize> {
+        self.add_client_with_env(name, &[])
+    }
+
+    /// `add_client` with extra environment for the agent (DOCKER_HOST, say).
+    pub fn add_client_with_env(&mut self, name: &str, env: &[(&str, &str)]) -> Result<usize> {
         let home = self.dir.path().join(name);
         std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
         // Tasks may run as nobody: the path to their directories must be traversable.
@@ -353,12 +358,17 @@ impl Cluster {
         for s in servers {
             args.extend(["--servers".to_string(), s]);
         }
-        let agent = Agent::with_args(
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let agent = Agent::with_args_env(
             home.join("data"),
             home.join("agent.log"),
             ports[0],
             ports[1],
             args,
+            env,
         )
         .with_context(|| format!("starting client {name}"))?;
         self.clients.push(agent);

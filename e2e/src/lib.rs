@@ -71,6 +71,8 @@ pub struct Agent {
     /// Whether `start` waits for this agent's client node to be ready (dev agents) or only for
     /// its HTTP API (servers).
     has_client: bool,
+    /// Extra environment for the agent process (e.g. DOCKER_HOST).
+    pub env: Vec<(String, String)>,
 }
 
 impl Agent {
@@ -107,6 +109,7 @@ impl Agent {
             child: None,
             log_path: dir.join("agent.log"),
             has_client: true,
+            env: Vec::new(),
         };
         a.start()?;
         Ok(a)
@@ -121,6 +124,18 @@ impl Agent {
         rpc_port: u16,
         args: Vec<String>,
     ) -> Result<Agent> {
+        Self::with_args_env(data_dir, log_path, http_port, rpc_port, args, Vec::new())
+    }
+
+    /// `with_args` with extra environment for the agent process.
+    pub fn with_args_env(
+        data_dir: PathBuf,
+        log_path: PathBuf,
+        http_port: u16,
+        rpc_port: u16,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> Result<Agent> {
         let mut a = Agent {
             http_port,
             rpc_port,
@@ -129,6 +144,7 @@ impl Agent {
             child: None,
             log_path,
             has_client: false,
+            env,
         };
         a.start()?;
         Ok(a)
@@ -150,6 +166,7 @@ impl Agent {
         let child = Command::new(agent_bin())
             .args(&self.args)
             .env("NOMAD_LOG", "info,openraft=warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()

@@ -449,3 +449,94 @@ fn scopeguard(pid: i32) -> impl Drop {
     }
     Thaw(pid)
 }
+
+#[test]
+fn a_job_for_a_driver_no_node_has_waits_and_runs_when_one_joins() {
+    // Scenario: the only client cannot reach a Docker Engine (DOCKER_HOST points nowhere), so a
+    // docker job fails placement with "missing drivers" and waits, blocked. A second client with
+    // a working engine joins, and the job is placed there at once.
+    if !agent::drivers::docker::testing::docker_test_gate("driver placement").unwrap() {
+        return;
+    }
+    let image = agent::drivers::docker::testing::ensure_busybox_image().unwrap();
+    let mut c = Cluster::start(1, "").unwrap();
+    c.wait_leader(SETTLE).unwrap();
+    c.add_client_with_env(
+        "no-docker",
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    )
+    .unwrap();
+    wait_for("the docker-less node", SETTLE, || {
+        (node_ids_by_name(&c)
+            .iter()
+            .filter(|n| n.2 == "ready")
+            .count()
+            == 1)
+            .then_some(())
+    })
+    .unwrap();
+    let job = serde_json::json!({"Job": {
+        "ID": "needs-docker", "Name": "needs-docker", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
+            "Name": "t", "Driver": "docker", "KillTimeout": 1_000_000_000u64,
+            "Config": {"image": image, "command": "sleep", "args": ["300"]},
+            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
+    let reply = c
+        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+    let failed = wait_for("a failed placement naming the driver", SETTLE, || {
+        let evals = c
+            .http(0, "GET", "/v1/job/needs-docker/evaluations", None)
+            .ok()?
+            .json()
+            .ok()?;
+        evals.as_array()?.iter().find_map(|e| {
+            let m = &e["FailedTGAllocs"]["g"]["ConstraintFiltered"]["missing drivers"];
+            (m.as_u64()? >= 1).then_some(())
+        })
+    });
+    assert!(failed.is_ok(), "{failed:?}");
+    let blocked = c
+        .http(0, "GET", "/v1/job/needs-docker/evaluations", None)
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        blocked
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["Status"] == "blocked"),
+        "{blocked:#}"
+    );
+
+    c.add_client("with-docker").unwrap();
+    let alloc = wait_for("the job placed on the new node", SETTLE, || {
+        let list = c
+            .http(0, "GET", "/v1/job/needs-docker/allocations", None)
+            .ok()?
+            .json()
+            .ok()?;
+        let a = list.as_array()?.first()?.clone();
+        (a["ClientStatus"] == "running").then_some(a)
+    })
+    .unwrap();
+    let id = alloc["ID"].as_str().unwrap().to_string();
+    let node = node_ids_by_name(&c)
+        .into_iter()
+        .find(|(_, nid, _)| alloc["NodeID"] == nid.as_str())
+        .map(|n| n.0);
+    assert_eq!(node.as_deref(), Some("with-docker"));
+    let r = c.http(0, "DELETE", "/v1/job/needs-docker", None).unwrap();
+    assert!(r.is_success());
+    wait_for("the container removed", SETTLE, || {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!("label=com.nomad-rs.alloc_id={id}"))
+            .output()
+            .ok()?;
+        out.stdout.is_empty().then_some(())
+    })
+    .unwrap();
+}
