@@ -76,19 +76,29 @@ fn node_ids_by_name(c: &Cluster) -> Vec<(String, String, String)> {
         .collect()
 }
 
-#[test]
-fn a_dead_clients_work_is_replaced_and_its_return_leaves_no_duplicate() {
-    let mut c = Cluster::start(1, "").unwrap();
+/// `servers` servers and one client agent per name, every client's node ready.
+fn cluster_with_clients(servers: usize, clients: &[&str]) -> Cluster {
+    let mut c = Cluster::start(servers, "").unwrap();
     c.wait_leader(SETTLE).unwrap();
-    let names = ["client-a", "client-b", "client-c"];
-    for n in names {
+    for n in clients {
         c.add_client(n).unwrap();
     }
-    wait_for("three ready nodes", SETTLE, || {
-        let nodes = node_ids_by_name(&c);
-        (nodes.iter().filter(|n| n.2 == "ready").count() == 3).then_some(())
+    let want = clients.len();
+    wait_for(&format!("{want} ready nodes"), SETTLE, || {
+        let ready = node_ids_by_name(&c)
+            .iter()
+            .filter(|n| n.2 == "ready")
+            .count();
+        (ready == want).then_some(())
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", c.clients[0].log()));
+    c
+}
+
+#[test]
+fn a_dead_clients_work_is_replaced_and_its_return_leaves_no_duplicate() {
+    let names = ["client-a", "client-b", "client-c"];
+    let mut c = cluster_with_clients(1, &names);
 
     let marker = format!("{}", 8_100_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
@@ -235,16 +245,7 @@ fn killing_the_server_leader_disturbs_no_running_task() {
 fn logs_of_a_remote_clients_task_are_read_through_a_server() {
     // Scenario: a task runs on a client agent; `nomadctl alloc logs` pointed at a server (which
     // runs no tasks) streams the task's output from that client, and `alloc status` names it.
-    let mut c = Cluster::start(1, "").unwrap();
-    c.wait_leader(SETTLE).unwrap();
-    c.add_client("client-logs").unwrap();
-    wait_for("a ready node", SETTLE, || {
-        node_ids_by_name(&c)
-            .iter()
-            .any(|n| n.2 == "ready")
-            .then_some(())
-    })
-    .unwrap();
+    let c = cluster_with_clients(1, &["client-logs"]);
     let marker = format!("{}", 8_400_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
     let job = serde_json::json!({"Job": {
@@ -284,20 +285,7 @@ fn draining_a_node_moves_its_work_and_leaves_it_ineligible() {
     // runs it returns once the node's work has stopped; the allocation now runs on the other
     // node, and `node status` shows the drained node ineligible. `node drain -disable` and
     // `node eligibility` take it back into service.
-    let mut c = Cluster::start(1, "").unwrap();
-    c.wait_leader(SETTLE).unwrap();
-    for n in ["client-a", "client-b"] {
-        c.add_client(n).unwrap();
-    }
-    wait_for("two ready nodes", SETTLE, || {
-        (node_ids_by_name(&c)
-            .iter()
-            .filter(|n| n.2 == "ready")
-            .count()
-            == 2)
-            .then_some(())
-    })
-    .unwrap();
+    let c = cluster_with_clients(1, &["client-a", "client-b"]);
     let marker = format!("{}", 8_500_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
     let job = serde_json::json!({"Job": {
@@ -374,20 +362,7 @@ fn a_client_silent_past_its_ttl_is_replaced_and_stops_its_copy_when_it_returns()
     // allocation elsewhere; when the agent thaws (SIGCONT) it learns its copy was replaced and
     // stops it, leaving exactly one running copy. (The network version of this runs the agents in
     // containers; this one needs nothing but processes.)
-    let mut c = Cluster::start(1, "").unwrap();
-    c.wait_leader(SETTLE).unwrap();
-    for n in ["client-a", "client-b"] {
-        c.add_client(n).unwrap();
-    }
-    wait_for("two ready nodes", SETTLE, || {
-        (node_ids_by_name(&c)
-            .iter()
-            .filter(|n| n.2 == "ready")
-            .count()
-            == 2)
-            .then_some(())
-    })
-    .unwrap();
+    let c = cluster_with_clients(1, &["client-a", "client-b"]);
     let marker = format!("{}", 8_600_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
     let job = serde_json::json!({"Job": {

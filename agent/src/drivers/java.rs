@@ -5,7 +5,6 @@
 //! OutOfMemoryError of its own instead of growing past what the scheduler reserved.
 
 use super::launch::{chown_task_dirs, launch, resolve_user};
-use super::proc::{signal_group, stop_group, watch_foreign};
 use super::{
     Driver, DriverError, DriverFuture, ExitResult, TaskConfig, TaskHandle, TaskHandleState,
 };
@@ -220,20 +219,11 @@ impl Driver for JavaDriver {
     }
 
     fn recover<'a>(&'a self, state: &'a TaskHandleState) -> DriverFuture<'a, TaskHandle> {
-        Box::pin(async move {
-            if state.pid <= 1 || !super::proc::is_alive(state.pid, state.start_time) {
-                return Err(DriverError::NotRunning);
-            }
-            Ok(TaskHandle::new(
-                state.clone(),
-                watch_foreign(state.pid, state.start_time),
-            ))
-        })
+        Box::pin(async move { super::proc::recover_task(state) })
     }
 
     fn signal(&self, handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
-        let sig = super::proc::parse_signal(signal).map_err(DriverError::Other)?;
-        signal_group(handle.state.pid, sig).map_err(DriverError::Other)
+        super::proc::signal_task(handle, signal)
     }
 
     fn stop<'a>(
@@ -242,11 +232,7 @@ impl Driver for JavaDriver {
         timeout: Duration,
         signal: &'a str,
     ) -> DriverFuture<'a, ExitResult> {
-        Box::pin(async move {
-            stop_group(handle, handle.state.pid, timeout, signal)
-                .await
-                .map_err(DriverError::Other)
-        })
+        Box::pin(super::proc::stop_task(handle, timeout, signal))
     }
 }
 

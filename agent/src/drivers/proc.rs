@@ -1,7 +1,7 @@
 //! Process helpers shared by the process-based drivers: identity via /proc, signals to process
 //! groups, watching a process that is not our child, and the stop sequence.
 
-use super::{ExitResult, TaskHandle};
+use super::{DriverError, ExitResult, TaskHandle, TaskHandleState};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::str::FromStr;
@@ -107,6 +107,35 @@ pub async fn stop_group(
     };
     let _ = signal_group(pgid, Signal::SIGKILL);
     Ok(exit)
+}
+
+/// `Driver::signal` of the process drivers: the signal goes to the task's whole process group.
+pub fn signal_task(handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
+    let sig = parse_signal(signal).map_err(DriverError::Other)?;
+    signal_group(handle.state.pid, sig).map_err(DriverError::Other)
+}
+
+/// `Driver::stop` of the process drivers: Nomad's stop sequence on the task's process group.
+pub async fn stop_task(
+    handle: &TaskHandle,
+    timeout: Duration,
+    signal: &str,
+) -> Result<ExitResult, DriverError> {
+    stop_group(handle, handle.state.pid, timeout, signal)
+        .await
+        .map_err(DriverError::Other)
+}
+
+/// `Driver::recover` of the process drivers: re-attach to the process that started at the
+/// recorded time, watching it from /proc (it is no longer our child).
+pub fn recover_task(state: &TaskHandleState) -> Result<TaskHandle, DriverError> {
+    if state.pid <= 1 || !is_alive(state.pid, state.start_time) {
+        return Err(DriverError::NotRunning);
+    }
+    Ok(TaskHandle::new(
+        state.clone(),
+        watch_foreign(state.pid, state.start_time),
+    ))
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! session (so its process group can be signalled as a whole), in the task directory, with the
 //! agent's environment plus the task's.
 
-use super::proc::{signal_group, stop_group, watch_foreign};
 use super::{
     Driver, DriverError, DriverFuture, ExitResult, TaskConfig, TaskHandle, TaskHandleState,
 };
@@ -97,20 +96,11 @@ impl Driver for RawExecDriver {
     }
 
     fn recover<'a>(&'a self, state: &'a TaskHandleState) -> DriverFuture<'a, TaskHandle> {
-        Box::pin(async move {
-            if state.pid <= 1 || !super::proc::is_alive(state.pid, state.start_time) {
-                return Err(DriverError::NotRunning);
-            }
-            Ok(TaskHandle::new(
-                state.clone(),
-                watch_foreign(state.pid, state.start_time),
-            ))
-        })
+        Box::pin(async move { super::proc::recover_task(state) })
     }
 
     fn signal(&self, handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
-        let sig = super::proc::parse_signal(signal).map_err(DriverError::Other)?;
-        signal_group(handle.state.pid, sig).map_err(DriverError::Other)
+        super::proc::signal_task(handle, signal)
     }
 
     fn stop<'a>(
@@ -119,11 +109,7 @@ impl Driver for RawExecDriver {
         timeout: Duration,
         signal: &'a str,
     ) -> DriverFuture<'a, ExitResult> {
-        Box::pin(async move {
-            stop_group(handle, handle.state.pid, timeout, signal)
-                .await
-                .map_err(DriverError::Other)
-        })
+        Box::pin(super::proc::stop_task(handle, timeout, signal))
     }
 }
 

@@ -7,6 +7,30 @@ use api::*;
 use std::sync::Arc;
 
 impl Tables {
+    /// Changes a stored node with `change`, stamps it, and records the evaluations that follow.
+    fn update_node(
+        &mut self,
+        index: u64,
+        node_id: &str,
+        now: i64,
+        evals: &[Evaluation],
+        change: impl FnOnce(&mut Node),
+    ) -> ApplyResult {
+        let Some(existing) = self.nodes.get(node_id).cloned() else {
+            return ApplyResult {
+                error: Some(format!("node {node_id} not found")),
+                ..Default::default()
+            };
+        };
+        let mut node = (*existing).clone();
+        change(&mut node);
+        node.status_updated_at = now / 1_000_000_000;
+        node.modify_index = index;
+        self.nodes.insert(node_id.to_string(), Arc::new(node));
+        self.nodes_index = index;
+        self.upsert_evals(index, evals)
+    }
+
     pub fn apply(&mut self, index: u64, cmd: &Command) -> ApplyResult {
         self.index = index;
         match cmd {
@@ -29,47 +53,23 @@ impl Tables {
                 status,
                 evals,
                 now,
-            } => {
-                let Some(existing) = self.nodes.get(node_id).cloned() else {
-                    return ApplyResult {
-                        error: Some(format!("node {node_id} not found")),
-                        ..Default::default()
-                    };
-                };
-                let mut node = (*existing).clone();
+            } => self.update_node(index, node_id, *now, evals, |node| {
                 node.status = status.clone();
-                node.status_updated_at = *now / 1_000_000_000;
-                node.modify_index = index;
-                self.nodes.insert(node_id.clone(), Arc::new(node));
-                self.nodes_index = index;
-                self.upsert_evals(index, evals)
-            }
+            }),
             Command::NodeSchedulingUpdate {
                 node_id,
                 eligibility,
                 drain,
                 evals,
                 now,
-            } => {
-                let Some(existing) = self.nodes.get(node_id).cloned() else {
-                    return ApplyResult {
-                        error: Some(format!("node {node_id} not found")),
-                        ..Default::default()
-                    };
-                };
-                let mut node = (*existing).clone();
+            } => self.update_node(index, node_id, *now, evals, |node| {
                 if let Some(e) = eligibility {
                     node.scheduling_eligibility = e.clone();
                 }
                 if let Some(d) = drain {
                     node.drain = *d;
                 }
-                node.status_updated_at = *now / 1_000_000_000;
-                node.modify_index = index;
-                self.nodes.insert(node_id.clone(), Arc::new(node));
-                self.nodes_index = index;
-                self.upsert_evals(index, evals)
-            }
+            }),
             Command::EvalUpsert { evals } => self.upsert_evals(index, evals),
             Command::PlanApply {
                 updated,

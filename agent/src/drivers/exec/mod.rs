@@ -16,7 +16,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 
-use super::proc::{is_alive, parse_signal, proc_start_time, signal_group, stop_group};
+use super::proc::{is_alive, proc_start_time, signal_group};
 use super::{
     Driver, DriverError, DriverFuture, DriverSettings, ExitResult, TaskConfig, TaskHandle,
     TaskHandleState,
@@ -273,8 +273,7 @@ impl Driver for ExecDriver {
     }
 
     fn signal(&self, handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
-        let sig = parse_signal(signal).map_err(DriverError::Other)?;
-        signal_group(handle.state.pid, sig).map_err(DriverError::Other)
+        crate::drivers::proc::signal_task(handle, signal)
     }
 
     fn stop<'a>(
@@ -285,10 +284,6 @@ impl Driver for ExecDriver {
     ) -> DriverFuture<'a, ExitResult> {
         // The final SIGKILL of stop_group reaches pid 1 of the namespace, which takes every
         // other process of the task with it (see task.rs).
-        Box::pin(async move {
-            stop_group(handle, handle.state.pid, timeout, signal)
-                .await
-                .map_err(DriverError::Other)
-        })
+        Box::pin(crate::drivers::proc::stop_task(handle, timeout, signal))
     }
 }
