@@ -41,6 +41,9 @@ pub struct Node {
     pub scheduling_eligibility: String,
     #[serde(default)]
     pub drain: bool,
+    /// How the current drain proceeds; None when the node is not draining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_strategy: Option<DrainStrategy>,
     #[serde(default)]
     pub create_index: u64,
     #[serde(default)]
@@ -183,6 +186,19 @@ pub struct DrainSpec {
     /// Nanoseconds.
     pub deadline: i64,
     pub ignore_system_jobs: bool,
+}
+
+/// A drain under way: its spec, when it started, and when whatever is left gets stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DrainStrategy {
+    /// Nanoseconds; negative means no deadline.
+    pub deadline: i64,
+    pub ignore_system_jobs: bool,
+    /// Unix nanoseconds at which the remaining allocations are stopped; 0 = never.
+    pub force_deadline: i64,
+    /// Unix nanoseconds.
+    pub started_at: i64,
 }
 
 /// `POST /v1/node/:id/drain`: `DrainSpec` set starts a drain, null ends it.

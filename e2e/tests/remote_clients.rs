@@ -515,3 +515,109 @@ fn a_job_for_a_driver_no_node_has_waits_and_runs_when_one_joins() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_drain_deadline_stops_what_the_migration_pace_left_behind() {
+    // Scenario: two copies on client-a, migrate.max_parallel = 1. The copies' artifact is
+    // fetched from a loopback server that answers for client-a and never for client-b, so a
+    // replacement on client-b stays pending and the drain cannot move the second copy at its
+    // pace. With -deadline 3s the server stops what is left once the deadline passes.
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut s = reader.into_inner();
+            if first.contains("client-a") {
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                );
+            } else {
+                held.push(s); // never answered
+            }
+        }
+    });
+    let mut c = cluster_with_clients(1, &["client-a"]);
+    let marker = format!("{}", 8_700_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let job = serde_json::json!({"Job": {
+        "ID": "slow-drain", "Name": "slow-drain", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 2,
+            "Migrate": {"MaxParallel": 1},
+            "Tasks": [{
+            "Name": "t", "Driver": "raw_exec",
+            "Artifacts": [{"GetterSource": format!("http://127.0.0.1:{port}/${{node.unique.name}}"),
+                           "RelativeDest": "local/marker", "GetterMode": "file"}],
+            "Config": {"command": "/bin/sleep", "args": [marker]},
+            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
+    let reply = c
+        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+    wait_for("two copies running on client-a", SETTLE, || {
+        (running_nodes_of(&c, "slow-drain").len() == 2).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.clients[0].log()));
+    let node_a = running_nodes_of(&c, "slow-drain")[0].clone();
+    c.add_client("client-b").unwrap();
+    wait_for("client-b ready", SETTLE, || {
+        (node_ids_by_name(&c)
+            .iter()
+            .filter(|n| n.2 == "ready")
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .unwrap();
+
+    let out = c.ctl(
+        0,
+        &[
+            "node",
+            "drain",
+            "-enable",
+            "-yes",
+            "-detach",
+            "-deadline",
+            "3s",
+            &node_a[..8],
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    wait_for("nothing left running on client-a", SETTLE, || {
+        (running_nodes_of(&c, "slow-drain")
+            .iter()
+            .all(|n| *n != node_a)
+            && processes_with(&format!("sleep {marker}")).is_empty())
+        .then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.servers[0].log()));
+    // The replacements never got their artifact: the second copy left only because of the
+    // deadline, not because the first replacement ran.
+    assert!(running_nodes_of(&c, "slow-drain").is_empty());
+    assert!(
+        c.servers[0].log().contains("drain deadline reached"),
+        "the copies left without the deadline's help"
+    );
+}
+
+/// Node ids of a job's allocations that are meant to run and do.
+fn running_nodes_of(c: &Cluster, job: &str) -> Vec<String> {
+    c.http(0, "GET", &format!("/v1/job/{job}/allocations"), None)
+        .ok()
+        .and_then(|r| r.json().ok())
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| a["DesiredStatus"] == "run" && a["ClientStatus"] == "running")
+        .map(|a| a["NodeID"].as_str().unwrap_or_default().to_string())
+        .collect()
+}

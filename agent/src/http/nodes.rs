@@ -62,7 +62,7 @@ pub async fn eligibility(
     let server = st.server()?;
     let node_id = resolve(&st, &id)?;
     let (eval_ids, index) = server
-        .node_update_scheduling(&node_id, Some(&req.eligibility), None)
+        .node_update_scheduling(&node_id, Some(&req.eligibility), None, None)
         .await?;
     Ok(update_response(eval_ids, index))
 }
@@ -82,8 +82,9 @@ pub async fn drain(
         None if req.mark_eligible => (Some(api::NODE_ELIGIBLE), Some(false)),
         None => (Some(api::NODE_INELIGIBLE), Some(false)),
     };
+    let deadline = req.drain_spec.as_ref().map(|s| s.deadline);
     let (eval_ids, index) = server
-        .node_update_scheduling(&node_id, eligibility, drain)
+        .node_update_scheduling(&node_id, eligibility, drain, deadline)
         .await?;
     Ok(update_response(eval_ids, index))
 }

@@ -234,6 +234,7 @@ impl Server {
         node_id: &str,
         eligibility: Option<&str>,
         drain: Option<bool>,
+        deadline: Option<i64>,
     ) -> Result<(Vec<String>, u64), ServerError> {
         if let Some(e) = eligibility {
             if e != NODE_ELIGIBLE && e != NODE_INELIGIBLE {
@@ -257,14 +258,29 @@ impl Server {
             Vec::new()
         };
         let eval_ids = evals.iter().map(|e| e.id.clone()).collect();
+        let now = now_nanos();
+        let drain_strategy = (drain == Some(true)).then(|| {
+            let deadline = deadline.unwrap_or(-1);
+            DrainStrategy {
+                deadline,
+                ignore_system_jobs: false,
+                force_deadline: if deadline > 0 {
+                    now.saturating_add(deadline)
+                } else {
+                    0
+                },
+                started_at: now,
+            }
+        });
         let (index, res) = self
             .raft
             .apply(Command::NodeSchedulingUpdate {
                 node_id: node_id.into(),
                 eligibility: eligibility.clone(),
                 drain,
+                drain_strategy,
                 evals,
-                now: now_nanos(),
+                now,
             })
             .await
             .map_err(ServerError::Raft)?;

@@ -99,6 +99,7 @@ impl Server {
             tokio::spawn(worker::run(self.clone(), i, stop.clone()));
         }
         tokio::spawn(self.clone().delayed_eval_loop(stop.clone()));
+        tokio::spawn(self.clone().drain_deadline_loop(stop.clone()));
         tokio::spawn(self.heartbeat_loop(stop));
     }
 
@@ -115,6 +116,37 @@ impl Server {
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Past a drain's deadline, whatever still runs on the node is stopped; the schedulers place
+    /// the replacements. Until then the drain moves work at the group's migrate pace.
+    async fn drain_deadline_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            let snap = self.state.snapshot();
+            let now = now_nanos();
+            let overdue = snap.nodes().filter(|n| {
+                n.drain
+                    && n.drain_strategy
+                        .as_ref()
+                        .is_some_and(|s| s.force_deadline > 0 && now >= s.force_deadline)
+            });
+            for node in overdue {
+                for a in snap.allocs_for_node(&node.id) {
+                    if a.terminal() || a.desired_status != ALLOC_DESIRED_RUN {
+                        continue;
+                    }
+                    tracing::info!(alloc_id = %a.id, node = %node.name, "drain deadline reached: stopping");
+                    if let Err(e) = self.alloc_stop(&a.id).await {
+                        tracing::warn!(alloc_id = %a.id, %e, "stopping an allocation past its drain deadline");
+                    }
+                }
             }
         }
     }

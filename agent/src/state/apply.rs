@@ -60,6 +60,7 @@ impl Tables {
                 node_id,
                 eligibility,
                 drain,
+                drain_strategy,
                 evals,
                 now,
             } => self.update_node(index, node_id, *now, evals, |node| {
@@ -68,6 +69,7 @@ impl Tables {
                 }
                 if let Some(d) = drain {
                     node.drain = *d;
+                    node.drain_strategy = if *d { drain_strategy.clone() } else { None };
                 }
             }),
             Command::EvalUpsert { evals } => self.upsert_evals(index, evals),

@@ -38,6 +38,8 @@ pub enum Command {
         node_id: String,
         eligibility: Option<String>,
         drain: Option<bool>,
+        /// Set with a drain that starts.
+        drain_strategy: Option<api::DrainStrategy>,
         evals: Vec<Evaluation>,
         now: i64,
     },
