@@ -176,6 +176,14 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     };
 
     let (client_shutdown, client_shutdown_rx) = tokio::sync::watch::channel(false);
+    // The node's address: `client { network_interface }`'s IPv4 address when set.
+    let node_ip = if cfg.client.enabled && !cfg.client.network_interface.is_empty() {
+        agent::client::interface::ipv4_of(&cfg.client.network_interface)
+            .map_err(|e| anyhow::anyhow!("client network_interface: {e}"))?
+            .to_string()
+    } else {
+        advertise_ip.clone()
+    };
     let client = if cfg.client.enabled {
         // With a server in the same process (--dev, or an agent that is both) the client calls
         // it directly; otherwise it reaches the servers over the rpc port.
@@ -197,7 +205,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 cpu_total_compute: cfg.client.cpu_total_compute,
                 memory_total_mb: cfg.client.memory_total_mb,
                 http_addr: format!("{advertise_ip}:{}", cfg.ports.http),
-                bind_ip: advertise_ip.clone(),
+                bind_ip: node_ip.clone(),
             },
             rpc,
             client_shutdown_rx,
