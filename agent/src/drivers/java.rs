@@ -167,7 +167,7 @@ impl JavaDriver {
             return Err(DriverError::Start(format!("java is not usable here: {e}")));
         }
         let run_as = resolve_user(DRIVER, &cfg.user, DEFAULT_USER, self.allow_root)?;
-        chown_task_dirs(cfg, run_as)?;
+        chown_task_dirs(cfg, &run_as)?;
         launch(
             DRIVER,
             &self.java,

@@ -12,10 +12,37 @@ use std::process::Stdio;
 use tokio::sync::watch;
 
 /// Who the task runs as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunAs {
     pub uid: Uid,
     pub gid: Gid,
+    /// The user's supplementary groups from the host's group database.
+    pub groups: Vec<Gid>,
+}
+
+/// `command` and `args` from the task's config block (raw_exec, exec).
+pub fn command_and_args(
+    driver: &str,
+    cfg: &TaskConfig,
+) -> Result<(String, Vec<String>), DriverError> {
+    let err = |m: &str| DriverError::Config(format!("{driver}: {m}"));
+    let command = match cfg.config.get("command") {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(_) => return Err(err("\"command\" must be a non-empty string")),
+        None => return Err(err("missing \"command\" in the task's config block")),
+    };
+    let args = match cfg.config.get("args") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+        Some(_) => return Err(err("\"args\" must be a list of strings")),
+    };
+    Ok((command, args))
 }
 
 /// Resolves a task's `user`: `default` when empty; root only when `allow_root`.
@@ -39,17 +66,22 @@ pub fn resolve_user(
              allow it in the client config with options {{ \"user.allow_root\" = \"true\" }}"
         )));
     }
+    let groups = std::ffi::CString::new(name)
+        .ok()
+        .and_then(|c| nix::unistd::getgrouplist(&c, found.gid).ok())
+        .unwrap_or_else(|| vec![found.gid]);
     Ok(RunAs {
         uid: found.uid,
         gid: found.gid,
+        groups,
     })
 }
 
 /// Gives the task's own directories to the user it runs as, as Nomad does, so a task running as
 /// `nobody` can write its `local/` and `tmp/` and read its `secrets/`.
-pub fn chown_task_dirs(cfg: &TaskConfig, run_as: RunAs) -> Result<(), DriverError> {
+pub fn chown_task_dirs(cfg: &TaskConfig, run_as: &RunAs) -> Result<(), DriverError> {
+    // The task dir itself stays root's: under exec it is the chroot's root.
     let dirs = [
-        cfg.task_dir.clone(),
         cfg.task_dir.join("local"),
         cfg.task_dir.join("tmp"),
         cfg.task_dir.join("secrets"),
@@ -65,7 +97,7 @@ pub fn chown_task_dirs(cfg: &TaskConfig, run_as: RunAs) -> Result<(), DriverErro
 /// Opens a FIFO read-write for the task. Read-write matters: the task itself then counts as a
 /// reader, so its writes never fail with EPIPE/SIGPIPE while the agent is down (they block once the
 /// pipe buffer is full, and resume when a restarted agent drains the FIFO again).
-fn open_fifo(path: &std::path::Path) -> Result<std::fs::File, DriverError> {
+pub fn open_fifo(path: &std::path::Path) -> Result<std::fs::File, DriverError> {
     OpenOptions::new()
         .read(true)
         .write(true)

@@ -19,45 +19,12 @@ impl RawExecDriver {
     }
 }
 
-/// `command` and `args` from the task's config block.
-fn command_and_args(cfg: &TaskConfig) -> Result<(String, Vec<String>), DriverError> {
-    let command = match cfg.config.get("command") {
-        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => {
-            return Err(DriverError::Config(
-                "raw_exec: \"command\" must be a non-empty string".into(),
-            ))
-        }
-        None => {
-            return Err(DriverError::Config(
-                "raw_exec: missing \"command\" in the task's config block".into(),
-            ))
-        }
-    };
-    let args = match cfg.config.get("args") {
-        None | Some(serde_json::Value::Null) => Vec::new(),
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .map(|v| match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect(),
-        Some(_) => {
-            return Err(DriverError::Config(
-                "raw_exec: \"args\" must be a list of strings".into(),
-            ))
-        }
-    };
-    Ok((command, args))
-}
-
 impl RawExecDriver {
     async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
         if !self.enabled {
             return Err(DriverError::Disabled("raw_exec".into()));
         }
-        let (command, args) = command_and_args(cfg)?;
+        let (command, args) = super::launch::command_and_args("raw_exec", cfg)?;
         super::launch::launch("raw_exec", &command, &args, cfg, None)
     }
 }

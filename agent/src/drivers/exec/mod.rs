@@ -16,6 +16,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 
+use super::launch;
 use super::proc::{is_alive, proc_start_time, signal_group};
 use super::{
     Driver, DriverError, DriverFuture, DriverSettings, ExitResult, TaskConfig, TaskHandle,
@@ -23,7 +24,6 @@ use super::{
 };
 use api::DriverInfo;
 use cgroup::TaskCgroup;
-use nix::unistd::{Gid, User};
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -54,74 +54,6 @@ fn config_err(msg: impl std::fmt::Display) -> DriverError {
     DriverError::Config(format!("exec: {msg}"))
 }
 
-/// `command` and `args` from the task's config block.
-fn command_and_args(cfg: &TaskConfig) -> Result<(String, Vec<String>), DriverError> {
-    let command = match cfg.config.get("command") {
-        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => return Err(config_err("\"command\" must be a non-empty string")),
-        None => return Err(config_err("missing \"command\" in the task's config block")),
-    };
-    let args = match cfg.config.get("args") {
-        None | Some(serde_json::Value::Null) => Vec::new(),
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .map(|v| match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect(),
-        Some(_) => return Err(config_err("\"args\" must be a list of strings")),
-    };
-    Ok((command, args))
-}
-
-struct TaskUser {
-    user: User,
-    groups: Vec<Gid>,
-}
-
-/// The task's user from the host's user database; root only when the client allows it.
-fn resolve_user(name: &str, allow_root: bool) -> Result<TaskUser, DriverError> {
-    let name = if name.is_empty() { "nobody" } else { name };
-    let user = User::from_name(name)
-        .map_err(|e| config_err(format!("cannot look up user {name:?}: {e}")))?
-        .ok_or_else(|| config_err(format!("user {name:?} does not exist on this client")))?;
-    if user.uid.is_root() && !allow_root {
-        return Err(config_err(format!(
-            "running tasks as {name:?} (uid 0) is not allowed on this client; set a non-root user, or allow root in the client's configuration"
-        )));
-    }
-    let cname = std::ffi::CString::new(name).map_err(|_| config_err("user name contains NUL"))?;
-    let groups = nix::unistd::getgrouplist(&cname, user.gid).unwrap_or_else(|_| vec![user.gid]);
-    Ok(TaskUser { user, groups })
-}
-
-/// Opens a FIFO read-write so the open never blocks and the task never gets SIGPIPE while the
-/// agent is not reading (see raw_exec).
-fn open_fifo(path: &Path) -> Result<std::fs::File, DriverError> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| DriverError::Start(format!("exec: open log pipe {}: {e}", path.display())))
-}
-
-/// The task's own dirs must be writable by its user, as Nomad makes them.
-fn chown_task_dirs(task_dir: &Path, user: &User) -> Result<(), DriverError> {
-    for d in ["local", "secrets", "tmp"] {
-        let p = task_dir.join(d);
-        if p.is_dir() {
-            nix::unistd::chown(&p, Some(user.uid), Some(user.gid)).map_err(|e| {
-                DriverError::Start(format!(
-                    "exec: chown {} to the task's user: {e}",
-                    p.display()
-                ))
-            })?;
-        }
-    }
-    Ok(())
-}
-
 fn hostname(task: &str) -> String {
     let h: String = task
         .chars()
@@ -145,15 +77,15 @@ fn setup_err(e: chroot::ChrootError) -> DriverError {
 
 impl ExecDriver {
     async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
-        let (command, args) = command_and_args(cfg)?;
-        let user = resolve_user(&cfg.user, self.allow_root)?;
+        let (command, args) = launch::command_and_args(NAME, cfg)?;
+        let user = launch::resolve_user(NAME, &cfg.user, "nobody", self.allow_root)?;
         chroot::validate(&self.chroot_env).map_err(setup_err)?;
         let hierarchy = cgroup::detect().map_err(|e| DriverError::Start(format!("exec: {e}")))?;
         let layout =
             chroot::prepare(&cfg.task_dir, &cfg.alloc_dir, &self.chroot_env).map_err(setup_err)?;
-        chown_task_dirs(&cfg.task_dir, &user.user)?;
-        let stdout = open_fifo(&cfg.stdout_path)?;
-        let stderr = open_fifo(&cfg.stderr_path)?;
+        launch::chown_task_dirs(cfg, &user)?;
+        let stdout = launch::open_fifo(&cfg.stdout_path)?;
+        let stderr = launch::open_fifo(&cfg.stderr_path)?;
         let (td, ad) = (&cfg.task_dir, &cfg.alloc_dir);
         let inside = |s: &str| chroot::to_chroot_path(s, td, ad);
         let mut env: BTreeMap<String, String> = cfg
@@ -178,8 +110,8 @@ impl ExecDriver {
                 .map(|n| n.to_string())
                 .collect(),
             layout,
-            uid: user.user.uid,
-            gid: user.user.gid,
+            uid: user.uid,
+            gid: user.gid,
             groups: user.groups,
             stdout,
             stderr,
