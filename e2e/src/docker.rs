@@ -387,21 +387,26 @@ impl DockerCluster {
             "bind_addr = \"{raft_ip}\"\naddresses {{\n  http = \"0.0.0.0\"\n}}\n\
              advertise {{\n  rpc = \"{raft_ip}:{RPC_PORT}\"\n}}\n"
         );
+        self.configure_and_start(s, &config)
+    }
+
+    /// Puts `config` at /etc/nomad.hcl of the created container, attaches it to the api network
+    /// and starts it.
+    fn configure_and_start(&self, c: &ContainerServer, config: &str) -> Result<()> {
         let file = tempfile::NamedTempFile::new()?;
         std::fs::write(file.path(), config)?;
         let src = file.path().display().to_string();
-        docker(&["cp", &src, &format!("{}:/etc/nomad.hcl", s.container)])?;
-
-        let api_ip = s.api_ip.to_string();
+        docker(&["cp", &src, &format!("{}:/etc/nomad.hcl", c.container)])?;
+        let api_ip = c.api_ip.to_string();
         docker(&[
             "network",
             "connect",
             "--ip",
             &api_ip,
             &self.networks[1].name,
-            &s.container,
+            &c.container,
         ])?;
-        docker(&["start", &s.container])?;
+        docker(&["start", &c.container])?;
         Ok(())
     }
 
@@ -491,20 +496,7 @@ impl DockerCluster {
              plugin \"raw_exec\" {{\n  config {{\n    enabled = true\n  }}\n}}\n",
             c.api_ip
         );
-        let file = tempfile::NamedTempFile::new()?;
-        std::fs::write(file.path(), config)?;
-        let src = file.path().display().to_string();
-        docker(&["cp", &src, &format!("{}:/etc/nomad.hcl", c.container)])?;
-        let api_ip = c.api_ip.to_string();
-        docker(&[
-            "network",
-            "connect",
-            "--ip",
-            &api_ip,
-            &self.networks[1].name,
-            &c.container,
-        ])?;
-        docker(&["start", &c.container])?;
+        self.configure_and_start(&c, &config)?;
         Ok(self.clients.len() - 1)
     }
 

@@ -37,6 +37,18 @@ pub fn nomadctl_bin() -> PathBuf {
 }
 
 /// A free TCP port on 127.0.0.1 (the OS picks; the listener is closed again at once).
+/// Resident memory of a process in KiB (VmRSS), for the bench binaries.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

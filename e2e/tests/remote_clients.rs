@@ -20,39 +20,44 @@ impl Drop for TaskGuard {
     }
 }
 
-fn job_json(marker: &str) -> String {
-    serde_json::json!({
-        "Job": {
-            "ID": "kill-a-client",
-            "Name": "kill-a-client",
-            "Type": "service",
-            "Datacenters": ["dc1"],
-            "TaskGroups": [{
-                "Name": "web",
-                "Count": 2,
-                "Tasks": [{
-                    "Name": "sleeper",
-                    "Driver": "raw_exec",
-                    "Config": { "command": "/bin/sleep", "args": [marker] },
-                    "Resources": { "CPU": 50, "MemoryMB": 32 }
-                }]
-            }]
-        }
-    })
-    .to_string()
+/// A service job `id` of one group "g" with `count` copies of `task`.
+fn service_job(id: &str, count: u32, task: Value) -> Value {
+    serde_json::json!({"Job": {
+        "ID": id, "Name": id, "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": count, "Tasks": [task]}]}})
 }
 
-fn allocs(c: &Cluster) -> Vec<Value> {
-    c.http(0, "GET", "/v1/job/kill-a-client/allocations", None)
+/// A raw_exec task `sleeper` that sleeps `marker` seconds (the marker finds its processes).
+fn sleeper(marker: &str) -> Value {
+    serde_json::json!({
+        "Name": "sleeper", "Driver": "raw_exec",
+        "Config": {"command": "/bin/sleep", "args": [marker]},
+        "Resources": {"CPU": 50, "MemoryMB": 32}})
+}
+
+fn job_json(marker: &str) -> Value {
+    service_job("kill-a-client", 2, sleeper(marker))
+}
+
+/// Registers `job` through server `via`.
+fn register(c: &Cluster, via: usize, job: &Value) {
+    let reply = c
+        .http(via, "POST", "/v1/jobs", Some(&job.to_string()))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+}
+
+fn allocs(c: &Cluster, job: &str) -> Vec<Value> {
+    c.http(0, "GET", &format!("/v1/job/{job}/allocations"), None)
         .ok()
         .and_then(|r| r.json().ok())
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
 }
 
-/// Node ids of the allocations that are meant to run and do.
-fn running_nodes(c: &Cluster) -> Vec<String> {
-    allocs(c)
+/// Node ids of a job's allocations that are meant to run and do.
+fn running_nodes_of(c: &Cluster, job: &str) -> Vec<String> {
+    allocs(c, job)
         .iter()
         .filter(|a| a["DesiredStatus"] == "run" && a["ClientStatus"] == "running")
         .map(|a| a["NodeID"].as_str().unwrap_or_default().to_string())
@@ -102,12 +107,9 @@ fn a_dead_clients_work_is_replaced_and_its_return_leaves_no_duplicate() {
 
     let marker = format!("{}", 8_100_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
-    let reply = c
-        .http(0, "POST", "/v1/jobs", Some(&job_json(&marker)))
-        .unwrap();
-    assert!(reply.is_success(), "{}", reply.body);
+    register(&c, 0, &job_json(&marker));
     let first = wait_for("two allocations running", SETTLE, || {
-        let nodes = running_nodes(&c);
+        let nodes = running_nodes_of(&c, "kill-a-client");
         (nodes.len() == 2 && processes_with(&format!("sleep {marker}")).len() == 2).then_some(nodes)
     })
     .unwrap();
@@ -128,16 +130,16 @@ fn a_dead_clients_work_is_replaced_and_its_return_leaves_no_duplicate() {
     c.kill_client(victim);
 
     let after = wait_for("the lost copy to be replaced elsewhere", SETTLE, || {
-        let nodes = running_nodes(&c);
+        let nodes = running_nodes_of(&c, "kill-a-client");
         (nodes.len() == 2 && !nodes.contains(&victim_id)).then_some(nodes)
     })
-    .unwrap_or_else(|e| panic!("{e}\n{:#?}", allocs(&c)));
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", allocs(&c, "kill-a-client")));
     let down = node_ids_by_name(&c)
         .into_iter()
         .find(|(_, id, _)| *id == victim_id)
         .map(|n| n.2);
     assert_eq!(down.as_deref(), Some("down"));
-    let lost: Vec<Value> = allocs(&c)
+    let lost: Vec<Value> = allocs(&c, "kill-a-client")
         .into_iter()
         .filter(|a| a["NodeID"] == victim_id.as_str())
         .collect();
@@ -164,7 +166,7 @@ fn a_dead_clients_work_is_replaced_and_its_return_leaves_no_duplicate() {
             .then_some(())
     })
     .unwrap();
-    assert_eq!(running_nodes(&c).len(), 2);
+    assert_eq!(running_nodes_of(&c, "kill-a-client").len(), 2);
 }
 
 #[test]
@@ -196,10 +198,7 @@ fn killing_the_server_leader_disturbs_no_running_task() {
     .unwrap();
     let marker = format!("{}", 8_300_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
-    let reply = c
-        .http(via, "POST", "/v1/jobs", Some(&job_json(&marker)))
-        .unwrap();
-    assert!(reply.is_success(), "{}", reply.body);
+    register(&c, via, &job_json(&marker));
     let pids = wait_for("two running tasks", SETTLE, || {
         let p = processes_with(&format!("sleep {marker}"));
         (p.len() == 2).then_some(p)
@@ -248,16 +247,12 @@ fn logs_of_a_remote_clients_task_are_read_through_a_server() {
     let c = cluster_with_clients(1, &["client-logs"]);
     let marker = format!("{}", 8_400_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
-    let job = serde_json::json!({"Job": {
-        "ID": "remote-logs", "Name": "remote-logs", "Type": "service", "Datacenters": ["dc1"],
-        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
-            "Name": "talker", "Driver": "raw_exec",
-            "Config": {"command": "/bin/sh", "args": ["-c", format!("echo hello-from-the-client; exec sleep {marker}")]},
-            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
-    let reply = c
-        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
-        .unwrap();
-    assert!(reply.is_success(), "{}", reply.body);
+    let mut talker = sleeper(&marker);
+    talker["Name"] = "talker".into();
+    talker["Config"] = serde_json::json!({"command": "/bin/sh",
+        "args": ["-c", format!("echo hello-from-the-client; exec sleep {marker}")]});
+    let job = service_job("remote-logs", 1, talker);
+    register(&c, 0, &job);
     let alloc = wait_for("the task running", SETTLE, || {
         let list = c
             .http(0, "GET", "/v1/job/remote-logs/allocations", None)
@@ -288,29 +283,10 @@ fn draining_a_node_moves_its_work_and_leaves_it_ineligible() {
     let c = cluster_with_clients(1, &["client-a", "client-b"]);
     let marker = format!("{}", 8_500_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
-    let job = serde_json::json!({"Job": {
-        "ID": "drain-me", "Name": "drain-me", "Type": "service", "Datacenters": ["dc1"],
-        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
-            "Name": "t", "Driver": "raw_exec",
-            "Config": {"command": "/bin/sleep", "args": [marker]},
-            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
-    let reply = c
-        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
-        .unwrap();
-    assert!(reply.is_success(), "{}", reply.body);
-    let running_on = |c: &Cluster| -> Vec<String> {
-        c.http(0, "GET", "/v1/job/drain-me/allocations", None)
-            .ok()
-            .and_then(|r| r.json().ok())
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter(|a| a["ClientStatus"] == "running" && a["DesiredStatus"] == "run")
-            .map(|a| a["NodeID"].as_str().unwrap_or_default().to_string())
-            .collect()
-    };
+    let job = service_job("drain-me", 1, sleeper(&marker));
+    register(&c, 0, &job);
     let node = wait_for("the allocation running", SETTLE, || {
-        running_on(&c).first().cloned()
+        running_nodes_of(&c, "drain-me").first().cloned()
     })
     .unwrap();
 
@@ -320,7 +296,7 @@ fn draining_a_node_moves_its_work_and_leaves_it_ineligible() {
     assert!(text.contains("drain strategy set"), "{text}");
     assert!(text.contains("have stopped"), "{text}");
     let moved = wait_for("the allocation running elsewhere", SETTLE, || {
-        let nodes = running_on(&c);
+        let nodes = running_nodes_of(&c, "drain-me");
         (nodes.len() == 1 && nodes[0] != node).then_some(nodes)
     })
     .unwrap();
@@ -365,18 +341,10 @@ fn a_client_silent_past_its_ttl_is_replaced_and_stops_its_copy_when_it_returns()
     let c = cluster_with_clients(1, &["client-a", "client-b"]);
     let marker = format!("{}", 8_600_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
-    let job = serde_json::json!({"Job": {
-        "ID": "kill-a-client", "Name": "kill-a-client", "Type": "service", "Datacenters": ["dc1"],
-        "TaskGroups": [{"Name": "web", "Count": 1, "Tasks": [{
-            "Name": "sleeper", "Driver": "raw_exec",
-            "Config": {"command": "/bin/sleep", "args": [marker]},
-            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
-    let reply = c
-        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
-        .unwrap();
-    assert!(reply.is_success(), "{}", reply.body);
+    let job = service_job("kill-a-client", 1, sleeper(&marker));
+    register(&c, 0, &job);
     let node = wait_for("the allocation running", SETTLE, || {
-        running_nodes(&c).first().cloned()
+        running_nodes_of(&c, "kill-a-client").first().cloned()
     })
     .unwrap();
     let nodes = node_ids_by_name(&c);
@@ -390,10 +358,10 @@ fn a_client_silent_past_its_ttl_is_replaced_and_stops_its_copy_when_it_returns()
     let thaw = scopeguard(pid);
 
     wait_for("the copy to run on the other node", SETTLE, || {
-        let n = running_nodes(&c);
+        let n = running_nodes_of(&c, "kill-a-client");
         (n.len() == 1 && n[0] != node).then_some(())
     })
-    .unwrap_or_else(|e| panic!("{e}\n{:#?}", allocs(&c)));
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", allocs(&c, "kill-a-client")));
     assert_eq!(processes_with(&format!("sleep {marker}")).len(), 2);
 
     drop(thaw);
@@ -410,7 +378,7 @@ fn a_client_silent_past_its_ttl_is_replaced_and_stops_its_copy_when_it_returns()
             .then_some(())
     })
     .unwrap();
-    assert_eq!(running_nodes(&c).len(), 1);
+    assert_eq!(running_nodes_of(&c, "kill-a-client").len(), 1);
 }
 
 /// Sends SIGCONT to `pid` when dropped, so a failing test never leaves a frozen agent behind.
@@ -450,16 +418,12 @@ fn a_job_for_a_driver_no_node_has_waits_and_runs_when_one_joins() {
             .then_some(())
     })
     .unwrap();
-    let job = serde_json::json!({"Job": {
-        "ID": "needs-docker", "Name": "needs-docker", "Type": "service", "Datacenters": ["dc1"],
-        "TaskGroups": [{"Name": "g", "Count": 1, "Tasks": [{
-            "Name": "t", "Driver": "docker", "KillTimeout": 1_000_000_000u64,
-            "Config": {"image": image, "command": "sleep", "args": ["300"]},
-            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
-    let reply = c
-        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
-        .unwrap();
-    assert!(reply.is_success(), "{}", reply.body);
+    let mut task = sleeper("300");
+    task["Driver"] = "docker".into();
+    task["KillTimeout"] = 1_000_000_000u64.into();
+    task["Config"] = serde_json::json!({"image": image, "command": "sleep", "args": ["300"]});
+    let job = service_job("needs-docker", 1, task);
+    register(&c, 0, &job);
     let failed = wait_for("a failed placement naming the driver", SETTLE, || {
         let evals = c
             .http(0, "GET", "/v1/job/needs-docker/evaluations", None)
@@ -548,20 +512,13 @@ fn a_drain_deadline_stops_what_the_migration_pace_left_behind() {
     let mut c = cluster_with_clients(1, &["client-a"]);
     let marker = format!("{}", 8_700_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
-    let job = serde_json::json!({"Job": {
-        "ID": "slow-drain", "Name": "slow-drain", "Type": "service", "Datacenters": ["dc1"],
-        "TaskGroups": [{"Name": "g", "Count": 2,
-            "Migrate": {"MaxParallel": 1},
-            "Tasks": [{
-            "Name": "t", "Driver": "raw_exec",
-            "Artifacts": [{"GetterSource": format!("http://127.0.0.1:{port}/${{node.unique.name}}"),
-                           "RelativeDest": "local/marker", "GetterMode": "file"}],
-            "Config": {"command": "/bin/sleep", "args": [marker]},
-            "Resources": {"CPU": 50, "MemoryMB": 32}}]}]}});
-    let reply = c
-        .http(0, "POST", "/v1/jobs", Some(&job.to_string()))
-        .unwrap();
-    assert!(reply.is_success(), "{}", reply.body);
+    let mut task = sleeper(&marker);
+    task["Artifacts"] = serde_json::json!([{
+        "GetterSource": format!("http://127.0.0.1:{port}/${{node.unique.name}}"),
+        "RelativeDest": "local/marker", "GetterMode": "file"}]);
+    let mut job = service_job("slow-drain", 2, task);
+    job["Job"]["TaskGroups"][0]["Migrate"] = serde_json::json!({"MaxParallel": 1});
+    register(&c, 0, &job);
     wait_for("two copies running on client-a", SETTLE, || {
         (running_nodes_of(&c, "slow-drain").len() == 2).then_some(())
     })
@@ -607,17 +564,4 @@ fn a_drain_deadline_stops_what_the_migration_pace_left_behind() {
         c.servers[0].log().contains("drain deadline reached"),
         "the copies left without the deadline's help"
     );
-}
-
-/// Node ids of a job's allocations that are meant to run and do.
-fn running_nodes_of(c: &Cluster, job: &str) -> Vec<String> {
-    c.http(0, "GET", &format!("/v1/job/{job}/allocations"), None)
-        .ok()
-        .and_then(|r| r.json().ok())
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter(|a| a["DesiredStatus"] == "run" && a["ClientStatus"] == "running")
-        .map(|a| a["NodeID"].as_str().unwrap_or_default().to_string())
-        .collect()
 }

@@ -9,15 +9,6 @@ use e2e::cluster::Cluster;
 use e2e::*;
 use std::time::Duration;
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn running(c: &Cluster) -> usize {
     c.http(0, "GET", "/v1/job/fifty/allocations", None)
         .ok()
@@ -51,7 +42,7 @@ fn main() -> Result<()> {
     })?;
     let pid = c.clients[0].pid().context("client pid")?;
     std::thread::sleep(Duration::from_secs(2));
-    let idle = rss_kib(pid);
+    let idle = rss_kib(pid).unwrap_or(0);
     let job = serde_json::json!({"Job": {
         "ID": "fifty", "Name": "fifty", "Type": "service", "Datacenters": ["dc1"],
         "TaskGroups": [{"Name": "g", "Count": n, "Tasks": [{
@@ -65,7 +56,7 @@ fn main() -> Result<()> {
     })?;
     // Let the log copiers and allocator arenas settle before reading.
     std::thread::sleep(Duration::from_secs(5));
-    let with = rss_kib(pid);
+    let with = rss_kib(pid).unwrap_or(0);
     let threads = std::fs::read_dir(format!("/proc/{pid}/task"))?.count();
     let _ = c.http(0, "DELETE", "/v1/job/fifty", None);
     let gone = wait_for(

@@ -11,16 +11,6 @@ use e2e::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 fn running(agent: &Agent, job: &str) -> usize {
     agent
         .get(&format!("/v1/job/{job}/allocations"))

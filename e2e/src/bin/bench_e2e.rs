@@ -8,16 +8,6 @@ use anyhow::{Context, Result};
 use e2e::*;
 use std::time::{Duration, Instant};
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 fn idle_rss(agent: &Agent) -> Option<u64> {
     // Let start-up work settle (first registrations, allocator arenas) before reading.
     let deadline = Instant::now() + Duration::from_secs(3);
