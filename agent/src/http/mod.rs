@@ -52,7 +52,7 @@ pub struct HttpState {
 }
 
 impl HttpState {
-    /// The local server, or 500 when this agent is only a client (forwarding comes later).
+    /// The local server, or 500 when this agent is only a client (point the request at a server).
     fn server(&self) -> Result<&Arc<Server>, HttpError> {
         self.server
             .as_ref()

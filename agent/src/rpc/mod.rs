@@ -29,6 +29,9 @@ pub enum RpcError {
     Server(String),
     #[error("transport: {0}")]
     Transport(String),
+    /// The connection could not be made: nothing was sent, so the call may go elsewhere.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
 }
 
 /// What a client asks of the servers.

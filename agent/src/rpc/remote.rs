@@ -78,7 +78,7 @@ impl RemoteServers {
             };
             match err {
                 // Another server may see a leader, or be up at all.
-                RpcError::NoLeader | RpcError::Transport(_) => {
+                RpcError::NoLeader | RpcError::Transport(_) | RpcError::Unreachable(_) => {
                     tracing::debug!(server = %addr, error = %err, "trying the next server");
                     last = err;
                 }

@@ -84,9 +84,7 @@ impl Server {
                 Ok(other) => Err(super::ServerError::Unavailable(format!(
                     "unexpected reply from the leader: {other:?}"
                 ))),
-                Err(RpcError::Transport(e))
-                    if e.starts_with("connect to") && tokio::time::Instant::now() < deadline =>
-                {
+                Err(RpcError::Unreachable(_)) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(RELAY_RETRY_PAUSE).await;
                     continue;
                 }

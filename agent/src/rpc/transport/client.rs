@@ -147,7 +147,7 @@ impl RpcClient {
     }
 
     async fn dial(&self, addr: &str) -> Result<Arc<Conn>, RpcError> {
-        let failed = |e: io::Error| RpcError::Transport(format!("connect to {addr}: {e}"));
+        let failed = |e: io::Error| RpcError::Unreachable(format!("connect to {addr}: {e}"));
         let mut stream = TcpStream::connect(addr).await.map_err(failed)?;
         stream.set_nodelay(true).map_err(failed)?;
         // TLS: send wire::PROTOCOL_TLS instead and wrap the stream with a rustls connector here.

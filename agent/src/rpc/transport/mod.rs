@@ -150,7 +150,7 @@ mod tests {
 
     fn transport_error(result: Result<RpcResponse, RpcError>) -> String {
         match result {
-            Err(RpcError::Transport(message)) => message,
+            Err(RpcError::Transport(message) | RpcError::Unreachable(message)) => message,
             other => panic!("expected a transport error, got {other:?}"),
         }
     }
