@@ -178,13 +178,6 @@ impl JavaDriver {
     }
 }
 
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 impl Driver for JavaDriver {
     fn name(&self) -> &'static str {
         DRIVER
@@ -192,25 +185,13 @@ impl Driver for JavaDriver {
 
     fn fingerprint(&self) -> DriverInfo {
         match self.version() {
-            Ok(v) => DriverInfo {
-                attributes: BTreeMap::from([
-                    ("driver.java".to_string(), "1".to_string()),
-                    ("driver.java.version".to_string(), v.version),
-                    ("driver.java.runtime".to_string(), v.runtime),
-                    ("driver.java.vm".to_string(), v.vm),
-                ]),
-                detected: true,
-                healthy: true,
-                health_description: "Healthy".into(),
-                update_time: now_nanos(),
-            },
-            Err(e) => DriverInfo {
-                attributes: BTreeMap::new(),
-                detected: false,
-                healthy: false,
-                health_description: e,
-                update_time: now_nanos(),
-            },
+            Ok(v) => super::healthy_driver(BTreeMap::from([
+                ("driver.java".to_string(), "1".to_string()),
+                ("driver.java.version".to_string(), v.version),
+                ("driver.java.runtime".to_string(), v.runtime),
+                ("driver.java.vm".to_string(), v.vm),
+            ])),
+            Err(e) => super::undetected_driver(e),
         }
     }
 

@@ -174,6 +174,28 @@ pub trait Driver: Send + Sync + 'static {
     }
 }
 
+/// The fingerprint of a driver that can run tasks here, with its node attributes.
+pub fn healthy_driver(attributes: BTreeMap<String, String>) -> DriverInfo {
+    DriverInfo {
+        attributes,
+        detected: true,
+        healthy: true,
+        health_description: "Healthy".into(),
+        update_time: crate::server::now_nanos(),
+    }
+}
+
+/// The fingerprint of a driver that cannot run tasks here, and why.
+pub fn undetected_driver(reason: impl Into<String>) -> DriverInfo {
+    DriverInfo {
+        attributes: BTreeMap::new(),
+        detected: false,
+        healthy: false,
+        health_description: reason.into(),
+        update_time: crate::server::now_nanos(),
+    }
+}
+
 /// The drivers of one client, by name.
 pub type Drivers = BTreeMap<String, Arc<dyn Driver>>;
 

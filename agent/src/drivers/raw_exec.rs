@@ -35,26 +35,13 @@ impl Driver for RawExecDriver {
     }
 
     fn fingerprint(&self) -> DriverInfo {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
         if self.enabled {
-            DriverInfo {
-                attributes: BTreeMap::from([("driver.raw_exec".to_string(), "1".to_string())]),
-                detected: true,
-                healthy: true,
-                health_description: "Healthy".into(),
-                update_time: now,
-            }
+            super::healthy_driver(BTreeMap::from([(
+                "driver.raw_exec".to_string(),
+                "1".to_string(),
+            )]))
         } else {
-            DriverInfo {
-                attributes: BTreeMap::new(),
-                detected: false,
-                healthy: false,
-                health_description: "disabled".into(),
-                update_time: now,
-            }
+            super::undetected_driver("disabled")
         }
     }
 

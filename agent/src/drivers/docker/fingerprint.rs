@@ -8,13 +8,6 @@ use std::time::Duration;
 /// A healthy engine answers /version in milliseconds; this only bounds a hung one.
 const FINGERPRINT_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 pub fn fingerprint(endpoint: Option<&str>) -> DriverInfo {
     let version = block_on_engine(endpoint, FINGERPRINT_TIMEOUT, |docker| async move {
         docker.version().await
@@ -35,20 +28,10 @@ pub fn fingerprint(endpoint: Option<&str>) -> DriverInfo {
             if let Some(os) = v.os {
                 attributes.insert("driver.docker.os_type".to_string(), os);
             }
-            DriverInfo {
-                attributes,
-                detected: true,
-                healthy: true,
-                health_description: "Healthy".into(),
-                update_time: now_nanos(),
-            }
+            crate::drivers::healthy_driver(attributes)
         }
-        Err(e) => DriverInfo {
-            attributes: BTreeMap::new(),
-            detected: false,
-            healthy: false,
-            health_description: format!("Failed to connect to docker daemon: {e}"),
-            update_time: now_nanos(),
-        },
+        Err(e) => {
+            crate::drivers::undetected_driver(format!("Failed to connect to docker daemon: {e}"))
+        }
     }
 }

@@ -153,33 +153,18 @@ impl Driver for ExecDriver {
     }
 
     fn fingerprint(&self) -> DriverInfo {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
-        let mut info = DriverInfo {
-            attributes: BTreeMap::new(),
-            detected: false,
-            healthy: false,
-            health_description: String::new(),
-            update_time: now,
-        };
         if !cfg!(target_os = "linux") || !nix::unistd::geteuid().is_root() {
-            info.health_description = "exec needs Linux and an agent running as root".into();
-            return info;
+            return super::undetected_driver("exec needs Linux and an agent running as root");
         }
         let check = spawn::probe_namespaces()
             .and_then(|()| cgroup::detect().map(|_| ()).map_err(|e| e.to_string()));
         match check {
-            Ok(()) => {
-                info.attributes.insert("driver.exec".into(), "1".into());
-                info.detected = true;
-                info.healthy = true;
-                info.health_description = "Healthy".into();
-            }
-            Err(e) => info.health_description = e,
+            Ok(()) => super::healthy_driver(BTreeMap::from([(
+                "driver.exec".to_string(),
+                "1".to_string(),
+            )])),
+            Err(e) => super::undetected_driver(e),
         }
-        info
     }
 
     fn start<'a>(&'a self, cfg: &'a TaskConfig) -> DriverFuture<'a, TaskHandle> {
