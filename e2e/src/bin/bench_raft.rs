@@ -6,6 +6,7 @@
 //!   acknowledges a write; the killed server is restarted and caught up between rounds.
 //!
 //! Run: `cargo build --release --bins && ./target/release/bench_raft [--writes N] [--failovers K]`
+//! (`--failovers 0 --only-concurrent` runs just the 32-writer loads, for a profiler).
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use e2e::cluster::{job_json, Cluster};
@@ -17,18 +18,21 @@ use std::time::{Duration, Instant};
 const ELECTION: Duration = Duration::from_secs(60);
 /// Longer than a server's bounded wait for a quorum, so a request always ends in an answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const USAGE: &str = "usage: bench_raft [--writes N] [--failovers K]";
+const USAGE: &str = "usage: bench_raft [--writes N] [--failovers K] [--only-concurrent]";
 
 struct Args {
     /// Registrations per load configuration.
     writes: usize,
     failovers: usize,
+    /// Skip the single-writer run: for profiling the concurrent path on its own.
+    only_concurrent: bool,
 }
 
 fn parse_args() -> Result<Args> {
     let mut args = Args {
         writes: 2000,
         failovers: 5,
+        only_concurrent: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -39,11 +43,14 @@ fn parse_args() -> Result<Args> {
             let n: usize = v
                 .parse()
                 .with_context(|| format!("{name} {v:?} is not a number\n{USAGE}"))?;
-            ensure!(n > 0, "{name} must be at least 1");
             Ok(n)
         };
         match flag.as_str() {
-            "--writes" => args.writes = number("--writes")?,
+            "--writes" => {
+                args.writes = number("--writes")?;
+                ensure!(args.writes > 0, "--writes must be at least 1");
+            }
+            "--only-concurrent" => args.only_concurrent = true,
             "--failovers" => args.failovers = number("--failovers")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -245,6 +252,9 @@ fn main() -> Result<()> {
         ("leader", leader, 32),
         ("follower (forwarded)", follower, 32),
     ] {
+        if args.only_concurrent && writers == 1 {
+            continue;
+        }
         let tag = format!("w{writers}-{}", target.split(' ').next().unwrap_or(target));
         let (elapsed, latencies) = write_load(&cluster, index, writers, args.writes, &tag)
             .with_context(|| format!("{writers} writers at the {target}"))?;

@@ -1,14 +1,17 @@
 //! The raft log in redb, with group commit.
 //!
-//! `append` writes its entries in a transaction with `Durability::None`: they are readable at once
-//! but not yet on disk. It then hands openraft's flush callback to one flusher thread, which makes
-//! everything written so far durable with a single `Immediate` commit and fires the callbacks it
-//! collected, in the order the appends happened. Under load many appends share one fsync.
+//! `append` puts its entries in the in-memory [`LogTail`], where readers find them at once, and
+//! hands them with openraft's flush callback to one flusher thread. The flusher writes everything
+//! queued since its last write in one transaction, commits it `Immediate` (one fsync), then fires
+//! the callbacks in the order the appends happened. Under load many appends share one
+//! transaction and one fsync, and the raft task never waits on the disk.
 //!
-//! The vote is written `Immediate` before `save_vote` returns: a server must never forget whom it
-//! voted for. Truncation and purging need no fsync of their own: a lost truncation is redone when
-//! the leader resends, and purged entries are below the snapshot, which is durable.
+//! Truncation and purging are queued to the flusher in the same order and take effect in the tail
+//! at once; they need no fsync of their own: a lost truncation is redone when the leader resends,
+//! and purged entries are below the snapshot, which is durable. The vote is written `Immediate`
+//! before `save_vote` returns: a server must never forget whom it voted for.
 
+use super::log_tail::LogTail;
 use super::types::{decode_err, io_err, Entry, LogId, TypeConfig, Vote};
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -17,8 +20,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
@@ -29,16 +31,40 @@ const LAST_PURGED: &str = "last_purged";
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
+    tail: Arc<Mutex<LogTail>>,
+    /// The stored vote, read on every replication batch: kept here rather than read from redb.
+    vote: Arc<Mutex<Option<Vote>>>,
     flusher: mpsc::Sender<Flush>,
 }
 
-/// Work for the flusher thread.
+/// Work for the flusher thread, in the order the raft task asked for it.
 enum Flush {
-    /// Make every append so far durable, then fire this callback.
-    Appended(IOFlushed<TypeConfig>),
+    /// Write these entries, make them durable, then fire the callback.
+    Append {
+        entries: Vec<Entry>,
+        callback: IOFlushed<TypeConfig>,
+        epoch: u64,
+    },
+    /// Delete every entry at or above this index.
+    Truncate { from: u64, epoch: u64 },
+    /// Delete every entry at or below this one, and remember it as the last purged.
+    Purge(LogId),
     /// The newest commit index, a hint written with the next flush rather than in a transaction
     /// of its own.
     Committed(Option<LogId>),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn get_meta<T: serde::de::DeserializeOwned>(db: &Database, key: &str) -> io::Result<Option<T>> {
+    let txn = db.begin_read().map_err(io_err)?;
+    let t = txn.open_table(META).map_err(io_err)?;
+    match t.get(key).map_err(io_err)? {
+        Some(v) => Ok(Some(rmp_serde::from_slice(v.value()).map_err(decode_err)?)),
+        None => Ok(None),
+    }
 }
 
 impl LogStore {
@@ -49,78 +75,126 @@ impl LogStore {
         txn.open_table(LOG).map_err(io_err)?;
         txn.open_table(META).map_err(io_err)?;
         txn.commit().map_err(io_err)?;
+        let vote: Option<Vote> = get_meta(&db, VOTE)?;
+        let last_purged: Option<LogId> = get_meta(&db, LAST_PURGED)?;
+        let last_stored = {
+            let txn = db.begin_read().map_err(io_err)?;
+            let t = txn.open_table(LOG).map_err(io_err)?;
+            let last = t.last().map_err(io_err)?;
+            last.map(|(k, _)| k.value())
+        };
+        let tail = Arc::new(Mutex::new(LogTail::open(last_stored, last_purged)));
         let (tx, rx) = mpsc::channel();
-        let flush_db = db.clone();
+        let (flush_db, flush_tail) = (db.clone(), tail.clone());
         std::thread::Builder::new()
             .name("raft-log-flush".into())
-            .spawn(move || flusher(flush_db, rx))?;
-        Ok(LogStore { db, flusher: tx })
+            .spawn(move || flusher(flush_db, flush_tail, rx))?;
+        Ok(LogStore {
+            db,
+            tail,
+            vote: Arc::new(Mutex::new(vote)),
+            flusher: tx,
+        })
     }
 
-    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> io::Result<Option<T>> {
-        let txn = self.db.begin_read().map_err(io_err)?;
-        let t = txn.open_table(META).map_err(io_err)?;
-        match t.get(key).map_err(io_err)? {
-            Some(v) => Ok(Some(rmp_serde::from_slice(v.value()).map_err(decode_err)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn put_meta<T: serde::Serialize>(
-        &self,
-        key: &str,
-        value: &T,
-        durability: Durability,
-    ) -> io::Result<()> {
-        let bytes = rmp_serde::to_vec_named(value).map_err(io_err)?;
-        let mut txn = self.db.begin_write().map_err(io_err)?;
-        txn.set_durability(durability).map_err(io_err)?;
-        {
-            let mut t = txn.open_table(META).map_err(io_err)?;
-            t.insert(key, bytes.as_slice()).map_err(io_err)?;
-        }
-        txn.commit().map_err(io_err)
+    fn queue(&self, msg: Flush) -> io::Result<()> {
+        self.flusher
+            .send(msg)
+            .map_err(|_| io_err("the raft log flusher has stopped"))
     }
 
     /// Whether this server ever voted or logged anything, i.e. belongs to a cluster.
     pub fn has_state(&self) -> io::Result<bool> {
-        if self.get_meta::<Vote>(VOTE)?.is_some() {
+        if lock(&self.vote).is_some() {
             return Ok(true);
+        }
+        {
+            let tail = lock(&self.tail);
+            if !tail.is_empty() || tail.last_purged().is_some() {
+                return Ok(true);
+            }
         }
         let txn = self.db.begin_read().map_err(io_err)?;
         let t = txn.open_table(LOG).map_err(io_err)?;
         let first = t.first().map_err(io_err)?;
         Ok(first.is_some())
     }
+
+    /// Entries `[from, to)` from redb.
+    fn read_db(&self, from: u64, to: u64) -> io::Result<Vec<Entry>> {
+        let txn = self.db.begin_read().map_err(io_err)?;
+        let t = txn.open_table(LOG).map_err(io_err)?;
+        let mut out = Vec::new();
+        for item in t.range(from..to).map_err(io_err)? {
+            let (_, v) = item.map_err(io_err)?;
+            out.push(rmp_serde::from_slice::<Entry>(v.value()).map_err(decode_err)?);
+        }
+        Ok(out)
+    }
 }
 
-/// Makes batches of `Durability::None` appends durable with one `Immediate` commit each, and
-/// writes the newest commit hint in the same transaction.
-fn flusher(db: Arc<Database>, rx: mpsc::Receiver<Flush>) {
+/// Writes batches of queued changes in one transaction each, `Immediate` when it holds appends,
+/// then tells the tail what is written and fires the appends' callbacks.
+fn flusher(db: Arc<Database>, tail: Arc<Mutex<LogTail>>, rx: mpsc::Receiver<Flush>) {
     while let Ok(first) = rx.recv() {
+        let batch: Vec<Flush> = std::iter::once(first).chain(rx.try_iter()).collect();
         let mut callbacks = Vec::new();
-        let mut committed = None;
-        for msg in std::iter::once(first).chain(rx.try_iter()) {
-            match msg {
-                Flush::Appended(cb) => callbacks.push(cb),
-                Flush::Committed(c) => committed = Some(c),
-            }
-        }
+        // One past the newest entry written, and the tail's epoch when that was queued.
+        let mut wrote: Option<(u64, u64)> = None;
         let res = (|| -> io::Result<()> {
             let mut txn = db.begin_write().map_err(io_err)?;
-            let durability = if callbacks.is_empty() {
-                Durability::None
-            } else {
+            let appends = batch.iter().any(|m| matches!(m, Flush::Append { .. }));
+            let durability = if appends {
                 Durability::Immediate
+            } else {
+                Durability::None
             };
             txn.set_durability(durability).map_err(io_err)?;
-            if let Some(c) = committed {
-                let bytes = rmp_serde::to_vec_named(&c).map_err(io_err)?;
-                let mut t = txn.open_table(META).map_err(io_err)?;
-                t.insert(COMMITTED, bytes.as_slice()).map_err(io_err)?;
+            let mut committed = None;
+            {
+                let mut log = txn.open_table(LOG).map_err(io_err)?;
+                let mut meta = txn.open_table(META).map_err(io_err)?;
+                for msg in batch {
+                    match msg {
+                        Flush::Append {
+                            entries,
+                            callback,
+                            epoch,
+                        } => {
+                            callbacks.push(callback);
+                            let mut buf = Vec::new();
+                            for e in &entries {
+                                buf.clear();
+                                rmp_serde::encode::write_named(&mut buf, e).map_err(io_err)?;
+                                log.insert(e.index(), buf.as_slice()).map_err(io_err)?;
+                            }
+                            if let Some(last) = entries.last() {
+                                wrote = Some((last.index() + 1, epoch));
+                            }
+                        }
+                        Flush::Truncate { from, epoch } => {
+                            log.retain_in(from.., |_, _| false).map_err(io_err)?;
+                            wrote = wrote.map(|(end, _)| (end.min(from), epoch));
+                        }
+                        Flush::Purge(log_id) => {
+                            let bytes = rmp_serde::to_vec_named(&log_id).map_err(io_err)?;
+                            meta.insert(LAST_PURGED, bytes.as_slice()).map_err(io_err)?;
+                            log.retain_in(..=log_id.index(), |_, _| false)
+                                .map_err(io_err)?;
+                        }
+                        Flush::Committed(c) => committed = Some(c),
+                    }
+                }
+                if let Some(c) = committed {
+                    let bytes = rmp_serde::to_vec_named(&c).map_err(io_err)?;
+                    meta.insert(COMMITTED, bytes.as_slice()).map_err(io_err)?;
+                }
             }
             txn.commit().map_err(io_err)
         })();
+        if let (Ok(()), Some((end, epoch))) = (&res, wrote) {
+            lock(&tail).written(end, epoch);
+        }
         for cb in callbacks {
             let r = match &res {
                 Ok(()) => Ok(()),
@@ -136,26 +210,27 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, io::Error> {
-        let start = match range.start_bound() {
+        let from = match range.start_bound() {
             Bound::Included(x) => *x,
             Bound::Excluded(x) => x.saturating_add(1),
             Bound::Unbounded => 0,
         };
-        let txn = self.db.begin_read().map_err(io_err)?;
-        let t = txn.open_table(LOG).map_err(io_err)?;
-        let mut out = Vec::new();
-        for item in t.range(start..).map_err(io_err)? {
-            let (k, v) = item.map_err(io_err)?;
-            if !range.contains(&k.value()) {
-                break;
-            }
-            out.push(rmp_serde::from_slice::<Entry>(v.value()).map_err(decode_err)?);
+        let to = match range.end_bound() {
+            Bound::Included(x) => x.saturating_add(1),
+            Bound::Excluded(x) => *x,
+            Bound::Unbounded => u64::MAX,
+        };
+        let plan = lock(&self.tail).plan_read(from, to);
+        if plan.from_db.is_empty() {
+            return Ok(plan.from_tail);
         }
+        let mut out = self.read_db(plan.from_db.start, plan.from_db.end)?;
+        out.extend(plan.from_tail);
         Ok(out)
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
-        self.get_meta(VOTE)
+        Ok(*lock(&self.vote))
     }
 }
 
@@ -163,22 +238,36 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
-        let last_purged: Option<LogId> = self.get_meta(LAST_PURGED)?;
-        let last = {
-            let txn = self.db.begin_read().map_err(io_err)?;
-            let t = txn.open_table(LOG).map_err(io_err)?;
-            let last = t.last().map_err(io_err)?;
-            match last {
-                Some((_, v)) => Some(
-                    rmp_serde::from_slice::<Entry>(v.value())
-                        .map_err(decode_err)?
-                        .log_id(),
-                ),
-                None => None,
+        let (last, below, last_purged) = {
+            let tail = lock(&self.tail);
+            (tail.last(), tail.start(), tail.last_purged())
+        };
+        let last = match last {
+            Some(l) => Some(l),
+            // Nothing in memory: the newest entry is the last one redb holds below the tail.
+            None => {
+                let txn = self.db.begin_read().map_err(io_err)?;
+                let t = txn.open_table(LOG).map_err(io_err)?;
+                let mut range = t.range(..below).map_err(io_err)?;
+                match range.next_back() {
+                    Some(item) => {
+                        let (_, v) = item.map_err(io_err)?;
+                        Some(
+                            rmp_serde::from_slice::<Entry>(v.value())
+                                .map_err(decode_err)?
+                                .log_id(),
+                        )
+                    }
+                    None => None,
+                }
             }
         };
+        let last = match (last, last_purged) {
+            (Some(l), Some(p)) if l.index() <= p.index() => Some(p),
+            (l, p) => l.or(p),
+        };
         Ok(LogState {
-            last_log_id: last.or(last_purged),
+            last_log_id: last,
             last_purged_log_id: last_purged,
         })
     }
@@ -188,23 +277,32 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
-        let store = self.clone();
+        let db = self.db.clone();
         let vote = *vote;
-        tokio::task::spawn_blocking(move || store.put_meta(VOTE, &vote, Durability::Immediate))
-            .await
-            .map_err(io_err)?
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            let bytes = rmp_serde::to_vec_named(&vote).map_err(io_err)?;
+            let mut txn = db.begin_write().map_err(io_err)?;
+            txn.set_durability(Durability::Immediate).map_err(io_err)?;
+            {
+                let mut t = txn.open_table(META).map_err(io_err)?;
+                t.insert(VOTE, bytes.as_slice()).map_err(io_err)?;
+            }
+            txn.commit().map_err(io_err)
+        })
+        .await
+        .map_err(io_err)??;
+        *lock(&self.vote) = Some(vote);
+        Ok(())
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
         // A hint that lets a restart re-apply committed entries at once; it need not be durable,
         // so it rides along with the next flush instead of costing a transaction of its own.
-        self.flusher
-            .send(Flush::Committed(committed))
-            .map_err(|_| io_err("the raft log flusher has stopped"))
+        self.queue(Flush::Committed(committed))
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
-        Ok(self.get_meta::<Option<LogId>>(COMMITTED)?.flatten())
+        Ok(get_meta::<Option<LogId>>(&self.db, COMMITTED)?.flatten())
     }
 
     async fn append<I>(
@@ -216,43 +314,31 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut txn = self.db.begin_write().map_err(io_err)?;
-        txn.set_durability(Durability::None).map_err(io_err)?;
-        {
-            let mut t = txn.open_table(LOG).map_err(io_err)?;
-            for e in entries {
-                let bytes = rmp_serde::to_vec_named(&e).map_err(io_err)?;
-                t.insert(e.index(), bytes.as_slice()).map_err(io_err)?;
-            }
-        }
-        txn.commit().map_err(io_err)?;
-        self.flusher
-            .send(Flush::Appended(callback))
-            .map_err(|_| io_err("the raft log flusher has stopped"))
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let epoch = {
+            let mut tail = lock(&self.tail);
+            tail.append(&entries).map_err(io_err)?;
+            tail.epoch()
+        };
+        self.queue(Flush::Append {
+            entries,
+            callback,
+            epoch,
+        })
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
-        let mut txn = self.db.begin_write().map_err(io_err)?;
-        txn.set_durability(Durability::None).map_err(io_err)?;
-        {
-            let mut t = txn.open_table(LOG).map_err(io_err)?;
-            t.retain_in(from.., |_, _| false).map_err(io_err)?;
-        }
-        txn.commit().map_err(io_err)
+        let epoch = {
+            let mut tail = lock(&self.tail);
+            tail.truncate(from);
+            tail.epoch()
+        };
+        self.queue(Flush::Truncate { from, epoch })
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
-        let bytes = rmp_serde::to_vec_named(&log_id).map_err(io_err)?;
-        let mut txn = self.db.begin_write().map_err(io_err)?;
-        txn.set_durability(Durability::None).map_err(io_err)?;
-        {
-            let mut meta = txn.open_table(META).map_err(io_err)?;
-            meta.insert(LAST_PURGED, bytes.as_slice()).map_err(io_err)?;
-            let mut t = txn.open_table(LOG).map_err(io_err)?;
-            t.retain_in(..=log_id.index(), |_, _| false)
-                .map_err(io_err)?;
-        }
-        txn.commit().map_err(io_err)
+        lock(&self.tail).purge(log_id);
+        self.queue(Flush::Purge(log_id))
     }
 }

@@ -2,13 +2,16 @@
 //! [`Command`]s through [`Raft::apply`], reads the cluster's shape from [`RaftView`], and never
 //! names openraft types.
 //!
-//! - `log_store`: the raft log in redb with group commit.
+//! - `log_store`: the raft log in redb with group commit; `log_tail`: its newest entries in memory.
 //! - `state_machine`: committed commands applied to the in-memory state, snapshotted to redb.
 //! - `network`: raft messages over the agent's rpc port.
+//! - `payload`: a command as it travels in the log, encoded once by its proposer.
 //! - `types`: openraft's generic parameters bound to ours.
 
 mod log_store;
+mod log_tail;
 mod network;
+mod payload;
 mod state_machine;
 mod types;
 
@@ -18,6 +21,7 @@ use log_store::LogStore;
 use network::{LastContact, Network};
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{ChangeMembers, Config, ReadPolicy, ServerState, SnapshotPolicy};
+use payload::LogPayload;
 use state_machine::StateMachine;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -156,7 +160,9 @@ impl Raft {
     /// Proposes a command; returns once it is committed and applied here, with its index. Only
     /// the leader accepts proposals.
     pub async fn apply(&self, cmd: Command) -> Result<(u64, ApplyResult), RaftError> {
-        let write = self.raft.client_write(cmd);
+        let payload = LogPayload::encode(cmd)
+            .map_err(|e| RaftError::Storage(format!("encoding a command: {e}")))?;
+        let write = self.raft.client_write(payload);
         match tokio::time::timeout(APPLY_TIMEOUT, write).await {
             Err(_) => Err(RaftError::Timeout(APPLY_TIMEOUT)),
             Ok(Ok(resp)) => Ok((resp.data.index, resp.data.result)),

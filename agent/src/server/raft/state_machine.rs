@@ -133,7 +133,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let index = entry.log_id.index();
             self.last_applied = Some(entry.log_id);
             let result = match entry.payload {
-                EntryPayload::Normal(cmd) => self.state.apply(index, &cmd),
+                EntryPayload::Normal(payload) => {
+                    // A committed entry that does not decode cannot be skipped: stopping is
+                    // the only way to not diverge from the other servers.
+                    let cmd = payload.command().map_err(|e| {
+                        decode_err(format!("log entry {index} ({payload}): {e}"))
+                    })?;
+                    self.state.apply(index, &cmd)
+                }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), m);
                     Default::default()

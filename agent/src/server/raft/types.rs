@@ -1,8 +1,10 @@
-//! The one place that binds openraft's generic types to ours: log entries carry [`Command`]s,
+//! The one place that binds openraft's generic types to ours: log entries carry encoded
+//! [`Command`](crate::state::Command)s,
 //! a node is a [`ServerInfo`], and applying an entry answers with its index and [`ApplyResult`].
 
 use crate::rpc::ServerInfo;
-use crate::state::{ApplyResult, Command};
+use super::payload::LogPayload;
+use crate::state::ApplyResult;
 use serde::{Deserialize, Serialize};
 use std::io::Cursor;
 
@@ -15,7 +17,7 @@ pub struct Applied {
 
 openraft::declare_raft_types!(
     pub TypeConfig:
-        D = Command,
+        D = LogPayload,
         R = Applied,
         Node = ServerInfo,
 );

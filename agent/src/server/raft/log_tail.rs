@@ -1,0 +1,252 @@
+//! The newest log entries, in memory.
+//!
+//! The tail holds a contiguous run of entries `[start, end)`: every entry appended but not yet
+//! written to redb, plus a few hundred written ones. Replication and the state machine read what
+//! was just appended; they find it here without a db transaction or a decode. Entries below
+//! `start` are in redb; nothing at or above `end` exists, whatever redb still holds there (a
+//! truncation is queued to the flusher but takes effect here at once). Nothing at or below the
+//! last purged index exists either.
+
+use super::types::{Entry, LogId};
+use openraft::entry::RaftEntry;
+use std::collections::VecDeque;
+
+/// Written entries kept in memory for readers; unwritten ones are always kept.
+pub const KEEP_WRITTEN: usize = 512;
+
+#[derive(Debug, Default)]
+pub struct LogTail {
+    entries: VecDeque<Entry>,
+    /// Index of `entries[0]`, or where the next append goes when there are none.
+    start: u64,
+    /// Every entry below this index is in redb.
+    written_below: u64,
+    last_purged: Option<LogId>,
+    /// Counts truncations, so a flush that began before one cannot claim what replaced the
+    /// truncated entries was written.
+    epoch: u64,
+}
+
+/// A read split between the db and the tail.
+#[derive(Debug)]
+pub struct ReadPlan {
+    /// Indexes to read from redb (all below the tail).
+    pub from_db: std::ops::Range<u64>,
+    pub from_tail: Vec<Entry>,
+}
+
+impl LogTail {
+    /// The tail of a log whose newest stored entry has index `last_stored` (None: empty log).
+    pub fn open(last_stored: Option<u64>, last_purged: Option<LogId>) -> LogTail {
+        let after_purged = last_purged.as_ref().map_or(0, |l| l.index() + 1);
+        let start = last_stored.map_or(0, |i| i + 1).max(after_purged);
+        LogTail {
+            entries: VecDeque::new(),
+            start,
+            written_below: start,
+            last_purged,
+            epoch: 0,
+        }
+    }
+
+    /// One past the newest entry.
+    pub fn end(&self) -> u64 {
+        self.start + self.entries.len() as u64
+    }
+
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    pub fn last_purged(&self) -> Option<LogId> {
+        self.last_purged
+    }
+
+    pub fn last(&self) -> Option<LogId> {
+        self.entries.back().map(|e| e.log_id())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sent with every change queued to the flusher, and handed back by [`LogTail::written`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Appends entries that follow the newest one. An entry at an index already held replaces
+    /// it and everything after it, as a truncation would.
+    pub fn append(&mut self, entries: &[Entry]) -> Result<(), String> {
+        let Some(first) = entries.first() else {
+            return Ok(());
+        };
+        let first = first.index();
+        if self.entries.is_empty() && first >= self.start {
+            // After a purge past the log, or on a fresh log, the next entry sets the start.
+            self.start = first;
+            self.written_below = self.written_below.min(first);
+        } else if first < self.start || first > self.end() {
+            return Err(format!(
+                "append at {first} does not follow the log's tail [{}, {})",
+                self.start,
+                self.end()
+            ));
+        } else {
+            self.truncate(first);
+        }
+        self.entries.extend(entries.iter().cloned());
+        Ok(())
+    }
+
+    /// Drops every entry at or above `from`.
+    pub fn truncate(&mut self, from: u64) {
+        self.epoch += 1;
+        if from <= self.start {
+            self.entries.clear();
+            self.start = from;
+        } else {
+            self.entries.truncate((from - self.start) as usize);
+        }
+        self.written_below = self.written_below.min(from);
+    }
+
+    /// Drops every entry at or below `upto`.
+    pub fn purge(&mut self, upto: LogId) {
+        let after = upto.index() + 1;
+        while self.entries.front().is_some_and(|e| e.index() < after) {
+            self.entries.pop_front();
+        }
+        if self.start < after {
+            self.start = after;
+        }
+        self.written_below = self.written_below.max(self.start);
+        self.last_purged = Some(upto);
+    }
+
+    /// The flusher wrote the log up to `end` (exclusive), as it stood when the last change it
+    /// wrote was made, in `epoch`. Written entries beyond [`KEEP_WRITTEN`] leave memory; readers
+    /// find them in redb.
+    pub fn written(&mut self, end: u64, epoch: u64) {
+        // After a later truncation, entries below `end` may be new ones the flusher has not
+        // seen: the flush that writes them will say so.
+        if epoch == self.epoch {
+            self.written_below = self.written_below.max(end.min(self.end()));
+        }
+        while self.entries.len() > KEEP_WRITTEN && self.start < self.written_below {
+            self.entries.pop_front();
+            self.start += 1;
+        }
+    }
+
+    /// Where each index of `[from, to)` is found.
+    pub fn plan_read(&self, from: u64, to: u64) -> ReadPlan {
+        let after_purged = self.last_purged.as_ref().map_or(0, |l| l.index() + 1);
+        let from = from.max(after_purged);
+        let to = to.min(self.end());
+        let db_to = to.min(self.start);
+        let from_db = if from < db_to { from..db_to } else { 0..0 };
+        let tail_from = from.max(self.start);
+        let from_tail = if tail_from < to {
+            let skip = (tail_from - self.start) as usize;
+            let take = (to - tail_from) as usize;
+            self.entries.iter().skip(skip).take(take).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        ReadPlan { from_db, from_tail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::vote::leader_id_adv::CommittedLeaderId;
+    use openraft::vote::RaftLeaderId;
+
+    fn id(index: u64) -> LogId {
+        LogId::new(CommittedLeaderId::new(1, 0), index)
+    }
+
+    fn entries(from: u64, to: u64) -> Vec<Entry> {
+        (from..to).map(|i| Entry::new_blank(id(i))).collect()
+    }
+
+    fn indexes(v: &[Entry]) -> Vec<u64> {
+        v.iter().map(|e| e.index()).collect()
+    }
+
+    #[test]
+    fn reads_split_between_db_and_tail() {
+        let mut t = LogTail::open(Some(9), None);
+        t.append(&entries(10, 15)).unwrap();
+        let plan = t.plan_read(5, 100);
+        assert_eq!(plan.from_db, 5..10);
+        assert_eq!(indexes(&plan.from_tail), vec![10, 11, 12, 13, 14]);
+        assert_eq!(t.last().map(|l| l.index()), Some(14));
+    }
+
+    #[test]
+    fn truncation_hides_entries_the_db_still_holds() {
+        // Scenario: entries 10..15 were written; a new leader's entries replace 12 onwards, and
+        // then the log is truncated below the tail before the flusher ran.
+        let mut t = LogTail::open(Some(9), None);
+        t.append(&entries(10, 15)).unwrap();
+        t.written(15, t.epoch());
+        t.append(&entries(12, 13)).unwrap();
+        assert_eq!(t.end(), 13);
+        t.truncate(8);
+        let plan = t.plan_read(0, 100);
+        assert_eq!(plan.from_db, 0..8);
+        assert!(plan.from_tail.is_empty());
+        t.append(&entries(8, 10)).unwrap();
+        assert_eq!(indexes(&t.plan_read(8, 100).from_tail), vec![8, 9]);
+    }
+
+    #[test]
+    fn purged_entries_are_never_read_and_a_purge_past_the_log_sets_the_next_index() {
+        let mut t = LogTail::open(Some(20), None);
+        t.purge(id(30));
+        assert_eq!(t.plan_read(0, 100).from_db, 0..0);
+        assert_eq!(t.start(), 31);
+        t.append(&entries(31, 33)).unwrap();
+        assert_eq!(indexes(&t.plan_read(0, 100).from_tail), vec![31, 32]);
+    }
+
+    #[test]
+    fn unwritten_entries_stay_and_written_ones_leave_beyond_the_limit() {
+        let n = KEEP_WRITTEN as u64 * 2;
+        let mut t = LogTail::open(None, None);
+        t.append(&entries(0, n)).unwrap();
+        t.written(0, 0);
+        assert_eq!(t.start(), 0, "nothing written: everything stays");
+        t.written(100, 0);
+        assert_eq!(t.start(), 100, "only written entries leave");
+        t.written(n, 0);
+        assert_eq!(t.start(), n - KEEP_WRITTEN as u64);
+        assert_eq!(t.plan_read(0, n).from_db, 0..t.start());
+    }
+
+    #[test]
+    fn a_flush_from_before_a_truncation_does_not_count_the_new_entries_as_written() {
+        // Scenario: the flusher writes 0..2000 while the log is truncated at 100 and refilled;
+        // its report must not let the refilled entries leave memory before they are written.
+        let mut t = LogTail::open(None, None);
+        t.append(&entries(0, 2000)).unwrap();
+        let epoch = t.epoch();
+        t.truncate(100);
+        t.append(&entries(100, 2000)).unwrap();
+        t.written(2000, epoch);
+        assert_eq!(t.start(), 0);
+        t.written(2000, t.epoch());
+        assert_eq!(t.start(), 2000 - KEEP_WRITTEN as u64);
+    }
+
+    #[test]
+    fn an_append_with_a_gap_is_refused() {
+        let mut t = LogTail::open(None, None);
+        t.append(&entries(0, 3)).unwrap();
+        assert!(t.append(&entries(5, 6)).is_err());
+        assert_eq!(t.end(), 3);
+    }
+}
