@@ -78,8 +78,10 @@ fn post_job(agent: &ureq::Agent, base: &str, id: &str) -> Result<()> {
         .header("Content-Type", "application/json")
         .send(job_json(id).as_str())?;
     let status = resp.status().as_u16();
+    // Read to the end: only then does the connection go back to the pool for the next request
+    // (otherwise every registration would pay for a new TCP connection on both sides).
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
     if !(200..300).contains(&status) {
-        let body = resp.body_mut().read_to_string().unwrap_or_default();
         bail!("POST /v1/jobs {id}: {status} {body}");
     }
     Ok(())
