@@ -59,7 +59,7 @@ pub struct ServerConfig {
     /// Raft log entries kept behind a snapshot so a lagging follower catches up from the log
     /// (`raft_trailing_logs`).
     pub raft_trailing_logs: u64,
-    /// Scheduler workers (`num_schedulers`); 0 = one per core.
+    /// Scheduler workers (`num_schedulers`); 0 = four per core.
     pub num_schedulers: usize,
     /// Heartbeat settings with Nomad's names; None keeps our defaults (see
     /// `server::HeartbeatConfig`).

@@ -12,6 +12,9 @@ use tokio::sync::watch;
 /// How long a new leader waits before retrying when it could not yet confirm its leadership.
 const BARRIER_RETRY: Duration = Duration::from_millis(200);
 
+/// Scheduler workers per core when `num_schedulers` is not set.
+const WORKERS_PER_CORE: usize = 4;
+
 impl Server {
     /// Follows raft's leadership: gaining it starts the leader duties, losing it (or shutting
     /// down) stops them. Each term of leadership has its own stop signal, so duties of an old
@@ -89,9 +92,13 @@ impl Server {
             }
         }
         let workers = if self.cfg.num_workers == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
+            // A worker spends most of an evaluation waiting for its plan to commit, not
+            // computing: several per core keep the cores busy and give the plan applier
+            // batches to commit together.
+            WORKERS_PER_CORE
+                * std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
         } else {
             self.cfg.num_workers
         };

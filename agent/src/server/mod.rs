@@ -43,7 +43,7 @@ pub struct ServerConfig {
     pub raft_snapshot_threshold: u64,
     /// Raft log entries kept after a snapshot.
     pub raft_trailing_logs: u64,
-    /// Scheduler workers; 0 = one per core.
+    /// Scheduler workers; 0 = four per core.
     pub num_workers: usize,
     pub heartbeat: HeartbeatConfig,
 }
@@ -56,7 +56,9 @@ pub struct Server {
     broker: EvalBroker,
     blocked: BlockedEvals,
     heartbeats: HeartbeatTimers,
+    /// Held by whoever applies the next batch of queued plans.
     plan_lock: tokio::sync::Mutex<()>,
+    plan_queue: plan_applier::PlanQueue,
     /// Servers that said hello while the cluster forms, by raft id.
     discovered: Mutex<BTreeMap<u64, ServerInfo>>,
     /// Runs public API requests that other servers relay to this one.
@@ -92,6 +94,7 @@ impl Server {
             broker: EvalBroker::default(),
             blocked: BlockedEvals::default(),
             plan_lock: tokio::sync::Mutex::new(()),
+            plan_queue: Default::default(),
             discovered: Mutex::new(BTreeMap::new()),
             http_relay: OnceLock::new(),
             shutdown,

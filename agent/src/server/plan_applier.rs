@@ -1,16 +1,60 @@
-//! The plan applier (leader only): plans from all workers are applied one at a time. Each node of
-//! a plan is checked against the newest state (another worker may have used the capacity since
-//! the plan's snapshot); nodes that no longer fit are refused and the worker schedules again.
+//! The plan applier (leader only): plans from all workers are checked one at a time against the
+//! newest state (another worker may have used the capacity since the plan's snapshot); nodes
+//! that no longer fit are refused and the worker schedules again.
+//!
+//! Plans are committed in batches. A worker queues its plan and takes the applier's lock; whoever
+//! holds the lock checks every queued plan, in order, against the state plus the plans checked
+//! before it in the batch, and commits them all as one raft entry. While one batch commits, the
+//! next one gathers, so under load one commit serves many plans instead of each plan waiting for
+//! a commit of its own.
 
 use super::{endpoints::ServerError, now_nanos, Server};
 use crate::scheduler::{allocs_fit, Plan};
-use crate::state::Command;
+use crate::state::{Command, Tables};
 use api::*;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::oneshot;
 
+/// Plans committed together at most: bounds the size of one raft entry.
+const MAX_BATCH: usize = 64;
+
+#[derive(Debug, Clone)]
 pub(super) struct PlanResult {
     pub index: u64,
     pub rejected_nodes: usize,
+}
+
+/// Plans waiting for the applier, oldest first.
+#[derive(Default)]
+pub(super) struct PlanQueue(Mutex<Vec<QueuedPlan>>);
+
+struct QueuedPlan {
+    plan: Plan,
+    evals: Vec<Evaluation>,
+    commit_evals_anyway: bool,
+    reply: oneshot::Sender<Result<PlanResult, ServerError>>,
+}
+
+impl PlanQueue {
+    fn lock(&self) -> MutexGuard<'_, Vec<QueuedPlan>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What a batch accepted so far: the live allocations of each node it placed on, so later plans
+/// in the batch are checked against them rather than against the state alone.
+#[derive(Default)]
+struct BatchOverlay {
+    node_allocs: HashMap<String, Vec<Arc<Allocation>>>,
+}
+
+/// The accepted part of one plan.
+#[derive(Default)]
+struct Accepted {
+    updated: Vec<Allocation>,
+    placed: Vec<Allocation>,
+    rejected_nodes: usize,
 }
 
 impl Server {
@@ -18,97 +62,71 @@ impl Server {
     /// accepted, or when `commit_evals_anyway` (the worker's last attempt).
     pub(super) async fn apply_plan(
         &self,
-        plan: &Plan,
+        plan: Plan,
         evals: Vec<Evaluation>,
         commit_evals_anyway: bool,
     ) -> Result<PlanResult, ServerError> {
-        let _serial = self.plan_lock.lock().await;
-        let snap = self.state.snapshot();
-        let mut updated = Vec::new();
-        let mut placed = Vec::new();
-        let mut rejected_nodes = 0;
+        let (reply, mut answer) = oneshot::channel();
+        self.plan_queue.lock().push(QueuedPlan {
+            plan,
+            evals,
+            commit_evals_anyway,
+            reply,
+        });
+        let serial = self.plan_lock.lock().await;
+        let mut freed_at = None;
+        let result = loop {
+            match answer.try_recv() {
+                // An earlier holder of the lock applied this plan with its batch.
+                Ok(result) => break result,
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    break Err(ServerError::Unavailable("the plan was dropped".into()))
+                }
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let batch: Vec<QueuedPlan> = {
+                let mut queue = self.plan_queue.lock();
+                let n = queue.len().min(MAX_BATCH);
+                queue.drain(..n).collect()
+            };
+            if let Some(index) = self.apply_batch(batch).await {
+                freed_at = Some(index);
+            }
+        };
+        drop(serial);
+        if let Some(index) = freed_at {
+            self.unblock(index).await;
+        }
+        result
+    }
 
-        let nodes: HashSet<&String> = plan
-            .node_update
-            .keys()
-            .chain(plan.node_allocation.keys())
-            .collect();
-        for node_id in nodes {
-            let stops = plan
-                .node_update
-                .get(node_id)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let allocs = plan
-                .node_allocation
-                .get(node_id)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            if !allocs.is_empty() {
-                let Some(node) = snap.node(node_id) else {
-                    rejected_nodes += 1;
-                    continue;
-                };
-                let has_new = allocs.iter().any(|a| snap.alloc(&a.id).is_none());
-                if has_new && !node.ready() {
-                    rejected_nodes += 1;
-                    continue;
-                }
-                // What the node would run: its live allocations, minus those this plan stops or
-                // replaces in place, plus this plan's.
-                let removed: HashSet<&str> = stops
-                    .iter()
-                    .chain(allocs.iter())
-                    .map(|a| a.id.as_str())
-                    .collect();
-                let existing = snap.allocs_for_node(node_id);
-                let mut proposed: Vec<&Allocation> = existing
-                    .iter()
-                    .filter(|a| !a.terminal() && !removed.contains(a.id.as_str()))
-                    .map(|a| a.as_ref())
-                    .collect();
-                proposed.extend(allocs.iter());
-                if let Err(why) = allocs_fit(&node, &proposed) {
-                    tracing::debug!(node_id, why, "plan applier: node refused");
-                    rejected_nodes += 1;
-                    continue;
-                }
+    /// Checks and commits one batch, answers each plan's worker, and returns the commit's index
+    /// when it freed capacity (stopped allocations), which may unblock waiting evaluations.
+    async fn apply_batch(&self, batch: Vec<QueuedPlan>) -> Option<u64> {
+        let snap = self.state.snapshot();
+        let mut overlay = BatchOverlay::default();
+        let (mut updated, mut placed, mut evals) = (Vec::new(), Vec::new(), Vec::new());
+        let mut replies = Vec::with_capacity(batch.len());
+        for queued in batch {
+            let accepted = check_plan(&snap, &mut overlay, &queued.plan);
+            if accepted.rejected_nodes == 0 || queued.commit_evals_anyway {
+                evals.extend(queued.evals);
             }
-            updated.extend(stops.iter().cloned());
-            for a in allocs {
-                if snap.alloc(&a.id).is_some() {
-                    updated.push(a.clone());
-                } else {
-                    placed.push(a.clone());
-                }
-            }
+            updated.extend(accepted.updated);
+            placed.extend(accepted.placed);
+            replies.push((queued.reply, accepted.rejected_nodes));
         }
-        // Link replacements to what they replace.
-        let mut next_of: HashMap<String, String> = HashMap::new();
-        for a in &placed {
-            if !a.previous_allocation.is_empty() {
-                next_of.insert(a.previous_allocation.clone(), a.id.clone());
-            }
-        }
-        for (prev, next) in next_of {
-            if let Some(u) = updated.iter_mut().find(|u| u.id == prev) {
-                u.next_allocation = next;
-            } else if let Some(existing) = snap.alloc(&prev) {
-                let mut a = (*existing).clone();
-                a.next_allocation = next;
-                updated.push(a);
-            }
-        }
-        let commit_evals = rejected_nodes == 0 || commit_evals_anyway;
-        let evals = if commit_evals { evals } else { Vec::new() };
         if updated.is_empty() && placed.is_empty() && evals.is_empty() {
-            return Ok(PlanResult {
-                index: snap.index,
-                rejected_nodes,
-            });
+            for (reply, rejected_nodes) in replies {
+                let _ = reply.send(Ok(PlanResult {
+                    index: snap.index,
+                    rejected_nodes,
+                }));
+            }
+            return None;
         }
         let freed = updated.iter().any(|a| a.terminal());
-        let (index, _) = self
+        let committed = self
             .raft
             .apply(Command::PlanApply {
                 updated,
@@ -117,14 +135,112 @@ impl Server {
                 now: now_nanos(),
             })
             .await
-            .map_err(ServerError::Raft)?;
-        drop(_serial);
-        if freed {
-            self.unblock(index).await;
+            .map(|(index, _)| index)
+            .map_err(ServerError::Raft);
+        for (reply, rejected_nodes) in replies {
+            let _ = reply.send(committed.clone().map(|index| PlanResult {
+                index,
+                rejected_nodes,
+            }));
         }
-        Ok(PlanResult {
-            index,
-            rejected_nodes,
-        })
+        committed.ok().filter(|_| freed)
     }
+}
+
+/// The part of `plan` that fits on the state plus what the batch accepted before it.
+fn check_plan(snap: &Tables, overlay: &mut BatchOverlay, plan: &Plan) -> Accepted {
+    let mut out = Accepted::default();
+    let nodes: HashSet<&String> = plan
+        .node_update
+        .keys()
+        .chain(plan.node_allocation.keys())
+        .collect();
+    for node_id in nodes {
+        let stops = plan
+            .node_update
+            .get(node_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let allocs = plan
+            .node_allocation
+            .get(node_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if !allocs.is_empty() {
+            let Some(node) = snap.node(node_id) else {
+                out.rejected_nodes += 1;
+                continue;
+            };
+            let has_new = allocs.iter().any(|a| snap.alloc(&a.id).is_none());
+            if has_new && !node.ready() {
+                out.rejected_nodes += 1;
+                continue;
+            }
+            // What the node would run: its live allocations, minus those this plan stops or
+            // replaces in place, plus this plan's.
+            let removed: HashSet<&str> = stops
+                .iter()
+                .chain(allocs.iter())
+                .map(|a| a.id.as_str())
+                .collect();
+            let live = match overlay.node_allocs.get(node_id.as_str()) {
+                Some(live) => live.clone(),
+                None => snap
+                    .allocs_for_node(node_id)
+                    .into_iter()
+                    .filter(|a| !a.terminal())
+                    .collect(),
+            };
+            let mut proposed: Vec<Arc<Allocation>> = live
+                .into_iter()
+                .filter(|a| !removed.contains(a.id.as_str()))
+                .collect();
+            proposed.extend(allocs.iter().map(|a| Arc::new(a.clone())));
+            let refs: Vec<&Allocation> = proposed.iter().map(|a| a.as_ref()).collect();
+            if let Err(why) = allocs_fit(&node, &refs) {
+                tracing::debug!(node_id, why, "plan applier: node refused");
+                out.rejected_nodes += 1;
+                continue;
+            }
+            overlay.node_allocs.insert(node_id.clone(), proposed);
+        } else {
+            // Stops only: they free capacity for the rest of the batch.
+            let stopped: HashSet<&str> = stops.iter().map(|a| a.id.as_str()).collect();
+            let live = overlay
+                .node_allocs
+                .entry(node_id.clone())
+                .or_insert_with(|| {
+                    snap.allocs_for_node(node_id)
+                        .into_iter()
+                        .filter(|a| !a.terminal())
+                        .collect()
+                });
+            live.retain(|a| !stopped.contains(a.id.as_str()));
+        }
+        out.updated.extend(stops.iter().cloned());
+        for a in allocs {
+            if snap.alloc(&a.id).is_some() {
+                out.updated.push(a.clone());
+            } else {
+                out.placed.push(a.clone());
+            }
+        }
+    }
+    // Link replacements to what they replace.
+    let mut next_of: HashMap<String, String> = HashMap::new();
+    for a in &out.placed {
+        if !a.previous_allocation.is_empty() {
+            next_of.insert(a.previous_allocation.clone(), a.id.clone());
+        }
+    }
+    for (prev, next) in next_of {
+        if let Some(u) = out.updated.iter_mut().find(|u| u.id == prev) {
+            u.next_allocation = next;
+        } else if let Some(existing) = snap.alloc(&prev) {
+            let mut a = (*existing).clone();
+            a.next_allocation = next;
+            out.updated.push(a);
+        }
+    }
+    out
 }

@@ -68,7 +68,7 @@ impl Server {
             };
             let last = attempt >= MAX_PLAN_ATTEMPTS;
             let evals = self.outcome_evals(eval, &outcome, snapshot_index);
-            match self.apply_plan(&outcome.plan, evals.clone(), last).await {
+            match self.apply_plan(outcome.plan, evals.clone(), last).await {
                 Ok(res) if res.rejected_nodes == 0 || last => {
                     self.after_eval(evals).await;
                     return;

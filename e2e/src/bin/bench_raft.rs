@@ -1,7 +1,8 @@
 //! Raft write figures for BENCHMARKS.md, on three real server processes on loopback with their
 //! durable logs:
 //! - job registrations per second and POST /v1/jobs latency (p50, p99) with 1 and 32 concurrent
-//!   writers at the leader, and 32 writers at a follower (which forwards to the leader);
+//!   writers at the leader, and 32 writers at a follower (which forwards to the leader); and how
+//!   fast the scheduler kept up: registrations per second until the last evaluation was done;
 //! - failover: while writes flow, kill -9 the leader and time until a surviving server
 //!   acknowledges a write; the killed server is restarted and caught up between rounds.
 //!
@@ -101,6 +102,8 @@ struct LoadRun {
     writers: usize,
     writes: usize,
     elapsed: Duration,
+    /// From the first registration until the leader had scheduled every evaluation.
+    scheduled: Duration,
     /// Sorted.
     latencies: Vec<Duration>,
 }
@@ -146,6 +149,22 @@ fn write_load(
     }
     all.sort();
     Ok((elapsed, all))
+}
+
+/// Evaluations waiting in the leader's broker or being scheduled, from its metrics.
+fn evals_outstanding(cluster: &Cluster, leader: usize) -> Result<u64> {
+    let metrics = cluster.http(leader, "GET", "/v1/metrics", None)?.json()?;
+    let gauges = metrics["Gauges"]
+        .as_array()
+        .context("metrics without Gauges")?;
+    let mut outstanding = 0.0;
+    for g in gauges {
+        let name = g["Name"].as_str().unwrap_or_default();
+        if name.ends_with("broker.total_ready") || name.ends_with("broker.total_unacked") {
+            outstanding += g["Value"].as_f64().unwrap_or_default();
+        }
+    }
+    Ok(outstanding as u64)
 }
 
 /// Kills the leader while a writer keeps it busy and returns the time from the kill to the
@@ -258,13 +277,20 @@ fn main() -> Result<()> {
             continue;
         }
         let tag = format!("w{writers}-{}", target.split(' ').next().unwrap_or(target));
+        let started = Instant::now();
         let (elapsed, latencies) = write_load(&cluster, index, writers, args.writes, &tag)
             .with_context(|| format!("{writers} writers at the {target}"))?;
+        // Registrations are acknowledged once committed; scheduling follows. A run is over when
+        // the scheduler caught up, so the next one does not inherit its backlog.
+        wait_for("the scheduler to catch up", ELECTION, || {
+            (evals_outstanding(&cluster, leader).ok()? == 0).then_some(())
+        })?;
         runs.push(LoadRun {
             target,
             writers,
             writes: args.writes,
             elapsed,
+            scheduled: started.elapsed(),
             latencies,
         });
     }
@@ -283,18 +309,19 @@ fn main() -> Result<()> {
     );
     println!("Command: `{}`\n", command.join(" "));
     println!(
-        "| POST /v1/jobs to | Writers | Registrations | Registrations/s | p50 (ms) | p99 (ms) |"
+        "| POST /v1/jobs to | Writers | Registrations | Registrations/s | p50 (ms) | p99 (ms) | Scheduled/s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for r in &runs {
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {:.0} |",
             r.target,
             r.writers,
             r.writes,
             r.writes as f64 / r.elapsed.as_secs_f64(),
             ms(percentile(&r.latencies, 0.5)),
             ms(percentile(&r.latencies, 0.99)),
+            r.writes as f64 / r.scheduled.as_secs_f64(),
         );
     }
     println!();
