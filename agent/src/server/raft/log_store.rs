@@ -21,6 +21,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
@@ -28,12 +29,18 @@ const VOTE: &str = "vote";
 const COMMITTED: &str = "committed";
 const LAST_PURGED: &str = "last_purged";
 
+/// How stale the stored commit index may be. It only lets a restart apply committed entries
+/// before hearing from a leader; a stale one means those few wait for the leader instead.
+const COMMITTED_HINT_EVERY: Duration = Duration::from_millis(100);
+
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
     tail: Arc<Mutex<LogTail>>,
     /// The stored vote, read on every replication batch: kept here rather than read from redb.
     vote: Arc<Mutex<Option<Vote>>>,
+    /// The newest commit index this process saved, which the db may hold only later.
+    committed: Arc<Mutex<Option<Option<LogId>>>>,
     flusher: mpsc::Sender<Flush>,
 }
 
@@ -93,6 +100,7 @@ impl LogStore {
             db,
             tail,
             vote: Arc::new(Mutex::new(vote)),
+            committed: Arc::default(),
             flusher: tx,
         })
     }
@@ -134,74 +142,124 @@ impl LogStore {
 }
 
 /// Writes batches of queued changes in one transaction each, `Immediate` when it holds appends,
-/// then tells the tail what is written and fires the appends' callbacks.
+/// then tells the tail what is written and fires the appends' callbacks. The commit hint is
+/// written at most every [`COMMITTED_HINT_EVERY`], with whatever else is being written then: on
+/// its own it would cost a transaction per commit.
 fn flusher(db: Arc<Database>, tail: Arc<Mutex<LogTail>>, rx: mpsc::Receiver<Flush>) {
-    while let Ok(first) = rx.recv() {
-        let batch: Vec<Flush> = std::iter::once(first).chain(rx.try_iter()).collect();
-        let mut callbacks = Vec::new();
-        // One past the newest entry written, and the tail's epoch when that was queued.
-        let mut wrote: Option<(u64, u64)> = None;
-        let res = (|| -> io::Result<()> {
-            let mut txn = db.begin_write().map_err(io_err)?;
-            let appends = batch.iter().any(|m| matches!(m, Flush::Append { .. }));
-            let durability = if appends {
-                Durability::Immediate
-            } else {
-                Durability::None
-            };
-            txn.set_durability(durability).map_err(io_err)?;
-            let mut committed = None;
-            {
-                let mut log = txn.open_table(LOG).map_err(io_err)?;
-                let mut meta = txn.open_table(META).map_err(io_err)?;
-                for msg in batch {
-                    match msg {
-                        Flush::Append {
-                            entries,
-                            callback,
-                            epoch,
-                        } => {
-                            callbacks.push(callback);
-                            let mut buf = Vec::new();
-                            for e in &entries {
-                                buf.clear();
-                                rmp_serde::encode::write_named(&mut buf, e).map_err(io_err)?;
-                                log.insert(e.index(), buf.as_slice()).map_err(io_err)?;
-                            }
-                            if let Some(last) = entries.last() {
-                                wrote = Some((last.index() + 1, epoch));
-                            }
-                        }
-                        Flush::Truncate { from, epoch } => {
-                            log.retain_in(from.., |_, _| false).map_err(io_err)?;
-                            wrote = wrote.map(|(end, _)| (end.min(from), epoch));
-                        }
-                        Flush::Purge(log_id) => {
-                            let bytes = rmp_serde::to_vec_named(&log_id).map_err(io_err)?;
-                            meta.insert(LAST_PURGED, bytes.as_slice()).map_err(io_err)?;
-                            log.retain_in(..=log_id.index(), |_, _| false)
-                                .map_err(io_err)?;
-                        }
-                        Flush::Committed(c) => committed = Some(c),
+    let mut hint: Option<Option<LogId>> = None;
+    let mut hint_written_at = Instant::now();
+    loop {
+        let mut closing = false;
+        let first = match hint {
+            None => match rx.recv() {
+                Ok(msg) => Some(msg),
+                Err(_) => return,
+            },
+            Some(_) => {
+                let wait = COMMITTED_HINT_EVERY.saturating_sub(hint_written_at.elapsed());
+                match rx.recv_timeout(wait) {
+                    Ok(msg) => Some(msg),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        closing = true;
+                        None
                     }
                 }
-                if let Some(c) = committed {
-                    let bytes = rmp_serde::to_vec_named(&c).map_err(io_err)?;
-                    meta.insert(COMMITTED, bytes.as_slice()).map_err(io_err)?;
+            }
+        };
+        let mut changes = Vec::new();
+        for msg in first.into_iter().chain(rx.try_iter()) {
+            match msg {
+                Flush::Committed(c) => hint = Some(c),
+                change => changes.push(change),
+            }
+        }
+        let hint_due =
+            hint.is_some() && (closing || hint_written_at.elapsed() >= COMMITTED_HINT_EVERY);
+        if changes.is_empty() && !hint_due {
+            continue;
+        }
+        let write_hint = if hint_due { hint.take() } else { None };
+        if write_hint.is_some() {
+            hint_written_at = Instant::now();
+        }
+        write_batch(&db, &tail, changes, write_hint);
+        if closing {
+            return;
+        }
+    }
+}
+
+/// One transaction of the flusher.
+fn write_batch(
+    db: &Database,
+    tail: &Mutex<LogTail>,
+    changes: Vec<Flush>,
+    hint: Option<Option<LogId>>,
+) {
+    let mut callbacks = Vec::new();
+    // One past the newest entry written, and the tail's epoch when that was queued.
+    let mut wrote: Option<(u64, u64)> = None;
+    let res = (|| -> io::Result<()> {
+        let mut txn = db.begin_write().map_err(io_err)?;
+        let appends = changes.iter().any(|m| matches!(m, Flush::Append { .. }));
+        let durability = if appends {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        txn.set_durability(durability).map_err(io_err)?;
+        {
+            let mut log = txn.open_table(LOG).map_err(io_err)?;
+            let mut buf = Vec::new();
+            for msg in changes {
+                match msg {
+                    Flush::Append {
+                        entries,
+                        callback,
+                        epoch,
+                    } => {
+                        callbacks.push(callback);
+                        for e in &entries {
+                            buf.clear();
+                            rmp_serde::encode::write_named(&mut buf, e).map_err(io_err)?;
+                            log.insert(e.index(), buf.as_slice()).map_err(io_err)?;
+                        }
+                        if let Some(last) = entries.last() {
+                            wrote = Some((last.index() + 1, epoch));
+                        }
+                    }
+                    Flush::Truncate { from, epoch } => {
+                        log.retain_in(from.., |_, _| false).map_err(io_err)?;
+                        wrote = wrote.map(|(end, _)| (end.min(from), epoch));
+                    }
+                    Flush::Purge(log_id) => {
+                        let bytes = rmp_serde::to_vec_named(&log_id).map_err(io_err)?;
+                        let mut meta = txn.open_table(META).map_err(io_err)?;
+                        meta.insert(LAST_PURGED, bytes.as_slice()).map_err(io_err)?;
+                        log.retain_in(..=log_id.index(), |_, _| false)
+                            .map_err(io_err)?;
+                    }
+                    Flush::Committed(_) => {}
                 }
             }
-            txn.commit().map_err(io_err)
-        })();
-        if let (Ok(()), Some((end, epoch))) = (&res, wrote) {
-            lock(&tail).written(end, epoch);
         }
-        for cb in callbacks {
-            let r = match &res {
-                Ok(()) => Ok(()),
-                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
-            };
-            cb.io_completed(r);
+        if let Some(c) = hint {
+            let bytes = rmp_serde::to_vec_named(&c).map_err(io_err)?;
+            let mut meta = txn.open_table(META).map_err(io_err)?;
+            meta.insert(COMMITTED, bytes.as_slice()).map_err(io_err)?;
         }
+        txn.commit().map_err(io_err)
+    })();
+    if let (Ok(()), Some((end, epoch))) = (&res, wrote) {
+        lock(tail).written(end, epoch);
+    }
+    for cb in callbacks {
+        let r = match &res {
+            Ok(()) => Ok(()),
+            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        };
+        cb.io_completed(r);
     }
 }
 
@@ -298,10 +356,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
         // A hint that lets a restart re-apply committed entries at once; it need not be durable,
         // so it rides along with the next flush instead of costing a transaction of its own.
+        *lock(&self.committed) = Some(committed);
         self.queue(Flush::Committed(committed))
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        if let Some(c) = *lock(&self.committed) {
+            return Ok(c);
+        }
         Ok(get_meta::<Option<LogId>>(&self.db, COMMITTED)?.flatten())
     }
 
