@@ -38,7 +38,9 @@ struct QueuedPlan {
 
 impl PlanQueue {
     fn lock(&self) -> MutexGuard<'_, Vec<QueuedPlan>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -243,4 +245,124 @@ fn check_plan(snap: &Tables, overlay: &mut BatchOverlay, plan: &Plan) -> Accepte
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use api::{AllocatedCpu, AllocatedMemory, AllocatedTaskResources};
+
+    fn node(id: &str) -> Node {
+        let mut n = Node {
+            id: id.into(),
+            name: id.into(),
+            datacenter: "dc1".into(),
+            status: NODE_STATUS_READY.into(),
+            scheduling_eligibility: "eligible".into(),
+            ..Node::default()
+        };
+        n.node_resources.cpu.cpu_shares = 1000;
+        n.node_resources.memory.memory_mb = 1024;
+        n
+    }
+
+    fn alloc(id: &str, node_id: &str, cpu: i64) -> Allocation {
+        let mut a = Allocation {
+            id: id.into(),
+            node_id: node_id.into(),
+            desired_status: ALLOC_DESIRED_RUN.into(),
+            client_status: "pending".into(),
+            ..Allocation::default()
+        };
+        a.allocated_resources.tasks.insert(
+            "t".into(),
+            AllocatedTaskResources {
+                cpu: AllocatedCpu { cpu_shares: cpu },
+                memory: AllocatedMemory {
+                    memory_mb: 100,
+                    memory_max_mb: 0,
+                },
+            },
+        );
+        a
+    }
+
+    fn placing(allocs: Vec<Allocation>) -> Plan {
+        let mut plan = Plan::default();
+        for a in allocs {
+            plan.node_allocation
+                .entry(a.node_id.clone())
+                .or_default()
+                .push(a);
+        }
+        plan
+    }
+
+    fn stopping(a: Allocation) -> Plan {
+        let mut plan = Plan::default();
+        let mut stop = a;
+        stop.desired_status = ALLOC_DESIRED_STOP.into();
+        plan.node_update.insert(stop.node_id.clone(), vec![stop]);
+        plan
+    }
+
+    fn state_with(nodes: &[Node], allocs: &[Allocation]) -> Tables {
+        let mut t = Tables::default();
+        for (i, n) in nodes.iter().enumerate() {
+            t.apply(
+                i as u64 + 1,
+                &Command::NodeRegister {
+                    node: Box::new(n.clone()),
+                    evals: vec![],
+                    now: 1,
+                },
+            );
+        }
+        t.apply(
+            100,
+            &Command::PlanApply {
+                updated: vec![],
+                placed: allocs.to_vec(),
+                evals: vec![],
+                now: 1,
+            },
+        );
+        t
+    }
+
+    #[test]
+    fn plans_of_one_batch_see_the_capacity_earlier_plans_took() {
+        // Scenario: two workers scheduled from the same snapshot and both chose node n1, which
+        // has room for one of them; their plans land in one batch.
+        let snap = state_with(&[node("n1")], &[]);
+        let mut overlay = BatchOverlay::default();
+        let first = check_plan(&snap, &mut overlay, &placing(vec![alloc("a", "n1", 600)]));
+        let second = check_plan(&snap, &mut overlay, &placing(vec![alloc("b", "n1", 600)]));
+        assert_eq!((first.rejected_nodes, first.placed.len()), (0, 1));
+        assert_eq!((second.rejected_nodes, second.placed.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_stop_earlier_in_the_batch_frees_room_for_a_later_plan() {
+        // Scenario: one plan stops the node's only allocation, the next places a new one that
+        // fits only once the first is gone.
+        let running = alloc("old", "n1", 600);
+        let snap = state_with(&[node("n1")], std::slice::from_ref(&running));
+        let mut overlay = BatchOverlay::default();
+        let stop = check_plan(&snap, &mut overlay, &stopping(running));
+        let place = check_plan(&snap, &mut overlay, &placing(vec![alloc("new", "n1", 600)]));
+        assert_eq!((stop.rejected_nodes, stop.updated.len()), (0, 1));
+        assert_eq!((place.rejected_nodes, place.placed.len()), (0, 1));
+    }
+
+    #[test]
+    fn a_plan_for_an_unknown_or_down_node_is_refused() {
+        let mut down = node("n2");
+        down.status = NODE_STATUS_DOWN.into();
+        let snap = state_with(&[down], &[]);
+        let mut overlay = BatchOverlay::default();
+        let plan = placing(vec![alloc("a", "n2", 100), alloc("b", "gone", 100)]);
+        let out = check_plan(&snap, &mut overlay, &plan);
+        assert_eq!((out.rejected_nodes, out.placed.len()), (2, 0));
+    }
 }

@@ -86,7 +86,10 @@ mod tests {
         assert!(received.decoded.is_none());
         assert_eq!(received.bytes, sent.bytes);
         let got = received.command().expect("decode");
-        assert_eq!(format!("{got:?}"), format!("{:?}", sent.command().expect("own")));
+        assert_eq!(
+            format!("{got:?}"),
+            format!("{:?}", sent.command().expect("own"))
+        );
     }
 
     #[test]

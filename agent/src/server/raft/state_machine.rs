@@ -160,9 +160,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(payload) => {
                     // A committed entry that does not decode cannot be skipped: stopping is
                     // the only way to not diverge from the other servers.
-                    let cmd = payload.command().map_err(|e| {
-                        decode_err(format!("log entry {index} ({payload}): {e}"))
-                    })?;
+                    let cmd = payload
+                        .command()
+                        .map_err(|e| decode_err(format!("log entry {index} ({payload}): {e}")))?;
                     self.state.apply(index, &cmd)
                 }
                 EntryPayload::Membership(m) => {

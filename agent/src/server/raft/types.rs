@@ -2,8 +2,8 @@
 //! [`Command`](crate::state::Command)s,
 //! a node is a [`ServerInfo`], and applying an entry answers with its index and [`ApplyResult`].
 
-use crate::rpc::ServerInfo;
 use super::payload::LogPayload;
+use crate::rpc::ServerInfo;
 use crate::state::ApplyResult;
 use serde::{Deserialize, Serialize};
 use std::io::Cursor;
