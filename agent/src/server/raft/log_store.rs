@@ -1,15 +1,16 @@
 //! The raft log in redb, with group commit.
 //!
-//! `append` puts its entries in the in-memory [`LogTail`], where readers find them at once, and
-//! hands them with openraft's flush callback to one flusher thread. The flusher writes everything
-//! queued since its last write in one transaction, commits it `Immediate` (one fsync), then fires
-//! the callbacks in the order the appends happened. Under load many appends share one
-//! transaction and one fsync, and the raft task never waits on the disk.
+//! `append` writes its entries in a transaction with `Durability::None`: they are readable at once
+//! but not yet on disk. It then hands openraft's flush callback to one flusher thread, which makes
+//! everything written so far durable with a single `Immediate` commit and fires the callbacks it
+//! collected, in the order the appends happened. Under load many appends share one fsync.
 //!
-//! Truncation and purging are queued to the flusher in the same order and take effect in the tail
-//! at once; they need no fsync of their own: a lost truncation is redone when the leader resends,
-//! and purged entries are below the snapshot, which is durable. The vote is written `Immediate`
-//! before `save_vote` returns: a server must never forget whom it voted for.
+//! The newest entries also stay in memory ([`LogTail`]): replication and the state machine read
+//! what was just appended, and find it there without a read transaction or a decode.
+//!
+//! The vote is written `Immediate` before `save_vote` returns: a server must never forget whom it
+//! voted for. Truncation and purging need no fsync of their own: a lost truncation is redone when
+//! the leader resends, and purged entries are below the snapshot, which is durable.
 
 use super::log_tail::LogTail;
 use super::types::{decode_err, io_err, Entry, LogId, TypeConfig, Vote};
@@ -44,19 +45,11 @@ pub struct LogStore {
     flusher: mpsc::Sender<Flush>,
 }
 
-/// Work for the flusher thread, in the order the raft task asked for it.
+/// Work for the flusher thread.
 enum Flush {
-    /// Write these entries, make them durable, then fire the callback.
-    Append {
-        entries: Vec<Entry>,
-        callback: IOFlushed<TypeConfig>,
-        epoch: u64,
-    },
-    /// Delete every entry at or above this index.
-    Truncate { from: u64, epoch: u64 },
-    /// Delete every entry at or below this one, and remember it as the last purged.
-    Purge(LogId),
-    /// The newest commit index, a hint written with the next flush rather than in a transaction
+    /// Make every append so far durable, then fire this callback.
+    Appended(IOFlushed<TypeConfig>),
+    /// The newest commit index, a hint written with a later flush rather than in a transaction
     /// of its own.
     Committed(Option<LogId>),
 }
@@ -92,10 +85,10 @@ impl LogStore {
         };
         let tail = Arc::new(Mutex::new(LogTail::open(last_stored, last_purged)));
         let (tx, rx) = mpsc::channel();
-        let (flush_db, flush_tail) = (db.clone(), tail.clone());
+        let flush_db = db.clone();
         std::thread::Builder::new()
             .name("raft-log-flush".into())
-            .spawn(move || flusher(flush_db, flush_tail, rx))?;
+            .spawn(move || flusher(flush_db, rx))?;
         Ok(LogStore {
             db,
             tail,
@@ -141,11 +134,10 @@ impl LogStore {
     }
 }
 
-/// Writes batches of queued changes in one transaction each, `Immediate` when it holds appends,
-/// then tells the tail what is written and fires the appends' callbacks. The commit hint is
-/// written at most every [`COMMITTED_HINT_EVERY`], with whatever else is being written then: on
+/// Makes batches of `Durability::None` appends durable with one `Immediate` commit each. The
+/// commit hint is written at most every [`COMMITTED_HINT_EVERY`], with a flush if one is due: on
 /// its own it would cost a transaction per commit.
-fn flusher(db: Arc<Database>, tail: Arc<Mutex<LogTail>>, rx: mpsc::Receiver<Flush>) {
+fn flusher(db: Arc<Database>, rx: mpsc::Receiver<Flush>) {
     let mut hint: Option<Option<LogId>> = None;
     let mut hint_written_at = Instant::now();
     loop {
@@ -167,100 +159,62 @@ fn flusher(db: Arc<Database>, tail: Arc<Mutex<LogTail>>, rx: mpsc::Receiver<Flus
                 }
             }
         };
-        let mut changes = Vec::new();
+        let mut callbacks = Vec::new();
         for msg in first.into_iter().chain(rx.try_iter()) {
             match msg {
+                Flush::Appended(cb) => callbacks.push(cb),
                 Flush::Committed(c) => hint = Some(c),
-                change => changes.push(change),
             }
         }
         let hint_due =
             hint.is_some() && (closing || hint_written_at.elapsed() >= COMMITTED_HINT_EVERY);
-        if changes.is_empty() && !hint_due {
+        if callbacks.is_empty() && !hint_due {
             continue;
         }
         let write_hint = if hint_due { hint.take() } else { None };
         if write_hint.is_some() {
             hint_written_at = Instant::now();
         }
-        write_batch(&db, &tail, changes, write_hint);
+        let res = (|| -> io::Result<()> {
+            let mut txn = db.begin_write().map_err(io_err)?;
+            let durability = if callbacks.is_empty() {
+                Durability::None
+            } else {
+                Durability::Immediate
+            };
+            txn.set_durability(durability).map_err(io_err)?;
+            if let Some(c) = write_hint {
+                let bytes = rmp_serde::to_vec_named(&c).map_err(io_err)?;
+                let mut t = txn.open_table(META).map_err(io_err)?;
+                t.insert(COMMITTED, bytes.as_slice()).map_err(io_err)?;
+            }
+            txn.commit().map_err(io_err)
+        })();
+        for cb in callbacks {
+            let r = match &res {
+                Ok(()) => Ok(()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            };
+            cb.io_completed(r);
+        }
         if closing {
             return;
         }
     }
 }
 
-/// One transaction of the flusher.
-fn write_batch(
+/// Runs `f` on the log table in a `Durability::None` transaction.
+fn write_log(
     db: &Database,
-    tail: &Mutex<LogTail>,
-    changes: Vec<Flush>,
-    hint: Option<Option<LogId>>,
-) {
-    let mut callbacks = Vec::new();
-    // One past the newest entry written, and the tail's epoch when that was queued.
-    let mut wrote: Option<(u64, u64)> = None;
-    let res = (|| -> io::Result<()> {
-        let mut txn = db.begin_write().map_err(io_err)?;
-        let appends = changes.iter().any(|m| matches!(m, Flush::Append { .. }));
-        let durability = if appends {
-            Durability::Immediate
-        } else {
-            Durability::None
-        };
-        txn.set_durability(durability).map_err(io_err)?;
-        {
-            let mut log = txn.open_table(LOG).map_err(io_err)?;
-            let mut buf = Vec::new();
-            for msg in changes {
-                match msg {
-                    Flush::Append {
-                        entries,
-                        callback,
-                        epoch,
-                    } => {
-                        callbacks.push(callback);
-                        for e in &entries {
-                            buf.clear();
-                            rmp_serde::encode::write_named(&mut buf, e).map_err(io_err)?;
-                            log.insert(e.index(), buf.as_slice()).map_err(io_err)?;
-                        }
-                        if let Some(last) = entries.last() {
-                            wrote = Some((last.index() + 1, epoch));
-                        }
-                    }
-                    Flush::Truncate { from, epoch } => {
-                        log.retain_in(from.., |_, _| false).map_err(io_err)?;
-                        wrote = wrote.map(|(end, _)| (end.min(from), epoch));
-                    }
-                    Flush::Purge(log_id) => {
-                        let bytes = rmp_serde::to_vec_named(&log_id).map_err(io_err)?;
-                        let mut meta = txn.open_table(META).map_err(io_err)?;
-                        meta.insert(LAST_PURGED, bytes.as_slice()).map_err(io_err)?;
-                        log.retain_in(..=log_id.index(), |_, _| false)
-                            .map_err(io_err)?;
-                    }
-                    Flush::Committed(_) => {}
-                }
-            }
-        }
-        if let Some(c) = hint {
-            let bytes = rmp_serde::to_vec_named(&c).map_err(io_err)?;
-            let mut meta = txn.open_table(META).map_err(io_err)?;
-            meta.insert(COMMITTED, bytes.as_slice()).map_err(io_err)?;
-        }
-        txn.commit().map_err(io_err)
-    })();
-    if let (Ok(()), Some((end, epoch))) = (&res, wrote) {
-        lock(tail).written(end, epoch);
+    f: impl FnOnce(&mut redb::Table<'_, u64, &'static [u8]>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut txn = db.begin_write().map_err(io_err)?;
+    txn.set_durability(Durability::None).map_err(io_err)?;
+    {
+        let mut t = txn.open_table(LOG).map_err(io_err)?;
+        f(&mut t)?;
     }
-    for cb in callbacks {
-        let r = match &res {
-            Ok(()) => Ok(()),
-            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
-        };
-        cb.io_completed(r);
-    }
+    txn.commit().map_err(io_err)
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -377,30 +331,46 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        let epoch = {
+        write_log(&self.db, |t| {
+            let mut buf = Vec::new();
+            for e in &entries {
+                buf.clear();
+                rmp_serde::encode::write_named(&mut buf, e).map_err(io_err)?;
+                t.insert(e.index(), buf.as_slice()).map_err(io_err)?;
+            }
+            Ok(())
+        })?;
+        if let Some(last) = entries.last() {
             let mut tail = lock(&self.tail);
             tail.append(&entries).map_err(io_err)?;
-            tail.epoch()
-        };
-        self.queue(Flush::Append {
-            entries,
-            callback,
-            epoch,
-        })
+            let epoch = tail.epoch();
+            tail.written(last.index() + 1, epoch);
+        }
+        self.queue(Flush::Appended(callback))
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
-        let epoch = {
-            let mut tail = lock(&self.tail);
-            tail.truncate(from);
-            tail.epoch()
-        };
-        self.queue(Flush::Truncate { from, epoch })
+        write_log(&self.db, |t| {
+            t.retain_in(from.., |_, _| false).map_err(io_err)
+        })?;
+        lock(&self.tail).truncate(from);
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        let bytes = rmp_serde::to_vec_named(&log_id).map_err(io_err)?;
+        let mut txn = self.db.begin_write().map_err(io_err)?;
+        txn.set_durability(Durability::None).map_err(io_err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(io_err)?;
+            meta.insert(LAST_PURGED, bytes.as_slice()).map_err(io_err)?;
+            let mut t = txn.open_table(LOG).map_err(io_err)?;
+            t.retain_in(..=log_id.index(), |_, _| false)
+                .map_err(io_err)?;
+        }
+        txn.commit().map_err(io_err)?;
         lock(&self.tail).purge(log_id);
-        self.queue(Flush::Purge(log_id))
+        Ok(())
     }
 }

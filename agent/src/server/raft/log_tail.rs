@@ -1,11 +1,11 @@
 //! The newest log entries, in memory.
 //!
-//! The tail holds a contiguous run of entries `[start, end)`: every entry appended but not yet
-//! written to redb, plus a few hundred written ones. Replication and the state machine read what
-//! was just appended; they find it here without a db transaction or a decode. Entries below
-//! `start` are in redb; nothing at or above `end` exists, whatever redb still holds there (a
-//! truncation is queued to the flusher but takes effect here at once). Nothing at or below the
-//! last purged index exists either.
+//! The tail holds a contiguous run of entries `[start, end)`: the newest few hundred, which
+//! replication and the state machine read right after they were appended; they find them here
+//! without a db transaction or a decode. An entry not yet written to redb never leaves the tail
+//! (the store writes each append before adding it, but the tail does not rely on that). Entries
+//! below `start` are read from redb; nothing at or above `end` exists, and nothing at or below the
+//! last purged index.
 
 use super::types::{Entry, LogId};
 use openraft::entry::RaftEntry;
