@@ -340,12 +340,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
             Ok(())
         })?;
-        if let Some(last) = entries.last() {
-            let mut tail = lock(&self.tail);
-            tail.append(&entries).map_err(io_err)?;
-            let epoch = tail.epoch();
-            tail.written(last.index() + 1, epoch);
-        }
+        lock(&self.tail).append(&entries).map_err(io_err)?;
         self.queue(Flush::Appended(callback))
     }
 

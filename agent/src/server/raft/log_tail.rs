@@ -1,30 +1,24 @@
 //! The newest log entries, in memory.
 //!
-//! The tail holds a contiguous run of entries `[start, end)`: the newest few hundred, which
-//! replication and the state machine read right after they were appended; they find them here
-//! without a db transaction or a decode. An entry not yet written to redb never leaves the tail
-//! (the store writes each append before adding it, but the tail does not rely on that). Entries
-//! below `start` are read from redb; nothing at or above `end` exists, and nothing at or below the
-//! last purged index.
+//! The tail holds a contiguous run of the newest entries `[start, end)`, at most [`KEEP`] of them,
+//! which replication and the state machine read right after they were appended; they find them
+//! here without a db transaction or a decode. The store writes every entry to redb before it
+//! enters the tail, so an entry may leave it at any time. Entries below `start` are read from
+//! redb; nothing at or above `end` exists, and nothing at or below the last purged index.
 
 use super::types::{Entry, LogId};
 use openraft::entry::RaftEntry;
 use std::collections::VecDeque;
 
-/// Written entries kept in memory for readers; unwritten ones are always kept.
-pub const KEEP_WRITTEN: usize = 512;
+/// Entries kept in memory for readers.
+pub const KEEP: usize = 512;
 
 #[derive(Debug, Default)]
 pub struct LogTail {
     entries: VecDeque<Entry>,
     /// Index of `entries[0]`, or where the next append goes when there are none.
     start: u64,
-    /// Every entry below this index is in redb.
-    written_below: u64,
     last_purged: Option<LogId>,
-    /// Counts truncations, so a flush that began before one cannot claim what replaced the
-    /// truncated entries was written.
-    epoch: u64,
 }
 
 /// A read split between the db and the tail.
@@ -39,13 +33,10 @@ impl LogTail {
     /// The tail of a log whose newest stored entry has index `last_stored` (None: empty log).
     pub fn open(last_stored: Option<u64>, last_purged: Option<LogId>) -> LogTail {
         let after_purged = last_purged.as_ref().map_or(0, |l| l.index() + 1);
-        let start = last_stored.map_or(0, |i| i + 1).max(after_purged);
         LogTail {
             entries: VecDeque::new(),
-            start,
-            written_below: start,
+            start: last_stored.map_or(0, |i| i + 1).max(after_purged),
             last_purged,
-            epoch: 0,
         }
     }
 
@@ -70,13 +61,9 @@ impl LogTail {
         self.entries.is_empty()
     }
 
-    /// Sent with every change queued to the flusher, and handed back by [`LogTail::written`].
-    pub fn epoch(&self) -> u64 {
-        self.epoch
-    }
-
-    /// Appends entries that follow the newest one. An entry at an index already held replaces
-    /// it and everything after it, as a truncation would.
+    /// Appends entries (already written to redb) that follow the newest one. An entry at an
+    /// index already held replaces it and everything after it, as a truncation would. The
+    /// oldest entries beyond [`KEEP`] leave memory.
     pub fn append(&mut self, entries: &[Entry]) -> Result<(), String> {
         let Some(first) = entries.first() else {
             return Ok(());
@@ -85,7 +72,6 @@ impl LogTail {
         if self.entries.is_empty() && first >= self.start {
             // After a purge past the log, or on a fresh log, the next entry sets the start.
             self.start = first;
-            self.written_below = self.written_below.min(first);
         } else if first < self.start || first > self.end() {
             return Err(format!(
                 "append at {first} does not follow the log's tail [{}, {})",
@@ -96,19 +82,21 @@ impl LogTail {
             self.truncate(first);
         }
         self.entries.extend(entries.iter().cloned());
+        while self.entries.len() > KEEP {
+            self.entries.pop_front();
+            self.start += 1;
+        }
         Ok(())
     }
 
     /// Drops every entry at or above `from`.
     pub fn truncate(&mut self, from: u64) {
-        self.epoch += 1;
         if from <= self.start {
             self.entries.clear();
             self.start = from;
         } else {
             self.entries.truncate((from - self.start) as usize);
         }
-        self.written_below = self.written_below.min(from);
     }
 
     /// Drops every entry at or below `upto`.
@@ -117,26 +105,8 @@ impl LogTail {
         while self.entries.front().is_some_and(|e| e.index() < after) {
             self.entries.pop_front();
         }
-        if self.start < after {
-            self.start = after;
-        }
-        self.written_below = self.written_below.max(self.start);
+        self.start = self.start.max(after);
         self.last_purged = Some(upto);
-    }
-
-    /// The flusher wrote the log up to `end` (exclusive), as it stood when the last change it
-    /// wrote was made, in `epoch`. Written entries beyond [`KEEP_WRITTEN`] leave memory; readers
-    /// find them in redb.
-    pub fn written(&mut self, end: u64, epoch: u64) {
-        // After a later truncation, entries below `end` may be new ones the flusher has not
-        // seen: the flush that writes them will say so.
-        if epoch == self.epoch {
-            self.written_below = self.written_below.max(end.min(self.end()));
-        }
-        while self.entries.len() > KEEP_WRITTEN && self.start < self.written_below {
-            self.entries.pop_front();
-            self.start += 1;
-        }
     }
 
     /// Where each index of `[from, to)` is found.
@@ -187,12 +157,12 @@ mod tests {
     }
 
     #[test]
-    fn truncation_hides_entries_the_db_still_holds() {
-        // Scenario: entries 10..15 were written; a new leader's entries replace 12 onwards, and
-        // then the log is truncated below the tail before the flusher ran.
+    fn truncation_ends_the_log_where_it_says() {
+        // Scenario: entries 10..15 were appended; a new leader's entries replace 12 onwards, and
+        // then the log is truncated below the tail: nothing from 8 on is read until appended
+        // again.
         let mut t = LogTail::open(Some(9), None);
         t.append(&entries(10, 15)).unwrap();
-        t.written(15, t.epoch());
         t.append(&entries(12, 13)).unwrap();
         assert_eq!(t.end(), 13);
         t.truncate(8);
@@ -214,32 +184,15 @@ mod tests {
     }
 
     #[test]
-    fn unwritten_entries_stay_and_written_ones_leave_beyond_the_limit() {
-        let n = KEEP_WRITTEN as u64 * 2;
+    fn only_the_newest_entries_stay_in_memory() {
+        let n = KEEP as u64 * 2;
         let mut t = LogTail::open(None, None);
-        t.append(&entries(0, n)).unwrap();
-        t.written(0, 0);
-        assert_eq!(t.start(), 0, "nothing written: everything stays");
-        t.written(100, 0);
-        assert_eq!(t.start(), 100, "only written entries leave");
-        t.written(n, 0);
-        assert_eq!(t.start(), n - KEEP_WRITTEN as u64);
+        t.append(&entries(0, 100)).unwrap();
+        assert_eq!(t.start(), 0, "under the limit everything stays");
+        t.append(&entries(100, n)).unwrap();
+        assert_eq!(t.start(), n - KEEP as u64);
         assert_eq!(t.plan_read(0, n).from_db, 0..t.start());
-    }
-
-    #[test]
-    fn a_flush_from_before_a_truncation_does_not_count_the_new_entries_as_written() {
-        // Scenario: the flusher writes 0..2000 while the log is truncated at 100 and refilled;
-        // its report must not let the refilled entries leave memory before they are written.
-        let mut t = LogTail::open(None, None);
-        t.append(&entries(0, 2000)).unwrap();
-        let epoch = t.epoch();
-        t.truncate(100);
-        t.append(&entries(100, 2000)).unwrap();
-        t.written(2000, epoch);
-        assert_eq!(t.start(), 0);
-        t.written(2000, t.epoch());
-        assert_eq!(t.start(), 2000 - KEEP_WRITTEN as u64);
+        assert_eq!(t.plan_read(0, n).from_tail.len(), KEEP);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::sync::Arc;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct LogPayload {
     bytes: Bytes,
     /// The command the bytes encode, where this server proposed it (never sent or stored).
