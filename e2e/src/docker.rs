@@ -500,30 +500,33 @@ impl DockerCluster {
         Ok(self.clients.len() - 1)
     }
 
-    /// Cuts client `i` off the raft network: it can no longer reach any server.
-    pub fn disconnect_client(&mut self, i: usize) -> Result<()> {
+    /// Takes a container off the raft network.
+    fn leave_raft_network(&self, c: &ContainerServer) -> Result<()> {
         docker(&[
             "network",
             "disconnect",
             &self.networks[0].name,
-            &self.clients[i].container,
+            &c.container,
         ])?;
         Ok(())
     }
 
+    /// Puts a container back on the raft network with its old address.
+    fn rejoin_raft_network(&self, c: &ContainerServer) -> Result<()> {
+        let ip = c.raft_ip.to_string();
+        let net = &self.networks[0].name;
+        docker(&["network", "connect", "--ip", &ip, net, &c.container])?;
+        Ok(())
+    }
+
+    /// Cuts client `i` off the raft network: it can no longer reach any server.
+    pub fn disconnect_client(&mut self, i: usize) -> Result<()> {
+        self.leave_raft_network(&self.clients[i])
+    }
+
     /// Puts client `i` back on the raft network with its old address.
     pub fn reconnect_client(&mut self, i: usize) -> Result<()> {
-        let c = &self.clients[i];
-        let ip = c.raft_ip.to_string();
-        docker(&[
-            "network",
-            "connect",
-            "--ip",
-            &ip,
-            &self.networks[0].name,
-            &c.container,
-        ])?;
-        Ok(())
+        self.rejoin_raft_network(&self.clients[i])
     }
 
     /// Processes in client `i`'s container whose command line contains `needle`.
@@ -537,45 +540,19 @@ impl DockerCluster {
 
     /// Client `i`'s output (`docker logs`).
     pub fn client_logs(&self, i: usize) -> String {
-        Command::new("docker")
-            .args(["logs", &self.clients[i].container])
-            .stdin(Stdio::null())
-            .output()
-            .map(|o| {
-                format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                )
-            })
-            .unwrap_or_else(|e| format!("(docker logs failed: {e})"))
+        container_logs(&self.clients[i].container)
     }
 
     /// Cuts server `i` off the raft network (its HTTP API stays reachable on the api network).
     pub fn disconnect(&mut self, i: usize) -> Result<()> {
-        let s = &self.servers[i];
-        docker(&[
-            "network",
-            "disconnect",
-            &self.networks[0].name,
-            &s.container,
-        ])?;
+        self.leave_raft_network(&self.servers[i])?;
         self.connected[i] = false;
         Ok(())
     }
 
     /// Puts server `i` back on the raft network with its old address.
     pub fn reconnect(&mut self, i: usize) -> Result<()> {
-        let s = &self.servers[i];
-        let ip = s.raft_ip.to_string();
-        docker(&[
-            "network",
-            "connect",
-            "--ip",
-            &ip,
-            &self.networks[0].name,
-            &s.container,
-        ])?;
+        self.rejoin_raft_network(&self.servers[i])?;
         self.connected[i] = true;
         Ok(())
     }
@@ -645,18 +622,7 @@ impl DockerCluster {
 
     /// Server `i`'s output (`docker logs`).
     pub fn logs(&self, i: usize) -> String {
-        let out = Command::new("docker")
-            .args(["logs", &self.servers[i].container])
-            .stdin(Stdio::null())
-            .output();
-        match out {
-            Ok(o) => format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => format!("(docker logs failed: {e})"),
-        }
+        container_logs(&self.servers[i].container)
     }
 
     /// Every server's output, each under a header, for a failing test's message.
@@ -672,6 +638,22 @@ impl DockerCluster {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+/// A container's output (`docker logs`), or why it could not be read.
+fn container_logs(container: &str) -> String {
+    let out = Command::new("docker")
+        .args(["logs", container])
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(o) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => format!("(docker logs failed: {e})"),
     }
 }
 

@@ -186,7 +186,9 @@ fn sh_task(script: &str, marker: &str) -> Task {
     }
 }
 
-fn alloc(job_type: &str, task: Task, restart: RestartPolicy) -> Allocation {
+/// A pending allocation of job "web" whose group `g` runs `task` (the artifact runner's tests
+/// use it too).
+pub(in crate::client) fn alloc(job_type: &str, task: Task, restart: RestartPolicy) -> Allocation {
     let mut job = Job {
         id: "web".into(),
         name: "web".into(),

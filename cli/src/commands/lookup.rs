@@ -88,3 +88,22 @@ pub fn node(client: &Client, given: &str, verbose: bool) -> Result<NodeListStub>
         ),
     }
 }
+
+/// The node a `-self` flag or a node ID/prefix names (exactly one of them must be given): with
+/// `-self`, the node of the client agent that `client` talks to.
+pub fn node_or_self(client: &Client, given: Option<&str>, own: bool) -> Result<String> {
+    match (given, own) {
+        (Some(given), false) => Ok(node(client, given, false)?.id),
+        (None, true) => {
+            let (me, _): (serde_json::Value, _) = client
+                .get("/v1/agent/self", &[])
+                .context("Error querying agent info")?;
+            me["stats"]["client"]["node_id"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("The agent at this address runs no client: -self needs one"))
+        }
+        _ => bail!("Give exactly one of a node ID or -self"),
+    }
+}

@@ -2,7 +2,7 @@
 //! elsewhere before maintenance, and take it back into service afterwards.
 
 use crate::commands::lookup;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use api::client::Client;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -34,18 +34,6 @@ pub struct Args {
     pub node: Option<String>,
 }
 
-/// The node id of the client agent `client` talks to.
-pub fn own_node_id(client: &Client) -> Result<String> {
-    let (me, _): (serde_json::Value, _) = client
-        .get("/v1/agent/self", &[])
-        .context("Error querying agent info")?;
-    me["stats"]["client"]["node_id"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("The agent at this address runs no client: -self needs one"))
-}
-
 fn parse_deadline(s: &str) -> Result<i64> {
     if s.starts_with('-') {
         return Ok(-1);
@@ -59,11 +47,7 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     if !args.enable && !args.disable {
         bail!("Either the '-enable' or '-disable' flag must be set");
     }
-    let id = match (&args.node, args.own) {
-        (Some(given), false) => lookup::node(client, given, false)?.id,
-        (None, true) => own_node_id(client)?,
-        _ => bail!("Give exactly one of a node ID or -self"),
-    };
+    let id = lookup::node_or_self(client, args.node.as_deref(), args.own)?;
     if args.disable {
         client
             .node_drain(&id, None, !args.keep_ineligible)

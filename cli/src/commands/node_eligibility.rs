@@ -1,6 +1,6 @@
 //! `node eligibility -enable|-disable [-self] ID`: whether the node takes new work.
 
-use crate::commands::{lookup, node_drain::own_node_id};
+use crate::commands::lookup;
 use anyhow::{anyhow, bail, Result};
 use api::client::Client;
 
@@ -23,11 +23,7 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     if !args.enable && !args.disable {
         bail!("Either the '-enable' or '-disable' flag must be set");
     }
-    let id = match (&args.node, args.own) {
-        (Some(given), false) => lookup::node(client, given, false)?.id,
-        (None, true) => own_node_id(client)?,
-        _ => bail!("Give exactly one of a node ID or -self"),
-    };
+    let id = lookup::node_or_self(client, args.node.as_deref(), args.own)?;
     client
         .node_eligibility(&id, args.enable)
         .map_err(|e| anyhow!("Error updating scheduling eligibility: {e}"))?;

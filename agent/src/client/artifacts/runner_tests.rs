@@ -7,7 +7,7 @@ use crate::client::events::EVENT_ARTIFACT_DOWNLOAD_FAILED;
 use crate::client::logs::{log_files, read_logs, LogKind, Origin};
 use crate::client::state_db::StateDb;
 use crate::client::taskenv::NodeInfo;
-use api::{Allocation, Artifact, Job, RestartPolicy, Task, TaskState};
+use api::{Allocation, Artifact, RestartPolicy, Task, TaskState};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,36 +52,13 @@ fn alloc(script: &str, artifacts: Vec<Artifact>, attempts: i32) -> Allocation {
         artifacts,
         ..Default::default()
     };
-    let mut job = Job {
-        id: "art".into(),
-        name: "art".into(),
-        job_type: "batch".into(),
-        task_groups: vec![api::TaskGroup {
-            name: "g".into(),
-            tasks: vec![task],
-            restart_policy: Some(RestartPolicy {
-                attempts,
-                interval: Duration::from_secs(600),
-                delay: Duration::from_millis(10),
-                mode: "fail".into(),
-            }),
-            ..Default::default()
-        }],
-        ..Default::default()
+    let restart = RestartPolicy {
+        attempts,
+        interval: Duration::from_secs(600),
+        delay: Duration::from_millis(10),
+        mode: "fail".into(),
     };
-    job.canonicalize();
-    Allocation {
-        id: uuid::Uuid::new_v4().to_string(),
-        namespace: "default".into(),
-        name: "art.g[0]".into(),
-        job_id: "art".into(),
-        task_group: "g".into(),
-        job: Some(Box::new(job)),
-        desired_status: api::ALLOC_DESIRED_RUN.into(),
-        client_status: "pending".into(),
-        alloc_modify_index: 1,
-        ..Default::default()
-    }
+    crate::client::tests::alloc("batch", task, restart)
 }
 
 /// Waits (with a deadline) until the runner has ended and returns the task's final state.
