@@ -33,6 +33,9 @@ use types::OpenRaft;
 /// The raft db's page cache.
 const RAFT_DB_CACHE_BYTES: usize = 16 << 20;
 
+/// The snapshot db's page cache: its one value is read at start and when a follower needs it.
+const SNAPSHOT_DB_CACHE_BYTES: usize = 1 << 20;
+
 /// How long a write may wait for its commit before the caller is told it did not happen in time.
 /// Without a quorum no write can commit; the caller gets an error, never a false success.
 const APPLY_TIMEOUT: Duration = Duration::from_secs(8);
@@ -57,7 +60,7 @@ pub enum RaftError {
 /// Settings of the raft node.
 #[derive(Debug, Clone)]
 pub struct RaftOptions {
-    /// Holds `raft.db`.
+    /// Holds `raft.db` (the log) and `snapshot.db`.
     pub dir: PathBuf,
     pub me: ServerInfo,
     /// Log entries between snapshots (Nomad's `raft_snapshot_threshold`).
@@ -112,7 +115,13 @@ impl Raft {
             .map_err(|e| RaftError::Storage(format!("{}: {e}", path.display())))?;
         let db = Arc::new(db);
         let log = LogStore::open(db.clone()).map_err(|e| RaftError::Storage(e.to_string()))?;
-        let sm = StateMachine::open(db, state).map_err(|e| RaftError::Storage(e.to_string()))?;
+        let snap_path = opts.dir.join("snapshot.db");
+        let snap_db = redb::Builder::new()
+            .set_cache_size(SNAPSHOT_DB_CACHE_BYTES)
+            .create(&snap_path)
+            .map_err(|e| RaftError::Storage(format!("{}: {e}", snap_path.display())))?;
+        let sm = StateMachine::open(Arc::new(snap_db), &db, state)
+            .map_err(|e| RaftError::Storage(e.to_string()))?;
         let config = Config {
             cluster_name: "nomad-rs".into(),
             // A follower stands for election 400-700 ms after the leader's last heartbeat, and

@@ -3,6 +3,11 @@
 //!
 //! The tables are persistent maps, so a snapshot starts as an O(1) clone; encoding it happens off
 //! the raft task. Restart = the stored snapshot, then openraft replays the committed log after it.
+//!
+//! Snapshots live in a redb file of their own (`snapshot.db`), not in the log's: redb has one
+//! writer per file, and writing a snapshot of tens of MB on a low-priority thread would hold the
+//! log's appends behind it (followers then miss the leader's replication deadline and the whole
+//! cluster stalls for the length of the write).
 
 use super::types::{
     decode_err, io_err, Applied, LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership,
@@ -22,7 +27,7 @@ const CURRENT: &str = "current";
 
 /// A snapshot as stored: its meta and the encoded tables.
 #[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
+pub(super) struct StoredSnapshot {
     meta: SnapshotMeta,
     #[serde(with = "serde_bytes")]
     data: Vec<u8>,
@@ -36,8 +41,14 @@ pub struct StateMachine {
 }
 
 impl StateMachine {
-    /// Opens the snapshot table and restores the state from the stored snapshot, if any.
-    pub fn open(db: Arc<Database>, state: Arc<StateStore>) -> io::Result<StateMachine> {
+    /// Opens the snapshot table in `db` and restores the state from the stored snapshot, if any.
+    /// `log_db` is the raft log's file, where earlier versions kept the snapshot: one found only
+    /// there is moved over, so an upgraded server keeps the state its purged log no longer holds.
+    pub fn open(
+        db: Arc<Database>,
+        log_db: &Database,
+        state: Arc<StateStore>,
+    ) -> io::Result<StateMachine> {
         let txn = db.begin_write().map_err(io_err)?;
         txn.open_table(SNAPSHOT).map_err(io_err)?;
         txn.commit().map_err(io_err)?;
@@ -47,22 +58,20 @@ impl StateMachine {
             last_applied: None,
             membership: StoredMembership::default(),
         };
-        if let Some(snap) = sm.read_snapshot()? {
+        let mut stored = read_snapshot(&sm.db)?;
+        if stored.is_none() {
+            stored = read_snapshot(log_db)?;
+            if let Some(snap) = &stored {
+                StateMachine::write_snapshot(&sm.db, snap)?;
+            }
+        }
+        if let Some(snap) = stored {
             sm.restore(&snap.meta, &snap.data)?;
         }
         Ok(sm)
     }
 
-    fn read_snapshot(&self) -> io::Result<Option<StoredSnapshot>> {
-        let txn = self.db.begin_read().map_err(io_err)?;
-        let t = txn.open_table(SNAPSHOT).map_err(io_err)?;
-        match t.get(CURRENT).map_err(io_err)? {
-            Some(v) => Ok(Some(rmp_serde::from_slice(v.value()).map_err(decode_err)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn write_snapshot(db: &Database, snap: &StoredSnapshot) -> io::Result<()> {
+    pub(super) fn write_snapshot(db: &Database, snap: &StoredSnapshot) -> io::Result<()> {
         let bytes = rmp_serde::to_vec_named(snap).map_err(io_err)?;
         let mut txn = db.begin_write().map_err(io_err)?;
         txn.set_durability(Durability::Immediate).map_err(io_err)?;
@@ -79,6 +88,20 @@ impl StateMachine {
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         Ok(())
+    }
+}
+
+/// The snapshot stored in `db`, if it has one (a file without the table has none).
+pub(super) fn read_snapshot(db: &Database) -> io::Result<Option<StoredSnapshot>> {
+    let txn = db.begin_read().map_err(io_err)?;
+    let t = match txn.open_table(SNAPSHOT) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(io_err(e)),
+    };
+    match t.get(CURRENT).map_err(io_err)? {
+        Some(v) => Ok(Some(rmp_serde::from_slice(v.value()).map_err(decode_err)?)),
+        None => Ok(None),
     }
 }
 
@@ -212,7 +235,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
-        Ok(self.read_snapshot()?.map(|s| Snapshot {
+        Ok(read_snapshot(&self.db)?.map(|s| Snapshot {
             meta: s.meta,
             snapshot: Cursor::new(s.data),
         }))

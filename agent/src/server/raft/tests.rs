@@ -24,8 +24,10 @@ impl StoreBuilder<types::TypeConfig, LogStore, StateMachine, tempfile::TempDir>
         let db = redb::Database::create(dir.path().join("raft.db")).map_err(|e| storage_err(&e))?;
         let db = Arc::new(db);
         let log = LogStore::open(db.clone()).map_err(|e| storage_err(&e))?;
-        let sm =
-            StateMachine::open(db, Arc::new(StateStore::default())).map_err(|e| storage_err(&e))?;
+        let snap_db =
+            redb::Database::create(dir.path().join("snapshot.db")).map_err(|e| storage_err(&e))?;
+        let sm = StateMachine::open(Arc::new(snap_db), &db, Arc::new(StateStore::default()))
+            .map_err(|e| storage_err(&e))?;
         Ok((dir, log, sm))
     }
 }
@@ -158,7 +160,8 @@ async fn restart_replays_the_log_and_keeps_every_write() {
 async fn snapshots_compact_the_log_and_a_restart_restores_from_both() {
     // Scenario: with a snapshot every 5 entries and 2 kept behind it, 30 writes leave a stored
     // snapshot and a purged log; the state machine alone restores the snapshot, and a restarted
-    // raft adds the entries after it.
+    // raft adds the entries after it, also when the snapshot sits where earlier versions kept it
+    // (in the log's file, with no snapshot.db).
     let dir = tempfile::tempdir().unwrap();
     let opts = options(dir.path(), 5, 2);
     let state = Arc::new(StateStore::default());
@@ -191,17 +194,29 @@ async fn snapshots_compact_the_log_and_a_restart_restores_from_both() {
     drop(raft);
 
     // The stored snapshot on its own.
-    let db = loop {
-        match redb::Database::create(dir.path().join("raft.db")) {
-            Ok(db) => break Arc::new(db),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+    let open_db = |name: &'static str| {
+        let path = dir.path().join(name);
+        async move {
+            loop {
+                match redb::Database::create(&path) {
+                    Ok(db) => break Arc::new(db),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
         }
     };
+    let (log_db, snap_db) = (open_db("raft.db").await, open_db("snapshot.db").await);
     let from_snapshot = Arc::new(StateStore::default());
-    StateMachine::open(db.clone(), from_snapshot.clone()).unwrap();
+    StateMachine::open(snap_db.clone(), &log_db, from_snapshot.clone()).unwrap();
     let in_snapshot = from_snapshot.snapshot().jobs().count();
     assert!((18..=30).contains(&in_snapshot), "{in_snapshot} jobs");
-    drop(db);
+
+    // Earlier versions kept the snapshot in the log's file: put it back there alone, as an
+    // upgraded server would find it.
+    let stored = state_machine::read_snapshot(&snap_db).unwrap().unwrap();
+    state_machine::StateMachine::write_snapshot(&log_db, &stored).unwrap();
+    drop((log_db, snap_db));
+    std::fs::remove_file(dir.path().join("snapshot.db")).unwrap();
 
     let restored = Arc::new(StateStore::default());
     let raft = open(&opts, restored.clone()).await;
