@@ -157,6 +157,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 retry_join: cfg.server.retry_join.clone(),
                 raft_snapshot_threshold: cfg.server.raft_snapshot_threshold,
                 raft_trailing_logs: cfg.server.raft_trailing_logs,
+                raft_snapshot_interval: cfg.server.raft_snapshot_interval,
                 num_workers: cfg.server.num_schedulers,
                 heartbeat: heartbeat_config(&cfg.server),
             },

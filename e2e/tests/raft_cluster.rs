@@ -13,6 +13,10 @@ use std::time::Duration;
 const ELECTION: Duration = Duration::from_secs(60);
 const CONVERGE: Duration = Duration::from_secs(120);
 const WRITE: Duration = Duration::from_secs(60);
+/// A snapshot every 50 entries, checked for every 100-200 ms, with 10 entries kept behind it: a
+/// server that misses a few dozen writes can only catch up from a snapshot.
+const SNAPSHOT_OFTEN: &str =
+    "raft_snapshot_threshold = 50\n  raft_snapshot_interval = \"100ms\"\n  raft_trailing_logs = 10";
 
 fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|k| format!("{prefix}-{k:03}")).collect()
@@ -266,8 +270,7 @@ fn a_far_behind_follower_catches_up_by_snapshot() {
     // Scenario: with a snapshot every 50 entries and 10 trailing entries kept, a follower is
     // killed while 150 jobs are written, so the entries it misses are compacted away; restarted,
     // it is sent a snapshot and ends with every job.
-    let mut c =
-        Cluster::start(3, "raft_snapshot_threshold = 50\n  raft_trailing_logs = 10").unwrap();
+    let mut c = Cluster::start(3, SNAPSHOT_OFTEN).unwrap();
     let leader = c.wait_leader(ELECTION).unwrap();
     let follower = c.follower_of(leader).unwrap();
     let early = ids("early", 3);
@@ -343,8 +346,7 @@ fn all_servers_end_with_the_same_state() {
     // Scenario: a mix of the above - a follower misses writes past a snapshot, a job is purged,
     // the leader crashes, more writes land, everyone restarts - and in the end the three servers
     // answer identical job lists (same jobs, same content) from their own state.
-    let mut c =
-        Cluster::start(3, "raft_snapshot_threshold = 50\n  raft_trailing_logs = 10").unwrap();
+    let mut c = Cluster::start(3, SNAPSHOT_OFTEN).unwrap();
     let leader = c.wait_leader(ELECTION).unwrap();
     let first = ids("first", 10);
     register_all(&c, leader, &first);

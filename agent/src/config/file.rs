@@ -215,6 +215,7 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
             "eval_gc_threshold",
             "raft_snapshot_threshold",
             "raft_trailing_logs",
+            "raft_snapshot_interval",
             "min_heartbeat_ttl",
             "max_heartbeats_per_second",
             "failover_heartbeat_ttl",
@@ -262,6 +263,9 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
     }
     if let Some(v) = s.int_as("raft_trailing_logs")? {
         cfg.server.raft_trailing_logs = v;
+    }
+    if let Some(v) = s.duration("raft_snapshot_interval")? {
+        cfg.server.raft_snapshot_interval = v;
     }
     s.int("raft_protocol")?;
     s.strings("enabled_schedulers")?;

@@ -59,6 +59,9 @@ pub struct ServerConfig {
     /// Raft log entries kept behind a snapshot so a lagging follower catches up from the log
     /// (`raft_trailing_logs`).
     pub raft_trailing_logs: u64,
+    /// How often a server checks whether `raft_snapshot_threshold` entries accumulated, stretched
+    /// at random by up to as much again (`raft_snapshot_interval`).
+    pub raft_snapshot_interval: std::time::Duration,
     /// Scheduler workers (`num_schedulers`); 0 = four per core.
     pub num_schedulers: usize,
     /// Heartbeat settings with Nomad's names; None keeps our defaults (see
@@ -72,6 +75,8 @@ pub struct ServerConfig {
 /// Defaults for the raft log: a snapshot every 8192 entries, 2048 kept behind it.
 pub const DEFAULT_RAFT_SNAPSHOT_THRESHOLD: u64 = 8192;
 pub const DEFAULT_RAFT_TRAILING_LOGS: u64 = 2048;
+/// Nomad's (hashicorp/raft's) default check interval for snapshots.
+pub const DEFAULT_RAFT_SNAPSHOT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(120);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientConfig {
@@ -131,6 +136,7 @@ impl Config {
                 retry_join: Vec::new(),
                 raft_snapshot_threshold: DEFAULT_RAFT_SNAPSHOT_THRESHOLD,
                 raft_trailing_logs: DEFAULT_RAFT_TRAILING_LOGS,
+                raft_snapshot_interval: DEFAULT_RAFT_SNAPSHOT_INTERVAL,
                 num_schedulers: 0,
                 min_heartbeat_ttl: None,
                 heartbeat_grace: None,

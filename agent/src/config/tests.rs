@@ -98,6 +98,7 @@ server {
   min_heartbeat_ttl         = "4s"
   max_heartbeats_per_second = 20
   raft_snapshot_threshold   = 100
+  raft_snapshot_interval    = "30s"
 }
 
 client {
@@ -168,6 +169,7 @@ fn hcl_file_then_flags() {
     assert_eq!(cfg.server.max_heartbeats_per_second, Some(20));
     assert_eq!(cfg.server.failover_heartbeat_ttl, None);
     assert_eq!(cfg.server.raft_snapshot_threshold, 100);
+    assert_eq!(cfg.server.raft_snapshot_interval, Duration::from_secs(30));
     assert_eq!(cfg.client.servers, ["a:4647", "b:4647"]);
     assert_eq!(cfg.client.node_class, "web");
     assert_eq!(cfg.client.meta["rack"], "r1");

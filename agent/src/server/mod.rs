@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub raft_snapshot_threshold: u64,
     /// Raft log entries kept after a snapshot.
     pub raft_trailing_logs: u64,
+    /// How often to check whether a snapshot is due.
+    pub raft_snapshot_interval: std::time::Duration,
     /// Scheduler workers; 0 = four per core.
     pub num_workers: usize,
     pub heartbeat: HeartbeatConfig,
@@ -78,6 +80,7 @@ impl Server {
                 me: cfg.info.clone(),
                 snapshot_threshold: cfg.raft_snapshot_threshold,
                 trailing_logs: cfg.raft_trailing_logs,
+                snapshot_interval: cfg.raft_snapshot_interval,
             },
             state.clone(),
             rpc.clone(),

@@ -153,15 +153,15 @@ impl Tables {
     pub fn to_image(&self) -> TablesImage {
         TablesImage {
             index: self.index,
-            jobs: self.jobs.values().map(|j| (**j).clone()).collect(),
+            jobs: self.jobs.values().cloned().collect(),
             job_versions: self
                 .job_versions
                 .values()
-                .flat_map(|m| m.values().map(|j| (**j).clone()))
+                .flat_map(|m| m.values().cloned())
                 .collect(),
-            nodes: self.nodes.values().map(|n| (**n).clone()).collect(),
-            allocs: self.allocs.values().map(|a| (**a).clone()).collect(),
-            evals: self.evals.values().map(|e| (**e).clone()).collect(),
+            nodes: self.nodes.values().cloned().collect(),
+            allocs: self.allocs.values().cloned().collect(),
+            evals: self.evals.values().cloned().collect(),
             indexes: [
                 self.jobs_index,
                 self.nodes_index,
@@ -181,36 +181,37 @@ impl Tables {
             ..Default::default()
         };
         for j in img.jobs {
-            t.jobs
-                .insert((j.namespace.clone(), j.id.clone()), Arc::new(j));
+            t.jobs.insert((j.namespace.clone(), j.id.clone()), j);
         }
         for j in img.job_versions {
             t.job_versions
                 .entry((j.namespace.clone(), j.id.clone()))
                 .or_default()
-                .insert(j.version, Arc::new(j));
+                .insert(j.version, j);
         }
         for n in img.nodes {
-            t.nodes.insert(n.id.clone(), Arc::new(n));
+            t.nodes.insert(n.id.clone(), n);
         }
         for a in img.allocs {
-            t.put_alloc(a);
+            t.put_alloc(Arc::unwrap_or_clone(a));
         }
         for e in img.evals {
-            t.put_eval(e);
+            t.put_eval(Arc::unwrap_or_clone(e));
         }
         t
     }
 }
 
+/// The tables as one serialisable value. It shares the objects with the tables it was taken
+/// from (an `Arc` encodes as what it points to), so taking one copies no job or allocation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TablesImage {
     pub index: u64,
-    pub jobs: Vec<Job>,
-    pub job_versions: Vec<Job>,
-    pub nodes: Vec<Node>,
-    pub allocs: Vec<Allocation>,
-    pub evals: Vec<Evaluation>,
+    pub jobs: Vec<Arc<Job>>,
+    pub job_versions: Vec<Arc<Job>>,
+    pub nodes: Vec<Arc<Node>>,
+    pub allocs: Vec<Arc<Allocation>>,
+    pub evals: Vec<Arc<Evaluation>>,
     pub indexes: [u64; 4],
 }
 

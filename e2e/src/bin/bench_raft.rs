@@ -7,7 +7,8 @@
 //!   acknowledges a write; the killed server is restarted and caught up between rounds.
 //!
 //! Run: `cargo build --release --bins && ./target/release/bench_raft [--writes N] [--failovers K]`
-//! (`--failovers 0 --only-concurrent` runs just the 32-writer loads, for a profiler).
+//! (`--failovers 0 --only-concurrent` runs just the 32-writer loads, for a profiler;
+//! `--server-config 'raft_snapshot_interval = "1s"'` adds settings to every server).
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use e2e::cluster::{job_json, Cluster};
@@ -19,7 +20,8 @@ use std::time::{Duration, Instant};
 const ELECTION: Duration = Duration::from_secs(60);
 /// Longer than a server's bounded wait for a quorum, so a request always ends in an answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const USAGE: &str = "usage: bench_raft [--writes N] [--failovers K] [--only-concurrent]";
+const USAGE: &str =
+    "usage: bench_raft [--writes N] [--failovers K] [--only-concurrent] [--server-config HCL]";
 
 struct Args {
     /// Registrations per load configuration.
@@ -27,6 +29,8 @@ struct Args {
     failovers: usize,
     /// Skip the single-writer run: for profiling the concurrent path on its own.
     only_concurrent: bool,
+    /// Extra settings for every server's `server { }` block, e.g. `raft_snapshot_interval = "1s"`.
+    server_config: String,
 }
 
 fn parse_args() -> Result<Args> {
@@ -34,6 +38,7 @@ fn parse_args() -> Result<Args> {
         writes: 2000,
         failovers: 5,
         only_concurrent: false,
+        server_config: String::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,6 +57,11 @@ fn parse_args() -> Result<Args> {
                 ensure!(args.writes > 0, "--writes must be at least 1");
             }
             "--only-concurrent" => args.only_concurrent = true,
+            "--server-config" => {
+                args.server_config = it
+                    .next()
+                    .with_context(|| format!("--server-config needs a value\n{USAGE}"))?;
+            }
             "--failovers" => args.failovers = number("--failovers")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -261,7 +271,7 @@ fn failover_round(cluster: &mut Cluster, round: usize) -> Result<Duration> {
 fn main() -> Result<()> {
     let args = parse_args()?;
     let command: Vec<String> = std::env::args().collect();
-    let mut cluster = Cluster::start(3, "").context("starting three servers")?;
+    let mut cluster = Cluster::start(3, &args.server_config).context("starting three servers")?;
     let leader = cluster.wait_leader(ELECTION)?;
     let follower = cluster.follower_of(leader)?;
     // Warm-up, not measured: first connections, first allocations of the state store.

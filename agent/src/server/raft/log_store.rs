@@ -11,6 +11,11 @@
 //! The vote is written `Immediate` before `save_vote` returns: a server must never forget whom it
 //! voted for. Truncation and purging need no fsync of their own: a lost truncation is redone when
 //! the leader resends, and purged entries are below the snapshot, which is durable.
+//!
+//! A purge after a snapshot can cover thousands of entries. Deleting them in one transaction would
+//! hold redb's single writer, and so this server's appends, for tens of milliseconds (long enough
+//! for the leader to give up on it). So `purge` only records the new start of the log; the flusher
+//! deletes the entries below it in chunks, between and with its commits.
 
 use super::log_tail::LogTail;
 use super::types::{decode_err, io_err, Entry, LogId, TypeConfig, Vote};
@@ -29,6 +34,12 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 const VOTE: &str = "vote";
 const COMMITTED: &str = "committed";
 const LAST_PURGED: &str = "last_purged";
+
+/// Entries the flusher deletes per transaction while a purge is pending.
+const PURGE_CHUNK: u64 = 256;
+/// Pause between two purge chunks with nothing else to do: redb's writer lock is not fair, and a
+/// flusher that takes it again at once would keep the appends waiting for the whole purge.
+const PURGE_PAUSE: Duration = Duration::from_millis(2);
 
 /// How stale the stored commit index may be. It only lets a restart apply committed entries
 /// before hearing from a leader; a stale one means those few wait for the leader instead.
@@ -52,6 +63,8 @@ enum Flush {
     /// The newest commit index, a hint written with a later flush rather than in a transaction
     /// of its own.
     Committed(Option<LogId>),
+    /// Delete the stored entries up to and including this index (their purge is recorded).
+    Purge(u64),
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,6 +134,15 @@ impl LogStore {
         Ok(first.is_some())
     }
 
+    /// Index of the oldest entry redb still holds.
+    #[cfg(test)]
+    pub(super) fn first_stored_index(&self) -> io::Result<Option<u64>> {
+        let txn = self.db.begin_read().map_err(io_err)?;
+        let t = txn.open_table(LOG).map_err(io_err)?;
+        let first = t.first().map_err(io_err)?;
+        Ok(first.map(|(k, _)| k.value()))
+    }
+
     /// Entries `[from, to)` from redb.
     fn read_db(&self, from: u64, to: u64) -> io::Result<Vec<Entry>> {
         let txn = self.db.begin_read().map_err(io_err)?;
@@ -140,15 +162,22 @@ impl LogStore {
 fn flusher(db: Arc<Database>, rx: mpsc::Receiver<Flush>) {
     let mut hint: Option<Option<LogId>> = None;
     let mut hint_written_at = Instant::now();
+    // Entries up to this index are to be deleted; some may still be stored.
+    let mut purge_upto: Option<u64> = None;
     loop {
         let mut closing = false;
-        let first = match hint {
-            None => match rx.recv() {
+        let first = match (hint, purge_upto) {
+            (None, None) => match rx.recv() {
                 Ok(msg) => Some(msg),
                 Err(_) => return,
             },
-            Some(_) => {
-                let wait = COMMITTED_HINT_EVERY.saturating_sub(hint_written_at.elapsed());
+            _ => {
+                // A pending purge goes on after a pause; a hint waits until it is due.
+                let wait = if purge_upto.is_some() {
+                    PURGE_PAUSE
+                } else {
+                    COMMITTED_HINT_EVERY.saturating_sub(hint_written_at.elapsed())
+                };
                 match rx.recv_timeout(wait) {
                     Ok(msg) => Some(msg),
                     Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -164,11 +193,12 @@ fn flusher(db: Arc<Database>, rx: mpsc::Receiver<Flush>) {
             match msg {
                 Flush::Appended(cb) => callbacks.push(cb),
                 Flush::Committed(c) => hint = Some(c),
+                Flush::Purge(upto) => purge_upto = purge_upto.max(Some(upto)),
             }
         }
         let hint_due =
             hint.is_some() && (closing || hint_written_at.elapsed() >= COMMITTED_HINT_EVERY);
-        if callbacks.is_empty() && !hint_due {
+        if callbacks.is_empty() && !hint_due && purge_upto.is_none() {
             continue;
         }
         let write_hint = if hint_due { hint.take() } else { None };
@@ -188,8 +218,26 @@ fn flusher(db: Arc<Database>, rx: mpsc::Receiver<Flush>) {
                 let mut t = txn.open_table(META).map_err(io_err)?;
                 t.insert(COMMITTED, bytes.as_slice()).map_err(io_err)?;
             }
+            if let Some(upto) = purge_upto {
+                let mut t = txn.open_table(LOG).map_err(io_err)?;
+                let first = t.first().map_err(io_err)?.map(|(k, _)| k.value());
+                match first {
+                    Some(first) if first <= upto => {
+                        let end = upto.min(first.saturating_add(PURGE_CHUNK - 1));
+                        t.retain_in(first..=end, |_, _| false).map_err(io_err)?;
+                        if end == upto {
+                            purge_upto = None;
+                        }
+                    }
+                    _ => purge_upto = None,
+                }
+            }
             txn.commit().map_err(io_err)
         })();
+        if res.is_err() {
+            // Retried with the next purge; the entries are unreachable below the recorded start.
+            purge_upto = None;
+        }
         for cb in callbacks {
             let r = match &res {
                 Ok(()) => Ok(()),
@@ -354,18 +402,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        // The new start is recorded before any entry goes: a restart never finds entries missing
+        // below a start it does not know about. The deletion itself is the flusher's.
         let bytes = rmp_serde::to_vec_named(&log_id).map_err(io_err)?;
         let mut txn = self.db.begin_write().map_err(io_err)?;
         txn.set_durability(Durability::None).map_err(io_err)?;
         {
             let mut meta = txn.open_table(META).map_err(io_err)?;
             meta.insert(LAST_PURGED, bytes.as_slice()).map_err(io_err)?;
-            let mut t = txn.open_table(LOG).map_err(io_err)?;
-            t.retain_in(..=log_id.index(), |_, _| false)
-                .map_err(io_err)?;
         }
         txn.commit().map_err(io_err)?;
         lock(&self.tail).purge(log_id);
-        Ok(())
+        self.queue(Flush::Purge(log_id.index()))
     }
 }

@@ -6,12 +6,14 @@
 //! - `state_machine`: committed commands applied to the in-memory state, snapshotted to redb.
 //! - `network`: raft messages over the agent's rpc port.
 //! - `payload`: a command as it travels in the log, encoded once by its proposer.
+//! - `snapshot_timer`: when each server snapshots and compacts its log.
 //! - `types`: openraft's generic parameters bound to ours.
 
 mod log_store;
 mod log_tail;
 mod network;
 mod payload;
+mod snapshot_timer;
 mod state_machine;
 mod types;
 
@@ -67,6 +69,9 @@ pub struct RaftOptions {
     pub snapshot_threshold: u64,
     /// Entries kept after a snapshot so slow followers catch up from the log (`raft_trailing_logs`).
     pub trailing_logs: u64,
+    /// How often to check whether a snapshot is due, stretched by up to as much again at random
+    /// (`raft_snapshot_interval`).
+    pub snapshot_interval: Duration,
 }
 
 /// One server of the raft configuration.
@@ -131,7 +136,8 @@ impl Raft {
             heartbeat_interval: 50,
             election_timeout_min: 400,
             election_timeout_max: 700,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(opts.snapshot_threshold.max(1)),
+            // Snapshots are triggered by `snapshot_timer`.
+            snapshot_policy: SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: opts.trailing_logs,
             // Purge in steps of a quarter snapshot: batches of at most 256 keep deletes cheap,
             // and a small threshold still compacts at its first snapshots.
@@ -157,6 +163,11 @@ impl Raft {
         .map_err(|e| RaftError::Storage(e.to_string()))?;
         let (view_tx, view) = watch::channel(RaftView::default());
         tokio::spawn(watch_metrics(raft.clone(), opts.me.id, view_tx));
+        tokio::spawn(snapshot_timer::run(
+            raft.clone(),
+            opts.snapshot_threshold,
+            opts.snapshot_interval,
+        ));
         Ok(Raft {
             raft,
             me: opts.me,

@@ -81,6 +81,7 @@ fn options(dir: &std::path::Path, snapshot_threshold: u64, trailing_logs: u64) -
         me: me(),
         snapshot_threshold,
         trailing_logs,
+        snapshot_interval: Duration::from_millis(20),
     }
 }
 
@@ -181,7 +182,9 @@ async fn snapshots_compact_the_log_and_a_restart_restores_from_both() {
             .await
             .unwrap()
             .last_purged_log_id;
-        if purged.is_some_and(|p| p.index() >= 20) {
+        // The purge is recorded at once and carried out by the flusher: wait for both.
+        let first_stored = raft.log.first_stored_index().unwrap();
+        if purged.is_some_and(|p| p.index() >= 20 && first_stored > Some(p.index())) {
             break;
         }
         assert!(
@@ -223,5 +226,45 @@ async fn snapshots_compact_the_log_and_a_restart_restores_from_both() {
     wait_leader(&raft).await;
     raft.read_barrier().await.unwrap();
     assert_eq!(restored.snapshot().jobs().count(), 30);
+    raft.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_purge_is_carried_out_in_chunks_while_writes_go_on() {
+    // Scenario: a snapshot after 600 entries lets about 590 be purged, more than one of the
+    // flusher's chunks; writes keep landing meanwhile, and in the end redb holds nothing below
+    // the recorded start of the log.
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path(), 600, 10);
+    let state = Arc::new(StateStore::default());
+    let raft = open(&opts, state.clone()).await;
+    raft.bootstrap(&[me()]).await.unwrap();
+    wait_leader(&raft).await;
+    for i in 0..620 {
+        raft.apply(register(&format!("j{i}"))).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut extra = 0;
+    loop {
+        raft.apply(register(&format!("late{extra}"))).await.unwrap();
+        extra += 1;
+        let purged = raft
+            .log
+            .clone()
+            .get_log_state()
+            .await
+            .unwrap()
+            .last_purged_log_id;
+        let first_stored = raft.log.first_stored_index().unwrap();
+        if purged.is_some_and(|p| p.index() > 500 && first_stored > Some(p.index())) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "purge not carried out: purged {purged:?}, first stored {first_stored:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(state.snapshot().jobs().count(), 620 + extra);
     raft.shutdown().await;
 }
