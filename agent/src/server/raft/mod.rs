@@ -339,9 +339,11 @@ impl Raft {
     }
 }
 
-/// Turns openraft's metrics into our [`RaftView`]; only real changes wake subscribers.
+/// Turns openraft's metrics into our [`RaftView`]; only real changes wake subscribers. It follows
+/// the server metrics (role, leader, membership), which change rarely, not the full metrics,
+/// which change with every commit.
 async fn watch_metrics(raft: OpenRaft, me: u64, tx: watch::Sender<RaftView>) {
-    let mut rx = raft.metrics();
+    let mut rx = raft.server_metrics();
     loop {
         let view = {
             let m = rx.borrow_watched();
@@ -360,7 +362,7 @@ async fn watch_metrics(raft: OpenRaft, me: u64, tx: watch::Sender<RaftView>) {
             RaftView {
                 is_leader: m.state == ServerState::Leader && m.current_leader == Some(me),
                 leader,
-                term: m.current_term,
+                term: m.vote.leader_id().term,
                 peers,
                 config_index: m
                     .membership_config
