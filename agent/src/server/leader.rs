@@ -225,11 +225,11 @@ impl Server {
     }
 
     /// Hands newly committed pending evaluations to the broker.
-    pub(super) fn enqueue_evals(&self, evals: &[Evaluation]) {
+    pub(super) fn enqueue_evals(&self, evals: &[Arc<Evaluation>]) {
         let now = now_nanos();
         for e in evals {
             if e.status == EVAL_STATUS_PENDING {
-                self.broker.enqueue(e.clone(), now);
+                self.broker.enqueue((**e).clone(), now);
             }
         }
     }

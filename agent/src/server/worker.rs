@@ -13,6 +13,10 @@ use tokio::sync::watch;
 /// Attempts at a plan before the evaluation's outcome is recorded as it stands.
 const MAX_PLAN_ATTEMPTS: u32 = 5;
 
+/// Up to this many nodes an evaluation is scheduled on the worker's own task; beyond, on a
+/// blocking thread, so a long placement never holds up the async runtime.
+const INLINE_SCHEDULING_MAX_NODES: usize = 16;
+
 /// Runs until `stop` (the end of this leadership term) turns true.
 pub(super) async fn run(server: Arc<Server>, worker_id: usize, mut stop: watch::Receiver<bool>) {
     loop {
@@ -52,9 +56,14 @@ impl Server {
                 now: now_nanos(),
                 seed: seed_for(&eval.id, attempt),
             };
-            let e = eval.clone();
-            let outcome =
-                tokio::task::spawn_blocking(move || scheduler::schedule(&e, &snap, &ctx)).await;
+            let outcome = if snap.nodes.len() <= INLINE_SCHEDULING_MAX_NODES {
+                // Over a few nodes scheduling takes microseconds, less than handing it to
+                // another thread and back would.
+                Ok(scheduler::schedule(eval, &snap, &ctx))
+            } else {
+                let e = eval.clone();
+                tokio::task::spawn_blocking(move || scheduler::schedule(&e, &snap, &ctx)).await
+            };
             let outcome = match outcome {
                 Ok(o) => o,
                 Err(join_err) => {

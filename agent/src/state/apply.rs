@@ -274,8 +274,7 @@ impl Tables {
                 None => e.create_index = index,
             }
             e.modify_index = index;
-            self.put_eval(e.clone());
-            out.push(e);
+            out.push(self.put_eval(e));
         }
         if !evals.is_empty() {
             self.evals_index = index;

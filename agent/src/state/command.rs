@@ -4,6 +4,7 @@
 
 use api::{AllocClientUpdate, Allocation, Evaluation, Job, Node};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
@@ -75,7 +76,7 @@ pub struct ApplyResult {
     /// The job's new version (JobRegister).
     pub job_version: Option<u64>,
     /// Evaluations this command created or changed that the broker must see.
-    pub evals: Vec<Evaluation>,
+    pub evals: Vec<Arc<Evaluation>>,
     /// Something about the command was refused (e.g. unknown node): applied as a no-op.
     pub error: Option<String>,
 }

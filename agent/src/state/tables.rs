@@ -140,13 +140,15 @@ impl Tables {
         self.allocs.insert(id, Arc::new(alloc));
     }
 
-    pub(crate) fn put_eval(&mut self, eval: Evaluation) {
+    pub(crate) fn put_eval(&mut self, eval: Evaluation) -> Arc<Evaluation> {
         let key = (eval.namespace.clone(), eval.job_id.clone());
         self.evals_by_job
             .entry(key)
             .or_default()
             .insert(eval.id.clone());
-        self.evals.insert(eval.id.clone(), Arc::new(eval));
+        let eval = Arc::new(eval);
+        self.evals.insert(eval.id.clone(), eval.clone());
+        eval
     }
 
     /// Serialisable form, for snapshots on disk.
