@@ -75,8 +75,7 @@ impl Server {
         job.canonicalize();
         job.validate()
             .map_err(|e| ServerError::Invalid(e.to_string()))?;
-        let snap = self.state.snapshot();
-        let existing = snap.job(&job.namespace, &job.id);
+        let existing = self.state.read(|t| t.job(&job.namespace, &job.id));
         if let Some(want) = enforce_index {
             let have = existing.as_ref().map(|j| j.job_modify_index).unwrap_or(0);
             if have != want {
@@ -114,8 +113,7 @@ impl Server {
         job_id: &str,
         purge: bool,
     ) -> Result<JobDeregisterResponse, ServerError> {
-        let snap = self.state.snapshot();
-        let Some(job) = snap.job(namespace, job_id) else {
+        let Some(job) = self.state.read(|t| t.job(namespace, job_id)) else {
             return Err(ServerError::NotFound(format!("job {job_id:?} not found")));
         };
         let eval = new_eval(&job, TRIGGER_JOB_DEREGISTER);
@@ -172,6 +170,7 @@ impl Server {
             evals_for_node(&snap, &node.id, TRIGGER_NODE_UPDATE)
         };
         let node_id = node.id.clone();
+        drop(snap);
         let (index, res) = self
             .raft
             .apply(Command::NodeRegister {
@@ -192,7 +191,9 @@ impl Server {
         let Some(node) = snap.node(node_id) else {
             return Err(ServerError::UnknownNode(node_id.into()));
         };
-        if node.status != NODE_STATUS_READY {
+        let ready = node.status == NODE_STATUS_READY;
+        drop(snap);
+        if !ready {
             self.set_node_status(node_id, NODE_STATUS_READY).await?;
         }
         Ok(self.heartbeats.reset(node_id))
@@ -205,6 +206,7 @@ impl Server {
             return Err(ServerError::UnknownNode(node_id.into()));
         }
         let evals = evals_for_node(&snap, node_id, TRIGGER_NODE_UPDATE);
+        drop(snap);
         let (index, res) = self
             .raft
             .apply(Command::NodeStatus {
@@ -272,6 +274,7 @@ impl Server {
                 started_at: now,
             }
         });
+        drop(snap);
         let (index, res) = self
             .raft
             .apply(Command::NodeSchedulingUpdate {
@@ -367,6 +370,7 @@ impl Server {
                 }
             }
         }
+        drop(snap);
         let (index, res) = self
             .raft
             .apply(Command::AllocClientUpdate {
@@ -393,6 +397,7 @@ impl Server {
             return Err(ServerError::NotFound(format!("job {} not found", a.job_id)));
         };
         let eval = new_eval(&job, TRIGGER_ALLOC_STOP);
+        drop(snap);
         let (index, res) = self
             .raft
             .apply(Command::AllocStop {

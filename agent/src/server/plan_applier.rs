@@ -118,10 +118,13 @@ impl Server {
             placed.extend(accepted.placed);
             replies.push((queued.reply, accepted.rejected_nodes));
         }
+        let snapshot_index = snap.index;
+        // Not held across the commit below (see `StateStore::read`).
+        drop(snap);
         if updated.is_empty() && placed.is_empty() && evals.is_empty() {
             for (reply, rejected_nodes) in replies {
                 let _ = reply.send(Ok(PlanResult {
-                    index: snap.index,
+                    index: snapshot_index,
                     rejected_nodes,
                 }));
             }

@@ -58,8 +58,11 @@ impl Server {
             };
             let outcome = if snap.nodes.len() <= INLINE_SCHEDULING_MAX_NODES {
                 // Over a few nodes scheduling takes microseconds, less than handing it to
-                // another thread and back would.
-                Ok(scheduler::schedule(eval, &snap, &ctx))
+                // another thread and back would. The snapshot is not held across the plan's
+                // commit (see `StateStore::read`).
+                let outcome = scheduler::schedule(eval, &snap, &ctx);
+                drop(snap);
+                Ok(outcome)
             } else {
                 let e = eval.clone();
                 tokio::task::spawn_blocking(move || scheduler::schedule(&e, &snap, &ctx)).await

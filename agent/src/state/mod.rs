@@ -44,6 +44,16 @@ impl StateStore {
         }
     }
 
+    /// Reads the current tables without taking a snapshot. Prefer this over [`Self::snapshot`]
+    /// for a quick look, and never hold a snapshot across a raft write: every live snapshot makes
+    /// the next writes copy the map nodes they touch, which the snapshot's drop then frees.
+    pub fn read<R>(&self, f: impl FnOnce(&Tables) -> R) -> R {
+        match self.tables.read() {
+            Ok(t) => f(&t),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
     pub fn index(&self) -> u64 {
         *self.index_tx.borrow()
     }
