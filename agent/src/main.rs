@@ -10,6 +10,11 @@ use clap::{CommandFactory, Parser};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// jemalloc rather than glibc's malloc: 10% less server CPU per job registration under load
+/// (bench_raft, A/B of two runs each), for 2 MB more resident memory at idle.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "nomad-agent",
