@@ -157,6 +157,32 @@ async fn restart_replays_the_log_and_keeps_every_write() {
     raft.shutdown().await;
 }
 
+/// A single-server cluster on `opts` that has committed `n` job registrations.
+async fn leader_with_jobs(opts: &RaftOptions, n: usize) -> (Raft, Arc<StateStore>) {
+    let state = Arc::new(StateStore::default());
+    let raft = open(opts, state.clone()).await;
+    raft.bootstrap(&[me()]).await.unwrap();
+    wait_leader(&raft).await;
+    for i in 0..n {
+        raft.apply(register(&format!("j{i}"))).await.unwrap();
+    }
+    (raft, state)
+}
+
+/// The index the log was purged up to, once the flusher has also deleted every entry below it
+/// (a purge is recorded at once and carried out in the background); None before that.
+async fn purged_and_deleted(raft: &Raft) -> Option<u64> {
+    let purged = raft
+        .log
+        .clone()
+        .get_log_state()
+        .await
+        .unwrap()
+        .last_purged_log_id?;
+    let first_stored = raft.log.first_stored_index().unwrap();
+    (first_stored.is_none_or(|f| f > purged.index())).then_some(purged.index())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_compact_the_log_and_a_restart_restores_from_both() {
     // Scenario: with a snapshot every 5 entries and 2 kept behind it, 30 writes leave a stored
@@ -165,31 +191,13 @@ async fn snapshots_compact_the_log_and_a_restart_restores_from_both() {
     // (in the log's file, with no snapshot.db).
     let dir = tempfile::tempdir().unwrap();
     let opts = options(dir.path(), 5, 2);
-    let state = Arc::new(StateStore::default());
-    let raft = open(&opts, state.clone()).await;
-    raft.bootstrap(&[me()]).await.unwrap();
-    wait_leader(&raft).await;
-    for i in 0..30 {
-        raft.apply(register(&format!("j{i}"))).await.unwrap();
-    }
+    let (raft, _) = leader_with_jobs(&opts, 30).await;
     // Snapshots are built in the background: wait until one covers most of the writes.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let purged = raft
-            .log
-            .clone()
-            .get_log_state()
-            .await
-            .unwrap()
-            .last_purged_log_id;
-        // The purge is recorded at once and carried out by the flusher: wait for both.
-        let first_stored = raft.log.first_stored_index().unwrap();
-        if purged.is_some_and(|p| p.index() >= 20 && first_stored > Some(p.index())) {
-            break;
-        }
+    while purged_and_deleted(&raft).await.is_none_or(|p| p < 20) {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "log never compacted: {purged:?}"
+            "log never compacted"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -236,32 +244,18 @@ async fn a_large_purge_is_carried_out_in_chunks_while_writes_go_on() {
     // the recorded start of the log.
     let dir = tempfile::tempdir().unwrap();
     let opts = options(dir.path(), 600, 10);
-    let state = Arc::new(StateStore::default());
-    let raft = open(&opts, state.clone()).await;
-    raft.bootstrap(&[me()]).await.unwrap();
-    wait_leader(&raft).await;
-    for i in 0..620 {
-        raft.apply(register(&format!("j{i}"))).await.unwrap();
-    }
+    let (raft, state) = leader_with_jobs(&opts, 620).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut extra = 0;
     loop {
         raft.apply(register(&format!("late{extra}"))).await.unwrap();
         extra += 1;
-        let purged = raft
-            .log
-            .clone()
-            .get_log_state()
-            .await
-            .unwrap()
-            .last_purged_log_id;
-        let first_stored = raft.log.first_stored_index().unwrap();
-        if purged.is_some_and(|p| p.index() > 500 && first_stored > Some(p.index())) {
+        if purged_and_deleted(&raft).await.is_some_and(|p| p > 500) {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "purge not carried out: purged {purged:?}, first stored {first_stored:?}"
+            "purge not carried out"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
