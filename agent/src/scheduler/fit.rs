@@ -120,7 +120,7 @@ pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use api::{AllocatedCpu, AllocatedMemory, AllocatedPort, AllocatedTaskResources};
 
@@ -133,7 +133,8 @@ mod tests {
         n
     }
 
-    fn alloc(cpu: i64, mem: i64, ports: &[i64]) -> Allocation {
+    /// A running allocation of one task using `cpu` MHz, `mem` MB and the given host ports.
+    pub(crate) fn alloc(cpu: i64, mem: i64, ports: &[i64]) -> Allocation {
         let mut a = Allocation {
             desired_status: "run".into(),
             client_status: "running".into(),

@@ -253,7 +253,6 @@ fn check_plan(snap: &Tables, overlay: &mut BatchOverlay, plan: &Plan) -> Accepte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use api::{AllocatedCpu, AllocatedMemory, AllocatedTaskResources};
 
     fn node(id: &str) -> Node {
         let mut n = Node {
@@ -270,23 +269,9 @@ mod tests {
     }
 
     fn alloc(id: &str, node_id: &str, cpu: i64) -> Allocation {
-        let mut a = Allocation {
-            id: id.into(),
-            node_id: node_id.into(),
-            desired_status: ALLOC_DESIRED_RUN.into(),
-            client_status: "pending".into(),
-            ..Allocation::default()
-        };
-        a.allocated_resources.tasks.insert(
-            "t".into(),
-            AllocatedTaskResources {
-                cpu: AllocatedCpu { cpu_shares: cpu },
-                memory: AllocatedMemory {
-                    memory_mb: 100,
-                    memory_max_mb: 0,
-                },
-            },
-        );
+        let mut a = crate::scheduler::fit::tests::alloc(cpu, 100, &[]);
+        a.id = id.into();
+        a.node_id = node_id.into();
         a
     }
 

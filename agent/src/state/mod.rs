@@ -38,10 +38,7 @@ impl StateStore {
 
     /// A point-in-time copy; O(1) thanks to structural sharing.
     pub fn snapshot(&self) -> Tables {
-        match self.tables.read() {
-            Ok(t) => t.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.read(Tables::clone)
     }
 
     /// Reads the current tables without taking a snapshot. Prefer this over [`Self::snapshot`]

@@ -17,6 +17,10 @@ pub(super) async fn run(raft: OpenRaft, threshold: u64, interval: Duration) {
         let due = {
             let rx = raft.metrics();
             let m = rx.borrow_watched();
+            if m.running_state.is_err() {
+                // Raft stopped: so does this timer, rather than keep its handle alive.
+                return;
+            }
             let applied = m.last_applied.as_ref().map_or(0, |l| l.index());
             let snapshot = m.snapshot.as_ref().map_or(0, |l| l.index());
             applied.saturating_sub(snapshot) >= threshold

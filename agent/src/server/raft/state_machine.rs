@@ -63,6 +63,10 @@ impl StateMachine {
             stored = read_snapshot(log_db)?;
             if let Some(snap) = &stored {
                 StateMachine::write_snapshot(&sm.db, snap)?;
+                // Moved, and durable in its new place: the log's file need not keep a copy.
+                let txn = log_db.begin_write().map_err(io_err)?;
+                txn.delete_table(SNAPSHOT).map_err(io_err)?;
+                txn.commit().map_err(io_err)?;
             }
         }
         if let Some(snap) = stored {

@@ -235,6 +235,10 @@ async fn snapshots_compact_the_log_and_a_restart_restores_from_both() {
     raft.read_barrier().await.unwrap();
     assert_eq!(restored.snapshot().jobs().count(), 30);
     raft.shutdown().await;
+    drop(raft);
+    // The moved snapshot left the log's file.
+    let log_db = open_db("raft.db").await;
+    assert!(state_machine::read_snapshot(&log_db).unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
