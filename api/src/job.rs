@@ -134,6 +134,9 @@ pub struct TaskGroup {
     pub migrate: Option<MigrateStrategy>,
     #[serde(default)]
     pub meta: Meta,
+    /// Time between deregistering the group's services and stopping its tasks.
+    #[serde(with = "nanos", default)]
+    pub shutdown_delay: Duration,
 }
 
 impl Default for TaskGroup {
@@ -150,6 +153,7 @@ impl Default for TaskGroup {
             update: None,
             migrate: None,
             meta: Meta::new(),
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
@@ -191,6 +195,10 @@ pub struct Task {
     pub templates: Vec<Template>,
     #[serde(default)]
     pub leader: bool,
+    /// Time between deregistering the task's services and killing it, so proxies stop sending
+    /// first.
+    #[serde(with = "nanos", default)]
+    pub shutdown_delay: Duration,
 }
 
 impl Default for Task {
@@ -211,6 +219,7 @@ impl Default for Task {
             artifacts: Vec::new(),
             templates: Vec::new(),
             leader: false,
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
@@ -440,17 +449,26 @@ impl Default for MigrateStrategy {
     }
 }
 
+/// A `service` block: what a group or task registers in the service catalog.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Service {
+    /// May hold `${JOB}`, `${TASKGROUP}`, `${TASK}`, `${BASE}` and `${NOMAD_*}`; empty means
+    /// Nomad's default name (`<job>-<group>[-<task>]`).
     #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Tags used instead of `tags` while the allocation is a deployment's canary.
+    #[serde(default)]
+    pub canary_tags: Vec<String>,
+    /// A port label of the group's network, or a port number.
     #[serde(default)]
     pub port_label: String,
+    /// auto | host | driver | alloc (empty = auto).
     #[serde(default)]
     pub address_mode: String,
+    /// nomad | consul (empty = nomad).
     #[serde(default)]
     pub provider: String,
     /// Address to advertise instead of the node's (`address` in the service block).
@@ -460,31 +478,94 @@ pub struct Service {
     pub checks: Vec<ServiceCheck>,
     #[serde(default)]
     pub meta: Meta,
+    /// For a group service: the task its script checks run in.
+    #[serde(default)]
+    pub task_name: String,
 }
 
+pub const SERVICE_PROVIDER_NOMAD: &str = "nomad";
+pub const SERVICE_PROVIDER_CONSUL: &str = "consul";
+
+pub const CHECK_PASSING: &str = "passing";
+pub const CHECK_WARNING: &str = "warning";
+pub const CHECK_CRITICAL: &str = "critical";
+
+/// `on_update`: how a check's status counts while a deployment judges an allocation's health.
+pub const ON_UPDATE_REQUIRE_HEALTHY: &str = "require_healthy";
+pub const ON_UPDATE_IGNORE_WARNINGS: &str = "ignore_warnings";
+pub const ON_UPDATE_IGNORE: &str = "ignore";
+
+/// A `check` block of a service, run by the client that runs the allocation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ServiceCheck {
     #[serde(default)]
     pub name: String,
+    /// http | tcp | script
     #[serde(rename = "Type", default)]
     pub check_type: String,
     #[serde(default)]
     pub path: String,
+    /// http | https (http checks; empty = http).
     #[serde(default)]
     pub protocol: String,
+    /// The port to probe, when not the service's own.
     #[serde(default)]
     pub port_label: String,
+    /// host | driver | alloc (empty = the service's).
+    #[serde(default)]
+    pub address_mode: String,
+    /// HTTP method (empty = GET).
     #[serde(default)]
     pub method: String,
+    /// Request headers of an http check.
+    #[serde(default)]
+    pub header: BTreeMap<String, Vec<String>>,
+    /// Request body of an http check.
+    #[serde(default)]
+    pub body: String,
+    #[serde(rename = "TLSSkipVerify", default)]
+    pub tls_skip_verify: bool,
     #[serde(default)]
     pub command: String,
     #[serde(default)]
     pub args: Vec<String>,
+    /// For a group service's script check: the task to run it in.
+    #[serde(default)]
+    pub task_name: String,
     #[serde(with = "nanos", default)]
     pub interval: Duration,
     #[serde(with = "nanos", default)]
     pub timeout: Duration,
+    /// The status before the first result (empty = critical).
+    #[serde(default)]
+    pub initial_status: String,
+    /// Consecutive successes needed before the status turns passing.
+    #[serde(default)]
+    pub success_before_passing: u32,
+    /// Consecutive failures needed before the status turns critical (or warning).
+    #[serde(default)]
+    pub failures_before_critical: u32,
+    /// require_healthy | ignore_warnings | ignore (empty = require_healthy).
+    #[serde(default)]
+    pub on_update: String,
+    #[serde(default)]
+    pub check_restart: Option<CheckRestart>,
+}
+
+/// `check_restart`: restart the task after `limit` unhealthy results in a row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CheckRestart {
+    /// Unhealthy results in a row before a restart; 0 = never.
+    #[serde(default)]
+    pub limit: u32,
+    /// Time after the task starts during which results do not count.
+    #[serde(with = "nanos", default)]
+    pub grace: Duration,
+    /// A warning counts as healthy.
+    #[serde(default)]
+    pub ignore_warnings: bool,
 }
 
 fn default_max_files() -> i32 {
@@ -685,6 +766,7 @@ impl Job {
                     ));
                 }
             }
+            errs.extend(service_problems(tg));
             let mut labels = std::collections::BTreeSet::new();
             for net in &tg.networks {
                 for p in net.reserved_ports.iter().chain(&net.dynamic_ports) {
@@ -713,6 +795,55 @@ impl Job {
     pub fn lookup_group(&self, name: &str) -> Option<&TaskGroup> {
         self.task_groups.iter().find(|g| g.name == name)
     }
+}
+
+/// The port labels of a group's network (and of its tasks' older network blocks).
+pub fn port_labels(tg: &TaskGroup) -> std::collections::BTreeSet<String> {
+    tg.networks
+        .iter()
+        .chain(tg.tasks.iter().flat_map(|t| &t.resources.networks))
+        .flat_map(|n| n.reserved_ports.iter().chain(&n.dynamic_ports))
+        .map(|p| p.label.clone())
+        .collect()
+}
+
+/// The problems of a group's and its tasks' service blocks, and of what tasks may not use yet.
+fn service_problems(tg: &TaskGroup) -> Vec<String> {
+    let labels = port_labels(tg);
+    let mut errs = Vec::new();
+    for s in &tg.services {
+        for p in s.problems(&labels) {
+            errs.push(format!("group {:?}, service {:?}: {p}", tg.name, s.name));
+        }
+        for c in s.checks.iter().filter(|c| c.check_type == "script") {
+            let task = if c.task_name.is_empty() {
+                &s.task_name
+            } else {
+                &c.task_name
+            };
+            if !tg.tasks.iter().any(|t| &t.name == task) {
+                errs.push(format!(
+                    "group {:?}, service {:?}: script check {:?} of a group service needs                      `task` naming the group's task to run it in",
+                    tg.name, s.name, c.name
+                ));
+            }
+        }
+    }
+    for t in &tg.tasks {
+        for s in &t.services {
+            for p in s.problems(&labels) {
+                errs.push(format!("task {:?}, service {:?}: {p}", t.name, s.name));
+            }
+        }
+        if !t.templates.is_empty() {
+            errs.push(format!(
+                "task {:?}: template blocks are not supported yet (the agent's own template \
+                 renderer is configured in the agent config)",
+                t.name
+            ));
+        }
+    }
+    errs
 }
 
 fn merge_network(into: &mut Vec<NetworkResource>, net: NetworkResource) {

@@ -11,6 +11,8 @@ pub mod job;
 pub mod jobspec;
 pub mod node;
 pub mod operator;
+pub mod service;
+pub mod service_rules;
 
 pub use agent::{AgentMember, ServerMembers};
 pub use alloc::*;
@@ -18,6 +20,7 @@ pub use eval::*;
 pub use job::*;
 pub use node::*;
 pub use operator::{RaftConfiguration, RaftServer};
+pub use service::*;
 
 /// Short ids as the CLI prints them: the first 8 characters.
 pub fn short_id(id: &str) -> &str {

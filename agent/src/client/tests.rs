@@ -4,7 +4,7 @@
 //! whatever happens.
 
 use super::*;
-use crate::rpc::RpcFuture;
+use crate::rpc::{Catalog, RpcFuture};
 use api::{
     AllocClientUpdate, AllocatedPort, Job, RestartPolicy, Task, TaskEvent, ALLOC_DESIRED_RUN,
     ALLOC_DESIRED_STOP,
@@ -18,6 +18,10 @@ struct Inner {
     heartbeats: usize,
     forget_node: bool,
     latest: BTreeMap<String, AllocClientUpdate>,
+    /// The catalog as the client wrote it.
+    services: BTreeMap<String, api::ServiceRegistration>,
+    /// Each service write: (ids upserted, ids deleted), in order.
+    service_writes: Vec<(Vec<String>, Vec<String>)>,
 }
 
 struct FakeServer {
@@ -109,6 +113,49 @@ impl ServerRpc for FakeServer {
             }
         });
         Box::pin(async move { Ok(1) })
+    }
+
+    fn service_update(
+        &self,
+        upsert: Vec<api::ServiceRegistration>,
+        delete: Vec<String>,
+    ) -> RpcFuture<'_, u64> {
+        self.with(|s| {
+            for id in &delete {
+                s.services.remove(id);
+            }
+            let ids = upsert.iter().map(|r| r.id.clone()).collect();
+            for r in upsert {
+                s.services.insert(r.id.clone(), r);
+            }
+            s.service_writes.push((ids, delete));
+        });
+        Box::pin(async move { Ok(1) })
+    }
+
+    fn service_sync(
+        &self,
+        _node_id: &str,
+        registrations: Vec<api::ServiceRegistration>,
+    ) -> RpcFuture<'_, u64> {
+        self.with(|s| {
+            s.services = registrations
+                .into_iter()
+                .map(|r| (r.id.clone(), r))
+                .collect();
+        });
+        Box::pin(async move { Ok(1) })
+    }
+
+    fn catalog(&self, _min_index: u64, _wait: Duration) -> RpcFuture<'_, Catalog> {
+        let services = self.with(|s| s.services.values().cloned().collect());
+        Box::pin(async move {
+            Ok(Catalog {
+                services,
+                nodes: Vec::new(),
+                index: 1,
+            })
+        })
     }
 }
 

@@ -215,6 +215,31 @@ impl Driver for JavaDriver {
     ) -> DriverFuture<'a, ExitResult> {
         Box::pin(super::proc::stop_task(handle, timeout, signal))
     }
+
+    /// As the task's user, in its directory, with the agent's environment plus the task's.
+    fn exec<'a>(
+        &'a self,
+        _handle: &'a TaskHandle,
+        cfg: &'a TaskConfig,
+        command: &'a str,
+        args: &'a [String],
+        timeout: Duration,
+    ) -> DriverFuture<'a, super::ExecOutput> {
+        Box::pin(async move {
+            let run_as = resolve_user(DRIVER, &cfg.user, DEFAULT_USER, self.allow_root)?;
+            super::task_exec::run(super::task_exec::ExecSpec {
+                command: command.to_string(),
+                args: args.to_vec(),
+                env: cfg.env.clone(),
+                clear_env: false,
+                cwd: cfg.task_dir.clone(),
+                run_as: Some(run_as),
+                enter: None,
+                timeout,
+            })
+            .await
+        })
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod java;
 pub mod launch;
 pub mod proc;
 pub mod raw_exec;
+pub mod task_exec;
 
 use api::DriverInfo;
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,10 @@ pub struct TaskConfig {
     pub cpu_mhz: i64,
     pub memory_mb: i64,
 }
+
+/// Key of [`TaskHandleState::driver_state`]: the task's address on a network of the driver's own
+/// (docker's container IP), advertised by services with `address_mode = "driver"`.
+pub const STATE_TASK_IP: &str = "task_ip";
 
 /// What the client stores to find a task again after an agent restart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -135,6 +140,14 @@ impl TaskHandle {
     }
 }
 
+/// What a command run in a task's environment (a script check) did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecOutput {
+    pub exit_code: i32,
+    /// Its stdout then stderr, at most [`task_exec::OUTPUT_LIMIT`] bytes.
+    pub output: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskStatus {
     Running,
@@ -165,6 +178,18 @@ pub trait Driver: Send + Sync + 'static {
         timeout: Duration,
         signal: &'a str,
     ) -> DriverFuture<'a, ExitResult>;
+
+    /// Runs `command args` inside the running task's environment (its container; its chroot and
+    /// user; or its user, directory and environment), killing it after `timeout`. For script
+    /// checks.
+    fn exec<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        cfg: &'a TaskConfig,
+        command: &'a str,
+        args: &'a [String],
+        timeout: Duration,
+    ) -> DriverFuture<'a, ExecOutput>;
 
     fn inspect(&self, handle: &TaskHandle) -> TaskStatus {
         match handle.exited() {

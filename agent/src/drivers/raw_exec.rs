@@ -3,7 +3,8 @@
 //! agent's environment plus the task's.
 
 use super::{
-    Driver, DriverError, DriverFuture, ExitResult, TaskConfig, TaskHandle, TaskHandleState,
+    Driver, DriverError, DriverFuture, ExecOutput, ExitResult, TaskConfig, TaskHandle,
+    TaskHandleState,
 };
 use api::DriverInfo;
 use std::collections::BTreeMap;
@@ -64,6 +65,28 @@ impl Driver for RawExecDriver {
         signal: &'a str,
     ) -> DriverFuture<'a, ExitResult> {
         Box::pin(super::proc::stop_task(handle, timeout, signal))
+    }
+
+    /// As the task runs: the agent's user, the task directory, the agent's environment plus the
+    /// task's.
+    fn exec<'a>(
+        &'a self,
+        _handle: &'a TaskHandle,
+        cfg: &'a TaskConfig,
+        command: &'a str,
+        args: &'a [String],
+        timeout: Duration,
+    ) -> DriverFuture<'a, ExecOutput> {
+        Box::pin(super::task_exec::run(super::task_exec::ExecSpec {
+            command: command.to_string(),
+            args: args.to_vec(),
+            env: cfg.env.clone(),
+            clear_env: false,
+            cwd: cfg.task_dir.clone(),
+            run_as: None,
+            enter: None,
+            timeout,
+        }))
     }
 }
 

@@ -11,6 +11,7 @@ mod logs_proxy;
 mod nodes;
 mod operator;
 mod query;
+mod services;
 
 pub use error::HttpError;
 pub use forward::RouterRelay;
@@ -95,6 +96,12 @@ pub fn router(state: HttpState) -> Router {
             post(nodes::eligibility).put(nodes::eligibility),
         )
         .route("/v1/node/{id}/drain", post(nodes::drain).put(nodes::drain))
+        .route("/v1/services", get(services::list))
+        .route("/v1/service/{name}", get(services::read))
+        .route(
+            "/v1/service/{name}/{id}",
+            axum::routing::delete(services::delete),
+        )
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/agent/self", get(agent::self_info))

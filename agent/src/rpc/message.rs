@@ -60,6 +60,18 @@ pub enum ClientCall {
         wait_ms: u64,
     },
     UpdateAllocs(Vec<api::AllocClientUpdate>),
+    /// Service registrations to write and ids to delete.
+    ServiceUpdate {
+        upsert: Vec<api::ServiceRegistration>,
+        delete: Vec<String>,
+    },
+    /// Every registration the node has now: the servers add, rewrite and drop to match.
+    ServiceSync {
+        node_id: String,
+        registrations: Vec<api::ServiceRegistration>,
+    },
+    /// A blocking query on the whole catalog (for an agent's template renderer).
+    Catalog { min_index: u64, wait_ms: u64 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +83,27 @@ pub enum ClientReply {
         index: u64,
     },
     Index(u64),
+    Catalog(Box<Catalog>),
+}
+
+/// The service catalog and the nodes, as a template renderer sees them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub services: Vec<api::ServiceRegistration>,
+    pub nodes: Vec<CatalogNode>,
+    /// Pass back as the next query's `min_index`.
+    pub index: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CatalogNode {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub datacenter: String,
+    pub node_class: String,
+    pub status: String,
+    pub meta: BTreeMap<String, String>,
 }
 
 /// A public API request relayed to the leader over the rpc port.

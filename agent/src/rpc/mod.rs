@@ -10,7 +10,7 @@ pub use message::*;
 pub use remote::RemoteServers;
 pub use transport::{RpcClient, RpcHandler};
 
-use api::{AllocClientUpdate, Allocation, Node};
+use api::{AllocClientUpdate, Allocation, Node, ServiceRegistration};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -55,4 +55,21 @@ pub trait ServerRpc: Send + Sync + 'static {
 
     /// Reports client-side status and task states of allocations. Returns the commit index.
     fn update_allocs(&self, updates: Vec<AllocClientUpdate>) -> RpcFuture<'_, u64>;
+
+    /// Writes service registrations and deletes others by id. Returns the commit index.
+    fn service_update(
+        &self,
+        upsert: Vec<ServiceRegistration>,
+        delete: Vec<String>,
+    ) -> RpcFuture<'_, u64>;
+
+    /// Makes the catalog hold exactly `registrations` for the node (reconciliation).
+    fn service_sync(
+        &self,
+        node_id: &str,
+        registrations: Vec<ServiceRegistration>,
+    ) -> RpcFuture<'_, u64>;
+
+    /// Blocking query: the whole catalog once it changed past `min_index`, or after `wait`.
+    fn catalog(&self, min_index: u64, wait: Duration) -> RpcFuture<'_, Catalog>;
 }

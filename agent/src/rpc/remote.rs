@@ -4,9 +4,10 @@
 //! server's death; servers pass writes on to their leader themselves.
 
 use super::{
-    ClientCall, ClientReply, RpcClient, RpcError, RpcFuture, RpcRequest, RpcResponse, ServerRpc,
+    Catalog, ClientCall, ClientReply, RpcClient, RpcError, RpcFuture, RpcRequest, RpcResponse,
+    ServerRpc,
 };
-use api::{AllocClientUpdate, Allocation, Node};
+use api::{AllocClientUpdate, Allocation, Node, ServiceRegistration};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -143,6 +144,50 @@ impl ServerRpc for RemoteServers {
                 .call(ClientCall::UpdateAllocs(updates), CALL_TIMEOUT)
                 .await?
             {
+                ClientReply::Index(i) => Ok(i),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn service_update(
+        &self,
+        upsert: Vec<ServiceRegistration>,
+        delete: Vec<String>,
+    ) -> RpcFuture<'_, u64> {
+        self.index_call(ClientCall::ServiceUpdate { upsert, delete })
+    }
+
+    fn service_sync(
+        &self,
+        node_id: &str,
+        registrations: Vec<ServiceRegistration>,
+    ) -> RpcFuture<'_, u64> {
+        self.index_call(ClientCall::ServiceSync {
+            node_id: node_id.to_string(),
+            registrations,
+        })
+    }
+
+    fn catalog(&self, min_index: u64, wait: Duration) -> RpcFuture<'_, Catalog> {
+        let call = ClientCall::Catalog {
+            min_index,
+            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        };
+        Box::pin(async move {
+            match self.call(call, wait + QUERY_SLACK).await? {
+                ClientReply::Catalog(c) => Ok(*c),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+}
+
+impl RemoteServers {
+    /// A write answered with its commit index.
+    fn index_call(&self, call: ClientCall) -> RpcFuture<'_, u64> {
+        Box::pin(async move {
+            match self.call(call, CALL_TIMEOUT).await? {
                 ClientReply::Index(i) => Ok(i),
                 other => Err(unexpected(other)),
             }

@@ -35,6 +35,11 @@ impl Server {
                 .map_err(to_rpc)?;
             return Ok(ClientReply::Allocations { allocs, index });
         }
+        if let ClientCall::Catalog { min_index, wait_ms } = &call {
+            let wait = Duration::from_millis(*wait_ms).min(MAX_WAIT);
+            let catalog = self.catalog(*min_index, wait).await;
+            return Ok(ClientReply::Catalog(Box::new(catalog)));
+        }
         if !self.is_leader() {
             return self.forward_client(call, hops).await;
         }
@@ -50,7 +55,20 @@ impl Server {
             ClientCall::UpdateAllocs(updates) => {
                 self.update_allocs(updates).await.map(ClientReply::Index)
             }
-            ClientCall::NodeAllocations { .. } => unreachable!("answered above"),
+            ClientCall::ServiceUpdate { upsert, delete } => self
+                .service_update(upsert, delete)
+                .await
+                .map(ClientReply::Index),
+            ClientCall::ServiceSync {
+                node_id,
+                registrations,
+            } => self
+                .service_sync(&node_id, registrations)
+                .await
+                .map(ClientReply::Index),
+            ClientCall::NodeAllocations { .. } | ClientCall::Catalog { .. } => {
+                unreachable!("answered above")
+            }
         }
         .map_err(to_rpc)
     }

@@ -2,8 +2,8 @@
 //! through the same [`ServerRpc`] trait a remote client uses.
 
 use super::{Server, ServerError};
-use crate::rpc::{RpcError, RpcFuture, ServerRpc};
-use api::{AllocClientUpdate, Allocation, Node};
+use crate::rpc::{Catalog, RpcError, RpcFuture, ServerRpc};
+use api::{AllocClientUpdate, Allocation, Node, ServiceRegistration};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,5 +47,31 @@ impl ServerRpc for LocalRpc {
 
     fn update_allocs(&self, updates: Vec<AllocClientUpdate>) -> RpcFuture<'_, u64> {
         Box::pin(async move { self.0.update_allocs(updates).await.map_err(to_rpc) })
+    }
+
+    fn service_update(
+        &self,
+        upsert: Vec<ServiceRegistration>,
+        delete: Vec<String>,
+    ) -> RpcFuture<'_, u64> {
+        Box::pin(async move { self.0.service_update(upsert, delete).await.map_err(to_rpc) })
+    }
+
+    fn service_sync(
+        &self,
+        node_id: &str,
+        registrations: Vec<ServiceRegistration>,
+    ) -> RpcFuture<'_, u64> {
+        let node_id = node_id.to_string();
+        Box::pin(async move {
+            self.0
+                .service_sync(&node_id, registrations)
+                .await
+                .map_err(to_rpc)
+        })
+    }
+
+    fn catalog(&self, min_index: u64, wait: Duration) -> RpcFuture<'_, Catalog> {
+        Box::pin(async move { Ok(self.0.catalog(min_index, wait).await) })
     }
 }

@@ -12,6 +12,7 @@ mod local_rpc;
 mod plan_applier;
 pub mod raft;
 mod rpc_handler;
+mod services;
 mod worker;
 
 pub use endpoints::ServerError;

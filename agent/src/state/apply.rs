@@ -53,9 +53,15 @@ impl Tables {
                 status,
                 evals,
                 now,
-            } => self.update_node(index, node_id, *now, evals, |node| {
-                node.status = status.clone();
-            }),
+            } => {
+                if status == NODE_STATUS_DOWN {
+                    // Its instances cannot be reached: out of the catalog before anything else.
+                    self.remove_node_services(index, node_id);
+                }
+                self.update_node(index, node_id, *now, evals, |node| {
+                    node.status = status.clone();
+                })
+            }
             Command::NodeSchedulingUpdate {
                 node_id,
                 eligibility,
@@ -97,6 +103,11 @@ impl Tables {
                     a.modify_index = index;
                     a.alloc_modify_index = index;
                     a.modify_time = *now;
+                    if a.terminal() {
+                        // Stopped, evicted or lost: no more traffic, even before the client
+                        // deregisters (it may be unreachable).
+                        self.remove_alloc_services(index, [a.id.as_str()]);
+                    }
                     self.put_alloc(a);
                 }
                 for a in placed {
@@ -131,6 +142,9 @@ impl Tables {
                     a.task_states = u.task_states.clone();
                     a.modify_index = index;
                     a.modify_time = *now;
+                    if a.client_terminal() {
+                        self.remove_alloc_services(index, [a.id.as_str()]);
+                    }
                     self.put_alloc(a);
                 }
                 if !updates.is_empty() {
@@ -155,9 +169,14 @@ impl Tables {
                 a.modify_index = index;
                 a.alloc_modify_index = index;
                 a.modify_time = *now;
+                self.remove_alloc_services(index, [a.id.as_str()]);
                 self.put_alloc(a);
                 self.allocs_index = index;
                 self.upsert_evals(index, std::slice::from_ref(&**eval))
+            }
+            Command::ServiceUpdate { upsert, delete } => {
+                self.update_services(index, upsert, delete);
+                ApplyResult::default()
             }
         }
     }

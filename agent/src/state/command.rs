@@ -2,7 +2,7 @@
 //! in order by the state machine. They carry every value (ids, times) the leader chose, so that
 //! applying a command is deterministic on every server and on replay.
 
-use api::{AllocClientUpdate, Allocation, Evaluation, Job, Node};
+use api::{AllocClientUpdate, Allocation, Evaluation, Job, Node, ServiceRegistration};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -68,6 +68,13 @@ pub enum Command {
         eval: Box<Evaluation>,
         now: i64,
     },
+    /// Service catalog changes from clients (registrations of running tasks, check status
+    /// changes, deregistrations) and operators (`service delete`). Registrations of allocations
+    /// that are gone or finished are skipped.
+    ServiceUpdate {
+        upsert: Vec<ServiceRegistration>,
+        delete: Vec<String>,
+    },
 }
 
 /// What applying a command produced, for the caller that proposed it.
@@ -94,6 +101,7 @@ impl std::fmt::Display for Command {
             Command::PlanApply { .. } => "PlanApply",
             Command::AllocClientUpdate { .. } => "AllocClientUpdate",
             Command::AllocStop { .. } => "AllocStop",
+            Command::ServiceUpdate { .. } => "ServiceUpdate",
         };
         f.write_str(name)
     }

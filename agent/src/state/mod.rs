@@ -4,8 +4,11 @@
 
 mod apply;
 mod command;
+mod services;
 mod summary;
 mod tables;
+#[cfg(test)]
+mod services_tests;
 #[cfg(test)]
 mod tests;
 

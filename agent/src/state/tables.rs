@@ -2,7 +2,7 @@
 //! point-in-time snapshot schedulers and blocking queries read from.
 
 use crate::scheduler::StateView;
-use api::{Allocation, Evaluation, Job, Node};
+use api::{Allocation, Evaluation, Job, Node, ServiceRegistration};
 use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -20,6 +20,7 @@ pub enum Table {
     Nodes,
     Allocs,
     Evals,
+    Services,
 }
 
 #[derive(Clone, Default)]
@@ -35,10 +36,17 @@ pub struct Tables {
     pub(crate) allocs_by_node: OrdMap<String, OrdSet<String>>,
     pub(crate) evals: OrdMap<String, Arc<Evaluation>>,
     pub(crate) evals_by_job: OrdMap<JobKey, OrdSet<String>>,
+    /// The service catalog: registration id -> registration (see services.rs).
+    pub(crate) services: OrdMap<String, Arc<ServiceRegistration>>,
+    /// (namespace, service name) -> registration ids.
+    pub(crate) services_by_name: OrdMap<(String, String), OrdSet<String>>,
+    pub(crate) services_by_alloc: OrdMap<String, OrdSet<String>>,
+    pub(crate) services_by_node: OrdMap<String, OrdSet<String>>,
     pub(crate) jobs_index: u64,
     pub(crate) nodes_index: u64,
     pub(crate) allocs_index: u64,
     pub(crate) evals_index: u64,
+    pub(crate) services_index: u64,
 }
 
 impl Tables {
@@ -48,6 +56,7 @@ impl Tables {
             Table::Nodes => self.nodes_index,
             Table::Allocs => self.allocs_index,
             Table::Evals => self.evals_index,
+            Table::Services => self.services_index,
         }
     }
 
@@ -170,6 +179,8 @@ impl Tables {
                 self.allocs_index,
                 self.evals_index,
             ],
+            services: self.services.values().cloned().collect(),
+            services_index: self.services_index,
         }
     }
 
@@ -180,6 +191,7 @@ impl Tables {
             nodes_index: img.indexes[1],
             allocs_index: img.indexes[2],
             evals_index: img.indexes[3],
+            services_index: img.services_index,
             ..Default::default()
         };
         for j in img.jobs {
@@ -200,6 +212,9 @@ impl Tables {
         for e in img.evals {
             t.put_eval(Arc::unwrap_or_clone(e));
         }
+        for r in img.services {
+            t.put_service(Arc::unwrap_or_clone(r));
+        }
         t
     }
 }
@@ -215,6 +230,11 @@ pub struct TablesImage {
     pub allocs: Vec<Arc<Allocation>>,
     pub evals: Vec<Arc<Evaluation>>,
     pub indexes: [u64; 4],
+    /// Added with the service catalog: images written before it have none.
+    #[serde(default)]
+    pub services: Vec<Arc<ServiceRegistration>>,
+    #[serde(default)]
+    pub services_index: u64,
 }
 
 impl StateView for Tables {

@@ -3,6 +3,7 @@
 use super::decode::{describe, Block, Fields, Result};
 use super::decode_parts::{constraints, migrate, network, reschedule, restart, update};
 use super::decode_service::services;
+use crate::service_rules::unknown_port;
 use super::decode_task::task;
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{Job, TaskGroup, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM};
@@ -99,6 +100,7 @@ fn group(name: &str, body: &Body, pos: Pos, job_type: &str) -> Result<TaskGroup>
             "migrate",
             "ephemeral_disk",
             "meta",
+            "shutdown_delay",
         ],
         &["constraint", "service", "task"],
     )?;
@@ -129,10 +131,20 @@ fn group(name: &str, body: &Body, pos: Pos, job_type: &str) -> Result<TaskGroup>
     if let Some(m) = f.string_map("meta")? {
         tg.meta = m;
     }
+    if let Some(v) = f.duration("shutdown_delay")? {
+        tg.shutdown_delay = v;
+    }
     tg.constraints = constraints(&f)?;
-    tg.services = services(&f)?;
+    let mut ports = Vec::new();
+    tg.services = services(&f, &mut ports)?;
     for (label, body, tpos) in f.labelled("task")? {
-        tg.tasks.push(task(&label.name, body, tpos)?);
+        tg.tasks.push(task(&label.name, body, tpos, &mut ports)?);
+    }
+    let labels = crate::job::port_labels(&tg);
+    for p in ports {
+        if let Some(msg) = unknown_port(&p.port, &labels) {
+            return Err(TreeError::new(p.pos, msg));
+        }
     }
     Ok(tg)
 }

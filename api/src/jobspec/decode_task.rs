@@ -3,11 +3,12 @@
 
 use super::decode::{describe, Block, Fields, Result};
 use super::decode_parts::{constraints, network};
-use super::decode_service::services;
+use super::decode_service::{services, PortRef};
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{Artifact, LogConfig, Resources, Task, Template};
 
-pub fn task(name: &str, body: &Body, pos: Pos) -> Result<Task> {
+/// Decodes a task; the ports its services name are added to `ports` for the group to check.
+pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Result<Task> {
     let f = Fields::new(
         Block::new(body, pos, describe("task", name)),
         &[
@@ -21,6 +22,7 @@ pub fn task(name: &str, body: &Body, pos: Pos) -> Result<Task> {
             "user",
             "meta",
             "leader",
+            "shutdown_delay",
         ],
         &["artifact", "template", "service", "constraint"],
     )?;
@@ -64,15 +66,25 @@ pub fn task(name: &str, body: &Body, pos: Pos) -> Result<Task> {
     if let Some(v) = f.bool("leader")? {
         t.leader = v;
     }
+    if let Some(v) = f.duration("shutdown_delay")? {
+        t.shutdown_delay = v;
+    }
     let what = format!("an artifact of task {name:?}");
     for a in f.blocks("artifact", &what)? {
         t.artifacts.push(artifact(a)?);
     }
     let what = format!("a template of task {name:?}");
-    for tmpl in f.blocks("template", &what)? {
-        t.templates.push(template(tmpl)?);
+    if let Some(first) = f.blocks("template", &what)?.into_iter().next() {
+        let at = first.pos;
+        template(first)?;
+        return Err(TreeError::new(
+            at,
+            "template blocks in tasks are not supported yet (the agent's own template renderer, \
+             configured in the agent config, keeps files such as nginx's in line with the \
+             service catalog)",
+        ));
     }
-    t.services = services(&f)?;
+    t.services = services(&f, ports)?;
     t.constraints = constraints(&f)?;
     Ok(t)
 }

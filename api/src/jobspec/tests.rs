@@ -233,6 +233,9 @@ resources {
   memory = 256
   memory_max = 512
   disk = 100
+  network {
+    port "db" {}
+  }
 }
 artifact {
   source = "https://example.com/app.tar.gz"
@@ -242,16 +245,6 @@ artifact {
 artifact {
   source = "https://example.com/b.jar"
   mode = "file"
-}
-template {
-  data = <<-EOT
-    upstream {{ range service "web" }}
-      server {{ .Address }}:{{ .Port }};{{ end }}
-    EOT
-  destination = "local/nginx.conf"
-  change_mode = "signal"
-  change_signal = "SIGHUP"
-  splay = "1s"
 }
 service {
   name = "db"
@@ -303,16 +296,6 @@ service {
     assert_eq!(t.artifacts[0].relative_dest, "local/app");
     assert_eq!(t.artifacts[0].getter_options["checksum"], "sha256:abcd");
     assert_eq!(t.artifacts[1].getter_mode, "file");
-    let tm = &t.templates[0];
-    assert_eq!(
-        tm.embedded_tmpl,
-        "upstream {{ range service \"web\" }}\n  server {{ .Address }}:{{ .Port }};{{ end }}\n"
-    );
-    assert_eq!(
-        (tm.change_mode.as_str(), tm.change_signal.as_str()),
-        ("signal", "SIGHUP")
-    );
-    assert_eq!(tm.splay, Duration::from_secs(1));
     let s = &t.services[0];
     assert_eq!((s.name.as_str(), s.port_label.as_str()), ("db", "db"));
     assert_eq!(s.tags, ["a", "b"]);
@@ -626,15 +609,6 @@ job "hello-docker" {
         }
       }
 
-      template {
-        data        = <<EOF
-PORT={{ env "NOMAD_PORT_http" }}
-NODE=${node.unique.name}
-EOF
-        destination = "secrets/app.env"
-        env         = true
-      }
-
       resources {
         cpu    = 200
         memory = 128
@@ -653,13 +627,127 @@ EOF
             "logging": {"type": "json-file", "config": {"max-size": "10m"}},
         })
     );
-    assert_eq!(
-        t.templates[0].embedded_tmpl,
-        "PORT={{ env \"NOMAD_PORT_http\" }}\nNODE=${node.unique.name}\n"
-    );
-    assert!(t.templates[0].envvars);
-    assert_eq!(job.task_groups[0].services[0].tags[0], "urlprefix-/hello");
+    let svc = &job.task_groups[0].services[0];
+    assert_eq!(svc.tags[0], "urlprefix-/hello");
+    assert_eq!(svc.checks[0].check_restart.as_ref().map(|r| r.limit), Some(3));
     let mut canon = job.clone();
     canon.canonicalize();
     canon.validate().unwrap();
+}
+
+#[test]
+fn task_templates_are_refused_at_their_line() {
+    let err = hcl_err(&in_task(
+        r#"
+template {
+  data        = "x"
+  destination = "local/x"
+}"#,
+    ));
+    assert!(err.starts_with("t.nomad:6:"), "{err}");
+    assert!(
+        err.contains("template blocks in tasks are not supported yet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn services_name_ports_of_the_group() {
+    let src = in_group(
+        r#"
+network {
+  port "http" {}
+}
+service {
+  name = "web"
+  port = "htp"
+}
+task "t" {
+  driver = "raw_exec"
+  service {
+    port = "http"
+    check {
+      type     = "http"
+      port     = "admin"
+      path     = "/"
+      interval = "1s"
+      timeout  = "1s"
+    }
+  }
+}"#,
+    );
+    let err = hcl_err(&src);
+    assert_eq!(
+        err,
+        "t.nomad:9:10: port \"htp\" is not a port label of the group (known ports: http)"
+    );
+    let err = hcl_err(&src.replace("\"htp\"", "\"http\""));
+    assert!(err.starts_with("t.nomad:17:"), "{err}");
+    assert!(err.contains("\"admin\""), "{err}");
+}
+
+#[test]
+fn checks_are_checked_where_they_are_written() {
+    let check = |body: &str| {
+        hcl_err(&in_group(&format!(
+            "network {{\n  port \"http\" {{}}\n}}\nservice {{\n  port = \"http\"\n  check {{\n{body}\n  }}\n}}\ntask \"t\" {{\n  driver = \"raw_exec\"\n}}"
+        )))
+    };
+    let e = check("type = \"http\"\ninterval = \"5s\"\ntimeout = \"1s\"");
+    assert!(e.starts_with("t.nomad:8:3: ") && e.contains("needs a path"), "{e}");
+    let e = check("type = \"tcp\"\ninterval = \"5s\"");
+    assert!(e.contains("needs a timeout"), "{e}");
+    let e = check("type = \"grpc\"\ninterval = \"5s\"\ntimeout = \"1s\"");
+    assert!(e.contains("grpc checks are not supported"), "{e}");
+    let e = check("type = \"tcp\"\ninterval = \"5s\"\ntimeout = \"1s\"\nexpose = true");
+    assert!(e.contains("\"expose\" is not supported"), "{e}");
+    let ok = hcl(&in_group(
+        r#"
+network {
+  port "http" {}
+}
+shutdown_delay = "5s"
+service {
+  port        = "http"
+  canary_tags = ["canary"]
+  on_update   = "ignore_warnings"
+  check_restart {
+    limit = 2
+    grace = "10s"
+  }
+  check {
+    type                     = "http"
+    path                     = "/health"
+    method                   = "POST"
+    body                     = "{}"
+    header {
+      Authorization = ["Basic x"]
+    }
+    interval                 = "5s"
+    timeout                  = "1s"
+    initial_status           = "passing"
+    success_before_passing   = 2
+    failures_before_critical = 3
+  }
+}
+task "t" {
+  driver         = "raw_exec"
+  shutdown_delay = "2s"
+}"#,
+    ));
+    let g = &ok.task_groups[0];
+    assert_eq!(g.shutdown_delay, Duration::from_secs(5));
+    assert_eq!(g.tasks[0].shutdown_delay, Duration::from_secs(2));
+    let c = &g.services[0].checks[0];
+    assert_eq!(c.header["Authorization"], ["Basic x"]);
+    assert_eq!(
+        (c.success_before_passing, c.failures_before_critical),
+        (2, 3)
+    );
+    assert_eq!(c.on_update, "ignore_warnings");
+    assert_eq!(
+        c.check_restart.as_ref().map(|r| (r.limit, r.grace)),
+        Some((2, Duration::from_secs(10)))
+    );
+    assert_eq!(g.services[0].canary_tags, ["canary"]);
 }

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod container;
 pub mod engine;
+mod exec;
 mod exit;
 mod fingerprint;
 pub mod image;
@@ -84,6 +85,18 @@ async fn kill(docker: &Docker, id: &str, signal: &str) -> Result<(), DriverError
     }
 }
 
+/// The container's address on its own network (the first one with an address), for services
+/// with `address_mode = "driver"`.
+fn container_ip(info: &bollard::models::ContainerInspectResponse) -> Option<String> {
+    info.network_settings
+        .as_ref()?
+        .networks
+        .as_ref()?
+        .values()
+        .filter_map(|n| n.ip_address.clone())
+        .find(|ip| !ip.is_empty())
+}
+
 fn main_pid(info: &bollard::models::ContainerInspectResponse) -> i32 {
     info.state
         .as_ref()
@@ -136,13 +149,13 @@ impl DockerDriver {
             )));
         }
         // The pid is informational (the engine owns the process): a failed inspect leaves it 0.
-        let pid = match container::inspect(&docker, &id).await {
-            Ok(Some(info)) => main_pid(&info),
-            _ => 0,
+        let (pid, ip) = match container::inspect(&docker, &id).await {
+            Ok(Some(info)) => (main_pid(&info), container_ip(&info)),
+            _ => (0, None),
         };
         let output = logs::spawn(docker.clone(), id.clone(), 0, fifos);
         let exit = exit::spawn(docker, id.clone(), output);
-        let driver_state = BTreeMap::from([
+        let mut driver_state = BTreeMap::from([
             (STATE_CONTAINER_ID.to_string(), id),
             (STATE_CONTAINER_NAME.to_string(), name),
             (
@@ -154,6 +167,9 @@ impl DockerDriver {
                 tc.stderr_path.display().to_string(),
             ),
         ]);
+        if let Some(ip) = ip {
+            driver_state.insert(super::STATE_TASK_IP.to_string(), ip);
+        }
         Ok(TaskHandle::new(
             TaskHandleState {
                 driver: "docker".into(),
@@ -200,6 +216,11 @@ impl DockerDriver {
         let exit = exit::spawn(docker, id, output);
         let mut recovered = state.clone();
         recovered.pid = main_pid(&info);
+        if let Some(ip) = container_ip(&info) {
+            recovered
+                .driver_state
+                .insert(super::STATE_TASK_IP.to_string(), ip);
+        }
         Ok(TaskHandle::new(recovered, exit))
     }
 
@@ -273,5 +294,20 @@ impl Driver for DockerDriver {
         signal: &'a str,
     ) -> DriverFuture<'a, ExitResult> {
         Box::pin(self.stop_task(handle, timeout, signal))
+    }
+
+    fn exec<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        _cfg: &'a TaskConfig,
+        command: &'a str,
+        args: &'a [String],
+        timeout: Duration,
+    ) -> DriverFuture<'a, super::ExecOutput> {
+        Box::pin(async move {
+            let id = container_id(&handle.state)?;
+            let docker = self.docker().await.map_err(DriverError::Other)?;
+            exec::run(&docker, &id, command, args, timeout).await
+        })
     }
 }

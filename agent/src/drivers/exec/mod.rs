@@ -203,4 +203,39 @@ impl Driver for ExecDriver {
         // other process of the task with it (see task.rs).
         Box::pin(crate::drivers::proc::stop_task(handle, timeout, signal))
     }
+
+    /// Inside the task's mount namespace and chroot, as its user, with its environment as the
+    /// task sees it.
+    fn exec<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        cfg: &'a TaskConfig,
+        command: &'a str,
+        args: &'a [String],
+        timeout: Duration,
+    ) -> DriverFuture<'a, crate::drivers::ExecOutput> {
+        Box::pin(async move {
+            let user = launch::resolve_user(NAME, &cfg.user, "nobody", self.allow_root)?;
+            let (td, ad) = (&cfg.task_dir, &cfg.alloc_dir);
+            let inside = |s: &str| chroot::to_chroot_path(s, td, ad);
+            let mut env: BTreeMap<String, String> = cfg
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), inside(v)))
+                .collect();
+            env.entry("PATH".into())
+                .or_insert_with(|| task::DEFAULT_PATH.into());
+            crate::drivers::task_exec::run(crate::drivers::task_exec::ExecSpec {
+                command: inside(command),
+                args: args.iter().map(|a| inside(a)).collect(),
+                env,
+                clear_env: true,
+                cwd: "/".into(),
+                run_as: Some(user),
+                enter: Some(handle.state.pid),
+                timeout,
+            })
+            .await
+        })
+    }
 }
