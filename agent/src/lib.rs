@@ -9,3 +9,4 @@ pub mod rpc;
 pub mod scheduler;
 pub mod server;
 pub mod state;
+pub mod template;

@@ -212,6 +212,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 memory_total_mb: cfg.client.memory_total_mb,
                 http_addr: format!("{advertise_ip}:{}", cfg.ports.http),
                 bind_ip: node_ip.clone(),
+                consul: cfg.consul.as_ref().map(|c| {
+                    agent::client::services::consul::ConsulAgent::new(&c.address, c.token.clone())
+                }),
             },
             rpc,
             client_shutdown_rx,
@@ -224,7 +227,18 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         None
     };
 
+    // The renderer reads the catalog from this server, or through the client's servers.
+    let catalog: Arc<dyn ServerRpc> = match &server {
+        Some(s) => Arc::new(LocalRpc(s.clone())),
+        None => Arc::new(
+            RemoteServers::new(&cfg.client.servers, rpc.clone())
+                .context("configuring the template renderer's servers")?,
+        ),
+    };
+    let renderer =
+        agent::template::Renderer::start(cfg.templates.clone(), catalog, cfg.client.meta.clone());
     let state = HttpState {
+        renderer: renderer.clone(),
         server: server.clone(),
         client: client.clone(),
         agent: Arc::new(AgentInfo {
@@ -253,6 +267,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .context("serving the HTTP API")?;
 
     tracing::info!("shutting down");
+    renderer.shutdown();
     if let Some(c) = &client {
         if ephemeral {
             // Nothing could re-attach to these tasks: their directory is about to go.

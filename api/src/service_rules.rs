@@ -35,13 +35,15 @@ pub fn unknown_port(port: &str, labels: &BTreeSet<String>) -> Option<String> {
         let list: Vec<&str> = labels.iter().map(String::as_str).collect();
         format!("known ports: {}", list.join(", "))
     };
-    Some(format!("port {port:?} is not a port label of the group ({known})"))
+    Some(format!(
+        "port {port:?} is not a port label of the group ({known})"
+    ))
 }
 
 /// A name Nomad (and DNS) accepts: letters, digits and dashes, 1 to 63 characters, not starting
 /// or ending with a dash. Names still holding `${...}` are checked once interpolated, on the
 /// client.
-fn name_problem(name: &str) -> Option<String> {
+pub fn name_problem(name: &str) -> Option<String> {
     if name.is_empty() || name.contains("${") {
         return None;
     }
@@ -121,8 +123,7 @@ impl ServiceCheck {
                         self.protocol
                     ));
                 }
-                if !self.method.is_empty()
-                    && !self.method.bytes().all(|b| b.is_ascii_alphabetic())
+                if !self.method.is_empty() && !self.method.bytes().all(|b| b.is_ascii_alphabetic())
                 {
                     out.push(format!(
                         "{what}: method {:?} is not an HTTP method",
@@ -149,7 +150,8 @@ impl ServiceCheck {
         if self.timeout.is_zero() {
             out.push(format!("{what} needs a timeout, e.g. timeout = \"2s\""));
         }
-        if ![CHECK_PASSING, CHECK_WARNING, CHECK_CRITICAL, ""].contains(&self.initial_status.as_str())
+        if ![CHECK_PASSING, CHECK_WARNING, CHECK_CRITICAL, ""]
+            .contains(&self.initial_status.as_str())
         {
             out.push(format!(
                 "{what}: initial_status {:?} must be passing, warning or critical",

@@ -2,6 +2,7 @@
 //! allocation's client status (pending -> running -> complete / failed) and reports every change.
 
 use super::allocdir::AllocDir;
+use super::services::ServiceRegistry;
 use super::state_db::{LocalTaskState, StateDb};
 use super::task_runner::{RunnerSignal, TaskRunner, TaskRunnerDeps};
 use super::taskenv::NodeInfo;
@@ -22,6 +23,7 @@ pub struct RunnerContext {
     pub node: Arc<NodeInfo>,
     pub alloc_base: PathBuf,
     pub updates: mpsc::UnboundedSender<AllocClientUpdate>,
+    pub services: Arc<ServiceRegistry>,
 }
 
 pub struct AllocRunner {
@@ -33,6 +35,9 @@ pub struct AllocRunner {
     /// True once every task runner has ended.
     done: watch::Receiver<bool>,
     states: Arc<Mutex<BTreeMap<String, TaskState>>>,
+    services: Arc<ServiceRegistry>,
+    /// Task runners still trying to re-attach to their tasks after an agent restart.
+    recovering: watch::Receiver<usize>,
 }
 
 /// Nomad's client status of an allocation from its tasks' states.
@@ -65,6 +70,32 @@ fn kill(signal: &watch::Sender<RunnerSignal>) {
             *s = RunnerSignal::Kill;
         }
         change
+    });
+}
+
+/// Nomad's stop order: the group's services leave the catalog, the group's shutdown_delay
+/// passes, then the tasks are killed (each deregistering its own services first).
+fn stop_group(
+    services: Arc<ServiceRegistry>,
+    alloc: &Allocation,
+    signal: Arc<watch::Sender<RunnerSignal>>,
+) {
+    if *signal.borrow() != RunnerSignal::Run {
+        return;
+    }
+    let id = alloc.id.clone();
+    let delay = alloc
+        .job
+        .as_deref()
+        .and_then(|j| j.lookup_group(&alloc.task_group))
+        .map(|g| g.shutdown_delay)
+        .unwrap_or_default();
+    tokio::spawn(async move {
+        services.alloc_stopping(&id).await;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        kill(&signal);
     });
 }
 
@@ -110,6 +141,8 @@ impl AllocRunner {
         let (signal_tx, signal_rx) = watch::channel(RunnerSignal::Run);
         let signal_tx = Arc::new(signal_tx);
         let (done_tx, done) = watch::channel(false);
+        let (recovering_tx, recovering) = watch::channel(names.len());
+        let recovering_tx = Arc::new(recovering_tx);
         let (task_tx, mut task_rx) = mpsc::unbounded_channel::<(String, TaskState)>();
         let states: Arc<Mutex<BTreeMap<String, TaskState>>> = Arc::new(Mutex::new(
             restored
@@ -155,6 +188,8 @@ impl AllocRunner {
             alloc: alloc_rx,
             signal: signal_rx,
             updates: task_tx,
+            services: ctx.services.clone(),
+            recovering: recovering_tx,
         };
         let mut restored = restored;
         let joins: Vec<_> = names
@@ -164,11 +199,14 @@ impl AllocRunner {
         drop(deps);
         let states2 = states.clone();
         let signal = signal_tx.clone();
+        let services = ctx.services.clone();
+        let alloc_rx = alloc_tx.subscribe();
         tokio::spawn(async move {
             while let Some((task, st)) = task_rx.recv().await {
                 // As in Nomad: a failed task, or a dead leader task, stops its siblings.
                 if st.state == TASK_STATE_DEAD && (st.failed || leaders.contains(&task)) {
-                    kill(&signal);
+                    let alloc = alloc_rx.borrow().clone();
+                    stop_group(services.clone(), &alloc, signal.clone());
                 }
                 if let Ok(mut m) = states2.lock() {
                     m.insert(task, st);
@@ -177,6 +215,9 @@ impl AllocRunner {
             }
             for j in joins {
                 let _ = j.await;
+            }
+            if *signal.borrow() != RunnerSignal::Detach {
+                services.alloc_done(&alloc_rx.borrow().id);
             }
             let _ = done_tx.send(true);
         });
@@ -188,7 +229,15 @@ impl AllocRunner {
             signal_tx,
             done,
             states,
+            services: ctx.services.clone(),
+            recovering,
         })
+    }
+
+    /// Waits until every task runner has tried to re-attach to its task.
+    pub async fn recovered(&self) {
+        let mut r = self.recovering.clone();
+        let _ = r.wait_for(|n| *n == 0).await;
     }
 
     pub fn alloc(&self) -> Arc<Allocation> {
@@ -216,9 +265,10 @@ impl AllocRunner {
         }
     }
 
-    /// Stops every task (kill_signal, kill_timeout, then SIGKILL).
+    /// Stops the allocation: services out, shutdown delays, then every task (kill_signal,
+    /// kill_timeout, then SIGKILL).
     pub fn kill(&self) {
-        kill(&self.signal_tx);
+        stop_group(self.services.clone(), &self.alloc(), self.signal_tx.clone());
     }
 
     /// The agent is stopping: let go of the tasks without stopping them.

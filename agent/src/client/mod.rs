@@ -12,6 +12,7 @@ pub mod fingerprint;
 pub mod interface;
 pub mod logs;
 pub mod restarts;
+pub mod services;
 pub mod state_db;
 pub mod task_runner;
 pub mod taskenv;
@@ -52,6 +53,8 @@ pub struct ClientConfig {
     /// Advertised HTTP address, e.g. "127.0.0.1:4646".
     pub http_addr: String,
     pub bind_ip: String,
+    /// `consul { address token }`: where `provider = "consul"` services also go.
+    pub consul: Option<services::consul::ConsulAgent>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,7 @@ pub struct Client {
     stop_tx: watch::Sender<bool>,
     loops: Mutex<Vec<JoinHandle<()>>>,
     updater: Mutex<Option<JoinHandle<()>>>,
+    services: Arc<services::ServiceRegistry>,
 }
 
 async fn wait_runners(runners: &[Arc<AllocRunner>], limit: Duration) {
@@ -120,25 +124,38 @@ impl Client {
         let node = fingerprint::fingerprint(&cfg, &node_id, &drivers);
         let (tx, rx) = mpsc::unbounded_channel();
         let updater = updater::spawn(rpc.clone(), rx);
+        let node_info = Arc::new(taskenv::NodeInfo {
+            id: node_id.clone(),
+            name: node.name.clone(),
+            datacenter: node.datacenter.clone(),
+            class: node.node_class.clone(),
+            attributes: node.attributes.clone(),
+            meta: node.meta.clone(),
+        });
+        let services =
+            services::ServiceRegistry::start(node_info.clone(), rpc.clone(), cfg.consul.clone());
         let ctx = RunnerContext {
             drivers,
             db: db.clone(),
-            node: Arc::new(taskenv::NodeInfo {
-                id: node_id.clone(),
-                name: node.name.clone(),
-                datacenter: node.datacenter.clone(),
-                class: node.node_class.clone(),
-                attributes: node.attributes.clone(),
-                meta: node.meta.clone(),
-            }),
+            node: node_info,
             alloc_base: alloc_base.clone(),
             updates: tx,
+            services: services.clone(),
         };
         let mut runners = BTreeMap::new();
         for (alloc, tasks) in db.load()? {
             tracing::info!(alloc = %alloc.id, "restoring allocation");
             runners.insert(alloc.id.clone(), AllocRunner::start(alloc, tasks, &ctx));
         }
+        // Reconciling the catalog before the restored tasks re-registered would drop them.
+        let restored: Vec<Arc<AllocRunner>> = runners.values().cloned().collect();
+        let ready = services.clone();
+        tokio::spawn(async move {
+            for r in restored {
+                r.recovered().await;
+            }
+            ready.set_ready();
+        });
         let (stop_tx, _) = watch::channel(false);
         let client = Arc::new(Client {
             node_id,
@@ -151,6 +168,7 @@ impl Client {
             stop_tx,
             loops: Mutex::new(Vec::new()),
             updater: Mutex::new(Some(updater)),
+            services,
         });
         let registered = client.register().await;
         let loops = vec![
@@ -194,6 +212,17 @@ impl Client {
     /// The client's view of an allocation's task states.
     pub fn task_states(&self, alloc_id: &str) -> Option<BTreeMap<String, TaskState>> {
         self.runner(alloc_id).map(|r| r.task_states())
+    }
+
+    /// The live results of an allocation's checks, if it runs here.
+    pub fn check_results(&self, alloc_id: &str) -> Option<BTreeMap<String, api::CheckQueryResult>> {
+        self.runner(alloc_id)?;
+        Some(self.services.check_results(alloc_id))
+    }
+
+    /// The registrations this client keeps in the catalog.
+    pub fn service_registrations(&self) -> Vec<api::ServiceRegistration> {
+        self.services.registrations()
     }
 
     fn runner(&self, alloc_id: &str) -> Option<Arc<AllocRunner>> {
@@ -285,6 +314,7 @@ impl Client {
             r.detach();
         }
         wait_runners(&runners, Duration::from_secs(10)).await;
+        self.services.shutdown();
         if let Ok(mut c) = self.ctx.lock() {
             c.take();
         }
@@ -332,6 +362,9 @@ impl Client {
             }
             if ttl.is_none() {
                 ttl = self.register().await;
+                if ttl.is_some() {
+                    self.services.request_full_sync();
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
@@ -343,6 +376,7 @@ impl Client {
                 Err(RpcError::UnknownNode(_)) => {
                     tracing::info!("servers do not know this node, registering again");
                     ttl = self.register().await;
+                    self.services.request_full_sync();
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "heartbeat failed");

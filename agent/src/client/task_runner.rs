@@ -8,6 +8,7 @@ use super::artifacts;
 use super::events;
 use super::logs::{LogCollector, LogKind, RotatingWriter};
 use super::restarts::{Decision, RestartTracker};
+use super::services::{RunningTask, ScriptTarget, ServiceRegistry};
 use super::state_db::{LocalTaskState, StateDb};
 use super::taskenv::{self, NodeInfo, TaskDirs};
 use crate::drivers::{Driver, DriverError, ExitResult, TaskConfig, TaskHandle};
@@ -19,6 +20,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
+
+/// The task's restart requests from check_restart, while it runs.
+type RestartRequests = Option<mpsc::UnboundedReceiver<String>>;
 
 /// Nomad keeps the newest ten events per task.
 const MAX_EVENTS: usize = 10;
@@ -43,6 +47,9 @@ pub struct TaskRunnerDeps {
     pub alloc: watch::Receiver<Arc<Allocation>>,
     pub signal: watch::Receiver<RunnerSignal>,
     pub updates: mpsc::UnboundedSender<(String, TaskState)>,
+    pub services: Arc<ServiceRegistry>,
+    /// Counts down as each task runner has tried to re-attach to its task (see AllocRunner).
+    pub recovering: Arc<watch::Sender<usize>>,
 }
 
 pub struct TaskRunner {
@@ -54,6 +61,43 @@ pub struct TaskRunner {
     collectors: Vec<LogCollector>,
     /// Artifacts are fetched once, before the first start: a task that ever started has them.
     artifacts_done: bool,
+    restart_requests: RestartRequests,
+}
+
+/// Counts one task runner as done re-attaching when told, or when dropped on an early return.
+struct RecoveryCountdown(Option<Arc<watch::Sender<usize>>>);
+
+impl RecoveryCountdown {
+    fn done(&mut self) {
+        if let Some(tx) = self.0.take() {
+            tx.send_modify(|n| *n = n.saturating_sub(1));
+        }
+    }
+}
+
+impl Drop for RecoveryCountdown {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+/// What woke a running task's runner.
+enum Woke {
+    Exited(ExitResult),
+    Signal(RunnerSignal),
+    /// check_restart: the reason.
+    RestartRequested(String),
+}
+
+/// The next restart request; never, when there is no channel.
+async fn restart_requested(rx: &mut RestartRequests) -> String {
+    match rx {
+        Some(rx) => match rx.recv().await {
+            Some(reason) => reason,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits for the alloc runner to ask for something other than running; a vanished alloc runner
@@ -104,6 +148,7 @@ impl TaskRunner {
             handle: None,
             restarts: RestartTracker::new(policy, &job_type),
             collectors: Vec::new(),
+            restart_requests: None,
         };
         tokio::spawn(runner.run())
     }
@@ -140,6 +185,7 @@ impl TaskRunner {
     }
 
     async fn run(mut self) {
+        let mut countdown = RecoveryCountdown(Some(self.deps.recovering.clone()));
         if self.local.state.state == TASK_STATE_DEAD {
             return; // finished before an agent restart
         }
@@ -159,6 +205,7 @@ impl TaskRunner {
             self.publish();
         }
         let mut pending_exit = None;
+        let recovering = self.local.handle.is_some();
         if let Some(hs) = self.local.handle.clone() {
             match self.driver().map_err(|e| e.to_string()) {
                 Ok(d) => match d.recover(&hs).await {
@@ -175,6 +222,10 @@ impl TaskRunner {
                 Err(e) => pending_exit = Some(ExitResult::unknown(&e)),
             }
         }
+        if recovering && self.handle.is_some() {
+            self.services_up();
+        }
+        countdown.done();
         let flow = self.main_loop(pending_exit).await;
         let collectors = std::mem::take(&mut self.collectors);
         for c in collectors {
@@ -221,6 +272,7 @@ impl TaskRunner {
                         self.push_event(events::started());
                         self.publish();
                         self.handle = Some(h);
+                        self.services_up();
                     }
                     Err(e) => {
                         self.push_event(events::driver_failure(&e.to_string(), !e.recoverable()));
@@ -236,21 +288,29 @@ impl TaskRunner {
                 (Some(e), _) => e,
                 (None, Some(h)) => {
                     let mut sig = self.deps.signal.clone();
-                    tokio::select! {
-                        e = h.wait() => e,
-                        s = next_signal(&mut sig) => {
-                            if s == RunnerSignal::Kill {
-                                self.kill(&h).await;
-                                return Flow::Stop;
-                            }
-                            return Flow::Detach;
+                    let mut requests = self.restart_requests.take();
+                    let woke = tokio::select! {
+                        e = h.wait() => Woke::Exited(e),
+                        s = next_signal(&mut sig) => Woke::Signal(s),
+                        r = restart_requested(&mut requests) => Woke::RestartRequested(r),
+                    };
+                    self.restart_requests = requests;
+                    match woke {
+                        Woke::Exited(e) => e,
+                        Woke::Signal(RunnerSignal::Kill) => {
+                            self.kill(&h).await;
+                            return Flow::Stop;
                         }
+                        Woke::Signal(_) => return Flow::Detach,
+                        Woke::RestartRequested(reason) => self.restart_for_check(&h, reason).await,
                     }
                 }
                 (None, None) => continue,
             };
             self.handle = None;
             self.local.handle = None;
+            self.restart_requests = None;
+            self.services_down();
             self.push_event(events::terminated(&exit));
             let d = self.restarts.on_exit(Some(&exit), true, Instant::now());
             match self.apply(d).await {
@@ -299,17 +359,100 @@ impl TaskRunner {
         }
     }
 
-    async fn kill(&mut self, h: &TaskHandle) {
-        let task = self.task_spec();
-        let (timeout, signal) = task
+    /// Registers the running task's services, with what script checks and check_restart need.
+    fn services_up(&mut self) {
+        let Some(handle) = self.handle.clone() else {
+            return;
+        };
+        let alloc = self.deps.alloc.borrow().clone();
+        let (Some(task), Ok(driver), Ok(cfg)) =
+            (self.task_spec(), self.driver(), self.task_config())
+        else {
+            return;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.restart_requests = Some(rx);
+        let errors = self.deps.services.task_running(RunningTask {
+            env: self.task_env(&alloc, &task),
+            alloc,
+            task: self.name.clone(),
+            script: ScriptTarget {
+                driver,
+                handle,
+                cfg: Arc::new(cfg),
+                started: Instant::now(),
+            },
+            restart: tx,
+        });
+        if !errors.is_empty() {
+            for e in errors {
+                tracing::warn!(task = %self.name, error = %e, "service registration failed");
+                self.push_event(events::hook_failed(&e));
+            }
+            self.publish();
+        }
+    }
+
+    /// The task ended: its services leave the catalog.
+    fn services_down(&self) {
+        let alloc_id = self.deps.alloc.borrow().id.clone();
+        self.deps.services.task_stopped(&alloc_id, &self.name);
+    }
+
+    /// check_restart: the task is stopped (services first) and its exit counts as a failure, so
+    /// the restart policy decides what happens next.
+    async fn restart_for_check(&mut self, h: &TaskHandle, reason: String) -> ExitResult {
+        self.push_event(events::restart_signaled(&reason));
+        self.publish();
+        let alloc_id = self.deps.alloc.borrow().id.clone();
+        self.deps
+            .services
+            .task_stopping(&alloc_id, &self.name)
+            .await;
+        let exit = self
+            .stop_process(h)
+            .await
+            .unwrap_or_else(|e| ExitResult::unknown(&format!("failed to stop the task: {e}")));
+        ExitResult {
+            err: Some(reason),
+            ..exit
+        }
+    }
+
+    /// The driver's stop with the task's kill_signal and kill_timeout.
+    async fn stop_process(&self, h: &TaskHandle) -> Result<ExitResult, DriverError> {
+        let (timeout, signal) = self.kill_settings();
+        self.driver()?.stop(h, timeout, &signal).await
+    }
+
+    fn kill_settings(&self) -> (std::time::Duration, String) {
+        self.task_spec()
             .map(|t| (t.kill_timeout, t.kill_signal.clone()))
-            .unwrap_or((std::time::Duration::from_secs(5), String::new()));
+            .unwrap_or((std::time::Duration::from_secs(5), String::new()))
+    }
+
+    async fn kill(&mut self, h: &TaskHandle) {
+        // Out of the catalog first, then the shutdown delay, then the signal: proxies stop
+        // sending before the process goes away.
+        let alloc_id = self.deps.alloc.borrow().id.clone();
+        self.deps
+            .services
+            .task_stopping(&alloc_id, &self.name)
+            .await;
+        self.restart_requests = None;
+        let delay = self
+            .task_spec()
+            .map(|t| t.shutdown_delay)
+            .unwrap_or_default();
+        if !delay.is_zero() {
+            self.push_event(events::waiting_shutdown_delay(delay));
+            self.publish();
+            tokio::time::sleep(delay).await;
+        }
+        let (timeout, signal) = self.kill_settings();
         self.push_event(events::killing(timeout, &signal));
         self.publish();
-        let exit = match self.driver() {
-            Ok(d) => d.stop(h, timeout, &signal).await,
-            Err(e) => Err(e),
-        };
+        let exit = self.stop_process(h).await;
         match exit {
             Ok(exit) => self.push_event(events::terminated(&exit)),
             Err(e) => self.push_event(events::driver_failure(

@@ -55,7 +55,6 @@ pub fn apply_str(
 /// Top-level keys that Nomad accepts and that change nothing here; their content is not checked.
 const IGNORED_BLOCKS: &[&str] = &[
     "telemetry",
-    "consul",
     "acl",
     "vault",
     "tls",
@@ -87,12 +86,13 @@ fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
         "advertise",
         "server",
         "client",
+        "consul",
     ];
     single.extend_from_slice(IGNORED_BLOCKS);
     let f = Fields::new(
         Block::new(body, Pos { line: 1, col: 1 }, "the agent config"),
         &single,
-        &["plugin"],
+        &["plugin", "template"],
     )?;
     if let Some(v) = f.string("name")? {
         cfg.name = v;
@@ -152,6 +152,12 @@ fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
     }
     if let Some(b) = f.block("client", "the client block")? {
         client(cfg, b)?;
+    }
+    if let Some(b) = f.block("consul", "the consul block")? {
+        cfg.consul = Some(super::blocks::consul(b)?);
+    }
+    for b in f.blocks("template", "a template block of the agent")? {
+        cfg.templates.push(super::blocks::template(b)?);
     }
     for (label, body, pos) in f.labelled("plugin")? {
         let what = format!("plugin {:?}", label.name);

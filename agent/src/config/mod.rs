@@ -1,6 +1,7 @@
 //! Agent configuration: defaults <- config files (HCL or YAML) <- command-line flags, into one
 //! typed [`Config`].
 
+mod blocks;
 mod file;
 mod flags;
 #[cfg(test)]
@@ -96,6 +97,32 @@ pub struct ClientConfig {
     pub chroot_env: BTreeMap<String, String>,
 }
 
+/// `consul { address token }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsulConfig {
+    /// "host:port" or a URL of the local Consul agent's HTTP API.
+    pub address: String,
+    pub token: Option<String>,
+}
+
+/// One `template` block: a minijinja template rendered from the service catalog into a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateConfig {
+    pub source: PathBuf,
+    pub destination: PathBuf,
+    /// A command that must succeed with the new file in place (`nginx -t`), else it is undone.
+    pub check: Option<String>,
+    /// Run after a change was kept (`nginx -s reload`).
+    pub command: Option<String>,
+    pub perms: u32,
+    /// A change is rendered once the catalog has been quiet for `wait_min`, and at the latest
+    /// `wait_max` after the first change of a burst.
+    pub wait_min: std::time::Duration,
+    pub wait_max: std::time::Duration,
+    /// How long `check` and `command` may run.
+    pub command_timeout: std::time::Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Node name; defaults to the hostname.
@@ -115,6 +142,9 @@ pub struct Config {
     /// `plugin "raw_exec" { config { enabled = true } }` -> `{"raw_exec": {"enabled": true}}`.
     pub plugins: BTreeMap<String, serde_json::Value>,
     pub dev_mode: bool,
+    pub consul: Option<ConsulConfig>,
+    /// The agent's own template renderer (`template` blocks).
+    pub templates: Vec<TemplateConfig>,
 }
 
 impl Config {
@@ -149,6 +179,8 @@ impl Config {
             },
             plugins: BTreeMap::new(),
             dev_mode: dev,
+            consul: None,
+            templates: Vec::new(),
         }
     }
 

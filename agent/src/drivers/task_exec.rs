@@ -99,9 +99,7 @@ pub async fn run(spec: ExecSpec) -> Result<ExecOutput, DriverError> {
             // std drops privileges before pre_exec runs, and entering needs them: the user is
             // changed here, after the chroot.
             let (mnt, root) = (e.mnt.as_raw_fd(), e.root.as_raw_fd());
-            let ids = run_as
-                .as_ref()
-                .map(|u| (u.uid, u.gid, u.groups.clone()));
+            let ids = run_as.as_ref().map(|u| (u.uid, u.gid, u.groups.clone()));
             let cwd = std::ffi::CString::new(spec.cwd.as_os_str().as_encoded_bytes())
                 .map_err(|_| DriverError::Other("the working directory holds a NUL".into()))?;
             // SAFETY: only async-signal-safe syscalls on memory prepared before the fork.
@@ -110,9 +108,9 @@ pub async fn run(spec: ExecSpec) -> Result<ExecOutput, DriverError> {
             }
         }
     }
-    let mut child = cmd.spawn().map_err(|e| {
-        DriverError::Other(format!("cannot run {:?}: {e}", spec.command))
-    })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| DriverError::Other(format!("cannot run {:?}: {e}", spec.command)))?;
     drop(entry);
     let pid = child.id().map(|p| p as i32);
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
@@ -204,9 +202,12 @@ mod tests {
 
     #[tokio::test]
     async fn captures_exit_code_and_output() {
-        let out = run(spec("/bin/sh", &["-c", "echo $GREETING; echo oops >&2; exit 2"]))
-            .await
-            .unwrap();
+        let out = run(spec(
+            "/bin/sh",
+            &["-c", "echo $GREETING; echo oops >&2; exit 2"],
+        ))
+        .await
+        .unwrap();
         assert_eq!(out.exit_code, 2);
         assert_eq!(out.output, "hi\noops\n");
     }

@@ -137,6 +137,30 @@ pub async fn metrics(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let mut gauges: Vec<(&str, f64)> = Vec::new();
+    // Per template block, labelled with its destination.
+    let mut labelled: Vec<(&str, &'static str, String, f64)> = Vec::new();
+    for t in st.renderer.statuses() {
+        let d = t.destination;
+        let failing = if t.last_error.is_some() { 1.0 } else { 0.0 };
+        for (name, v) in [
+            ("nomad.template.renders", t.renders as f64),
+            ("nomad.template.changes", t.changes as f64),
+            ("nomad.template.errors", t.errors as f64),
+            ("nomad.template.check_failures", t.check_failures as f64),
+            ("nomad.template.command_failures", t.command_failures as f64),
+            ("nomad.template.failing", failing),
+            (
+                "nomad.template.last_render_seconds",
+                t.last_render as f64 / 1e9,
+            ),
+            (
+                "nomad.template.last_change_seconds",
+                t.last_change as f64 / 1e9,
+            ),
+        ] {
+            labelled.push((name, "destination", d.clone(), v));
+        }
+    }
     if let Some(server) = &st.server {
         let (ready, waiting, delayed, inflight, blocked) = server.broker_stats();
         let snap = server.state.snapshot();
@@ -159,11 +183,25 @@ pub async fn metrics(
             let n = name.replace('.', "_");
             out.push_str(&format!("# TYPE {n} gauge\n{n} {v}\n"));
         }
+        let mut typed = std::collections::BTreeSet::new();
+        for (name, key, value, v) in &labelled {
+            let n = name.replace('.', "_");
+            if typed.insert(n.clone()) {
+                out.push_str(&format!("# TYPE {n} gauge\n"));
+            }
+            let value = value.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str(&format!("{n}{{{key}=\"{value}\"}} {v}\n"));
+        }
         return ([("content-type", "text/plain; version=0.0.4")], out).into_response();
     }
     let g: Vec<_> = gauges
         .iter()
         .map(|(n, v)| json!({"Name": n, "Value": v, "Labels": {}}))
+        .chain(
+            labelled
+                .iter()
+                .map(|(n, k, l, v)| json!({"Name": n, "Value": v, "Labels": {*k: l}})),
+        )
         .collect();
     json_indexed(&json!({"Gauges": g, "Counters": [], "Samples": []}), 0)
 }

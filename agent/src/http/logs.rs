@@ -33,9 +33,11 @@ pub async fn logs(
         .client
         .as_ref()
         .is_some_and(|c| c.alloc_ids().contains(&alloc_id));
-    if !runs_here && !headers.contains_key(super::logs_proxy::PROXIED_HEADER) && st.server.is_some()
+    if !runs_here
+        && !headers.contains_key(super::client_proxy::PROXIED_HEADER)
+        && st.server.is_some()
     {
-        return super::logs_proxy::proxy(&st, &alloc_id, raw.as_deref().unwrap_or("")).await;
+        return super::client_proxy::proxy(&st, &alloc_id, raw.as_deref().unwrap_or("")).await;
     }
     let client = st.client.clone().ok_or_else(|| {
         HttpError::bad_request(

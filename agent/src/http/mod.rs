@@ -2,16 +2,18 @@
 
 mod agent;
 mod allocs;
+mod checks;
+mod client_proxy;
 mod error;
 mod evals;
 mod forward;
 mod jobs;
 mod logs;
-mod logs_proxy;
 mod nodes;
 mod operator;
 mod query;
 mod services;
+mod templates;
 
 pub use error::HttpError;
 pub use forward::RouterRelay;
@@ -50,6 +52,8 @@ pub struct HttpState {
     pub server: Option<Arc<Server>>,
     pub client: Option<Arc<Client>>,
     pub agent: Arc<AgentInfo>,
+    /// The agent's template renderer (with no templates when none is configured).
+    pub renderer: Arc<crate::template::Renderer>,
 }
 
 impl HttpState {
@@ -107,6 +111,15 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/agent/self", get(agent::self_info))
         .route("/v1/agent/members", get(agent::members))
         .route("/v1/agent/health", get(agent::health))
+        .route("/v1/agent/templates", get(templates::list))
+        .route(
+            "/v1/agent/template/render",
+            post(templates::render).put(templates::render),
+        )
+        .route(
+            "/v1/client/allocation/{id}/checks",
+            get(checks::alloc_checks),
+        )
         .route("/v1/metrics", get(agent::metrics))
         .route("/v1/client/fs/logs/{alloc}", get(logs::logs))
         .route(

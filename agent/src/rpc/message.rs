@@ -71,7 +71,10 @@ pub enum ClientCall {
         registrations: Vec<api::ServiceRegistration>,
     },
     /// A blocking query on the whole catalog (for an agent's template renderer).
-    Catalog { min_index: u64, wait_ms: u64 },
+    Catalog {
+        min_index: u64,
+        wait_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

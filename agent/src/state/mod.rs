@@ -5,10 +5,10 @@
 mod apply;
 mod command;
 mod services;
-mod summary;
-mod tables;
 #[cfg(test)]
 mod services_tests;
+mod summary;
+mod tables;
 #[cfg(test)]
 mod tests;
 

@@ -75,7 +75,11 @@ fn upsert(t: &mut Tables, index: u64, regs: Vec<ServiceRegistration>) {
 #[test]
 fn registrations_keep_their_create_index_and_identical_writes_change_nothing() {
     let mut t = placed();
-    upsert(&mut t, 3, vec![reg("a1", "n1", 8080), reg("a2", "n2", 8081)]);
+    upsert(
+        &mut t,
+        3,
+        vec![reg("a1", "n1", 8080), reg("a2", "n2", 8081)],
+    );
     assert_eq!(t.services_by_name("default", "web").len(), 2);
     assert_eq!(t.table_index(Table::Services), 3);
     upsert(&mut t, 4, vec![reg("a1", "n1", 8080)]);

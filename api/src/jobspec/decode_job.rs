@@ -3,10 +3,10 @@
 use super::decode::{describe, Block, Fields, Result};
 use super::decode_parts::{constraints, migrate, network, reschedule, restart, update};
 use super::decode_service::services;
-use crate::service_rules::unknown_port;
 use super::decode_task::task;
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{Job, TaskGroup, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM};
+use crate::service_rules::unknown_port;
 
 /// Decodes the root body of a job file: exactly one `job "name" { ... }`.
 pub fn decode_root(root: &Body) -> Result<Job> {

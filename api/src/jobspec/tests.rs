@@ -629,7 +629,10 @@ job "hello-docker" {
     );
     let svc = &job.task_groups[0].services[0];
     assert_eq!(svc.tags[0], "urlprefix-/hello");
-    assert_eq!(svc.checks[0].check_restart.as_ref().map(|r| r.limit), Some(3));
+    assert_eq!(
+        svc.checks[0].check_restart.as_ref().map(|r| r.limit),
+        Some(3)
+    );
     let mut canon = job.clone();
     canon.canonicalize();
     canon.validate().unwrap();
@@ -694,7 +697,10 @@ fn checks_are_checked_where_they_are_written() {
         )))
     };
     let e = check("type = \"http\"\ninterval = \"5s\"\ntimeout = \"1s\"");
-    assert!(e.starts_with("t.nomad:8:3: ") && e.contains("needs a path"), "{e}");
+    assert!(
+        e.starts_with("t.nomad:8:3: ") && e.contains("needs a path"),
+        "{e}"
+    );
     let e = check("type = \"tcp\"\ninterval = \"5s\"");
     assert!(e.contains("needs a timeout"), "{e}");
     let e = check("type = \"grpc\"\ninterval = \"5s\"\ntimeout = \"1s\"");

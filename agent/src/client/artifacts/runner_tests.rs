@@ -35,6 +35,7 @@ impl Harness {
             node: Arc::new(NodeInfo::default()),
             alloc_base: dir.path().join("alloc"),
             updates,
+            services: crate::client::services::unreachable_registry(),
         };
         Harness { _dir: dir, ctx }
     }

@@ -71,10 +71,12 @@ pub async fn run(
             output: String::from_utf8_lossy(&output).into_owned(),
         })
     };
-    tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
-        Err(DriverError::Other(format!(
-            "timed out after {} running {command:?} in container {id}",
-            api::duration::format_duration(timeout)
-        )))
-    })
+    tokio::time::timeout(timeout, run)
+        .await
+        .unwrap_or_else(|_| {
+            Err(DriverError::Other(format!(
+                "timed out after {} running {command:?} in container {id}",
+                api::duration::format_duration(timeout)
+            )))
+        })
 }

@@ -1,6 +1,6 @@
-//! Logs from anywhere: a task's log lives on the client that runs it, so an agent that does not
-//! run the allocation (a server, or another client) looks up the allocation's node in the cluster
-//! state and streams the same request from that node's HTTP API.
+//! Client endpoints from anywhere: a task's logs and its checks' results live on the client that
+//! runs it, so an agent that does not run the allocation (a server, or another client) looks up
+//! the allocation's node in the cluster state and sends the same request to that node's HTTP API.
 
 use super::{HttpError, HttpState};
 use axum::body::{Body, Bytes};
@@ -9,11 +9,13 @@ use axum::response::{IntoResponse, Response};
 use std::io::Read;
 
 /// Set on a proxied request so the agent that receives it never proxies it again.
-pub const PROXIED_HEADER: &str = "x-nomad-logs-proxied";
+pub const PROXIED_HEADER: &str = "x-nomad-client-proxied";
 const CHUNK: usize = 64 * 1024;
+/// The largest answer `fetch` passes on.
+const MAX_FETCH: u64 = 8 << 20;
 
-/// Streams `GET /v1/client/fs/logs/<alloc>?<query>` from the client that runs the allocation.
-pub async fn proxy(st: &HttpState, alloc_id: &str, query: &str) -> Result<Response, HttpError> {
+/// The URL of `path` on the HTTP API of the node that runs the allocation, and the node's name.
+fn node_url(st: &HttpState, alloc_id: &str, path: &str) -> Result<(String, String), HttpError> {
     let server = st.server.as_ref().ok_or_else(|| {
         HttpError::not_found(format!(
             "allocation {alloc_id} does not run on this client, and this agent is no server that could find it"
@@ -31,15 +33,60 @@ pub async fn proxy(st: &HttpState, alloc_id: &str, query: &str) -> Result<Respon
     })?;
     if node.http_addr.is_empty() {
         return Err(HttpError::internal(format!(
-            "node {} has no HTTP address to fetch its logs from",
+            "node {} has no HTTP address to ask",
             node.name
         )));
     }
-    let url = format!(
-        "http://{}/v1/client/fs/logs/{alloc_id}?{query}",
-        node.http_addr
-    );
-    let node_name = node.name.clone();
+    Ok((
+        format!("http://{}{path}", node.http_addr),
+        node.name.clone(),
+    ))
+}
+
+/// `GET <path>` from the client that runs the allocation, answered whole (small JSON answers).
+pub async fn fetch(st: &HttpState, alloc_id: &str, path: &str) -> Result<Response, HttpError> {
+    let (url, node_name) = node_url(st, alloc_id, path)?;
+    let fetched = tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(30)))
+            .build()
+            .into();
+        let resp = agent
+            .get(&url)
+            .header(PROXIED_HEADER, "1")
+            .call()
+            .map_err(|e| format!("asking node {node_name}: {e}"))?;
+        let status = resp.status().as_u16();
+        let mut body = Vec::new();
+        resp.into_body()
+            .into_reader()
+            .take(MAX_FETCH)
+            .read_to_end(&mut body)
+            .map_err(|e| format!("reading the answer of node {node_name}: {e}"))?;
+        Ok::<_, String>((status, body))
+    })
+    .await
+    .map_err(|e| HttpError::internal(e.to_string()))?;
+    let (status, body) = fetched.map_err(|e| HttpError {
+        status: StatusCode::BAD_GATEWAY,
+        message: e,
+    })?;
+    Ok((
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+        [("content-type", "application/json")],
+        body,
+    )
+        .into_response())
+}
+
+/// Streams `GET /v1/client/fs/logs/<alloc>?<query>` from the client that runs the allocation.
+pub async fn proxy(st: &HttpState, alloc_id: &str, query: &str) -> Result<Response, HttpError> {
+    let (url, node_name) = node_url(
+        st,
+        alloc_id,
+        &format!("/v1/client/fs/logs/{alloc_id}?{query}"),
+    )?;
     // ureq is blocking: the request and the body's reads run on blocking threads, the bytes
     // reach the response through a channel.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
