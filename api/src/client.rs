@@ -457,6 +457,61 @@ impl Client {
             .0)
     }
 
+    /// `GET /v1/services`: service names (and their tags) per namespace; `"*"` for all.
+    pub fn services(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<crate::ServiceRegistrationListStub>, ClientError> {
+        Ok(self.get("/v1/services", &[("namespace", namespace)])?.0)
+    }
+
+    /// `GET /v1/service/:name`: its registered instances.
+    pub fn service(
+        &self,
+        name: &str,
+        namespace: &str,
+    ) -> Result<Vec<crate::ServiceRegistration>, ClientError> {
+        Ok(self
+            .get(
+                &format!("/v1/service/{}", seg(name)),
+                &[("namespace", namespace)],
+            )?
+            .0)
+    }
+
+    pub fn delete_service(&self, name: &str, id: &str, namespace: &str) -> Result<(), ClientError> {
+        self.delete_no_content(
+            &format!("/v1/service/{}/{}", seg(name), seg(id)),
+            &[("namespace", namespace)],
+        )
+    }
+
+    /// The live results of an allocation's checks, by check id.
+    pub fn allocation_checks(
+        &self,
+        alloc_id: &str,
+    ) -> Result<std::collections::BTreeMap<String, crate::CheckQueryResult>, ClientError> {
+        Ok(self
+            .get(
+                &format!("/v1/client/allocation/{}/checks", seg(alloc_id)),
+                &[],
+            )?
+            .0)
+    }
+
+    /// Renders a template once against the live catalog (the agent's renderer). A template
+    /// that does not render comes back as an API error naming its file and line.
+    pub fn render_template(&self, name: &str, template: &str) -> Result<String, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Rendered {
+            #[serde(rename = "Output")]
+            output: String,
+        }
+        let body = serde_json::json!({ "Name": name, "Template": template });
+        let r: Rendered = self.post("/v1/agent/template/render", &[], &body)?;
+        Ok(r.output)
+    }
+
     /// The leader's RPC address ("ip:port"), empty when there is none.
     pub fn status_leader(&self) -> Result<String, ClientError> {
         Ok(self.get("/v1/status/leader", &[])?.0)

@@ -56,6 +56,16 @@ enum Command {
         #[command(subcommand)]
         command: EvalCommand,
     },
+    /// Interact with the service catalog
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
+    /// Try the agent's templates
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
     /// Cluster-level operations (raft peers)
     Operator {
         #[command(subcommand)]
@@ -120,6 +130,22 @@ enum EvalCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum ServiceCommand {
+    /// List the services in the catalog
+    List(service_list::Args),
+    /// Display the instances of a service
+    Info(service_info::Args),
+    /// Delete a service registration
+    Delete(service_delete::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum TemplateCommand {
+    /// Render a template once against the live catalog and print it
+    Render(template_render::Args),
+}
+
+#[derive(Subcommand, Debug)]
 enum OperatorCommand {
     /// Inspect and change the servers' raft configuration
     Raft {
@@ -161,6 +187,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Eval {
             command: EvalCommand::Status(a),
         } => eval_status::run(&client(), a),
+        Command::Service { command } => match command {
+            ServiceCommand::List(a) => service_list::run(&client(), a),
+            ServiceCommand::Info(a) => service_info::run(&client(), a),
+            ServiceCommand::Delete(a) => service_delete::run(&client(), a),
+        },
+        Command::Template {
+            command: TemplateCommand::Render(a),
+        } => template_render::run(&client(), a),
         Command::Operator {
             command: OperatorCommand::Raft { command },
         } => match command {

@@ -6,8 +6,9 @@ use minijinja::{Environment, Error, UndefinedBehavior};
 use std::path::Path;
 use std::sync::Arc;
 
-/// "file:line: kind: detail", from minijinja's error and its chain.
-fn describe(e: &Error) -> String {
+/// "file:line: kind: detail (in `the line`)", from minijinja's error and its chain; `source` is
+/// the text of the template named `name`, for quoting the line.
+fn describe(e: &Error, name: &str, source: &str) -> String {
     let at = match (e.name(), e.line()) {
         (Some(n), Some(l)) => format!("{n}:{l}: "),
         (Some(n), None) => format!("{n}: "),
@@ -18,10 +19,15 @@ fn describe(e: &Error) -> String {
         msg.push_str(": ");
         msg.push_str(d);
     }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
+    let mut cause = std::error::Error::source(e);
+    while let Some(s) = cause {
         msg.push_str(&format!(" ({s})"));
-        source = s.source();
+        cause = s.source();
+    }
+    if e.name() == Some(name) {
+        if let Some(text) = e.line().and_then(|l| source.lines().nth(l.wrapping_sub(1))) {
+            msg.push_str(&format!(" (in `{}`)", text.trim()));
+        }
     }
     msg
 }
@@ -41,10 +47,11 @@ pub fn render(
         env.set_loader(minijinja::path_loader(d));
     }
     view.install(&mut env);
+    let describe = |e: Error| describe(&e, name, source);
     env.add_template_owned(name.to_string(), source.to_string())
-        .map_err(|e| describe(&e))?;
-    let tmpl = env.get_template(name).map_err(|e| describe(&e))?;
-    tmpl.render(view.context()).map_err(|e| describe(&e))
+        .map_err(describe)?;
+    let tmpl = env.get_template(name).map_err(describe)?;
+    tmpl.render(view.context()).map_err(describe)
 }
 
 #[cfg(test)]
@@ -120,6 +127,7 @@ mod tests {
         assert!(err.starts_with("/etc/t.j2:2: syntax error"), "{err}");
         let err = render("/etc/t.j2", "a\nb\n{{ nope.x }}", None, &view()).unwrap_err();
         assert!(err.starts_with("/etc/t.j2:3: undefined value"), "{err}");
+        assert!(err.ends_with("(in `{{ nope.x }}`)"), "{err}");
         let err = render("t.j2", "{{ service('web', colour='red') }}", None, &view()).unwrap_err();
         assert!(err.contains("colour"), "{err}");
     }

@@ -4,7 +4,8 @@ use crate::commands::lookup;
 use crate::format::{self, kv, table_with};
 use anyhow::Result;
 use api::client::Client;
-use api::{Allocation, TaskEvent, TaskState};
+use api::{Allocation, CheckQueryResult, TaskEvent, TaskState};
+use std::collections::BTreeMap;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -17,11 +18,74 @@ pub struct Args {
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let alloc = lookup::alloc(client, &args.alloc, args.verbose)?;
-    print!("{}", render(&alloc, args.verbose, format::now_nanos()));
+    // Check results live on the client running the allocation; a finished one has none.
+    let checks = if alloc.terminal() {
+        Ok(BTreeMap::new())
+    } else {
+        client
+            .allocation_checks(&alloc.id)
+            .map_err(|e| e.to_string())
+    };
+    print!(
+        "{}",
+        render(&alloc, &checks, args.verbose, format::now_nanos())
+    );
     Ok(0)
 }
 
-pub fn render(a: &Allocation, verbose: bool, now: i64) -> String {
+/// `Nomad Service Checks:` with each check's status and what its last probe said.
+pub fn checks_section(
+    checks: &Result<BTreeMap<String, CheckQueryResult>, String>,
+    verbose: bool,
+) -> String {
+    let results = match checks {
+        Ok(r) if r.is_empty() => return String::new(),
+        Ok(r) => r,
+        Err(e) => {
+            return format!(
+                "\nNomad Service Checks:\n(the client running it did not answer: {e})\n"
+            )
+        }
+    };
+    let mut sorted: Vec<&CheckQueryResult> = results.values().collect();
+    sorted.sort_by(|a, b| (&a.service, &a.task, &a.check).cmp(&(&b.service, &b.task, &b.check)));
+    let rows = sorted
+        .iter()
+        .map(|c| {
+            let mut output = c.output.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !verbose && output.chars().count() > 60 {
+                output = output.chars().take(57).collect::<String>() + "...";
+            }
+            let task = if c.task.is_empty() {
+                "(group)".to_string()
+            } else {
+                c.task.clone()
+            };
+            vec![
+                c.service.clone(),
+                task,
+                c.check.clone(),
+                c.mode.clone(),
+                c.status.clone(),
+                output,
+            ]
+        })
+        .collect();
+    format!(
+        "\nNomad Service Checks:\n{}",
+        table_with(
+            &["Service", "Task", "Name", "Mode", "Status", "Output"],
+            rows
+        )
+    )
+}
+
+pub fn render(
+    a: &Allocation,
+    checks: &Result<BTreeMap<String, CheckQueryResult>, String>,
+    verbose: bool,
+    now: i64,
+) -> String {
     let when = |t: i64| {
         if verbose {
             format::rfc3339(t)
@@ -47,6 +111,7 @@ pub fn render(a: &Allocation, verbose: bool, now: i64) -> String {
         ("Created", when(a.create_time)),
         ("Modified", when(a.modify_time)),
     ]);
+    out.push_str(&checks_section(checks, verbose));
     for name in task_names(a) {
         let state = a.task_states.get(&name).cloned().unwrap_or_default();
         let shown = if state.state.is_empty() {
@@ -161,6 +226,32 @@ pub fn describe(e: &TaskEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_show_status_and_output() {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "c1".to_string(),
+            CheckQueryResult {
+                id: "c1".into(),
+                check: "alive".into(),
+                group: "web".into(),
+                mode: "healthiness".into(),
+                output: "dial tcp 127.0.0.1:1: connection refused".into(),
+                service: "web".into(),
+                status: "critical".into(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            checks_section(&Ok(m), false),
+            "\nNomad Service Checks:\n\
+             Service  Task     Name   Mode         Status    Output\n\
+             web      (group)  alive  healthiness  critical  dial tcp 127.0.0.1:1: connection refused\n"
+        );
+        assert_eq!(checks_section(&Ok(BTreeMap::new()), false), "");
+        assert!(checks_section(&Err("gone".into()), false).contains("did not answer: gone"));
+    }
 
     #[test]
     fn events_newest_first_with_descriptions() {

@@ -16,3 +16,7 @@ pub mod node_status;
 pub mod operator_raft_list_peers;
 pub mod operator_raft_remove_peer;
 pub mod server_members;
+pub mod service_delete;
+pub mod service_info;
+pub mod service_list;
+pub mod template_render;
