@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod docker;
+pub mod nginx;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
