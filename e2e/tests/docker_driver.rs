@@ -1,7 +1,9 @@
 //! Scenario: the dev agent runs a docker job (count 2, busybox httpd on a mapped port) from a
 //! locally imported image. The test reaches each container on its allocated host port, reads the
-//! task's log through `nomadctl alloc logs`, restarts the agent and finds the same containers
-//! re-attached (no second copy started), then `job stop` removes them.
+//! task's log through `nomadctl alloc logs`, finds its services registered (one at the container's
+//! own address, one with a script check that runs inside the container), restarts the agent and
+//! finds the same containers re-attached (no second copy started) and still registered, then
+//! `job stop` removes them.
 
 use agent::drivers::docker::container::LABEL_ALLOC_ID;
 use agent::drivers::docker::testing::{docker_test_gate, ensure_busybox_image, BUSYBOX_INDEX};
@@ -38,6 +40,23 @@ fn job_file(image: &str) -> String {
         command = "sh"
         args    = ["-c", "echo serving alloc $NOMAD_ALLOC_INDEX; exec httpd -f -p 8080 -h /www"]
         ports   = ["http"]
+      }}
+      service {{
+        name = "e2e-docker-host"
+        port = "http"
+        check {{
+          name     = "in-container"
+          type     = "script"
+          command  = "/bin/sh"
+          args     = ["-c", "test -d /www && echo inside $HOSTNAME"]
+          interval = "1s"
+          timeout  = "5s"
+        }}
+      }}
+      service {{
+        name         = "e2e-docker-driver"
+        port         = "http"
+        address_mode = "driver"
       }}
       kill_timeout = "1s"
       resources {{
@@ -147,6 +166,7 @@ fn docker_job_serves_logs_survives_an_agent_restart_and_stops() {
 
     let before: Vec<Vec<String>> = allocs.iter().map(|(a, _)| containers(a)).collect();
     assert!(before.iter().all(|c| c.len() == 1), "{before:?}");
+    registered_inside_the_containers(&agent, &allocs, &before);
 
     // Restart the agent on the same data dir: it re-attaches to the running containers.
     agent.stop().unwrap();
@@ -166,6 +186,7 @@ fn docker_job_serves_logs_survives_an_agent_restart_and_stops() {
     for (_, port) in &allocs {
         assert!(http_get(*port).is_some(), "port {port} stopped answering");
     }
+    registered_inside_the_containers(&agent, &allocs, &before);
 
     // Stop removes the containers.
     let out = agent.ctl(&["job", "stop", JOB]);
@@ -187,4 +208,51 @@ fn docker_job_serves_logs_survives_an_agent_restart_and_stops() {
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
     guard.0.clear();
+}
+
+/// Both services of each allocation are in the catalog: the script check passed inside the
+/// container (its output names the container's hostname and /www exists only there), and the
+/// driver-mode service advertises the container's own address and port 8080.
+fn registered_inside_the_containers(
+    agent: &Agent,
+    allocs: &[(String, u16)],
+    containers: &[Vec<String>],
+) {
+    let regs = |name: &str| {
+        agent
+            .get(&format!("/v1/service/{name}"))
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    };
+    wait_for("two passing script checks", Duration::from_secs(60), || {
+        let r = regs("e2e-docker-host");
+        (r.len() == 2 && r.iter().all(|r| r["CheckStatus"] == "passing")).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{:#?}", regs("e2e-docker-host")));
+    for ((alloc, port), ids) in allocs.iter().zip(containers) {
+        let checks = agent
+            .get(&format!("/v1/client/allocation/{alloc}/checks"))
+            .unwrap();
+        let outputs: Vec<String> = checks
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|c| c["Output"].as_str().unwrap_or_default().trim().to_string())
+            .collect();
+        assert_eq!(outputs, vec![format!("inside {}", &ids[0][..12])]);
+        let host = regs("e2e-docker-host");
+        let host = host
+            .iter()
+            .find(|r| r["AllocID"] == alloc.as_str())
+            .unwrap();
+        assert_eq!(host["Port"], *port);
+        let driver = regs("e2e-docker-driver");
+        let driver = driver
+            .iter()
+            .find(|r| r["AllocID"] == alloc.as_str())
+            .unwrap();
+        assert_eq!(driver["Port"], 8080);
+        assert_ne!(driver["Address"], "127.0.0.1", "{driver}");
+    }
 }
