@@ -161,6 +161,8 @@ pub struct Cluster {
     /// How many servers the cluster was started with (its `bootstrap_expect`).
     expect: usize,
     extra_config: String,
+    /// HCL added at the top level of each server's config (a `template` block, say).
+    agent_config: String,
     dir: tempfile::TempDir,
 }
 
@@ -170,6 +172,11 @@ impl Cluster {
     /// block (e.g. "raft_snapshot_threshold = 50\nraft_trailing_logs = 10"). Returns once every
     /// HTTP API answers; the servers may not have elected a leader yet (see `wait_leader`).
     pub fn start(n: usize, extra_config: &str) -> Result<Cluster> {
+        Self::start_with(n, extra_config, "")
+    }
+
+    /// `start`, with `agent_config` added at the top level of every server's config file.
+    pub fn start_with(n: usize, extra_config: &str, agent_config: &str) -> Result<Cluster> {
         let dir = tempfile::tempdir().context("creating the cluster's temp dir")?;
         let ports = free_ports(2 * n);
         let (http_ports, rpc_ports) = ports.split_at(n);
@@ -178,6 +185,7 @@ impl Cluster {
             clients: Vec::new(),
             expect: n,
             extra_config: extra_config.to_string(),
+            agent_config: agent_config.to_string(),
             dir,
         };
         let join: Vec<String> = rpc_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
@@ -196,9 +204,10 @@ impl Cluster {
         let data_dir = home.join("data");
         let config = home.join("server.hcl");
         let config_text = format!(
-            "server {{\n  enabled = true\n  bootstrap_expect = {}\n  {}\n}}\n",
+            "server {{\n  enabled = true\n  bootstrap_expect = {}\n  {}\n}}\n{}\n",
             self.expect,
-            self.extra_config.trim()
+            self.extra_config.trim(),
+            self.agent_config
         );
         std::fs::write(&config, config_text)
             .with_context(|| format!("writing {}", config.display()))?;
