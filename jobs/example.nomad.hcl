@@ -42,7 +42,9 @@ job "example" {
       mode     = "fail"
     }
 
-    # Register the port in the service catalog, and check it is alive.
+    # Register the port in the service catalog (`nomadctl service info example-web`), and check
+    # that something answers on it. The loop below does not listen, so its check stays critical
+    # and a proxy rendered from the catalog leaves it out: replace the loop with a server.
     service {
       name     = "example-web"
       port     = "http"
