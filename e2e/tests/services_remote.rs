@@ -118,9 +118,8 @@ fn nginx_keeps_serving_when_a_client_dies() {
     let after = wait_for("the replacement registered", SETTLE, || {
         let r = registrations(&c);
         let ok = r.len() == 2
-            && r.iter().all(|r| {
-                r["CheckStatus"] == "passing" && r["NodeID"] != victim_node.as_str()
-            });
+            && r.iter()
+                .all(|r| r["CheckStatus"] == "passing" && r["NodeID"] != victim_node.as_str());
         ok.then_some(r)
     })
     .unwrap_or_else(|e| panic!("{e}\n{:#?}", registrations(&c)));
@@ -129,9 +128,11 @@ fn nginx_keeps_serving_when_a_client_dies() {
         .map(|r| r["AllocID"].as_str().unwrap().to_string())
         .collect();
     assert!(!now.contains(&victim_alloc));
-    wait_for("nginx to reach the survivor and the replacement", SETTLE, || {
-        (reached(&url, 8) == now).then_some(())
-    })
+    wait_for(
+        "nginx to reach the survivor and the replacement",
+        SETTLE,
+        || (reached(&url, 8) == now).then_some(()),
+    )
     .unwrap();
     let conf = std::fs::read_to_string(nginx.services_conf()).unwrap();
     assert_eq!(conf.matches("    server 127.0.0.1:").count(), 2, "{conf}");

@@ -3,9 +3,10 @@
 //! with them.
 //!
 //! Task runners call in as tasks start and stop: a task's services are registered when it runs
-//! and removed when it stops; a group's services are registered with its first running task and
-//! removed when the allocation stops. The stop path waits until the removal reached the servers
-//! before its `shutdown_delay` and the kill, so proxies stop sending first.
+//! and removed when it stops; a group's services are registered while any of its tasks runs (Nomad
+//! keeps them through a restart with failing checks; here an allocation with no running task
+//! leaves the catalog at once). The stop path waits until the removal reached the servers before
+//! its `shutdown_delay` and the kill, so proxies stop sending first.
 
 pub mod build;
 mod checks;
@@ -278,12 +279,23 @@ impl ServiceRegistry {
         generation
     }
 
-    /// A task stopped on its own (it exited): its services go, at once.
+    /// A task stopped on its own (it exited): its services go at once, and its group's too when
+    /// no other task of the allocation runs (they come back with the next running task).
     pub fn task_stopped(&self, alloc_id: &str, task: &str) {
-        self.inner()
-            .tasks
-            .remove(&(alloc_id.to_string(), task.to_string()));
-        self.remove(|e| e.alloc_id == alloc_id && e.task == task);
+        let none_left = {
+            let mut inner = self.inner();
+            inner
+                .tasks
+                .remove(&(alloc_id.to_string(), task.to_string()));
+            let none_left = !inner.tasks.keys().any(|(a, _)| a == alloc_id);
+            if none_left {
+                inner.groups.remove(alloc_id);
+            }
+            none_left
+        };
+        self.remove(|e| {
+            e.alloc_id == alloc_id && (e.task == task || (none_left && e.task.is_empty()))
+        });
     }
 
     /// A task is about to be killed: its services go first, and this waits (a little) until the
@@ -486,6 +498,9 @@ impl CheckHost for ServiceRegistry {
     }
 
     fn probed(&self, reg_id: &str, check_id: &str) {
+        if self.consul.is_none() {
+            return;
+        }
         let inner = self.inner();
         let Some(e) = inner.entries.get(reg_id).filter(|e| e.consul) else {
             return;

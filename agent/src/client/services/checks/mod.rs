@@ -3,7 +3,7 @@
 //! changes, so the servers hear of changes, not of every probe. A shared limit on probes in
 //! flight keeps a thousand checks from ever crowding the client's other work.
 //!
-//! Until a check has passed once, it is probed sooner than its interval (100 ms, doubling), so a
+//! Until a check has passed once, it is probed sooner than its interval (20 ms, doubling), so a
 //! fresh instance reaches the proxies as soon as it answers rather than one interval later.
 
 mod probe;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// The first re-probe of a check that has not passed yet.
-const QUICK_START: Duration = Duration::from_millis(100);
+const QUICK_START: Duration = Duration::from_millis(20);
 
 /// Where a script check runs: the task's driver, handle and config.
 #[derive(Clone)]
@@ -72,16 +72,23 @@ pub async fn run(
 ) {
     let interval = run.spec.check.interval;
     let mut quick = QUICK_START;
+    let mut conn = None;
+    // Only script checks and check_restart need the task; the others skip the lookup.
+    let needs_task = matches!(run.spec.target, super::build::Target::Script { .. })
+        || run.spec.check.check_restart.is_some();
     loop {
-        let script = host
-            .upgrade()
-            .and_then(|h| h.script_target(&alloc_id, &run.spec.exec_task));
+        let script = if needs_task {
+            host.upgrade()
+                .and_then(|h| h.script_target(&alloc_id, &run.spec.exec_task))
+        } else {
+            None
+        };
         let started = script.as_ref().map(|s| s.started);
         let result = {
             let Ok(_permit) = limit.acquire().await else {
                 return;
             };
-            probe::probe(&run.spec, script).await
+            probe::probe(&run.spec, script, &mut conn).await
         };
         let Some(h) = host.upgrade() else { return };
         let (changed, restart, passed) = {

@@ -18,7 +18,12 @@ fn result(status: &'static str, output: String, status_code: i64) -> ProbeResult
 }
 
 /// Runs the probe; never takes longer than the check's timeout (plus the time to kill a script).
-pub async fn probe(spec: &CheckSpec, script: Option<ScriptTarget>) -> ProbeResult {
+/// An http check's connection is kept in `conn` between probes when the server allows.
+pub async fn probe(
+    spec: &CheckSpec,
+    script: Option<ScriptTarget>,
+    conn: &mut Option<http::Connection>,
+) -> ProbeResult {
     let c = &spec.check;
     match &spec.target {
         Target::Http { url } => {
@@ -27,14 +32,17 @@ pub async fn probe(spec: &CheckSpec, script: Option<ScriptTarget>) -> ProbeResul
             } else {
                 &c.method
             };
-            let sent = http::send(http::Request1 {
-                method,
-                url,
-                headers: &c.header,
-                body: c.body.as_bytes(),
-                tls_skip_verify: c.tls_skip_verify,
-                timeout: c.timeout,
-            })
+            let sent = http::send_reusing(
+                http::Request1 {
+                    method,
+                    url,
+                    headers: &c.header,
+                    body: c.body.as_bytes(),
+                    tls_skip_verify: c.tls_skip_verify,
+                    timeout: c.timeout,
+                },
+                conn,
+            )
             .await;
             match sent {
                 Ok(r) => {
@@ -53,7 +61,11 @@ pub async fn probe(spec: &CheckSpec, script: Option<ScriptTarget>) -> ProbeResul
         Target::Tcp { addr } => {
             let connect = tokio::net::TcpStream::connect(addr.as_str());
             match tokio::time::timeout(c.timeout, connect).await {
-                Ok(Ok(_)) => result(CHECK_PASSING, format!("TCP connect {addr}: Success"), 0),
+                Ok(Ok(s)) => {
+                    // Closed with a reset: no FIN exchange, no TIME_WAIT socket per probe.
+                    let _ = s.set_zero_linger();
+                    result(CHECK_PASSING, format!("TCP connect {addr}: Success"), 0)
+                }
                 Ok(Err(e)) => result(CHECK_CRITICAL, format!("dial tcp {addr}: {e}"), 0),
                 Err(_) => result(CHECK_CRITICAL, format!("dial tcp {addr}: i/o timeout"), 0),
             }
