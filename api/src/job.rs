@@ -815,7 +815,9 @@ fn service_problems(tg: &TaskGroup) -> Vec<String> {
         for p in s.problems(&labels) {
             errs.push(format!("group {:?}, service {:?}: {p}", tg.name, s.name));
         }
-        for c in s.checks.iter().filter(|c| c.check_type == "script") {
+        let concerns_a_task =
+            |c: &&ServiceCheck| c.check_type == "script" || c.check_restart.is_some();
+        for c in s.checks.iter().filter(concerns_a_task) {
             let task = if c.task_name.is_empty() {
                 &s.task_name
             } else {
@@ -823,7 +825,8 @@ fn service_problems(tg: &TaskGroup) -> Vec<String> {
             };
             if !tg.tasks.iter().any(|t| &t.name == task) {
                 errs.push(format!(
-                    "group {:?}, service {:?}: script check {:?} of a group service needs                      `task` naming the group's task to run it in",
+                    "group {:?}, service {:?}: check {:?} runs a script or restarts a task: set \
+                     `task` to the group's task it concerns",
                     tg.name, s.name, c.name
                 ));
             }

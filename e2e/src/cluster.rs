@@ -330,6 +330,16 @@ impl Cluster {
 
     /// `add_client` with extra environment for the agent (DOCKER_HOST, say).
     pub fn add_client_with_env(&mut self, name: &str, env: &[(&str, &str)]) -> Result<usize> {
+        self.add_client_with(name, env, "")
+    }
+
+    /// `add_client` with extra environment and `config` (HCL) added to its config file.
+    pub fn add_client_with(
+        &mut self,
+        name: &str,
+        env: &[(&str, &str)],
+        config: &str,
+    ) -> Result<usize> {
         let home = self.dir.path().join(name);
         std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
         // Tasks may run as nobody: the path to their directories must be traversable.
@@ -337,11 +347,14 @@ impl Cluster {
             self.dir.path(),
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )?;
-        let config = home.join("client.hcl");
+        let path = home.join("client.hcl");
         std::fs::write(
-            &config,
-            "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n",
+            &path,
+            format!(
+                "plugin \"raw_exec\" {{\n  config {{\n    enabled = true\n  }}\n}}\n{config}\n"
+            ),
         )?;
+        let config = path;
         let ports = free_ports(2);
         let servers: Vec<String> = (0..self.servers.len())
             .map(|i| self.rpc_address(i))

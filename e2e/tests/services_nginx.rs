@@ -207,6 +207,17 @@ fn nginx_follows_the_healthy_instances_of_a_service() {
     })
     .unwrap();
     assert!(registrations(&agent).is_empty());
+    let (_, metrics) = request(
+        "GET",
+        &format!("{}/v1/metrics?format=prometheus", agent.address()),
+        None,
+    )
+    .unwrap();
+    let line = format!(
+        "nomad_template_failing{{destination=\"{}\"}} 0",
+        nginx.services_conf().display()
+    );
+    assert!(metrics.contains(&line), "{metrics}");
     let templates = agent.get("/v1/agent/templates").unwrap();
     assert!(
         templates[0]["Changes"].as_u64().unwrap() >= 4,

@@ -2,7 +2,8 @@
 //! front of nginx, three client agents run a count-2 job of httpd instances. The client running
 //! one copy is killed -9: once its node is marked down its registration leaves the catalog (its
 //! orphaned httpd still answers, but nginx no longer sends to it), the replacement is registered
-//! on another client, and nginx reaches it.
+//! on another client, and nginx reaches it. The clients run a template of their own too, fed
+//! through their servers: their files follow the same changes.
 
 use e2e::cluster::Cluster;
 use e2e::nginx::{self, Nginx};
@@ -72,9 +73,28 @@ fn nginx_keeps_serving_when_a_client_dies() {
     )
     .unwrap();
     c.wait_leader(SETTLE).unwrap();
+    let view_template = dir.path().join("view.j2");
+    std::fs::write(
+        &view_template,
+        "{% for i in services.lab|default([]) %}{{ i.alloc_id }}\n{% endfor %}",
+    )
+    .unwrap();
+    let view = |name: &str| dir.path().join(format!("view-{name}.txt"));
     for name in ["client-a", "client-b", "client-c"] {
-        c.add_client(name).unwrap();
+        let config = format!(
+            "template {{\n  source = \"{}\"\n  destination = \"{}\"\n}}\n",
+            view_template.display(),
+            view(name).display()
+        );
+        c.add_client_with(name, &[], &config).unwrap();
     }
+    let viewed = |name: &str| -> BTreeSet<String> {
+        std::fs::read_to_string(view(name))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
     let marker = format!("{}", 9_100_000 + std::process::id());
     let _guard = TaskGuard(marker.clone());
     let reply = c
@@ -94,6 +114,13 @@ fn nginx_keeps_serving_when_a_client_dies() {
         .collect();
     wait_for("nginx to reach both", SETTLE, || {
         (reached(&url, 6) == first).then_some(())
+    })
+    .unwrap();
+    wait_for("the clients' own renders", SETTLE, || {
+        ["client-a", "client-b", "client-c"]
+            .iter()
+            .all(|n| viewed(n) == first)
+            .then_some(())
     })
     .unwrap();
 
@@ -136,4 +163,12 @@ fn nginx_keeps_serving_when_a_client_dies() {
     .unwrap();
     let conf = std::fs::read_to_string(nginx.services_conf()).unwrap();
     assert_eq!(conf.matches("    server 127.0.0.1:").count(), 2, "{conf}");
+    for (i, name) in ["client-a", "client-b", "client-c"].iter().enumerate() {
+        if i != victim {
+            wait_for("a surviving client's render", SETTLE, || {
+                (viewed(name) == now).then_some(())
+            })
+            .unwrap();
+        }
+    }
 }

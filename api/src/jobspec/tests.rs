@@ -757,3 +757,29 @@ task "t" {
     );
     assert_eq!(g.services[0].canary_tags, ["canary"]);
 }
+
+#[test]
+fn group_checks_that_concern_a_task_must_name_it() {
+    let job = hcl(&in_group(
+        r#"
+service {
+  name = "web"
+  check {
+    type     = "script"
+    command  = "/bin/true"
+    interval = "5s"
+    timeout  = "1s"
+  }
+}
+task "t" {
+  driver = "raw_exec"
+}"#,
+    ));
+    let mut canon = job.clone();
+    canon.canonicalize();
+    let err = canon.validate().unwrap_err().to_string();
+    assert!(err.contains("set `task` to the group's task"), "{err}");
+    let mut named = canon.clone();
+    named.task_groups[0].services[0].task_name = "t".into();
+    named.validate().unwrap();
+}
