@@ -160,6 +160,31 @@ pub fn setup_failure(err: &str) -> TaskEvent {
     e
 }
 
+/// check_restart asked for a restart (Nomad's `TaskRestartSignal`).
+pub fn restart_signaled(reason: &str) -> TaskEvent {
+    let mut e = event(api::EVENT_RESTART_SIGNALED, reason);
+    e.restart_reason = reason.to_string();
+    e
+}
+
+/// Between deregistering the task's services and killing it.
+pub fn waiting_shutdown_delay(delay: Duration) -> TaskEvent {
+    event(
+        api::EVENT_WAITING_SHUTDOWN_DELAY,
+        &format!(
+            "Waiting for shutdown_delay of {} before killing the task.",
+            api::duration::format_duration(delay)
+        ),
+    )
+}
+
+/// A part of the task's setup that does not stop it failed (a service that cannot register).
+pub fn hook_failed(err: &str) -> TaskEvent {
+    let mut e = event(api::EVENT_TASK_HOOK_FAILED, err);
+    e.message = err.to_string();
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,29 +210,4 @@ mod tests {
             "Sent SIGTERM. Waiting 1s before force killing"
         );
     }
-}
-
-/// check_restart asked for a restart (Nomad's `TaskRestartSignal`).
-pub fn restart_signaled(reason: &str) -> TaskEvent {
-    let mut e = event(api::EVENT_RESTART_SIGNALED, reason);
-    e.restart_reason = reason.to_string();
-    e
-}
-
-/// Between deregistering the task's services and killing it.
-pub fn waiting_shutdown_delay(delay: Duration) -> TaskEvent {
-    event(
-        api::EVENT_WAITING_SHUTDOWN_DELAY,
-        &format!(
-            "Waiting for shutdown_delay of {} before killing the task.",
-            api::duration::format_duration(delay)
-        ),
-    )
-}
-
-/// A part of the task's setup that does not stop it failed (a service that cannot register).
-pub fn hook_failed(err: &str) -> TaskEvent {
-    let mut e = event(api::EVENT_TASK_HOOK_FAILED, err);
-    e.message = err.to_string();
-    e
 }
