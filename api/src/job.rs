@@ -807,6 +807,20 @@ pub fn port_labels(tg: &TaskGroup) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// The task a group service's check runs in (script) or restarts (check_restart): the check's
+/// `task`, else the service's, else the group's only task.
+pub fn check_task<'a>(tg: &'a TaskGroup, s: &'a Service, c: &'a ServiceCheck) -> &'a str {
+    match (
+        c.task_name.as_str(),
+        s.task_name.as_str(),
+        tg.tasks.as_slice(),
+    ) {
+        ("", "", [only]) => &only.name,
+        ("", t, _) => t,
+        (t, _, _) => t,
+    }
+}
+
 /// The problems of a group's and its tasks' service blocks, and of what tasks may not use yet.
 fn service_problems(tg: &TaskGroup) -> Vec<String> {
     let labels = port_labels(tg);
@@ -818,15 +832,11 @@ fn service_problems(tg: &TaskGroup) -> Vec<String> {
         let concerns_a_task =
             |c: &&ServiceCheck| c.check_type == "script" || c.check_restart.is_some();
         for c in s.checks.iter().filter(concerns_a_task) {
-            let task = if c.task_name.is_empty() {
-                &s.task_name
-            } else {
-                &c.task_name
-            };
-            if !tg.tasks.iter().any(|t| &t.name == task) {
+            let task = check_task(tg, s, c);
+            if !tg.tasks.iter().any(|t| t.name == task) {
                 errs.push(format!(
-                    "group {:?}, service {:?}: check {:?} runs a script or restarts a task: set \
-                     `task` to the group's task it concerns",
+                    "group {:?}, service {:?}: check {:?} runs a script or restarts a task, and \
+                     the group has several: set `task` to the one it concerns",
                     tg.name, s.name, c.name
                 ));
             }

@@ -526,3 +526,47 @@ fn consul_services_also_go_to_the_consul_agent() {
     .unwrap();
     assert!(instances(&agent, "in-consul").is_empty());
 }
+
+#[test]
+fn an_in_place_update_changes_registrations_without_replacing_the_copy() {
+    // Scenario: a job's service changes tags only: the scheduler updates the allocation in
+    // place, and its registration follows with its check still passing (no flap through
+    // critical, so a proxy keeps the copy).
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let marker = format!("{}", 9_000_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let services = |tag: &str| {
+        format!(
+            "    service {{\n      name = \"inplace\"\n      port = \"http\"\n      tags = [\"{tag}\"]\n      check {{\n        type = \"tcp\"\n        port = \"{}\"\n        interval = \"1s\"\n        timeout = \"1s\"\n      }}\n    }}",
+            agent.http_port
+        )
+    };
+    run(
+        &agent,
+        &sleeper_job(dir.path(), "inplace", &marker, &services("v1")),
+    );
+    let before = wait_for("a passing v1 instance", SETTLE, || {
+        instances(&agent, "inplace")
+            .into_iter()
+            .find(|r| r["CheckStatus"] == "passing")
+    })
+    .unwrap();
+    run(
+        &agent,
+        &sleeper_job(dir.path(), "inplace", &marker, &services("v2")),
+    );
+    let after = wait_for("the v2 tag", SETTLE, || {
+        instances(&agent, "inplace")
+            .into_iter()
+            .find(|r| r["Tags"] == serde_json::json!(["v2"]))
+    })
+    .unwrap();
+    assert_eq!(after["AllocID"], before["AllocID"], "the copy was replaced");
+    assert_eq!(after["CreateIndex"], before["CreateIndex"]);
+    assert_eq!(after["CheckStatus"], "passing");
+    assert_eq!(
+        after["Checks"][0]["Timestamp"], before["Checks"][0]["Timestamp"],
+        "the check started over"
+    );
+}

@@ -259,9 +259,15 @@ impl AllocRunner {
         if let Err(e) = self.db.put_alloc(&alloc) {
             tracing::warn!(alloc = %self.id, error = %e, "cannot store allocation");
         }
-        self.alloc_tx.send_replace(Arc::new(alloc));
+        let version = |a: &Allocation| a.job.as_ref().map(|j| (j.version, j.job_modify_index));
+        let job_changed = version(&self.alloc()) != version(&alloc);
+        let alloc = Arc::new(alloc);
+        self.alloc_tx.send_replace(alloc.clone());
         if stop {
             self.kill();
+        } else if job_changed {
+            // An in-place update: services follow the new job now, tasks at their next start.
+            self.services.alloc_updated(alloc);
         }
     }
 

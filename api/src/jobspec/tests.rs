@@ -773,13 +773,22 @@ service {
 }
 task "t" {
   driver = "raw_exec"
+}
+task "u" {
+  driver = "raw_exec"
 }"#,
     ));
     let mut canon = job.clone();
     canon.canonicalize();
     let err = canon.validate().unwrap_err().to_string();
-    assert!(err.contains("set `task` to the group's task"), "{err}");
+    assert!(err.contains("set `task` to the one it concerns"), "{err}");
     let mut named = canon.clone();
     named.task_groups[0].services[0].task_name = "t".into();
     named.validate().unwrap();
+    // With one task in the group, it is that one.
+    let mut single = canon.clone();
+    single.task_groups[0].tasks.pop();
+    single.validate().unwrap();
+    let (tg, s) = (&single.task_groups[0], &single.task_groups[0].services[0]);
+    assert_eq!(crate::job::check_task(tg, s, &s.checks[0]), "t");
 }

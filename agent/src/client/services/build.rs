@@ -242,11 +242,10 @@ impl Owner<'_> {
                 }
             }
         };
-        let exec_task = [&c.task_name, &svc.task_name]
-            .into_iter()
-            .find(|t| !t.is_empty())
-            .cloned()
-            .unwrap_or_else(|| self.task_name().to_string());
+        let exec_task = match self.task {
+            Some(t) => t.name.clone(),
+            None => api::job::check_task(self.group, svc, c).to_string(),
+        };
         Ok(CheckSpec {
             id: format!("{reg_id}-check-{index}"),
             check,

@@ -40,6 +40,7 @@ const FULL_SYNC_EVERY: Duration = Duration::from_secs(300);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A task that just started running, as its services see it.
+#[derive(Clone)]
 pub struct RunningTask {
     pub alloc: Arc<Allocation>,
     pub task: String,
@@ -166,13 +167,20 @@ impl ServiceRegistry {
     /// A task runs: register its services (and its group's, the first time). Returns what could
     /// not be registered, for the task's events.
     pub fn task_running(&self, rt: RunningTask) -> Vec<String> {
+        self.register(rt).1
+    }
+
+    /// Registers a running task's services (and its group's, if not yet): the ids written and
+    /// what could not be.
+    fn register(&self, rt: RunningTask) -> (Vec<String>, Vec<String>) {
         let alloc = rt.alloc.clone();
         let Some(group) = alloc
             .job
             .as_deref()
             .and_then(|j| j.lookup_group(&alloc.task_group))
         else {
-            return vec!["the allocation has no task group to register services of".into()];
+            let why = "the allocation has no task group to register services of";
+            return (Vec::new(), vec![why.into()]);
         };
         let task_ip = rt
             .script
@@ -207,7 +215,7 @@ impl ServiceRegistry {
             }
         }
         inner.tasks.insert((alloc.id.clone(), rt.task.clone()), rt);
-        let mut errors = Vec::new();
+        let (mut ids, mut errors) = (Vec::new(), Vec::new());
         for (b, task, name) in built {
             let b = b.and_then(
                 |b| match api::service_rules::name_problem(&b.reg.service_name) {
@@ -216,15 +224,60 @@ impl ServiceRegistry {
                 },
             );
             match b {
-                Ok(b) => self.add(&mut inner, b, &alloc.id, &task),
+                Ok(b) => ids.push(self.add(&mut inner, b, &alloc.id, &task)),
                 Err(e) => errors.push(format!("service {name:?} not registered: {e}")),
             }
         }
-        errors
+        (ids, errors)
     }
 
-    fn add(&self, inner: &mut Inner, b: BuiltService, alloc_id: &str, task: &str) {
+    /// A new version of a running allocation's job (an in-place update: tags, meta, checks ...
+    /// changed): its registrations are rebuilt. Checks that did not change keep their state, so
+    /// a healthy instance stays in the proxies throughout.
+    pub fn alloc_updated(&self, alloc: Arc<Allocation>) {
+        let running: Vec<RunningTask> = {
+            let mut inner = self.inner();
+            inner.groups.remove(&alloc.id);
+            inner
+                .tasks
+                .iter()
+                .filter(|((a, _), _)| *a == alloc.id)
+                .map(|(_, rt)| rt.clone())
+                .collect()
+        };
+        let mut kept = BTreeSet::new();
+        for mut rt in running {
+            rt.alloc = alloc.clone();
+            let task = rt.task.clone();
+            let (ids, errors) = self.register(rt);
+            kept.extend(ids);
+            for e in errors {
+                tracing::warn!(alloc = %alloc.id, task = %task, error = %e, "service registration failed");
+            }
+        }
+        self.remove(|e| e.alloc_id == alloc.id && !kept.contains(&e.reg.id));
+    }
+
+    /// Adds (or replaces) an entry; returns its id. Replacing an entry whose checks are the same
+    /// keeps them running with their state.
+    fn add(&self, inner: &mut Inner, b: BuiltService, alloc_id: &str, task: &str) -> String {
         let id = b.reg.id.clone();
+        if let Some(e) = inner.entries.get_mut(&id) {
+            let same_checks = e.checks.len() == b.checks.len()
+                && e.checks.iter().zip(&b.checks).all(|(c, n)| c.spec == *n);
+            if same_checks
+                && e.consul == (b.provider == SERVICE_PROVIDER_CONSUL && self.consul.is_some())
+            {
+                let before = e.reg.clone();
+                e.reg = b.reg;
+                e.task = task.to_string();
+                refresh(e);
+                if e.reg != before {
+                    self.queue.upsert(&id);
+                }
+                return id;
+            }
+        }
         let host: Weak<dyn CheckHost> = self.me.clone();
         let checks: Vec<Arc<CheckRun>> = b.checks.into_iter().map(CheckRun::new).collect();
         let workers = checks
@@ -259,6 +312,7 @@ impl ServiceRegistry {
         // Replacing an entry (a restarted task) drops the old one's checks.
         inner.entries.insert(id.clone(), entry);
         self.queue.upsert(&id);
+        id
     }
 
     /// Removes the entries `which` selects; returns the generation to wait for, if any went.
