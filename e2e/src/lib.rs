@@ -329,6 +329,26 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
     out
 }
 
+/// Kills, when dropped, every process whose command line holds its marker: a test's own tasks,
+/// even when an assertion fails half-way.
+pub struct TaskGuard(pub String);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        kill_processes_with(&self.0);
+    }
+}
+
+impl Agent {
+    /// The instances of a service in the catalog (`GET /v1/service/:name`), none on error.
+    pub fn service_instances(&self, name: &str) -> Vec<Value> {
+        self.get(&format!("/v1/service/{name}"))
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+}
+
 /// Kills every process whose command line holds `marker` (tests' own tasks, at cleanup).
 pub fn kill_processes_with(marker: &str) {
     for pid in processes_with(marker) {

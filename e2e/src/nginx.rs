@@ -143,6 +143,16 @@ pub fn repo_template() -> PathBuf {
         })
 }
 
+/// The allocations that answered `n` GETs of `url`, for the tests' httpd jobs whose index page
+/// says "instance <alloc id>".
+pub fn reached_instances(url: &str, n: usize) -> std::collections::BTreeSet<String> {
+    (0..n)
+        .filter_map(|_| get(url).ok())
+        .filter(|(status, _)| *status == 200)
+        .filter_map(|(_, body)| body.trim().strip_prefix("instance ").map(str::to_string))
+        .collect()
+}
+
 /// One GET through nginx: (status, body); connection failures are errors.
 pub fn get(url: &str) -> Result<(u16, String)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()

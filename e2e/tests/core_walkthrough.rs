@@ -6,14 +6,6 @@
 use e2e::*;
 use std::time::Duration;
 
-/// Kills the test's tasks even when an assertion fails half-way.
-struct TaskGuard(String);
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        kill_processes_with(&self.0);
-    }
-}
-
 fn job_file(name: &str, count: u32, marker: &str) -> String {
     format!(
         r#"job "{name}" {{

@@ -5,13 +5,6 @@
 use e2e::*;
 use std::time::Duration;
 
-struct TaskGuard(String);
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        kill_processes_with(&self.0);
-    }
-}
-
 fn job(name: &str, driver: &str, memory: u32, marker: &str) -> String {
     format!(
         r#"job "{name}" {{

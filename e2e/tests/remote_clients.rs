@@ -12,14 +12,6 @@ use std::time::Duration;
 
 const SETTLE: Duration = Duration::from_secs(90);
 
-/// Kills the test's task processes even when an assertion fails half-way.
-struct TaskGuard(String);
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        kill_processes_with(&self.0);
-    }
-}
-
 /// A service job `id` of one group "g" with `count` copies of `task`.
 fn service_job(id: &str, count: u32, task: Value) -> Value {
     serde_json::json!({"Job": {

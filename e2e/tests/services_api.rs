@@ -17,13 +17,6 @@ use std::time::Duration;
 
 const SETTLE: Duration = Duration::from_secs(60);
 
-struct TaskGuard(String);
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        kill_processes_with(&self.0);
-    }
-}
-
 /// A raw_exec job `id` whose task sleeps `marker` seconds, with `services` (HCL) in its group
 /// and a port "http".
 fn sleeper_job(dir: &Path, id: &str, marker: &str, services: &str) -> String {
@@ -60,17 +53,9 @@ fn run(agent: &Agent, file: &str) {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
 }
 
-fn instances(agent: &Agent, name: &str) -> Vec<Value> {
-    agent
-        .get(&format!("/v1/service/{name}"))
-        .ok()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-}
-
 fn wait_instances(agent: &Agent, name: &str, n: usize) -> Vec<Value> {
     wait_for(&format!("{n} instances of {name}"), SETTLE, || {
-        let list = instances(agent, name);
+        let list = agent.service_instances(name);
         (list.len() == n).then_some(list)
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()))
@@ -135,9 +120,9 @@ fn the_catalog_api_has_nomads_shapes() {
     assert!(r["Port"].as_u64().unwrap() > 0);
     assert_eq!(r["Meta"]["owner"], "team-g");
     assert!(r["ID"].as_str().unwrap().starts_with("_nomad-task-"));
-    assert_eq!(instances(&agent, "api?tag=a").len(), 1);
-    assert!(instances(&agent, "api?tag=zzz").is_empty());
-    assert!(instances(&agent, "nope").is_empty());
+    assert_eq!(agent.service_instances("api?tag=a").len(), 1);
+    assert!(agent.service_instances("api?tag=zzz").is_empty());
+    assert!(agent.service_instances("nope").is_empty());
 
     // A blocking query wakes when the service changes.
     let index: u64 = send("GET", &format!("{}/v1/service/api", agent.address()), None)
@@ -372,7 +357,8 @@ fn script_checks_run_in_the_task_and_check_restart_restarts_it() {
     .unwrap();
     run(&agent, &file.display().to_string());
     let reg = wait_for("a passing script check", SETTLE, || {
-        instances(&agent, "restarts")
+        agent
+            .service_instances("restarts")
             .into_iter()
             .find(|r| r["CheckStatus"] == "passing")
     })
@@ -404,7 +390,8 @@ fn script_checks_run_in_the_task_and_check_restart_restarts_it() {
         "{signaled}"
     );
     wait_for("the check passing again", SETTLE, || {
-        instances(&agent, "restarts")
+        agent
+            .service_instances("restarts")
             .iter()
             .any(|r| r["CheckStatus"] == "passing")
             .then_some(())
@@ -524,7 +511,7 @@ fn consul_services_also_go_to_the_consul_agent() {
         find("PUT", &format!("/v1/agent/service/deregister/{id}"))
     })
     .unwrap();
-    assert!(instances(&agent, "in-consul").is_empty());
+    assert!(agent.service_instances("in-consul").is_empty());
 }
 
 #[test]
@@ -547,7 +534,8 @@ fn an_in_place_update_changes_registrations_without_replacing_the_copy() {
         &sleeper_job(dir.path(), "inplace", &marker, &services("v1")),
     );
     let before = wait_for("a passing v1 instance", SETTLE, || {
-        instances(&agent, "inplace")
+        agent
+            .service_instances("inplace")
             .into_iter()
             .find(|r| r["CheckStatus"] == "passing")
     })
@@ -557,7 +545,8 @@ fn an_in_place_update_changes_registrations_without_replacing_the_copy() {
         &sleeper_job(dir.path(), "inplace", &marker, &services("v2")),
     );
     let after = wait_for("the v2 tag", SETTLE, || {
-        instances(&agent, "inplace")
+        agent
+            .service_instances("inplace")
             .into_iter()
             .find(|r| r["Tags"] == serde_json::json!(["v2"]))
     })

@@ -11,14 +11,6 @@ use std::time::Duration;
 
 const SETTLE: Duration = Duration::from_secs(60);
 
-/// Kills the test's task processes even when an assertion fails half-way.
-struct TaskGuard(String);
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        kill_processes_with(&self.0);
-    }
-}
-
 /// A job of `count` httpd instances behind the service `hello`. Each task starts httpd in the
 /// background and then sleeps: killing httpd leaves the task running with a failing check.
 fn job_file(dir: &Path, marker: &str, count: u32) -> PathBuf {
@@ -69,11 +61,7 @@ fn job_file(dir: &Path, marker: &str, count: u32) -> PathBuf {
 }
 
 fn registrations(agent: &Agent) -> Vec<Value> {
-    agent
-        .get("/v1/service/hello")
-        .ok()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
+    agent.service_instances("hello")
 }
 
 fn passing(agent: &Agent) -> Vec<Value> {
@@ -84,18 +72,10 @@ fn passing(agent: &Agent) -> Vec<Value> {
 }
 
 /// The allocation ids nginx reaches in `n` requests to /hello/.
-fn reached(url: &str, n: usize) -> BTreeSet<String> {
-    (0..n)
-        .filter_map(|_| nginx::get(url).ok())
-        .filter(|(status, _)| *status == 200)
-        .filter_map(|(_, body)| body.trim().strip_prefix("instance ").map(str::to_string))
-        .collect()
-}
-
 fn wait_reaching(url: &str, want: usize) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     wait_for(&format!("nginx to reach {want} instances"), SETTLE, || {
-        seen = reached(url, 3 * want);
+        seen = nginx::reached_instances(url, 3 * want);
         (seen.len() == want).then(|| seen.clone())
     })
     .unwrap_or_else(|e| panic!("{e}: reached {seen:?}"))
@@ -170,7 +150,10 @@ fn nginx_follows_the_healthy_instances_of_a_service() {
             .then_some(())
     })
     .unwrap();
-    assert_eq!(reached(&url, 8), BTreeSet::from([survivor.clone()]));
+    assert_eq!(
+        nginx::reached_instances(&url, 8),
+        BTreeSet::from([survivor.clone()])
+    );
     let status = stdout(&agent.ctl(&["alloc", "status", &victim]));
     assert!(
         status.contains("Nomad Service Checks:") && status.contains("critical"),

@@ -14,13 +14,6 @@ use std::time::Duration;
 
 const SETTLE: Duration = Duration::from_secs(90);
 
-struct TaskGuard(String);
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        kill_processes_with(&self.0);
-    }
-}
-
 fn job(marker: &str) -> Value {
     let script = format!(
         "mkdir -p local/www && echo \"instance $NOMAD_ALLOC_ID\" > local/www/index.html && \
@@ -51,14 +44,6 @@ fn registrations(c: &Cluster) -> Vec<Value> {
         .and_then(|r| r.json().ok())
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
-}
-
-fn reached(url: &str, n: usize) -> BTreeSet<String> {
-    (0..n)
-        .filter_map(|_| nginx::get(url).ok())
-        .filter(|(status, _)| *status == 200)
-        .filter_map(|(_, body)| body.trim().strip_prefix("instance ").map(str::to_string))
-        .collect()
 }
 
 #[test]
@@ -113,7 +98,7 @@ fn nginx_keeps_serving_when_a_client_dies() {
         .map(|r| r["AllocID"].as_str().unwrap().to_string())
         .collect();
     wait_for("nginx to reach both", SETTLE, || {
-        (reached(&url, 6) == first).then_some(())
+        (nginx::reached_instances(&url, 6) == first).then_some(())
     })
     .unwrap();
     wait_for("the clients' own renders", SETTLE, || {
@@ -158,7 +143,7 @@ fn nginx_keeps_serving_when_a_client_dies() {
     wait_for(
         "nginx to reach the survivor and the replacement",
         SETTLE,
-        || (reached(&url, 8) == now).then_some(()),
+        || (nginx::reached_instances(&url, 8) == now).then_some(()),
     )
     .unwrap();
     let conf = std::fs::read_to_string(nginx.services_conf()).unwrap();

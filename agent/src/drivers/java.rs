@@ -227,17 +227,9 @@ impl Driver for JavaDriver {
     ) -> DriverFuture<'a, super::ExecOutput> {
         Box::pin(async move {
             let run_as = resolve_user(DRIVER, &cfg.user, DEFAULT_USER, self.allow_root)?;
-            super::task_exec::run(super::task_exec::ExecSpec {
-                command: command.to_string(),
-                args: args.to_vec(),
-                env: cfg.env.clone(),
-                clear_env: false,
-                cwd: cfg.task_dir.clone(),
-                run_as: Some(run_as),
-                enter: None,
-                timeout,
-            })
-            .await
+            let spec =
+                super::task_exec::ExecSpec::beside_task(cfg, command, args, timeout, Some(run_as));
+            super::task_exec::run(spec).await
         })
     }
 }

@@ -77,16 +77,8 @@ impl Driver for RawExecDriver {
         args: &'a [String],
         timeout: Duration,
     ) -> DriverFuture<'a, ExecOutput> {
-        Box::pin(super::task_exec::run(super::task_exec::ExecSpec {
-            command: command.to_string(),
-            args: args.to_vec(),
-            env: cfg.env.clone(),
-            clear_env: false,
-            cwd: cfg.task_dir.clone(),
-            run_as: None,
-            enter: None,
-            timeout,
-        }))
+        let spec = super::task_exec::ExecSpec::beside_task(cfg, command, args, timeout, None);
+        Box::pin(super::task_exec::run(spec))
     }
 }
 

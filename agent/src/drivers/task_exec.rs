@@ -31,6 +31,29 @@ pub struct ExecSpec {
     pub timeout: Duration,
 }
 
+impl ExecSpec {
+    /// A command run like an unisolated task: in its directory, with the agent's environment
+    /// plus the task's, as `run_as` (the agent's user when None).
+    pub fn beside_task(
+        cfg: &super::TaskConfig,
+        command: &str,
+        args: &[String],
+        timeout: Duration,
+        run_as: Option<RunAs>,
+    ) -> ExecSpec {
+        ExecSpec {
+            command: command.to_string(),
+            args: args.to_vec(),
+            env: cfg.env.clone(),
+            clear_env: false,
+            cwd: cfg.task_dir.clone(),
+            run_as,
+            enter: None,
+            timeout,
+        }
+    }
+}
+
 /// Reads up to the limit, then drains the rest so the command never blocks on a full pipe.
 async fn read_capped(mut r: impl AsyncRead + Unpin) -> Vec<u8> {
     let mut out = Vec::new();

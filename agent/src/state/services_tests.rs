@@ -62,6 +62,21 @@ fn placed() -> Tables {
     t
 }
 
+/// A plan stops allocation a1.
+fn stop_a1(t: &mut Tables, index: u64) {
+    let mut stop = alloc("a1", "n1");
+    stop.desired_status = ALLOC_DESIRED_STOP.into();
+    t.apply(
+        index,
+        &Command::PlanApply {
+            updated: vec![stop],
+            placed: vec![],
+            evals: vec![],
+            now: 0,
+        },
+    );
+}
+
 fn upsert(t: &mut Tables, index: u64, regs: Vec<ServiceRegistration>) {
     t.apply(
         index,
@@ -107,17 +122,7 @@ fn finished_or_unknown_allocations_cannot_register() {
     // Scenario: a client's report races the plan that stopped its allocation; the stopped
     // allocation must not come back into the catalog.
     let mut t = placed();
-    let mut stop = alloc("a1", "n1");
-    stop.desired_status = ALLOC_DESIRED_STOP.into();
-    t.apply(
-        3,
-        &Command::PlanApply {
-            updated: vec![stop],
-            placed: vec![],
-            evals: vec![],
-            now: 0,
-        },
-    );
+    stop_a1(&mut t, 3);
     upsert(&mut t, 4, vec![reg("a1", "n1", 1), reg("nope", "n1", 2)]);
     assert!(t.services_by_name("default", "web").is_empty());
     assert_eq!(t.table_index(Table::Services), 0);
@@ -128,17 +133,7 @@ fn stops_losses_and_dead_nodes_leave_the_catalog() {
     let mut t = placed();
     upsert(&mut t, 3, vec![reg("a1", "n1", 1), reg("a2", "n2", 2)]);
     // A plan stops a1: its instance goes at once, before its client deregisters it.
-    let mut stop = alloc("a1", "n1");
-    stop.desired_status = ALLOC_DESIRED_STOP.into();
-    t.apply(
-        4,
-        &Command::PlanApply {
-            updated: vec![stop],
-            placed: vec![],
-            evals: vec![],
-            now: 0,
-        },
-    );
+    stop_a1(&mut t, 4);
     assert!(t.services_for_alloc("a1").is_empty());
     assert_eq!(t.services_for_alloc("a2").len(), 1);
     // n2 goes down: everything registered from it goes.

@@ -87,14 +87,6 @@ fn run_job(agent: &Agent, job: &Value) -> Result<()> {
     Ok(())
 }
 
-fn instances(agent: &Agent, name: &str) -> Vec<Value> {
-    agent
-        .get(&format!("/v1/service/{name}"))
-        .ok()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-}
-
 /// A dev agent with the nginx template rendered for `nginx`, nginx listening on `listen`.
 fn agent_with_renderer(dir: &Path, nginx: &Nginx, listen: &str) -> Result<Agent> {
     let config = dir.join("renderer.hcl");
@@ -162,7 +154,8 @@ fn started_at(agent: &Agent, alloc: &str) -> Option<i64> {
 }
 
 fn port_of(agent: &Agent, alloc: &str) -> Option<i64> {
-    instances(agent, "bench")
+    agent
+        .service_instances("bench")
         .iter()
         .find(|r| r["AllocID"] == alloc)
         .and_then(|r| r["Port"].as_i64())
@@ -192,7 +185,7 @@ fn latency(rounds: usize) -> Result<()> {
     let mut count = 1;
     run_job(&agent, &httpd_job(count, &marker))?;
     wait_for("the first copy", SETTLE, || {
-        (instances(&agent, "bench").len() == 1).then_some(())
+        (agent.service_instances("bench").len() == 1).then_some(())
     })?;
     for round in 0..rounds {
         // Start: scale up by one and time until nginx answers from the new copy.
@@ -214,7 +207,7 @@ fn latency(rounds: usize) -> Result<()> {
                 Instant::now() < deadline,
                 "nginx never served {new}: {}\n{:#?}\n{}",
                 agent.get(&format!("/v1/allocation/{new}"))?["TaskStates"],
-                instances(&agent, "bench"),
+                agent.service_instances("bench"),
                 std::fs::read_to_string(nginx.services_conf())?
             );
             std::thread::sleep(Duration::from_millis(1));
@@ -222,7 +215,8 @@ fn latency(rounds: usize) -> Result<()> {
         let started = wait_for("the start event", SETTLE, || started_at(&agent, &new))?;
         starts.push(Duration::from_nanos((served - started).max(0) as u64));
         if std::env::var("BENCH_BREAKDOWN").is_ok() {
-            let passing = instances(&agent, "bench")
+            let passing = agent
+                .service_instances("bench")
                 .iter()
                 .find(|r| r["AllocID"] == new.as_str())
                 .and_then(|r| r["Checks"][0]["Timestamp"].as_i64())
@@ -288,7 +282,7 @@ fn latency(rounds: usize) -> Result<()> {
         wait_for("the killed copy back after its restart", SETTLE, || {
             let conf = std::fs::read_to_string(nginx.services_conf()).ok()?;
             (conf.matches("    server ").count() == count
-                && instances(&agent, "bench").len() == count)
+                && agent.service_instances("bench").len() == count)
                 .then_some(())
         })?;
         eprintln!("round {}/{rounds}", round + 1);
@@ -366,7 +360,7 @@ fn checks(secs: u64, mode: &str) -> Result<()> {
         let pid = agent.pid().ok_or_else(|| anyhow!("no agent pid"))?;
         run_job(&agent, &sleepers(10, with_checks, kind, port, &marker))?;
         wait_for("10 registrations", SETTLE, || {
-            let r = instances(&agent, "checked");
+            let r = agent.service_instances("checked");
             (r.len() == 10 && (with_checks == 0 || r.iter().all(|r| r["CheckStatus"] == "passing")))
                 .then_some(())
         })?;
@@ -433,13 +427,14 @@ fn renderer(secs: u64) -> Result<()> {
         wait_for("1,000 services", SETTLE, || (count() == 1000).then_some(()))?;
         wait_for("3,000 instances", SETTLE, || {
             (0..10)
-                .all(|g| instances(&agent, &format!("svc-{g}-99")).len() == 3)
+                .all(|g| agent.service_instances(&format!("svc-{g}-99")).len() == 3)
                 .then_some(())
         })?;
         let all: Vec<(String, String)> = (0..10)
             .flat_map(|g| (0..100).map(move |s| format!("svc-{g}-{s}")))
             .flat_map(|name| {
-                instances(&agent, &name)
+                agent
+                    .service_instances(&name)
                     .iter()
                     .filter_map(|r| r["ID"].as_str().map(|id| (name.clone(), id.to_string())))
                     .collect::<Vec<_>>()

@@ -75,6 +75,21 @@ fn setup_err(e: chroot::ChrootError) -> DriverError {
     }
 }
 
+/// The task's environment as it sees it from inside its chroot, with a PATH.
+fn env_inside(cfg: &TaskConfig) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = cfg
+        .env
+        .iter()
+        .map(|(k, v)| {
+            let inside = chroot::to_chroot_path(v, &cfg.task_dir, &cfg.alloc_dir);
+            (k.clone(), inside)
+        })
+        .collect();
+    env.entry("PATH".into())
+        .or_insert_with(|| task::DEFAULT_PATH.into());
+    env
+}
+
 impl ExecDriver {
     async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
         let (command, args) = launch::command_and_args(NAME, cfg)?;
@@ -86,15 +101,8 @@ impl ExecDriver {
         launch::chown_task_dirs(cfg, &user)?;
         let stdout = launch::open_fifo(&cfg.stdout_path)?;
         let stderr = launch::open_fifo(&cfg.stderr_path)?;
-        let (td, ad) = (&cfg.task_dir, &cfg.alloc_dir);
-        let inside = |s: &str| chroot::to_chroot_path(s, td, ad);
-        let mut env: BTreeMap<String, String> = cfg
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), inside(v)))
-            .collect();
-        env.entry("PATH".into())
-            .or_insert_with(|| task::DEFAULT_PATH.into());
+        let inside = |s: &str| chroot::to_chroot_path(s, &cfg.task_dir, &cfg.alloc_dir);
+        let env = env_inside(cfg);
         let name = cgroup::cgroup_name(&cfg.alloc_id, &cfg.task_name);
         let cg = TaskCgroup::create(&hierarchy, &name, cfg.memory_mb, cfg.cpu_mhz)
             .map_err(|e| DriverError::Start(format!("exec: {e}")))?;
@@ -216,19 +224,11 @@ impl Driver for ExecDriver {
     ) -> DriverFuture<'a, crate::drivers::ExecOutput> {
         Box::pin(async move {
             let user = launch::resolve_user(NAME, &cfg.user, "nobody", self.allow_root)?;
-            let (td, ad) = (&cfg.task_dir, &cfg.alloc_dir);
-            let inside = |s: &str| chroot::to_chroot_path(s, td, ad);
-            let mut env: BTreeMap<String, String> = cfg
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), inside(v)))
-                .collect();
-            env.entry("PATH".into())
-                .or_insert_with(|| task::DEFAULT_PATH.into());
+            let inside = |s: &str| chroot::to_chroot_path(s, &cfg.task_dir, &cfg.alloc_dir);
             crate::drivers::task_exec::run(crate::drivers::task_exec::ExecSpec {
                 command: inside(command),
                 args: args.iter().map(|a| inside(a)).collect(),
-                env,
+                env: env_inside(cfg),
                 clear_env: true,
                 cwd: "/".into(),
                 run_as: Some(user),
