@@ -208,3 +208,128 @@ fn nginx_follows_the_healthy_instances_of_a_service() {
     );
     assert_eq!(templates[0]["LastError"], Value::Null, "{templates}");
 }
+
+#[test]
+fn the_nginx_template_passes_nginx_t_with_zero_one_and_many_instances() {
+    // Scenario: the repository's template, rendered through `nomadctl template render`, is
+    // accepted by `nginx -t` with an empty catalog, then with services of one and three
+    // instances, one left out by its tag, one on its own path, and one without a healthy
+    // instance.
+    let dir = tempfile::tempdir().unwrap();
+    let nginx = Nginx::start(&dir.path().join("nginx")).unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let template = nginx::repo_template().display().to_string();
+    let render_and_check = || -> String {
+        let out = agent.ctl(&["template", "render", &template]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let conf = stdout(&out);
+        std::fs::write(nginx.services_conf(), &conf).unwrap();
+        let check = std::process::Command::new("sh")
+            .args(["-c", &nginx.check_command()])
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{}\n{conf}", stderr(&check));
+        conf
+    };
+    let empty = render_and_check();
+    assert!(!empty.contains("upstream svc_"), "{empty}");
+
+    let marker = format!("{}", 9_200_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let group = |name: &str, count: u32, services: &str| {
+        format!(
+            r#"  group "{name}" {{
+    count = {count}
+    network {{
+      port "http" {{}}
+    }}
+{services}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["{marker}"]
+      }}
+      resources {{
+        cpu    = 10
+        memory = 16
+      }}
+    }}
+  }}
+"#
+        )
+    };
+    let job = format!(
+        "job \"shapes\" {{\n{}{}}}\n",
+        group(
+            "one",
+            1,
+            r#"    service {
+      name = "one"
+      port = "http"
+    }
+    service {
+      name = "down"
+      port = "http"
+      check {
+        type     = "tcp"
+        port     = "1"
+        interval = "1s"
+        timeout  = "1s"
+      }
+    }"#
+        ),
+        group(
+            "many",
+            3,
+            r#"    service {
+      name = "many"
+      port = "http"
+    }
+    service {
+      name = "hidden"
+      port = "http"
+      tags = ["proxy.skip"]
+    }
+    service {
+      name = "app"
+      port = "http"
+      tags = ["proxy.path=/app"]
+    }"#
+        )
+    );
+    let file = dir.path().join("shapes.nomad.hcl");
+    std::fs::write(&file, job).unwrap();
+    let out = agent.ctl(&["job", "run", &file.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("every instance registered", SETTLE, || {
+        let n = |s: &str| agent.service_instances(s).len();
+        (n("one") == 1 && n("many") == 3 && n("app") == 3 && n("hidden") == 3 && n("down") == 1)
+            .then_some(())
+    })
+    .unwrap();
+    let conf = render_and_check();
+    let upstream = |name: &str| {
+        conf.split(&format!("upstream svc_{name} {{"))
+            .nth(1)
+            .map(|rest| {
+                rest.split('}')
+                    .next()
+                    .unwrap_or("")
+                    .matches("    server ")
+                    .count()
+            })
+    };
+    assert_eq!(upstream("one"), Some(1), "{conf}");
+    assert_eq!(upstream("many"), Some(3), "{conf}");
+    assert_eq!(upstream("hidden"), None, "{conf}");
+    assert_eq!(upstream("down"), None, "{conf}");
+    assert!(conf.contains("location /app/ {"), "{conf}");
+    assert!(!conf.contains("location /hidden/"), "{conf}");
+    let down = conf.split("location /down/ {").nth(1).unwrap();
+    assert!(
+        down.trim_start()
+            .starts_with("set $nomad_prefix \"/down\";\n        return 502"),
+        "{conf}"
+    );
+}

@@ -306,3 +306,93 @@ fn load_reports_file_errors_with_the_path() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn template_and_consul_blocks_in_hcl_and_yaml() {
+    let hcl = r#"
+consul {
+  address = "127.0.0.1:8500"
+  token   = "t"
+}
+template {
+  source      = "/etc/nomad.d/nginx.conf.j2"
+  destination = "/etc/nginx/conf.d/nomad.conf"
+  check       = "nginx -t"
+  command     = "nginx -s reload"
+  perms       = "0640"
+  wait {
+    min = "200ms"
+    max = "2s"
+  }
+}
+template {
+  source      = "a.j2"
+  destination = "a.txt"
+}
+"#;
+    let mut cfg = Config::defaults(false);
+    apply_str(&mut cfg, hcl, "agent.hcl", Format::Hcl).unwrap();
+    let consul = cfg.consul.clone().unwrap();
+    assert_eq!(
+        (consul.address.as_str(), consul.token.as_deref()),
+        ("127.0.0.1:8500", Some("t"))
+    );
+    assert_eq!(cfg.templates.len(), 2);
+    let t = &cfg.templates[0];
+    assert_eq!(t.check.as_deref(), Some("nginx -t"));
+    assert_eq!(t.perms, 0o640);
+    assert_eq!(
+        (t.wait_min, t.wait_max),
+        (Duration::from_millis(200), Duration::from_secs(2))
+    );
+    let d = &cfg.templates[1];
+    assert_eq!(
+        (d.perms, d.check.clone(), d.command.clone()),
+        (0o644, None, None)
+    );
+    assert_eq!(
+        (d.wait_min, d.wait_max),
+        (Duration::from_millis(100), Duration::from_secs(1))
+    );
+
+    let yaml = r#"
+consul: {}
+template:
+  - source: /t.j2
+    destination: /t.conf
+    command: "true"
+"#;
+    let mut cfg = Config::defaults(false);
+    apply_str(&mut cfg, yaml, "agent.yaml", Format::Yaml).unwrap();
+    assert_eq!(cfg.consul.unwrap().address, "127.0.0.1:8500");
+    assert_eq!(cfg.templates[0].command.as_deref(), Some("true"));
+}
+
+#[test]
+fn template_and_consul_mistakes_are_refused_where_written() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "consul {\n  address = \"x:1\"\n  ssl = true\n}\n",
+            "agent.hcl:3:3: consul.ssl is not supported",
+        ),
+        (
+            "template {\n  destination = \"/x\"\n}\n",
+            "agent.hcl:1:1: the template block needs a source",
+        ),
+        (
+            "template {\n  source = \"a\"\n  destination = \"b\"\n  perms = \"rw\"\n}\n",
+            "agent.hcl:4:11: perms \"rw\" must be an octal file mode",
+        ),
+        (
+            "template {\n  source = \"a\"\n  destination = \"b\"\n  wait {\n    min = \"2s\"\n    max = \"1s\"\n  }\n}\n",
+            "agent.hcl:4:3: the template's wait max must not be less than its min",
+        ),
+    ];
+    for (src, want) in cases {
+        let mut cfg = Config::defaults(false);
+        let err = apply_str(&mut cfg, src, "agent.hcl", Format::Hcl)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(want), "{err}\nwanted {want}");
+    }
+}
