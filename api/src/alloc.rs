@@ -57,6 +57,12 @@ pub struct Allocation {
     pub followup_eval_id: String,
     #[serde(default)]
     pub metrics: Option<AllocationMetric>,
+    /// The deployment that placed it (empty outside a rollout).
+    #[serde(rename = "DeploymentID", default)]
+    pub deployment_id: String,
+    /// Its health as the client judged it (deployments and drains use it).
+    #[serde(default)]
+    pub deployment_status: Option<crate::deployment::AllocDeploymentStatus>,
     #[serde(default)]
     pub job_version: u64,
     #[serde(default)]
@@ -283,6 +289,9 @@ pub struct AllocClientUpdate {
     pub client_status: String,
     pub client_description: String,
     pub task_states: BTreeMap<String, TaskState>,
+    /// The client's judgement of the allocation's health, once it has one.
+    #[serde(default)]
+    pub deployment_status: Option<crate::deployment::AllocDeploymentStatus>,
 }
 
 /// `POST /v1/allocation/:id/stop` answer.

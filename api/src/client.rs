@@ -345,8 +345,34 @@ impl Client {
         Ok(self.get(&format!("/v1/job/{}/summary", seg(id)), &[])?.0)
     }
 
-    pub fn job_versions(&self, id: &str) -> Result<JobVersionsResponse, ClientError> {
-        Ok(self.get(&format!("/v1/job/{}/versions", seg(id)), &[])?.0)
+    pub fn job_versions(&self, id: &str, diffs: bool) -> Result<JobVersionsResponse, ClientError> {
+        let q: &[(&str, &str)] = if diffs { &[("diffs", "true")] } else { &[] };
+        Ok(self.get(&format!("/v1/job/{}/versions", seg(id)), q)?.0)
+    }
+
+    /// A dry run of the scheduler for `job` (`POST /v1/job/:id/plan`), with the diff.
+    pub fn plan_job(&self, job: &Job, diff: bool) -> Result<crate::JobPlanResponse, ClientError> {
+        let req = crate::JobPlanRequest {
+            job: job.clone(),
+            diff,
+            policy_override: false,
+        };
+        self.post(&format!("/v1/job/{}/plan", seg(&job.id)), &[], &req)
+    }
+
+    /// Registers an earlier version's spec again (`POST /v1/job/:id/revert`).
+    pub fn revert_job(
+        &self,
+        id: &str,
+        version: u64,
+        enforce_prior: Option<u64>,
+    ) -> Result<JobRegisterResponse, ClientError> {
+        let req = crate::job::JobRevertRequest {
+            job_id: id.to_string(),
+            job_version: version,
+            enforce_prior_version: enforce_prior,
+        };
+        self.post(&format!("/v1/job/{}/revert", seg(id)), &[], &req)
     }
 
     /// Server-side parse of an HCL job (`POST /v1/jobs/parse`), canonicalized.

@@ -792,6 +792,22 @@ impl Job {
         }
     }
 
+    /// Whether `other` is the same job as submitted: every field but those the servers own.
+    pub fn same_spec(&self, other: &Job) -> bool {
+        let spec = |j: &Job| Job {
+            status: String::new(),
+            status_description: String::new(),
+            stable: false,
+            version: 0,
+            submit_time: 0,
+            create_index: 0,
+            modify_index: 0,
+            job_modify_index: 0,
+            ..j.clone()
+        };
+        spec(self) == spec(other)
+    }
+
     pub fn lookup_group(&self, name: &str) -> Option<&TaskGroup> {
         self.task_groups.iter().find(|g| g.name == name)
     }
@@ -975,5 +991,19 @@ pub struct JobChildrenSummary {
 #[serde(rename_all = "PascalCase")]
 pub struct JobVersionsResponse {
     pub versions: Vec<Job>,
-    pub diffs: Option<serde_json::Value>,
+    /// With `?diffs=true`: `Diffs[i]` goes from `Versions[i+1]` to `Versions[i]`.
+    #[serde(default)]
+    pub diffs: Option<Vec<crate::diff::JobDiff>>,
+}
+
+/// `POST /v1/job/:id/revert`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobRevertRequest {
+    #[serde(rename = "JobID", default)]
+    pub job_id: String,
+    pub job_version: u64,
+    /// Revert only if the current version is this one.
+    #[serde(default)]
+    pub enforce_prior_version: Option<u64>,
 }

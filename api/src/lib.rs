@@ -5,21 +5,26 @@
 pub mod agent;
 pub mod alloc;
 pub mod client;
+pub mod deployment;
+pub mod diff;
 pub mod duration;
 pub mod eval;
 pub mod job;
 pub mod jobspec;
 pub mod node;
 pub mod operator;
+pub mod plan;
 pub mod service;
 pub mod service_rules;
 
 pub use agent::{AgentMember, ServerMembers};
 pub use alloc::*;
+pub use deployment::*;
 pub use eval::*;
 pub use job::*;
 pub use node::*;
 pub use operator::{RaftConfiguration, RaftServer};
+pub use plan::*;
 pub use service::*;
 
 /// Short ids as the CLI prints them: the first 8 characters.

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod diff_text;
 mod format;
 mod jobfile;
 mod monitor;
@@ -81,6 +82,8 @@ enum Command {
     Init(job_init::Args),
     /// Check a job file (alias of `job validate`)
     Validate(job_validate::Args),
+    /// Show what running a job file would change (alias of `job plan`)
+    Plan(job_plan::Args),
     /// Print the version
     Version,
 }
@@ -97,6 +100,12 @@ enum JobCommand {
     Status(job_status::Args),
     /// Stop a running job
     Stop(job_stop::Args),
+    /// Show what running a job file would change (a dry run of the scheduler)
+    Plan(job_plan::Args),
+    /// List a job's versions
+    History(job_history::Args),
+    /// Go back to an earlier version of a job
+    Revert(job_revert::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -171,6 +180,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             JobCommand::Run(a) => job_run::run(&client(), a),
             JobCommand::Status(a) => job_status::run(&client(), a),
             JobCommand::Stop(a) => job_stop::run(&client(), a),
+            JobCommand::Plan(a) => job_plan::run(&client(), a),
+            JobCommand::History(a) => job_history::run(&client(), a),
+            JobCommand::Revert(a) => job_revert::run(&client(), a),
         },
         Command::Alloc { command } => match command {
             AllocCommand::Status(a) => alloc_status::run(&client(), a),
@@ -206,6 +218,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Stop(a) => job_stop::run(&client(), a),
         Command::Init(a) => job_init::run(a),
         Command::Validate(a) => job_validate::run(a),
+        Command::Plan(a) => job_plan::run(&client(), a),
         Command::Version => {
             println!("nomadctl v{}", env!("CARGO_PKG_VERSION"));
             Ok(0)

@@ -165,6 +165,7 @@ impl AllocRunner {
                     client_status: status.into(),
                     client_description: desc.into(),
                     task_states: st.clone(),
+                    deployment_status: None,
                 });
             }
         };
@@ -178,6 +179,7 @@ impl AllocRunner {
                 client_status: ALLOC_CLIENT_FAILED.into(),
                 client_description: "allocation has no job or task group to run".into(),
                 task_states: BTreeMap::new(),
+                deployment_status: None,
             });
         }
         let deps = TaskRunnerDeps {

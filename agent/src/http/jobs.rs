@@ -135,9 +135,15 @@ pub async fn versions(
         if versions.is_empty() {
             return Err(HttpError::not_found("job versions not found"));
         }
+        let diffs = q.bool("diffs", false)?.then(|| {
+            versions
+                .windows(2)
+                .map(|w| api::diff::job_diff(Some(&w[1]), &w[0], false))
+                .collect()
+        });
         let resp = JobVersionsResponse {
             versions: versions.iter().map(|j| (**j).clone()).collect(),
-            diffs: None,
+            diffs,
         };
         Ok((resp, snap.table_index(Table::Jobs)))
     })
@@ -158,4 +164,49 @@ pub async fn summary(
         Ok((s, index))
     })
     .await
+}
+
+pub async fn plan(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let req: JobPlanRequest = parse_body(&body)?;
+    let body_id = if req.job.id.is_empty() {
+        &req.job.name
+    } else {
+        &req.job.id
+    };
+    if *body_id != id {
+        return Err(HttpError::bad_request(format!(
+            "Job ID does not match URL: {body_id:?} in the body, {id:?} in the path"
+        )));
+    }
+    let server = st.server()?;
+    let resp = server.job_plan(req.job, req.diff).await?;
+    Ok(json_indexed(&resp, resp.job_modify_index))
+}
+
+pub async fn revert(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let req: JobRevertRequest = parse_body(&body)?;
+    if !req.job_id.is_empty() && req.job_id != id {
+        return Err(HttpError::bad_request(format!(
+            "Job ID does not match URL: {:?} in the body, {id:?} in the path",
+            req.job_id
+        )));
+    }
+    let namespace = q
+        .get("namespace")
+        .filter(|n| !n.is_empty())
+        .map_or("default", String::as_str);
+    let server = st.server()?;
+    let resp = server
+        .job_revert(namespace, &id, req.job_version, req.enforce_prior_version)
+        .await?;
+    Ok(json_indexed(&resp, resp.index))
 }

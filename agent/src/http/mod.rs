@@ -82,6 +82,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/job/{id}/allocations", get(jobs::allocations))
         .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
         .route("/v1/job/{id}/versions", get(jobs::versions))
+        .route("/v1/job/{id}/plan", post(jobs::plan).put(jobs::plan))
+        .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/allocations", get(allocs::list))
         .route("/v1/allocation/{id}", get(allocs::read))

@@ -33,6 +33,7 @@ mod testutil;
 
 pub use fit::allocs_fit;
 pub use memstate::MemState;
+pub use reconcile::{DESC_MIGRATING, DESC_UPDATING};
 
 use api::{Allocation, Evaluation, Job, Node};
 use std::collections::BTreeMap;

@@ -4,7 +4,7 @@
 
 use super::reschedule::{self, Verdict};
 use api::{
-    Allocation, Job, Task, TaskGroup, ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST,
+    Allocation, Job, TaskGroup, ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,24 +71,9 @@ pub fn job_changed(a: &Allocation, job: &Job) -> bool {
     }
 }
 
-/// Whether moving from `old` to `new` needs new allocations (tasks, their resources, drivers,
-/// config or the network changed) rather than an in-place update (count, meta, update block ...).
-pub fn needs_destructive(old: &TaskGroup, new: &TaskGroup) -> bool {
-    if old.networks != new.networks || old.tasks.len() != new.tasks.len() {
-        return true;
-    }
-    let differs = |a: &Task, b: &Task| {
-        a.name != b.name
-            || a.driver != b.driver
-            || a.user != b.user
-            || a.config != b.config
-            || a.env != b.env
-            || a.resources != b.resources
-            || a.artifacts != b.artifacts
-            || a.templates != b.templates
-    };
-    old.tasks.iter().zip(&new.tasks).any(|(a, b)| differs(a, b))
-}
+/// Whether moving from `old` to `new` needs new allocations rather than an in-place update
+/// (the same rule the job diff annotates with).
+pub use api::diff::destructive_change as needs_destructive;
 
 /// Reconciles one group. `allocs` are the group's allocations (any status); `health` says how the
 /// node of an allocation is doing.

@@ -98,13 +98,55 @@ impl Server {
             .map_err(ServerError::Raft)?;
         self.cancel_blocked(&job.namespace, &job.id).await;
         self.enqueue_evals(&res.evals);
+        // The same spec again keeps the job's modify index: answer the one it has.
+        let job_modify_index = self
+            .state
+            .read(|t| t.job(&job.namespace, &job.id).map(|j| j.job_modify_index))
+            .unwrap_or(index);
         Ok(JobRegisterResponse {
             eval_id: eval.id,
             eval_create_index: index,
-            job_modify_index: index,
+            job_modify_index,
             warnings: String::new(),
             index,
         })
+    }
+
+    /// `job revert`: registers an earlier version's spec again, as a new version.
+    pub async fn job_revert(
+        &self,
+        namespace: &str,
+        job_id: &str,
+        version: u64,
+        enforce_prior: Option<u64>,
+    ) -> Result<JobRegisterResponse, ServerError> {
+        let (current, versions) = self
+            .state
+            .read(|t| (t.job(namespace, job_id), t.job_versions(namespace, job_id)));
+        let Some(current) = current else {
+            return Err(ServerError::NotFound(format!("job {job_id:?} not found")));
+        };
+        if let Some(prior) = enforce_prior {
+            if prior != current.version {
+                return Err(ServerError::Conflict(format!(
+                    "Current job has version {}; enforcing version {prior}",
+                    current.version
+                )));
+            }
+        }
+        if version == current.version {
+            return Err(ServerError::Invalid(format!(
+                "can't revert to current version {version} of job {job_id:?}"
+            )));
+        }
+        let Some(old) = versions.iter().find(|j| j.version == version) else {
+            let kept: Vec<String> = versions.iter().map(|j| j.version.to_string()).collect();
+            return Err(ServerError::NotFound(format!(
+                "job {job_id:?} has no version {version} (versions kept: {})",
+                kept.join(", ")
+            )));
+        };
+        self.job_register((**old).clone(), None).await
     }
 
     pub async fn job_deregister(

@@ -9,6 +9,7 @@ mod heartbeat;
 mod join;
 mod leader;
 mod local_rpc;
+mod plan;
 mod plan_applier;
 pub mod raft;
 mod rpc_handler;

@@ -140,6 +140,15 @@ impl Tables {
                         a.client_description = u.client_description.clone();
                     }
                     a.task_states = u.task_states.clone();
+                    if let Some(health) = &u.deployment_status {
+                        // The client judges health; the scheduler owns whether it is a canary.
+                        let canary = a.deployment_status.as_ref().is_some_and(|d| d.canary);
+                        a.deployment_status = Some(AllocDeploymentStatus {
+                            canary,
+                            modify_index: index,
+                            ..health.clone()
+                        });
+                    }
                     a.modify_index = index;
                     a.modify_time = *now;
                     if a.client_terminal() {
@@ -191,18 +200,30 @@ impl Tables {
         let key: JobKey = (job.namespace.clone(), job.id.clone());
         let mut job = job.clone();
         match self.jobs.get(&key) {
+            // The same spec again is no new version: only the job's modify index moves.
+            Some(prev) if prev.same_spec(&job) => {
+                job.version = prev.version;
+                job.create_index = prev.create_index;
+                job.job_modify_index = prev.job_modify_index;
+                job.submit_time = prev.submit_time;
+                job.stable = prev.stable;
+            }
             Some(prev) => {
                 job.version = prev.version + 1;
                 job.create_index = prev.create_index;
+                job.job_modify_index = index;
+                job.submit_time = now;
+                job.stable = false;
             }
             None => {
                 job.version = 0;
                 job.create_index = index;
+                job.job_modify_index = index;
+                job.submit_time = now;
+                job.stable = false;
             }
         }
         job.modify_index = index;
-        job.job_modify_index = index;
-        job.submit_time = now;
         job.status = if job.stop {
             JOB_STATUS_DEAD
         } else {

@@ -35,15 +35,17 @@ fn alloc(id: &str, job_id: &str, node: &str) -> Allocation {
 }
 
 #[test]
-fn every_register_is_a_new_version_and_old_ones_are_capped() {
+fn every_changed_register_is_a_new_version_and_old_ones_are_capped() {
     let mut t = Tables::default();
     for i in 1..=8 {
+        let mut j = job("web");
+        j.meta.insert("build".into(), i.to_string());
         t.apply(
             i,
             &Command::JobRegister {
-                job: Box::new(job("web")),
+                job: Box::new(j),
                 eval: None,
-                now: 0,
+                now: i as i64,
             },
         );
     }
@@ -53,6 +55,22 @@ fn every_register_is_a_new_version_and_old_ones_are_capped() {
     let versions = t.job_versions("default", "web");
     assert_eq!(versions.len(), tables::JOB_TRACKED_VERSIONS);
     assert_eq!(versions[0].version, 7, "newest first");
+
+    // The same spec again: no new version, the job modify index and submit time stay.
+    let mut same = job("web");
+    same.meta.insert("build".into(), "8".into());
+    t.apply(
+        9,
+        &Command::JobRegister {
+            job: Box::new(same),
+            eval: None,
+            now: 99,
+        },
+    );
+    let j = t.job("default", "web").unwrap();
+    assert_eq!((j.version, j.job_modify_index, j.modify_index), (7, 8, 9));
+    assert_eq!(j.submit_time, 8);
+    assert_eq!(t.job_versions("default", "web")[0].version, 7);
 }
 
 #[test]
@@ -85,6 +103,7 @@ fn a_plan_never_rolls_back_what_the_client_reported() {
                 client_status: ALLOC_CLIENT_RUNNING.into(),
                 client_description: String::new(),
                 task_states: states,
+                deployment_status: None,
             }],
             evals: vec![],
             now: 20,

@@ -4,7 +4,10 @@
 pub mod alloc_logs;
 pub mod alloc_status;
 pub mod eval_status;
+pub mod job_history;
 pub mod job_init;
+pub mod job_plan;
+pub mod job_revert;
 pub mod job_run;
 pub mod job_status;
 pub mod job_stop;
