@@ -16,6 +16,7 @@ pub mod operator;
 pub mod plan;
 pub mod service;
 pub mod service_rules;
+pub mod time;
 
 pub use agent::{AgentMember, ServerMembers};
 pub use alloc::*;

@@ -15,34 +15,11 @@ pub fn now_nanos() -> i64 {
 /// ("2024-05-01T12:00:00.123456789Z").
 pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, day) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
+    api::time::rfc3339_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 pub fn rfc3339_now() -> String {
     rfc3339(SystemTime::now())
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), counting in 400-year eras.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468; // shift the epoch to 0000-03-01
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // day of era [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of year, March-based [0, 365]
-    let mp = (5 * doy + 2) / 153; // March = 0
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 pub fn event(kind: &str, message: &str) -> TaskEvent {

@@ -35,48 +35,7 @@ fn failed_at(a: &Allocation) -> i64 {
     }
 }
 
-/// Parses "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123456789+02:00" into Unix nanoseconds.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut i = 19;
-    let mut frac: i64 = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let digits = s.get(start..i.min(start + 9))?;
-        frac = digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32);
-    }
-    let offset = match b.get(i) {
-        Some(b'Z' | b'z') => 0,
-        Some(sign @ (b'+' | b'-')) => {
-            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *sign == b'+' {
-                o
-            } else {
-                -o
-            }
-        }
-        _ => return None,
-    };
-    // Days from the civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
-    Some(secs * 1_000_000_000 + frac)
-}
+pub use api::time::parse_rfc3339;
 
 fn events(a: &Allocation) -> &[RescheduleEvent] {
     a.reschedule_tracker
@@ -283,21 +242,6 @@ mod tests {
             ),
             Verdict::Now { .. }
         ));
-    }
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(
-            parse_rfc3339("2023-11-14T22:13:20Z"),
-            Some(1_700_000_000 * S)
-        );
-        assert_eq!(
-            parse_rfc3339("2023-11-15T00:13:20.5+02:00"),
-            Some(1_700_000_000 * S + S / 2)
-        );
-        assert_eq!(parse_rfc3339(""), None);
-        assert_eq!(parse_rfc3339("2023-11-14 nonsense"), None);
     }
 
     #[test]
