@@ -18,6 +18,8 @@ pub const TRIGGER_ALLOC_STOP: &str = "alloc-stop";
 pub const TRIGGER_ALLOC_FAILURE: &str = "alloc-failure";
 pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";
 pub const TRIGGER_RETRY_FAILED_ALLOC: &str = "alloc-failure";
+pub const TRIGGER_DEPLOYMENT_WATCHER: &str = "deployment-watcher";
+pub const TRIGGER_ROLLING_UPDATE: &str = "rolling-update";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -44,6 +46,9 @@ pub struct Evaluation {
     /// Unix nanoseconds before which the eval must not run (delayed reschedules).
     #[serde(default)]
     pub wait_until: i64,
+    /// The deployment this evaluation's scheduling created or continued.
+    #[serde(rename = "DeploymentID", default)]
+    pub deployment_id: String,
     #[serde(default)]
     pub next_eval: String,
     #[serde(default)]

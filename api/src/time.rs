@@ -29,7 +29,11 @@ fn date_time(nanos: i64) -> String {
 
 /// "2024-05-01T12:00:00.123456789Z", as Go prints a `time.Time` in JSON.
 pub fn rfc3339_nanos(nanos: i64) -> String {
-    format!("{}.{:09}Z", date_time(nanos), nanos.rem_euclid(1_000_000_000))
+    format!(
+        "{}.{:09}Z",
+        date_time(nanos),
+        nanos.rem_euclid(1_000_000_000)
+    )
 }
 
 /// "2024-05-01T12:00:00Z", to the second.

@@ -5,11 +5,15 @@ use super::ids::{FastMap, Rng};
 use super::outcome::Builder;
 use super::placer::Placer;
 use super::reconcile::{
-    reconcile_group, NodeHealth, PlaceKind, DESC_NOT_NEEDED, DESC_RESCHEDULED, DESC_UPDATING,
+    reconcile_group, GroupPlan, NodeHealth, PlaceKind, Rollout, DESC_NOT_NEEDED, DESC_RESCHEDULED,
+    DESC_UPDATING,
 };
 use super::reschedule;
 use super::{SchedulerContext, SchedulerOutcome, StateView};
-use api::{Allocation, Evaluation, Job, Node, NODE_STATUS_DOWN};
+use api::{
+    AllocDeploymentStatus, Allocation, Deployment, DeploymentState, Evaluation, Job, Node,
+    UpdateStrategy, NODE_STATUS_DOWN,
+};
 use std::sync::Arc;
 
 /// Salt that separates the placer's random stream from the id stream.
@@ -32,7 +36,7 @@ pub fn health_of(nodes: &FastMap<&str, &Node>, id: &str) -> NodeHealth {
 }
 
 /// The job to schedule, set on the builder; or, when it is gone or stopped, None after every
-/// allocation of it was stopped. Both schedulers open with this.
+/// allocation of it was stopped (and its rollout cancelled). Both schedulers open with this.
 pub(super) fn live_job_or_stop_all(
     b: &mut Builder,
     eval: &Evaluation,
@@ -48,9 +52,92 @@ pub(super) fn live_job_or_stop_all(
             if let Some(job) = &other {
                 b.set_job(job);
             }
+            if let Some(d) = state
+                .latest_deployment(&eval.namespace, &eval.job_id)
+                .filter(|d| d.active())
+            {
+                b.cancel_deployment(&d.id, api::DEPLOYMENT_DESC_STOPPED_JOB);
+            }
             stop_all(b, allocs);
             None
         }
+    }
+}
+
+/// The group's update strategy when it rolls out under a deployment.
+fn strategy<'a>(job: &Job, tg: &'a api::TaskGroup) -> Option<&'a UpdateStrategy> {
+    tg.update
+        .as_ref()
+        .filter(|u| job.job_type == api::JOB_TYPE_SERVICE && u.max_parallel > 0)
+}
+
+/// The deployment of the job's current version, if it has one; an active deployment of an older
+/// version is cancelled.
+fn current_deployment(
+    b: &mut Builder,
+    job: &Job,
+    state: &dyn StateView,
+) -> Option<Arc<Deployment>> {
+    let latest = state.latest_deployment(&job.namespace, &job.id)?;
+    if latest.job_version == job.version && latest.job_create_index == job.create_index {
+        return Some(latest);
+    }
+    if latest.active() {
+        b.cancel_deployment(&latest.id, api::DEPLOYMENT_DESC_NEWER_JOB);
+    }
+    None
+}
+
+/// A new deployment for the job's current version, for the groups that roll out.
+fn new_deployment(id: String, job: &Job, plans: &[GroupPlan], now: i64) -> Deployment {
+    let mut groups = std::collections::BTreeMap::new();
+    for (tg, plan) in job.task_groups.iter().zip(plans) {
+        let Some(u) = strategy(job, tg) else { continue };
+        let deadline = i64::try_from(u.progress_deadline.as_nanos()).unwrap_or(i64::MAX);
+        groups.insert(
+            tg.name.clone(),
+            DeploymentState {
+                auto_revert: u.auto_revert,
+                auto_promote: u.auto_promote,
+                progress_deadline: deadline,
+                require_progress_by: if deadline > 0 {
+                    api::time::rfc3339_nanos(now.saturating_add(deadline))
+                } else {
+                    String::new()
+                },
+                desired_canaries: if plan.outdated > 0 {
+                    i64::from(u.canary)
+                } else {
+                    0
+                },
+                desired_total: i64::from(tg.count),
+                ..Default::default()
+            },
+        );
+    }
+    let canaries = groups.values().any(|g| g.desired_canaries > 0);
+    let auto = groups
+        .values()
+        .filter(|g| g.desired_canaries > 0)
+        .all(|g| g.auto_promote);
+    Deployment {
+        id,
+        namespace: job.namespace.clone(),
+        job_id: job.id.clone(),
+        job_version: job.version,
+        job_modify_index: job.modify_index,
+        job_spec_modify_index: job.job_modify_index,
+        job_create_index: job.create_index,
+        is_multiregion: false,
+        task_groups: groups,
+        status: api::DEPLOYMENT_STATUS_RUNNING.into(),
+        status_description: match (canaries, auto) {
+            (false, _) => api::DEPLOYMENT_DESC_RUNNING,
+            (true, true) => api::DEPLOYMENT_DESC_AUTO_PROMOTION,
+            (true, false) => api::DEPLOYMENT_DESC_NEEDS_PROMOTION,
+        }
+        .into(),
+        ..Default::default()
     }
 }
 
@@ -85,12 +172,44 @@ pub fn schedule(
             groups[g].push(a.clone());
         }
     }
-    let plans: Vec<_> = job
+    let current = current_deployment(&mut b, &job, state);
+    let plans: Vec<GroupPlan> = job
         .task_groups
         .iter()
         .zip(&groups)
-        .map(|(tg, ga)| reconcile_group(&job, tg, ga, &health, ctx.now, &eval.id))
+        .map(|(tg, ga)| {
+            let rollout = Rollout {
+                update: strategy(&job, tg),
+                deployment_id: current.as_ref().map_or("", |d| d.id.as_str()),
+                state: current.as_ref().and_then(|d| d.task_groups.get(&tg.name)),
+                active: current.as_ref().is_none_or(|d| d.active()),
+            };
+            reconcile_group(&job, tg, ga, &health, ctx.now, &eval.id, &rollout)
+        })
         .collect();
+    // The groups that roll out stamp their new allocations with the deployment: the current
+    // one while it is active, or a new one when this version has none and something changes.
+    let changes = job.task_groups.iter().zip(&plans).any(|(tg, p)| {
+        strategy(&job, tg).is_some() && (!p.places.is_empty() || !p.inplace.is_empty())
+    });
+    let deployment_id = match &current {
+        Some(d) if d.active() => {
+            b.set_deployment(None, &d.id);
+            Some(d.id.clone())
+        }
+        Some(_) => None,
+        None if changes => {
+            let id = b.new_id();
+            b.set_deployment(Some(new_deployment(id.clone(), &job, &plans, ctx.now)), &id);
+            Some(id)
+        }
+        None => None,
+    };
+    let rolling = |tg: &api::TaskGroup| {
+        deployment_id
+            .as_deref()
+            .filter(|_| strategy(&job, tg).is_some())
+    };
 
     let rng = Rng::seeded_with(ctx.seed ^ PLACER_SALT, &eval.id);
     let mut placer = Placer::new(&job, &nodes, state, &allocs, rng);
@@ -101,7 +220,8 @@ pub fn schedule(
             b.stop(&s.alloc, s.desc, s.lost);
         }
         for a in &plan.inplace {
-            b.update_in_place(a, &job);
+            let tg = job.lookup_group(&a.task_group);
+            b.update_in_place(a, &job, tg.and_then(rolling));
         }
         for (a, wait_until) in &plan.followups {
             b.followup(a, *wait_until);
@@ -114,7 +234,7 @@ pub fn schedule(
                 b.fail(&tg.name, None);
                 continue;
             }
-            place_one(&mut b, &mut placer, &job, g, p);
+            place_one(&mut b, &mut placer, &job, g, p, rolling(tg));
         }
     }
     b.finish()
@@ -126,6 +246,7 @@ fn place_one(
     job: &Job,
     g: usize,
     p: &super::reconcile::Place,
+    deployment: Option<&str>,
 ) {
     let tg = &job.task_groups[g];
     let prev = p.previous.as_deref();
@@ -142,6 +263,15 @@ fn place_one(
         Ok(choice) => {
             let name = format!("{}.{}[{}]", job.id, tg.name, p.index);
             let mut a = b.new_alloc(job, tg, name, &choice.node, choice.ports, choice.metric);
+            if let Some(d) = deployment {
+                a.deployment_id = d.to_string();
+                if p.kind == PlaceKind::Canary {
+                    a.deployment_status = Some(AllocDeploymentStatus {
+                        canary: true,
+                        ..Default::default()
+                    });
+                }
+            }
             if let Some(prev) = prev {
                 a.previous_allocation = prev.id.clone();
                 b.link(&prev.id, &a.id);

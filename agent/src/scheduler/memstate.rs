@@ -1,7 +1,7 @@
 //! A plain in-memory [`StateView`]: for tests, benchmarks and tools that schedule without a store.
 
 use super::StateView;
-use api::{Allocation, Job, Node};
+use api::{Allocation, Deployment, Job, Node};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -12,6 +12,8 @@ pub struct MemState {
     allocs: BTreeMap<String, Arc<Allocation>>,
     by_node: HashMap<String, Vec<String>>,
     by_job: HashMap<(String, String), Vec<String>>,
+    /// (namespace, job) -> its newest deployment.
+    deployments: HashMap<(String, String), Arc<Deployment>>,
 }
 
 impl MemState {
@@ -45,6 +47,12 @@ impl MemState {
                 .push(a.id.clone());
         }
         self.allocs.insert(a.id.clone(), Arc::new(a));
+    }
+
+    /// Makes `d` its job's newest deployment.
+    pub fn upsert_deployment(&mut self, d: Deployment) {
+        self.deployments
+            .insert((d.namespace.clone(), d.job_id.clone()), Arc::new(d));
     }
 
     pub fn alloc(&self, id: &str) -> Option<Arc<Allocation>> {
@@ -81,5 +89,10 @@ impl StateView for MemState {
     }
     fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
         self.collect(self.by_node.get(node_id))
+    }
+    fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<Arc<Deployment>> {
+        self.deployments
+            .get(&(namespace.to_string(), job_id.to_string()))
+            .cloned()
     }
 }

@@ -27,6 +27,8 @@ mod version;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_rollout;
+#[cfg(test)]
 mod tests_system;
 #[cfg(test)]
 mod testutil;
@@ -82,6 +84,8 @@ pub trait StateView {
     fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Allocation>>;
     /// Every allocation on a node, terminal ones included.
     fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>>;
+    /// The job's newest deployment, whatever its status.
+    fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<Arc<api::Deployment>>;
 }
 
 /// Inputs that are not state: when "now" is and how to break ties.
@@ -106,11 +110,18 @@ pub struct Plan {
     pub node_update: BTreeMap<String, Vec<Allocation>>,
     /// node id -> allocations to create or update in place there.
     pub node_allocation: BTreeMap<String, Vec<Allocation>>,
+    /// A deployment this plan starts (the rollout of a new job version).
+    pub deployment: Option<api::Deployment>,
+    /// Deployments this plan ends (superseded by a newer version, or the job stopped).
+    pub deployment_updates: Vec<crate::state::DeploymentStatusUpdate>,
 }
 
 impl Plan {
     pub fn is_noop(&self) -> bool {
-        self.node_update.is_empty() && self.node_allocation.is_empty()
+        self.node_update.is_empty()
+            && self.node_allocation.is_empty()
+            && self.deployment.is_none()
+            && self.deployment_updates.is_empty()
     }
 }
 

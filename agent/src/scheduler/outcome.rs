@@ -69,15 +69,42 @@ impl Builder {
             .push(c);
     }
 
+    /// A fresh id from the plan's random stream (for a deployment).
+    pub fn new_id(&mut self) -> String {
+        self.ids.uuid()
+    }
+
+    /// The deployment this evaluation creates or continues.
+    pub fn set_deployment(&mut self, d: Option<api::Deployment>, id: &str) {
+        self.eval.deployment_id = id.to_string();
+        self.plan.deployment = d;
+    }
+
+    /// Ends a deployment (superseded, or its job stopped).
+    pub fn cancel_deployment(&mut self, id: &str, why: &str) {
+        self.plan
+            .deployment_updates
+            .push(crate::state::DeploymentStatusUpdate {
+                deployment_id: id.to_string(),
+                status: api::DEPLOYMENT_STATUS_CANCELLED.into(),
+                status_description: why.to_string(),
+            });
+    }
+
     pub fn link(&mut self, old: &str, new: &str) {
         self.links.insert(old.to_string(), new.to_string());
     }
 
-    /// Moves a running allocation to the current job version without restarting it.
-    pub fn update_in_place(&mut self, a: &Allocation, job: &Job) {
+    /// Moves a running allocation to the current job version without restarting it. Under a
+    /// new deployment its health is judged again.
+    pub fn update_in_place(&mut self, a: &Allocation, job: &Job, deployment: Option<&str>) {
         let mut c = a.clone();
         c.job = self.boxed_job.clone();
         c.job_version = job.version;
+        if let Some(d) = deployment.filter(|d| *d != a.deployment_id) {
+            c.deployment_id = d.to_string();
+            c.deployment_status = None;
+        }
         c.eval_id = self.eval.id.clone();
         c.modify_time = self.now;
         self.plan

@@ -1,10 +1,16 @@
 //! What one task group of a service or batch job needs: which allocations keep running, which are
-//! updated in place, which stop, and which names must be placed (fresh, as replacements, or as
-//! destructive updates). Pure bookkeeping; choosing nodes is the placer's job.
+//! updated in place, which stop, and which names must be placed (fresh, as replacements, as
+//! destructive updates, or as canaries). Pure bookkeeping; choosing nodes is the placer's job.
+//!
+//! Under a deployment (a group with an `update` block) destructive updates roll: at most
+//! `max_parallel` of the deployment's new allocations may be unhealthy at once, and while a group
+//! has canaries to place or to be promoted nothing else of it is replaced. A promoted canary takes
+//! the place of the old allocation with its name.
 
 use super::reschedule::{self, Verdict};
 use api::{
-    Allocation, Job, TaskGroup, ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST,
+    Allocation, DeploymentState, Job, TaskGroup, UpdateStrategy, ALLOC_CLIENT_COMPLETE,
+    ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,6 +20,7 @@ pub const DESC_UPDATING: &str = "alloc is being updated due to job update";
 pub const DESC_MIGRATING: &str = "alloc is being migrated";
 pub const DESC_LOST: &str = "alloc is lost since its node is down";
 pub const DESC_RESCHEDULED: &str = "alloc was rescheduled because it failed";
+pub const DESC_CANARY_PROMOTED: &str = "alloc was replaced by a promoted canary";
 
 /// How the scheduler sees the node an allocation runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +51,8 @@ pub enum PlaceKind {
     Reschedule {
         delay: i64,
     },
+    /// A canary of the new version beside the old allocation of the same name.
+    Canary,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +70,22 @@ pub struct GroupPlan {
     pub inplace: Vec<Arc<Allocation>>,
     /// Failed allocations to replace later: (allocation, wait_until).
     pub followups: Vec<(Arc<Allocation>, i64)>,
+    /// How many allocations run an older version that needs replacing (done or not yet).
+    pub outdated: u32,
+}
+
+/// How a group rolls out: its update strategy, and the deployment of the job's current version.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rollout<'a> {
+    /// The group's `update` block, when it rolls out under a deployment (service jobs,
+    /// max_parallel > 0).
+    pub update: Option<&'a UpdateStrategy>,
+    /// The current version's deployment ("" while it is still to be created by this plan).
+    pub deployment_id: &'a str,
+    /// Its state for this group, once it exists.
+    pub state: Option<&'a DeploymentState>,
+    /// False once the deployment failed or was cancelled: then nothing more rolls.
+    pub active: bool,
 }
 
 /// Whether the allocation runs an older version of the job.
@@ -84,6 +109,7 @@ pub fn reconcile_group(
     health: &dyn Fn(&str) -> NodeHealth,
     now: i64,
     eval_id: &str,
+    rollout: &Rollout,
 ) -> GroupPlan {
     let batch = job.job_type == api::JOB_TYPE_BATCH;
     let count = tg.count.max(0) as u32;
@@ -92,6 +118,13 @@ pub fn reconcile_group(
     let mut failed: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
     let mut lost: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
     let mut done: BTreeMap<u32, ()> = BTreeMap::new();
+    // Canaries of the current deployment stand beside the allocation of their name.
+    let mut canaries: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
+    let is_canary = |a: &Allocation| {
+        !rollout.deployment_id.is_empty()
+            && a.deployment_id == rollout.deployment_id
+            && a.deployment_status.as_ref().is_some_and(|d| d.canary)
+    };
     for a in allocs {
         // Already replaced by a newer allocation.
         if !a.next_allocation.is_empty() {
@@ -122,6 +155,9 @@ pub fn reconcile_group(
             }
             ALLOC_CLIENT_LOST => {
                 lost.insert(i, a);
+            }
+            _ if is_canary(a) && !a.server_terminal() => {
+                canaries.insert(i, a);
             }
             _ => live.entry(i).or_default().push(a),
         }
@@ -172,6 +208,83 @@ pub fn reconcile_group(
     });
     let mut migration_budget = max_parallel.saturating_sub(in_flight);
 
+    // The rollout: how many destructive updates may start now, and the canary phase.
+    let promoted = rollout.state.is_some_and(|s| s.promoted);
+    let wanted_canaries = rollout
+        .update
+        .map_or(0, |u| u32::try_from(u.canary.max(0)).unwrap_or(0));
+    // A promoted canary replaces the old allocation of its name.
+    if promoted {
+        for (i, c) in &canaries {
+            if let Some(old) = keepers.insert(*i, c) {
+                if old.id != c.id {
+                    out.stops.push(Stop {
+                        alloc: old.clone(),
+                        desc: DESC_CANARY_PROMOTED,
+                        lost: false,
+                    });
+                }
+            }
+        }
+    } else {
+        // Canaries past the wanted number (a lowered `canary`) stop.
+        for c in canaries.values().skip(wanted_canaries as usize) {
+            out.stops.push(Stop {
+                alloc: (*c).clone(),
+                desc: DESC_NOT_NEEDED,
+                lost: false,
+            });
+        }
+    }
+    let outdated: Vec<u32> = keepers
+        .iter()
+        .filter(|(_, a)| health(&a.node_id) == NodeHealth::Up && job_changed(a, job))
+        .filter(|(_, a)| {
+            a.job
+                .as_ref()
+                .and_then(|j| j.lookup_group(&tg.name))
+                .is_none_or(|old| needs_destructive(old, tg))
+        })
+        .map(|(i, _)| *i)
+        .collect();
+    out.outdated = u32::try_from(outdated.len()).unwrap_or(u32::MAX);
+    let canary_phase = rollout.update.is_some()
+        && wanted_canaries > 0
+        && !promoted
+        && (!outdated.is_empty() || !canaries.is_empty());
+    let mut destructive_budget = match rollout.update {
+        None => usize::MAX,
+        Some(_) if !rollout.active || canary_phase => 0,
+        Some(u) => {
+            let unhealthy_in_flight = allocs
+                .iter()
+                .filter(|a| {
+                    !rollout.deployment_id.is_empty()
+                        && a.deployment_id == rollout.deployment_id
+                        && !a.terminal()
+                        && !a.deployment_status.as_ref().is_some_and(|d| d.is_healthy())
+                })
+                .count();
+            usize::try_from(u.max_parallel.max(1))
+                .unwrap_or(1)
+                .saturating_sub(unhealthy_in_flight)
+        }
+    };
+    if canary_phase && rollout.active {
+        let missing = wanted_canaries.saturating_sub(canaries.len() as u32) as usize;
+        for i in outdated
+            .iter()
+            .filter(|i| !canaries.contains_key(i))
+            .take(missing)
+        {
+            out.places.push(Place {
+                index: *i,
+                previous: None,
+                kind: PlaceKind::Canary,
+            });
+        }
+    }
+
     for i in 0..count {
         if let Some(a) = keepers.get(&i) {
             let place = |kind| Place {
@@ -199,11 +312,11 @@ pub fn reconcile_group(
                     out.places.push(place(PlaceKind::Replace));
                 }
                 NodeHealth::Up if job_changed(a, job) => {
-                    let old_tg = a.job.as_ref().and_then(|j| j.lookup_group(&tg.name));
-                    if old_tg.is_none_or(|old| needs_destructive(old, tg)) {
-                        out.places.push(place(PlaceKind::Destructive));
-                    } else {
+                    if !outdated.contains(&i) {
                         out.inplace.push((*a).clone());
+                    } else if destructive_budget > 0 {
+                        destructive_budget -= 1;
+                        out.places.push(place(PlaceKind::Destructive));
                     }
                 }
                 NodeHealth::Up => {}

@@ -128,7 +128,7 @@ fn schedule_group(
             Some(a) if job_changed(a, job) => {
                 let old_tg = a.job.as_ref().and_then(|j| j.lookup_group(&tg.name));
                 if old_tg.is_some_and(|old| !needs_destructive(old, tg)) {
-                    b.update_in_place(a, job);
+                    b.update_in_place(a, job, None);
                 } else {
                     placer.mark_stopped(a);
                     if place(b, placer, job, g, idx, Some(a)) {

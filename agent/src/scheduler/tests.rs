@@ -294,7 +294,9 @@ fn destructive_update_replaces_in_place_update_keeps() {
     apply(&mut s, &out);
 
     // Task config: destructive. The node has room for both, but old ones free theirs first.
+    // (Without an update block nothing limits how many are replaced at once.)
     let mut cfg = meta.clone();
+    cfg.task_groups[0].update = None;
     cfg.task_groups[0].tasks[0]
         .config
         .insert("command".into(), "/bin/true".into());

@@ -1,5 +1,6 @@
 //! Builders for scheduler tests: nodes, jobs, evaluations, and a tiny plan applier.
 
+use super::StateView;
 use super::{schedule, MemState, SchedulerContext, SchedulerOutcome};
 use api::{Allocation, DriverInfo, Evaluation, Job, NetworkResource, Node, Port, Task, TaskGroup};
 
@@ -146,13 +147,41 @@ pub fn run_at(s: &MemState, j: &Job, now: i64) -> SchedulerOutcome {
     schedule(&eval_for(j), s, &SchedulerContext { now, seed: 42 })
 }
 
-/// Commits a plan the way the applier would: every stop and placement replaces its allocation.
+/// Commits a plan the way the applier would: every stop and placement replaces its allocation,
+/// a new deployment becomes the job's newest, and cancelled ones change status.
 pub fn apply(s: &mut MemState, out: &SchedulerOutcome) {
     for a in out.plan.node_update.values().flatten() {
         s.upsert_alloc(a.clone());
     }
     for a in out.plan.node_allocation.values().flatten() {
         s.upsert_alloc(a.clone());
+    }
+    if let Some(d) = &out.plan.deployment {
+        s.upsert_deployment(d.clone());
+    }
+    for u in &out.plan.deployment_updates {
+        let latest = s.latest_deployment(&out.eval.namespace, &out.eval.job_id);
+        if let Some(d) = latest.filter(|d| d.id == u.deployment_id) {
+            let mut d = (*d).clone();
+            d.status = u.status.clone();
+            d.status_description = u.status_description.clone();
+            s.upsert_deployment(d);
+        }
+    }
+}
+
+/// Marks an allocation healthy (or not), as its client would.
+pub fn set_healthy(s: &mut MemState, id: &str, healthy: bool) {
+    if let Some(a) = s.alloc(id) {
+        let mut a = (*a).clone();
+        let canary = a.deployment_status.as_ref().is_some_and(|d| d.canary);
+        a.client_status = "running".into();
+        a.deployment_status = Some(api::AllocDeploymentStatus {
+            healthy: Some(healthy),
+            canary,
+            ..Default::default()
+        });
+        s.upsert_alloc(a);
     }
 }
 

@@ -108,12 +108,17 @@ impl Server {
         let snap = self.state.snapshot();
         let mut overlay = BatchOverlay::default();
         let (mut updated, mut placed, mut evals) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut deployments, mut deployment_updates) = (Vec::new(), Vec::new());
         let mut replies = Vec::with_capacity(batch.len());
         for queued in batch {
             let accepted = check_plan(&snap, &mut overlay, &queued.plan);
             if accepted.rejected_nodes == 0 || queued.commit_evals_anyway {
                 evals.extend(queued.evals);
             }
+            // A deployment starts with whatever part of its plan fits; a retry finds it and
+            // carries on with it.
+            deployments.extend(queued.plan.deployment);
+            deployment_updates.extend(queued.plan.deployment_updates);
             updated.extend(accepted.updated);
             placed.extend(accepted.placed);
             replies.push((queued.reply, accepted.rejected_nodes));
@@ -121,7 +126,12 @@ impl Server {
         let snapshot_index = snap.index;
         // Not held across the commit below (see `StateStore::read`).
         drop(snap);
-        if updated.is_empty() && placed.is_empty() && evals.is_empty() {
+        if updated.is_empty()
+            && placed.is_empty()
+            && evals.is_empty()
+            && deployments.is_empty()
+            && deployment_updates.is_empty()
+        {
             for (reply, rejected_nodes) in replies {
                 let _ = reply.send(Ok(PlanResult {
                     index: snapshot_index,
@@ -138,6 +148,8 @@ impl Server {
                 placed,
                 evals,
                 now: now_nanos(),
+                deployments,
+                deployment_updates,
             })
             .await
             .map(|(index, _)| index)
@@ -313,6 +325,8 @@ mod tests {
                 placed: allocs.to_vec(),
                 evals: vec![],
                 now: 1,
+                deployments: vec![],
+                deployment_updates: vec![],
             },
         );
         t

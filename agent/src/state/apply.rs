@@ -84,7 +84,13 @@ impl Tables {
                 placed,
                 evals,
                 now,
+                deployments,
+                deployment_updates,
             } => {
+                self.create_deployments(index, *now, deployments);
+                for u in deployment_updates {
+                    self.update_deployment_status(index, *now, u);
+                }
                 for a in updated {
                     let mut a = a.clone();
                     if let Some(existing) = self.allocs.get(&a.id) {
@@ -117,6 +123,7 @@ impl Tables {
                     a.alloc_modify_index = index;
                     a.create_time = *now;
                     a.modify_time = *now;
+                    self.count_placed(index, *now, &a);
                     self.put_alloc(a);
                 }
                 if !updated.is_empty() || !placed.is_empty() {
@@ -142,7 +149,13 @@ impl Tables {
                     a.task_states = u.task_states.clone();
                     if let Some(health) = &u.deployment_status {
                         // The client judges health; the scheduler owns whether it is a canary.
+                        let before = a.deployment_status.as_ref().and_then(|d| d.healthy);
                         let canary = a.deployment_status.as_ref().is_some_and(|d| d.canary);
+                        if before.is_none() {
+                            if let Some(healthy) = health.healthy {
+                                self.count_health(index, *now, &a, healthy);
+                            }
+                        }
                         a.deployment_status = Some(AllocDeploymentStatus {
                             canary,
                             modify_index: index,
@@ -186,6 +199,29 @@ impl Tables {
             Command::ServiceUpdate { upsert, delete } => {
                 self.update_services(index, upsert, delete);
                 ApplyResult::default()
+            }
+            Command::DeploymentStatus {
+                update,
+                revert_to,
+                evals,
+                now,
+            } => {
+                self.update_deployment_status(index, *now, update);
+                let mut res = match revert_to {
+                    Some(job) => self.apply_job_register(index, job, &None, *now),
+                    None => ApplyResult::default(),
+                };
+                res.evals = self.upsert_evals(index, evals).evals;
+                res
+            }
+            Command::DeploymentPromote {
+                deployment_id,
+                groups,
+                evals,
+                now,
+            } => {
+                self.promote_deployment(index, *now, deployment_id, groups.as_deref());
+                self.upsert_evals(index, evals)
             }
         }
     }

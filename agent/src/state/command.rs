@@ -2,7 +2,7 @@
 //! in order by the state machine. They carry every value (ids, times) the leader chose, so that
 //! applying a command is deterministic on every server and on replay.
 
-use api::{AllocClientUpdate, Allocation, Evaluation, Job, Node, ServiceRegistration};
+use api::{AllocClientUpdate, Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -55,6 +55,12 @@ pub enum Command {
         /// The evaluation's new state, plus blocked or follow-up evaluations.
         evals: Vec<Evaluation>,
         now: i64,
+        /// Deployments the plans created.
+        #[serde(default)]
+        deployments: Vec<Deployment>,
+        /// Deployments the plans cancelled (a newer job version, a stopped job).
+        #[serde(default)]
+        deployment_updates: Vec<DeploymentStatusUpdate>,
     },
     /// Task states reported by a client, and evaluations they trigger (failed allocations).
     AllocClientUpdate {
@@ -75,6 +81,29 @@ pub enum Command {
         upsert: Vec<ServiceRegistration>,
         delete: Vec<String>,
     },
+    /// A deployment's new status (the watcher's verdict, or an operator's `deployment fail`),
+    /// with the job version an auto-revert registers and the evaluations that follow.
+    DeploymentStatus {
+        update: DeploymentStatusUpdate,
+        revert_to: Option<Box<Job>>,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
+    /// Canaries promoted: in every group, or in the named ones.
+    DeploymentPromote {
+        deployment_id: String,
+        groups: Option<Vec<String>>,
+        evals: Vec<Evaluation>,
+        now: i64,
+    },
+}
+
+/// A deployment's new status and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentStatusUpdate {
+    pub deployment_id: String,
+    pub status: String,
+    pub status_description: String,
 }
 
 /// What applying a command produced, for the caller that proposed it.
@@ -102,6 +131,8 @@ impl std::fmt::Display for Command {
             Command::AllocClientUpdate { .. } => "AllocClientUpdate",
             Command::AllocStop { .. } => "AllocStop",
             Command::ServiceUpdate { .. } => "ServiceUpdate",
+            Command::DeploymentStatus { .. } => "DeploymentStatus",
+            Command::DeploymentPromote { .. } => "DeploymentPromote",
         };
         f.write_str(name)
     }

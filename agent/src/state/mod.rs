@@ -4,6 +4,7 @@
 
 mod apply;
 mod command;
+mod deployments;
 mod services;
 #[cfg(test)]
 mod services_tests;
@@ -12,7 +13,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 
-pub use command::{ApplyResult, Command};
+pub use command::{ApplyResult, Command, DeploymentStatusUpdate};
 pub use tables::{JobKey, Table, Tables, TablesImage};
 
 use std::sync::RwLock;

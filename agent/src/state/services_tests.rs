@@ -57,6 +57,8 @@ fn placed() -> Tables {
             placed: vec![alloc("a1", "n1"), alloc("a2", "n2")],
             evals: vec![],
             now: 0,
+            deployments: vec![],
+            deployment_updates: vec![],
         },
     );
     t
@@ -73,6 +75,8 @@ fn stop_a1(t: &mut Tables, index: u64) {
             placed: vec![],
             evals: vec![],
             now: 0,
+            deployments: vec![],
+            deployment_updates: vec![],
         },
     );
 }

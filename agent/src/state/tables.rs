@@ -2,7 +2,7 @@
 //! point-in-time snapshot schedulers and blocking queries read from.
 
 use crate::scheduler::StateView;
-use api::{Allocation, Evaluation, Job, Node, ServiceRegistration};
+use api::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -21,6 +21,7 @@ pub enum Table {
     Allocs,
     Evals,
     Services,
+    Deployments,
 }
 
 #[derive(Clone, Default)]
@@ -42,11 +43,15 @@ pub struct Tables {
     pub(crate) services_by_name: OrdMap<(String, String), OrdSet<String>>,
     pub(crate) services_by_alloc: OrdMap<String, OrdSet<String>>,
     pub(crate) services_by_node: OrdMap<String, OrdSet<String>>,
+    /// Rollouts (see deployments.rs): id -> deployment, and a job's deployment ids.
+    pub(crate) deployments: OrdMap<String, Arc<Deployment>>,
+    pub(crate) deployments_by_job: OrdMap<JobKey, OrdSet<String>>,
     pub(crate) jobs_index: u64,
     pub(crate) nodes_index: u64,
     pub(crate) allocs_index: u64,
     pub(crate) evals_index: u64,
     pub(crate) services_index: u64,
+    pub(crate) deployments_index: u64,
 }
 
 impl Tables {
@@ -57,6 +62,7 @@ impl Tables {
             Table::Allocs => self.allocs_index,
             Table::Evals => self.evals_index,
             Table::Services => self.services_index,
+            Table::Deployments => self.deployments_index,
         }
     }
 
@@ -181,6 +187,8 @@ impl Tables {
             ],
             services: self.services.values().cloned().collect(),
             services_index: self.services_index,
+            deployments: self.deployments.values().cloned().collect(),
+            deployments_index: self.deployments_index,
         }
     }
 
@@ -192,6 +200,7 @@ impl Tables {
             allocs_index: img.indexes[2],
             evals_index: img.indexes[3],
             services_index: img.services_index,
+            deployments_index: img.deployments_index,
             ..Default::default()
         };
         for j in img.jobs {
@@ -215,6 +224,13 @@ impl Tables {
         for r in img.services {
             t.put_service(Arc::unwrap_or_clone(r));
         }
+        for d in img.deployments {
+            t.deployments_by_job
+                .entry((d.namespace.clone(), d.job_id.clone()))
+                .or_default()
+                .insert(d.id.clone());
+            t.deployments.insert(d.id.clone(), d);
+        }
         t
     }
 }
@@ -235,6 +251,10 @@ pub struct TablesImage {
     pub services: Vec<Arc<ServiceRegistration>>,
     #[serde(default)]
     pub services_index: u64,
+    #[serde(default)]
+    pub deployments: Vec<Arc<Deployment>>,
+    #[serde(default)]
+    pub deployments_index: u64,
 }
 
 impl StateView for Tables {
@@ -252,5 +272,8 @@ impl StateView for Tables {
     }
     fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
         self.allocs_for_node(node_id)
+    }
+    fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<Arc<Deployment>> {
+        Tables::latest_deployment(self, namespace, job_id)
     }
 }

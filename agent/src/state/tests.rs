@@ -85,6 +85,8 @@ fn a_plan_never_rolls_back_what_the_client_reported() {
             placed: vec![alloc("a1", "web", "n1")],
             evals: vec![],
             now: 10,
+            deployments: vec![],
+            deployment_updates: vec![],
         },
     );
     let mut states = std::collections::BTreeMap::new();
@@ -118,6 +120,8 @@ fn a_plan_never_rolls_back_what_the_client_reported() {
             placed: vec![],
             evals: vec![],
             now: 30,
+            deployments: vec![],
+            deployment_updates: vec![],
         },
     );
     let a = t.alloc("a1").unwrap();
@@ -197,6 +201,8 @@ fn snapshot_image_round_trips() {
             placed: vec![alloc("a1", "web", "n1")],
             evals: vec![],
             now: 0,
+            deployments: vec![],
+            deployment_updates: vec![],
         },
     );
     let bytes = rmp_serde::to_vec_named(&t.to_image()).unwrap();

@@ -129,7 +129,15 @@ async fn restart_replays_the_log_and_keeps_every_write() {
     for i in 0..20 {
         let r = raft.clone();
         handles.push(tokio::spawn(async move {
-            r.apply(register(&format!("j{}", i % 10))).await
+            // Each write is a different spec, so the second of each job is a new version.
+            let mut j = job(&format!("j{}", i % 10));
+            j.meta.insert("write".into(), i.to_string());
+            r.apply(Command::JobRegister {
+                job: Box::new(j),
+                eval: None,
+                now: 1,
+            })
+            .await
         }));
     }
     let mut indexes = Vec::new();
