@@ -538,6 +538,50 @@ impl Client {
         Ok(r.output)
     }
 
+    pub fn deployments(&self, prefix: &str) -> Result<Vec<crate::Deployment>, ClientError> {
+        Ok(self.get("/v1/deployments", &prefix_query(prefix))?.0)
+    }
+
+    pub fn deployment_blocking(
+        &self,
+        id: &str,
+        opts: &QueryOptions,
+    ) -> Result<(crate::Deployment, QueryMeta), ClientError> {
+        self.get_blocking(&format!("/v1/deployment/{}", seg(id)), &[], opts)
+    }
+
+    /// The job's newest deployment, if it has one.
+    pub fn job_latest_deployment(
+        &self,
+        job: &str,
+    ) -> Result<Option<crate::Deployment>, ClientError> {
+        Ok(self
+            .get(&format!("/v1/job/{}/deployment", seg(job)), &[])?
+            .0)
+    }
+
+    /// Promotes the canaries of every group, or of `groups`.
+    pub fn promote_deployment(
+        &self,
+        id: &str,
+        groups: Option<Vec<String>>,
+    ) -> Result<crate::DeploymentUpdateResponse, ClientError> {
+        let req = crate::DeploymentPromoteRequest {
+            deployment_id: id.to_string(),
+            all: groups.is_none(),
+            groups,
+        };
+        self.post(&format!("/v1/deployment/promote/{}", seg(id)), &[], &req)
+    }
+
+    pub fn fail_deployment(
+        &self,
+        id: &str,
+    ) -> Result<crate::DeploymentUpdateResponse, ClientError> {
+        let body = serde_json::json!({ "DeploymentID": id });
+        self.post(&format!("/v1/deployment/fail/{}", seg(id)), &[], &body)
+    }
+
     /// The leader's RPC address ("ip:port"), empty when there is none.
     pub fn status_leader(&self) -> Result<String, ClientError> {
         Ok(self.get("/v1/status/leader", &[])?.0)

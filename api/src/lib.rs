@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod diff;
 pub mod duration;
 pub mod eval;
+pub mod event;
 pub mod job;
 pub mod jobspec;
 pub mod node;

@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod deployments;
 mod diff_text;
 mod format;
 mod jobfile;
@@ -56,6 +57,11 @@ enum Command {
     Eval {
         #[command(subcommand)]
         command: EvalCommand,
+    },
+    /// Interact with deployments (rollouts)
+    Deployment {
+        #[command(subcommand)]
+        command: DeploymentCommand,
     },
     /// Interact with the service catalog
     Service {
@@ -139,6 +145,18 @@ enum EvalCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum DeploymentCommand {
+    /// List deployments
+    List(deployment_list::Args),
+    /// Display a deployment's status
+    Status(deployment_status::Args),
+    /// Promote a deployment's canaries
+    Promote(deployment_promote::Args),
+    /// Mark a deployment failed (rolling back with auto_revert)
+    Fail(deployment_fail::Args),
+}
+
+#[derive(Subcommand, Debug)]
 enum ServiceCommand {
     /// List the services in the catalog
     List(service_list::Args),
@@ -199,6 +217,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Eval {
             command: EvalCommand::Status(a),
         } => eval_status::run(&client(), a),
+        Command::Deployment { command } => match command {
+            DeploymentCommand::List(a) => deployment_list::run(&client(), a),
+            DeploymentCommand::Status(a) => deployment_status::run(&client(), a),
+            DeploymentCommand::Promote(a) => deployment_promote::run(&client(), a),
+            DeploymentCommand::Fail(a) => deployment_fail::run(&client(), a),
+        },
         Command::Service { command } => match command {
             ServiceCommand::List(a) => service_list::run(&client(), a),
             ServiceCommand::Info(a) => service_info::run(&client(), a),

@@ -38,6 +38,7 @@ pub struct MonitorState {
     eval_status: Option<String>,
     /// Client status last printed, per allocation id.
     allocs: BTreeMap<String, String>,
+    deployment_seen: bool,
 }
 
 impl MonitorState {
@@ -46,6 +47,7 @@ impl MonitorState {
             verbose,
             eval_status: None,
             allocs: BTreeMap::new(),
+            deployment_seen: false,
         }
     }
 
@@ -76,6 +78,13 @@ impl MonitorState {
             }
             Some(s) => s.clone(),
         };
+        if !eval.deployment_id.is_empty() && !self.deployment_seen {
+            self.deployment_seen = true;
+            out.push(Line::Info(format!(
+                "Evaluation within deployment: {:?}",
+                self.id(&eval.deployment_id)
+            )));
+        }
         out.extend(self.alloc_lines(allocs));
         if previous != eval.status {
             out.push(Line::Info(format!(
@@ -242,8 +251,12 @@ pub fn monitor(client: &Client, eval_id: &str, opts: &MonitorOptions) -> anyhow:
     if eval.status != api::EVAL_STATUS_COMPLETE {
         return Ok(2);
     }
-    if !opts.follow_allocs {
+    // A deployment that could not place everything waits for capacity: nothing to follow.
+    if !opts.follow_allocs || placement_failed {
         return Ok(if placement_failed { 2 } else { 0 });
+    }
+    if !eval.deployment_id.is_empty() {
+        return monitor_deployment(client, &eval.deployment_id, deadline, opts.verbose);
     }
 
     let mut index = 0;
@@ -277,6 +290,86 @@ pub fn monitor(client: &Client, eval_id: &str, opts: &MonitorOptions) -> anyhow:
         }
         index = meta.last_index;
     }
+}
+
+/// Follows a deployment until it ends (or waits for a manual promotion), printing its status
+/// whenever it changes: 0 when it succeeded or waits for promotion, 1 when it failed.
+pub fn monitor_deployment(
+    client: &Client,
+    id: &str,
+    deadline: Instant,
+    verbose: bool,
+) -> anyhow::Result<i32> {
+    println!(
+        "==> {}: Monitoring deployment {:?}",
+        format::now_stamp(),
+        format::id(id, verbose)
+    );
+    let mut index = 0;
+    let mut last = String::new();
+    loop {
+        let Some(wait) = wait_time(deadline) else {
+            eprintln!(
+                "Timed out waiting for deployment {:?}",
+                format::id(id, verbose)
+            );
+            return Ok(1);
+        };
+        let started = Instant::now();
+        let (d, meta) = client
+            .deployment_blocking(id, &QueryOptions::blocking(index, wait))
+            .context("Error reading deployment")?;
+        let block = crate::deployments::status(&d, verbose);
+        if block != last {
+            println!("\n    {}", format::now_stamp());
+            for line in block.lines() {
+                println!("    {line}");
+            }
+            last = block;
+        }
+        let shown = format::id(&d.id, verbose);
+        match d.status.as_str() {
+            api::DEPLOYMENT_STATUS_SUCCESSFUL => {
+                println!("\n  \u{2713} Deployment {shown:?} successful");
+                return Ok(0);
+            }
+            api::DEPLOYMENT_STATUS_FAILED | api::DEPLOYMENT_STATUS_CANCELLED => {
+                println!(
+                    "\n  ! Deployment {shown:?} {}: {}",
+                    d.status, d.status_description
+                );
+                return Ok(1);
+            }
+            _ if waits_for_promotion(&d) => {
+                println!(
+                    "\n  Deployment {shown:?} waits for its canaries to be promoted: \
+                     nomadctl deployment promote {}",
+                    d.id
+                );
+                return Ok(0);
+            }
+            _ => {}
+        }
+        if meta.last_index == index {
+            pace(started);
+        }
+        index = meta.last_index;
+    }
+}
+
+/// Every canary is placed and healthy, and someone must promote them.
+fn waits_for_promotion(d: &api::Deployment) -> bool {
+    let waiting: Vec<&api::DeploymentState> = d
+        .task_groups
+        .values()
+        .filter(|g| g.desired_canaries > 0 && !g.promoted)
+        .collect();
+    !waiting.is_empty()
+        && waiting.iter().all(|g| {
+            !g.auto_promote
+                && g.placed_canaries.len() as i64 >= g.desired_canaries
+                && g.healthy_allocs >= g.desired_canaries
+        })
 }
 
 fn wait_time(deadline: Instant) -> Option<Duration> {

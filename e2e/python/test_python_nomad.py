@@ -39,6 +39,7 @@ job = {
         "Name": "py-job",
         "Type": "service",
         "Datacenters": ["dc1"],
+        "Update": {"MaxParallel": 1, "MinHealthyTime": 500_000_000, "HealthyDeadline": 30_000_000_000},
         "TaskGroups": [
             {
                 "Name": "g",
@@ -77,6 +78,39 @@ check("evaluation read", ev["Status"] == "complete" and ev["JobID"] == "py-job")
 check("job evaluations", any(e["ID"] == resp["EvalID"] for e in n.job.get_evaluations("py-job")))
 check("job summary", n.job.get_summary("py-job")["Summary"]["g"]["Running"] == 1)
 check("job versions", n.job.get_versions("py-job")["Versions"][0]["Version"] == 0)
+
+# A rollout: plan, run the change, its deployment, versions, revert.
+first = wait("the first deployment to succeed", lambda: [d for d in n.job.get_deployments("py-job") if d["Status"] == "successful"])
+check("job deployments", len(first) == 1 and first[0]["JobVersion"] == 0)
+check("deployment read", n.deployment.get_deployment(first[0]["ID"])["JobID"] == "py-job")
+check("deployments list", any(d["ID"] == first[0]["ID"] for d in n.deployments.get_deployments()))
+try:
+    n.deployment.promote_deployment_all(first[0]["ID"])
+    check("promote without canaries is refused", False)
+except nomad.api.exceptions.BaseNomadException as e:
+    check("promote without canaries is refused", "no canaries" in str(e))
+changed = {"Job": dict(job["Job"], TaskGroups=[dict(job["Job"]["TaskGroups"][0])])}
+changed["Job"]["TaskGroups"][0]["Tasks"] = [dict(job["Job"]["TaskGroups"][0]["Tasks"][0], Config={"command": "/bin/sleep", "args": [marker + "1"]})]
+plan = n.job.plan_job("py-job", changed, diff=True)
+check("plan diff edits the job", plan["Diff"]["Type"] == "Edited")
+check("plan annotates a destructive update", plan["Annotations"]["DesiredTGUpdates"]["g"]["DestructiveUpdate"] == 1)
+check("plan names the modify index", plan["JobModifyIndex"] == got["JobModifyIndex"])
+check("plan writes nothing", n.job.get_job("py-job")["Version"] == 0)
+n.jobs.register_job(changed)
+second = wait("the second deployment to succeed", lambda: [d for d in n.job.get_deployments("py-job") if d["JobVersion"] == 1 and d["Status"] == "successful"])
+check("latest deployment", n.job.get_deployment("py-job")["ID"] == second[0]["ID"])
+versions = n.job.get_versions("py-job")["Versions"]
+check("two versions, both stable", [(v["Version"], v["Stable"]) for v in versions] == [(1, True), (0, True)])
+reverted = n.job.revert_job("py-job", 0)
+check("revert returns an EvalID", reverted.get("EvalID"))
+back = n.job.get_job("py-job")
+check("revert is a new version with the old spec", back["Version"] == 2 and back["TaskGroups"][0]["Tasks"][0]["Config"]["args"] == [marker])
+try:
+    n.job.revert_job("py-job", 99)
+    check("revert to a missing version is 404", False)
+except nomad.api.exceptions.URLNotFoundNomadException as e:
+    check("revert to a missing version is 404", "99" in str(e))
+wait("the reverted copy to run", lambda: [a for a in n.job.get_allocations("py-job") if a["ClientStatus"] == "running" and a["JobVersion"] == 2])
 
 nodes = n.nodes.get_nodes()
 check("one ready node", len(nodes) == 1 and nodes[0]["Status"] == "ready")

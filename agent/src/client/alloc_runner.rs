@@ -2,13 +2,15 @@
 //! allocation's client status (pending -> running -> complete / failed) and reports every change.
 
 use super::allocdir::AllocDir;
+use super::health::{self, HealthInputs, HealthSettings};
 use super::services::ServiceRegistry;
 use super::state_db::{LocalTaskState, StateDb};
 use super::task_runner::{RunnerSignal, TaskRunner, TaskRunnerDeps};
 use super::taskenv::NodeInfo;
 use api::{
-    AllocClientUpdate, Allocation, TaskState, ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED,
-    ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, TASK_STATE_DEAD, TASK_STATE_RUNNING,
+    AllocClientUpdate, AllocDeploymentStatus, Allocation, TaskState, ALLOC_CLIENT_COMPLETE,
+    ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, TASK_STATE_DEAD,
+    TASK_STATE_RUNNING,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,6 +40,14 @@ pub struct AllocRunner {
     services: Arc<ServiceRegistry>,
     /// Task runners still trying to re-attach to their tasks after an agent restart.
     recovering: watch::Receiver<usize>,
+    /// The client's verdict on the allocation's health, reported with its status.
+    health: Arc<Mutex<Option<AllocDeploymentStatus>>>,
+    health_watch: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    state_changes: Arc<watch::Sender<u64>>,
+    /// Sends the allocation's status to the servers. Let go of when the agent stops: it holds
+    /// a sender of the client's update channel, which must close for the last updates to flush.
+    report: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    names: Vec<String>,
 }
 
 /// Nomad's client status of an allocation from its tasks' states.
@@ -150,14 +160,23 @@ impl AllocRunner {
                 .map(|(k, v)| (k.clone(), v.state.clone()))
                 .collect(),
         ));
-        let report = {
-            let (states, updates, id, names) = (
+        // A verdict the servers already have is not judged again.
+        let health: Arc<Mutex<Option<AllocDeploymentStatus>>> = Arc::new(Mutex::new(
+            alloc_rx
+                .borrow()
+                .deployment_status
+                .clone()
+                .filter(|d| d.healthy.is_some()),
+        ));
+        let report: Arc<dyn Fn() + Send + Sync> = {
+            let (states, updates, id, names, health) = (
                 states.clone(),
                 ctx.updates.clone(),
                 id.clone(),
                 names.clone(),
+                health.clone(),
             );
-            move || {
+            Arc::new(move || {
                 let Ok(st) = states.lock() else { return };
                 let (status, desc) = client_status(&names, &st);
                 let _ = updates.send(AllocClientUpdate {
@@ -165,10 +184,11 @@ impl AllocRunner {
                     client_status: status.into(),
                     client_description: desc.into(),
                     task_states: st.clone(),
-                    deployment_status: None,
+                    deployment_status: health.lock().ok().and_then(|h| h.clone()),
                 });
-            }
+            })
         };
+        let state_changes = Arc::new(watch::channel(0u64).0);
         if !restored.is_empty() {
             // The servers may have missed our last report before the restart.
             report();
@@ -203,6 +223,7 @@ impl AllocRunner {
         let signal = signal_tx.clone();
         let services = ctx.services.clone();
         let alloc_rx = alloc_tx.subscribe();
+        let (report2, changes2) = (report.clone(), state_changes.clone());
         tokio::spawn(async move {
             while let Some((task, st)) = task_rx.recv().await {
                 // As in Nomad: a failed task, or a dead leader task, stops its siblings.
@@ -213,7 +234,8 @@ impl AllocRunner {
                 if let Ok(mut m) = states2.lock() {
                     m.insert(task, st);
                 }
-                report();
+                changes2.send_modify(|n| *n = n.wrapping_add(1));
+                report2();
             }
             for j in joins {
                 let _ = j.await;
@@ -223,7 +245,7 @@ impl AllocRunner {
             }
             let _ = done_tx.send(true);
         });
-        Arc::new(AllocRunner {
+        let runner = Arc::new(AllocRunner {
             id,
             dir,
             db: ctx.db.clone(),
@@ -233,7 +255,43 @@ impl AllocRunner {
             states,
             services: ctx.services.clone(),
             recovering,
-        })
+            health,
+            health_watch: Mutex::new(None),
+            state_changes,
+            report: Mutex::new(Some(report)),
+            names,
+        });
+        runner.watch_health();
+        runner
+    }
+
+    /// Starts judging the allocation's health when something waits on it and no verdict exists.
+    fn watch_health(&self) {
+        let alloc = self.alloc();
+        let Some(settings) = HealthSettings::of(&alloc) else {
+            return;
+        };
+        if self.health.lock().is_ok_and(|h| h.is_some()) {
+            return;
+        }
+        let Some(report) = self.report.lock().ok().and_then(|r| r.clone()) else {
+            return;
+        };
+        let inputs = HealthInputs {
+            alloc_id: self.id.clone(),
+            tasks: self.names.clone(),
+            states: self.states.clone(),
+            state_changes: self.state_changes.subscribe(),
+            services: self.services.clone(),
+            health: self.health.clone(),
+            report,
+        };
+        let handle = tokio::spawn(health::watch(settings, inputs));
+        if let Ok(mut w) = self.health_watch.lock() {
+            if let Some(old) = w.replace(handle) {
+                old.abort();
+            }
+        }
     }
 
     /// Waits until every task runner has tried to re-attach to its task.
@@ -262,14 +320,27 @@ impl AllocRunner {
             tracing::warn!(alloc = %self.id, error = %e, "cannot store allocation");
         }
         let version = |a: &Allocation| a.job.as_ref().map(|j| (j.version, j.job_modify_index));
-        let job_changed = version(&self.alloc()) != version(&alloc);
+        let before = self.alloc();
+        let canary = |a: &Allocation| a.deployment_status.as_ref().is_some_and(|d| d.canary);
+        // A promoted canary's services take their regular tags.
+        let job_changed = version(&before) != version(&alloc) || canary(&before) != canary(&alloc);
+        let new_deployment = before.deployment_id != alloc.deployment_id;
         let alloc = Arc::new(alloc);
         self.alloc_tx.send_replace(alloc.clone());
         if stop {
             self.kill();
-        } else if job_changed {
+            return;
+        }
+        if job_changed {
             // An in-place update: services follow the new job now, tasks at their next start.
             self.services.alloc_updated(alloc);
+        }
+        if new_deployment {
+            // Moved into a new deployment in place: its health is judged again.
+            if let Ok(mut h) = self.health.lock() {
+                *h = None;
+            }
+            self.watch_health();
         }
     }
 
@@ -279,8 +350,18 @@ impl AllocRunner {
         stop_group(self.services.clone(), &self.alloc(), self.signal_tx.clone());
     }
 
+    fn stop_health_watch(&self) {
+        if let Some(h) = self.health_watch.lock().ok().and_then(|mut w| w.take()) {
+            h.abort();
+        }
+        if let Ok(mut r) = self.report.lock() {
+            r.take();
+        }
+    }
+
     /// The agent is stopping: let go of the tasks without stopping them.
     pub fn detach(&self) {
+        self.stop_health_watch();
         self.signal_tx.send_replace(RunnerSignal::Detach);
     }
 
@@ -292,6 +373,7 @@ impl AllocRunner {
 
     /// The servers forgot the allocation: stop it, delete its directory and its stored state.
     pub async fn destroy(&self) {
+        self.stop_health_watch();
         self.kill();
         self.wait().await;
         if let Err(e) = self.dir.destroy() {

@@ -9,6 +9,7 @@ pub mod allocdir;
 mod artifacts;
 pub mod events;
 pub mod fingerprint;
+pub mod health;
 pub mod interface;
 pub mod logs;
 pub mod restarts;

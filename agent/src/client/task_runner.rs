@@ -270,9 +270,11 @@ impl TaskRunner {
                             self.local.state.started_at = events::rfc3339_now();
                         }
                         self.push_event(events::started());
-                        self.publish();
+                        // Registered before "running" is published: whoever waits on the
+                        // running state (health) finds the checks already in place.
                         self.handle = Some(h);
                         self.services_up();
+                        self.publish();
                     }
                     Err(e) => {
                         self.push_event(events::driver_failure(&e.to_string(), !e.recoverable()));

@@ -4,8 +4,10 @@ mod agent;
 mod allocs;
 mod checks;
 mod client_proxy;
+mod deployments;
 mod error;
 mod evals;
+mod events;
 mod forward;
 mod jobs;
 mod logs;
@@ -83,6 +85,23 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/job/{id}/evaluations", get(jobs::evaluations))
         .route("/v1/job/{id}/versions", get(jobs::versions))
         .route("/v1/job/{id}/plan", post(jobs::plan).put(jobs::plan))
+        .route("/v1/job/{id}/deployments", get(deployments::for_job))
+        .route("/v1/job/{id}/deployment", get(deployments::latest_for_job))
+        .route("/v1/deployments", get(deployments::list))
+        .route("/v1/event/stream", get(events::stream))
+        .route("/v1/deployment/{id}", get(deployments::read))
+        .route(
+            "/v1/deployment/allocations/{id}",
+            get(deployments::allocations),
+        )
+        .route(
+            "/v1/deployment/promote/{id}",
+            post(deployments::promote).put(deployments::promote),
+        )
+        .route(
+            "/v1/deployment/fail/{id}",
+            post(deployments::fail).put(deployments::fail),
+        )
         .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/allocations", get(allocs::list))

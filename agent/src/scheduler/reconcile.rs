@@ -120,10 +120,14 @@ pub fn reconcile_group(
     let mut done: BTreeMap<u32, ()> = BTreeMap::new();
     // Canaries of the current deployment stand beside the allocation of their name.
     let mut canaries: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
+    // A promoted canary loses its flag but stays in the deployment's list.
     let is_canary = |a: &Allocation| {
         !rollout.deployment_id.is_empty()
             && a.deployment_id == rollout.deployment_id
-            && a.deployment_status.as_ref().is_some_and(|d| d.canary)
+            && (a.deployment_status.as_ref().is_some_and(|d| d.canary)
+                || rollout
+                    .state
+                    .is_some_and(|s| s.placed_canaries.contains(&a.id)))
     };
     for a in allocs {
         // Already replaced by a newer allocation.

@@ -3,6 +3,7 @@
 
 mod blocked_evals;
 mod client_rpc;
+mod deployment_watcher;
 mod endpoints;
 mod eval_broker;
 mod heartbeat;

@@ -114,9 +114,30 @@ fn annotate(snap: &Tables, job: &Job, plan: &Plan) -> BTreeMap<String, DesiredUp
     for a in snap.allocs_for_job(&job.namespace, &job.id) {
         if !a.terminal() && !touched.contains(a.id.as_str()) {
             if let Some(u) = out.get_mut(&a.task_group) {
-                u.ignore += 1;
+                if awaits_rollout(job, &a) {
+                    u.destructive_update += 1;
+                } else {
+                    u.ignore += 1;
+                }
             }
         }
     }
     out
+}
+
+/// An old copy the rolling update replaces after the first `max_parallel` (Nomad's plan counts
+/// the whole rollout); with canaries, the old copies wait for a promotion and are ignored.
+fn awaits_rollout(job: &Job, a: &Allocation) -> bool {
+    let Some(new) = job.lookup_group(&a.task_group) else {
+        return false;
+    };
+    if new.update.as_ref().is_some_and(|u| u.canary > 0) {
+        return false;
+    }
+    a.job.as_ref().is_some_and(|old| {
+        old.version != job.version
+            && old
+                .lookup_group(&a.task_group)
+                .is_some_and(|g| api::diff::destructive_change(g, new))
+    })
 }

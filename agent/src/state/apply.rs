@@ -2,6 +2,7 @@
 //! randomness, no IO, so every replica (and a replay after restart) reaches the same state.
 
 use super::command::{ApplyResult, Command};
+use super::events::Change;
 use super::tables::{JobKey, Tables, JOB_TRACKED_VERSIONS};
 use api::*;
 use std::sync::Arc;
@@ -26,7 +27,9 @@ impl Tables {
         change(&mut node);
         node.status_updated_at = now / 1_000_000_000;
         node.modify_index = index;
-        self.nodes.insert(node_id.to_string(), Arc::new(node));
+        let node = Arc::new(node);
+        self.changes.push(Change::Node(node.clone()));
+        self.nodes.insert(node_id.to_string(), node);
         self.nodes_index = index;
         self.upsert_evals(index, evals)
     }
@@ -291,6 +294,7 @@ impl Tables {
             };
         };
         if purge {
+            self.changes.push(Change::JobPurged(existing.clone()));
             self.jobs.remove(&key);
             self.job_versions.remove(&key);
         } else {
@@ -310,6 +314,7 @@ impl Tables {
     fn put_job_version(&mut self, key: JobKey, job: Job) {
         let version = job.version;
         let job = Arc::new(job);
+        self.changes.push(Change::Job(job.clone()));
         self.jobs.insert(key.clone(), job.clone());
         let versions = self.job_versions.entry(key).or_default();
         versions.insert(version, job);
@@ -337,7 +342,9 @@ impl Tables {
         }
         node.modify_index = index;
         node.status_updated_at = now / 1_000_000_000;
-        self.nodes.insert(node.id.clone(), Arc::new(node));
+        let node = Arc::new(node);
+        self.changes.push(Change::Node(node.clone()));
+        self.nodes.insert(node.id.clone(), node);
         self.nodes_index = index;
     }
 

@@ -3,6 +3,7 @@
 //! by the deployment watcher and by operators (promote, fail).
 
 use super::command::DeploymentStatusUpdate;
+use super::events::Change;
 use super::tables::{JobKey, Tables};
 use api::*;
 use std::sync::Arc;
@@ -41,7 +42,9 @@ impl Tables {
             .entry(key)
             .or_default()
             .insert(d.id.clone());
-        self.deployments.insert(d.id.clone(), Arc::new(d));
+        let d = Arc::new(d);
+        self.changes.push(Change::Deployment(d.clone()));
+        self.deployments.insert(d.id.clone(), d);
     }
 
     /// Changes a stored deployment, if there is one.
@@ -115,7 +118,9 @@ impl Tables {
             let mut j = (*self.jobs[&key]).clone();
             j.stable = true;
             j.modify_index = index;
-            self.jobs.insert(key, Arc::new(j));
+            let j = Arc::new(j);
+            self.changes.push(Change::Job(j.clone()));
+            self.jobs.insert(key, j);
             self.jobs_index = index;
         }
     }
@@ -138,6 +143,32 @@ impl Tables {
                 d.status_description = DEPLOYMENT_DESC_RUNNING.into();
             }
         });
+        // Promoted canaries are canaries no more (their services take the regular tags); the
+        // deployment's placed_canaries still names them for the scheduler.
+        let Some(d) = self.deployments.get(id).cloned() else {
+            return;
+        };
+        let promoted: Vec<String> = d
+            .task_groups
+            .iter()
+            .filter(|(name, g)| g.promoted && groups.is_none_or(|l| l.contains(name)))
+            .flat_map(|(_, g)| g.placed_canaries.iter().cloned())
+            .collect();
+        for alloc_id in promoted {
+            let Some(existing) = self.allocs.get(&alloc_id).cloned() else {
+                continue;
+            };
+            let mut a = (*existing).clone();
+            if let Some(s) = a.deployment_status.as_mut() {
+                s.canary = false;
+                s.modify_index = index;
+            }
+            a.modify_index = index;
+            a.alloc_modify_index = index;
+            a.modify_time = now;
+            self.put_alloc(a);
+            self.allocs_index = index;
+        }
     }
 
     /// A placed allocation of a deployment counts as placed (and as a canary when it is one).

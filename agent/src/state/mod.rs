@@ -5,6 +5,7 @@
 mod apply;
 mod command;
 mod deployments;
+pub mod events;
 mod services;
 #[cfg(test)]
 mod services_tests;
@@ -23,6 +24,8 @@ use tokio::sync::watch;
 pub struct StateStore {
     tables: RwLock<Tables>,
     index_tx: watch::Sender<u64>,
+    /// The newest changes, for `/v1/event/stream`.
+    pub events: events::EventBuffer,
 }
 
 impl Default for StateStore {
@@ -37,6 +40,7 @@ impl StateStore {
         StateStore {
             tables: RwLock::new(tables),
             index_tx,
+            events: events::EventBuffer::new(events::EVENT_BUFFER_BATCHES),
         }
     }
 
@@ -66,7 +70,9 @@ impl StateStore {
                 Ok(t) => t,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            t.apply(index, cmd)
+            let res = t.apply(index, cmd);
+            self.events.push(index, cmd, std::mem::take(&mut t.changes));
+            res
         };
         self.index_tx.send_replace(index);
         res
@@ -81,7 +87,9 @@ impl StateStore {
                 Err(poisoned) => poisoned.into_inner(),
             };
             *t = tables;
+            t.changes.clear();
         }
+        self.events.clear();
         self.index_tx.send_replace(index);
     }
 

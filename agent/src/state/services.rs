@@ -3,6 +3,7 @@
 //! allocations that stop, are lost or whose node goes down, so the catalog never lists an
 //! instance the cluster knows is gone.
 
+use super::events::Change;
 use super::tables::Tables;
 use api::ServiceRegistration;
 use imbl::OrdSet;
@@ -126,13 +127,16 @@ impl Tables {
             .entry(r.node_id.clone())
             .or_default()
             .insert(r.id.clone());
-        self.services.insert(r.id.clone(), Arc::new(r));
+        let r = Arc::new(r);
+        self.changes.push(Change::Service(r.clone()));
+        self.services.insert(r.id.clone(), r);
     }
 
     fn remove_service(&mut self, id: &str) -> bool {
         match self.services.remove(id) {
             Some(prev) => {
                 self.unindex_service(&prev);
+                self.changes.push(Change::ServiceRemoved(prev));
                 true
             }
             None => false,

@@ -1,6 +1,7 @@
 //! The in-memory tables. Persistent maps (imbl) share structure, so cloning `Tables` is the
 //! point-in-time snapshot schedulers and blocking queries read from.
 
+use super::events::Change;
 use crate::scheduler::StateView;
 use api::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use imbl::{OrdMap, OrdSet};
@@ -52,6 +53,8 @@ pub struct Tables {
     pub(crate) evals_index: u64,
     pub(crate) services_index: u64,
     pub(crate) deployments_index: u64,
+    /// What the command being applied changed, for the event stream (taken after each apply).
+    pub(crate) changes: Vec<Change>,
 }
 
 impl Tables {
@@ -152,7 +155,9 @@ impl Tables {
             .entry(alloc.node_id.clone())
             .or_default()
             .insert(id.clone());
-        self.allocs.insert(id, Arc::new(alloc));
+        let alloc = Arc::new(alloc);
+        self.changes.push(Change::Alloc(alloc.clone()));
+        self.allocs.insert(id, alloc);
     }
 
     pub(crate) fn put_eval(&mut self, eval: Evaluation) -> Arc<Evaluation> {
@@ -163,6 +168,7 @@ impl Tables {
             .insert(eval.id.clone());
         let eval = Arc::new(eval);
         self.evals.insert(eval.id.clone(), eval.clone());
+        self.changes.push(Change::Eval(eval.clone()));
         eval
     }
 

@@ -46,9 +46,19 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let allocs = client
         .job_allocations(&job.id, args.all_allocs)
         .map_err(|e| anyhow!("Error querying job allocations: {e}"))?;
+    let deployment = client
+        .job_latest_deployment(&job.id)
+        .map_err(|e| anyhow!("Error querying latest deployment: {e}"))?;
     print!(
         "{}",
-        render(&job, &summary, &allocs, args.verbose, format::now_nanos())
+        render(
+            &job,
+            &summary,
+            deployment.as_ref(),
+            &allocs,
+            args.verbose,
+            format::now_nanos()
+        )
     );
     Ok(0)
 }
@@ -71,6 +81,7 @@ pub fn header(job: &Job) -> String {
 pub fn render(
     job: &Job,
     summary: &JobSummary,
+    deployment: Option<&api::Deployment>,
     allocs: &[Allocation],
     verbose: bool,
     now: i64,
@@ -108,6 +119,16 @@ pub fn render(
         ],
         rows,
     ));
+    if let Some(d) = deployment {
+        out.push_str("\nLatest Deployment\n");
+        out.push_str(&kv(&[
+            ("ID", format::id(&d.id, verbose)),
+            ("Status", d.status.clone()),
+            ("Description", d.status_description.clone()),
+        ]));
+        out.push_str("\nDeployed\n");
+        out.push_str(&crate::deployments::groups(d));
+    }
     out.push_str("\nAllocations\n");
     if allocs.is_empty() {
         out.push_str("No allocations placed\n");
@@ -179,6 +200,6 @@ Allocations
 ID        Node ID   Task Group  Version  Desired  Status   Created  Modified
 8ba85cef  7c3b1e7f  web         0        run      running  10s ago  8s ago
 ";
-        assert_eq!(render(&job, &summary, &[alloc], false, now), expected);
+        assert_eq!(render(&job, &summary, None, &[alloc], false, now), expected);
     }
 }

@@ -176,7 +176,7 @@ impl Owner<'_> {
             datacenter: self.node.datacenter.clone(),
             job_id: self.alloc.job_id.clone(),
             alloc_id: self.alloc.id.clone(),
-            tags: svc.tags.iter().map(|t| self.interpolate(t)).collect(),
+            tags: self.tags(svc),
             address,
             port,
             meta: svc
@@ -191,6 +191,21 @@ impl Owner<'_> {
             provider: svc.provider.clone(),
             checks,
         })
+    }
+
+    /// A canary (not promoted yet) registers with `canary_tags` when the service has some.
+    fn tags(&self, svc: &Service) -> Vec<String> {
+        let canary = self
+            .alloc
+            .deployment_status
+            .as_ref()
+            .is_some_and(|d| d.canary);
+        let tags = if canary && !svc.canary_tags.is_empty() {
+            &svc.canary_tags
+        } else {
+            &svc.tags
+        };
+        tags.iter().map(|t| self.interpolate(t)).collect()
     }
 
     fn check(

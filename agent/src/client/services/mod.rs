@@ -89,6 +89,8 @@ pub struct ServiceRegistry {
     probes: Arc<Semaphore>,
     me: Weak<ServiceRegistry>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// Bumped when any check's status changes or registrations come and go (health watchers).
+    check_changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Refreshes a registration's check fields from its checks' states.
@@ -131,6 +133,7 @@ impl ServiceRegistry {
             probes: Arc::new(Semaphore::new(MAX_PROBES)),
             me: me.clone(),
             worker: Mutex::new(None),
+            check_changes: tokio::sync::watch::channel(0).0,
         });
         let handle = tokio::spawn(registry.clone().push_loop());
         if let Ok(mut w) = registry.worker.lock() {
@@ -144,6 +147,36 @@ impl ServiceRegistry {
             Ok(i) => i,
             Err(p) => p.into_inner(),
         }
+    }
+
+    /// Changes whenever a check's status (or the set of registrations) changes.
+    pub fn check_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.check_changes.subscribe()
+    }
+
+    fn bump_checks(&self) {
+        self.check_changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Whether every check of the allocation's services passes, as a deployment counts them:
+    /// `on_update = "ignore_warnings"` takes a warning as passing, `"ignore"` skips the check.
+    pub fn alloc_checks_pass(&self, alloc_id: &str) -> bool {
+        let inner = self.inner();
+        inner
+            .entries
+            .values()
+            .filter(|e| e.alloc_id == alloc_id)
+            .flat_map(|e| e.checks.iter())
+            .all(|c| {
+                let status = c.state().status;
+                match c.spec.check.on_update.as_str() {
+                    api::ON_UPDATE_IGNORE => true,
+                    api::ON_UPDATE_IGNORE_WARNINGS => {
+                        status == api::CHECK_PASSING || status == api::CHECK_WARNING
+                    }
+                    _ => status == api::CHECK_PASSING,
+                }
+            })
     }
 
     /// The restored allocations have re-registered: full reconciliations may run from now on.
@@ -313,6 +346,7 @@ impl ServiceRegistry {
         // Replacing an entry (a restarted task) drops the old one's checks.
         inner.entries.insert(id.clone(), entry);
         self.queue.upsert(&id);
+        self.bump_checks();
         id
     }
 
@@ -330,6 +364,9 @@ impl ServiceRegistry {
             if let Some(e) = inner.entries.remove(&id) {
                 generation = Some(self.queue.delete(&id, e.consul));
             }
+        }
+        if generation.is_some() {
+            self.bump_checks();
         }
         generation
     }
@@ -430,6 +467,8 @@ impl CheckHost for ServiceRegistry {
             refresh(e);
             self.queue.upsert(reg_id);
         }
+        drop(inner);
+        self.bump_checks();
     }
 
     fn probed(&self, reg_id: &str, check_id: &str) {
