@@ -58,6 +58,11 @@ job = {
 }
 
 check("no jobs at first", n.jobs.get_jobs() == [])
+
+# The event stream, from before the job exists.
+stream, stream_exit, events = n.event.stream.get_stream(index=0, topic=["Job:py-job", "Deployment:py-job", "Allocation:py-job"], timeout=60)
+stream.daemon = True
+stream.start()
 resp = n.jobs.register_job(job)
 check("register returns an EvalID", resp.get("EvalID"))
 check("jobs lists the job", [j["ID"] for j in n.jobs.get_jobs()] == ["py-job"])
@@ -110,6 +115,36 @@ try:
     check("revert to a missing version is 404", False)
 except nomad.api.exceptions.URLNotFoundNomadException as e:
     check("revert to a missing version is 404", "99" in str(e))
+# What the stream saw of all this.
+seen = []
+
+
+def drain():
+    while not events.empty():
+        seen.append(events.get())
+    return seen
+
+
+def types(topic):
+    return [e["Type"] for batch in drain() for e in batch["Events"] if e["Topic"] == topic]
+
+
+wait("the rollouts' deployments in the event stream", lambda: "DeploymentStatusUpdate" in types("Deployment") and "JobRegistered" in types("Job"))
+check("stream: job registered", types("Job").count("JobRegistered") >= 3)
+check("stream: allocations placed", "PlanResult" in types("Allocation"))
+check("stream: allocation health", "DeploymentAllocHealth" in types("Deployment"))
+check("stream: only py-job", all(e["Key"] == "py-job" or "py-job" in e["FilterKeys"] for b in drain() for e in b["Events"]))
+check("stream: indexes ascend", [b["Index"] for b in seen] == sorted(b["Index"] for b in seen))
+first_job = next(b["Index"] for b in seen if any(e["Topic"] == "Job" for e in b["Events"]))
+import json
+import requests
+with requests.get(f"http://127.0.0.1:{port}/v1/event/stream", params={"topic": "Job:py-job", "index": first_job}, stream=True, timeout=10) as r:
+    resumed = json.loads(next(r.iter_lines()))
+check("stream resumes after an index", resumed["Index"] > first_job and resumed["Events"][0]["Payload"]["Job"]["ID"] == "py-job")
+bad = requests.get(f"http://127.0.0.1:{port}/v1/event/stream", params={"topic": "Jobs"}, timeout=10)
+check("stream: an unknown topic is a 400 that names it", bad.status_code == 400 and "Jobs" in bad.text)
+stream_exit.set()
+
 wait("the reverted copy to run", lambda: [a for a in n.job.get_allocations("py-job") if a["ClientStatus"] == "running" and a["JobVersion"] == 2])
 
 nodes = n.nodes.get_nodes()
