@@ -1,8 +1,12 @@
 //! Scheduler throughput: 5,000 synthetic nodes, one service job with a group of count 1,000 and a
 //! `${attr.kernel.name} = linux` constraint. Prints placements per second and the time of one full
-//! evaluation (min / median). Run with `cargo bench -p agent --bench scheduler`.
+//! evaluation (min / median). Then `job plan` as the server answers it (a copy of the state, the
+//! job registered in it, the scheduler, annotations and the diff) for that job new, and for a new
+//! version of it once its 1,000 allocations run. Run with `cargo bench -p agent --bench scheduler`.
 
 use agent::scheduler::{schedule, MemState, SchedulerContext};
+use agent::server::plan_dry_run;
+use agent::state::{Command, Tables};
 use api::{Constraint, DriverInfo, Evaluation, Job, Node, Task, TaskGroup};
 use std::time::{Duration, Instant};
 
@@ -79,6 +83,115 @@ fn job() -> Job {
     j
 }
 
+const NOW: i64 = 1_700_000_000_000_000_000;
+
+fn eval_for(job: &Job, id: &str) -> Evaluation {
+    Evaluation {
+        id: id.into(),
+        namespace: job.namespace.clone(),
+        priority: job.priority,
+        eval_type: job.job_type.clone(),
+        job_id: job.id.clone(),
+        status: "pending".into(),
+        ..Evaluation::default()
+    }
+}
+
+/// Times `RUNS` plans of `job` against `state`: (min, median), and the last response's summary.
+fn time_plans(state: &Tables, job: &Job) -> (Duration, Duration, String) {
+    let mut times = Vec::with_capacity(RUNS);
+    let mut summary = String::new();
+    for _ in 0..RUNS {
+        let snap = state.clone();
+        let start = Instant::now();
+        let resp = match plan_dry_run(snap, job.clone(), NOW, true) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("plan failed: {e}");
+                std::process::exit(1);
+            }
+        };
+        times.push(start.elapsed());
+        let u = resp
+            .annotations
+            .as_ref()
+            .and_then(|a| a.desired_tg_updates.get("web").cloned())
+            .unwrap_or_default();
+        summary = format!(
+            "place {}, destructive {}, ignore {}, failed groups {}",
+            u.place,
+            u.destructive_update,
+            u.ignore,
+            resp.failed_tg_allocs.len()
+        );
+    }
+    times.sort();
+    (times[0], times[times.len() / 2], summary)
+}
+
+/// The plan benchmark: the job new on 5,000 nodes, then a new version of it with its 1,000
+/// allocations running.
+fn plans() {
+    let mut state = Tables::default();
+    let mut index = 0;
+    let mut apply = |state: &mut Tables, cmd: Command| {
+        index += 1;
+        state.apply(index, &cmd);
+    };
+    for n in nodes() {
+        let cmd = Command::NodeRegister {
+            node: Box::new(n),
+            evals: vec![],
+            now: NOW,
+        };
+        apply(&mut state, cmd);
+    }
+    let job = job();
+    let (min, median, summary) = time_plans(&state, &job);
+    println!("plan of a new job: {NODES} nodes, {COUNT} allocations, {RUNS} runs");
+    println!(
+        "  min {:.2} ms, median {:.2} ms ({summary})",
+        min.as_secs_f64() * 1e3,
+        median.as_secs_f64() * 1e3
+    );
+
+    // Run it: register, schedule and apply the plan, so 1,000 allocations exist.
+    let eval = eval_for(&job, "bench-register");
+    apply(
+        &mut state,
+        Command::JobRegister {
+            job: Box::new(job.clone()),
+            eval: Some(eval.clone()),
+            now: NOW,
+        },
+    );
+    let ctx = SchedulerContext { now: NOW, seed: 1 };
+    let out = schedule(&eval, &state, &ctx);
+    let placed: Vec<_> = out.plan.node_allocation.into_values().flatten().collect();
+    apply(
+        &mut state,
+        Command::PlanApply {
+            updated: vec![],
+            placed,
+            evals: vec![],
+            now: NOW,
+            deployments: out.plan.deployment.into_iter().collect(),
+            deployment_updates: vec![],
+        },
+    );
+    let mut v2 = job.clone();
+    v2.task_groups[0].tasks[0]
+        .config
+        .insert("args".into(), serde_json::json!(["v2"]));
+    let (min, median, summary) = time_plans(&state, &v2);
+    println!("plan of a new version: {COUNT} running allocations on {NODES} nodes, {RUNS} runs");
+    println!(
+        "  min {:.2} ms, median {:.2} ms ({summary})",
+        min.as_secs_f64() * 1e3,
+        median.as_secs_f64() * 1e3
+    );
+}
+
 fn main() {
     let mut state = MemState::new();
     for n in nodes() {
@@ -89,17 +202,9 @@ fn main() {
     let mut times: Vec<Duration> = Vec::with_capacity(RUNS);
     let mut placed = 0;
     for run in 0..RUNS {
-        let eval = Evaluation {
-            id: format!("bench-eval-{run}"),
-            namespace: job.namespace.clone(),
-            priority: job.priority,
-            eval_type: job.job_type.clone(),
-            job_id: job.id.clone(),
-            status: "pending".into(),
-            ..Evaluation::default()
-        };
+        let eval = eval_for(&job, &format!("bench-eval-{run}"));
         let ctx = SchedulerContext {
-            now: 1_700_000_000_000_000_000,
+            now: NOW,
             seed: run as u64,
         };
         let start = Instant::now();
@@ -134,4 +239,5 @@ fn main() {
         per_sec(median),
         per_sec(min)
     );
+    plans();
 }

@@ -11,6 +11,7 @@ mod join;
 mod leader;
 mod local_rpc;
 mod plan;
+pub use plan::dry_run as plan_dry_run;
 mod plan_applier;
 pub mod raft;
 mod rpc_handler;

@@ -11,56 +11,64 @@ use api::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Server {
-    pub async fn job_plan(&self, mut job: Job, diff: bool) -> Result<JobPlanResponse, ServerError> {
-        job.canonicalize();
-        job.validate()
-            .map_err(|e| ServerError::Invalid(e.to_string()))?;
-        job.stop = false;
-        let mut snap = self.state.snapshot();
-        let existing = snap.job(&job.namespace, &job.id);
-        let eval = new_eval(&job, TRIGGER_JOB_REGISTER);
-        let (index, now) = (snap.index + 1, now_nanos());
-        snap.apply(
-            index,
-            &Command::JobRegister {
-                job: Box::new(job.clone()),
-                eval: Some(eval.clone()),
-                now,
-            },
-        );
-        let ctx = SchedulerContext { now, seed: index };
-        let scheduled = tokio::task::spawn_blocking(move || {
-            let outcome = scheduler::schedule(&eval, &snap, &ctx);
-            (outcome, snap)
-        })
-        .await
-        .map_err(|e| ServerError::Unavailable(format!("the plan's scheduler stopped: {e}")))?;
-        let (outcome, snap) = scheduled;
-        let planned = snap
-            .job(&job.namespace, &job.id)
-            .ok_or_else(|| ServerError::Unavailable("the planned job vanished".into()))?;
-        let updates = annotate(&snap, &planned, &outcome.plan);
-        let diff = diff.then(|| {
-            let mut d = job_diff(existing.as_deref(), &planned, true);
-            for g in &mut d.task_groups {
-                if let Some(u) = updates.get(&g.name) {
-                    g.updates = u.as_updates();
-                }
-            }
-            d
-        });
-        Ok(JobPlanResponse {
-            job_modify_index: existing.map(|j| j.job_modify_index).unwrap_or(0),
-            diff,
-            annotations: Some(PlanAnnotations {
-                desired_tg_updates: updates,
-                preempted_allocs: None,
-            }),
-            failed_tg_allocs: outcome.eval.failed_tg_allocs,
-            warnings: String::new(),
-            created_evals: None,
-        })
+    pub async fn job_plan(&self, job: Job, diff: bool) -> Result<JobPlanResponse, ServerError> {
+        let snap = self.state.snapshot();
+        let now = now_nanos();
+        tokio::task::spawn_blocking(move || dry_run(snap, job, now, diff))
+            .await
+            .map_err(|e| ServerError::Unavailable(format!("the plan's scheduler stopped: {e}")))?
     }
+}
+
+/// The plan of `job` against `snap` (a copy of the state, changed here and dropped): the
+/// scheduler's outcome as Nomad's response, with the diff when asked.
+pub fn dry_run(
+    mut snap: Tables,
+    mut job: Job,
+    now: i64,
+    diff: bool,
+) -> Result<JobPlanResponse, ServerError> {
+    job.canonicalize();
+    job.validate()
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
+    job.stop = false;
+    let existing = snap.job(&job.namespace, &job.id);
+    let eval = new_eval(&job, TRIGGER_JOB_REGISTER);
+    let index = snap.index + 1;
+    snap.apply(
+        index,
+        &Command::JobRegister {
+            job: Box::new(job.clone()),
+            eval: Some(eval.clone()),
+            now,
+        },
+    );
+    let ctx = SchedulerContext { now, seed: index };
+    let outcome = scheduler::schedule(&eval, &snap, &ctx);
+    let planned = snap
+        .job(&job.namespace, &job.id)
+        .ok_or_else(|| ServerError::Unavailable("the planned job vanished".into()))?;
+    let updates = annotate(&snap, &planned, &outcome.plan);
+    let diff = diff.then(|| {
+        let mut d = job_diff(existing.as_deref(), &planned, true);
+        for g in &mut d.task_groups {
+            if let Some(u) = updates.get(&g.name) {
+                g.updates = u.as_updates();
+            }
+        }
+        d
+    });
+    Ok(JobPlanResponse {
+        job_modify_index: existing.map(|j| j.job_modify_index).unwrap_or(0),
+        diff,
+        annotations: Some(PlanAnnotations {
+            desired_tg_updates: updates,
+            preempted_allocs: None,
+        }),
+        failed_tg_allocs: outcome.eval.failed_tg_allocs,
+        warnings: String::new(),
+        created_evals: None,
+    })
 }
 
 /// What the plan does to each group: Nomad's DesiredTGUpdates.
