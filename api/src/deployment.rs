@@ -155,3 +155,46 @@ pub struct DeploymentUpdateResponse {
     #[serde(default)]
     pub index: u64,
 }
+
+/// How a client judges an allocation's health, and for whom: its group's `update` block when it
+/// belongs to a deployment, its `migrate` block when it replaces a drained allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRules {
+    /// Checks must pass too ("checks"), or task states are enough ("task_states").
+    pub checks: bool,
+    pub min_healthy_time: std::time::Duration,
+    pub healthy_deadline: std::time::Duration,
+}
+
+impl HealthRules {
+    /// None when nothing waits on this allocation's health (a batch job, no deployment or
+    /// migration, `health_check = "manual"`): then it counts once it runs.
+    pub fn of(alloc: &crate::Allocation, job: &crate::Job) -> Option<HealthRules> {
+        if job.job_type != crate::JOB_TYPE_SERVICE {
+            return None;
+        }
+        let tg = job.lookup_group(&alloc.task_group)?;
+        let (check, min, deadline) = if !alloc.deployment_id.is_empty() {
+            let u = tg.update.as_ref()?;
+            (
+                u.health_check.as_str(),
+                u.min_healthy_time,
+                u.healthy_deadline,
+            )
+        } else if !alloc.previous_allocation.is_empty() {
+            let m = tg.migrate.as_ref()?;
+            (
+                m.health_check.as_str(),
+                m.min_healthy_time,
+                m.healthy_deadline,
+            )
+        } else {
+            return None;
+        };
+        (check != "manual").then(|| HealthRules {
+            checks: check != "task_states",
+            min_healthy_time: min,
+            healthy_deadline: deadline,
+        })
+    }
+}

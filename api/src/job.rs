@@ -386,25 +386,21 @@ impl ReschedulePolicy {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// Fields missing from JSON take Nomad's defaults, as its API canonicalizes them.
+#[serde(rename_all = "PascalCase", default)]
 pub struct UpdateStrategy {
-    #[serde(with = "nanos", default)]
+    #[serde(with = "nanos")]
     pub stagger: Duration,
-    #[serde(default)]
     pub max_parallel: i32,
-    #[serde(default)]
     pub health_check: String,
-    #[serde(with = "nanos", default)]
+    #[serde(with = "nanos")]
     pub min_healthy_time: Duration,
-    #[serde(with = "nanos", default)]
+    #[serde(with = "nanos")]
     pub healthy_deadline: Duration,
-    #[serde(with = "nanos", default)]
+    #[serde(with = "nanos")]
     pub progress_deadline: Duration,
-    #[serde(default)]
     pub auto_revert: bool,
-    #[serde(default)]
     pub auto_promote: bool,
-    #[serde(default)]
     pub canary: i32,
 }
 
@@ -426,15 +422,14 @@ impl Default for UpdateStrategy {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+/// Fields missing from JSON take Nomad's defaults, as its API canonicalizes them.
+#[serde(rename_all = "PascalCase", default)]
 pub struct MigrateStrategy {
-    #[serde(default)]
     pub max_parallel: i32,
-    #[serde(default)]
     pub health_check: String,
-    #[serde(with = "nanos", default)]
+    #[serde(with = "nanos")]
     pub min_healthy_time: Duration,
-    #[serde(with = "nanos", default)]
+    #[serde(with = "nanos")]
     pub healthy_deadline: Duration,
 }
 

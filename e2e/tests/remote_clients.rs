@@ -557,3 +557,73 @@ fn a_drain_deadline_stops_what_the_migration_pace_left_behind() {
         "the copies left without the deadline's help"
     );
 }
+
+#[test]
+fn a_drain_moves_the_next_copy_once_the_last_replacement_is_healthy() {
+    // Scenario: two copies on client-a, migrate { max_parallel = 1, min_healthy_time = 2s }.
+    // Draining client-a moves one copy to client-b; the second moves only once client-b has
+    // judged the first replacement healthy (running for 2 s), as the allocations' times show.
+    let mut c = cluster_with_clients(1, &["client-a"]);
+    let marker = format!("{}", 8_900_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let mut job = service_job("paced-drain", 2, sleeper(&marker));
+    let second = 1_000_000_000u64;
+    job["Job"]["TaskGroups"][0]["Update"] =
+        serde_json::json!({"MaxParallel": 2, "HealthCheck": "task_states", "MinHealthyTime": 0});
+    job["Job"]["TaskGroups"][0]["Migrate"] = serde_json::json!({
+        "MaxParallel": 1, "HealthCheck": "task_states",
+        "MinHealthyTime": 2 * second, "HealthyDeadline": 60 * second});
+    register(&c, 0, &job);
+    wait_for("the first deployment to succeed", SETTLE, || {
+        let d = c
+            .http(0, "GET", "/v1/job/paced-drain/deployment", None)
+            .ok()?
+            .json()
+            .ok()?;
+        (d["Status"] == "successful").then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.servers[0].log()));
+    let node_a = running_nodes_of(&c, "paced-drain")[0].clone();
+    c.add_client("client-b").unwrap();
+    wait_for("client-b ready", SETTLE, || {
+        (node_ids_by_name(&c)
+            .iter()
+            .filter(|n| n.2 == "ready")
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .unwrap();
+    let out = c.ctl(0, &["node", "drain", "-enable", "-yes", &node_a[..8]]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    wait_for("both copies on client-b", SETTLE, || {
+        let nodes = running_nodes_of(&c, "paced-drain");
+        (nodes.len() == 2 && nodes.iter().all(|n| *n != node_a)).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.servers[0].log()));
+    let mut moved: Vec<Value> = allocs(&c, "paced-drain")
+        .into_iter()
+        .filter(|a| a["PreviousAllocation"] != "" && a["ClientStatus"] == "running")
+        .collect();
+    moved.sort_by_key(|a| a["CreateTime"].as_i64());
+    assert_eq!(moved.len(), 2, "{moved:#?}");
+    let judged = wait_for("the first replacement's health", SETTLE, || {
+        let a = allocs(&c, "paced-drain")
+            .into_iter()
+            .find(|a| a["ID"] == moved[0]["ID"])?;
+        let ts = a["DeploymentStatus"]["Timestamp"].as_str()?.to_string();
+        (a["DeploymentStatus"]["Healthy"] == true).then_some(ts)
+    })
+    .unwrap();
+    let healthy_at = api::time::parse_rfc3339(&judged).unwrap();
+    let second_placed = moved[1]["CreateTime"].as_i64().unwrap();
+    assert!(
+        second_placed >= healthy_at,
+        "the second copy moved at {second_placed}, before the first replacement was healthy at {healthy_at}"
+    );
+    let first_placed = moved[0]["CreateTime"].as_i64().unwrap();
+    assert!(
+        healthy_at - first_placed >= 2 * second as i64,
+        "healthy at {healthy_at}, less than min_healthy_time after {first_placed}"
+    );
+}

@@ -2,7 +2,7 @@
 //! allocation's client status (pending -> running -> complete / failed) and reports every change.
 
 use super::allocdir::AllocDir;
-use super::health::{self, HealthInputs, HealthSettings};
+use super::health::{self, HealthInputs};
 use super::services::ServiceRegistry;
 use super::state_db::{LocalTaskState, StateDb};
 use super::task_runner::{RunnerSignal, TaskRunner, TaskRunnerDeps};
@@ -268,7 +268,7 @@ impl AllocRunner {
     /// Starts judging the allocation's health when something waits on it and no verdict exists.
     fn watch_health(&self) {
         let alloc = self.alloc();
-        let Some(settings) = HealthSettings::of(&alloc) else {
+        let Some(settings) = health::settings_of(&alloc) else {
             return;
         };
         if self.health.lock().is_ok_and(|h| h.is_some()) {

@@ -7,59 +7,17 @@
 
 use super::services::ServiceRegistry;
 use api::{
-    AllocDeploymentStatus, Allocation, TaskState, JOB_TYPE_SERVICE, TASK_STATE_DEAD,
-    TASK_STATE_RUNNING,
+    AllocDeploymentStatus, Allocation, HealthRules, TaskState, TASK_STATE_DEAD, TASK_STATE_RUNNING,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// How an allocation is judged: from its group's `update` block under a deployment, or its
-/// `migrate` block when it replaces another (a drain).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthSettings {
-    /// Checks must pass too ("checks"), or task states are enough ("task_states").
-    pub checks: bool,
-    pub min_healthy_time: Duration,
-    pub healthy_deadline: Duration,
-}
-
-impl HealthSettings {
-    /// None when nothing waits on this allocation's health (or `health_check = "manual"`).
-    pub fn of(alloc: &Allocation) -> Option<HealthSettings> {
-        let job = alloc.job.as_deref()?;
-        if job.job_type != JOB_TYPE_SERVICE {
-            return None;
-        }
-        let tg = job.lookup_group(&alloc.task_group)?;
-        let (check, min, deadline) = if !alloc.deployment_id.is_empty() {
-            let u = tg.update.as_ref()?;
-            (
-                u.health_check.as_str(),
-                u.min_healthy_time,
-                u.healthy_deadline,
-            )
-        } else if !alloc.previous_allocation.is_empty() {
-            let m = tg.migrate.as_ref()?;
-            (
-                m.health_check.as_str(),
-                m.min_healthy_time,
-                m.healthy_deadline,
-            )
-        } else {
-            return None;
-        };
-        if check == "manual" {
-            return None;
-        }
-        Some(HealthSettings {
-            checks: check != "task_states",
-            min_healthy_time: min,
-            healthy_deadline: deadline,
-        })
-    }
+/// The rules for `alloc` (shared with the scheduler, which waits on the verdicts), from the job
+/// it carries.
+pub fn settings_of(alloc: &Allocation) -> Option<HealthRules> {
+    HealthRules::of(alloc, alloc.job.as_deref()?)
 }
 
 /// Where a judgement stands at one moment.
@@ -74,7 +32,7 @@ pub enum Verdict {
 /// One step of the judgement, pure: the tasks' states, whether the checks pass, when the
 /// condition started holding, and now.
 pub fn judge(
-    s: &HealthSettings,
+    s: &HealthRules,
     tasks: &[String],
     states: &BTreeMap<String, TaskState>,
     checks_ok: bool,
@@ -124,7 +82,7 @@ pub struct HealthInputs {
 }
 
 /// Watches until a verdict, stores it and reports it.
-pub async fn watch(s: HealthSettings, mut i: HealthInputs) {
+pub async fn watch(s: HealthRules, mut i: HealthInputs) {
     let started = Instant::now();
     let mut since = None;
     let mut checks = i.services.check_changes();
@@ -164,6 +122,7 @@ pub async fn watch(s: HealthSettings, mut i: HealthInputs) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn st(state: &str, failed: bool) -> TaskState {
         TaskState {
@@ -173,8 +132,8 @@ mod tests {
         }
     }
 
-    fn settings(checks: bool) -> HealthSettings {
-        HealthSettings {
+    fn settings(checks: bool) -> HealthRules {
+        HealthRules {
             checks,
             min_healthy_time: Duration::from_secs(10),
             healthy_deadline: Duration::from_secs(60),

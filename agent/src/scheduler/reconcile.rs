@@ -100,6 +100,20 @@ pub fn job_changed(a: &Allocation, job: &Job) -> bool {
 /// (the same rule the job diff annotates with).
 pub use api::diff::destructive_change as needs_destructive;
 
+/// Whether a migration's replacement no longer holds the drain back.
+fn migration_settled(a: &Allocation) -> bool {
+    let judged = a
+        .job
+        .as_deref()
+        .and_then(|j| api::HealthRules::of(a, j))
+        .is_some();
+    if judged {
+        a.deployment_status.as_ref().is_some_and(|d| d.is_healthy())
+    } else {
+        a.client_status != api::ALLOC_CLIENT_PENDING
+    }
+}
+
 /// Reconciles one group. `allocs` are the group's allocations (any status); `health` says how the
 /// node of an allocation is doing.
 pub fn reconcile_group(
@@ -193,8 +207,9 @@ pub fn reconcile_group(
     }
 
     // A drain moves at most `migrate.max_parallel` allocations of the group at a time: a
-    // migration is in flight while its replacement has not started running yet. The rest wait
-    // for a later evaluation (the server asks for one when a replacement starts running).
+    // migration is in flight until its replacement is healthy (by the `migrate` block's rules,
+    // judged by its client), or running when nothing judges it. The rest wait for a later
+    // evaluation (the server asks for one when a replacement turns healthy or starts running).
     let migrating_away: BTreeMap<&str, ()> = allocs
         .iter()
         .filter(|a| a.desired_description == DESC_MIGRATING)
@@ -203,8 +218,7 @@ pub fn reconcile_group(
     let in_flight = keepers
         .values()
         .filter(|a| {
-            a.client_status == api::ALLOC_CLIENT_PENDING
-                && migrating_away.contains_key(a.previous_allocation.as_str())
+            migrating_away.contains_key(a.previous_allocation.as_str()) && !migration_settled(a)
         })
         .count();
     let max_parallel = tg.migrate.as_ref().map_or(usize::MAX, |m| {

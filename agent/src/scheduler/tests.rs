@@ -424,7 +424,8 @@ fn draining_node_migrates() {
 #[test]
 fn a_drain_migrates_max_parallel_at_a_time() {
     // Scenario: three allocations on a node that starts draining, migrate.max_parallel = 1:
-    // one moves; while its replacement is pending no other moves; once it runs, the next does.
+    // one moves; while its replacement is pending or running but not yet healthy no other
+    // moves; once its client reports it healthy, the next does.
     let mut j = job(3);
     j.task_groups[0].migrate = Some(api::MigrateStrategy {
         max_parallel: 1,
@@ -447,6 +448,15 @@ fn a_drain_migrates_max_parallel_at_a_time() {
     );
     let mut running = (*s.alloc(&first[0].id).unwrap()).clone();
     running.client_status = "running".into();
+    s.upsert_alloc(running.clone());
+    assert!(
+        stopped(&run(&s, &j)).is_empty(),
+        "running is not enough: the replacement must be healthy"
+    );
+    running.deployment_status = Some(api::AllocDeploymentStatus {
+        healthy: Some(true),
+        ..Default::default()
+    });
     s.upsert_alloc(running);
     let next = run(&s, &j);
     assert_eq!(stopped(&next).len(), 1);

@@ -383,9 +383,16 @@ impl Server {
                     ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
                 );
             freed |= becomes_terminal;
-            // A migration's replacement started: the drain may move the group's next ones.
-            let migration_landed = u.client_status == ALLOC_CLIENT_RUNNING
-                && a.client_status != ALLOC_CLIENT_RUNNING
+            // A migration's replacement started, or was judged healthy: the drain may move the
+            // group's next ones.
+            let started =
+                u.client_status == ALLOC_CLIENT_RUNNING && a.client_status != ALLOC_CLIENT_RUNNING;
+            let judged = a
+                .deployment_status
+                .as_ref()
+                .is_none_or(|d| d.healthy.is_none())
+                && u.deployment_status.as_ref().is_some_and(|d| d.is_healthy());
+            let migration_landed = (started || judged)
                 && !a.previous_allocation.is_empty()
                 && snap
                     .allocs_for_job(&a.namespace, &a.job_id)
