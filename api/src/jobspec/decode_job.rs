@@ -5,7 +5,9 @@ use super::decode_parts::{constraints, migrate, network, reschedule, restart, up
 use super::decode_service::services;
 use super::decode_task::task;
 use super::tree::{Body, Pos, TreeError};
-use crate::job::{Job, TaskGroup, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM};
+use crate::job::{
+    Job, TaskGroup, UpdateStrategy, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM,
+};
 use crate::service_rules::unknown_port;
 
 /// Decodes the root body of a job file: exactly one `job "name" { ... }`.
@@ -79,16 +81,28 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
     if let Some(v) = f.string_map("meta")? {
         job.meta = v;
     }
-    job.update = update(&f)?;
+    job.update = update(&f, None)?;
     job.constraints = constraints(&f)?;
     for (label, body, gpos) in f.labelled("group")? {
-        job.task_groups
-            .push(group(&label.name, body, gpos, &job.job_type)?);
+        job.task_groups.push(group(
+            &label.name,
+            body,
+            gpos,
+            &job.job_type,
+            job.update.as_ref(),
+        )?);
     }
     Ok(job)
 }
 
-fn group(name: &str, body: &Body, pos: Pos, job_type: &str) -> Result<TaskGroup> {
+/// `job_update`: the job's update block, which the group's own merges into field by field.
+fn group(
+    name: &str,
+    body: &Body,
+    pos: Pos,
+    job_type: &str,
+    job_update: Option<&UpdateStrategy>,
+) -> Result<TaskGroup> {
     let f = Fields::new(
         Block::new(body, pos, describe("group", name)),
         &[
@@ -116,7 +130,7 @@ fn group(name: &str, body: &Body, pos: Pos, job_type: &str) -> Result<TaskGroup>
     }
     tg.restart_policy = restart(&f, job_type)?;
     tg.reschedule_policy = reschedule(&f, job_type)?;
-    tg.update = update(&f)?;
+    tg.update = update(&f, job_update)?;
     tg.migrate = migrate(&f)?;
     if let Some(d) = f.block(
         "ephemeral_disk",

@@ -113,7 +113,9 @@ fn constraint(b: Block) -> Result<Constraint> {
     Ok(c)
 }
 
-pub fn update(f: &Fields) -> Result<Option<UpdateStrategy>> {
+/// The `update` block of `f`, its unset fields from `base` (the job's, for a group) or Nomad's
+/// defaults.
+pub fn update(f: &Fields, base: Option<&UpdateStrategy>) -> Result<Option<UpdateStrategy>> {
     let Some(b) = f.block("update", &format!("the update block of {}", f.what()))? else {
         return Ok(None);
     };
@@ -132,7 +134,7 @@ pub fn update(f: &Fields) -> Result<Option<UpdateStrategy>> {
         ],
         &[],
     )?;
-    let mut s = UpdateStrategy::default();
+    let mut s = base.cloned().unwrap_or_default();
     if let Some(v) = u.int_as("max_parallel")? {
         s.max_parallel = v;
     }

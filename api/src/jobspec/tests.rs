@@ -792,3 +792,31 @@ task "u" {
     let (tg, s) = (&single.task_groups[0], &single.task_groups[0].services[0]);
     assert_eq!(crate::job::check_task(tg, s, &s.checks[0]), "t");
 }
+
+#[test]
+fn a_group_update_block_merges_into_the_jobs_field_by_field() {
+    let job = hcl(r#"job "j" {
+  update {
+    max_parallel     = 2
+    min_healthy_time = "3s"
+    auto_revert      = true
+  }
+  group "merged" {
+    update { canary = 1 }
+    task "t" { driver = "exec" }
+  }
+  group "inherits" {
+    task "t" { driver = "exec" }
+  }
+}"#);
+    let merged = job.task_groups[0].update.as_ref().unwrap();
+    assert_eq!(
+        (merged.max_parallel, merged.canary, merged.auto_revert),
+        (2, 1, true)
+    );
+    assert_eq!(merged.min_healthy_time, Duration::from_secs(3));
+    assert_eq!(merged.healthy_deadline, Duration::from_secs(300), "default");
+    let mut job = job;
+    job.canonicalize();
+    assert_eq!(job.task_groups[1].update.as_ref().unwrap().max_parallel, 2);
+}
