@@ -404,6 +404,74 @@ pub struct UpdateStrategy {
     pub canary: i32,
 }
 
+/// A rollout's health rules, shared by `update` and `migrate`.
+fn health_problems(
+    max_parallel: i32,
+    health_check: &str,
+    min_healthy_time: Duration,
+    healthy_deadline: Duration,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if max_parallel < 0 {
+        out.push(format!("max_parallel {max_parallel} must not be negative"));
+    }
+    match health_check {
+        "checks" | "task_states" => {}
+        "manual" => out.push(
+            "health_check \"manual\" is not supported: nothing here sets an allocation's \
+             health by hand; use \"checks\" or \"task_states\""
+                .into(),
+        ),
+        other => out.push(format!(
+            "health_check {other:?} must be \"checks\" or \"task_states\""
+        )),
+    }
+    if healthy_deadline.is_zero() {
+        out.push("healthy_deadline must be greater than zero".into());
+    } else if min_healthy_time >= healthy_deadline {
+        out.push(format!(
+            "min_healthy_time ({}) must be less than healthy_deadline ({})",
+            crate::duration::format_duration(min_healthy_time),
+            crate::duration::format_duration(healthy_deadline)
+        ));
+    }
+    out
+}
+
+impl UpdateStrategy {
+    /// What is wrong with the block, as Nomad's validation says it.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = health_problems(
+            self.max_parallel,
+            &self.health_check,
+            self.min_healthy_time,
+            self.healthy_deadline,
+        );
+        if self.canary < 0 {
+            out.push(format!("canary {} must not be negative", self.canary));
+        }
+        if !self.progress_deadline.is_zero() && self.progress_deadline < self.healthy_deadline {
+            out.push(format!(
+                "progress_deadline ({}) must be at least healthy_deadline ({}), or 0 for none",
+                crate::duration::format_duration(self.progress_deadline),
+                crate::duration::format_duration(self.healthy_deadline)
+            ));
+        }
+        out
+    }
+}
+
+impl MigrateStrategy {
+    pub fn problems(&self) -> Vec<String> {
+        health_problems(
+            self.max_parallel,
+            &self.health_check,
+            self.min_healthy_time,
+            self.healthy_deadline,
+        )
+    }
+}
+
 impl Default for UpdateStrategy {
     /// Nomad's defaults for a service job's update block.
     fn default() -> Self {
@@ -728,6 +796,20 @@ impl Job {
                     "group {:?} has no tasks: add a task block",
                     tg.name
                 ));
+            }
+            if let Some(u) = &tg.update {
+                errs.extend(
+                    u.problems()
+                        .into_iter()
+                        .map(|p| format!("group {:?}, update: {p}", tg.name)),
+                );
+            }
+            if let Some(m) = &tg.migrate {
+                errs.extend(
+                    m.problems()
+                        .into_iter()
+                        .map(|p| format!("group {:?}, migrate: {p}", tg.name)),
+                );
             }
             let mut task_names = std::collections::BTreeSet::new();
             for t in &tg.tasks {

@@ -14,11 +14,22 @@ fn bad_job_file_names_file_line_and_column() {
         "job \"bad\" {\n  group \"g\" {\n    coutn = 2\n    task \"t\" {\n      driver = \"raw_exec\"\n    }\n  }\n}\n",
     )
     .unwrap();
-    for verb in [&["job", "validate"][..], &["job", "run"][..]] {
+    for verb in [
+        &["job", "validate"][..],
+        &["job", "run"][..],
+        &["job", "plan"][..],
+    ] {
         let mut args = verb.to_vec();
         args.push(file.to_str().unwrap());
         let out = agent.ctl(&args);
         assert!(!out.status.success(), "{verb:?} must fail");
+        if verb[1] == "plan" {
+            assert_eq!(
+                out.status.code(),
+                Some(255),
+                "plan's error exit code, as Nomad's"
+            );
+        }
         let err = stderr(&out);
         assert!(err.contains("bad.nomad.hcl:3:5"), "{verb:?}: {err}");
         assert!(err.contains("count"), "suggests the right name: {err}");
@@ -90,4 +101,50 @@ fn bad_config_file_is_refused_at_start() {
     let err = stderr(&out);
     assert!(err.contains("agent.hcl:2:1"), "{err}");
     assert!(err.contains("server"), "{err}");
+}
+
+#[test]
+fn reverting_or_promoting_what_does_not_exist_is_refused_with_a_message() {
+    // Scenario: a job with one version. Reverting it to version 7 is a 404 that names the
+    // version (and nomadctl exits non-zero with it); promoting or failing an unknown deployment
+    // is a 404 too; the job is unchanged.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let base = agent.address();
+    let marker = format!("{}", 9_600_000 + std::process::id());
+    let _guard = TaskGuard(format!("sleep {marker}"));
+    let job = format!(
+        r#"{{"Job": {{"ID": "rv", "Type": "service", "TaskGroups": [{{"Name": "g", "Tasks": [
+            {{"Name": "t", "Driver": "raw_exec", "Config": {{"command": "/bin/sleep", "args": ["{marker}"]}},
+              "Resources": {{"CPU": 20, "MemoryMB": 16}}}}]}}]}}}}"#
+    );
+    let (code, body) = request("POST", &format!("{base}/v1/jobs"), Some(&job)).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = request(
+        "POST",
+        &format!("{base}/v1/job/rv/revert"),
+        Some(r#"{"JobID": "rv", "JobVersion": 7}"#),
+    )
+    .unwrap();
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains('7'), "{body}");
+    let out = agent.ctl(&["job", "revert", "rv", "7"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains('7'), "{}", stderr(&out));
+    for verb in ["promote", "fail"] {
+        let (code, body) = request(
+            "POST",
+            &format!("{base}/v1/deployment/{verb}/nope"),
+            Some(r#"{"DeploymentID": "nope", "All": true}"#),
+        )
+        .unwrap();
+        assert_eq!(code, 404, "{verb}: {body}");
+        assert!(body.contains("nope"), "{body}");
+        let out = agent.ctl(&["deployment", verb, "nope"]);
+        assert!(!out.status.success(), "{verb}");
+    }
+    let job = agent.get("/v1/job/rv").unwrap();
+    assert_eq!(job["Version"], 0);
+    let out = agent.ctl(&["job", "stop", "-purge", "rv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }

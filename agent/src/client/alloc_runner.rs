@@ -268,6 +268,9 @@ impl AllocRunner {
     /// Starts judging the allocation's health when something waits on it and no verdict exists.
     fn watch_health(&self) {
         let alloc = self.alloc();
+        if alloc.server_terminal() {
+            return;
+        }
         let Some(settings) = health::settings_of(&alloc) else {
             return;
         };
@@ -328,6 +331,9 @@ impl AllocRunner {
         let alloc = Arc::new(alloc);
         self.alloc_tx.send_replace(alloc.clone());
         if stop {
+            // Stopped before a verdict: nobody waits on its health any more, and judging a
+            // stopping allocation would only report it unhealthy at the deadline.
+            self.abort_health_watch();
             self.kill();
             return;
         }
@@ -350,10 +356,15 @@ impl AllocRunner {
         stop_group(self.services.clone(), &self.alloc(), self.signal_tx.clone());
     }
 
-    fn stop_health_watch(&self) {
+    fn abort_health_watch(&self) {
         if let Some(h) = self.health_watch.lock().ok().and_then(|mut w| w.take()) {
             h.abort();
         }
+    }
+
+    /// The health watch ends and the report sender is let go of (the agent stops).
+    fn stop_health_watch(&self) {
+        self.abort_health_watch();
         if let Ok(mut r) = self.report.lock() {
             r.take();
         }

@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
+/// About how many bytes of events one write carries.
+const CHUNK: usize = 256 * 1024;
 
 /// What one subscriber asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +84,10 @@ async fn next_chunk(state: &StateStore, sub: &mut Subscription) -> Bytes {
                 }
             }
             sub.index = sub.index.max(b.index);
+            // A long backlog goes out in pieces.
+            if out.len() >= CHUNK {
+                break;
+            }
         }
         if !out.is_empty() {
             return Bytes::from(out);

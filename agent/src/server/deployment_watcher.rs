@@ -63,6 +63,16 @@ fn health_counts(t: &Tables, d: &Deployment) -> (HashMap<String, i64>, usize, bo
     (healthy, total, unhealthy)
 }
 
+/// How many of a group's canaries are live and healthy (a stopped one does not count).
+fn healthy_canaries(t: &Tables, g: &DeploymentState) -> i64 {
+    g.placed_canaries
+        .iter()
+        .filter_map(|id| t.alloc(id))
+        .filter(|a| !a.server_terminal())
+        .filter(|a| a.deployment_status.as_ref().is_some_and(|s| s.is_healthy()))
+        .count() as i64
+}
+
 /// The newest stable version older than the deployment's, for an automatic rollback.
 fn stable_version(t: &Tables, d: &Deployment) -> Option<Arc<Job>> {
     t.job_versions(&d.namespace, &d.job_id)
@@ -126,15 +136,9 @@ pub fn decide(
         .filter(|(_, g)| g.desired_canaries > 0 && !g.promoted)
         .collect();
     let canaries_ready = !waiting.is_empty()
-        && waiting.iter().all(|(_, g)| {
-            g.auto_promote
-                && g.placed_canaries.len() as i64 >= g.desired_canaries
-                && g.placed_canaries.iter().all(|id| {
-                    t.alloc(id)
-                        .and_then(|a| a.deployment_status.clone())
-                        .is_some_and(|s| s.is_healthy())
-                })
-        });
+        && waiting
+            .iter()
+            .all(|(_, g)| g.auto_promote && healthy_canaries(t, g) >= g.desired_canaries);
     if canaries_ready {
         return Some(Decision::Promote {
             deployment: d.clone(),
@@ -154,16 +158,26 @@ impl Server {
             let now = now_nanos();
             let (index, decisions) = self.state.read(|t| {
                 let mut out = Vec::new();
+                let mut active = HashMap::new();
                 for d in t.deployments().filter(|d| d.active()) {
                     let (_, total, _) = health_counts(t, d);
-                    let before = seen.insert(d.id.clone(), total);
-                    out.extend(decide(t, d, now, before));
+                    if let Some(decision) = decide(t, d, now, seen.get(&d.id).copied()) {
+                        out.push((d.id.clone(), total, decision));
+                    } else {
+                        active.insert(d.id.clone(), total);
+                    }
                 }
+                // Ended deployments are forgotten; one whose decision fails is looked at again.
+                seen.retain(|id, _| active.contains_key(id));
+                seen.extend(active);
                 (t.index, out)
             });
-            for d in decisions {
-                if let Err(e) = self.carry_out(d).await {
-                    tracing::warn!(error = %e, "deployment watcher");
+            for (id, total, d) in decisions {
+                match self.carry_out(d).await {
+                    Ok(()) => {
+                        seen.insert(id, total);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "deployment watcher"),
                 }
             }
             tokio::select! {
@@ -258,6 +272,9 @@ impl Server {
             })
             .await
             .map_err(ServerError::Raft)?;
+        if let Some(why) = res.error {
+            return Err(ServerError::Conflict(why));
+        }
         self.enqueue_evals(&res.evals);
         Ok(DeploymentUpdateResponse {
             eval_id: evals.first().map(|e| e.id.clone()).unwrap_or_default(),
@@ -299,6 +316,30 @@ impl Server {
                     )));
                 }
             }
+        }
+        // As Nomad: only healthy canaries are promoted.
+        let unready: Vec<String> = self.state.read(|t| {
+            d.task_groups
+                .iter()
+                .filter(|(n, g)| {
+                    g.desired_canaries > 0 && groups.as_ref().is_none_or(|l| l.contains(n))
+                })
+                .filter_map(|(n, g)| {
+                    let healthy = healthy_canaries(t, g);
+                    (healthy < g.desired_canaries).then(|| {
+                        format!(
+                            "task group {n:?} has {healthy}/{} healthy canaries",
+                            g.desired_canaries
+                        )
+                    })
+                })
+                .collect()
+        });
+        if !unready.is_empty() {
+            return Err(ServerError::Invalid(format!(
+                "deployment {id} cannot be promoted yet: {}",
+                unready.join(", ")
+            )));
         }
         let job =
             job.ok_or_else(|| ServerError::NotFound(format!("job {} not found", d.job_id)))?;

@@ -209,6 +209,14 @@ impl Tables {
                 evals,
                 now,
             } => {
+                // Decided on an older state: if the deployment ended meanwhile, or a newer
+                // version was registered, the verdict (and its rollback) no longer applies.
+                if let Some(why) = self.deployment_outdated(&update.deployment_id) {
+                    return ApplyResult {
+                        error: Some(why),
+                        ..Default::default()
+                    };
+                }
                 self.update_deployment_status(index, *now, update);
                 let mut res = match revert_to {
                     Some(job) => self.apply_job_register(index, job, &None, *now),

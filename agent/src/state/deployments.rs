@@ -82,6 +82,25 @@ impl Tables {
         }
     }
 
+    /// Why deployment `id` can no longer be given a verdict, if it cannot: it is not running, or
+    /// its job moved on to another version (or was stopped).
+    pub(crate) fn deployment_outdated(&self, id: &str) -> Option<String> {
+        let Some(d) = self.deployments.get(id) else {
+            return Some(format!("deployment {id} not found"));
+        };
+        if !d.active() {
+            return Some(format!("deployment {id} is {} already", d.status));
+        }
+        let job = self.jobs.get(&(d.namespace.clone(), d.job_id.clone()));
+        match job {
+            Some(j) if j.version == d.job_version && !j.stop => None,
+            _ => Some(format!(
+                "deployment {id} is outdated: job {:?} is no longer at version {}",
+                d.job_id, d.job_version
+            )),
+        }
+    }
+
     pub(crate) fn update_deployment_status(
         &mut self,
         index: u64,

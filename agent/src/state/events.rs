@@ -128,19 +128,26 @@ impl StoredEvent {
     }
 }
 
-/// The newest batches, oldest first.
+/// The newest batches, oldest first, holding at most `capacity` events (whole batches).
 pub struct EventBuffer {
-    batches: Mutex<VecDeque<Arc<StoredBatch>>>,
+    batches: Mutex<Buffered>,
     capacity: usize,
 }
 
-/// How many raft indexes of events the buffer keeps.
-pub const EVENT_BUFFER_BATCHES: usize = 4096;
+#[derive(Default)]
+struct Buffered {
+    batches: VecDeque<Arc<StoredBatch>>,
+    events: usize,
+}
+
+/// How many events the buffer keeps. Each holds the changed object (an allocation carries its
+/// job), so this bounds the memory the stream costs whether or not anyone listens.
+pub const EVENT_BUFFER_EVENTS: usize = 1024;
 
 impl EventBuffer {
     pub fn new(capacity: usize) -> EventBuffer {
         EventBuffer {
-            batches: Mutex::new(VecDeque::new()),
+            batches: Mutex::new(Buffered::default()),
             capacity: capacity.max(1),
         }
     }
@@ -157,13 +164,18 @@ impl EventBuffer {
                 change,
             })
             .collect();
+        let batch = Arc::new(StoredBatch { index, events });
         let Ok(mut b) = self.batches.lock() else {
             return;
         };
-        while b.len() >= self.capacity {
-            b.pop_front();
+        b.events += batch.events.len();
+        b.batches.push_back(batch);
+        // The newest batch stays even when it alone is over capacity.
+        while b.events > self.capacity && b.batches.len() > 1 {
+            if let Some(old) = b.batches.pop_front() {
+                b.events -= old.events.len();
+            }
         }
-        b.push_back(Arc::new(StoredBatch { index, events }));
     }
 
     /// The batches after `index`, oldest first (from the oldest kept when `index` is older).
@@ -171,14 +183,14 @@ impl EventBuffer {
         let Ok(b) = self.batches.lock() else {
             return Vec::new();
         };
-        let start = b.partition_point(|batch| batch.index <= index);
-        b.range(start..).cloned().collect()
+        let start = b.batches.partition_point(|batch| batch.index <= index);
+        b.batches.range(start..).cloned().collect()
     }
 
     /// A snapshot restore replaces the state: earlier events no longer follow from it.
     pub fn clear(&self) {
         if let Ok(mut b) = self.batches.lock() {
-            b.clear();
+            *b = Buffered::default();
         }
     }
 }

@@ -40,7 +40,7 @@ impl StateStore {
         StateStore {
             tables: RwLock::new(tables),
             index_tx,
-            events: events::EventBuffer::new(events::EVENT_BUFFER_BATCHES),
+            events: events::EventBuffer::new(events::EVENT_BUFFER_EVENTS),
         }
     }
 

@@ -139,7 +139,18 @@ pub fn update(f: &Fields, base: Option<&UpdateStrategy>) -> Result<Option<Update
         s.max_parallel = v;
     }
     if let Some(v) = u.string("health_check")? {
-        check_one_of(&u, "health_check", &v, &["checks", "task_states", "manual"])?;
+        if v == "manual" {
+            let pos = u.get("health_check").map_or(u.pos(), |e| e.value.pos);
+            return Err(TreeError::new(
+                pos,
+                format!(
+                    "health_check \"manual\" in {} is not supported: nothing here sets an \
+                     allocation's health by hand; use \"checks\" or \"task_states\"",
+                    u.what()
+                ),
+            ));
+        }
+        check_one_of(&u, "health_check", &v, &["checks", "task_states"])?;
         s.health_check = v;
     }
     if let Some(v) = u.duration("min_healthy_time")? {

@@ -820,3 +820,28 @@ fn a_group_update_block_merges_into_the_jobs_field_by_field() {
     job.canonicalize();
     assert_eq!(job.task_groups[1].update.as_ref().unwrap().max_parallel, 2);
 }
+
+#[test]
+fn update_blocks_that_cannot_work_are_refused() {
+    let err = hcl_err(&in_group(
+        "update { health_check = \"manual\" }\ntask \"t\" { driver = \"exec\" }",
+    ));
+    assert!(
+        err.contains("t.nomad:") && err.contains("\"manual\"") && err.contains("not supported"),
+        "{err}"
+    );
+    let mut job = hcl(&in_group(
+        "update {\n  min_healthy_time = \"2m\"\n  healthy_deadline = \"1m\"\n}\n\
+         migrate { healthy_deadline = \"0s\" }\ntask \"t\" { driver = \"exec\" }",
+    ));
+    job.canonicalize();
+    let err = job.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("min_healthy_time (2m0s) must be less than healthy_deadline (1m0s)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("migrate: healthy_deadline must be greater than zero"),
+        "{err}"
+    );
+}

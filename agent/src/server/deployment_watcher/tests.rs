@@ -241,3 +241,39 @@ fn healthy_canaries_promote_themselves_only_with_auto_promote() {
         );
     }
 }
+
+#[test]
+fn a_verdict_on_an_outdated_deployment_is_refused_and_rolls_nothing_back() {
+    // Scenario: the watcher decides to fail d1 (with a rollback to v0), but a v2 is registered
+    // before its decision is applied: the decision is refused, the job stays on v2.
+    let mut t = tables(deployment(1, 0, false, true), vec![alloc("a", "d1", false)]);
+    t.apply(
+        5,
+        &Command::JobRegister {
+            job: Box::new(job("v2")),
+            eval: None,
+            now: 5,
+        },
+    );
+    let v0 = t.job_versions("default", "web").last().cloned().unwrap();
+    let res = t.apply(
+        6,
+        &Command::DeploymentStatus {
+            update: DeploymentStatusUpdate {
+                deployment_id: "d1".into(),
+                status: DEPLOYMENT_STATUS_FAILED.into(),
+                status_description: "late".into(),
+            },
+            revert_to: Some(Box::new((*v0).clone())),
+            evals: vec![],
+            now: 6,
+        },
+    );
+    let err = res.error.expect("refused");
+    assert!(err.contains("no longer at version 1"), "{err}");
+    assert_eq!(t.job("default", "web").unwrap().version, 2);
+    assert_eq!(
+        t.deployment("d1").unwrap().status,
+        DEPLOYMENT_STATUS_RUNNING
+    );
+}
