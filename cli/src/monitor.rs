@@ -292,6 +292,21 @@ pub fn monitor(client: &Client, eval_id: &str, opts: &MonitorOptions) -> anyhow:
     }
 }
 
+/// Follows the evaluation a deployment command created (a promotion, a rollback), then the
+/// deployment it belongs to.
+pub fn follow_deployment_eval(
+    client: &Client,
+    eval_id: &str,
+    verbose: bool,
+) -> anyhow::Result<i32> {
+    let opts = MonitorOptions {
+        verbose,
+        follow_allocs: true,
+        timeout: Duration::from_secs(600),
+    };
+    monitor(client, eval_id, &opts)
+}
+
 /// Follows a deployment until it ends (or waits for a manual promotion), printing its status
 /// whenever it changes: 0 when it succeeded or waits for promotion, 1 when it failed.
 pub fn monitor_deployment(

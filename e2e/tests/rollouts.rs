@@ -216,28 +216,68 @@ fn most_unhealthy_in_flight(allocs: &[Value], deployment: &str) -> usize {
     most as usize
 }
 
-fn start_lab(dir: &Path) -> (Nginx, Cluster, String) {
-    let nginx = Nginx::start(&dir.join("nginx")).unwrap();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut c = Cluster::start_with(
-        1,
-        "",
-        &nginx::renderer_config(&nginx, &nginx::repo_template(), &listen),
-    )
-    .unwrap();
-    c.wait_leader(SETTLE).unwrap();
-    for name in ["client-a", "client-b", "client-c"] {
-        c.add_client(name).unwrap();
+/// The lab: nginx rendered by the server agent, three clients, and the job's files.
+struct Lab {
+    _guard: TaskGuard,
+    c: Cluster,
+    _nginx: Nginx,
+    url: String,
+    marker: String,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    /// Starts the lab; `base` keeps the task markers of the tests apart.
+    fn start(base: u32) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let nginx = Nginx::start(&dir.path().join("nginx")).unwrap();
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut c = Cluster::start_with(
+            1,
+            "",
+            &nginx::renderer_config(&nginx, &nginx::repo_template(), &listen),
+        )
+        .unwrap();
+        c.wait_leader(SETTLE).unwrap();
+        for name in ["client-a", "client-b", "client-c"] {
+            c.add_client(name).unwrap();
+        }
+        wait_for("three ready nodes", SETTLE, || {
+            let nodes = get(&c, "/v1/nodes");
+            let ready = nodes
+                .as_array()
+                .map_or(0, |n| n.iter().filter(|n| n["Status"] == "ready").count());
+            (ready == 3).then_some(())
+        })
+        .unwrap();
+        let marker = format!("{}", base + std::process::id());
+        Lab {
+            _guard: TaskGuard(marker.clone()),
+            c,
+            _nginx: nginx,
+            url: format!("http://{listen}/hello/"),
+            marker,
+            dir,
+        }
     }
-    wait_for("three ready nodes", SETTLE, || {
-        let nodes = get(&c, "/v1/nodes");
-        let ready = nodes
-            .as_array()
-            .map_or(0, |n| n.iter().filter(|n| n["Status"] == "ready").count());
-        (ready == 3).then_some(())
-    })
-    .unwrap();
-    (nginx, c, format!("http://{listen}/hello/"))
+
+    fn file(&self, count: u32, v: &Version) -> String {
+        job_file(self.dir.path(), &self.marker, count, v)
+            .display()
+            .to_string()
+    }
+
+    /// Runs v1's three copies and waits for its deployment to succeed.
+    fn run_v1(&self) -> Value {
+        let (code, out) = ctl(
+            &self.c,
+            &["job", "run", &self.file(3, &Version::serving("v1"))],
+        );
+        assert_eq!(code, 0, "{out}\n{}", self.c.report());
+        assert!(out.contains("Monitoring deployment"), "{out}");
+        assert!(out.contains("successful"), "{out}");
+        wait_deployment(&self.c, 0, "successful")
+    }
 }
 
 fn ctl(c: &Cluster, args: &[&str]) -> (i32, String) {
@@ -254,27 +294,16 @@ fn plan_check_index_rolling_update_and_auto_revert() {
     // with a stale -check-index is refused and changes nothing; the right one rolls v2 out one
     // copy at a time while requests through nginx keep succeeding. Then v3, whose task exits at
     // once, fails its deployment and rolls itself back to v2's spec, v2 serving throughout.
-    let dir = tempfile::tempdir().unwrap();
-    let (_nginx, c, url) = start_lab(dir.path());
-    let marker = format!("{}", 8_700_000 + std::process::id());
-    let _guard = TaskGuard(marker.clone());
-    let file = |count, v: &Version| {
-        job_file(dir.path(), &marker, count, v)
-            .display()
-            .to_string()
-    };
-
-    let (code, out) = ctl(&c, &["job", "run", &file(3, &Version::serving("v1"))]);
-    assert_eq!(code, 0, "{out}\n{}", c.report());
-    assert!(out.contains("Monitoring deployment"), "{out}");
-    assert!(out.contains("successful"), "{out}");
-    wait_deployment(&c, 0, "successful");
-    let versions = get(&c, "/v1/job/hello/versions");
+    let lab = Lab::start(8_700_000);
+    let (c, url) = (&lab.c, lab.url.clone());
+    let file = |count, v: &Version| lab.file(count, v);
+    lab.run_v1();
+    let versions = get(c, "/v1/job/hello/versions");
     assert_eq!(versions["Versions"][0]["Stable"], true, "{versions:#}");
 
     // plan: the changed args, a destructive update, and the index to check.
     let v2 = file(3, &Version::serving("v2"));
-    let (code, plan) = ctl(&c, &["job", "plan", &v2]);
+    let (code, plan) = ctl(c, &["job", "plan", &v2]);
     assert_eq!(code, 1, "{plan}");
     assert!(plan.contains("+/- Job: \"hello\""), "{plan}");
     assert!(
@@ -299,15 +328,15 @@ fn plan_check_index_rolling_update_and_auto_revert() {
 
     // A stale index is refused and nothing changes.
     let (code, out) = ctl(
-        &c,
+        c,
         &["job", "run", "-check-index", &(index + 1).to_string(), &v2],
     );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("Enforcing job modify index"), "{out}");
-    assert_eq!(get(&c, "/v1/job/hello")["Version"], 0);
+    assert_eq!(get(c, "/v1/job/hello")["Version"], 0);
 
     // The right index rolls v2 out, one copy at a time, while traffic flows.
-    let v1_allocs: Vec<String> = get(&c, "/v1/job/hello/allocations")
+    let v1_allocs: Vec<String> = get(c, "/v1/job/hello/allocations")
         .as_array()
         .unwrap()
         .iter()
@@ -316,13 +345,13 @@ fn plan_check_index_rolling_update_and_auto_revert() {
         .collect();
     assert_eq!(v1_allocs.len(), 3);
     let traffic = Traffic::start(url.clone());
-    let (code, out) = ctl(&c, &["job", "run", "-check-index", &index.to_string(), &v2]);
+    let (code, out) = ctl(c, &["job", "run", "-check-index", &index.to_string(), &v2]);
     assert_eq!(code, 0, "{out}\n{}", c.report());
     assert!(
         out.contains("==> ") && out.contains("Monitoring deployment"),
         "{out}"
     );
-    let d2 = wait_deployment(&c, 1, "successful");
+    let d2 = wait_deployment(c, 1, "successful");
     let group = &d2["TaskGroups"]["web"];
     assert_eq!(
         (
@@ -333,7 +362,7 @@ fn plan_check_index_rolling_update_and_auto_revert() {
         (&3.into(), &3.into(), &0.into()),
         "{d2:#}"
     );
-    let allocs = get(&c, "/v1/job/hello/allocations");
+    let allocs = get(c, "/v1/job/hello/allocations");
     let allocs = allocs.as_array().unwrap();
     let id2 = d2["ID"].as_str().unwrap();
     assert_eq!(most_unhealthy_in_flight(allocs, id2), 1, "{allocs:#?}");
@@ -368,10 +397,10 @@ fn plan_check_index_rolling_update_and_auto_revert() {
         broken: true,
         ..Version::serving("v3")
     };
-    let (code, out) = ctl(&c, &["job", "run", &file(3, &broken)]);
+    let (code, out) = ctl(c, &["job", "run", &file(3, &broken)]);
     assert_eq!(code, 1, "{out}\n{}", c.report());
     assert!(out.contains("rolling back to job version 1"), "{out}");
-    let failed = get(&c, "/v1/job/hello/deployments");
+    let failed = get(c, "/v1/job/hello/deployments");
     let d3 = failed
         .as_array()
         .unwrap()
@@ -379,8 +408,8 @@ fn plan_check_index_rolling_update_and_auto_revert() {
         .find(|d| d["JobVersion"] == 2)
         .unwrap_or_else(|| panic!("{failed:#}"));
     assert_eq!(d3["Status"], "failed", "{d3:#}");
-    wait_deployment(&c, 3, "successful");
-    let job = get(&c, "/v1/job/hello");
+    wait_deployment(c, 3, "successful");
+    let job = get(c, "/v1/job/hello");
     assert_eq!(job["Version"], 3);
     let args = job["TaskGroups"][0]["Tasks"][0]["Config"]["args"].to_string();
     assert!(args.contains(" v2") && !args.contains("exit 1"), "{args}");
@@ -393,12 +422,12 @@ fn plan_check_index_rolling_update_and_auto_revert() {
     assert_eq!(seen, ["v2"], "{seen:?}");
 
     // History lists the four versions; v3 (the broken one) is not stable.
-    let (code, history) = ctl(&c, &["job", "history", "hello"]);
+    let (code, history) = ctl(c, &["job", "history", "hello"]);
     assert_eq!(code, 0, "{history}");
     for v in 0..=3 {
         assert!(history.contains(&format!("Version     = {v}")), "{history}");
     }
-    let versions = get(&c, "/v1/job/hello/versions");
+    let versions = get(c, "/v1/job/hello/versions");
     let stable: Vec<(u64, bool)> = versions["Versions"]
         .as_array()
         .unwrap()
@@ -418,20 +447,11 @@ fn canaries_wait_for_promotion_then_take_over() {
     // canary registers with its canary tags. Promoting a deployment without canaries is refused;
     // `deployment promote` finishes the rollout and the promoted canary takes the regular tags.
     // v3 with auto_promote finishes by itself.
-    let dir = tempfile::tempdir().unwrap();
-    let (_nginx, c, url) = start_lab(dir.path());
-    let marker = format!("{}", 8_800_000 + std::process::id());
-    let _guard = TaskGuard(marker.clone());
-    let file = |count, v: &Version| {
-        job_file(dir.path(), &marker, count, v)
-            .display()
-            .to_string()
-    };
-
-    let (code, out) = ctl(&c, &["job", "run", &file(3, &Version::serving("v1"))]);
-    assert_eq!(code, 0, "{out}\n{}", c.report());
-    let d1 = wait_deployment(&c, 0, "successful");
-    let (code, out) = ctl(&c, &["deployment", "promote", d1["ID"].as_str().unwrap()]);
+    let lab = Lab::start(8_800_000);
+    let (c, url) = (&lab.c, lab.url.clone());
+    let file = |count, v: &Version| lab.file(count, v);
+    let d1 = lab.run_v1();
+    let (code, out) = ctl(c, &["deployment", "promote", d1["ID"].as_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("has no canaries to promote"), "{out}");
 
@@ -439,15 +459,15 @@ fn canaries_wait_for_promotion_then_take_over() {
         canary: 1,
         ..Version::serving("v2")
     };
-    let (code, out) = ctl(&c, &["job", "run", &file(3, &canary)]);
+    let (code, out) = ctl(c, &["job", "run", &file(3, &canary)]);
     assert_eq!(code, 0, "{out}\n{}", c.report());
     assert!(out.contains("deployment promote"), "{out}");
-    let d2 = get(&c, "/v1/job/hello/deployment");
+    let d2 = get(c, "/v1/job/hello/deployment");
     let id2 = d2["ID"].as_str().unwrap().to_string();
     assert_eq!(d2["Status"], "running", "{d2:#}");
     assert_eq!(d2["TaskGroups"]["web"]["DesiredCanaries"], 1, "{d2:#}");
     let services = |tag: &str| -> usize {
-        let regs = get(&c, "/v1/service/hello");
+        let regs = get(c, "/v1/service/hello");
         regs.as_array().map_or(0, |r| {
             r.iter()
                 .filter(|r| r["Tags"] == serde_json::json!([tag]))
@@ -459,8 +479,8 @@ fn canaries_wait_for_promotion_then_take_over() {
         SETTLE,
         || (services("canary") == 1 && services("lab") == 3).then_some(()),
     )
-    .unwrap_or_else(|e| panic!("{e}: {:#}", get(&c, "/v1/service/hello")));
-    let running_v1 = get(&c, "/v1/job/hello/allocations")
+    .unwrap_or_else(|e| panic!("{e}: {:#}", get(c, "/v1/service/hello")));
+    let running_v1 = get(c, "/v1/job/hello/allocations")
         .as_array()
         .unwrap()
         .iter()
@@ -469,13 +489,13 @@ fn canaries_wait_for_promotion_then_take_over() {
     assert_eq!(running_v1, 3);
 
     let traffic = Traffic::start(url.clone());
-    let (code, out) = ctl(&c, &["deployment", "promote", &id2]);
+    let (code, out) = ctl(c, &["deployment", "promote", &id2]);
     assert_eq!(code, 0, "{out}\n{}", c.report());
-    wait_deployment(&c, 1, "successful");
+    wait_deployment(c, 1, "successful");
     wait_for("three regular v2 registrations", SETTLE, || {
         (services("lab") == 3 && services("canary") == 0).then_some(())
     })
-    .unwrap_or_else(|e| panic!("{e}: {:#}", get(&c, "/v1/service/hello")));
+    .unwrap_or_else(|e| panic!("{e}: {:#}", get(c, "/v1/service/hello")));
     let (requests, failures, _) = traffic.finish();
     assert!(
         failures.is_empty(),
@@ -488,9 +508,9 @@ fn canaries_wait_for_promotion_then_take_over() {
         auto_promote: true,
         ..Version::serving("v3")
     };
-    let (code, out) = ctl(&c, &["job", "run", &file(3, &auto)]);
+    let (code, out) = ctl(c, &["job", "run", &file(3, &auto)]);
     assert_eq!(code, 0, "{out}\n{}", c.report());
-    let d3 = wait_deployment(&c, 2, "successful");
+    let d3 = wait_deployment(c, 2, "successful");
     assert_eq!(d3["TaskGroups"]["web"]["Promoted"], true, "{d3:#}");
     assert_eq!(d3["TaskGroups"]["web"]["HealthyAllocs"], 3, "{d3:#}");
 }

@@ -1,7 +1,7 @@
 //! `deployment fail ID`: ends a rollout (rolling back when its groups say `auto_revert`).
 
 use crate::commands::deployment_status::lookup;
-use crate::monitor::{self, MonitorOptions};
+use crate::monitor;
 use anyhow::{anyhow, Result};
 use api::client::Client;
 
@@ -29,10 +29,5 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     if args.detach || resp.eval_id.is_empty() {
         return Ok(0);
     }
-    let opts = MonitorOptions {
-        verbose: args.verbose,
-        follow_allocs: true,
-        timeout: std::time::Duration::from_secs(600),
-    };
-    monitor::monitor(client, &resp.eval_id, &opts)
+    monitor::follow_deployment_eval(client, &resp.eval_id, args.verbose)
 }

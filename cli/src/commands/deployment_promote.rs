@@ -1,7 +1,7 @@
 //! `deployment promote ID`: the canaries take over and the rollout goes on.
 
 use crate::commands::deployment_status::lookup;
-use crate::monitor::{self, MonitorOptions};
+use crate::monitor;
 use anyhow::{anyhow, Result};
 use api::client::Client;
 
@@ -30,10 +30,5 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
         println!("Deployment {:?} promoted", d.id);
         return Ok(0);
     }
-    let opts = MonitorOptions {
-        verbose: args.verbose,
-        follow_allocs: true,
-        timeout: std::time::Duration::from_secs(600),
-    };
-    monitor::monitor(client, &resp.eval_id, &opts)
+    monitor::follow_deployment_eval(client, &resp.eval_id, args.verbose)
 }
