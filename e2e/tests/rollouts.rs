@@ -55,8 +55,8 @@ fn job_file(dir: &Path, marker: &str, count: u32, v: &Version) -> PathBuf {
   update {{
     max_parallel      = 1
     min_healthy_time  = "1s"
-    healthy_deadline  = "20s"
-    progress_deadline = "40s"
+    healthy_deadline  = "10s"
+    progress_deadline = "15s"
     auto_revert       = true
     canary            = {canary}
     auto_promote      = {auto_promote}
@@ -293,7 +293,8 @@ fn plan_check_index_rolling_update_and_auto_revert() {
     // Scenario: v1 runs three copies. `plan` of v2 shows the changed command and exits 1; a run
     // with a stale -check-index is refused and changes nothing; the right one rolls v2 out one
     // copy at a time while requests through nginx keep succeeding. Then v3, whose task exits at
-    // once, fails its deployment and rolls itself back to v2's spec, v2 serving throughout.
+    // once, makes no progress: its deployment fails at the progress deadline and rolls itself
+    // back to v2's spec, v2 serving throughout.
     let lab = Lab::start(8_700_000);
     let (c, url) = (&lab.c, lab.url.clone());
     let file = |count, v: &Version| lab.file(count, v);
@@ -399,7 +400,10 @@ fn plan_check_index_rolling_update_and_auto_revert() {
     };
     let (code, out) = ctl(c, &["job", "run", &file(3, &broken)]);
     assert_eq!(code, 1, "{out}\n{}", c.report());
-    assert!(out.contains("rolling back to job version 1"), "{out}");
+    assert!(
+        out.contains("Failed due to progress deadline - rolling back to job version 1"),
+        "{out}"
+    );
     let failed = get(c, "/v1/job/hello/deployments");
     let d3 = failed
         .as_array()

@@ -21,6 +21,7 @@ pub const DESC_MIGRATING: &str = "alloc is being migrated";
 pub const DESC_LOST: &str = "alloc is lost since its node is down";
 pub const DESC_RESCHEDULED: &str = "alloc was rescheduled because it failed";
 pub const DESC_CANARY_PROMOTED: &str = "alloc was replaced by a promoted canary";
+pub const DESC_UNHEALTHY: &str = "alloc was replaced because it is unhealthy in its deployment";
 
 /// How the scheduler sees the node an allocation runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +144,17 @@ pub fn reconcile_group(
                     .state
                     .is_some_and(|s| s.placed_canaries.contains(&a.id)))
     };
+    // Judged unhealthy in the running deployment: replaced (a failed one is rescheduled by its
+    // reschedule policy instead).
+    let unhealthy = |a: &Allocation| {
+        rollout.active
+            && !rollout.deployment_id.is_empty()
+            && a.deployment_id == rollout.deployment_id
+            && !a.terminal()
+            && a.deployment_status
+                .as_ref()
+                .is_some_and(|d| d.is_unhealthy())
+    };
     for a in allocs {
         // Already replaced by a newer allocation.
         if !a.next_allocation.is_empty() {
@@ -245,6 +257,21 @@ pub fn reconcile_group(
             }
         }
     } else {
+        // Unhealthy canaries make room for new ones.
+        let sick: Vec<u32> = canaries
+            .iter()
+            .filter(|(_, c)| unhealthy(c))
+            .map(|(i, _)| *i)
+            .collect();
+        for i in sick {
+            if let Some(c) = canaries.remove(&i) {
+                out.stops.push(Stop {
+                    alloc: c.clone(),
+                    desc: DESC_UNHEALTHY,
+                    lost: false,
+                });
+            }
+        }
         // Canaries past the wanted number (a lowered `canary`) stop.
         for c in canaries.values().skip(wanted_canaries as usize) {
             out.stops.push(Stop {
@@ -273,6 +300,19 @@ pub fn reconcile_group(
     let mut destructive_budget = match rollout.update {
         None => usize::MAX,
         Some(_) if !rollout.active || canary_phase => 0,
+        // As Nomad: an unhealthy allocation not replaced yet holds every other update back.
+        Some(_)
+            if allocs.iter().any(|a| {
+                !rollout.deployment_id.is_empty()
+                    && a.deployment_id == rollout.deployment_id
+                    && a.next_allocation.is_empty()
+                    && a.deployment_status
+                        .as_ref()
+                        .is_some_and(|d| d.is_unhealthy())
+            }) =>
+        {
+            0
+        }
         Some(u) => {
             let unhealthy_in_flight = allocs
                 .iter()
@@ -325,6 +365,14 @@ pub fn reconcile_group(
                     out.stops.push(Stop {
                         alloc: (*a).clone(),
                         desc: DESC_MIGRATING,
+                        lost: false,
+                    });
+                    out.places.push(place(PlaceKind::Replace));
+                }
+                NodeHealth::Up if unhealthy(a) => {
+                    out.stops.push(Stop {
+                        alloc: (*a).clone(),
+                        desc: DESC_UNHEALTHY,
                         lost: false,
                     });
                     out.places.push(place(PlaceKind::Replace));

@@ -162,3 +162,57 @@ fn a_failed_deployment_rolls_no_further() {
     let out = run(&s, &v1);
     assert!(stopped(&out).is_empty() && new_allocs(&s, &out).is_empty());
 }
+
+#[test]
+fn an_unhealthy_replacement_is_replaced_while_the_deployment_runs() {
+    // Scenario: max_parallel 1. The first replacement runs but its client judges it unhealthy
+    // (its checks never passed): the next evaluation stops it and places another in its name,
+    // in the same deployment, and no other old copy is touched meanwhile.
+    let (mut s, j) = running(3, rolling(1, 0));
+    let v1 = changed(&j, 1);
+    s.upsert_job(v1.clone());
+    let out = run(&s, &v1);
+    let first = new_allocs(&s, &out);
+    apply(&mut s, &out);
+    set_healthy(&mut s, &first[0].id, false);
+    let out = run(&s, &v1);
+    let stops = stopped(&out);
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    assert_eq!(stops[0].id, first[0].id);
+    assert_eq!(
+        stops[0].desired_description,
+        super::reconcile::DESC_UNHEALTHY
+    );
+    let again = new_allocs(&s, &out);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].name, first[0].name);
+    assert_eq!(again[0].deployment_id, first[0].deployment_id);
+    assert_eq!(again[0].previous_allocation, first[0].id);
+}
+
+#[test]
+fn a_failed_replacement_holds_the_rest_of_the_rollout_back() {
+    // Scenario: max_parallel 1. The first replacement's task fails and its client reports it
+    // unhealthy: no other old copy is replaced, however many evaluations run, until it is
+    // replaced (by its reschedule policy) or the deployment ends.
+    let (mut s, j) = running(3, rolling(1, 0));
+    let v1 = changed(&j, 1);
+    s.upsert_job(v1.clone());
+    let out = run(&s, &v1);
+    let first = new_allocs(&s, &out);
+    apply(&mut s, &out);
+    set_healthy(&mut s, &first[0].id, false);
+    let mut failed = (*s.alloc(&first[0].id).unwrap()).clone();
+    failed.client_status = "failed".into();
+    s.upsert_alloc(failed);
+    for _ in 0..3 {
+        let out = run(&s, &v1);
+        assert!(
+            stopped(&out)
+                .iter()
+                .all(|a| a.desired_description != super::reconcile::DESC_UPDATING),
+            "an old copy was replaced: {:?}",
+            stopped(&out)
+        );
+    }
+}

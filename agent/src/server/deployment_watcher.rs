@@ -41,26 +41,36 @@ pub enum Decision {
     },
 }
 
-/// Healthy allocations of `d` per group (live ones), and whether any of its allocations is
-/// unhealthy.
-fn health_counts(t: &Tables, d: &Deployment) -> (HashMap<String, i64>, usize, bool) {
-    let mut healthy: HashMap<String, i64> = HashMap::new();
-    let mut total = 0;
-    let mut unhealthy = false;
+/// Where a deployment's allocations stand.
+#[derive(Debug, Default)]
+struct HealthCounts {
+    /// Live healthy allocations per group.
+    healthy: HashMap<String, i64>,
+    /// What the watcher compares between looks: (healthy, unhealthy) verdicts so far.
+    verdicts: (usize, usize),
+    /// Groups with an unhealthy allocation.
+    unhealthy_groups: Vec<String>,
+}
+
+fn health_counts(t: &Tables, d: &Deployment) -> HealthCounts {
+    let mut c = HealthCounts::default();
     for a in t.allocs_for_job(&d.namespace, &d.job_id) {
         if a.deployment_id != d.id {
             continue;
         }
         let status = a.deployment_status.as_ref();
         if status.is_some_and(|s| s.is_unhealthy()) {
-            unhealthy = true;
+            c.verdicts.1 += 1;
+            if !c.unhealthy_groups.contains(&a.task_group) {
+                c.unhealthy_groups.push(a.task_group.clone());
+            }
         }
         if status.is_some_and(|s| s.is_healthy()) && !a.server_terminal() {
-            *healthy.entry(a.task_group.clone()).or_insert(0) += 1;
-            total += 1;
+            *c.healthy.entry(a.task_group.clone()).or_insert(0) += 1;
+            c.verdicts.0 += 1;
         }
     }
-    (healthy, total, unhealthy)
+    c
 }
 
 /// How many of a group's canaries are live and healthy (a stopped one does not count).
@@ -94,13 +104,17 @@ fn fail(t: &Tables, d: &Arc<Deployment>, why: &str) -> Decision {
     }
 }
 
-/// What to do about deployment `d` now. `seen_healthy` is how many of its allocations were
-/// healthy when it was last looked at (None: never), to notice progress.
+/// What to do about deployment `d` now. `seen` is how many of its allocations were healthy and
+/// unhealthy when it was last looked at (None: never), to notice a change.
+///
+/// As in Nomad, an unhealthy allocation fails the deployment at once only in a group without a
+/// progress deadline; otherwise it is replaced (the evaluation this asks for does it) and the
+/// deployment fails if no allocation turns healthy before the deadline.
 pub fn decide(
     t: &Tables,
     d: &Arc<Deployment>,
     now: i64,
-    seen_healthy: Option<usize>,
+    seen: Option<(usize, usize)>,
 ) -> Option<Decision> {
     if !d.active() || d.status == DEPLOYMENT_STATUS_PAUSED {
         return None;
@@ -110,8 +124,14 @@ pub fn decide(
     if job.version != d.job_version || job.stop {
         return None;
     }
-    let (healthy, total, unhealthy) = health_counts(t, d);
-    if unhealthy {
+    let counts = health_counts(t, d);
+    let healthy = &counts.healthy;
+    let no_deadline = counts.unhealthy_groups.iter().any(|g| {
+        d.task_groups
+            .get(g)
+            .is_some_and(|s| s.progress_deadline <= 0)
+    });
+    if no_deadline {
         return Some(fail(t, d, DEPLOYMENT_DESC_UNHEALTHY));
     }
     let group_done = |name: &str, g: &DeploymentState| {
@@ -144,8 +164,8 @@ pub fn decide(
             deployment: d.clone(),
         });
     }
-    // A new leader (nothing seen yet) kicks only deployments with healthy allocations.
-    (seen_healthy.unwrap_or(0) != total).then(|| Decision::Continue {
+    // A new leader (nothing seen yet) kicks only deployments with verdicts.
+    (seen.unwrap_or_default() != counts.verdicts).then(|| Decision::Continue {
         deployment: d.clone(),
     })
 }
@@ -153,14 +173,14 @@ pub fn decide(
 impl Server {
     /// Runs until `stop` (the end of this leadership term) turns true.
     pub(super) async fn deployment_watcher(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
         loop {
             let now = now_nanos();
             let (index, decisions) = self.state.read(|t| {
                 let mut out = Vec::new();
                 let mut active = HashMap::new();
                 for d in t.deployments().filter(|d| d.active()) {
-                    let (_, total, _) = health_counts(t, d);
+                    let total = health_counts(t, d).verdicts;
                     if let Some(decision) = decide(t, d, now, seen.get(&d.id).copied()) {
                         out.push((d.id.clone(), total, decision));
                     } else {

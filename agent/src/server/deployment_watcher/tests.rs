@@ -134,14 +134,45 @@ fn judge(t: &mut Tables, index: u64, id: &str, healthy: bool) {
     );
 }
 
-fn decide_now(t: &Tables, seen: Option<usize>) -> Option<Decision> {
+fn decide_now(t: &Tables, seen: Option<(usize, usize)>) -> Option<Decision> {
     let d = t.deployment("d1").unwrap();
     decide(t, &d, 600 * S, seen)
 }
 
+/// `deployment` without a progress deadline: the first unhealthy allocation fails it.
+fn deployment_without_deadline(auto_revert: bool) -> Deployment {
+    let mut d = deployment(1, 0, false, auto_revert);
+    for g in d.task_groups.values_mut() {
+        g.progress_deadline = 0;
+        g.require_progress_by = String::new();
+    }
+    d
+}
+
+#[test]
+fn with_a_progress_deadline_an_unhealthy_allocation_is_replaced_not_fatal() {
+    // Scenario: progress_deadline 600 s. An allocation is judged unhealthy: the watcher asks for
+    // an evaluation (which replaces it) instead of failing; the deadline fails it later.
+    let mut t = tables(deployment(1, 0, false, true), vec![alloc("a", "d1", false)]);
+    judge(&mut t, 5, "a", false);
+    assert!(matches!(
+        decide_now(&t, Some((0, 0))),
+        Some(Decision::Continue { .. })
+    ));
+    assert_eq!(decide_now(&t, Some((0, 1))), None, "already acted on");
+    let d = t.deployment("d1").unwrap();
+    assert!(matches!(
+        decide(&t, &d, 2000 * S, Some((0, 1))),
+        Some(Decision::Fail { .. })
+    ));
+}
+
 #[test]
 fn an_unhealthy_allocation_fails_the_deployment_and_rolls_back_when_asked() {
-    let mut t = tables(deployment(1, 0, false, true), vec![alloc("a", "d1", false)]);
+    let mut t = tables(
+        deployment_without_deadline(true),
+        vec![alloc("a", "d1", false)],
+    );
     assert!(t.job_versions("default", "web")[1].stable, "v0 is stable");
     judge(&mut t, 5, "a", false);
     match decide_now(&t, None) {
@@ -159,7 +190,7 @@ fn an_unhealthy_allocation_fails_the_deployment_and_rolls_back_when_asked() {
         other => panic!("{other:?}"),
     }
     let mut t = tables(
-        deployment(1, 0, false, false),
+        deployment_without_deadline(false),
         vec![alloc("a", "d1", false)],
     );
     judge(&mut t, 5, "a", false);
@@ -180,10 +211,10 @@ fn progress_continues_and_success_ends_it() {
     );
     // A new leader has nothing to kick while nothing is healthy.
     assert_eq!(decide_now(&t, None), None);
-    assert_eq!(decide_now(&t, Some(0)), None, "nothing new");
+    assert_eq!(decide_now(&t, Some((0, 0))), None, "nothing new");
     judge(&mut t, 5, "a", true);
     assert!(matches!(
-        decide_now(&t, Some(0)),
+        decide_now(&t, Some((0, 0))),
         Some(Decision::Continue { .. })
     ));
     assert!(matches!(
@@ -192,7 +223,7 @@ fn progress_continues_and_success_ends_it() {
     ));
     judge(&mut t, 6, "b", true);
     assert!(matches!(
-        decide_now(&t, Some(1)),
+        decide_now(&t, Some((1, 0))),
         Some(Decision::Succeed { .. })
     ));
     let d = t.deployment("d1").unwrap();
@@ -207,7 +238,7 @@ fn a_missed_progress_deadline_fails_it() {
         vec![alloc("a", "d1", false)],
     );
     let d = t.deployment("d1").unwrap();
-    match decide(&t, &d, 2000 * S, Some(0)) {
+    match decide(&t, &d, 2000 * S, Some((0, 0))) {
         Some(Decision::Fail { description, .. }) => {
             assert_eq!(description, DEPLOYMENT_DESC_PROGRESS_DEADLINE)
         }
@@ -224,7 +255,7 @@ fn healthy_canaries_promote_themselves_only_with_auto_promote() {
             ["c"]
         );
         judge(&mut t, 5, "c", true);
-        let decision = decide_now(&t, Some(1));
+        let decision = decide_now(&t, Some((1, 0)));
         assert_eq!(
             matches!(decision, Some(Decision::Promote { .. })),
             auto,
