@@ -107,11 +107,38 @@ impl Allocation {
         self.client_terminal() || self.server_terminal()
     }
 
-    /// A copy without the embedded job, as list endpoints return them.
+    /// A copy without the embedded job, as list endpoints and events return them. Field by field,
+    /// so that the job (the bulk of an allocation) is never copied only to be dropped.
     pub fn stub(&self) -> Allocation {
         Allocation {
             job: None,
-            ..self.clone()
+            id: self.id.clone(),
+            namespace: self.namespace.clone(),
+            eval_id: self.eval_id.clone(),
+            name: self.name.clone(),
+            node_id: self.node_id.clone(),
+            node_name: self.node_name.clone(),
+            job_id: self.job_id.clone(),
+            task_group: self.task_group.clone(),
+            allocated_resources: self.allocated_resources.clone(),
+            desired_status: self.desired_status.clone(),
+            desired_description: self.desired_description.clone(),
+            client_status: self.client_status.clone(),
+            client_description: self.client_description.clone(),
+            task_states: self.task_states.clone(),
+            previous_allocation: self.previous_allocation.clone(),
+            next_allocation: self.next_allocation.clone(),
+            reschedule_tracker: self.reschedule_tracker.clone(),
+            followup_eval_id: self.followup_eval_id.clone(),
+            metrics: self.metrics.clone(),
+            deployment_id: self.deployment_id.clone(),
+            deployment_status: self.deployment_status.clone(),
+            job_version: self.job_version,
+            create_index: self.create_index,
+            modify_index: self.modify_index,
+            alloc_modify_index: self.alloc_modify_index,
+            create_time: self.create_time,
+            modify_time: self.modify_time,
         }
     }
 }
@@ -301,4 +328,30 @@ pub struct AllocStopResponse {
     #[serde(rename = "EvalID")]
     pub eval_id: String,
     pub index: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stub_is_the_allocation_without_its_job() {
+        let a = Allocation {
+            id: "a1".into(),
+            job: Some(Box::default()),
+            job_version: 3,
+            deployment_id: "d1".into(),
+            create_time: 7,
+            ..Default::default()
+        };
+        let stub = a.stub();
+        assert!(stub.job.is_none());
+        assert_eq!(
+            stub,
+            Allocation {
+                job: None,
+                ..a.clone()
+            }
+        );
+    }
 }
