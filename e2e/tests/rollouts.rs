@@ -431,6 +431,13 @@ fn plan_check_index_rolling_update_and_auto_revert() {
     for v in 0..=3 {
         assert!(history.contains(&format!("Version     = {v}")), "{history}");
     }
+    // With -p, each version's diff against the one before: v3 (the rollback) swaps v3's
+    // command for v2's.
+    let (code, diffs) = ctl(c, &["job", "history", "-p", "hello"]);
+    assert_eq!(code, 0, "{diffs}");
+    assert!(diffs.contains("Diff"), "{diffs}");
+    assert!(diffs.contains("+/- Job: \"hello\""), "{diffs}");
+    assert!(diffs.contains("exit 1"), "{diffs}");
     let versions = get(c, "/v1/job/hello/versions");
     let stable: Vec<(u64, bool)> = versions["Versions"]
         .as_array()
