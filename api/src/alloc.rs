@@ -319,6 +319,10 @@ pub struct AllocClientUpdate {
     /// The client's judgement of the allocation's health, once it has one.
     #[serde(default)]
     pub deployment_status: Option<crate::deployment::AllocDeploymentStatus>,
+    /// The deployment (or, empty, the migration) that judgement was made for: a verdict sent
+    /// before the client learnt of a newer deployment is not counted for it.
+    #[serde(default, rename = "DeploymentID")]
+    pub deployment_id: String,
 }
 
 /// `POST /v1/allocation/:id/stop` answer.

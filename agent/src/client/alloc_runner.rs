@@ -2,15 +2,14 @@
 //! allocation's client status (pending -> running -> complete / failed) and reports every change.
 
 use super::allocdir::AllocDir;
-use super::health::{self, HealthInputs};
+use super::health::{self, HealthInputs, HealthVerdict};
 use super::services::ServiceRegistry;
 use super::state_db::{LocalTaskState, StateDb};
 use super::task_runner::{RunnerSignal, TaskRunner, TaskRunnerDeps};
 use super::taskenv::NodeInfo;
 use api::{
-    AllocClientUpdate, AllocDeploymentStatus, Allocation, TaskState, ALLOC_CLIENT_COMPLETE,
-    ALLOC_CLIENT_FAILED, ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, TASK_STATE_DEAD,
-    TASK_STATE_RUNNING,
+    AllocClientUpdate, Allocation, TaskState, ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED,
+    ALLOC_CLIENT_PENDING, ALLOC_CLIENT_RUNNING, TASK_STATE_DEAD, TASK_STATE_RUNNING,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,7 +40,7 @@ pub struct AllocRunner {
     /// Task runners still trying to re-attach to their tasks after an agent restart.
     recovering: watch::Receiver<usize>,
     /// The client's verdict on the allocation's health, reported with its status.
-    health: Arc<Mutex<Option<AllocDeploymentStatus>>>,
+    health: Arc<Mutex<Option<HealthVerdict>>>,
     health_watch: Mutex<Option<tokio::task::JoinHandle<()>>>,
     state_changes: Arc<watch::Sender<u64>>,
     /// Sends the allocation's status to the servers. Let go of when the agent stops: it holds
@@ -161,13 +160,16 @@ impl AllocRunner {
                 .collect(),
         ));
         // A verdict the servers already have is not judged again.
-        let health: Arc<Mutex<Option<AllocDeploymentStatus>>> = Arc::new(Mutex::new(
-            alloc_rx
-                .borrow()
-                .deployment_status
+        let health: Arc<Mutex<Option<HealthVerdict>>> = Arc::new(Mutex::new({
+            let a = alloc_rx.borrow();
+            a.deployment_status
                 .clone()
-                .filter(|d| d.healthy.is_some()),
-        ));
+                .filter(|d| d.healthy.is_some())
+                .map(|status| HealthVerdict {
+                    deployment_id: a.deployment_id.clone(),
+                    status,
+                })
+        }));
         let report: Arc<dyn Fn() + Send + Sync> = {
             let (states, updates, id, names, health) = (
                 states.clone(),
@@ -179,12 +181,17 @@ impl AllocRunner {
             Arc::new(move || {
                 let Ok(st) = states.lock() else { return };
                 let (status, desc) = client_status(&names, &st);
+                let verdict = health.lock().ok().and_then(|h| h.clone());
                 let _ = updates.send(AllocClientUpdate {
                     id: id.clone(),
                     client_status: status.into(),
                     client_description: desc.into(),
                     task_states: st.clone(),
-                    deployment_status: health.lock().ok().and_then(|h| h.clone()),
+                    deployment_id: verdict
+                        .as_ref()
+                        .map(|v| v.deployment_id.clone())
+                        .unwrap_or_default(),
+                    deployment_status: verdict.map(|v| v.status),
                 });
             })
         };
@@ -199,7 +206,7 @@ impl AllocRunner {
                 client_status: ALLOC_CLIENT_FAILED.into(),
                 client_description: "allocation has no job or task group to run".into(),
                 task_states: BTreeMap::new(),
-                deployment_status: None,
+                ..Default::default()
             });
         }
         let deps = TaskRunnerDeps {
@@ -287,6 +294,7 @@ impl AllocRunner {
             state_changes: self.state_changes.subscribe(),
             services: self.services.clone(),
             health: self.health.clone(),
+            deployment_id: alloc.deployment_id.clone(),
             report,
         };
         let handle = tokio::spawn(health::watch(settings, inputs));

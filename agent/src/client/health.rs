@@ -68,6 +68,13 @@ pub fn judge(
     Verdict::Pending(since)
 }
 
+/// A verdict, and the deployment it was made for (empty: a migration's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthVerdict {
+    pub deployment_id: String,
+    pub status: AllocDeploymentStatus,
+}
+
 /// What a health watcher reads and where it writes.
 pub struct HealthInputs {
     pub alloc_id: String,
@@ -77,7 +84,9 @@ pub struct HealthInputs {
     pub state_changes: watch::Receiver<u64>,
     pub services: Arc<ServiceRegistry>,
     /// The verdict lands here; `report` sends it to the servers.
-    pub health: Arc<Mutex<Option<AllocDeploymentStatus>>>,
+    pub health: Arc<Mutex<Option<HealthVerdict>>>,
+    /// The deployment the allocation belongs to as the watch starts.
+    pub deployment_id: String,
     pub report: Arc<dyn Fn() + Send + Sync>,
 }
 
@@ -98,10 +107,13 @@ pub async fn watch(s: HealthRules, mut i: HealthInputs) {
                     tracing::info!(alloc = %i.alloc_id, reason = %why, "allocation is unhealthy");
                 }
                 if let Ok(mut h) = i.health.lock() {
-                    *h = Some(AllocDeploymentStatus {
-                        healthy: Some(healthy),
-                        timestamp: api::time::rfc3339_nanos(crate::client::events::now_nanos()),
-                        ..Default::default()
+                    *h = Some(HealthVerdict {
+                        deployment_id: i.deployment_id.clone(),
+                        status: AllocDeploymentStatus {
+                            healthy: Some(healthy),
+                            timestamp: api::time::rfc3339_nanos(crate::client::events::now_nanos()),
+                            ..Default::default()
+                        },
                     });
                 }
                 (i.report)();

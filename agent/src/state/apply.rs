@@ -150,7 +150,10 @@ impl Tables {
                         a.client_description = u.client_description.clone();
                     }
                     a.task_states = u.task_states.clone();
-                    if let Some(health) = &u.deployment_status {
+                    // A verdict made for an earlier deployment (sent before the client saw the
+                    // allocation move into this one) is not this deployment's.
+                    let current = u.deployment_id.is_empty() || u.deployment_id == a.deployment_id;
+                    if let Some(health) = u.deployment_status.as_ref().filter(|_| current) {
                         // The client judges health; the scheduler owns whether it is a canary.
                         let before = a.deployment_status.as_ref().and_then(|d| d.healthy);
                         let canary = a.deployment_status.as_ref().is_some_and(|d| d.canary);

@@ -105,7 +105,7 @@ fn a_plan_never_rolls_back_what_the_client_reported() {
                 client_status: ALLOC_CLIENT_RUNNING.into(),
                 client_description: String::new(),
                 task_states: states,
-                deployment_status: None,
+                ..Default::default()
             }],
             evals: vec![],
             now: 20,

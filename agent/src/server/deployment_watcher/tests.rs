@@ -308,3 +308,37 @@ fn a_verdict_on_an_outdated_deployment_is_refused_and_rolls_nothing_back() {
         DEPLOYMENT_STATUS_RUNNING
     );
 }
+
+#[test]
+fn a_verdict_made_for_an_earlier_deployment_is_not_counted() {
+    // Scenario: the client judged allocation "a" unhealthy for deployment d0, and its report
+    // arrives after "a" moved into d1: d1 counts nothing and does not fail.
+    let mut t = tables(
+        deployment(1, 0, false, false),
+        vec![alloc("a", "d1", false)],
+    );
+    t.apply(
+        5,
+        &Command::AllocClientUpdate {
+            updates: vec![AllocClientUpdate {
+                id: "a".into(),
+                client_status: ALLOC_CLIENT_RUNNING.into(),
+                deployment_status: Some(AllocDeploymentStatus {
+                    healthy: Some(false),
+                    ..Default::default()
+                }),
+                deployment_id: "d0".into(),
+                ..Default::default()
+            }],
+            evals: vec![],
+            now: 500 * S,
+        },
+    );
+    let a = t.alloc("a").unwrap();
+    assert!(a.deployment_status.is_none(), "{:?}", a.deployment_status);
+    assert_eq!(
+        t.deployment("d1").unwrap().task_groups["g"].unhealthy_allocs,
+        0
+    );
+    assert_eq!(decide_now(&t, Some((0, 0))), None);
+}
