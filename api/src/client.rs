@@ -574,6 +574,19 @@ impl Client {
         self.post(&format!("/v1/deployment/promote/{}", seg(id)), &[], &req)
     }
 
+    /// Pauses (`pause`) or resumes a deployment.
+    pub fn pause_deployment(
+        &self,
+        id: &str,
+        pause: bool,
+    ) -> Result<crate::DeploymentUpdateResponse, ClientError> {
+        let req = crate::DeploymentPauseRequest {
+            deployment_id: id.to_string(),
+            pause,
+        };
+        self.post(&format!("/v1/deployment/pause/{}", seg(id)), &[], &req)
+    }
+
     pub fn fail_deployment(
         &self,
         id: &str,

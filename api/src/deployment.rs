@@ -11,6 +11,7 @@ pub const DEPLOYMENT_STATUS_SUCCESSFUL: &str = "successful";
 pub const DEPLOYMENT_STATUS_CANCELLED: &str = "cancelled";
 
 pub const DEPLOYMENT_DESC_RUNNING: &str = "Deployment is running";
+pub const DEPLOYMENT_DESC_PAUSED: &str = "Deployment is paused";
 pub const DEPLOYMENT_DESC_NEEDS_PROMOTION: &str =
     "Deployment is running but requires manual promotion";
 pub const DEPLOYMENT_DESC_AUTO_PROMOTION: &str =
@@ -137,6 +138,16 @@ pub struct DeploymentPromoteRequest {
     pub all: bool,
     #[serde(default)]
     pub groups: Option<Vec<String>>,
+}
+
+/// `POST /v1/deployment/pause/:id`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeploymentPauseRequest {
+    #[serde(rename = "DeploymentID", default)]
+    pub deployment_id: String,
+    /// true pauses, false resumes.
+    pub pause: bool,
 }
 
 /// What a deployment write answers.

@@ -154,6 +154,10 @@ enum DeploymentCommand {
     Promote(deployment_promote::Args),
     /// Mark a deployment failed (rolling back with auto_revert)
     Fail(deployment_fail::Args),
+    /// Pause a deployment: it places nothing more until resumed
+    Pause(deployment_pause::Args),
+    /// Resume a paused deployment
+    Resume(deployment_pause::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,6 +226,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             DeploymentCommand::Status(a) => deployment_status::run(&client(), a),
             DeploymentCommand::Promote(a) => deployment_promote::run(&client(), a),
             DeploymentCommand::Fail(a) => deployment_fail::run(&client(), a),
+            DeploymentCommand::Pause(a) => deployment_pause::run(&client(), a, true),
+            DeploymentCommand::Resume(a) => deployment_pause::run(&client(), a, false),
         },
         Command::Service { command } => match command {
             ServiceCommand::List(a) => service_list::run(&client(), a),

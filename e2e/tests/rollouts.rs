@@ -499,6 +499,26 @@ fn canaries_wait_for_promotion_then_take_over() {
         .count();
     assert_eq!(running_v1, 3);
 
+    // Paused, it waits; resumed, it waits for its promotion again.
+    let (code, out) = ctl(c, &["deployment", "pause", &id2[..8]]);
+    assert_eq!(code, 0, "{out}");
+    let paused = get(c, &format!("/v1/deployment/{id2}"));
+    assert_eq!(
+        (&paused["Status"], &paused["StatusDescription"]),
+        (&"paused".into(), &"Deployment is paused".into()),
+        "{paused:#}"
+    );
+    let (code, out) = ctl(c, &["deployment", "resume", &id2[..8]]);
+    assert_eq!(code, 0, "{out}");
+    let resumed = get(c, &format!("/v1/deployment/{id2}"));
+    assert_eq!(resumed["Status"], "running", "{resumed:#}");
+    assert!(
+        resumed["StatusDescription"]
+            .as_str()
+            .is_some_and(|d| d.contains("promotion")),
+        "{resumed:#}"
+    );
+
     let traffic = Traffic::start(url.clone());
     let (code, out) = ctl(c, &["deployment", "promote", &id2]);
     assert_eq!(code, 0, "{out}\n{}", c.report());

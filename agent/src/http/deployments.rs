@@ -3,7 +3,7 @@
 use super::error::parse_body;
 use super::{json_indexed, read_blocking, HttpError, HttpState};
 use crate::state::Table;
-use api::{Allocation, Deployment, DeploymentPromoteRequest};
+use api::{Allocation, Deployment, DeploymentPauseRequest, DeploymentPromoteRequest};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -76,6 +76,16 @@ pub async fn promote(
         req.groups.filter(|g| !g.is_empty())
     };
     let resp = st.server()?.deployment_promote(&id, groups).await?;
+    Ok(json_indexed(&resp, resp.index))
+}
+
+pub async fn pause(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let req: DeploymentPauseRequest = parse_body(&body)?;
+    let resp = st.server()?.deployment_pause(&id, req.pause).await?;
     Ok(json_indexed(&resp, resp.index))
 }
 

@@ -102,6 +102,10 @@ pub fn router(state: HttpState) -> Router {
             "/v1/deployment/fail/{id}",
             post(deployments::fail).put(deployments::fail),
         )
+        .route(
+            "/v1/deployment/pause/{id}",
+            post(deployments::pause).put(deployments::pause),
+        )
         .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/allocations", get(allocs::list))

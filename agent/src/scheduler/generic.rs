@@ -182,7 +182,10 @@ pub fn schedule(
                 update: strategy(&job, tg),
                 deployment_id: current.as_ref().map_or("", |d| d.id.as_str()),
                 state: current.as_ref().and_then(|d| d.task_groups.get(&tg.name)),
-                active: current.as_ref().is_none_or(|d| d.active()),
+                // A paused deployment keeps its allocations but rolls no further.
+                active: current
+                    .as_ref()
+                    .is_none_or(|d| d.status == api::DEPLOYMENT_STATUS_RUNNING),
             };
             reconcile_group(&job, tg, ga, &health, ctx.now, &eval.id, &rollout)
         })

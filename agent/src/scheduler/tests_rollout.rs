@@ -216,3 +216,27 @@ fn a_failed_replacement_holds_the_rest_of_the_rollout_back() {
         );
     }
 }
+
+#[test]
+fn a_paused_deployment_rolls_no_further_until_resumed() {
+    // Scenario: max_parallel 1; the first replacement turns healthy while the deployment is
+    // paused: nothing else is replaced; resumed, the next copy goes.
+    let (mut s, j) = running(3, rolling(1, 0));
+    let v1 = changed(&j, 1);
+    s.upsert_job(v1.clone());
+    let out = run(&s, &v1);
+    let first = new_allocs(&s, &out);
+    apply(&mut s, &out);
+    let set_status = |s: &mut MemState, status: &str| {
+        let mut d = (*s.latest_deployment("default", "web").unwrap()).clone();
+        d.status = status.into();
+        s.upsert_deployment(d);
+    };
+    set_status(&mut s, DEPLOYMENT_STATUS_PAUSED);
+    set_healthy(&mut s, &first[0].id, true);
+    let out = run(&s, &v1);
+    assert!(out.plan.is_noop(), "{:?}", out.plan);
+    set_status(&mut s, DEPLOYMENT_STATUS_RUNNING);
+    let out = run(&s, &v1);
+    assert_eq!(new_allocs(&s, &out).len(), 1);
+}

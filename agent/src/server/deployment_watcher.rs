@@ -385,6 +385,78 @@ impl Server {
         })
     }
 
+    /// `deployment pause|resume`: a paused rollout places nothing more and misses no deadline;
+    /// resuming asks for the evaluation that goes on.
+    pub async fn deployment_pause(
+        &self,
+        id: &str,
+        pause: bool,
+    ) -> Result<DeploymentUpdateResponse, ServerError> {
+        let (d, job) = self.state.read(|t| {
+            let d = t.deployment(id);
+            let job = d.as_ref().and_then(|d| t.job(&d.namespace, &d.job_id));
+            (d, job)
+        });
+        let d = d.ok_or_else(|| ServerError::NotFound(format!("deployment {id} not found")))?;
+        if !d.active() {
+            return Err(ServerError::Invalid(format!(
+                "deployment {id} is {}: only a running or paused deployment can be {}",
+                d.status,
+                if pause { "paused" } else { "resumed" }
+            )));
+        }
+        let (status, description) = if pause {
+            (DEPLOYMENT_STATUS_PAUSED, DEPLOYMENT_DESC_PAUSED)
+        } else if d.requires_promotion() {
+            let auto = d
+                .task_groups
+                .values()
+                .filter(|g| g.desired_canaries > 0 && !g.promoted)
+                .all(|g| g.auto_promote);
+            let desc = if auto {
+                DEPLOYMENT_DESC_AUTO_PROMOTION
+            } else {
+                DEPLOYMENT_DESC_NEEDS_PROMOTION
+            };
+            (DEPLOYMENT_STATUS_RUNNING, desc)
+        } else {
+            (DEPLOYMENT_STATUS_RUNNING, DEPLOYMENT_DESC_RUNNING)
+        };
+        let evals: Vec<Evaluation> = match (&job, pause) {
+            (Some(job), false) => {
+                let mut eval = new_eval(job, TRIGGER_DEPLOYMENT_WATCHER);
+                eval.deployment_id = d.id.clone();
+                vec![eval]
+            }
+            _ => Vec::new(),
+        };
+        let (index, res) = self
+            .raft
+            .apply(Command::DeploymentStatus {
+                update: DeploymentStatusUpdate {
+                    deployment_id: d.id.clone(),
+                    status: status.into(),
+                    status_description: description.into(),
+                },
+                revert_to: None,
+                evals: evals.clone(),
+                now: now_nanos(),
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        if let Some(why) = res.error {
+            return Err(ServerError::Conflict(why));
+        }
+        self.enqueue_evals(&res.evals);
+        Ok(DeploymentUpdateResponse {
+            eval_id: evals.first().map(|e| e.id.clone()).unwrap_or_default(),
+            eval_create_index: index,
+            deployment_modify_index: index,
+            reverted_job_version: None,
+            index,
+        })
+    }
+
     /// `deployment fail`: ends the rollout; with `auto_revert`, rolls back to the last stable
     /// version.
     pub async fn deployment_fail(&self, id: &str) -> Result<DeploymentUpdateResponse, ServerError> {

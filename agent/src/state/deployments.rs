@@ -109,6 +109,17 @@ impl Tables {
     ) {
         let mut stable = None;
         self.change_deployment(index, now, &u.deployment_id, |d| {
+            // A resumed deployment gets its progress deadlines afresh: the pause is not a stall.
+            if d.status == DEPLOYMENT_STATUS_PAUSED && u.status == DEPLOYMENT_STATUS_RUNNING {
+                for g in d
+                    .task_groups
+                    .values_mut()
+                    .filter(|g| g.progress_deadline > 0)
+                {
+                    g.require_progress_by =
+                        api::time::rfc3339_nanos(now.saturating_add(g.progress_deadline));
+                }
+            }
             d.status = u.status.clone();
             d.status_description = u.status_description.clone();
             if d.status == DEPLOYMENT_STATUS_SUCCESSFUL {

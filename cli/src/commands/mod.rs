@@ -5,6 +5,7 @@ pub mod alloc_logs;
 pub mod alloc_status;
 pub mod deployment_fail;
 pub mod deployment_list;
+pub mod deployment_pause;
 pub mod deployment_promote;
 pub mod deployment_status;
 pub mod eval_status;

@@ -342,3 +342,39 @@ fn a_verdict_made_for_an_earlier_deployment_is_not_counted() {
     );
     assert_eq!(decide_now(&t, Some((0, 0))), None);
 }
+
+#[test]
+fn a_paused_deployment_misses_no_deadline_and_resumes_with_a_fresh_one() {
+    // Scenario: d1 is paused past its progress deadline: no decision. Resumed at 5000 s, its
+    // deadline starts again from then.
+    let mut t = tables(
+        deployment(1, 0, false, false),
+        vec![alloc("a", "d1", false)],
+    );
+    let status = |t: &mut Tables, index, status: &str, now| {
+        let res = t.apply(
+            index,
+            &Command::DeploymentStatus {
+                update: DeploymentStatusUpdate {
+                    deployment_id: "d1".into(),
+                    status: status.into(),
+                    status_description: String::new(),
+                },
+                revert_to: None,
+                evals: vec![],
+                now,
+            },
+        );
+        assert!(res.error.is_none(), "{res:?}");
+    };
+    status(&mut t, 5, DEPLOYMENT_STATUS_PAUSED, 900 * S);
+    let d = t.deployment("d1").unwrap();
+    assert_eq!(decide(&t, &d, 2000 * S, Some((0, 0))), None);
+    status(&mut t, 6, DEPLOYMENT_STATUS_RUNNING, 5000 * S);
+    let d = t.deployment("d1").unwrap();
+    assert_eq!(
+        d.task_groups["g"].require_progress_by,
+        api::time::rfc3339_nanos(5600 * S)
+    );
+    assert_eq!(decide(&t, &d, 5100 * S, Some((0, 0))), None);
+}
