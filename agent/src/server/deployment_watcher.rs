@@ -277,17 +277,32 @@ impl Server {
             .iter()
             .map(|j| new_eval(j, TRIGGER_JOB_REGISTER))
             .collect();
+        self.write_status(&d.id, status, description, revert, evals)
+            .await
+    }
+
+    /// One deployment status write through raft, refused (409) when the deployment ended or
+    /// its job moved on meanwhile.
+    async fn write_status(
+        &self,
+        id: &str,
+        status: &str,
+        description: String,
+        revert: Option<Job>,
+        evals: Vec<Evaluation>,
+    ) -> Result<DeploymentUpdateResponse, ServerError> {
         let reverted = revert.as_ref().map(|j| j.version);
+        let eval_id = evals.first().map(|e| e.id.clone()).unwrap_or_default();
         let (index, res) = self
             .raft
             .apply(Command::DeploymentStatus {
                 update: DeploymentStatusUpdate {
-                    deployment_id: d.id.clone(),
+                    deployment_id: id.to_string(),
                     status: status.into(),
                     status_description: description,
                 },
                 revert_to: revert.map(Box::new),
-                evals: evals.clone(),
+                evals,
                 now: now_nanos(),
             })
             .await
@@ -297,7 +312,7 @@ impl Server {
         }
         self.enqueue_evals(&res.evals);
         Ok(DeploymentUpdateResponse {
-            eval_id: evals.first().map(|e| e.id.clone()).unwrap_or_default(),
+            eval_id,
             eval_create_index: index,
             deployment_modify_index: index,
             reverted_job_version: reverted,
@@ -430,31 +445,8 @@ impl Server {
             }
             _ => Vec::new(),
         };
-        let (index, res) = self
-            .raft
-            .apply(Command::DeploymentStatus {
-                update: DeploymentStatusUpdate {
-                    deployment_id: d.id.clone(),
-                    status: status.into(),
-                    status_description: description.into(),
-                },
-                revert_to: None,
-                evals: evals.clone(),
-                now: now_nanos(),
-            })
+        self.write_status(&d.id, status, description.into(), None, evals)
             .await
-            .map_err(ServerError::Raft)?;
-        if let Some(why) = res.error {
-            return Err(ServerError::Conflict(why));
-        }
-        self.enqueue_evals(&res.evals);
-        Ok(DeploymentUpdateResponse {
-            eval_id: evals.first().map(|e| e.id.clone()).unwrap_or_default(),
-            eval_create_index: index,
-            deployment_modify_index: index,
-            reverted_job_version: None,
-            index,
-        })
     }
 
     /// `deployment fail`: ends the rollout; with `auto_revert`, rolls back to the last stable
