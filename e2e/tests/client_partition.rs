@@ -31,9 +31,7 @@ fn running_nodes(c: &DockerCluster) -> Vec<String> {
 
 #[test]
 fn a_partitioned_client_is_replaced_and_stops_its_copy_when_it_returns() -> Result<()> {
-    if !docker::docker_or_skip("client_partition")? {
-        return Ok(());
-    }
+    docker::require_docker("client_partition")?;
     let mut c = DockerCluster::start(1)?;
     let result = scenario(&mut c);
     result.map_err(|e| {

@@ -1,5 +1,5 @@
 //! The driver against the real kernel: namespaces, chroot and cgroups, as root. Where the host
-//! cannot provide them the tests say why and pass, except under CI=true where they fail.
+//! cannot provide them the tests fail and say what is missing.
 
 use super::*;
 use crate::drivers::TaskStatus;
@@ -9,8 +9,8 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// None (after saying why) when this host cannot run exec tasks.
-fn usable() -> Option<ExecDriver> {
+/// The driver; panics with what is missing when this host cannot run exec tasks.
+fn usable() -> ExecDriver {
     let why = if !nix::unistd::geteuid().is_root() {
         Some("not running as root".to_string())
     } else if let Err(e) = spawn::probe_namespaces() {
@@ -21,14 +21,10 @@ fn usable() -> Option<ExecDriver> {
         None
     };
     match why {
-        None => Some(ExecDriver::new(&DriverSettings::default())),
-        Some(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("exec cannot run here: {why}")
-        }
-        Some(why) => {
-            eprintln!("skipping: exec cannot run here: {why}");
-            None
-        }
+        None => ExecDriver::new(&DriverSettings::default()),
+        Some(why) => panic!(
+            "the exec driver's tests need root on Linux with namespaces and cgroup v2: {why}"
+        ),
     }
 }
 
@@ -118,7 +114,7 @@ async fn wait(h: &TaskHandle) -> ExitResult {
 
 #[tokio::test]
 async fn sees_only_its_own_processes_and_runs_as_nobody() {
-    let Some(d) = usable() else { return };
+    let d = usable();
     assert!(d.fingerprint().healthy);
     let script = "echo pid=$$; echo uid=$(id -u); echo procs=$(ls /proc | grep -c '^[0-9]'); \
                   echo dir=$NOMAD_TASK_DIR; echo host=$(cat /proc/sys/kernel/hostname); touch /local/x && echo wrote; test -d /alloc/logs; exit 3";
@@ -150,7 +146,7 @@ async fn sees_only_its_own_processes_and_runs_as_nobody() {
 
 #[tokio::test]
 async fn is_stopped_by_its_memory_limit() {
-    let Some(d) = usable() else { return };
+    let d = usable();
     let mut a = alloc("tail", &["/dev/zero"]);
     a.cfg.memory_mb = 32;
     let h = d.start(&a.cfg).await.unwrap();
@@ -167,7 +163,7 @@ async fn is_stopped_by_its_memory_limit() {
 
 #[tokio::test]
 async fn stop_kills_a_task_that_ignores_the_signal_and_recover_reattaches() {
-    let Some(d) = usable() else { return };
+    let d = usable();
     // As pid 1 of its namespace, sleep has no handler and never sees SIGTERM: only the SIGKILL
     // after the timeout ends it.
     let a = alloc("sleep", &["300"]);
@@ -199,7 +195,7 @@ async fn stop_kills_a_task_that_ignores_the_signal_and_recover_reattaches() {
 
 #[tokio::test]
 async fn stop_lets_a_task_with_a_handler_exit_gracefully() {
-    let Some(d) = usable() else { return };
+    let d = usable();
     let mut a = alloc(
         "/bin/sh",
         &[
@@ -254,7 +250,7 @@ async fn refuses_root_and_bad_configs_before_touching_anything() {
 
 #[tokio::test]
 async fn a_missing_program_is_a_clear_start_error() {
-    let Some(d) = usable() else { return };
+    let d = usable();
     let a = alloc("no-such-program", &[]);
     let err = d.start(&a.cfg).await.unwrap_err();
     assert!(err.to_string().contains("no-such-program"), "{err}");
