@@ -74,6 +74,20 @@ fn node_ids_by_name(c: &Cluster) -> Vec<(String, String, String)> {
 }
 
 /// `servers` servers and one client agent per name, every client's node ready.
+/// Adds client-b and waits until both clients are ready.
+fn add_second_client(c: &mut Cluster) {
+    c.add_client("client-b").unwrap();
+    wait_for("client-b ready", SETTLE, || {
+        (node_ids_by_name(c)
+            .iter()
+            .filter(|n| n.2 == "ready")
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .unwrap();
+}
+
 fn cluster_with_clients(servers: usize, clients: &[&str]) -> Cluster {
     let mut c = Cluster::start(servers, "").unwrap();
     c.wait_leader(SETTLE).unwrap();
@@ -516,16 +530,7 @@ fn a_drain_deadline_stops_what_the_migration_pace_left_behind() {
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", c.clients[0].log()));
     let node_a = running_nodes_of(&c, "slow-drain")[0].clone();
-    c.add_client("client-b").unwrap();
-    wait_for("client-b ready", SETTLE, || {
-        (node_ids_by_name(&c)
-            .iter()
-            .filter(|n| n.2 == "ready")
-            .count()
-            == 2)
-            .then_some(())
-    })
-    .unwrap();
+    add_second_client(&mut c);
 
     let out = c.ctl(
         0,
@@ -584,16 +589,7 @@ fn a_drain_moves_the_next_copy_once_the_last_replacement_is_healthy() {
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", c.servers[0].log()));
     let node_a = running_nodes_of(&c, "paced-drain")[0].clone();
-    c.add_client("client-b").unwrap();
-    wait_for("client-b ready", SETTLE, || {
-        (node_ids_by_name(&c)
-            .iter()
-            .filter(|n| n.2 == "ready")
-            .count()
-            == 2)
-            .then_some(())
-    })
-    .unwrap();
+    add_second_client(&mut c);
     let out = c.ctl(0, &["node", "drain", "-enable", "-yes", &node_a[..8]]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     wait_for("both copies on client-b", SETTLE, || {

@@ -24,6 +24,21 @@ pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, 
     .await
 }
 
+/// The job in a body sent to `/v1/job/:id/...` must be that job.
+fn same_job_id(job: &Job, id: &str) -> Result<(), HttpError> {
+    let body_id = if job.id.is_empty() {
+        &job.name
+    } else {
+        &job.id
+    };
+    if body_id != id {
+        return Err(HttpError::bad_request(format!(
+            "Job ID does not match URL: {body_id:?} in the body, {id:?} in the path"
+        )));
+    }
+    Ok(())
+}
+
 pub async fn register(State(st): State<HttpState>, body: Bytes) -> Result<Response, HttpError> {
     let req: JobRegisterRequest = parse_body(&body)?;
     do_register(&st, req).await
@@ -35,16 +50,7 @@ pub async fn register_at(
     body: Bytes,
 ) -> Result<Response, HttpError> {
     let req: JobRegisterRequest = parse_body(&body)?;
-    let body_id = if req.job.id.is_empty() {
-        &req.job.name
-    } else {
-        &req.job.id
-    };
-    if *body_id != id {
-        return Err(HttpError::bad_request(format!(
-            "Job ID does not match URL: {body_id:?} in the body, {id:?} in the path"
-        )));
-    }
+    same_job_id(&req.job, &id)?;
     do_register(&st, req).await
 }
 
@@ -172,16 +178,7 @@ pub async fn plan(
     body: Bytes,
 ) -> Result<Response, HttpError> {
     let req: JobPlanRequest = parse_body(&body)?;
-    let body_id = if req.job.id.is_empty() {
-        &req.job.name
-    } else {
-        &req.job.id
-    };
-    if *body_id != id {
-        return Err(HttpError::bad_request(format!(
-            "Job ID does not match URL: {body_id:?} in the body, {id:?} in the path"
-        )));
-    }
+    same_job_id(&req.job, &id)?;
     let server = st.server()?;
     let resp = server.job_plan(req.job, req.diff).await?;
     Ok(json_indexed(&resp, resp.job_modify_index))

@@ -44,6 +44,17 @@ fn rolling(max_parallel: i32, canary: i32) -> UpdateStrategy {
     }
 }
 
+/// Three copies, max_parallel 1: version 1 registered and its first replacement placed.
+fn first_replacement_of_three() -> (MemState, Job, Vec<Allocation>) {
+    let (mut s, j) = running(3, rolling(1, 0));
+    let v1 = changed(&j, 1);
+    s.upsert_job(v1.clone());
+    let out = run(&s, &v1);
+    let first = new_allocs(&s, &out);
+    apply(&mut s, &out);
+    (s, v1, first)
+}
+
 fn new_allocs(s: &MemState, out: &SchedulerOutcome) -> Vec<Allocation> {
     placed(s, out).into_iter().cloned().collect()
 }
@@ -168,12 +179,7 @@ fn an_unhealthy_replacement_is_replaced_while_the_deployment_runs() {
     // Scenario: max_parallel 1. The first replacement runs but its client judges it unhealthy
     // (its checks never passed): the next evaluation stops it and places another in its name,
     // in the same deployment, and no other old copy is touched meanwhile.
-    let (mut s, j) = running(3, rolling(1, 0));
-    let v1 = changed(&j, 1);
-    s.upsert_job(v1.clone());
-    let out = run(&s, &v1);
-    let first = new_allocs(&s, &out);
-    apply(&mut s, &out);
+    let (mut s, v1, first) = first_replacement_of_three();
     set_healthy(&mut s, &first[0].id, false);
     let out = run(&s, &v1);
     let stops = stopped(&out);
@@ -195,12 +201,7 @@ fn a_failed_replacement_holds_the_rest_of_the_rollout_back() {
     // Scenario: max_parallel 1. The first replacement's task fails and its client reports it
     // unhealthy: no other old copy is replaced, however many evaluations run, until it is
     // replaced (by its reschedule policy) or the deployment ends.
-    let (mut s, j) = running(3, rolling(1, 0));
-    let v1 = changed(&j, 1);
-    s.upsert_job(v1.clone());
-    let out = run(&s, &v1);
-    let first = new_allocs(&s, &out);
-    apply(&mut s, &out);
+    let (mut s, v1, first) = first_replacement_of_three();
     set_healthy(&mut s, &first[0].id, false);
     let mut failed = (*s.alloc(&first[0].id).unwrap()).clone();
     failed.client_status = "failed".into();
@@ -221,12 +222,7 @@ fn a_failed_replacement_holds_the_rest_of_the_rollout_back() {
 fn a_paused_deployment_rolls_no_further_until_resumed() {
     // Scenario: max_parallel 1; the first replacement turns healthy while the deployment is
     // paused: nothing else is replaced; resumed, the next copy goes.
-    let (mut s, j) = running(3, rolling(1, 0));
-    let v1 = changed(&j, 1);
-    s.upsert_job(v1.clone());
-    let out = run(&s, &v1);
-    let first = new_allocs(&s, &out);
-    apply(&mut s, &out);
+    let (mut s, v1, first) = first_replacement_of_three();
     let set_status = |s: &mut MemState, status: &str| {
         let mut d = (*s.latest_deployment("default", "web").unwrap()).clone();
         d.status = status.into();

@@ -4,6 +4,7 @@
 mod blocked_evals;
 mod client_rpc;
 mod deployment_watcher;
+mod deployments;
 mod endpoints;
 mod eval_broker;
 mod heartbeat;

@@ -86,7 +86,7 @@ impl StoredEvent {
             Change::Alloc(a) => (&a.id, &a.namespace, nonempty([&a.job_id, &a.deployment_id])),
             Change::Eval(e) => (&e.id, &e.namespace, nonempty([&e.job_id, &e.deployment_id])),
             Change::Node(n) => (&n.id, "", Vec::new()),
-            Change::Deployment(d) => (&d.id, &d.namespace, nonempty([&d.job_id, ""])),
+            Change::Deployment(d) => (&d.id, &d.namespace, vec![d.job_id.clone()]),
             Change::Service(s) | Change::ServiceRemoved(s) => (
                 &s.service_name,
                 &s.namespace,

@@ -2,9 +2,19 @@
 //! success, progress deadlines, automatic promotion, and progress that asks for an evaluation.
 
 use super::*;
-use crate::state::Command;
+use crate::state::{Command, DeploymentStatusUpdate};
 
 const S: i64 = 1_000_000_000;
+
+/// The watcher's decision on `d` with its counts made from `t`.
+fn decide(
+    t: &Tables,
+    d: &Arc<Deployment>,
+    now: i64,
+    seen: Option<(usize, usize)>,
+) -> Option<Decision> {
+    super::decide(t, d, now, seen, &health_counts(t, d))
+}
 
 fn job(build: &str) -> Job {
     let mut j = Job {
