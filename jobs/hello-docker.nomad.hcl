@@ -1,9 +1,11 @@
-# Two copies of a small web server in Docker, behind one service.
+# Two copies of a small web server in Docker, behind the servers' nginx at
+# http://192.168.10.11/hello-docker/.
 #
-# No registry is needed: `scripts/build-local-images` imports `local/busybox:e2e` from the host's
-# static busybox. On a host with a registry, any image works (`image = "nginx:1.25"`, say).
+# The lab's clients pull busybox from Docker Hub. Without a registry, import one from a static
+# busybox and tag it busybox:1.36 on each client (scripts/build-local-images makes
+# local/busybox:e2e; scripts/test-lab loads it into its client containers that way).
 #
-#     scripts/build-local-images && nomadctl job run jobs/hello-docker.nomad.hcl
+#     nomadctl job run /vagrant/jobs/hello-docker.nomad.hcl
 
 job "hello-docker" {
   datacenters = ["*"]
@@ -35,9 +37,9 @@ job "hello-docker" {
       driver = "docker"
 
       config {
-        image   = "local/busybox:e2e"
+        image   = "busybox:1.36"
         command = "sh"
-        args    = ["-c", "echo hello-docker copy $NOMAD_ALLOC_INDEX; exec httpd -f -p 8080 -h /www"]
+        args    = ["-c", "echo hello-docker copy $NOMAD_ALLOC_INDEX; mkdir -p /tmp/www; echo \"hello from docker, alloc $NOMAD_ALLOC_ID\" > /tmp/www/index.html; exec httpd -f -p 8080 -h /tmp/www"]
         ports   = ["http"]
         labels  = { app = "hello-docker" }
       }

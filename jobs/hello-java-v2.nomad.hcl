@@ -1,15 +1,9 @@
-# hello-java, version 2: the same job with a new argument. Running it after hello-java.nomad.hcl
-# replaces the two copies one at a time (update.max_parallel = 1).
+# hello-java, version 2: the same job with a new argument. After hello-java.nomad.hcl, plan it to
+# see the change, then run it with the plan's check-index: the two copies are replaced one at a
+# time (update.max_parallel = 1), each after the new one is healthy.
 #
-# Without internet or a registry, build the jar and serve it over loopback first:
-#
-#     scripts/build-local-images
-#     python3 -m http.server 8000 --bind 127.0.0.1 --directory jobs/build &
-#     nomadctl job run jobs/hello-java.nomad.hcl
-#
-# Pin the artifact with its checksum (scripts/build-local-images prints it) by adding
-#     options { checksum = "sha256:<hex>" }
-# to the artifact block: a mismatch then fails the task with an event that says so.
+#     nomadctl job plan /vagrant/jobs/hello-java-v2.nomad.hcl
+#     nomadctl job run -check-index <index> /vagrant/jobs/hello-java-v2.nomad.hcl
 
 job "hello-java" {
   datacenters = ["*"]
@@ -44,9 +38,13 @@ job "hello-java" {
       driver = "java"
 
       artifact {
-        source      = "http://127.0.0.1:8000/hello-java.jar"
+        source      = "http://192.168.10.11/artifacts/hello-java.jar"
         destination = "local/"
         mode        = "file"
+
+        options {
+          checksum = "sha256:946d96688cb340c500c0522e0dffe96387dc16b2f55e95df370d6efb29560993"
+        }
       }
 
       config {

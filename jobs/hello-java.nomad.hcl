@@ -1,14 +1,11 @@
-# The seed's hello-java: a jar fetched as an artifact, run by the java driver, two copies.
+# The lab's hello-java: a jar fetched as an artifact, run by the java driver, two copies behind
+# the servers' nginx at http://192.168.10.11/hello-java/.
 #
-# Without internet or a registry, build the jar and serve it over loopback first:
+# The jar is served by the servers' nginx (/artifacts/, from jobs/artifacts/ through the proxy
+# role), so the lab needs nothing from the internet. Its checksum is pinned: a different file fails
+# the task with an event that says so. scripts/build-lab-artifacts rebuilds it and prints the sum.
 #
-#     scripts/build-local-images
-#     python3 -m http.server 8000 --bind 127.0.0.1 --directory jobs/build &
-#     nomadctl job run jobs/hello-java.nomad.hcl
-#
-# Pin the artifact with its checksum (scripts/build-local-images prints it) by adding
-#     options { checksum = "sha256:<hex>" }
-# to the artifact block: a mismatch then fails the task with an event that says so.
+#     nomadctl job run /vagrant/jobs/hello-java.nomad.hcl
 
 job "hello-java" {
   datacenters = ["*"]
@@ -43,9 +40,13 @@ job "hello-java" {
       driver = "java"
 
       artifact {
-        source      = "http://127.0.0.1:8000/hello-java.jar"
+        source      = "http://192.168.10.11/artifacts/hello-java.jar"
         destination = "local/"
         mode        = "file"
+
+        options {
+          checksum = "sha256:946d96688cb340c500c0522e0dffe96387dc16b2f55e95df370d6efb29560993"
+        }
       }
 
       config {

@@ -203,7 +203,20 @@ impl Config {
                 .options
                 .get("user.allow_root")
                 .is_some_and(|v| file::truthy(&serde_json::Value::String(v.clone()))),
+            allowlist: self.driver_list("driver.allowlist"),
+            denylist: self.driver_list("driver.denylist").unwrap_or_default(),
         }
+    }
+
+    /// A comma-separated client option such as `driver.allowlist`, split and trimmed.
+    fn driver_list(&self, key: &str) -> Option<Vec<String>> {
+        self.client.options.get(key).map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
     }
 
     pub fn raw_exec_enabled(&self) -> bool {
@@ -302,6 +315,17 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "datacenter and region must not be empty".into(),
             ));
+        }
+        for key in ["driver.allowlist", "driver.denylist"] {
+            for name in self.driver_list(key).unwrap_or_default() {
+                if !crate::drivers::BUILTIN_DRIVER_NAMES.contains(&name.as_str()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "client option {key:?} names {name:?}, which is not a driver of this \
+                         agent (it has {})",
+                        crate::drivers::BUILTIN_DRIVER_NAMES.join(", ")
+                    )));
+                }
+            }
         }
         let p = &self.ports;
         let clash = |a: u16, b: u16| a != 0 && a == b;

@@ -396,3 +396,40 @@ fn template_and_consul_mistakes_are_refused_where_written() {
         assert!(err.starts_with(want), "{err}\nwanted {want}");
     }
 }
+
+#[test]
+fn driver_allowlist_and_denylist_pick_the_drivers_and_refuse_unknown_names() {
+    let dir = temp_dir("drivers");
+    let load = |text: &str| {
+        let path = write(&dir, "client.hcl", text);
+        Config::load(&AgentFlags {
+            config: vec![path],
+            ..Default::default()
+        })
+    };
+    let cfg = load(
+        "client {\n  enabled = true\n  options = {\n    \"driver.allowlist\" = \"exec, java\"\n  }\n}\n",
+    )
+    .unwrap();
+    let names: Vec<String> = crate::drivers::builtin_drivers(&cfg.driver_settings())
+        .into_keys()
+        .collect();
+    assert_eq!(names, ["exec", "java"]);
+
+    let cfg = load(
+        "client {\n  enabled = true\n  options = {\n    \"driver.denylist\" = \"docker\"\n  }\n}\n",
+    )
+    .unwrap();
+    let names: Vec<String> = crate::drivers::builtin_drivers(&cfg.driver_settings())
+        .into_keys()
+        .collect();
+    assert_eq!(names, ["exec", "java", "raw_exec"]);
+
+    let err = load(
+        "client {\n  enabled = true\n  options = {\n    \"driver.allowlist\" = \"exec,podman\"\n  }\n}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("\"podman\", which is not a driver"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

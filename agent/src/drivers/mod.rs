@@ -233,7 +233,14 @@ pub struct DriverSettings {
     pub chroot_env: Option<Vec<(String, String)>>,
     /// Whether exec and java may run a task as root (`user = "root"`); refused by default.
     pub allow_root: bool,
+    /// Nomad's `driver.allowlist` client option: when set, only these drivers exist on the node.
+    pub allowlist: Option<Vec<String>>,
+    /// Nomad's `driver.denylist` client option: these drivers do not exist on the node.
+    pub denylist: Vec<String>,
 }
+
+/// The names of the drivers this build has, for checking allow and deny lists.
+pub const BUILTIN_DRIVER_NAMES: &[&str] = &["docker", "exec", "java", "raw_exec"];
 
 /// The drivers this build knows, configured from the client's settings.
 pub fn builtin_drivers(settings: &DriverSettings) -> Drivers {
@@ -243,7 +250,14 @@ pub fn builtin_drivers(settings: &DriverSettings) -> Drivers {
     let java: Arc<dyn Driver> = Arc::new(java::JavaDriver::new(settings.allow_root));
     let exec: Arc<dyn Driver> = Arc::new(exec::ExecDriver::new(settings));
     for d in [raw, docker, java, exec] {
-        m.insert(d.name().to_string(), d);
+        let name = d.name();
+        let allowed = settings
+            .allowlist
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|a| a == name));
+        if allowed && !settings.denylist.iter().any(|x| x == name) {
+            m.insert(name.to_string(), d);
+        }
     }
     m
 }
