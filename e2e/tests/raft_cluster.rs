@@ -281,6 +281,29 @@ fn a_far_behind_follower_catches_up_by_snapshot() {
     let bulk = ids("bulk", 150);
     let via = c.follower_of(follower).unwrap();
     register_all(&c, via, &bulk);
+    // The leader purges once its snapshot covers the entries, which can lag the writes: restart
+    // the follower only once the entries it missed are gone, or it may catch up by log.
+    e2e::wait_for(
+        "the leader purging the entries the follower missed",
+        CONVERGE,
+        || {
+            let log = c.log(leader);
+            let purged = log
+                .lines()
+                .filter(|l| l.contains("raft: log purged"))
+                .filter_map(|l| {
+                    l.split("upto=")
+                        .nth(1)?
+                        .split_whitespace()
+                        .next()?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .max()?;
+            (purged >= 100).then_some(())
+        },
+    )
+    .unwrap();
 
     c.restart(follower).unwrap();
     let mut want = set(&early);

@@ -428,6 +428,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         txn.commit().map_err(io_err)?;
         lock(&self.tail).purge(log_id);
+        // Once per snapshot: operators (and the catch-up test) see which entries a lagging
+        // follower can no longer be sent.
+        tracing::info!(upto = log_id.index(), "raft: log purged");
         self.queue(Flush::Purge(log_id.index()))
     }
 }
