@@ -124,6 +124,22 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&http_addr)
         .await
         .with_context(|| format!("binding the HTTP API to {http_addr}"))?;
+    // No TLS and no ACL exist yet: an agent reachable from a network must say so where the
+    // operator looks first.
+    let open_to_network = |ip: &str| {
+        ip.parse::<std::net::IpAddr>()
+            .map_or(true, |a| !a.is_loopback())
+    };
+    if open_to_network(&bind_ip(&cfg.addresses.http))
+        || open_to_network(&bind_ip(&cfg.addresses.rpc))
+    {
+        tracing::warn!(
+            http = %http_addr,
+            "the HTTP API and the rpc port listen beyond loopback WITHOUT TLS OR ACL: anyone who \
+             can reach them can run any job on the clients and join the cluster; keep them on a \
+             trusted network"
+        );
+    }
     let advertise_ip = if cfg.bind_addr == "0.0.0.0" {
         "127.0.0.1".to_string()
     } else {

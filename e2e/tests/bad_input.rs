@@ -101,6 +101,28 @@ fn bad_config_file_is_refused_at_start() {
     let err = stderr(&out);
     assert!(err.contains("agent.hcl:2:1"), "{err}");
     assert!(err.contains("server"), "{err}");
+
+    // What the agent does not implement stops it too, by name: nothing is accepted and ignored.
+    for (text, want) in [
+        (
+            "name = \"a\"\nvault {}\n",
+            "agent.hcl:2:1: vault is not supported",
+        ),
+        (
+            "tls {\n  foo = 1\n}\n",
+            "agent.hcl:1:1: tls is not supported",
+        ),
+        ("name = \"a\"\n\nnot_a_key = 1\n", "agent.hcl:3:1: unknown"),
+    ] {
+        std::fs::write(&cfg, text).unwrap();
+        let out = Command::new(agent_bin())
+            .args(["--config", cfg.to_str().unwrap(), "--client"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{text}");
+        let err = stderr(&out);
+        assert!(err.contains(want), "{text}: {err}");
+    }
 }
 
 #[test]

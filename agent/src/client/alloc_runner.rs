@@ -25,6 +25,8 @@ pub struct RunnerContext {
     pub alloc_base: PathBuf,
     pub updates: mpsc::UnboundedSender<AllocClientUpdate>,
     pub services: Arc<ServiceRegistry>,
+    /// Whether artifacts may come from the client's own file system (`artifact.allow_local`).
+    pub local_artifacts: bool,
 }
 
 pub struct AllocRunner {
@@ -219,6 +221,7 @@ impl AllocRunner {
             updates: task_tx,
             services: ctx.services.clone(),
             recovering: recovering_tx,
+            local_artifacts: ctx.local_artifacts,
         };
         let mut restored = restored;
         let joins: Vec<_> = names

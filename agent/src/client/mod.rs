@@ -142,6 +142,7 @@ impl Client {
             alloc_base: alloc_base.clone(),
             updates: tx,
             services: services.clone(),
+            local_artifacts: cfg.drivers.local_artifacts,
         };
         let mut runners = BTreeMap::new();
         for (alloc, tasks) in db.load()? {

@@ -50,6 +50,8 @@ pub struct TaskRunnerDeps {
     pub services: Arc<ServiceRegistry>,
     /// Counts down as each task runner has tried to re-attach to its task (see AllocRunner).
     pub recovering: Arc<watch::Sender<usize>>,
+    /// Whether artifacts may come from the client's own file system (`artifact.allow_local`).
+    pub local_artifacts: bool,
 }
 
 pub struct TaskRunner {
@@ -540,7 +542,12 @@ impl TaskRunner {
             .map(|a| artifacts::interpolate(a, &env, &self.deps.node))
             .collect();
         let task_dir = self.deps.alloc_dir.task_dir(&self.name);
-        let fetch = artifacts::fetch_all(task_dir, list, artifacts::RetryPolicy::default());
+        let fetch = artifacts::fetch_all(
+            task_dir,
+            list,
+            artifacts::RetryPolicy::default(),
+            self.deps.local_artifacts,
+        );
         let mut sig = self.deps.signal.clone();
         // Dropping the fetch on a signal cancels it; nothing half-fetched is left in place.
         tokio::select! {

@@ -52,18 +52,51 @@ pub fn apply_str(
     apply_body(cfg, &body).map_err(|e| JobspecError::from_tree(name, e))
 }
 
-/// Top-level keys that Nomad accepts and that change nothing here; their content is not checked.
-const IGNORED_BLOCKS: &[&str] = &[
-    "telemetry",
-    "acl",
-    "vault",
-    "tls",
-    "ui",
-    "limits",
-    "autopilot",
-    "audit",
-    "sentinel",
+/// Nomad's top-level blocks that this agent does not implement, with what to know about each.
+/// Writing one stops the agent with its name: nothing in a config is accepted and then ignored.
+const UNSUPPORTED_BLOCKS: &[(&str, &str)] = &[
+    (
+        "acl",
+        "ACLs are not implemented yet: keep the ports on a trusted network",
+    ),
+    (
+        "tls",
+        "TLS is not implemented yet: keep the ports on a trusted network",
+    ),
+    ("vault", "Vault integration is not implemented"),
+    ("telemetry", "telemetry is not implemented"),
+    ("audit", "audit logging is not implemented"),
+    ("sentinel", "Sentinel policies are not implemented"),
+    (
+        "autopilot",
+        "autopilot is not implemented: retire a server with `nomadctl operator raft remove-peer`",
+    ),
+    ("limits", "connection limits are not implemented yet"),
+    ("ui", "the web UI is not implemented yet"),
 ];
+
+/// Refuses `key` in `f` if it is present: "`<what>` is not supported: <why>".
+fn refuse(f: &Fields, key: &str, what: &str, why: &str) -> Result<()> {
+    match f.get(key) {
+        Some(e) => Err(TreeError::new(
+            e.pos,
+            format!("{what} is not supported: {why}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Accepts a boolean that asks for what this agent does anyway, refuses the other value.
+fn refuse_bool(f: &Fields, key: &str, supported: bool, what: &str, why: &str) -> Result<()> {
+    if f.bool(key)?.is_some_and(|v| v != supported) {
+        let pos = f.get(key).map_or(f.pos(), |e| e.pos);
+        return Err(TreeError::new(
+            pos,
+            format!("{what} = {} is not supported: {why}", !supported),
+        ));
+    }
+    Ok(())
+}
 
 fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
     let mut single = vec![
@@ -88,7 +121,7 @@ fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
         "client",
         "consul",
     ];
-    single.extend_from_slice(IGNORED_BLOCKS);
+    single.extend(UNSUPPORTED_BLOCKS.iter().map(|(k, _)| *k));
     let f = Fields::new(
         Block::new(body, Pos { line: 1, col: 1 }, "the agent config"),
         &single,
@@ -113,22 +146,38 @@ fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
         let pos = f.get("log_level").map_or(f.pos(), |e| e.value.pos);
         cfg.log_level = super::normalize_log_level(&v).map_err(|m| TreeError::new(pos, m))?;
     }
-    for key in [
-        "log_json",
-        "enable_debug",
+    for (key, why) in UNSUPPORTED_BLOCKS {
+        refuse(&f, key, key, why)?;
+    }
+    // Logs go to stderr as text (systemd's journal keeps them); there is no debug endpoint, no
+    // graceful leave, and no plugin directory: only the other value of each is accepted.
+    refuse_bool(&f, "log_json", false, "log_json", "logs are text on stderr")?;
+    refuse_bool(
+        &f,
         "enable_syslog",
-        "leave_on_interrupt",
-    ] {
-        f.bool(key)?;
+        false,
+        "enable_syslog",
+        "logs go to stderr (the journal under systemd)",
+    )?;
+    refuse_bool(
+        &f,
+        "enable_debug",
+        false,
+        "enable_debug",
+        "there are no debug endpoints",
+    )?;
+    for key in ["leave_on_interrupt", "leave_on_terminate"] {
+        refuse_bool(&f, key, false, key, "a stopping agent does not leave the cluster; remove a server with `nomadctl operator raft remove-peer`")?;
     }
-    for key in ["leave_on_terminate", "disable_update_check"] {
-        f.bool(key)?;
-    }
-    f.string("log_file")?;
-    f.string("plugin_dir")?;
-    for key in IGNORED_BLOCKS {
-        f.block(key, key)?;
-    }
+    refuse(
+        &f,
+        "log_file",
+        "log_file",
+        "logs go to stderr (the journal under systemd)",
+    )?;
+    refuse(&f, "plugin_dir", "plugin_dir", "the drivers are built in")?;
+    // This agent never checks for updates, so either value is honoured.
+    f.bool("disable_update_check")?;
     if let Some(b) = f.block("ports", "the ports block")? {
         let p = Fields::new(b, &["http", "rpc", "serf"], &[])?;
         if let Some(v) = p.int_as("http")? {
@@ -161,9 +210,45 @@ fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
     }
     for (label, body, pos) in f.labelled("plugin")? {
         let what = format!("plugin {:?}", label.name);
-        let p = Fields::new(Block::new(body, pos, what), &["config", "args"], &[])?;
-        p.strings("args")?;
+        let p = Fields::new(
+            Block::new(body, pos, what.clone()),
+            &["config", "args"],
+            &[],
+        )?;
+        if !crate::drivers::BUILTIN_DRIVER_NAMES.contains(&label.name.as_str()) {
+            return Err(TreeError::new(
+                pos,
+                format!(
+                    "{what}: external plugins are not supported; the drivers are built in ({})",
+                    crate::drivers::BUILTIN_DRIVER_NAMES.join(", ")
+                ),
+            ));
+        }
+        refuse(
+            &p,
+            "args",
+            &format!("{what} args"),
+            "the drivers are built in",
+        )?;
         let config = p.json_map("config")?.unwrap_or_default();
+        // Only raw_exec's switch and docker's volumes switch are read from a plugin's config so
+        // far; any other setting would be ignored, so it is refused by name.
+        for (key, value) in &config {
+            let known = match (label.name.as_str(), key.as_str()) {
+                ("raw_exec", "enabled") => true,
+                ("docker", "volumes") => value
+                    .as_object()
+                    .is_some_and(|o| o.keys().all(|k| k == "enabled")),
+                _ => false,
+            };
+            if !known {
+                let at = p.get("config").map_or(pos, |e| e.pos);
+                return Err(TreeError::new(
+                    at,
+                    format!("{what} config.{key} is not supported"),
+                ));
+            }
+        }
         cfg.plugins.insert(
             label.name.clone(),
             serde_json::Value::Object(config.into_iter().collect()),
@@ -243,9 +328,30 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
     if let Some(j) = s.block("server_join", "the server_join block of the server")? {
         cfg.server.retry_join = server_join(j)?;
     }
-    for key in ["data_dir", "encrypt", "authoritative_region"] {
-        s.string(key)?;
-    }
+    refuse(
+        &s,
+        "data_dir",
+        "server.data_dir",
+        "set the agent's data_dir",
+    )?;
+    refuse(
+        &s,
+        "encrypt",
+        "server.encrypt",
+        "there is no gossip layer to encrypt, and rpc TLS is not implemented yet",
+    )?;
+    refuse(
+        &s,
+        "authoritative_region",
+        "server.authoritative_region",
+        "there is one region",
+    )?;
+    refuse(
+        &s,
+        "enabled_schedulers",
+        "server.enabled_schedulers",
+        "every server schedules service, batch and system jobs",
+    )?;
     if let Some(v) = s.duration("heartbeat_grace")? {
         cfg.server.heartbeat_grace = Some(v);
     }
@@ -259,7 +365,12 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
         cfg.server.max_heartbeats_per_second = Some(v);
     }
     for key in ["node_gc_threshold", "job_gc_threshold", "eval_gc_threshold"] {
-        s.duration(key)?;
+        refuse(
+            &s,
+            key,
+            &format!("server.{key}"),
+            "garbage collection is not implemented yet",
+        )?;
     }
     if let Some(v) = s.int_as("num_schedulers")? {
         cfg.server.num_schedulers = v;
@@ -273,8 +384,13 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
     if let Some(v) = s.duration("raft_snapshot_interval")? {
         cfg.server.raft_snapshot_interval = v;
     }
-    s.int("raft_protocol")?;
-    s.strings("enabled_schedulers")?;
+    if s.int("raft_protocol")?.is_some_and(|v| v != 3) {
+        let pos = s.get("raft_protocol").map_or(s.pos(), |e| e.pos);
+        return Err(TreeError::new(
+            pos,
+            "server.raft_protocol: only 3 is supported",
+        ));
+    }
     Ok(())
 }
 
@@ -332,27 +448,43 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
     if let Some(v) = c.string_map("chroot_env")? {
         cfg.client.chroot_env = v.into_iter().collect();
     }
-    if let Some(r) = c.block("reserved", "the reserved block of the client")? {
-        let r = Fields::new(
-            r,
-            &["cpu", "cores", "memory", "disk", "reserved_ports"],
-            &[],
-        )?;
-        for key in ["cpu", "memory", "disk"] {
-            r.int(key)?;
-        }
-        r.string("cores")?;
-        r.string("reserved_ports")?;
+    if c.string("node_pool")?.is_some_and(|p| p != "default") {
+        let pos = c.get("node_pool").map_or(c.pos(), |e| e.pos);
+        return Err(TreeError::new(
+            pos,
+            "client.node_pool: only \"default\" is supported (there are no node pools)",
+        ));
     }
-    for key in ["node_pool", "state_dir", "alloc_dir"] {
-        c.string(key)?;
-    }
-    c.duration("gc_interval")?;
-    c.int("gc_max_allocs")?;
-    c.block("drain_on_shutdown", "drain_on_shutdown")?;
-    // Host volumes and networks are accepted so Nomad configs load; they are not used yet.
-    for key in ["host_volume", "host_network"] {
-        c.labelled(key)?;
+    let not_yet: &[(&str, &str)] = &[
+        (
+            "reserved",
+            "reserving resources for the host is not implemented yet",
+        ),
+        (
+            "state_dir",
+            "the client keeps its state under the agent's data_dir",
+        ),
+        (
+            "alloc_dir",
+            "allocation directories live under the agent's data_dir",
+        ),
+        (
+            "gc_interval",
+            "client garbage collection is not implemented yet",
+        ),
+        (
+            "gc_max_allocs",
+            "client garbage collection is not implemented yet",
+        ),
+        (
+            "drain_on_shutdown",
+            "a stopping client does not drain itself",
+        ),
+        ("host_volume", "host volumes are not implemented yet"),
+        ("host_network", "host networks are not implemented yet"),
+    ];
+    for (key, why) in not_yet {
+        refuse(&c, key, &format!("client.{key}"), why)?;
     }
     Ok(())
 }

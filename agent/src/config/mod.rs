@@ -205,6 +205,17 @@ impl Config {
                 .is_some_and(|v| file::truthy(&serde_json::Value::String(v.clone()))),
             allowlist: self.driver_list("driver.allowlist"),
             denylist: self.driver_list("driver.denylist").unwrap_or_default(),
+            docker_volumes: self
+                .plugins
+                .get("docker")
+                .and_then(|p| p.get("volumes"))
+                .and_then(|v| v.get("enabled"))
+                .is_some_and(file::truthy),
+            local_artifacts: self
+                .client
+                .options
+                .get("artifact.allow_local")
+                .is_some_and(|v| file::truthy(&serde_json::Value::String(v.clone()))),
         }
     }
 

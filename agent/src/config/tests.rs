@@ -70,8 +70,9 @@ datacenter = "east"
 data_dir   = "/var/lib/nomad"
 bind_addr  = "0.0.0.0"
 log_level  = "debug"
-enable_debug = true
-leave_on_interrupt = true
+enable_debug = false
+leave_on_interrupt = false
+disable_update_check = true
 
 ports {
   http = 5646
@@ -81,11 +82,6 @@ ports {
 
 advertise {
   http = "10.0.0.1"
-}
-
-telemetry {
-  collection_interval = "1s"
-  prometheus_metrics  = true
 }
 
 server {
@@ -111,10 +107,6 @@ client {
   options = {
     "driver.allowlist" = "docker,raw_exec"
   }
-  reserved {
-    cpu    = 100
-    memory = 256
-  }
   cpu_total_compute = 4000
   memory_total_mb   = 8192
 }
@@ -122,14 +114,6 @@ client {
 plugin "raw_exec" {
   config {
     enabled = true
-  }
-}
-
-plugin "docker" {
-  config {
-    volumes {
-      enabled = true
-    }
   }
 }
 "#;
@@ -179,10 +163,6 @@ fn hcl_file_then_flags() {
         (4000, 8192)
     );
     assert!(cfg.raw_exec_enabled());
-    assert_eq!(
-        cfg.plugins["docker"],
-        serde_json::json!({"volumes": {"enabled": true}})
-    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -432,4 +412,56 @@ fn driver_allowlist_and_denylist_pick_the_drivers_and_refuse_unknown_names() {
     .to_string();
     assert!(err.contains("\"podman\", which is not a driver"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn settings_this_agent_does_not_implement_stop_it_with_their_name_and_line() {
+    let cases: &[(&str, &str)] = &[
+        ("vault {\n  enabled = true\n}\n", "agent.hcl:1:1: vault is not supported"),
+        ("tls {\n  foo = 1\n}\n", "agent.hcl:1:1: tls is not supported"),
+        ("acl {\n  enabled = true\n}\n", "agent.hcl:1:1: acl is not supported"),
+        ("name = \"a\"\nbogus = 1\n", "agent.hcl:2:1: unknown"),
+        ("enable_debug = true\n", "agent.hcl:1:1: enable_debug = true is not supported"),
+        (
+            "server {\n  encrypt = \"k\"\n}\n",
+            "agent.hcl:2:3: server.encrypt is not supported",
+        ),
+        (
+            "server {\n  job_gc_threshold = \"4h\"\n}\n",
+            "agent.hcl:2:3: server.job_gc_threshold is not supported: garbage collection",
+        ),
+        (
+            "client {\n  reserved {\n    cpu = 1\n  }\n}\n",
+            "agent.hcl:2:3: client.reserved is not supported",
+        ),
+        (
+            "plugin \"docker\" {\n  config {\n    allow_privileged = true\n  }\n}\n",
+            "agent.hcl:2:3: plugin \"docker\" config.allow_privileged is not supported",
+        ),
+        (
+            "plugin \"docker\" {\n  config {\n    volumes {\n      selinuxlabel = \"z\"\n    }\n  }\n}\n",
+            "agent.hcl:2:3: plugin \"docker\" config.volumes is not supported",
+        ),
+        (
+            "plugin \"podman\" {\n}\n",
+            "agent.hcl:1:1: plugin \"podman\": external plugins are not supported",
+        ),
+    ];
+    for (src, want) in cases {
+        let mut cfg = Config::defaults(false);
+        let err = apply_str(&mut cfg, src, "agent.hcl", Format::Hcl)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(want), "{err}\nwanted {want}");
+    }
+    // What asks for what the agent does anyway is accepted.
+    let mut cfg = Config::defaults(false);
+    let volumes =
+        "plugin \"docker\" {\n  config {\n    volumes {\n      enabled = true\n    }\n  }\n}\n";
+    apply_str(&mut cfg, volumes, "agent.hcl", Format::Hcl).unwrap();
+    assert!(cfg.driver_settings().docker_volumes);
+    assert!(!Config::defaults(false).driver_settings().docker_volumes);
+    let mut cfg = Config::defaults(false);
+    let ok = "disable_update_check = true\nleave_on_terminate = false\nserver {\n  raft_protocol = 3\n}\nclient {\n  node_pool = \"default\"\n}\n";
+    apply_str(&mut cfg, ok, "agent.hcl", Format::Hcl).unwrap();
 }

@@ -237,6 +237,11 @@ pub struct DriverSettings {
     pub allowlist: Option<Vec<String>>,
     /// Nomad's `driver.denylist` client option: these drivers do not exist on the node.
     pub denylist: Vec<String>,
+    /// The docker plugin's `volumes { enabled = true }`: tasks may bind any host path.
+    pub docker_volumes: bool,
+    /// The client option `artifact.allow_local` (our extension): artifacts may be copied from the
+    /// client's own file system. Off by default, so a job cannot read the host's files.
+    pub local_artifacts: bool,
 }
 
 /// The names of the drivers this build has, for checking allow and deny lists.
@@ -246,7 +251,8 @@ pub const BUILTIN_DRIVER_NAMES: &[&str] = &["docker", "exec", "java", "raw_exec"
 pub fn builtin_drivers(settings: &DriverSettings) -> Drivers {
     let mut m: Drivers = BTreeMap::new();
     let raw: Arc<dyn Driver> = Arc::new(raw_exec::RawExecDriver::new(settings.raw_exec_enabled));
-    let docker: Arc<dyn Driver> = Arc::new(docker::DockerDriver::new());
+    let docker: Arc<dyn Driver> =
+        Arc::new(docker::DockerDriver::new().with_host_volumes(settings.docker_volumes));
     let java: Arc<dyn Driver> = Arc::new(java::JavaDriver::new(settings.allow_root));
     let exec: Arc<dyn Driver> = Arc::new(exec::ExecDriver::new(settings));
     for d in [raw, docker, java, exec] {

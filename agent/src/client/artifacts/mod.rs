@@ -21,7 +21,7 @@ mod tests;
 
 use super::taskenv::{self, NodeInfo};
 use api::Artifact;
-use source::Source;
+use source::{Location, Source};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
@@ -154,15 +154,18 @@ pub async fn fetch_all(
     task_dir: PathBuf,
     artifacts: Vec<Artifact>,
     retry: RetryPolicy,
+    allow_local: bool,
 ) -> Result<(), ArtifactError> {
     let guard = CancelOnDrop(Arc::new(AtomicBool::new(false)));
     let cancel = guard.0.clone();
     let work = tokio::task::spawn_blocking(move || {
         remove_stale_staging(&task_dir);
         for a in &artifacts {
-            fetch_one(&task_dir, a, &retry, &cancel).map_err(|e| ArtifactError::Failed {
-                src: a.getter_source.clone(),
-                cause: Box::new(e),
+            fetch_one(&task_dir, a, &retry, &cancel, allow_local).map_err(|e| {
+                ArtifactError::Failed {
+                    src: a.getter_source.clone(),
+                    cause: Box::new(e),
+                }
             })?;
         }
         Ok(())
@@ -204,15 +207,33 @@ impl Mode {
     }
 }
 
-/// Fetches one artifact. Blocking.
+/// Fetches one artifact. Blocking. A source on the client's own file system outside the task's
+/// directory is refused unless `allow_local` (the client's `artifact.allow_local` option): a job
+/// must not copy the host's files into its task.
 pub fn fetch_one(
     task_dir: &Path,
     a: &Artifact,
     retry: &RetryPolicy,
     cancel: &AtomicBool,
+    allow_local: bool,
 ) -> Result<(), ArtifactError> {
     let mode = Mode::parse(&a.getter_mode)?;
     let src = Source::parse(&a.getter_source, &a.getter_options, task_dir)?;
+    if let Location::Local(path) = &src.location {
+        let inside = path.strip_prefix(task_dir).is_ok_and(|rest| {
+            rest.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        });
+        if !allow_local && !inside {
+            return Err(ArtifactError::BadSource {
+                src: a.getter_source.clone(),
+                reason: "it is a file on the client itself, and fetching the client's own files \
+                         is off; its operator can allow it with the client option \
+                         \"artifact.allow_local\" = \"true\""
+                    .into(),
+            });
+        }
+    }
     let dest = Destination::parse(task_dir, &a.relative_dest)?;
     let format = match mode {
         Mode::File => None,

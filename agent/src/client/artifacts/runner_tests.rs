@@ -36,6 +36,7 @@ impl Harness {
             alloc_base: dir.path().join("alloc"),
             updates,
             services: crate::client::services::unreachable_registry(),
+            local_artifacts: false,
         };
         Harness { _dir: dir, ctx }
     }

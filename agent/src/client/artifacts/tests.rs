@@ -30,7 +30,7 @@ fn artifact(source: &str, dest: &str, mode: &str, checksum: Option<&str>) -> Art
 }
 
 fn fetch(task_dir: &Path, a: &Artifact) -> Result<(), ArtifactError> {
-    fetch_one(task_dir, a, &quick_retry(), &AtomicBool::new(false))
+    fetch_one(task_dir, a, &quick_retry(), &AtomicBool::new(false), true)
 }
 
 /// A jar is a zip with a manifest; its name does not make it an archive to unpack.
@@ -216,6 +216,47 @@ fn local_file_source_is_copied_and_checked() {
 }
 
 #[test]
+fn the_clients_own_files_are_refused_unless_the_client_allows_them() {
+    let host = tempfile::tempdir().unwrap();
+    let secret = host.path().join("secret.txt");
+    fs::write(&secret, b"host only").unwrap();
+    let task = tempfile::tempdir().unwrap();
+    let refuse = |source: &str| {
+        fetch_one(
+            task.path(),
+            &artifact(source, "local/", "file", None),
+            &quick_retry(),
+            &AtomicBool::new(false),
+            false,
+        )
+    };
+    for source in [
+        secret.display().to_string(),
+        format!("file://{}", secret.display()),
+        "../../../etc/hostname".to_string(),
+    ] {
+        let err = refuse(&source).unwrap_err().to_string();
+        assert!(err.contains("artifact.allow_local"), "{source}: {err}");
+    }
+    assert!(!task.path().join("local/secret.txt").exists());
+    // A file already inside the task's directory is the task's own.
+    fs::create_dir_all(task.path().join("local")).unwrap();
+    fs::write(task.path().join("local/own.txt"), b"mine").unwrap();
+    fetch_one(
+        task.path(),
+        &artifact("local/own.txt", "local/copy.txt", "file", None),
+        &quick_retry(),
+        &AtomicBool::new(false),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read(task.path().join("local/copy.txt")).unwrap(),
+        b"mine"
+    );
+}
+
+#[test]
 fn transient_503_is_retried_and_404_is_not() {
     let server = TestServer::start();
     server.put("/flaky.txt", b"eventually", 2);
@@ -273,7 +314,7 @@ async fn fetch_all_names_the_failing_source() {
         artifact(&server.url("/ok.txt"), "", "", None),
         artifact(&server.url("/gone.txt"), "", "", None),
     ];
-    let err = fetch_all(task.path().to_path_buf(), list, quick_retry())
+    let err = fetch_all(task.path().to_path_buf(), list, quick_retry(), true)
         .await
         .unwrap_err()
         .to_string();

@@ -245,6 +245,29 @@ fn check_load(load: &str) -> Result<(), ConfigError> {
 }
 
 impl DockerTaskConfig {
+    /// Without the client's `volumes { enabled = true }`, a task binds only paths inside its own
+    /// directory: an absolute host path, or a relative one that climbs out with `..`, is refused.
+    pub fn check_volumes_inside(&self, task_dir: &Path) -> Result<(), ConfigError> {
+        for v in &self.volumes {
+            let inside = v
+                .host
+                .strip_prefix(task_dir)
+                .is_ok_and(|rest| rest.components().all(|c| matches!(c, Component::Normal(_))));
+            if !inside {
+                return Err(bad(
+                    "volumes",
+                    format!(
+                        "{:?} is outside the allocation: binding host paths is off on this \
+                         client; its operator can allow it with plugin \"docker\" {{ config {{ \
+                         volumes {{ enabled = true }} }} }}",
+                        v.host
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Parses the config block; `task_dir` anchors relative volume paths.
     pub fn parse(m: &BTreeMap<String, Value>, task_dir: &Path) -> Result<Self, ConfigError> {
         if let Some(key) = m.keys().find(|k| !SUPPORTED.contains(&k.as_str())) {
@@ -345,6 +368,24 @@ mod tests {
         for (input, needle) in cases {
             let err = parse(input.clone()).unwrap_err().to_string();
             assert!(err.contains(needle), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn host_paths_outside_the_allocation_need_the_client_to_allow_volumes() {
+        let dir = Path::new("/alloc/a1/web");
+        let inside =
+            parse(json!({"image": "a", "volumes": ["data:/data", "./x/y:/y:ro"]})).unwrap();
+        inside.check_volumes_inside(dir).unwrap();
+        for spec in [
+            "/etc:/host-etc",
+            "/var/run/docker.sock:/s",
+            "../../..:/up",
+            "a/../../b:/b",
+        ] {
+            let c = parse(json!({"image": "a", "volumes": [spec]})).unwrap();
+            let err = c.check_volumes_inside(dir).unwrap_err().to_string();
+            assert!(err.contains("volumes { enabled = true }"), "{spec}: {err}");
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct DockerDriver {
     endpoint: Option<String>,
     /// Connected on first use; an engine that was down is tried again on the next call.
     engine: OnceCell<Docker>,
+    /// `plugin "docker" { config { volumes { enabled = true } } }`: whether tasks may bind
+    /// host paths outside their allocation directory. Off unless the client allows it.
+    volumes_enabled: bool,
 }
 
 impl Default for DockerDriver {
@@ -111,7 +114,15 @@ impl DockerDriver {
         DockerDriver {
             endpoint: None,
             engine: OnceCell::new(),
+            volumes_enabled: false,
         }
+    }
+
+    /// Lets tasks bind host paths outside their allocation directory (Nomad's
+    /// `volumes { enabled = true }` of the docker plugin).
+    pub fn with_host_volumes(mut self, enabled: bool) -> Self {
+        self.volumes_enabled = enabled;
+        self
     }
 
     /// The engine at `endpoint` (`unix:///var/run/docker.sock`, `tcp://127.0.0.1:2375`).
@@ -119,6 +130,7 @@ impl DockerDriver {
         DockerDriver {
             endpoint: Some(endpoint.to_string()),
             engine: OnceCell::new(),
+            volumes_enabled: false,
         }
     }
 
@@ -133,6 +145,10 @@ impl DockerDriver {
     async fn start_task(&self, tc: &TaskConfig) -> Result<TaskHandle, DriverError> {
         let dc = DockerTaskConfig::parse(&tc.config, &tc.task_dir)
             .map_err(|e| DriverError::Config(e.to_string()))?;
+        if !self.volumes_enabled {
+            dc.check_volumes_inside(&tc.task_dir)
+                .map_err(|e| DriverError::Config(e.to_string()))?;
+        }
         let body = container::create_body(tc, &dc)?;
         let docker = self.docker().await.map_err(DriverError::Start)?;
         image::ensure_image(&docker, &dc, &tc.task_dir).await?;
