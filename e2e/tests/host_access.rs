@@ -34,6 +34,34 @@ fn run(agent: &Agent, dir: &Path, name: &str, hcl: &str) {
     assert!(out.status.success(), "{} {}", stdout(&out), stderr(&out));
 }
 
+/// A batch job of one task `t` that must succeed at its first try: no restart, no reschedule.
+fn batch_job(name: &str, task_body: &str) -> String {
+    format!(
+        r#"job "{name}" {{
+  datacenters = ["dc1"]
+  type        = "batch"
+  group "g" {{
+    restart {{
+      attempts = 0
+      mode     = "fail"
+    }}
+    reschedule {{
+      attempts  = 0
+      unlimited = false
+    }}
+    task "t" {{
+{task_body}
+      resources {{
+        cpu    = 20
+        memory = 16
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
 fn agent_with_config(dir: &Path, config: &str) -> Agent {
     let path = dir.join("host-access.hcl");
     std::fs::write(&path, config).unwrap();
@@ -47,36 +75,16 @@ fn a_docker_host_volume_needs_the_client_to_enable_volumes() {
     }
     let image = ensure_busybox_image().unwrap();
     let job = |name: &str| {
-        format!(
-            r#"job "{name}" {{
-  datacenters = ["dc1"]
-  type        = "batch"
-  group "g" {{
-    restart {{
-      attempts = 0
-      mode     = "fail"
-    }}
-    reschedule {{
-      attempts  = 0
-      unlimited = false
-    }}
-    task "t" {{
-      driver = "docker"
+        let task = format!(
+            r#"      driver = "docker"
       config {{
         image   = "{image}"
         command = "cat"
         args    = ["/host-etc/hostname"]
         volumes = ["/etc:/host-etc:ro"]
-      }}
-      resources {{
-        cpu    = 20
-        memory = 16
-      }}
-    }}
-  }}
-}}
-"#
-        )
+      }}"#
+        );
+        batch_job(name, &task)
     };
 
     let off = tempfile::tempdir().unwrap();
@@ -117,21 +125,8 @@ fn an_artifact_from_the_clients_own_files_needs_the_client_to_allow_it() {
     let secret = host.path().join("host-secret.txt");
     std::fs::write(&secret, "only on the host\n").unwrap();
     let job = |name: &str| {
-        format!(
-            r#"job "{name}" {{
-  datacenters = ["dc1"]
-  type        = "batch"
-  group "g" {{
-    restart {{
-      attempts = 0
-      mode     = "fail"
-    }}
-    reschedule {{
-      attempts  = 0
-      unlimited = false
-    }}
-    task "t" {{
-      driver = "raw_exec"
+        let task = format!(
+            r#"      driver = "raw_exec"
       artifact {{
         source      = "{}"
         destination = "local/"
@@ -140,17 +135,10 @@ fn an_artifact_from_the_clients_own_files_needs_the_client_to_allow_it() {
       config {{
         command = "/bin/cat"
         args    = ["local/host-secret.txt"]
-      }}
-      resources {{
-        cpu    = 20
-        memory = 16
-      }}
-    }}
-  }}
-}}
-"#,
+      }}"#,
             secret.display()
-        )
+        );
+        batch_job(name, &task)
     };
 
     let off = tempfile::tempdir().unwrap();

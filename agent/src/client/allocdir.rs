@@ -103,6 +103,16 @@ impl AllocDir {
     }
 }
 
+/// Whether `path` names something under `root` without climbing: only plain names after the
+/// root, no `..` or `.`. Decided on the text alone; what a task asks to bind or copy from its own
+/// directory passes, everything else on the host does not.
+pub fn lexically_inside(path: &Path, root: &Path) -> bool {
+    path.strip_prefix(root).is_ok_and(|rest| {
+        rest.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,15 +42,13 @@ pub fn consul(b: Block) -> Result<ConsulConfig> {
     keys.extend_from_slice(CONSUL_UNSUPPORTED);
     let c = Fields::new(b, &keys, &[])?;
     for key in CONSUL_UNSUPPORTED {
-        if let Some(e) = c.get(key) {
-            return Err(TreeError::new(
-                e.pos,
-                format!(
-                    "consul.{key} is not supported: this agent registers services with the Consul \
-                     agent at `address` (with `token`), and nothing else"
-                ),
-            ));
-        }
+        super::file::refuse(
+            &c,
+            key,
+            &format!("consul.{key}"),
+            "this agent registers services with the Consul agent at `address` (with `token`), \
+             and nothing else",
+        )?;
     }
     Ok(ConsulConfig {
         address: c

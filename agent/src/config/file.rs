@@ -76,7 +76,7 @@ const UNSUPPORTED_BLOCKS: &[(&str, &str)] = &[
 ];
 
 /// Refuses `key` in `f` if it is present: "`<what>` is not supported: <why>".
-fn refuse(f: &Fields, key: &str, what: &str, why: &str) -> Result<()> {
+pub(super) fn refuse(f: &Fields, key: &str, what: &str, why: &str) -> Result<()> {
     match f.get(key) {
         Some(e) => Err(TreeError::new(
             e.pos,

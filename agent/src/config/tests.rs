@@ -17,6 +17,17 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// Each HCL text, applied as agent.hcl, fails with an error that starts with its expectation.
+fn assert_refused(cases: &[(&str, &str)]) {
+    for (src, want) in cases {
+        let mut cfg = Config::defaults(false);
+        let err = apply_str(&mut cfg, src, "agent.hcl", Format::Hcl)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(want), "{err}\nwanted {want}");
+    }
+}
+
 #[test]
 fn dev_defaults() {
     let cfg = Config::load(&AgentFlags {
@@ -368,13 +379,7 @@ fn template_and_consul_mistakes_are_refused_where_written() {
             "agent.hcl:4:3: the template's wait max must not be less than its min",
         ),
     ];
-    for (src, want) in cases {
-        let mut cfg = Config::defaults(false);
-        let err = apply_str(&mut cfg, src, "agent.hcl", Format::Hcl)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with(want), "{err}\nwanted {want}");
-    }
+    assert_refused(cases);
 }
 
 #[test]
@@ -447,13 +452,7 @@ fn settings_this_agent_does_not_implement_stop_it_with_their_name_and_line() {
             "agent.hcl:1:1: plugin \"podman\": external plugins are not supported",
         ),
     ];
-    for (src, want) in cases {
-        let mut cfg = Config::defaults(false);
-        let err = apply_str(&mut cfg, src, "agent.hcl", Format::Hcl)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with(want), "{err}\nwanted {want}");
-    }
+    assert_refused(cases);
     // What asks for what the agent does anyway is accepted.
     let mut cfg = Config::defaults(false);
     let volumes =

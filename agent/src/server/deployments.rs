@@ -9,6 +9,20 @@ use api::*;
 use std::sync::Arc;
 
 impl Server {
+    /// The deployment (404 when unknown) and its job as they stand now.
+    fn deployment_and_job(
+        &self,
+        id: &str,
+    ) -> Result<(Arc<Deployment>, Option<Arc<Job>>), ServerError> {
+        let (d, job) = self.state.read(|t| {
+            let d = t.deployment(id);
+            let job = d.as_ref().and_then(|d| t.job(&d.namespace, &d.job_id));
+            (d, job)
+        });
+        let d = d.ok_or_else(|| ServerError::NotFound(format!("deployment {id} not found")))?;
+        Ok((d, job))
+    }
+
     /// Writes a deployment's status; with `revert_to`, registers that version's spec again as a
     /// new version, with the evaluation that rolls it out.
     pub(super) async fn set_deployment_status(
@@ -76,12 +90,7 @@ impl Server {
         id: &str,
         groups: Option<Vec<String>>,
     ) -> Result<DeploymentUpdateResponse, ServerError> {
-        let (d, job) = self.state.read(|t| {
-            let d = t.deployment(id);
-            let job = d.as_ref().and_then(|d| t.job(&d.namespace, &d.job_id));
-            (d, job)
-        });
-        let d = d.ok_or_else(|| ServerError::NotFound(format!("deployment {id} not found")))?;
+        let (d, job) = self.deployment_and_job(id)?;
         if !d.has_canaries() {
             return Err(ServerError::Invalid(format!(
                 "deployment {id} has no canaries to promote"
@@ -157,12 +166,7 @@ impl Server {
         id: &str,
         pause: bool,
     ) -> Result<DeploymentUpdateResponse, ServerError> {
-        let (d, job) = self.state.read(|t| {
-            let d = t.deployment(id);
-            let job = d.as_ref().and_then(|d| t.job(&d.namespace, &d.job_id));
-            (d, job)
-        });
-        let d = d.ok_or_else(|| ServerError::NotFound(format!("deployment {id} not found")))?;
+        let (d, job) = self.deployment_and_job(id)?;
         if !d.active() {
             return Err(ServerError::Invalid(format!(
                 "deployment {id} is {}: only a running or paused deployment can be {}",

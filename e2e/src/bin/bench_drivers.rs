@@ -1,9 +1,9 @@
 //! Driver figures for BENCHMARKS.md, on a dev agent with the real Docker Engine and JDK:
 //! - time from `nomadctl job run` to the allocation reported running, for a docker task (image
-//!   present) and a java task (a jar compiled here);
+//!   present) and a java task (the lab's jar, jobs/artifacts/hello-java.jar);
 //! - the agent's resident memory with 50 running containers (no helper process per task).
 //!
-//! Needs `scripts/build-local-images` (the busybox image and the jar).
+//! Needs `scripts/build-local-images` (the busybox image).
 //! Run: `cargo build --release --bins && ./target/release/bench_drivers [runs]`
 
 use anyhow::{ensure, Context, Result};
@@ -128,10 +128,10 @@ fn main() -> Result<()> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    let jar_src = Path::new("jobs/build/hello-java.jar");
+    let jar_src = Path::new("jobs/artifacts/hello-java.jar");
     ensure!(
         jar_src.exists(),
-        "run scripts/build-local-images first (from the repository root)"
+        "run from the repository root (jobs/artifacts/hello-java.jar is committed)"
     );
     let dir = tempfile::tempdir()?;
     // The java task runs as nobody: its jar must be readable on a traversable path.

@@ -220,11 +220,7 @@ pub fn fetch_one(
     let mode = Mode::parse(&a.getter_mode)?;
     let src = Source::parse(&a.getter_source, &a.getter_options, task_dir)?;
     if let Location::Local(path) = &src.location {
-        let inside = path.strip_prefix(task_dir).is_ok_and(|rest| {
-            rest.components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
-        });
-        if !allow_local && !inside {
+        if !allow_local && !super::allocdir::lexically_inside(path, task_dir) {
             return Err(ArtifactError::BadSource {
                 src: a.getter_source.clone(),
                 reason: "it is a file on the client itself, and fetching the client's own files \

@@ -249,11 +249,7 @@ impl DockerTaskConfig {
     /// directory: an absolute host path, or a relative one that climbs out with `..`, is refused.
     pub fn check_volumes_inside(&self, task_dir: &Path) -> Result<(), ConfigError> {
         for v in &self.volumes {
-            let inside = v
-                .host
-                .strip_prefix(task_dir)
-                .is_ok_and(|rest| rest.components().all(|c| matches!(c, Component::Normal(_))));
-            if !inside {
+            if !crate::client::allocdir::lexically_inside(&v.host, task_dir) {
                 return Err(bad(
                     "volumes",
                     format!(
