@@ -143,6 +143,7 @@ fn plans() {
             node: Box::new(n),
             evals: vec![],
             now: NOW,
+            secret_hash: String::new(),
         };
         apply(&mut state, cmd);
     }

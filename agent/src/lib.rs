@@ -10,3 +10,4 @@ pub mod scheduler;
 pub mod server;
 pub mod state;
 pub mod template;
+pub mod tls;

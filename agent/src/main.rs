@@ -117,6 +117,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let ephemeral = _temp.is_some();
+    let tls = agent::tls::Tls::load(&cfg.tls, &cfg.region)?;
 
     // `addresses { http = ... rpc = ... }` override `bind_addr` per listener.
     let bind_ip = |set: &Option<String>| set.clone().unwrap_or_else(|| cfg.bind_addr.clone());
@@ -124,20 +125,32 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&http_addr)
         .await
         .with_context(|| format!("binding the HTTP API to {http_addr}"))?;
-    // No TLS and no ACL exist yet: an agent reachable from a network must say so where the
-    // operator looks first.
+    // TLS or ACL may be off: an agent reachable from a network must say so where the operator
+    // looks first.
     let open_to_network = |ip: &str| {
         ip.parse::<std::net::IpAddr>()
             .map_or(true, |a| !a.is_loopback())
     };
-    if open_to_network(&bind_ip(&cfg.addresses.http))
-        || open_to_network(&bind_ip(&cfg.addresses.rpc))
-    {
+    let http_open = open_to_network(&bind_ip(&cfg.addresses.http));
+    let rpc_open = open_to_network(&bind_ip(&cfg.addresses.rpc));
+    let mut missing = Vec::new();
+    if http_open && !cfg.tls.http {
+        missing.push("the HTTP API has no TLS (tls.http)");
+    }
+    if rpc_open && !cfg.tls.rpc {
+        missing.push("the rpc port has no mutual TLS (tls.rpc)");
+    }
+    if (http_open || rpc_open) && cfg.tls.rpc && !cfg.tls.verify_server_hostname {
+        missing.push("any certificate of the CA may act as a server (tls.verify_server_hostname)");
+    }
+    if http_open && !cfg.acl.enabled {
+        missing.push("ACLs are off (acl.enabled): whoever reaches the HTTP API may run any job");
+    }
+    if !missing.is_empty() {
         tracing::warn!(
             http = %http_addr,
-            "the HTTP API and the rpc port listen beyond loopback WITHOUT TLS OR ACL: anyone who \
-             can reach them can run any job on the clients and join the cluster; keep them on a \
-             trusted network"
+            "this agent listens beyond loopback and is OPEN: {}; keep it on a trusted network",
+            missing.join("; ")
         );
     }
     let advertise_ip = if cfg.bind_addr == "0.0.0.0" {
@@ -156,7 +169,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let advertised_http = advertised(&cfg.advertise.http, cfg.ports.http);
 
     let (rpc_shutdown, rpc_shutdown_rx) = tokio::sync::watch::channel(false);
-    let rpc = RpcClient::new();
+    let rpc = RpcClient::with_tls(tls.clone());
     let server = if cfg.server.enabled {
         let rpc_bind = format!("{}:{}", bind_ip(&cfg.addresses.rpc), cfg.ports.rpc);
         let rpc_listener = tokio::net::TcpListener::bind(&rpc_bind)
@@ -181,15 +194,20 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 raft_snapshot_interval: cfg.server.raft_snapshot_interval,
                 num_workers: cfg.server.num_schedulers,
                 heartbeat: heartbeat_config(&cfg.server),
+                acl_enabled: cfg.acl.enabled,
             },
             rpc.clone(),
         )
         .await
         .context("starting the server")?;
-        tokio::spawn(rpc_transport::serve(
+        tokio::spawn(rpc_transport::serve_with(
             rpc_listener,
             s.rpc_handler(),
             rpc_shutdown_rx.clone(),
+            rpc_transport::ListenOptions {
+                tls: tls.clone(),
+                max_conns_per_client: cfg.limits.rpc_max_conns_per_client,
+            },
         ));
         tracing::info!(rpc_addr, "server started");
         Some(s)
@@ -251,10 +269,25 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 .context("configuring the template renderer's servers")?,
         ),
     };
-    let renderer =
-        agent::template::Renderer::start(cfg.templates.clone(), catalog, cfg.client.meta.clone());
+    let renderer = agent::template::Renderer::start(
+        cfg.templates.clone(),
+        catalog.clone(),
+        cfg.client.meta.clone(),
+    );
+    // Servers resolve tokens from their own state; a client-only agent asks its servers and
+    // keeps answers a while.
+    let acl = cfg.acl.enabled.then(|| {
+        let ttl = if server.is_some() {
+            std::time::Duration::ZERO
+        } else {
+            http::acl_guard::CLIENT_CACHE_TTL
+        };
+        Arc::new(http::acl_guard::TokenResolver::new(catalog.clone(), ttl))
+    });
     let state = HttpState {
+        acl,
         renderer: renderer.clone(),
+        tls: tls.clone(),
         server: server.clone(),
         client: client.clone(),
         agent: Arc::new(AgentInfo {
@@ -276,7 +309,14 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     if let Some(s) = &server {
         s.set_http_relay(Arc::new(http::RouterRelay::new(router.clone())));
     }
-    tracing::info!(%http_addr, "HTTP API listening");
+    tokio::spawn(reload_on_hangup(tls.clone()));
+    let scheme = if cfg.tls.http { "https" } else { "http" };
+    tracing::info!(%http_addr, scheme, "HTTP API listening");
+    let listener = http::listener::HttpListener::start(
+        listener,
+        tls.clone(),
+        cfg.limits.http_max_conns_per_client,
+    );
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -312,6 +352,30 @@ fn heartbeat_config(s: &agent::config::ServerConfig) -> HeartbeatConfig {
             .map_or(d.max_per_second, f64::from)
             .max(1.0),
         failover_ttl: s.failover_heartbeat_ttl.unwrap_or(d.failover_ttl),
+    }
+}
+
+/// SIGHUP reads the certificate files again; connections already open keep their certificates,
+/// so the cluster never drops. A failed reload keeps the old ones and says why.
+/// Caught even without TLS, so that a SIGHUP (which Nomad operators send to reload) never kills
+/// the agent.
+async fn reload_on_hangup(tls: Option<Arc<agent::tls::Tls>>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot catch SIGHUP: TLS certificates reload only on restart");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let Some(tls) = &tls else {
+            tracing::info!("caught hangup: TLS is off, nothing to reload");
+            continue;
+        };
+        match tls.reload() {
+            Ok(()) => tracing::info!("caught hangup: reloaded the TLS certificates"),
+            Err(e) => {
+                tracing::error!(error = %e, "caught hangup: TLS reload failed, keeping the old certificates")
+            }
+        }
     }
 }
 

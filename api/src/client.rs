@@ -126,35 +126,61 @@ impl Method {
     }
 }
 
+fn normalize_address(address: &str) -> String {
+    let address = address.trim().trim_end_matches('/');
+    if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    }
+}
+
+fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        // Non-2xx answers carry the agent's message; we want to read it, not lose it.
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(10)))
+}
+
 impl Client {
     /// A client for the agent at `address` ("http://host:port"; a bare "host:port" gets http://).
+    /// An https:// address trusts the system's roots; see [`Client::new_with_tls`].
     pub fn new(address: &str) -> Client {
-        let address = address.trim().trim_end_matches('/');
-        let address = if address.contains("://") {
-            address.to_string()
-        } else {
-            format!("http://{address}")
-        };
-        let config = ureq::Agent::config_builder()
-            // Non-2xx answers carry the agent's message; we want to read it, not lose it.
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .build();
+        let address = normalize_address(address);
         Client {
+            agent: ureq::Agent::new_with_config(agent_config().build()),
             address,
             token: None,
-            agent: ureq::Agent::new_with_config(config),
         }
     }
 
-    /// `NOMAD_ADDR` (default http://127.0.0.1:4646) and `NOMAD_TOKEN`, as the nomad CLI reads them.
-    pub fn from_env() -> Client {
+    /// A client that speaks HTTPS with `tls`: its CA, client certificate and server name.
+    pub fn new_with_tls(
+        address: &str,
+        tls: Option<&crate::client_tls::TlsOptions>,
+    ) -> Result<Client, ClientError> {
+        let Some(tls) = tls else {
+            return Ok(Client::new(address));
+        };
+        let address = normalize_address(address);
+        let (agent, address) = tls.agent(agent_config(), &address)?;
+        Ok(Client {
+            address,
+            token: None,
+            agent,
+        })
+    }
+
+    /// `NOMAD_ADDR` (default http://127.0.0.1:4646), `NOMAD_TOKEN` and the TLS variables
+    /// (`NOMAD_CACERT` ...), as the nomad CLI reads them.
+    pub fn from_env() -> Result<Client, ClientError> {
         let addr = std::env::var("NOMAD_ADDR")
             .ok()
             .filter(|a| !a.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
         let token = std::env::var("NOMAD_TOKEN").ok().filter(|t| !t.is_empty());
-        Client::new(&addr).with_token(token)
+        let tls = crate::client_tls::TlsOptions::from_env()?;
+        Ok(Client::new_with_tls(&addr, tls.as_ref())?.with_token(token))
     }
 
     pub fn with_token(mut self, token: Option<String>) -> Client {
@@ -752,12 +778,35 @@ fn describe(e: &ureq::Error) -> String {
                 None => &text,
             };
             let mut chars = text.chars();
-            match chars.next() {
+            let text: String = match chars.next() {
                 Some(c) => c.to_lowercase().chain(chars).collect(),
                 None => String::new(),
+            };
+            match tls_hint(&text) {
+                Some(hint) => format!("{text}: {hint}"),
+                None => text,
             }
         }
-        other => other.to_string(),
+        other => {
+            let text = other.to_string();
+            match tls_hint(&text) {
+                Some(hint) => format!("{text}: {hint}"),
+                None => text,
+            }
+        }
+    }
+}
+
+/// What to do about a TLS failure, in the terms of Nomad's environment variables.
+fn tls_hint(error: &str) -> Option<&'static str> {
+    if error.contains("UnknownIssuer") {
+        Some("the agent's certificate is not signed by a CA this client trusts; set NOMAD_CACERT to the cluster's CA file")
+    } else if error.contains("CertificateRequired") || error.contains("HandshakeFailure") {
+        Some("the agent requires a client certificate; set NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY")
+    } else if error.contains("NotValidForName") {
+        Some("the agent's certificate does not name this address; set NOMAD_TLS_SERVER_NAME to a name it carries (server.<region>.nomad)")
+    } else {
+        None
     }
 }
 

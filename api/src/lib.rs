@@ -2,9 +2,12 @@
 //!
 //! Both the CLI and the agent depend on this crate; it holds no server code and no async runtime.
 
+pub mod acl;
 pub mod agent;
 pub mod alloc;
 pub mod client;
+mod client_acl;
+pub mod client_tls;
 pub mod deployment;
 pub mod diff;
 pub mod duration;

@@ -15,6 +15,10 @@ pub const NODE_INELIGIBLE: &str = "ineligible";
 pub struct Node {
     #[serde(rename = "ID")]
     pub id: String,
+    /// The node's secret: set only by the client when it registers; the servers keep a hash of
+    /// it and never hand it out.
+    #[serde(rename = "SecretID", default, skip_serializing_if = "String::is_empty")]
+    pub secret_id: String,
     pub name: String,
     pub datacenter: String,
     #[serde(default)]

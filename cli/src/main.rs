@@ -78,6 +78,16 @@ enum Command {
         #[command(subcommand)]
         command: OperatorCommand,
     },
+    /// Bootstrap ACLs and manage policies and tokens
+    Acl {
+        #[command(subcommand)]
+        command: AclCommand,
+    },
+    /// Create a certificate authority and agent certificates for mutual TLS
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
     /// Run a new job or update an existing one (alias of `job run`)
     Run(job_run::Args),
     /// Display the status of jobs (alias of `job status`)
@@ -193,62 +203,164 @@ enum RaftCommand {
     RemovePeer(operator_raft_remove_peer::Args),
 }
 
+#[derive(Subcommand, Debug)]
+enum AclCommand {
+    /// Make the first management token (works once per cluster)
+    Bootstrap(acl_bootstrap::Args),
+    /// Manage ACL policies
+    Policy {
+        #[command(subcommand)]
+        command: AclPolicyCommand,
+    },
+    /// Manage ACL tokens
+    Token {
+        #[command(subcommand)]
+        command: AclTokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AclPolicyCommand {
+    /// Create or update a policy from an HCL rules file
+    Apply(acl_policy_apply::Args),
+    /// List the policies
+    List(acl_policy_list::Args),
+    /// Show a policy and its rules
+    Info(acl_policy_info::Args),
+    /// Delete a policy
+    Delete(acl_policy_delete::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum AclTokenCommand {
+    /// Create a token (its secret is shown once)
+    Create(acl_token_create::Args),
+    /// List the tokens
+    List(acl_token_list::Args),
+    /// Show a token by accessor id
+    Info(acl_token_info::Args),
+    /// Show the token in use (NOMAD_TOKEN)
+    #[command(name = "self")]
+    SelfInfo(acl_token_info::SelfArgs),
+    /// Delete a token
+    Delete(acl_token_delete::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum TlsCommand {
+    /// Manage the certificate authority
+    Ca {
+        #[command(subcommand)]
+        command: TlsCaCommand,
+    },
+    /// Manage agent and CLI certificates
+    Cert {
+        #[command(subcommand)]
+        command: TlsCertCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TlsCaCommand {
+    /// Create a self-signed certificate authority in the current directory
+    Create(tls_ca_create::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum TlsCertCommand {
+    /// Create a server, client or CLI certificate signed by the CA
+    Create(tls_cert_create::Args),
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
-    let client = || Client::new(&cli.address).with_token(cli.token.clone());
+    // TLS settings come from Nomad's environment variables; a bad one (a CA file that cannot
+    // be read) fails the first command that talks to an agent, not the ones that do not.
+    let tls = api::client_tls::TlsOptions::from_env();
+    let client = || -> anyhow::Result<Client> {
+        let tls = tls.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Client::new_with_tls(&cli.address, tls.as_ref())
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .with_token(cli.token.clone()))
+    };
     match &cli.command {
         Command::Job { command } => match command {
             JobCommand::Init(a) => job_init::run(a),
             JobCommand::Validate(a) => job_validate::run(a),
-            JobCommand::Run(a) => job_run::run(&client(), a),
-            JobCommand::Status(a) => job_status::run(&client(), a),
-            JobCommand::Stop(a) => job_stop::run(&client(), a),
-            JobCommand::Plan(a) => job_plan::run(&client(), a),
-            JobCommand::History(a) => job_history::run(&client(), a),
-            JobCommand::Revert(a) => job_revert::run(&client(), a),
+            JobCommand::Run(a) => job_run::run(&client()?, a),
+            JobCommand::Status(a) => job_status::run(&client()?, a),
+            JobCommand::Stop(a) => job_stop::run(&client()?, a),
+            JobCommand::Plan(a) => job_plan::run(&client()?, a),
+            JobCommand::History(a) => job_history::run(&client()?, a),
+            JobCommand::Revert(a) => job_revert::run(&client()?, a),
         },
         Command::Alloc { command } => match command {
-            AllocCommand::Status(a) => alloc_status::run(&client(), a),
-            AllocCommand::Logs(a) => alloc_logs::run(&client(), a),
+            AllocCommand::Status(a) => alloc_status::run(&client()?, a),
+            AllocCommand::Logs(a) => alloc_logs::run(&client()?, a),
         },
         Command::Node { command } => match command {
-            NodeCommand::Status(a) => node_status::run(&client(), a),
-            NodeCommand::Drain(a) => node_drain::run(&client(), a),
-            NodeCommand::Eligibility(a) => node_eligibility::run(&client(), a),
+            NodeCommand::Status(a) => node_status::run(&client()?, a),
+            NodeCommand::Drain(a) => node_drain::run(&client()?, a),
+            NodeCommand::Eligibility(a) => node_eligibility::run(&client()?, a),
         },
         Command::Server {
             command: ServerCommand::Members(a),
-        } => server_members::run(&client(), a),
+        } => server_members::run(&client()?, a),
         Command::Eval {
             command: EvalCommand::Status(a),
-        } => eval_status::run(&client(), a),
+        } => eval_status::run(&client()?, a),
         Command::Deployment { command } => match command {
-            DeploymentCommand::List(a) => deployment_list::run(&client(), a),
-            DeploymentCommand::Status(a) => deployment_status::run(&client(), a),
-            DeploymentCommand::Promote(a) => deployment_promote::run(&client(), a),
-            DeploymentCommand::Fail(a) => deployment_fail::run(&client(), a),
-            DeploymentCommand::Pause(a) => deployment_pause::run(&client(), a, true),
-            DeploymentCommand::Resume(a) => deployment_pause::run(&client(), a, false),
+            DeploymentCommand::List(a) => deployment_list::run(&client()?, a),
+            DeploymentCommand::Status(a) => deployment_status::run(&client()?, a),
+            DeploymentCommand::Promote(a) => deployment_promote::run(&client()?, a),
+            DeploymentCommand::Fail(a) => deployment_fail::run(&client()?, a),
+            DeploymentCommand::Pause(a) => deployment_pause::run(&client()?, a, true),
+            DeploymentCommand::Resume(a) => deployment_pause::run(&client()?, a, false),
         },
         Command::Service { command } => match command {
-            ServiceCommand::List(a) => service_list::run(&client(), a),
-            ServiceCommand::Info(a) => service_info::run(&client(), a),
-            ServiceCommand::Delete(a) => service_delete::run(&client(), a),
+            ServiceCommand::List(a) => service_list::run(&client()?, a),
+            ServiceCommand::Info(a) => service_info::run(&client()?, a),
+            ServiceCommand::Delete(a) => service_delete::run(&client()?, a),
         },
         Command::Template {
             command: TemplateCommand::Render(a),
-        } => template_render::run(&client(), a),
+        } => template_render::run(&client()?, a),
         Command::Operator {
             command: OperatorCommand::Raft { command },
         } => match command {
-            RaftCommand::ListPeers(a) => operator_raft_list_peers::run(&client(), a),
-            RaftCommand::RemovePeer(a) => operator_raft_remove_peer::run(&client(), a),
+            RaftCommand::ListPeers(a) => operator_raft_list_peers::run(&client()?, a),
+            RaftCommand::RemovePeer(a) => operator_raft_remove_peer::run(&client()?, a),
         },
-        Command::Run(a) => job_run::run(&client(), a),
-        Command::Status(a) => job_status::run(&client(), a),
-        Command::Stop(a) => job_stop::run(&client(), a),
+        Command::Acl { command } => match command {
+            AclCommand::Bootstrap(a) => acl_bootstrap::run(&client()?, a),
+            AclCommand::Policy { command } => match command {
+                AclPolicyCommand::Apply(a) => acl_policy_apply::run(&client()?, a),
+                AclPolicyCommand::List(a) => acl_policy_list::run(&client()?, a),
+                AclPolicyCommand::Info(a) => acl_policy_info::run(&client()?, a),
+                AclPolicyCommand::Delete(a) => acl_policy_delete::run(&client()?, a),
+            },
+            AclCommand::Token { command } => match command {
+                AclTokenCommand::Create(a) => acl_token_create::run(&client()?, a),
+                AclTokenCommand::List(a) => acl_token_list::run(&client()?, a),
+                AclTokenCommand::Info(a) => acl_token_info::run(&client()?, a),
+                AclTokenCommand::SelfInfo(a) => acl_token_info::run_self(&client()?, a),
+                AclTokenCommand::Delete(a) => acl_token_delete::run(&client()?, a),
+            },
+        },
+        // Local files only: these never talk to an agent.
+        Command::Tls { command } => match command {
+            TlsCommand::Ca {
+                command: TlsCaCommand::Create(a),
+            } => tls_ca_create::run(a),
+            TlsCommand::Cert {
+                command: TlsCertCommand::Create(a),
+            } => tls_cert_create::run(a),
+        },
+        Command::Run(a) => job_run::run(&client()?, a),
+        Command::Status(a) => job_status::run(&client()?, a),
+        Command::Stop(a) => job_stop::run(&client()?, a),
         Command::Init(a) => job_init::run(a),
         Command::Validate(a) => job_validate::run(a),
-        Command::Plan(a) => job_plan::run(&client(), a),
+        Command::Plan(a) => job_plan::run(&client()?, a),
         Command::Version => {
             println!("nomadctl v{}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -343,6 +455,37 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        match parse("nomadctl tls ca create -name-constraint=true -domain foo.com -days 10")
+            .map(|c| c.command)
+        {
+            Ok(Command::Tls {
+                command:
+                    TlsCommand::Ca {
+                        command: TlsCaCommand::Create(a),
+                    },
+            }) => assert!(a.name_constraint && a.domain == "foo.com" && a.days == 10),
+            other => panic!("{other:?}"),
+        }
+        let line = "nomadctl tls cert create -client -region r1 -additional-dnsname a \
+                    -additional-dnsname b -additional-ipaddress 10.0.0.1 -ca x.pem -key k.pem";
+        match parse(line).map(|c| c.command) {
+            Ok(Command::Tls {
+                command:
+                    TlsCommand::Cert {
+                        command: TlsCertCommand::Create(a),
+                    },
+            }) => {
+                assert!(a.client && !a.server && !a.cli);
+                assert_eq!(a.additional_dnsname, ["a", "b"]);
+                assert_eq!(a.additional_ipaddress.len(), 1);
+                assert_eq!(
+                    (a.ca.as_deref(), a.key.as_deref()),
+                    (Some("x.pem"), Some("k.pem"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse("nomadctl tls cert create -server -additional-ipaddress nope").is_err());
         let cli = parse("nomadctl operator raft remove-peer -peer-id 7").unwrap();
         match cli.command {
             Command::Operator {

@@ -3,6 +3,7 @@
 //! on, kill -9 and restart servers on their own data dirs, add a fresh server, and write or read
 //! jobs through any one of them. Every process dies when the `Cluster` drops.
 
+use crate::tls::TlsFiles;
 use crate::{free_port, wait_for, Agent};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
@@ -10,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Output;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longer than the agent's bounded wait for a quorum (< 15 s): a write that cannot commit must
@@ -49,6 +51,16 @@ pub fn send(method: &str, url: &str, body: Option<&str>) -> Result<Reply> {
         .timeout_global(Some(REQUEST_TIMEOUT))
         .build()
         .into();
+    send_with(&agent, method, url, body)
+}
+
+/// `send` through `agent` (an HTTPS one, say).
+pub fn send_with(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+) -> Result<Reply> {
     let resp = match (method, body) {
         ("GET", _) => agent.get(url).call(),
         ("DELETE", _) => agent.delete(url).call(),
@@ -163,6 +175,8 @@ pub struct Cluster {
     extra_config: String,
     /// HCL added at the top level of each server's config (a `template` block, say).
     agent_config: String,
+    /// Certificates when every agent runs with TLS on (see `start_tls`).
+    tls: Option<Arc<TlsFiles>>,
     dir: tempfile::TempDir,
 }
 
@@ -177,6 +191,21 @@ impl Cluster {
 
     /// `start`, with `agent_config` added at the top level of every server's config file.
     pub fn start_with(n: usize, extra_config: &str, agent_config: &str) -> Result<Cluster> {
+        Self::start_inner(n, extra_config, agent_config, None)
+    }
+
+    /// `start` with TLS on for rpc and HTTP, client certificates verified: each server gets the
+    /// server certificate of `tls`, the harness and `nomadctl` the CLI one.
+    pub fn start_tls(n: usize, tls: Arc<TlsFiles>) -> Result<Cluster> {
+        Self::start_inner(n, "", "", Some(tls))
+    }
+
+    fn start_inner(
+        n: usize,
+        extra_config: &str,
+        agent_config: &str,
+        tls: Option<Arc<TlsFiles>>,
+    ) -> Result<Cluster> {
         let dir = tempfile::tempdir().context("creating the cluster's temp dir")?;
         let ports = free_ports(2 * n);
         let (http_ports, rpc_ports) = ports.split_at(n);
@@ -186,6 +215,7 @@ impl Cluster {
             expect: n,
             extra_config: extra_config.to_string(),
             agent_config: agent_config.to_string(),
+            tls,
             dir,
         };
         let join: Vec<String> = rpc_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
@@ -204,10 +234,14 @@ impl Cluster {
         let data_dir = home.join("data");
         let config = home.join("server.hcl");
         let config_text = format!(
-            "server {{\n  enabled = true\n  bootstrap_expect = {}\n  {}\n}}\n{}\n",
+            "server {{\n  enabled = true\n  bootstrap_expect = {}\n  {}\n}}\n{}\n{}",
             self.expect,
             self.extra_config.trim(),
-            self.agent_config
+            self.agent_config,
+            self.tls
+                .as_ref()
+                .map(|t| t.agent_block("server"))
+                .unwrap_or_default()
         );
         std::fs::write(&config, config_text)
             .with_context(|| format!("writing {}", config.display()))?;
@@ -235,8 +269,15 @@ impl Cluster {
             args.push("--retry-join".to_string());
             args.push(peer.clone());
         }
-        let agent = Agent::with_args(data_dir, home.join("agent.log"), http_port, rpc_port, args)
-            .with_context(|| format!("starting {name}"))?;
+        let agent = Agent::with_args_tls(
+            data_dir,
+            home.join("agent.log"),
+            (http_port, rpc_port),
+            args,
+            Vec::new(),
+            self.tls.clone(),
+        )
+        .with_context(|| format!("starting {name}"))?;
         self.servers.push(agent);
         Ok(index)
     }
@@ -351,7 +392,11 @@ impl Cluster {
         std::fs::write(
             &path,
             format!(
-                "plugin \"raw_exec\" {{\n  config {{\n    enabled = true\n  }}\n}}\n{config}\n"
+                "plugin \"raw_exec\" {{\n  config {{\n    enabled = true\n  }}\n}}\n{config}\n{}",
+                self.tls
+                    .as_ref()
+                    .map(|t| t.agent_block("client"))
+                    .unwrap_or_default()
             ),
         )?;
         let config = path;
@@ -384,13 +429,13 @@ impl Cluster {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let agent = Agent::with_args_env(
+        let agent = Agent::with_args_tls(
             home.join("data"),
             home.join("agent.log"),
-            ports[0],
-            ports[1],
+            (ports[0], ports[1]),
             args,
             env,
+            self.tls.clone(),
         )
         .with_context(|| format!("starting client {name}"))?;
         self.clients.push(agent);
@@ -412,7 +457,11 @@ impl Cluster {
 
     /// One request to server `i` (`path` starts with "/v1/").
     pub fn http(&self, i: usize, method: &str, path: &str, body: Option<&str>) -> Result<Reply> {
-        send(method, &format!("{}{path}", self.address(i)), body)
+        let url = format!("{}{path}", self.address(i));
+        match &self.tls {
+            None => send(method, &url, body),
+            Some(tls) => send_with(&tls.https_agent(Some(REQUEST_TIMEOUT))?, method, &url, body),
+        }
     }
 
     /// POSTs a small service job `id` to server `i`: (status, body).

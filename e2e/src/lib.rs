@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod docker;
 pub mod nginx;
+pub mod tls;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
@@ -86,6 +87,10 @@ pub struct Agent {
     has_client: bool,
     /// Extra environment for the agent process (e.g. DOCKER_HOST).
     pub env: Vec<(String, String)>,
+    /// Set when the agent serves HTTPS: the harness and `nomadctl` then use the CLI certificate.
+    pub tls: Option<std::sync::Arc<tls::TlsFiles>>,
+    /// Sent as `X-Nomad-Token` by `get` and as `NOMAD_TOKEN` by `ctl` (an agent with ACLs on).
+    pub token: Option<String>,
 }
 
 impl Agent {
@@ -94,8 +99,37 @@ impl Agent {
         Self::dev_with(dir, &[])
     }
 
+    /// A dev agent with `--acl-enabled`, bootstrapped: its management token is in `token`.
+    pub fn dev_acl(dir: &Path) -> Result<Agent> {
+        let mut a = Self::dev_unstarted(dir, &["--acl-enabled"]);
+        // Until the bootstrap, only the open endpoints answer: wait for health, not the node.
+        a.has_client = false;
+        a.start()?;
+        let (status, body) = request("POST", &format!("{}/v1/acl/bootstrap", a.address()), None)?;
+        if status != 200 {
+            bail!("ACL bootstrap answered {status}: {body}");
+        }
+        let token: Value = serde_json::from_str(&body)?;
+        let secret = token["SecretID"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no SecretID in {body}"))?;
+        a.token = Some(secret.to_string());
+        a.has_client = true;
+        wait_for("the dev agent's node", Duration::from_secs(30), || {
+            let nodes = a.get("/v1/nodes").ok()?;
+            (nodes.as_array()?.iter().any(|n| n["Status"] == "ready")).then_some(())
+        })?;
+        Ok(a)
+    }
+
     /// A dev agent with extra flags.
     pub fn dev_with(dir: &Path, extra: &[&str]) -> Result<Agent> {
+        let mut a = Self::dev_unstarted(dir, extra);
+        a.start()?;
+        Ok(a)
+    }
+
+    fn dev_unstarted(dir: &Path, extra: &[&str]) -> Agent {
         let data_dir = dir.join("data");
         let http_port = free_port();
         let rpc_port = free_port();
@@ -114,7 +148,7 @@ impl Agent {
             .into_iter()
             .chain(extra.iter().map(|s| s.to_string()))
             .collect();
-        let mut a = Agent {
+        Agent {
             http_port,
             rpc_port,
             data_dir,
@@ -123,9 +157,9 @@ impl Agent {
             log_path: dir.join("agent.log"),
             has_client: true,
             env: Vec::new(),
-        };
-        a.start()?;
-        Ok(a)
+            tls: None,
+            token: None,
+        }
     }
 
     /// An agent started with exactly `args` (a server of a cluster, say). `start` waits only for
@@ -149,6 +183,18 @@ impl Agent {
         args: Vec<String>,
         env: Vec<(String, String)>,
     ) -> Result<Agent> {
+        Self::with_args_tls(data_dir, log_path, (http_port, rpc_port), args, env, None)
+    }
+
+    /// `with_args_env` for an agent that serves HTTPS with the certificates of `tls`.
+    pub fn with_args_tls(
+        data_dir: PathBuf,
+        log_path: PathBuf,
+        (http_port, rpc_port): (u16, u16),
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        tls: Option<std::sync::Arc<tls::TlsFiles>>,
+    ) -> Result<Agent> {
         let mut a = Agent {
             http_port,
             rpc_port,
@@ -158,6 +204,8 @@ impl Agent {
             log_path,
             has_client: false,
             env,
+            tls,
+            token: None,
         };
         a.start()?;
         Ok(a)
@@ -168,7 +216,8 @@ impl Agent {
     }
 
     pub fn address(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.http_port)
     }
 
     pub fn start(&mut self) -> Result<()> {
@@ -185,18 +234,15 @@ impl Agent {
             .spawn()
             .with_context(|| format!("starting {}", agent_bin().display()))?;
         self.child = Some(child);
-        let addr = self.address();
         let has_client = self.has_client;
         wait_for(
             "the agent's HTTP API (and its node, if a client)",
             Duration::from_secs(30),
             || {
                 if !has_client {
-                    return get_json(&addr, "/v1/agent/health?stale=true")
-                        .ok()
-                        .map(|_| ());
+                    return self.get("/v1/agent/health?stale=true").ok().map(|_| ());
                 }
-                let nodes = get_json(&addr, "/v1/nodes").ok()?;
+                let nodes = self.get("/v1/nodes").ok()?;
                 (nodes.as_array()?.iter().any(|n| n["Status"] == "ready")).then_some(())
             },
         )
@@ -247,6 +293,12 @@ impl Agent {
         cmd.args(args)
             .env("NOMAD_ADDR", self.address())
             .stdin(Stdio::null());
+        if let Some(tls) = &self.tls {
+            cmd.envs(tls.cli_env());
+        }
+        if let Some(token) = &self.token {
+            cmd.env("NOMAD_TOKEN", token);
+        }
         if let Some(d) = cwd {
             cmd.current_dir(d);
         }
@@ -258,7 +310,27 @@ impl Agent {
     }
 
     pub fn get(&self, path: &str) -> Result<Value> {
-        get_json(&self.address(), path)
+        match &self.tls {
+            None if self.token.is_some() => {
+                let url = format!("{}{path}", self.address());
+                let (status, body) = request_with("GET", &url, None, self.token.as_deref())?;
+                if status != 200 {
+                    bail!("GET {path}: {status} {body}");
+                }
+                Ok(serde_json::from_str(&body)?)
+            }
+            None => get_json(&self.address(), path),
+            Some(tls) => {
+                let mut resp = tls
+                    .https_agent(None)?
+                    .get(&format!("{}{path}", self.address()))
+                    .call()?;
+                if !resp.status().is_success() {
+                    bail!("GET {path}: {}", resp.status());
+                }
+                Ok(resp.body_mut().read_json()?)
+            }
+        }
     }
 }
 
@@ -275,16 +347,30 @@ pub fn get_json(addr: &str, path: &str) -> Result<Value> {
 
 /// Sends a request and returns (status, body text) whatever the status.
 pub fn request(method: &str, url: &str, body: Option<&str>) -> Result<(u16, String)> {
+    request_with(method, url, body, None)
+}
+
+/// `request` with an ACL token in `X-Nomad-Token`.
+pub fn request_with(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> Result<(u16, String)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
+    let token = token.unwrap_or("");
     let mut resp = match (method, body) {
-        ("GET", _) => agent.get(url).call()?,
-        ("DELETE", _) => agent.delete(url).call()?,
-        ("POST", Some(b)) => agent.post(url).send(b)?,
-        ("POST", None) => agent.post(url).send_empty()?,
-        ("PUT", Some(b)) => agent.put(url).send(b)?,
+        ("GET", _) => agent.get(url).header("X-Nomad-Token", token).call()?,
+        ("DELETE", _) => agent.delete(url).header("X-Nomad-Token", token).call()?,
+        ("POST", Some(b)) => agent.post(url).header("X-Nomad-Token", token).send(b)?,
+        ("POST", None) => agent
+            .post(url)
+            .header("X-Nomad-Token", token)
+            .send_empty()?,
+        ("PUT", Some(b)) => agent.put(url).header("X-Nomad-Token", token).send(b)?,
         _ => bail!("unsupported method {method}"),
     };
     let status = resp.status().as_u16();

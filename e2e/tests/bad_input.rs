@@ -110,7 +110,7 @@ fn bad_config_file_is_refused_at_start() {
         ),
         (
             "tls {\n  foo = 1\n}\n",
-            "agent.hcl:1:1: tls is not supported",
+            "agent.hcl:2:3: unknown attribute \"foo\" in the tls block",
         ),
         ("name = \"a\"\n\nnot_a_key = 1\n", "agent.hcl:3:1: unknown"),
     ] {

@@ -78,6 +78,8 @@ pub enum ClientError {
 
 pub struct Client {
     node_id: String,
+    /// Sent only with registrations; never part of `node`, which the HTTP API shows.
+    node_secret: String,
     node: Mutex<Node>,
     rpc: Arc<dyn ServerRpc>,
     db: Arc<StateDb>,
@@ -121,6 +123,8 @@ impl Client {
         std::fs::create_dir_all(&alloc_base).map_err(io_err(&alloc_base))?;
         let db = Arc::new(StateDb::open(&state_dir.join("state.db"))?);
         let node_id = db.node_id()?;
+        let node_secret = db.node_secret()?;
+        rpc.set_node_identity(&node_id, &node_secret);
         let drivers = Arc::new(crate::drivers::builtin_drivers(&cfg.drivers));
         let node = fingerprint::fingerprint(&cfg, &node_id, &drivers);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -161,6 +165,7 @@ impl Client {
         let (stop_tx, _) = watch::channel(false);
         let client = Arc::new(Client {
             node_id,
+            node_secret,
             node: Mutex::new(node),
             rpc,
             db,
@@ -333,7 +338,8 @@ impl Client {
 
     /// Registers the node; returns the heartbeat TTL when it worked.
     async fn register(&self) -> Option<Duration> {
-        let node = self.node();
+        let mut node = self.node();
+        node.secret_id = self.node_secret.clone();
         match self.rpc.node_register(node).await {
             Ok(ttl) => Some(ttl),
             Err(e) => {

@@ -95,18 +95,28 @@ impl StateDb {
 
     /// The node id, created (UUID v4) and stored on first use.
     pub fn node_id(&self) -> Result<String, StateError> {
+        self.meta_uuid("node_id")
+    }
+
+    /// The node's secret, which proves its calls to the servers: created and stored on first
+    /// use, next to the id (the data dir is the agent's own, mode 0700 under systemd).
+    pub fn node_secret(&self) -> Result<String, StateError> {
+        self.meta_uuid("node_secret")
+    }
+
+    fn meta_uuid(&self, key: &str) -> Result<String, StateError> {
         let existing = self.with_db(|db| {
             let tx = db.begin_read().map_err(db_err)?;
             let t = tx.open_table(META).map_err(db_err)?;
-            let v = t.get("node_id").map_err(db_err)?;
+            let v = t.get(key).map_err(db_err)?;
             Ok(v.map(|g| String::from_utf8_lossy(g.value()).into_owned()))
         })?;
-        if let Some(id) = existing.filter(|s| !s.is_empty()) {
-            return Ok(id);
+        if let Some(value) = existing.filter(|s| !s.is_empty()) {
+            return Ok(value);
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        self.put(META, "node_id", id.as_bytes())?;
-        Ok(id)
+        let value = uuid::Uuid::new_v4().to_string();
+        self.put(META, key, value.as_bytes())?;
+        Ok(value)
     }
 
     pub fn put_alloc(&self, alloc: &Allocation) -> Result<(), StateError> {

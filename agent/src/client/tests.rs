@@ -157,6 +157,10 @@ impl ServerRpc for FakeServer {
             })
         })
     }
+
+    fn resolve_token(&self, _secret: &str) -> RpcFuture<'_, crate::rpc::ResolvedToken> {
+        Box::pin(async { Err(RpcError::Forbidden("no ACLs in this fake".into())) })
+    }
 }
 
 /// Kills, on drop, every process group whose leader carries the marker.

@@ -1,6 +1,6 @@
-//! The agent config's `consul` and `template` blocks.
+//! The agent config's `consul`, `tls`, `limits` and `template` blocks.
 
-use super::{ConsulConfig, TemplateConfig};
+use super::{AclConfig, ConsulConfig, LimitsConfig, TemplateConfig, TlsConfig};
 use api::jobspec::decode::{Block, Fields, Result};
 use api::jobspec::tree::TreeError;
 use std::time::Duration;
@@ -55,6 +55,145 @@ pub fn consul(b: Block) -> Result<ConsulConfig> {
             .string("address")?
             .unwrap_or_else(|| "127.0.0.1:8500".into()),
         token: c.string("token")?.filter(|t| !t.is_empty()),
+    })
+}
+
+/// `tls { ... }`. Paths are used as written (relative ones from the agent's working directory),
+/// as Nomad does.
+pub fn tls(b: Block) -> Result<TlsConfig> {
+    let pos = b.pos;
+    let t = Fields::new(
+        b,
+        &[
+            "http",
+            "rpc",
+            "ca_file",
+            "cert_file",
+            "key_file",
+            "verify_server_hostname",
+            "verify_https_client",
+            "tls_min_version",
+            "rpc_upgrade_mode",
+            "tls_cipher_suites",
+            "tls_prefer_server_cipher_suites",
+        ],
+        &[],
+    )?;
+    super::file::refuse(
+        &t,
+        "tls_cipher_suites",
+        "tls.tls_cipher_suites",
+        "rustls offers only modern suites, all of them safe",
+    )?;
+    super::file::refuse(
+        &t,
+        "tls_prefer_server_cipher_suites",
+        "tls.tls_prefer_server_cipher_suites",
+        "rustls always prefers the server's order",
+    )?;
+    if t.bool("rpc_upgrade_mode")? == Some(true) {
+        super::file::refuse(
+            &t,
+            "rpc_upgrade_mode",
+            "tls.rpc_upgrade_mode",
+            "the rpc port is either plaintext or mutual TLS, never both",
+        )?;
+    }
+    let tls13_only = match t.string("tls_min_version")?.as_deref() {
+        None | Some("tls12") => false,
+        Some("tls13") => true,
+        Some(other) => {
+            let at = t.get("tls_min_version").map_or(pos, |e| e.value.pos);
+            return Err(TreeError::new(
+                at,
+                format!("tls_min_version {other:?} must be \"tls12\" or \"tls13\""),
+            ));
+        }
+    };
+    let path =
+        |key: &str| -> Result<std::path::PathBuf> { Ok(t.string(key)?.unwrap_or_default().into()) };
+    let cfg = TlsConfig {
+        http: t.bool("http")?.unwrap_or(false),
+        rpc: t.bool("rpc")?.unwrap_or(false),
+        ca_file: path("ca_file")?,
+        cert_file: path("cert_file")?,
+        key_file: path("key_file")?,
+        verify_server_hostname: t.bool("verify_server_hostname")?.unwrap_or(false),
+        verify_https_client: t.bool("verify_https_client")?.unwrap_or(false),
+        tls13_only,
+    };
+    if cfg.enabled() {
+        for (key, value) in [
+            ("ca_file", &cfg.ca_file),
+            ("cert_file", &cfg.cert_file),
+            ("key_file", &cfg.key_file),
+        ] {
+            if value.as_os_str().is_empty() {
+                return Err(TreeError::new(
+                    pos,
+                    format!("tls: {key} is required when http or rpc is true"),
+                ));
+            }
+        }
+    }
+    if cfg.verify_https_client && !cfg.http {
+        let at = t.get("verify_https_client").map_or(pos, |e| e.pos);
+        return Err(TreeError::new(
+            at,
+            "tls.verify_https_client needs http = true: there is no HTTPS to verify callers of",
+        ));
+    }
+    Ok(cfg)
+}
+
+/// `limits { http_max_conns_per_client rpc_max_conns_per_client }`; Nomad's other limits are
+/// refused by name.
+pub fn limits(b: Block) -> Result<LimitsConfig> {
+    const UNSUPPORTED: &[&str] = &[
+        "https_handshake_timeout",
+        "rpc_handshake_timeout",
+        "rpc_max_conns_per_client_per_ip",
+    ];
+    let mut keys = vec!["http_max_conns_per_client", "rpc_max_conns_per_client"];
+    keys.extend_from_slice(UNSUPPORTED);
+    let l = Fields::new(b, &keys, &[])?;
+    for key in UNSUPPORTED {
+        super::file::refuse(
+            &l,
+            key,
+            &format!("limits.{key}"),
+            "only http_max_conns_per_client and rpc_max_conns_per_client are settable; \
+             handshakes time out after 10 s",
+        )?;
+    }
+    let d = LimitsConfig::default();
+    Ok(LimitsConfig {
+        http_max_conns_per_client: l
+            .int_as("http_max_conns_per_client")?
+            .unwrap_or(d.http_max_conns_per_client),
+        rpc_max_conns_per_client: l
+            .int_as("rpc_max_conns_per_client")?
+            .unwrap_or(d.rpc_max_conns_per_client),
+    })
+}
+
+/// `acl { enabled }`. Nomad's token caching and replication knobs are refused by name: tokens
+/// are resolved from the replicated state on servers and cached for 30 s on clients.
+pub fn acl(b: Block) -> Result<AclConfig> {
+    const UNSUPPORTED: &[&str] = &["token_ttl", "policy_ttl", "role_ttl", "replication_token"];
+    let mut keys = vec!["enabled"];
+    keys.extend_from_slice(UNSUPPORTED);
+    let a = Fields::new(b, &keys, &[])?;
+    for key in UNSUPPORTED {
+        super::file::refuse(
+            &a,
+            key,
+            &format!("acl.{key}"),
+            "clients cache a resolved token for 30 s and there is one region",
+        )?;
+    }
+    Ok(AclConfig {
+        enabled: a.bool("enabled")?.unwrap_or(false),
     })
 }
 

@@ -55,14 +55,6 @@ pub fn apply_str(
 /// Nomad's top-level blocks that this agent does not implement, with what to know about each.
 /// Writing one stops the agent with its name: nothing in a config is accepted and then ignored.
 const UNSUPPORTED_BLOCKS: &[(&str, &str)] = &[
-    (
-        "acl",
-        "ACLs are not implemented yet: keep the ports on a trusted network",
-    ),
-    (
-        "tls",
-        "TLS is not implemented yet: keep the ports on a trusted network",
-    ),
     ("vault", "Vault integration is not implemented"),
     ("telemetry", "telemetry is not implemented"),
     ("audit", "audit logging is not implemented"),
@@ -71,7 +63,6 @@ const UNSUPPORTED_BLOCKS: &[(&str, &str)] = &[
         "autopilot",
         "autopilot is not implemented: retire a server with `nomadctl operator raft remove-peer`",
     ),
-    ("limits", "connection limits are not implemented yet"),
     ("ui", "the web UI is not implemented yet"),
 ];
 
@@ -120,6 +111,9 @@ fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
         "server",
         "client",
         "consul",
+        "tls",
+        "limits",
+        "acl",
     ];
     single.extend(UNSUPPORTED_BLOCKS.iter().map(|(k, _)| *k));
     let f = Fields::new(
@@ -202,6 +196,15 @@ fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
     if let Some(b) = f.block("client", "the client block")? {
         client(cfg, b)?;
     }
+    if let Some(b) = f.block("tls", "the tls block")? {
+        cfg.tls = super::blocks::tls(b)?;
+    }
+    if let Some(b) = f.block("acl", "the acl block")? {
+        cfg.acl = super::blocks::acl(b)?;
+    }
+    if let Some(b) = f.block("limits", "the limits block")? {
+        cfg.limits = super::blocks::limits(b)?;
+    }
     if let Some(b) = f.block("consul", "the consul block")? {
         cfg.consul = Some(super::blocks::consul(b)?);
     }
@@ -231,14 +234,18 @@ fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
             "the drivers are built in",
         )?;
         let config = p.json_map("config")?.unwrap_or_default();
-        // Only raw_exec's switch and docker's volumes switch are read from a plugin's config so
-        // far; any other setting would be ignored, so it is refused by name.
+        // Only raw_exec's switch and docker's host access settings are read from a plugin's
+        // config; any other setting would be ignored, so it is refused by name.
         for (key, value) in &config {
             let known = match (label.name.as_str(), key.as_str()) {
                 ("raw_exec", "enabled") => true,
                 ("docker", "volumes") => value
                     .as_object()
                     .is_some_and(|o| o.keys().all(|k| k == "enabled")),
+                ("docker", "allow_privileged") => value.is_boolean() || value.is_string(),
+                ("docker", "allow_caps") => value
+                    .as_array()
+                    .is_some_and(|caps| caps.iter().all(|c| c.is_string())),
                 _ => false,
             };
             if !known {

@@ -60,6 +60,10 @@ pub struct AgentFlags {
     #[arg(long = "servers", value_name = "ADDR[,ADDR]", value_delimiter = ',')]
     pub servers: Vec<String>,
 
+    /// Turn ACLs on (`acl { enabled = true }`).
+    #[arg(long = "acl-enabled")]
+    pub acl_enabled: bool,
+
     /// TRACE, DEBUG, INFO, WARN or ERROR.
     #[arg(long = "log-level", value_name = "LEVEL")]
     pub log_level: Option<String>,

@@ -105,6 +105,53 @@ pub struct ConsulConfig {
     pub token: Option<String>,
 }
 
+/// `tls { http rpc ca_file cert_file key_file verify_server_hostname verify_https_client }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// HTTPS on the HTTP API.
+    pub http: bool,
+    /// Mutual TLS on the rpc port (and for every rpc this agent dials).
+    pub rpc: bool,
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Peers must present `server.<region>.nomad` to act as servers.
+    pub verify_server_hostname: bool,
+    /// Every HTTPS caller must present a certificate signed by the CA.
+    pub verify_https_client: bool,
+    /// `tls_min_version = "tls13"`: refuse TLS 1.2.
+    pub tls13_only: bool,
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.http || self.rpc
+    }
+}
+
+/// `limits { http_max_conns_per_client rpc_max_conns_per_client }`: 0 means no limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsConfig {
+    pub http_max_conns_per_client: u32,
+    pub rpc_max_conns_per_client: u32,
+}
+
+impl Default for LimitsConfig {
+    /// Nomad's defaults.
+    fn default() -> Self {
+        LimitsConfig {
+            http_max_conns_per_client: 100,
+            rpc_max_conns_per_client: 100,
+        }
+    }
+}
+
+/// `acl { enabled }`: every API request and client call must carry a token its policies allow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AclConfig {
+    pub enabled: bool,
+}
+
 /// One `template` block: a minijinja template rendered from the service catalog into a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateConfig {
@@ -145,6 +192,9 @@ pub struct Config {
     pub consul: Option<ConsulConfig>,
     /// The agent's own template renderer (`template` blocks).
     pub templates: Vec<TemplateConfig>,
+    pub tls: TlsConfig,
+    pub limits: LimitsConfig,
+    pub acl: AclConfig,
 }
 
 impl Config {
@@ -154,6 +204,9 @@ impl Config {
             name: hostname(),
             datacenter: "dc1".into(),
             region: "global".into(),
+            tls: TlsConfig::default(),
+            limits: LimitsConfig::default(),
+            acl: AclConfig::default(),
             data_dir: None,
             bind_addr: if dev { "127.0.0.1" } else { "0.0.0.0" }.into(),
             ports: Ports::default(),
@@ -205,17 +258,37 @@ impl Config {
                 .is_some_and(|v| file::truthy(&serde_json::Value::String(v.clone()))),
             allowlist: self.driver_list("driver.allowlist"),
             denylist: self.driver_list("driver.denylist").unwrap_or_default(),
-            docker_volumes: self
-                .plugins
-                .get("docker")
-                .and_then(|p| p.get("volumes"))
-                .and_then(|v| v.get("enabled"))
-                .is_some_and(file::truthy),
+            docker: self.docker_host_access(),
             local_artifacts: self
                 .client
                 .options
                 .get("artifact.allow_local")
                 .is_some_and(|v| file::truthy(&serde_json::Value::String(v.clone()))),
+        }
+    }
+
+    /// The docker plugin's host access settings (checked when the config was read).
+    fn docker_host_access(&self) -> crate::drivers::docker::host_access::HostAccess {
+        use crate::drivers::docker::host_access::{normalize_cap, HostAccess};
+        let plugin = self.plugins.get("docker");
+        let defaults = HostAccess::default();
+        HostAccess {
+            volumes: plugin
+                .and_then(|p| p.get("volumes"))
+                .and_then(|v| v.get("enabled"))
+                .is_some_and(file::truthy),
+            privileged: plugin
+                .and_then(|p| p.get("allow_privileged"))
+                .is_some_and(file::truthy),
+            allow_caps: plugin
+                .and_then(|p| p.get("allow_caps"))
+                .and_then(|v| v.as_array())
+                .map_or(defaults.allow_caps, |caps| {
+                    caps.iter()
+                        .filter_map(|c| c.as_str())
+                        .map(normalize_cap)
+                        .collect()
+                }),
         }
     }
 
@@ -288,6 +361,9 @@ impl Config {
         }
         if let Some(v) = f.bootstrap_expect {
             self.server.bootstrap_expect = v;
+        }
+        if f.acl_enabled {
+            self.acl.enabled = true;
         }
         if !f.retry_join.is_empty() {
             self.server.retry_join = f.retry_join.clone();

@@ -423,8 +423,23 @@ fn driver_allowlist_and_denylist_pick_the_drivers_and_refuse_unknown_names() {
 fn settings_this_agent_does_not_implement_stop_it_with_their_name_and_line() {
     let cases: &[(&str, &str)] = &[
         ("vault {\n  enabled = true\n}\n", "agent.hcl:1:1: vault is not supported"),
-        ("tls {\n  foo = 1\n}\n", "agent.hcl:1:1: tls is not supported"),
-        ("acl {\n  enabled = true\n}\n", "agent.hcl:1:1: acl is not supported"),
+        ("tls {\n  foo = 1\n}\n", "agent.hcl:2:3: unknown attribute \"foo\" in the tls block"),
+        (
+            "tls {\n  tls_cipher_suites = \"x\"\n}\n",
+            "agent.hcl:2:3: tls.tls_cipher_suites is not supported",
+        ),
+        (
+            "tls {\n  http = true\n}\n",
+            "agent.hcl:1:1: tls: ca_file is required when http or rpc is true",
+        ),
+        (
+            "limits {\n  rpc_handshake_timeout = \"5s\"\n}\n",
+            "agent.hcl:2:3: limits.rpc_handshake_timeout is not supported",
+        ),
+        (
+            "acl {\n  enabled = true\n  token_ttl = \"30s\"\n}\n",
+            "agent.hcl:3:3: acl.token_ttl is not supported",
+        ),
         ("name = \"a\"\nbogus = 1\n", "agent.hcl:2:1: unknown"),
         ("enable_debug = true\n", "agent.hcl:1:1: enable_debug = true is not supported"),
         (
@@ -440,8 +455,8 @@ fn settings_this_agent_does_not_implement_stop_it_with_their_name_and_line() {
             "agent.hcl:2:3: client.reserved is not supported",
         ),
         (
-            "plugin \"docker\" {\n  config {\n    allow_privileged = true\n  }\n}\n",
-            "agent.hcl:2:3: plugin \"docker\" config.allow_privileged is not supported",
+            "plugin \"docker\" {\n  config {\n    allow_caps = \"all\"\n  }\n}\n",
+            "agent.hcl:2:3: plugin \"docker\" config.allow_caps is not supported",
         ),
         (
             "plugin \"docker\" {\n  config {\n    volumes {\n      selinuxlabel = \"z\"\n    }\n  }\n}\n",
@@ -458,9 +473,46 @@ fn settings_this_agent_does_not_implement_stop_it_with_their_name_and_line() {
     let volumes =
         "plugin \"docker\" {\n  config {\n    volumes {\n      enabled = true\n    }\n  }\n}\n";
     apply_str(&mut cfg, volumes, "agent.hcl", Format::Hcl).unwrap();
-    assert!(cfg.driver_settings().docker_volumes);
-    assert!(!Config::defaults(false).driver_settings().docker_volumes);
+    assert!(cfg.driver_settings().docker.volumes);
+    assert!(!Config::defaults(false).driver_settings().docker.volumes);
+    let mut cfg = Config::defaults(false);
+    let caps = "plugin \"docker\" {\n  config {\n    allow_privileged = true\n    allow_caps = [\"CAP_NET_ADMIN\", \"chown\"]\n  }\n}\n";
+    apply_str(&mut cfg, caps, "agent.hcl", Format::Hcl).unwrap();
+    let docker = cfg.driver_settings().docker;
+    assert!(docker.privileged && !docker.volumes);
+    assert_eq!(
+        docker.allow_caps.into_iter().collect::<Vec<_>>(),
+        ["chown", "net_admin"]
+    );
+    assert!(!Config::defaults(false).driver_settings().docker.privileged);
     let mut cfg = Config::defaults(false);
     let ok = "disable_update_check = true\nleave_on_terminate = false\nserver {\n  raft_protocol = 3\n}\nclient {\n  node_pool = \"default\"\n}\n";
     apply_str(&mut cfg, ok, "agent.hcl", Format::Hcl).unwrap();
+}
+
+#[test]
+fn acl_is_off_until_the_flag_or_the_block_turns_it_on() {
+    let off = Config::load(&AgentFlags {
+        dev: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(!off.acl.enabled);
+    let flag = Config::load(&AgentFlags {
+        dev: true,
+        acl_enabled: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(flag.acl.enabled);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("agent.hcl");
+    std::fs::write(&file, "acl {\n  enabled = true\n}\n").unwrap();
+    let block = Config::load(&AgentFlags {
+        dev: true,
+        config: vec![file],
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(block.acl.enabled);
 }

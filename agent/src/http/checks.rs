@@ -22,6 +22,7 @@ pub async fn alloc_checks(
     }
     super::client_proxy::fetch(
         &st,
+        &headers,
         &alloc_id,
         &format!("/v1/client/allocation/{alloc_id}/checks"),
     )

@@ -37,6 +37,7 @@ impl From<ServerError> for HttpError {
             ServerError::NotFound(_) | ServerError::UnknownNode(_) => StatusCode::NOT_FOUND,
             ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
+            ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServerError::Raft(_) | ServerError::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         HttpError {

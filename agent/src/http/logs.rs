@@ -37,7 +37,8 @@ pub async fn logs(
         && !headers.contains_key(super::client_proxy::PROXIED_HEADER)
         && st.server.is_some()
     {
-        return super::client_proxy::proxy(&st, &alloc_id, raw.as_deref().unwrap_or("")).await;
+        return super::client_proxy::proxy(&st, &headers, &alloc_id, raw.as_deref().unwrap_or(""))
+            .await;
     }
     let client = st.client.clone().ok_or_else(|| {
         HttpError::bad_request(

@@ -1,5 +1,7 @@
 //! The public `/v1` HTTP API in Nomad's JSON shape (axum on hyper).
 
+mod acl;
+pub mod acl_guard;
 mod agent;
 mod allocs;
 mod checks;
@@ -10,6 +12,7 @@ mod evals;
 mod events;
 mod forward;
 mod jobs;
+pub mod listener;
 mod logs;
 mod nodes;
 mod operator;
@@ -25,7 +28,7 @@ use crate::server::Server;
 use crate::state::{Table, Tables};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use query::QueryOpts;
 use serde::Serialize;
@@ -56,6 +59,10 @@ pub struct HttpState {
     pub agent: Arc<AgentInfo>,
     /// The agent's template renderer (with no templates when none is configured).
     pub renderer: Arc<crate::template::Renderer>,
+    /// This agent's TLS, for the HTTPS calls it makes to other agents.
+    pub tls: Option<Arc<crate::tls::Tls>>,
+    /// Set when ACLs are on: every route then checks the caller's token.
+    pub acl: Option<Arc<acl_guard::TokenResolver>>,
 }
 
 impl HttpState {
@@ -127,10 +134,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/node/{id}/drain", post(nodes::drain).put(nodes::drain))
         .route("/v1/services", get(services::list))
         .route("/v1/service/{name}", get(services::read))
-        .route(
-            "/v1/service/{name}/{id}",
-            axum::routing::delete(services::delete),
-        )
+        .route("/v1/service/{name}/{id}", delete(services::delete))
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/agent/self", get(agent::self_info))
@@ -151,11 +155,38 @@ pub fn router(state: HttpState) -> Router {
             "/v1/operator/raft/configuration",
             get(operator::configuration),
         )
+        .route("/v1/operator/raft/peer", delete(operator::remove_peer))
         .route(
-            "/v1/operator/raft/peer",
-            axum::routing::delete(operator::remove_peer),
+            "/v1/acl/bootstrap",
+            post(acl::bootstrap).put(acl::bootstrap),
+        )
+        .route("/v1/acl/policies", get(acl::policies))
+        .route(
+            "/v1/acl/policy/{name}",
+            get(acl::policy_read)
+                .post(acl::policy_write)
+                .put(acl::policy_write)
+                .delete(acl::policy_delete),
+        )
+        .route("/v1/acl/tokens", get(acl::tokens))
+        .route(
+            "/v1/acl/token",
+            post(acl::token_create).put(acl::token_create),
+        )
+        .route("/v1/acl/token/self", get(acl::token_self))
+        .route(
+            "/v1/acl/token/{accessor}",
+            get(acl::token_read)
+                .post(acl::token_update)
+                .put(acl::token_update)
+                .delete(acl::token_delete),
         )
         .fallback(|| async { HttpError::not_found("Invalid URL path: no such endpoint") })
+        // The guard runs inside `forward`: a request relayed to the leader is checked there.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            acl_guard::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             forward::forward,

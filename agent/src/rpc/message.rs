@@ -45,6 +45,22 @@ pub struct HelloReply {
     pub known: Vec<ServerInfo>,
 }
 
+/// A node's id with the secret it registered with.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeAuth {
+    pub node_id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for NodeAuth {
+    /// Logs show which node, never its secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeAuth")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a client agent asks of the servers (the calls of [`super::ServerRpc`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ClientCall {
@@ -75,6 +91,11 @@ pub enum ClientCall {
         min_index: u64,
         wait_ms: u64,
     },
+    /// What an API token may do, for a client agent's own endpoints. An empty secret asks for
+    /// the anonymous policy. Knowing the secret is the proof, as on the HTTP API.
+    ResolveToken {
+        secret: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +108,26 @@ pub enum ClientReply {
     },
     Index(u64),
     Catalog(Box<Catalog>),
+    Token(Box<ResolvedToken>),
+}
+
+/// An API token as a server resolved it: who it is and the parsed policies it holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResolvedToken {
+    /// Empty for the anonymous token.
+    pub accessor_id: String,
+    pub management: bool,
+    pub policies: Vec<api::acl::Policy>,
+}
+
+impl ResolvedToken {
+    pub fn acl(&self) -> api::acl::Acl {
+        if self.management {
+            api::acl::Acl::management()
+        } else {
+            api::acl::Acl::from_policies(&self.policies)
+        }
+    }
 }
 
 /// The service catalog and the nodes, as a template renderer sees them.
@@ -145,9 +186,13 @@ pub enum RpcRequest {
     Join(ServerInfo),
     Http(HttpRequest),
     /// A client agent's call; `hops` counts servers that passed it on towards the leader.
+    /// `auth` proves which node is calling (all calls but a registration and a catalog read
+    /// need it).
     Client {
         call: ClientCall,
         hops: u8,
+        #[serde(default)]
+        auth: Option<NodeAuth>,
     },
 }
 

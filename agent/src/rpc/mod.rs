@@ -32,6 +32,9 @@ pub enum RpcError {
     /// The connection could not be made: nothing was sent, so the call may go elsewhere.
     #[error("unreachable: {0}")]
     Unreachable(String),
+    /// The caller may not do this (a wrong node secret, another node's allocation).
+    #[error("permission denied: {0}")]
+    Forbidden(String),
 }
 
 /// What a client asks of the servers.
@@ -72,4 +75,12 @@ pub trait ServerRpc: Send + Sync + 'static {
 
     /// Blocking query: the whole catalog once it changed past `min_index`, or after `wait`.
     fn catalog(&self, min_index: u64, wait: Duration) -> RpcFuture<'_, Catalog>;
+
+    /// What an API token (its secret; empty for anonymous) may do. Refused with
+    /// [`RpcError::Forbidden`] for an unknown token, and when the servers run without ACLs.
+    fn resolve_token(&self, secret: &str) -> RpcFuture<'_, ResolvedToken>;
+
+    /// The node this client is, with its secret, before any call: a transport to remote
+    /// servers sends it with every call about the node. In-process servers need nothing.
+    fn set_node_identity(&self, _node_id: &str, _secret: &str) {}
 }

@@ -4,11 +4,13 @@
 //! server's death; servers pass writes on to their leader themselves.
 
 use super::{
-    Catalog, ClientCall, ClientReply, RpcClient, RpcError, RpcFuture, RpcRequest, RpcResponse,
-    ServerRpc,
+    Catalog, ClientCall, ClientReply, NodeAuth, ResolvedToken, RpcClient, RpcError, RpcFuture,
+    RpcRequest, RpcResponse, ServerRpc,
 };
 use api::{AllocClientUpdate, Allocation, Node, ServiceRegistration};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// How long a plain call may take (a raft commit on the leader, perhaps passed on once).
@@ -21,6 +23,9 @@ pub struct RemoteServers {
     rpc: RpcClient,
     /// Index into `servers` of the one in use.
     current: AtomicUsize,
+    /// Node id -> secret, learned from the registrations sent through here; every later call
+    /// about the node carries it.
+    secrets: Mutex<BTreeMap<String, String>>,
 }
 
 /// "host" gets the default rpc port.
@@ -46,6 +51,32 @@ impl RemoteServers {
             servers: servers.iter().map(|s| with_port(s)).collect(),
             rpc,
             current: AtomicUsize::new(0),
+            secrets: Mutex::default(),
+        })
+    }
+
+    /// The identity to send with `call`: its node's, or the only node registered through here
+    /// for calls that name none.
+    fn auth_for(&self, call: &ClientCall) -> Option<NodeAuth> {
+        let secrets = self.secrets.lock().unwrap_or_else(PoisonError::into_inner);
+        let named = match call {
+            ClientCall::NodeHeartbeat { node_id }
+            | ClientCall::NodeAllocations { node_id, .. }
+            | ClientCall::ServiceSync { node_id, .. } => Some(node_id.as_str()),
+            ClientCall::ServiceUpdate { upsert, .. } => upsert.first().map(|r| r.node_id.as_str()),
+            ClientCall::NodeRegister(_)
+            | ClientCall::Catalog { .. }
+            | ClientCall::ResolveToken { .. }
+            | ClientCall::UpdateAllocs(_) => None,
+        };
+        let (node_id, secret) = match named {
+            Some(id) => secrets.get_key_value(id)?,
+            None if secrets.len() == 1 => secrets.iter().next()?,
+            None => return None,
+        };
+        Some(NodeAuth {
+            node_id: node_id.clone(),
+            secret: secret.clone(),
         })
     }
 
@@ -59,6 +90,7 @@ impl RemoteServers {
     /// be reached or has no leader.
     async fn call(&self, call: ClientCall, timeout: Duration) -> Result<ClientReply, RpcError> {
         let start = self.current.load(Ordering::Relaxed);
+        let auth = self.auth_for(&call);
         let mut last = RpcError::NoLeader;
         for k in 0..self.servers.len() {
             let i = (start + k) % self.servers.len();
@@ -66,6 +98,7 @@ impl RemoteServers {
             let req = RpcRequest::Client {
                 call: call.clone(),
                 hops: 0,
+                auth: auth.clone(),
             };
             let err = match self.rpc.call(addr, req, timeout).await {
                 Ok(RpcResponse::Client(Ok(reply))) => {
@@ -95,7 +128,17 @@ fn unexpected(reply: ClientReply) -> RpcError {
 }
 
 impl ServerRpc for RemoteServers {
+    fn set_node_identity(&self, node_id: &str, secret: &str) {
+        self.secrets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node_id.to_owned(), secret.to_owned());
+    }
+
     fn node_register(&self, node: Node) -> RpcFuture<'_, Duration> {
+        if !node.secret_id.is_empty() {
+            self.set_node_identity(&node.id, &node.secret_id);
+        }
         Box::pin(async move {
             match self
                 .call(ClientCall::NodeRegister(Box::new(node)), CALL_TIMEOUT)
@@ -177,6 +220,18 @@ impl ServerRpc for RemoteServers {
         Box::pin(async move {
             match self.call(call, wait + QUERY_SLACK).await? {
                 ClientReply::Catalog(c) => Ok(*c),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn resolve_token(&self, secret: &str) -> RpcFuture<'_, ResolvedToken> {
+        let call = ClientCall::ResolveToken {
+            secret: secret.to_string(),
+        };
+        Box::pin(async move {
+            match self.call(call, CALL_TIMEOUT).await? {
+                ClientReply::Token(t) => Ok(*t),
                 other => Err(unexpected(other)),
             }
         })

@@ -74,8 +74,8 @@ pub struct Frame {
 pub enum WireError {
     #[error("i/o: {0}")]
     Io(#[from] io::Error),
-    #[error("frame length {0} exceeds the limit of {MAX_FRAME} bytes")]
-    TooLarge(usize),
+    #[error("frame length {0} exceeds the limit of {1} bytes")]
+    TooLarge(usize, usize),
     #[error("frame length {0} is shorter than the id and kind it must hold")]
     TooShort(usize),
     #[error("unknown frame kind {0}")]
@@ -108,7 +108,7 @@ pub fn encode_frame<T: Serialize>(
     rmp_serde::encode::write_named(&mut frame, msg)?;
     let len = frame.len() - LEN_BYTES;
     if len > MAX_FRAME {
-        return Err(WireError::TooLarge(len));
+        return Err(WireError::TooLarge(len, MAX_FRAME));
     }
     // `len` fits: MAX_FRAME < u32::MAX.
     frame[..LEN_BYTES].copy_from_slice(&(len as u32).to_be_bytes());
@@ -124,13 +124,22 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
 pub struct FrameReader<R> {
     inner: R,
     buf: BytesMut,
+    /// The largest frame this peer may send (at most [`MAX_FRAME`]).
+    limit: usize,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> Self {
+        Self::with_limit(inner, MAX_FRAME)
+    }
+
+    /// A reader that refuses frames longer than `limit` (capped at [`MAX_FRAME`]) before
+    /// reserving room for them.
+    pub fn with_limit(inner: R, limit: usize) -> Self {
         FrameReader {
             inner,
             buf: BytesMut::with_capacity(READ_CHUNK),
+            limit: limit.min(MAX_FRAME),
         }
     }
 
@@ -157,8 +166,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             return Ok(None);
         };
         let len = u32::from_be_bytes(*len_field) as usize;
-        if len > MAX_FRAME {
-            return Err(WireError::TooLarge(len));
+        if len > self.limit {
+            return Err(WireError::TooLarge(len, self.limit));
         }
         if len < ID_KIND_BYTES {
             return Err(WireError::TooShort(len));
@@ -258,7 +267,7 @@ mod tests {
         truncated.extend_from_slice(b"abc");
         type Check = fn(&WireError) -> bool;
         let cases: [(&[u8], Check); 4] = [
-            (&too_large, |e| matches!(e, WireError::TooLarge(_))),
+            (&too_large, |e| matches!(e, WireError::TooLarge(..))),
             (&too_short, |e| matches!(e, WireError::TooShort(8))),
             (&bad_kind, |e| matches!(e, WireError::UnknownKind(7))),
             (&truncated, |e| matches!(e, WireError::Truncated)),
@@ -276,6 +285,6 @@ mod tests {
             ..Default::default()
         };
         let err = encode_frame(1, FrameKind::Request, &RpcRequest::Http(body), 0).unwrap_err();
-        assert!(matches!(err, WireError::TooLarge(_)), "{err}");
+        assert!(matches!(err, WireError::TooLarge(..)), "{err}");
     }
 }

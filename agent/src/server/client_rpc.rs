@@ -5,8 +5,9 @@
 //! leader.
 
 use super::local_rpc::to_rpc;
-use super::Server;
-use crate::rpc::{ClientCall, ClientReply, RpcError, RpcRequest, RpcResponse};
+use super::node_identity::{authenticate, check_ownership, Identity};
+use super::{Server, ServerError};
+use crate::rpc::{ClientCall, ClientReply, NodeAuth, RpcError, RpcRequest, RpcResponse};
 use std::time::Duration;
 
 /// A call may pass through this many servers; more means leadership is moving under it.
@@ -21,7 +22,23 @@ impl Server {
         &self,
         call: ClientCall,
         hops: u8,
+        auth: Option<NodeAuth>,
     ) -> Result<ClientReply, RpcError> {
+        let identity = authenticate(&self.state.snapshot(), &call, auth.as_ref());
+        match identity {
+            Identity::Proven => {}
+            Identity::NotHereYet if !self.is_leader() => {
+                return self.forward_client(call, hops, auth).await
+            }
+            Identity::NotHereYet => {
+                let node = auth.map(|a| a.node_id).unwrap_or_default();
+                return Err(RpcError::UnknownNode(node));
+            }
+            Identity::Denied(why) => {
+                tracing::warn!(node = ?auth, %why, "client call refused");
+                return Err(RpcError::Forbidden(why));
+            }
+        }
         if let ClientCall::NodeAllocations {
             node_id,
             min_index,
@@ -40,8 +57,23 @@ impl Server {
             let catalog = self.catalog(*min_index, wait).await;
             return Ok(ClientReply::Catalog(Box::new(catalog)));
         }
+        if let ClientCall::ResolveToken { secret } = &call {
+            // A token made a moment ago may not have reached this follower: the leader knows.
+            return match self.resolve_token(secret) {
+                Err(ServerError::Forbidden(_)) if !self.is_leader() => {
+                    self.forward_client(call, hops, auth).await
+                }
+                other => other
+                    .map(|t| ClientReply::Token(Box::new(t)))
+                    .map_err(to_rpc),
+            };
+        }
         if !self.is_leader() {
-            return self.forward_client(call, hops).await;
+            return self.forward_client(call, hops, auth).await;
+        }
+        if let Err(e) = check_ownership(&self.state.snapshot(), &call, auth.as_ref()) {
+            tracing::warn!(node = ?auth, error = %e, "client call refused");
+            return Err(to_rpc(e));
         }
         match call {
             ClientCall::NodeRegister(node) => self
@@ -66,14 +98,21 @@ impl Server {
                 .service_sync(&node_id, registrations)
                 .await
                 .map(ClientReply::Index),
-            ClientCall::NodeAllocations { .. } | ClientCall::Catalog { .. } => {
+            ClientCall::NodeAllocations { .. }
+            | ClientCall::Catalog { .. }
+            | ClientCall::ResolveToken { .. } => {
                 unreachable!("answered above")
             }
         }
         .map_err(to_rpc)
     }
 
-    async fn forward_client(&self, call: ClientCall, hops: u8) -> Result<ClientReply, RpcError> {
+    async fn forward_client(
+        &self,
+        call: ClientCall,
+        hops: u8,
+        auth: Option<NodeAuth>,
+    ) -> Result<ClientReply, RpcError> {
         if hops >= MAX_HOPS {
             return Err(RpcError::NoLeader);
         }
@@ -84,6 +123,7 @@ impl Server {
         let req = RpcRequest::Client {
             call,
             hops: hops + 1,
+            auth,
         };
         match self.rpc.call(&leader.rpc_addr, req, FORWARD_TIMEOUT).await {
             Ok(RpcResponse::Client(reply)) => reply,

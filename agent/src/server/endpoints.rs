@@ -22,6 +22,9 @@ pub enum ServerError {
     /// The cluster cannot serve the request right now (no leader, leader unreachable).
     #[error("{0}")]
     Unavailable(String),
+    /// Not allowed for this caller; the message says what was refused.
+    #[error("Permission denied: {0}")]
+    Forbidden(String),
     #[error(transparent)]
     Raft(RaftError),
 }
@@ -201,6 +204,7 @@ impl Server {
                 "node registration needs an ID, a Name and a Datacenter".into(),
             ));
         }
+        let secret_hash = self.registration_secret(&mut node)?;
         let snap = self.state.snapshot();
         let was_ready = snap
             .node(&node.id)
@@ -219,6 +223,7 @@ impl Server {
                 node: Box::new(node),
                 evals,
                 now: now_nanos(),
+                secret_hash,
             })
             .await
             .map_err(ServerError::Raft)?;

@@ -170,15 +170,21 @@ impl Server {
             .filter(|a| **a != me.rpc_addr)
             .map(|addr| {
                 let req = RpcRequest::Hello(me.clone());
-                async move { self.rpc.call(addr, req, HELLO_TIMEOUT).await }
+                async move { (addr, self.rpc.call(addr, req, HELLO_TIMEOUT).await) }
             });
         let mut out = Vec::new();
-        for r in futures::future::join_all(calls).await {
-            if let Ok(RpcResponse::Hello(reply)) = r {
-                if reply.server.id != me.id {
+        for (addr, r) in futures::future::join_all(calls).await {
+            match r {
+                Ok(RpcResponse::Hello(reply)) if reply.server.id != me.id => {
                     self.remember(reply.server.clone());
                     out.push(*reply);
                 }
+                // A refusal is a configuration to fix (a client certificate on a server), not
+                // a peer that is still starting: say so where the operator looks.
+                Ok(RpcResponse::Error(e)) => {
+                    tracing::warn!(peer = %addr, error = %e, "server discovery refused")
+                }
+                _ => {}
             }
         }
         out

@@ -2,7 +2,7 @@
 //! through the same [`ServerRpc`] trait a remote client uses.
 
 use super::{Server, ServerError};
-use crate::rpc::{Catalog, RpcError, RpcFuture, ServerRpc};
+use crate::rpc::{Catalog, ResolvedToken, RpcError, RpcFuture, ServerRpc};
 use api::{AllocClientUpdate, Allocation, Node, ServiceRegistration};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,7 @@ pub(super) fn to_rpc(e: ServerError) -> RpcError {
         }
         ServerError::Raft(e) => RpcError::Server(e.to_string()),
         ServerError::Unavailable(m) => RpcError::Server(m),
+        ServerError::Forbidden(m) => RpcError::Forbidden(m),
     }
 }
 
@@ -73,5 +74,10 @@ impl ServerRpc for LocalRpc {
 
     fn catalog(&self, min_index: u64, wait: Duration) -> RpcFuture<'_, Catalog> {
         Box::pin(async move { Ok(self.0.catalog(min_index, wait).await) })
+    }
+
+    fn resolve_token(&self, secret: &str) -> RpcFuture<'_, ResolvedToken> {
+        let secret = secret.to_string();
+        Box::pin(async move { self.0.resolve_token(&secret).map_err(to_rpc) })
     }
 }

@@ -1,6 +1,7 @@
 //! The server: raft (log + state machine), leader duties (eval broker, scheduler workers, plan
 //! applier, blocked evaluations, heartbeat timers) and the endpoints clients and the HTTP API call.
 
+mod acl;
 mod blocked_evals;
 mod client_rpc;
 mod deployment_watcher;
@@ -11,6 +12,7 @@ mod heartbeat;
 mod join;
 mod leader;
 mod local_rpc;
+mod node_identity;
 mod plan;
 pub use plan::dry_run as plan_dry_run;
 mod plan_applier;
@@ -19,6 +21,7 @@ mod rpc_handler;
 mod services;
 mod worker;
 
+pub use acl::ANONYMOUS_POLICY;
 pub use endpoints::ServerError;
 pub use heartbeat::HeartbeatConfig;
 pub use local_rpc::LocalRpc;
@@ -53,6 +56,8 @@ pub struct ServerConfig {
     /// Scheduler workers; 0 = four per core.
     pub num_workers: usize,
     pub heartbeat: HeartbeatConfig,
+    /// `acl { enabled = true }`: the ACL endpoints answer and tokens resolve.
+    pub acl_enabled: bool,
 }
 
 pub struct Server {

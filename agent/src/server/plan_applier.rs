@@ -315,6 +315,7 @@ mod tests {
                     node: Box::new(n.clone()),
                     evals: vec![],
                     now: 1,
+                    secret_hash: String::new(),
                 },
             );
         }

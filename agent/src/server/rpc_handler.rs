@@ -37,8 +37,8 @@ impl RpcHandler for ServerRpcHandler {
                     RpcResponse::Hello(Box::new(s.hello_reply()))
                 }
                 RpcRequest::Join(info) => RpcResponse::Join(s.handle_join(info).await),
-                RpcRequest::Client { call, hops } => {
-                    RpcResponse::Client(s.serve_client(call, hops).await)
+                RpcRequest::Client { call, hops, auth } => {
+                    RpcResponse::Client(s.serve_client(call, hops, auth).await)
                 }
                 RpcRequest::Http(req) => match s.http_relay.get() {
                     Some(relay) => RpcResponse::Http(relay.handle(req).await),

@@ -47,7 +47,16 @@ impl Tables {
                 eval,
                 now,
             } => self.apply_job_deregister(index, namespace, job_id, *purge, eval, *now),
-            Command::NodeRegister { node, evals, now } => {
+            Command::NodeRegister {
+                node,
+                evals,
+                now,
+                secret_hash,
+            } => {
+                if !secret_hash.is_empty() {
+                    self.node_secrets
+                        .insert(node.id.clone(), secret_hash.clone());
+                }
                 self.apply_node_register(index, node, *now);
                 self.upsert_evals(index, evals)
             }
@@ -237,6 +246,12 @@ impl Tables {
                 self.promote_deployment(index, *now, deployment_id, groups.as_deref());
                 self.upsert_evals(index, evals)
             }
+            Command::AclPolicyUpsert { policies } => self.apply_acl_policy_upsert(index, policies),
+            Command::AclPolicyDelete { names } => self.apply_acl_policy_delete(index, names),
+            Command::AclTokenUpsert { tokens, bootstrap } => {
+                self.apply_acl_token_upsert(index, tokens, *bootstrap)
+            }
+            Command::AclTokenDelete { accessors } => self.apply_acl_token_delete(index, accessors),
         }
     }
 
@@ -339,6 +354,8 @@ impl Tables {
 
     fn apply_node_register(&mut self, index: u64, node: &Node, now: i64) {
         let mut node = node.clone();
+        // Never stored: only its hash is, in `node_secrets`.
+        node.secret_id.clear();
         match self.nodes.get(&node.id) {
             Some(prev) => {
                 node.create_index = prev.create_index;

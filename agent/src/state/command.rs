@@ -26,6 +26,9 @@ pub enum Command {
         node: Box<Node>,
         evals: Vec<Evaluation>,
         now: i64,
+        /// SHA-256 (hex) of the node's secret, kept to check its later calls.
+        #[serde(default)]
+        secret_hash: String,
     },
     NodeStatus {
         node_id: String,
@@ -45,7 +48,9 @@ pub enum Command {
         now: i64,
     },
     /// Create or update evaluations (status changes, blocked and follow-up evals).
-    EvalUpsert { evals: Vec<Evaluation> },
+    EvalUpsert {
+        evals: Vec<Evaluation>,
+    },
     /// A scheduler's plan, as accepted by the plan applier.
     PlanApply {
         /// Allocations stopped, lost or updated in place: full new values.
@@ -88,6 +93,21 @@ pub enum Command {
         revert_to: Option<Box<Job>>,
         evals: Vec<Evaluation>,
         now: i64,
+    },
+    /// ACL policies written (created or replaced), rules parsed by the leader.
+    AclPolicyUpsert {
+        policies: Vec<super::acl::AclPolicyEntry>,
+    },
+    AclPolicyDelete {
+        names: Vec<String>,
+    },
+    /// Tokens written; `bootstrap` marks the one-time bootstrap, refused once it happened.
+    AclTokenUpsert {
+        tokens: Vec<super::acl::AclTokenEntry>,
+        bootstrap: bool,
+    },
+    AclTokenDelete {
+        accessors: Vec<String>,
     },
     /// Canaries promoted: in every group, or in the named ones.
     DeploymentPromote {
@@ -133,6 +153,10 @@ impl std::fmt::Display for Command {
             Command::ServiceUpdate { .. } => "ServiceUpdate",
             Command::DeploymentStatus { .. } => "DeploymentStatus",
             Command::DeploymentPromote { .. } => "DeploymentPromote",
+            Command::AclPolicyUpsert { .. } => "AclPolicyUpsert",
+            Command::AclPolicyDelete { .. } => "AclPolicyDelete",
+            Command::AclTokenUpsert { .. } => "AclTokenUpsert",
+            Command::AclTokenDelete { .. } => "AclTokenDelete",
         };
         f.write_str(name)
     }

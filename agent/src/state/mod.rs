@@ -2,6 +2,7 @@
 //! applying [`Command`]s in log order, with cheap point-in-time snapshots for schedulers and
 //! blocking queries.
 
+pub mod acl;
 mod apply;
 mod command;
 mod deployments;

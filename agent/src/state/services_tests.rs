@@ -47,6 +47,7 @@ fn placed() -> Tables {
                 }),
                 evals: vec![],
                 now: 0,
+                secret_hash: String::new(),
             },
         );
     }

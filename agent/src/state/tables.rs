@@ -47,6 +47,11 @@ pub struct Tables {
     /// Rollouts (see deployments.rs): id -> deployment, and a job's deployment ids.
     pub(crate) deployments: OrdMap<String, Arc<Deployment>>,
     pub(crate) deployments_by_job: OrdMap<JobKey, OrdSet<String>>,
+    /// Node id -> SHA-256 (hex) of the node's secret. Apart from `nodes`, so that no answer
+    /// that shows a node can carry it.
+    pub(crate) node_secrets: OrdMap<String, String>,
+    /// ACL policies and tokens (see acl.rs).
+    pub(crate) acl: super::acl::AclTables,
     pub(crate) jobs_index: u64,
     pub(crate) nodes_index: u64,
     pub(crate) allocs_index: u64,
@@ -195,7 +200,18 @@ impl Tables {
             services_index: self.services_index,
             deployments: self.deployments.values().cloned().collect(),
             deployments_index: self.deployments_index,
+            node_secrets: self
+                .node_secrets
+                .iter()
+                .map(|(id, hash)| (id.clone(), hash.clone()))
+                .collect(),
+            acl: self.acl.to_image(),
         }
+    }
+
+    /// The hash of a node's secret, once the node registered with one.
+    pub fn node_secret_hash(&self, node_id: &str) -> Option<&str> {
+        self.node_secrets.get(node_id).map(String::as_str)
     }
 
     pub fn from_image(img: TablesImage) -> Tables {
@@ -207,6 +223,8 @@ impl Tables {
             evals_index: img.indexes[3],
             services_index: img.services_index,
             deployments_index: img.deployments_index,
+            node_secrets: img.node_secrets.into_iter().collect(),
+            acl: super::acl::AclTables::from_image(img.acl),
             ..Default::default()
         };
         for j in img.jobs {
@@ -261,6 +279,12 @@ pub struct TablesImage {
     pub deployments: Vec<Arc<Deployment>>,
     #[serde(default)]
     pub deployments_index: u64,
+    /// Added with node identity.
+    #[serde(default)]
+    pub node_secrets: Vec<(String, String)>,
+    /// Added with ACLs.
+    #[serde(default)]
+    pub acl: super::acl::AclImage,
 }
 
 impl StateView for Tables {

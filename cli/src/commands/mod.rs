@@ -1,6 +1,16 @@
 //! One file per subcommand; each exposes `Args` (clap) and `run(..) -> Result<exit code>`,
 //! with the text built by pure `render` functions so it can be tested without an agent.
 
+pub mod acl_bootstrap;
+pub mod acl_policy_apply;
+pub mod acl_policy_delete;
+pub mod acl_policy_info;
+pub mod acl_policy_list;
+pub mod acl_token_create;
+pub mod acl_token_delete;
+mod acl_token_format;
+pub mod acl_token_info;
+pub mod acl_token_list;
 pub mod alloc_logs;
 pub mod alloc_status;
 pub mod deployment_fail;
@@ -28,3 +38,7 @@ pub mod service_delete;
 pub mod service_info;
 pub mod service_list;
 pub mod template_render;
+pub mod tls_ca_create;
+pub mod tls_cert_create;
+#[cfg(test)]
+mod tls_cert_create_tests;

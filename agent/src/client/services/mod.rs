@@ -548,6 +548,9 @@ pub fn unreachable_registry() -> Arc<ServiceRegistry> {
         fn catalog(&self, _: u64, _: Duration) -> RpcFuture<'_, Catalog> {
             gone()
         }
+        fn resolve_token(&self, _: &str) -> RpcFuture<'_, crate::rpc::ResolvedToken> {
+            gone()
+        }
     }
     ServiceRegistry::start(Arc::new(NodeInfo::default()), Arc::new(NoServers), None)
 }

@@ -30,6 +30,8 @@ type Slot = Arc<OnceCell<Arc<Conn>>>;
 
 #[derive(Default)]
 struct Pool {
+    /// Dial with mutual TLS when set and its `rpc` is on: every peer dialed is a server.
+    tls: Option<Arc<crate::tls::Tls>>,
     slots: Mutex<HashMap<String, Slot>>,
     next_id: AtomicU64,
     dials: AtomicU64,
@@ -57,6 +59,18 @@ impl fmt::Debug for RpcClient {
 impl RpcClient {
     pub fn new() -> RpcClient {
         RpcClient::default()
+    }
+
+    /// A client that dials servers with mutual TLS when `tls` has `rpc` on.
+    pub fn with_tls(tls: Option<Arc<crate::tls::Tls>>) -> RpcClient {
+        RpcClient {
+            pool: Arc::new(Pool {
+                tls: tls.filter(|t| t.rpc()),
+                slots: Mutex::default(),
+                next_id: AtomicU64::default(),
+                dials: AtomicU64::default(),
+            }),
+        }
     }
 
     /// Sends one request to "host:port" and waits for its answer, at most `timeout` (connect
@@ -150,13 +164,28 @@ impl RpcClient {
         let failed = |e: io::Error| RpcError::Unreachable(format!("connect to {addr}: {e}"));
         let mut stream = TcpStream::connect(addr).await.map_err(failed)?;
         stream.set_nodelay(true).map_err(failed)?;
-        // TLS: send wire::PROTOCOL_TLS instead and wrap the stream with a rustls connector here.
+        let Some(tls) = &self.pool.tls else {
+            stream
+                .write_all(&[wire::PROTOCOL_RPC])
+                .await
+                .map_err(failed)?;
+            self.pool.dials.fetch_add(1, Ordering::Relaxed);
+            let (reader, writer) = stream.into_split();
+            return Ok(Conn::start(addr, reader, writer));
+        };
         stream
-            .write_all(&[wire::PROTOCOL_RPC])
+            .write_all(&[wire::PROTOCOL_TLS])
             .await
             .map_err(failed)?;
+        // A handshake the peer refuses (wrong CA, not a server's name) sent no request: the
+        // call may try another server.
+        let stream = tls
+            .rpc_connector()
+            .connect(tls.server_name(), stream)
+            .await
+            .map_err(|e| RpcError::Unreachable(format!("TLS handshake with {addr}: {e}")))?;
         self.pool.dials.fetch_add(1, Ordering::Relaxed);
-        let (reader, writer) = stream.into_split();
+        let (reader, writer) = tokio::io::split(stream);
         Ok(Conn::start(addr, reader, writer))
     }
 

@@ -5,7 +5,7 @@ mod client;
 mod listener;
 
 pub use client::RpcClient;
-pub use listener::serve;
+pub use listener::{serve, serve_with, ConnCounts, ConnSlot, ListenOptions, CLIENT_MAX_FRAME};
 
 use crate::rpc::message::{RpcRequest, RpcResponse};
 use std::future::Future;
