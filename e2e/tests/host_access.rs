@@ -3,7 +3,8 @@
 //! Scenario: on a dev agent with default settings, a docker task that binds a host path and a
 //! task whose artifact is a file of the client itself both fail, with a task event that names
 //! the client setting that would allow them. On an agent whose config allows each, the same job
-//! runs to completion.
+//! runs to completion. Privileged containers and capabilities beyond Docker's defaults work the
+//! same way.
 
 use agent::drivers::docker::testing::{docker_test_gate, ensure_busybox_image};
 use e2e::*;
@@ -107,6 +108,61 @@ fn a_docker_host_volume_needs_the_client_to_enable_volumes() {
     );
     run(&agent, on.path(), "vol-on", &job("vol-on"));
     let a = finished_alloc(&agent, "vol-on");
+    let _guard = ContainersOf(a["ID"].as_str().unwrap_or_default().to_string());
+    assert_eq!(a["ClientStatus"], "complete", "{}", a["TaskStates"]);
+}
+
+#[test]
+fn privileged_containers_and_extra_capabilities_need_the_client_to_allow_them() {
+    // Scenario: on a default dev agent, a privileged docker task and one that adds NET_ADMIN
+    // both fail with a task event naming allow_privileged / allow_caps. On an agent that allows
+    // net_admin, the task changes the loopback MTU, which needs the capability, and completes.
+    if !docker_test_gate("host_access e2e").unwrap() {
+        return;
+    }
+    let image = ensure_busybox_image().unwrap();
+    let job = |name: &str, extra: &str| {
+        let task = format!(
+            r#"      driver = "docker"
+      config {{
+        image   = "{image}"
+        command = "ip"
+        args    = ["link", "set", "lo", "mtu", "1280"]
+        {extra}
+      }}"#
+        );
+        batch_job(name, &task)
+    };
+    let off = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(off.path()).unwrap();
+    for (name, extra, setting) in [
+        ("priv-off", "privileged = true", "allow_privileged = true"),
+        ("cap-off", "cap_add = [\"NET_ADMIN\"]", "allow_caps"),
+    ] {
+        run(&agent, off.path(), name, &job(name, extra));
+        let a = finished_alloc(&agent, name);
+        let _guard = ContainersOf(a["ID"].as_str().unwrap_or_default().to_string());
+        assert_eq!(a["ClientStatus"], "failed", "{name}");
+        let states = a["TaskStates"].to_string();
+        assert!(
+            states.contains(setting),
+            "{name}: the event names {setting}: {states}"
+        );
+    }
+    drop(agent);
+
+    let on = tempfile::tempdir().unwrap();
+    let agent = agent_with_config(
+        on.path(),
+        "plugin \"docker\" {\n  config {\n    allow_caps = [\"net_admin\", \"chown\", \"setuid\", \"setgid\"]\n  }\n}\n",
+    );
+    run(
+        &agent,
+        on.path(),
+        "cap-on",
+        &job("cap-on", "cap_add = [\"NET_ADMIN\"]"),
+    );
+    let a = finished_alloc(&agent, "cap-on");
     let _guard = ContainersOf(a["ID"].as_str().unwrap_or_default().to_string());
     assert_eq!(a["ClientStatus"], "complete", "{}", a["TaskStates"]);
 }

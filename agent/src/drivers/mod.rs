@@ -237,8 +237,8 @@ pub struct DriverSettings {
     pub allowlist: Option<Vec<String>>,
     /// Nomad's `driver.denylist` client option: these drivers do not exist on the node.
     pub denylist: Vec<String>,
-    /// The docker plugin's `volumes { enabled = true }`: tasks may bind any host path.
-    pub docker_volumes: bool,
+    /// The docker plugin's `volumes { enabled = true }`, `allow_privileged` and `allow_caps`.
+    pub docker: docker::host_access::HostAccess,
     /// The client option `artifact.allow_local` (our extension): artifacts may be copied from the
     /// client's own file system. Off by default, so a job cannot read the host's files.
     pub local_artifacts: bool,
@@ -252,7 +252,7 @@ pub fn builtin_drivers(settings: &DriverSettings) -> Drivers {
     let mut m: Drivers = BTreeMap::new();
     let raw: Arc<dyn Driver> = Arc::new(raw_exec::RawExecDriver::new(settings.raw_exec_enabled));
     let docker: Arc<dyn Driver> =
-        Arc::new(docker::DockerDriver::new().with_host_volumes(settings.docker_volumes));
+        Arc::new(docker::DockerDriver::new().with_host_access(settings.docker.clone()));
     let java: Arc<dyn Driver> = Arc::new(java::JavaDriver::new(settings.allow_root));
     let exec: Arc<dyn Driver> = Arc::new(exec::ExecDriver::new(settings));
     for d in [raw, docker, java, exec] {

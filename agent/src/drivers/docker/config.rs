@@ -21,6 +21,9 @@ const SUPPORTED: &[&str] = &[
     "load",
     "auth",
     "logging",
+    "privileged",
+    "cap_add",
+    "cap_drop",
 ];
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -70,6 +73,11 @@ pub struct DockerTaskConfig {
     /// An image tarball (`docker save` format) inside the task directory.
     pub load: Option<String>,
     pub auth: Option<RegistryAuth>,
+    /// Checked against the client's `allow_privileged` (see `host_access`).
+    pub privileged: bool,
+    /// Checked against the client's `allow_caps`.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
 }
 
 fn wrong(key: &str, expected: &'static str) -> ConfigError {
@@ -297,6 +305,9 @@ impl DockerTaskConfig {
             volumes,
             network_mode: opt_string(m, "network_mode")?,
             force_pull: bool_value(m, "force_pull")?,
+            privileged: bool_value(m, "privileged")?,
+            cap_add: string_list(m, "cap_add")?.unwrap_or_default(),
+            cap_drop: string_list(m, "cap_drop")?.unwrap_or_default(),
             load,
             auth: parse_auth(m)?,
         })
@@ -359,7 +370,7 @@ mod tests {
                 "inside the task",
             ),
             (json!({"image": "a", "force_pull": "yes"}), "true or false"),
-            (json!({"image": "a", "privileged": true}), "\"privileged\""),
+            (json!({"image": "a", "privileged": "yes"}), "\"privileged\""),
         ];
         for (input, needle) in cases {
             let err = parse(input.clone()).unwrap_err().to_string();

@@ -183,6 +183,9 @@ pub fn create_body(
         binds: Some(binds(tc, dc)),
         port_bindings: (!published.bindings.is_empty()).then_some(published.bindings),
         network_mode: dc.network_mode.clone(),
+        privileged: dc.privileged.then_some(true),
+        cap_add: (!dc.cap_add.is_empty()).then(|| dc.cap_add.clone()),
+        cap_drop: (!dc.cap_drop.is_empty()).then(|| dc.cap_drop.clone()),
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".into()),
             config: Some(HashMap::from([

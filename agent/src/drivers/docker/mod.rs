@@ -9,6 +9,7 @@ pub mod engine;
 mod exec;
 mod exit;
 mod fingerprint;
+pub mod host_access;
 pub mod image;
 mod logs;
 pub mod testing;
@@ -44,9 +45,9 @@ pub struct DockerDriver {
     endpoint: Option<String>,
     /// Connected on first use; an engine that was down is tried again on the next call.
     engine: OnceCell<Docker>,
-    /// `plugin "docker" { config { volumes { enabled = true } } }`: whether tasks may bind
-    /// host paths outside their allocation directory. Off unless the client allows it.
-    volumes_enabled: bool,
+    /// What tasks may take from the host (host paths, privilege, capabilities): nothing
+    /// beyond Docker's defaults unless the client's plugin config allows it.
+    host_access: host_access::HostAccess,
 }
 
 impl Default for DockerDriver {
@@ -114,14 +115,13 @@ impl DockerDriver {
         DockerDriver {
             endpoint: None,
             engine: OnceCell::new(),
-            volumes_enabled: false,
+            host_access: host_access::HostAccess::default(),
         }
     }
 
-    /// Lets tasks bind host paths outside their allocation directory (Nomad's
-    /// `volumes { enabled = true }` of the docker plugin).
-    pub fn with_host_volumes(mut self, enabled: bool) -> Self {
-        self.volumes_enabled = enabled;
+    /// What the client's `plugin "docker" { config { ... } }` lets tasks take from the host.
+    pub fn with_host_access(mut self, access: host_access::HostAccess) -> Self {
+        self.host_access = access;
         self
     }
 
@@ -130,7 +130,7 @@ impl DockerDriver {
         DockerDriver {
             endpoint: Some(endpoint.to_string()),
             engine: OnceCell::new(),
-            volumes_enabled: false,
+            host_access: host_access::HostAccess::default(),
         }
     }
 
@@ -145,10 +145,9 @@ impl DockerDriver {
     async fn start_task(&self, tc: &TaskConfig) -> Result<TaskHandle, DriverError> {
         let dc = DockerTaskConfig::parse(&tc.config, &tc.task_dir)
             .map_err(|e| DriverError::Config(e.to_string()))?;
-        if !self.volumes_enabled {
-            dc.check_volumes_inside(&tc.task_dir)
-                .map_err(|e| DriverError::Config(e.to_string()))?;
-        }
+        self.host_access
+            .check(&dc, &tc.task_dir)
+            .map_err(|e| DriverError::Config(e.to_string()))?;
         let body = container::create_body(tc, &dc)?;
         let docker = self.docker().await.map_err(DriverError::Start)?;
         image::ensure_image(&docker, &dc, &tc.task_dir).await?;
