@@ -1,16 +1,21 @@
 //! java: runs `java [jvm_options] -jar <jar_path> [args]` or `java [jvm_options] -cp <class_path>
-//! <class> [args]` as a plain process of the host (the JVM is its own sandbox of sorts; exec-style
-//! namespaces are the exec driver's business), as the task's `user`, `nobody` by default. When the
-//! task sets no `-Xmx`, its memory becomes the heap limit, so the JVM fails with an
-//! OutOfMemoryError of its own instead of growing past what the scheduler reserved.
+//! <class> [args]` with exec's isolation (namespaces, a chroot of the task directory with the
+//! client's `chroot_env` and the JDK bound in, cgroup limits), as the task's `user`, `nobody` by
+//! default. Because the chroot is entered as root, the task runs even when the data dir sits
+//! under a directory `nobody` cannot enter. When the task sets no `-Xmx`, three quarters of its
+//! memory become the heap limit, so the JVM fails with an OutOfMemoryError of its own before the
+//! cgroup's limit kills it.
 
-use super::launch::{chown_task_dirs, launch, resolve_user};
+use super::exec::ExecDriver;
+use super::launch::resolve_user;
 use super::{
-    Driver, DriverError, DriverFuture, ExitResult, TaskConfig, TaskHandle, TaskHandleState,
+    Driver, DriverError, DriverFuture, DriverSettings, ExitResult, TaskConfig, TaskHandle,
+    TaskHandleState,
 };
 use api::DriverInfo;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -21,6 +26,8 @@ pub struct JavaDriver {
     /// The `java` launcher: $JAVA_HOME/bin/java when set, else `java` from PATH.
     java: String,
     allow_root: bool,
+    /// exec's isolation, with the client's `chroot_env`.
+    isolation: ExecDriver,
     /// `java -version` is slow (a JVM start): asked once per agent.
     version: OnceLock<Result<JavaVersion, String>>,
 }
@@ -107,11 +114,12 @@ impl JavaTaskConfig {
         Ok(c)
     }
 
-    /// The launcher's arguments, with `-Xmx<memory_mb>m` added when the task set no heap limit.
+    /// The launcher's arguments, with a heap limit of 3/4 of `memory_mb` added when the task
+    /// set none: the rest is the JVM's own (metaspace, code cache, threads), inside the cgroup.
     pub fn java_args(&self, memory_mb: i64) -> Vec<String> {
         let mut out = self.jvm_options.clone();
         if memory_mb > 0 && !out.iter().any(|o| o.starts_with("-Xmx")) {
-            out.push(format!("-Xmx{memory_mb}m"));
+            out.push(format!("-Xmx{}m", (memory_mb * 3 / 4).max(1)));
         }
         if let Some(cp) = &self.class_path {
             out.extend(["-cp".to_string(), cp.clone()]);
@@ -131,7 +139,7 @@ impl JavaTaskConfig {
 }
 
 impl JavaDriver {
-    pub fn new(allow_root: bool) -> Self {
+    pub fn new(settings: &DriverSettings) -> Self {
         let java = std::env::var("JAVA_HOME")
             .ok()
             .filter(|h| !h.is_empty())
@@ -139,9 +147,46 @@ impl JavaDriver {
             .unwrap_or_else(|| "java".to_string());
         JavaDriver {
             java,
-            allow_root,
+            allow_root: settings.allow_root,
+            isolation: ExecDriver::new(settings),
             version: OnceLock::new(),
         }
+    }
+
+    /// The launcher's real path on the host (symlinks resolved: /usr/bin/java is usually a
+    /// link through /etc/alternatives into the JDK).
+    fn java_path(&self) -> Result<PathBuf, String> {
+        let found = if self.java.contains('/') {
+            PathBuf::from(&self.java)
+        } else {
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths)
+                .map(|dir| dir.join(&self.java))
+                .find(|p| p.is_file())
+                .ok_or_else(|| format!("{:?} is not on the agent's PATH", self.java))?
+        };
+        found
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", found.display()))
+    }
+
+    /// The isolation for this JDK: its home is bound into the chroot unless `chroot_env`
+    /// already holds it. Returns the isolation and the launcher's path inside the chroot.
+    fn isolation_for(&self, java: &Path) -> (ExecDriver, String) {
+        let iso = self.isolation.clone();
+        if let Some(inside) = iso.inside_chroot(java) {
+            return (iso, inside.display().to_string());
+        }
+        // <home>/bin/java: bind <home> at the same path.
+        let home = java
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("/"))
+            .display()
+            .to_string();
+        let iso = iso.with_chroot_paths(vec![(home.clone(), home)]);
+        (iso, java.display().to_string())
     }
 
     fn version(&self) -> Result<JavaVersion, String> {
@@ -161,20 +206,20 @@ impl JavaDriver {
             .clone()
     }
 
-    fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
+    async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
         let jc = JavaTaskConfig::parse(&cfg.config)?;
         if let Err(e) = self.version() {
             return Err(DriverError::Start(format!("java is not usable here: {e}")));
         }
-        let run_as = resolve_user(DRIVER, &cfg.user, DEFAULT_USER, self.allow_root)?;
-        chown_task_dirs(cfg, &run_as)?;
-        launch(
-            DRIVER,
-            &self.java,
-            &jc.java_args(cfg.memory_mb),
-            cfg,
-            Some(run_as),
-        )
+        // Refused before anything is laid out, with the setting that allows it.
+        resolve_user(DRIVER, &cfg.user, DEFAULT_USER, self.allow_root)?;
+        let java = self
+            .java_path()
+            .map_err(|e| DriverError::Start(format!("java: {e}")))?;
+        let (isolation, inside) = self.isolation_for(&java);
+        isolation
+            .start_isolated(DRIVER, cfg, inside, jc.java_args(cfg.memory_mb))
+            .await
     }
 }
 
@@ -184,6 +229,9 @@ impl Driver for JavaDriver {
     }
 
     fn fingerprint(&self) -> DriverInfo {
+        if let Err(e) = ExecDriver::isolation_available() {
+            return super::undetected_driver(format!("java tasks run isolated as exec's: {e}"));
+        }
         match self.version() {
             Ok(v) => super::healthy_driver(BTreeMap::from([
                 ("driver.java".to_string(), "1".to_string()),
@@ -196,15 +244,16 @@ impl Driver for JavaDriver {
     }
 
     fn start<'a>(&'a self, cfg: &'a TaskConfig) -> DriverFuture<'a, TaskHandle> {
-        Box::pin(async move { self.start_task(cfg) })
+        Box::pin(self.start_task(cfg))
     }
 
+    /// The task's cgroup and namespaces are exec's: so are recovery, signals and stops.
     fn recover<'a>(&'a self, state: &'a TaskHandleState) -> DriverFuture<'a, TaskHandle> {
-        Box::pin(async move { super::proc::recover_task(state) })
+        self.isolation.recover(state)
     }
 
     fn signal(&self, handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
-        super::proc::signal_task(handle, signal)
+        self.isolation.signal(handle, signal)
     }
 
     fn stop<'a>(
@@ -213,24 +262,19 @@ impl Driver for JavaDriver {
         timeout: Duration,
         signal: &'a str,
     ) -> DriverFuture<'a, ExitResult> {
-        Box::pin(super::proc::stop_task(handle, timeout, signal))
+        self.isolation.stop(handle, timeout, signal)
     }
 
-    /// As the task's user, in its directory, with the agent's environment plus the task's.
+    /// Inside the task's namespaces and chroot, as its user.
     fn exec<'a>(
         &'a self,
-        _handle: &'a TaskHandle,
+        handle: &'a TaskHandle,
         cfg: &'a TaskConfig,
         command: &'a str,
         args: &'a [String],
         timeout: Duration,
     ) -> DriverFuture<'a, super::ExecOutput> {
-        Box::pin(async move {
-            let run_as = resolve_user(DRIVER, &cfg.user, DEFAULT_USER, self.allow_root)?;
-            let spec =
-                super::task_exec::ExecSpec::beside_task(cfg, command, args, timeout, Some(run_as));
-            super::task_exec::run(spec).await
-        })
+        self.isolation.exec(handle, cfg, command, args, timeout)
     }
 }
 

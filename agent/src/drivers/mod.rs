@@ -253,7 +253,7 @@ pub fn builtin_drivers(settings: &DriverSettings) -> Drivers {
     let raw: Arc<dyn Driver> = Arc::new(raw_exec::RawExecDriver::new(settings.raw_exec_enabled));
     let docker: Arc<dyn Driver> =
         Arc::new(docker::DockerDriver::new().with_host_access(settings.docker.clone()));
-    let java: Arc<dyn Driver> = Arc::new(java::JavaDriver::new(settings.allow_root));
+    let java: Arc<dyn Driver> = Arc::new(java::JavaDriver::new(settings));
     let exec: Arc<dyn Driver> = Arc::new(exec::ExecDriver::new(settings));
     for d in [raw, docker, java, exec] {
         let name = d.name();

@@ -198,7 +198,11 @@ impl ChildFailure {
             Step::DevShm => "mount /dev/shm".to_string(),
             Step::Proc => format!("mount proc on {}", lossy(&plan.proc_dir)),
             Step::Chroot => format!("chroot into {}", lossy(&plan.root)),
-            Step::Chdir => format!("change to working directory {}", lossy(&plan.work_dir)),
+            Step::Chdir => format!(
+                "change to working directory {} as user id {}",
+                lossy(&plan.work_dir),
+                plan.uid
+            ),
             Step::Stdio => "connect stdin/stdout/stderr".to_string(),
             Step::Signals => "reset signal handling".to_string(),
             Step::Setgroups => "set supplementary groups".to_string(),
@@ -206,7 +210,16 @@ impl ChildFailure {
             Step::Setuid => format!("set user id {}", plan.uid),
             Step::Exec => {
                 let tried: Vec<String> = plan.candidates.iter().map(|c| lossy(c)).collect();
-                format!("execute {} inside the task's chroot", tried.join(" or "))
+                let hint = if self.errno == Errno::EACCES {
+                    " (a directory on the way, or the file itself, is closed to that user)"
+                } else {
+                    ""
+                };
+                format!(
+                    "execute {} inside the task's chroot as user id {}{hint}",
+                    tried.join(" or "),
+                    plan.uid
+                )
             }
         };
         format!("cannot {what}: {}", self.errno.desc())

@@ -33,6 +33,7 @@ const NAME: &str = "exec";
 /// `driver_state` key of the task's cgroup directories.
 const CGROUP_STATE: &str = "cgroup";
 
+#[derive(Clone)]
 pub struct ExecDriver {
     chroot_env: Vec<(String, String)>,
     allow_root: bool,
@@ -50,10 +51,6 @@ impl ExecDriver {
     }
 }
 
-fn config_err(msg: impl std::fmt::Display) -> DriverError {
-    DriverError::Config(format!("exec: {msg}"))
-}
-
 fn hostname(task: &str) -> String {
     let h: String = task
         .chars()
@@ -68,10 +65,12 @@ fn hostname(task: &str) -> String {
     }
 }
 
-fn setup_err(e: chroot::ChrootError) -> DriverError {
+fn setup_err(driver: &str, e: chroot::ChrootError) -> DriverError {
     match e {
-        chroot::ChrootError::BadTarget(_) | chroot::ChrootError::Reserved(_) => config_err(e),
-        other => DriverError::Start(format!("exec: preparing the chroot: {other}")),
+        chroot::ChrootError::BadTarget(_) | chroot::ChrootError::Reserved(_) => {
+            DriverError::Config(format!("{driver}: {e}"))
+        }
+        other => DriverError::Start(format!("{driver}: preparing the chroot: {other}")),
     }
 }
 
@@ -91,11 +90,49 @@ fn env_inside(cfg: &TaskConfig) -> BTreeMap<String, String> {
 }
 
 impl ExecDriver {
+    /// The same isolation with more host paths in the chroot (java's JDK, say).
+    pub(crate) fn with_chroot_paths(mut self, extra: Vec<(String, String)>) -> Self {
+        self.chroot_env.extend(extra);
+        self
+    }
+
+    /// Where a host path appears inside the chroot, if the chroot maps it.
+    pub(crate) fn inside_chroot(&self, host: &Path) -> Option<std::path::PathBuf> {
+        self.chroot_env.iter().find_map(|(from, to)| {
+            let rest = host.strip_prefix(from).ok()?;
+            Some(Path::new(to).join(rest))
+        })
+    }
+
+    /// Whether this host can isolate tasks: root, namespaces and cgroup v2.
+    pub(crate) fn isolation_available() -> Result<(), String> {
+        if !cfg!(target_os = "linux") || !nix::unistd::geteuid().is_root() {
+            return Err("isolated tasks need Linux and an agent running as root".into());
+        }
+        spawn::probe_namespaces()
+            .and_then(|()| cgroup::detect().map(|_| ()).map_err(|e| e.to_string()))
+    }
+
     async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
         let (command, args) = launch::command_and_args(NAME, cfg)?;
-        let user = launch::resolve_user(NAME, &cfg.user, "nobody", self.allow_root)?;
+        self.start_isolated(NAME, cfg, command, args).await
+    }
+
+    /// Starts `command` with `args` (host paths inside the task's directories are turned into
+    /// the paths the task sees) isolated as described at the top of this file. `driver` names
+    /// the driver in errors and in the task's handle.
+    pub(crate) async fn start_isolated(
+        &self,
+        driver: &'static str,
+        cfg: &TaskConfig,
+        command: String,
+        args: Vec<String>,
+    ) -> Result<TaskHandle, DriverError> {
+        let user = launch::resolve_user(driver, &cfg.user, "nobody", self.allow_root)?;
+        let setup_err = |e| setup_err(driver, e);
         chroot::validate(&self.chroot_env).map_err(setup_err)?;
-        let hierarchy = cgroup::detect().map_err(|e| DriverError::Start(format!("exec: {e}")))?;
+        let hierarchy =
+            cgroup::detect().map_err(|e| DriverError::Start(format!("{driver}: {e}")))?;
         let layout =
             chroot::prepare(&cfg.task_dir, &cfg.alloc_dir, &self.chroot_env).map_err(setup_err)?;
         launch::chown_task_dirs(cfg, &user)?;
@@ -105,7 +142,7 @@ impl ExecDriver {
         let env = env_inside(cfg);
         let name = cgroup::cgroup_name(&cfg.alloc_id, &cfg.task_name);
         let cg = TaskCgroup::create(&hierarchy, &name, cfg.memory_mb, cfg.cpu_mhz)
-            .map_err(|e| DriverError::Start(format!("exec: {e}")))?;
+            .map_err(|e| DriverError::Start(format!("{driver}: {e}")))?;
         let procs: Result<Vec<OwnedFd>, _> = cg.open_procs();
         let launch = procs.map(|cgroup_procs| task::Launch {
             command: inside(&command),
@@ -128,8 +165,8 @@ impl ExecDriver {
         let started = match launch {
             Ok(l) => tokio::task::spawn_blocking(move || task::launch(l))
                 .await
-                .unwrap_or_else(|e| Err(DriverError::Start(format!("exec: {e}")))),
-            Err(e) => Err(DriverError::Start(format!("exec: {e}"))),
+                .unwrap_or_else(|e| Err(DriverError::Start(format!("{driver}: {e}")))),
+            Err(e) => Err(DriverError::Start(format!("{driver}: {e}"))),
         };
         let pid = match started {
             Ok(pid) => pid,
@@ -140,7 +177,7 @@ impl ExecDriver {
         };
         let start_time = proc_start_time(pid.as_raw()).unwrap_or(0);
         let state = TaskHandleState {
-            driver: NAME.into(),
+            driver: driver.into(),
             pid: pid.as_raw(),
             start_time,
             driver_state: BTreeMap::from([(CGROUP_STATE.to_string(), cg.to_state())]),
@@ -148,7 +185,7 @@ impl ExecDriver {
         let exit = task::watch_child(pid, cg.clone()).map_err(|e| {
             let _ = signal_group(pid.as_raw(), nix::sys::signal::Signal::SIGKILL);
             DriverError::Start(format!(
-                "exec: cannot start a thread to watch the task: {e}"
+                "{driver}: cannot start a thread to watch the task: {e}"
             ))
         })?;
         Ok(TaskHandle::new(state, exit))
@@ -161,12 +198,7 @@ impl Driver for ExecDriver {
     }
 
     fn fingerprint(&self) -> DriverInfo {
-        if !cfg!(target_os = "linux") || !nix::unistd::geteuid().is_root() {
-            return super::undetected_driver("exec needs Linux and an agent running as root");
-        }
-        let check = spawn::probe_namespaces()
-            .and_then(|()| cgroup::detect().map(|_| ()).map_err(|e| e.to_string()));
-        match check {
+        match Self::isolation_available() {
             Ok(()) => super::healthy_driver(BTreeMap::from([(
                 "driver.exec".to_string(),
                 "1".to_string(),

@@ -12,6 +12,9 @@ public class Hello {
         System.out.println("user=" + System.getProperty("user.name"));
         System.out.println("maxheap=" + (Runtime.getRuntime().maxMemory() >> 20));
         System.out.println("args=" + String.join(",", args));
+        System.out.println("cwd=" + System.getProperty("user.dir"));
+        System.out.println("hostroot=" + new java.io.File("/alloc").isDirectory());
+        System.out.println("pid=" + ProcessHandle.current().pid());
     }
 }
 "#;
@@ -34,13 +37,17 @@ fn build_jar(dir: &Path) -> PathBuf {
     dir.join("hello.jar")
 }
 
-/// A task directory the `nobody` user can reach: the test's temp dir is made traversable.
+/// An allocation laid out as the client does it, under `dir` as the data dir. `dir` is made
+/// 0700 root: `nobody` cannot enter it, and the task must run anyway.
 fn task(dir: &Path, config: serde_json::Value, memory_mb: i64) -> TaskConfig {
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let task_dir = dir.join("task");
-    std::fs::create_dir_all(task_dir.join("local")).unwrap();
-    let out = dir.join("out.fifo");
-    let err = dir.join("err.fifo");
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let alloc_dir = dir.join("alloc");
+    let task_dir = dir.join("hello");
+    for d in ["alloc/logs", "hello/local", "hello/secrets", "hello/tmp"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let out = alloc_dir.join("logs/.hello.stdout.fifo");
+    let err = alloc_dir.join("logs/.hello.stderr.fifo");
     for p in [&out, &err] {
         nix::unistd::mkfifo(p, Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
     }
@@ -48,12 +55,15 @@ fn task(dir: &Path, config: serde_json::Value, memory_mb: i64) -> TaskConfig {
         panic!("config must be an object")
     };
     TaskConfig {
+        alloc_id: format!("test-{}", uuid::Uuid::new_v4()),
         task_name: "hello".into(),
         config: m.into_iter().collect(),
         task_dir,
+        alloc_dir,
         stdout_path: out,
         stderr_path: err,
         memory_mb,
+        cpu_mhz: 100,
         ..Default::default()
     }
 }
@@ -82,7 +92,9 @@ async fn run_to_end(driver: &JavaDriver, tc: &TaskConfig) -> (ExitResult, String
 /// Panics with what to install when no JDK is found.
 fn require_java() {
     assert!(
-        JavaDriver::new(false).fingerprint().detected,
+        JavaDriver::new(&DriverSettings::default())
+            .fingerprint()
+            .detected,
         "the java driver's tests need a JDK: apt-get install openjdk-17-jdk-headless"
     );
 }
@@ -90,7 +102,7 @@ fn require_java() {
 #[test]
 fn fingerprint_reports_the_jdk_version() {
     require_java();
-    let info = JavaDriver::new(false).fingerprint();
+    let info = JavaDriver::new(&DriverSettings::default()).fingerprint();
     assert!(info.healthy);
     let v = &info.attributes["driver.java.version"];
     assert!(v.chars().next().is_some_and(|c| c.is_ascii_digit()), "{v}");
@@ -119,7 +131,7 @@ fn memory_becomes_xmx_unless_the_task_sets_one() {
     };
     assert_eq!(
         cfg(&[]).java_args(256),
-        ["-Xmx256m", "-jar", "app.jar", "a"]
+        ["-Xmx192m", "-jar", "app.jar", "a"]
     );
     assert_eq!(
         cfg(&["-Xmx64m", "-Dx=y"]).java_args(256),
@@ -152,9 +164,10 @@ fn bad_config_names_the_problem() {
 }
 
 #[tokio::test]
-async fn a_jar_runs_as_nobody_with_its_memory_as_heap_limit() {
-    // Scenario: a jar compiled now runs with the task's 128 MB as -Xmx, as the default user
-    // nobody, with its args.
+async fn a_jar_runs_as_nobody_in_its_chroot_under_a_closed_data_dir() {
+    // Scenario: the data dir is a 0700 directory of root. A jar compiled now runs anyway, as
+    // the default user nobody, with its args, chrooted in its task directory (it sees /alloc
+    // at the root and is pid 1 of its own namespace), and with 3/4 of its 128 MB as heap.
     require_java();
     let dir = tempfile::tempdir().unwrap();
     let tc = task(dir.path(), serde_json::json!({}), 128);
@@ -167,7 +180,7 @@ async fn a_jar_runs_as_nobody_with_its_memory_as_heap_limit() {
         ),
         ("args".to_string(), serde_json::json!(["one", "two"])),
     ]);
-    let (exit, out) = run_to_end(&JavaDriver::new(false), &tc).await;
+    let (exit, out) = run_to_end(&JavaDriver::new(&DriverSettings::default()), &tc).await;
     assert!(exit.successful(), "{exit:?}: {out}");
     assert!(out.contains("user=nobody"), "{out}");
     assert!(out.contains("args=one,two"), "{out}");
@@ -176,7 +189,10 @@ async fn a_jar_runs_as_nobody_with_its_memory_as_heap_limit() {
         .find_map(|l| l.strip_prefix("maxheap="))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("{out}"));
-    assert!(heap > 64 && heap <= 128, "max heap {heap} MB for -Xmx128m");
+    assert!(heap > 48 && heap <= 96, "max heap {heap} MB for -Xmx96m");
+    assert!(out.contains("cwd=/\n"), "{out}");
+    assert!(out.contains("hostroot=true"), "{out}");
+    assert!(out.contains("pid=1\n"), "{out}");
 }
 
 #[tokio::test]
@@ -190,7 +206,7 @@ async fn a_class_runs_from_its_class_path() {
         ("class_path".to_string(), serde_json::json!("local")),
         ("jvm_options".to_string(), serde_json::json!(["-Xss1m"])),
     ]);
-    let (exit, out) = run_to_end(&JavaDriver::new(false), &tc).await;
+    let (exit, out) = run_to_end(&JavaDriver::new(&DriverSettings::default()), &tc).await;
     assert!(exit.successful(), "{exit:?}: {out}");
     assert!(out.contains("user=nobody"), "{out}");
 }
@@ -201,7 +217,10 @@ async fn root_is_refused_unless_the_client_allows_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut tc = task(dir.path(), serde_json::json!({"jar_path": "x.jar"}), 64);
     tc.user = "root".into();
-    let err = JavaDriver::new(false).start(&tc).await.unwrap_err();
+    let err = JavaDriver::new(&DriverSettings::default())
+        .start(&tc)
+        .await
+        .unwrap_err();
     assert!(matches!(err, DriverError::Config(_)), "{err}");
     assert!(err.to_string().contains("user.allow_root"), "{err}");
     assert!(!err.recoverable());
