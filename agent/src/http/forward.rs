@@ -34,8 +34,10 @@ const MAX_HOPS: u8 = 2;
 const LEADER_WAIT: Duration = Duration::from_secs(5);
 /// How long the leader has to answer a relayed write (a raft commit, bounded by its own timeout).
 const RELAY_TIMEOUT: Duration = Duration::from_secs(30);
-/// The largest request body relayed to the leader.
-const MAX_RELAY_BODY: usize = 64 << 20;
+/// The largest request body relayed to the leader: what the leader would accept itself.
+const MAX_RELAY_BODY: usize = super::MAX_REQUEST_BODY;
+/// The largest answer relayed back (a big listing may exceed what a request may carry).
+const MAX_RELAY_ANSWER: usize = 64 << 20;
 /// Carries the hop count of a relayed request into the leader's router.
 const HOPS_HEADER: &str = "x-nomad-forward-hops";
 
@@ -156,7 +158,10 @@ async fn to_relayed(req: Request, hops: u8) -> Result<HttpRequest, Response> {
         .map_err(|e| {
             (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("reading the request body: {e}"),
+                format!(
+                    "reading the request body: {e} (the limit is {} MiB)",
+                    MAX_RELAY_BODY >> 20
+                ),
             )
                 .into_response()
         })?;
@@ -220,7 +225,7 @@ impl RouterRelay {
             Err(never) => match never {},
         };
         let (parts, body) = resp.into_parts();
-        let body = axum::body::to_bytes(body, MAX_RELAY_BODY)
+        let body = axum::body::to_bytes(body, MAX_RELAY_ANSWER)
             .await
             .map_err(|e| format!("reading the answer: {e}"))?;
         Ok(HttpResponse {

@@ -35,6 +35,10 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The largest request body any route reads, relayed ones included (Nomad's job files stay far
+/// below it; a larger body is refused with 413 before it is buffered whole).
+pub const MAX_REQUEST_BODY: usize = 8 << 20;
+
 /// Who this agent is, for `/v1/agent/self` and `/v1/agent/members`.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentInfo {
@@ -182,6 +186,7 @@ pub fn router(state: HttpState) -> Router {
                 .delete(acl::token_delete),
         )
         .fallback(|| async { HttpError::not_found("Invalid URL path: no such endpoint") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         // The guard runs inside `forward`: a request relayed to the leader is checked there.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
