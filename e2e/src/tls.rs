@@ -80,21 +80,25 @@ impl TlsFiles {
 
     /// An HTTPS client that trusts the CA and presents the CLI certificate.
     pub fn https_agent(&self, timeout: Option<std::time::Duration>) -> Result<ureq::Agent> {
+        Ok(ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(timeout)
+            .tls_config(self.cli_tls_config()?)
+            .build()
+            .into())
+    }
+
+    /// What an HTTPS caller with the CLI certificate uses, for agents configured elsewhere.
+    pub fn cli_tls_config(&self) -> Result<ureq::tls::TlsConfig> {
         use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
         let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
         let ca = Certificate::from_pem(&read(&self.ca)?)?.to_owned();
         let (cert, key) = self.pair("cli");
         let cert = Certificate::from_pem(&read(&cert)?)?.to_owned();
         let key = PrivateKey::from_pem(&read(&key)?)?.to_owned();
-        let tls = TlsConfig::builder()
+        Ok(TlsConfig::builder()
             .root_certs(RootCerts::new_with_certs(&[ca]))
             .client_cert(Some(ClientCert::new_with_certs(&[cert], key)))
-            .build();
-        Ok(ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(timeout)
-            .tls_config(tls)
-            .build()
-            .into())
+            .build())
     }
 }

@@ -8,7 +8,9 @@
 //!
 //! Run: `cargo build --release --bins && ./target/release/bench_raft [--writes N] [--failovers K]`
 //! (`--failovers 0 --only-concurrent` runs just the 32-writer loads, for a profiler;
-//! `--server-config 'raft_snapshot_interval = "1s"'` adds settings to every server).
+//! `--server-config 'raft_snapshot_interval = "1s"'` adds settings to every server; `--tls` runs
+//! the servers with mutual TLS on rpc and HTTPS with client certificates, and the writers over
+//! HTTPS).
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use e2e::cluster::{job_json, Cluster};
@@ -21,7 +23,7 @@ const ELECTION: Duration = Duration::from_secs(60);
 /// Longer than a server's bounded wait for a quorum, so a request always ends in an answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const USAGE: &str =
-    "usage: bench_raft [--writes N] [--failovers K] [--only-concurrent] [--server-config HCL]";
+    "usage: bench_raft [--writes N] [--failovers K] [--only-concurrent] [--server-config HCL] [--tls]";
 
 struct Args {
     /// Registrations per load configuration.
@@ -31,6 +33,8 @@ struct Args {
     only_concurrent: bool,
     /// Extra settings for every server's `server { }` block, e.g. `raft_snapshot_interval = "1s"`.
     server_config: String,
+    /// Mutual TLS everywhere (the cost of TLS is this run against one without).
+    tls: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -39,6 +43,7 @@ fn parse_args() -> Result<Args> {
         failovers: 5,
         only_concurrent: false,
         server_config: String::new(),
+        tls: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,6 +62,7 @@ fn parse_args() -> Result<Args> {
                 ensure!(args.writes > 0, "--writes must be at least 1");
             }
             "--only-concurrent" => args.only_concurrent = true,
+            "--tls" => args.tls = true,
             "--server-config" => {
                 args.server_config = it
                     .next()
@@ -73,12 +79,20 @@ fn parse_args() -> Result<Args> {
     Ok(args)
 }
 
+/// The writers' TLS settings with `--tls` (set once in main).
+static WRITER_TLS: std::sync::OnceLock<Option<ureq::tls::TlsConfig>> = std::sync::OnceLock::new();
+
 /// One keep-alive connection pool per writer, so writers do not queue behind each other. The
 /// timeouts are per phase, not global: with a global one ureq resolves every request's address
 /// on a thread of its own (to bound the lookup), and the load generator spent more CPU on those
 /// threads than on sending.
 fn http_agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder();
+    let config = match WRITER_TLS.get().and_then(Option::as_ref) {
+        Some(tls) => config.tls_config(tls.clone()),
+        None => config,
+    };
+    config
         .http_status_as_error(false)
         .timeout_connect(Some(timeout))
         .timeout_send_request(Some(timeout))
@@ -278,7 +292,20 @@ fn failover_round(cluster: &mut Cluster, round: usize) -> Result<Duration> {
 fn main() -> Result<()> {
     let args = parse_args()?;
     let command: Vec<String> = std::env::args().collect();
-    let mut cluster = Cluster::start(3, &args.server_config).context("starting three servers")?;
+    // The certificates live as long as the cluster.
+    let tls_dir = tempfile::tempdir()?;
+    let mut cluster = if args.tls {
+        ensure!(
+            args.server_config.is_empty(),
+            "--tls and --server-config cannot be combined"
+        );
+        let tls = e2e::tls::TlsFiles::create(tls_dir.path())?;
+        let _ = WRITER_TLS.set(Some(tls.cli_tls_config()?));
+        Cluster::start_tls(3, tls).context("starting three TLS servers")?
+    } else {
+        let _ = WRITER_TLS.set(None);
+        Cluster::start(3, &args.server_config).context("starting three servers")?
+    };
     let leader = cluster.wait_leader(ELECTION)?;
     let follower = cluster.follower_of(leader)?;
     // Warm-up, not measured: first connections, first allocations of the state store.
