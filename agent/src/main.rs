@@ -195,6 +195,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 num_workers: cfg.server.num_schedulers,
                 heartbeat: heartbeat_config(&cfg.server),
                 acl_enabled: cfg.acl.enabled,
+                gc: gc_config(&cfg.server.gc),
             },
             rpc.clone(),
         )
@@ -249,6 +250,17 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 consul: cfg.consul.as_ref().map(|c| {
                     agent::client::services::consul::ConsulAgent::new(&c.address, c.token.clone())
                 }),
+                gc: {
+                    let d = agent::client::ClientGcConfig::default();
+                    agent::client::ClientGcConfig {
+                        interval: cfg.client.gc_interval.unwrap_or(d.interval),
+                        max_allocs: cfg.client.gc_max_allocs.unwrap_or(d.max_allocs),
+                        disk_usage_threshold: cfg
+                            .client
+                            .gc_disk_usage_threshold
+                            .unwrap_or(d.disk_usage_threshold),
+                    }
+                },
             },
             rpc,
             client_shutdown_rx,
@@ -342,6 +354,22 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
 }
 
 /// Nomad's heartbeat settings from the server block, over our defaults.
+/// Nomad's defaults where the server block sets nothing.
+fn gc_config(c: &agent::config::ServerGcConfig) -> agent::server::GcConfig {
+    let d = agent::server::GcConfig::default();
+    let t = d.thresholds;
+    agent::server::GcConfig {
+        interval: c.job_gc_interval.unwrap_or(d.interval),
+        thresholds: agent::state::GcThresholds {
+            eval: c.eval_gc_threshold.unwrap_or(t.eval),
+            batch_eval: c.batch_eval_gc_threshold.unwrap_or(t.batch_eval),
+            job: c.job_gc_threshold.unwrap_or(t.job),
+            deployment: c.deployment_gc_threshold.unwrap_or(t.deployment),
+            node: c.node_gc_threshold.unwrap_or(t.node),
+        },
+    }
+}
+
 fn heartbeat_config(s: &agent::config::ServerConfig) -> HeartbeatConfig {
     let d = HeartbeatConfig::default();
     HeartbeatConfig {

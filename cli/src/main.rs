@@ -78,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         command: OperatorCommand,
     },
+    /// System maintenance: garbage collection
+    System {
+        #[command(subcommand)]
+        command: SystemCommand,
+    },
     /// Bootstrap ACLs and manage policies and tokens
     Acl {
         #[command(subcommand)]
@@ -122,6 +127,12 @@ enum JobCommand {
     History(job_history::Args),
     /// Go back to an earlier version of a job
     Revert(job_revert::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum SystemCommand {
+    /// Collect terminal evaluations, allocations and deployments, dead jobs and down nodes now
+    Gc(system_gc::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -330,6 +341,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             RaftCommand::ListPeers(a) => operator_raft_list_peers::run(&client()?, a),
             RaftCommand::RemovePeer(a) => operator_raft_remove_peer::run(&client()?, a),
         },
+        Command::System {
+            command: SystemCommand::Gc(a),
+        } => system_gc::run(&client()?, a),
         Command::Acl { command } => match command {
             AclCommand::Bootstrap(a) => acl_bootstrap::run(&client()?, a),
             AclCommand::Policy { command } => match command {

@@ -240,7 +240,7 @@ impl Agent {
             Duration::from_secs(30),
             || {
                 if !has_client {
-                    return self.get("/v1/agent/health?stale=true").ok().map(|_| ());
+                    return self.answers("/v1/agent/health").then_some(());
                 }
                 let nodes = self.get("/v1/nodes").ok()?;
                 (nodes.as_array()?.iter().any(|n| n["Status"] == "ready")).then_some(())
@@ -307,6 +307,21 @@ impl Agent {
             stdout: Vec::new(),
             stderr: format!("could not run nomadctl: {e}").into_bytes(),
         })
+    }
+
+    /// Whether the HTTP API answers `path` at all, whatever the status: health is 500 until the
+    /// server knows a leader, which the first of three servers cannot before the others start.
+    pub fn answers(&self, path: &str) -> bool {
+        let url = format!("{}{path}", self.address());
+        match &self.tls {
+            None => request("GET", &url, None).is_ok(),
+            Some(tls) => tls.https_agent(None).is_ok_and(|agent| {
+                matches!(
+                    agent.get(&url).call(),
+                    Ok(_) | Err(ureq::Error::StatusCode(_))
+                )
+            }),
+        }
     }
 
     pub fn get(&self, path: &str) -> Result<Value> {

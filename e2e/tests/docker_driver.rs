@@ -6,7 +6,7 @@
 //! `job stop` removes them.
 
 use agent::drivers::docker::container::LABEL_ALLOC_ID;
-use agent::drivers::docker::testing::{docker_test_gate, ensure_busybox_image, BUSYBOX_INDEX};
+use agent::drivers::docker::testing::{ensure_busybox_image, require_docker_engine, BUSYBOX_INDEX};
 use e2e::*;
 use std::io::{Read, Write};
 use std::process::Command;
@@ -121,9 +121,7 @@ fn containers(alloc: &str) -> Vec<String> {
 
 #[test]
 fn docker_job_serves_logs_survives_an_agent_restart_and_stops() {
-    if !docker_test_gate("docker_driver e2e").unwrap() {
-        return;
-    }
+    require_docker_engine("docker_driver e2e");
     let image = ensure_busybox_image().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut agent = Agent::dev(dir.path()).unwrap();

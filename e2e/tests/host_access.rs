@@ -6,7 +6,7 @@
 //! runs to completion. Privileged containers and capabilities beyond Docker's defaults work the
 //! same way.
 
-use agent::drivers::docker::testing::{docker_test_gate, ensure_busybox_image};
+use agent::drivers::docker::testing::{ensure_busybox_image, require_docker_engine};
 use e2e::*;
 use serde_json::Value;
 use std::path::Path;
@@ -71,9 +71,7 @@ fn agent_with_config(dir: &Path, config: &str) -> Agent {
 
 #[test]
 fn a_docker_host_volume_needs_the_client_to_enable_volumes() {
-    if !docker_test_gate("host_access e2e").unwrap() {
-        return;
-    }
+    require_docker_engine("host_access e2e");
     let image = ensure_busybox_image().unwrap();
     let job = |name: &str| {
         let task = format!(
@@ -117,9 +115,7 @@ fn privileged_containers_and_extra_capabilities_need_the_client_to_allow_them() 
     // Scenario: on a default dev agent, a privileged docker task and one that adds NET_ADMIN
     // both fail with a task event naming allow_privileged / allow_caps. On an agent that allows
     // net_admin, the task changes the loopback MTU, which needs the capability, and completes.
-    if !docker_test_gate("host_access e2e").unwrap() {
-        return;
-    }
+    require_docker_engine("host_access e2e");
     let image = ensure_busybox_image().unwrap();
     let job = |name: &str, extra: &str| {
         let task = format!(

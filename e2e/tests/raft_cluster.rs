@@ -321,15 +321,32 @@ fn a_far_behind_follower_catches_up_by_snapshot() {
     );
 }
 
+/// Waits until server `i`'s /v1/agent/health answers `status`; returns its body.
+fn wait_health(c: &Cluster, i: usize, status: u16) -> serde_json::Value {
+    wait_for(
+        &format!("server {i}'s health to answer {status}"),
+        ELECTION,
+        || {
+            let reply = c.http(i, "GET", "/v1/agent/health", None).ok()?;
+            (reply.status == status)
+                .then(|| reply.json().ok())
+                .flatten()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.report()))
+}
+
 #[test]
 fn one_server_of_three_cannot_commit_alone() {
     // Scenario: both followers are killed; the lone server still answers stale reads but refuses
-    // a write with an error instead of acknowledging it. When one follower comes back, the two
-    // have a quorum and writes succeed again.
+    // a write with an error instead of acknowledging it, and its /v1/agent/health turns 500 with
+    // the reason in the server part. When one follower comes back, the two have a quorum, writes
+    // succeed again and health is 200 again.
     let mut c = Cluster::start(3, "").unwrap();
     let survivor = c.wait_leader(ELECTION).unwrap();
     c.register_job_until_ok(survivor, "before-loss", WRITE)
         .unwrap();
+    wait_health(&c, survivor, 200);
     let others: Vec<usize> = c.live().into_iter().filter(|&i| i != survivor).collect();
     for &i in &others {
         c.wait_jobs_on(i, &set(&["before-loss".to_string()]), CONVERGE)
@@ -353,11 +370,15 @@ fn one_server_of_three_cannot_commit_alone() {
         !(200..300).contains(&status),
         "a write without a quorum was acknowledged: {status} {body}"
     );
+    let sick = wait_health(&c, survivor, 500);
+    assert_eq!(sick["server"]["ok"], false, "{sick}");
+    assert_ne!(sick["server"]["message"], "ok", "{sick}");
 
     c.restart(others[0]).unwrap();
     c.wait_leader(ELECTION).unwrap();
     c.register_job_until_ok(survivor, "quorum-back", WRITE)
         .unwrap();
+    wait_health(&c, survivor, 200);
     let want = set(&["before-loss".to_string(), "quorum-back".to_string()]);
     for i in c.live() {
         c.wait_jobs_on(i, &want, CONVERGE).unwrap();

@@ -8,8 +8,8 @@
 //! up anywhere. The test reaches every server's HTTP API through a second network, `api`, which
 //! the cut leaves alone.
 //!
-//! Needs a Docker Engine (images are built locally from target/debug/nomad-agent); skipped with
-//! a message when there is none, unless CI=true.
+//! Needs a Docker Engine (images are built locally from target/debug/nomad-agent); fails with
+//! what to install when there is none.
 
 use anyhow::{ensure, Context, Result};
 use e2e::docker::{self, DockerCluster};

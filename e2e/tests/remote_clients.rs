@@ -404,9 +404,7 @@ fn a_job_for_a_driver_no_node_has_waits_and_runs_when_one_joins() {
     // Scenario: the only client cannot reach a Docker Engine (DOCKER_HOST points nowhere), so a
     // docker job fails placement with "missing drivers" and waits, blocked. A second client with
     // a working engine joins, and the job is placed there at once.
-    if !agent::drivers::docker::testing::docker_test_gate("driver placement").unwrap() {
-        return;
-    }
+    agent::drivers::docker::testing::require_docker_engine("driver placement");
     let image = agent::drivers::docker::testing::ensure_busybox_image().unwrap();
     let mut c = Cluster::start(1, "").unwrap();
     c.wait_leader(SETTLE).unwrap();
@@ -622,4 +620,46 @@ fn a_drain_moves_the_next_copy_once_the_last_replacement_is_healthy() {
         healthy_at - first_placed >= 2 * second as i64,
         "healthy at {healthy_at}, less than min_healthy_time after {first_placed}"
     );
+}
+
+#[test]
+fn a_client_cut_off_from_its_servers_reports_itself_unhealthy() {
+    // Scenario: a client-only agent answers /v1/agent/health 200 while its server answers its
+    // heartbeats. The server is killed: once the heartbeat TTL the server gave has passed
+    // without an answer, the client's health turns 500 with the reason in the client part, and
+    // turns 200 again when the server is back.
+    let mut c = Cluster::start(1, "").unwrap();
+    c.wait_leader(SETTLE).unwrap();
+    c.add_client("client-a").unwrap();
+    let health = |c: &Cluster| -> Option<(u16, Value)> {
+        let url = format!("{}/v1/agent/health", c.clients[0].address());
+        let (status, body) = request("GET", &url, None).ok()?;
+        Some((status, serde_json::from_str(&body).ok()?))
+    };
+    let wait_status = |c: &Cluster, want: u16| -> Value {
+        wait_for(
+            &format!("the client's health to answer {want}"),
+            SETTLE,
+            || health(c).and_then(|(s, body)| (s == want).then_some(body)),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.report()))
+    };
+    let ok = wait_status(&c, 200);
+    assert_eq!(ok["client"]["ok"], true, "{ok}");
+    assert!(
+        ok.get("server").is_none(),
+        "a client-only agent has no server part: {ok}"
+    );
+
+    c.kill(0);
+    let sick = wait_status(&c, 500);
+    assert_eq!(sick["client"]["ok"], false, "{sick}");
+    assert!(
+        sick["client"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no contact with a server")),
+        "{sick}"
+    );
+    c.restart(0).unwrap();
+    wait_status(&c, 200);
 }

@@ -387,6 +387,11 @@ impl AllocRunner {
         self.signal_tx.send_replace(RunnerSignal::Detach);
     }
 
+    /// Every task runner has ended: the allocation will not run again here.
+    pub fn finished(&self) -> bool {
+        *self.done.borrow()
+    }
+
     /// Waits until every task runner has ended.
     pub async fn wait(&self) {
         let mut d = self.done.clone();

@@ -9,6 +9,7 @@ pub mod allocdir;
 mod artifacts;
 pub mod events;
 pub mod fingerprint;
+mod gc;
 pub mod health;
 pub mod interface;
 pub mod logs;
@@ -25,6 +26,7 @@ mod tests;
 use crate::rpc::{RpcError, ServerRpc};
 use alloc_runner::{AllocRunner, RunnerContext};
 use api::{Allocation, Node, TaskState};
+pub use gc::ClientGcConfig;
 pub use logs::{read_logs, LogKind, Origin};
 use state_db::{StateDb, StateError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +58,8 @@ pub struct ClientConfig {
     pub bind_ip: String,
     /// `consul { address token }`: where `provider = "consul"` services also go.
     pub consul: Option<services::consul::ConsulAgent>,
+    /// When finished allocations' directories are removed.
+    pub gc: ClientGcConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +95,12 @@ pub struct Client {
     loops: Mutex<Vec<JoinHandle<()>>>,
     updater: Mutex<Option<JoinHandle<()>>>,
     services: Arc<services::ServiceRegistry>,
+    /// When a server last answered a registration or heartbeat, and the TTL it gave: the
+    /// client part of `/v1/agent/health`.
+    server_contact: std::sync::Mutex<Option<(std::time::Instant, Duration)>>,
+    gc: ClientGcConfig,
+    /// Finished allocations this client destroyed that the servers may still list.
+    collected: Mutex<BTreeSet<String>>,
 }
 
 async fn wait_runners(runners: &[Arc<AllocRunner>], limit: Duration) {
@@ -176,11 +186,18 @@ impl Client {
             loops: Mutex::new(Vec::new()),
             updater: Mutex::new(Some(updater)),
             services,
+            server_contact: std::sync::Mutex::new(None),
+            gc: cfg.gc,
+            collected: Mutex::new(BTreeSet::new()),
         });
         let registered = client.register().await;
+        if let Some(t) = registered {
+            client.heard_from_server(t);
+        }
         let loops = vec![
             tokio::spawn(client.clone().heartbeat_loop(registered)),
             tokio::spawn(client.clone().watch_loop()),
+            tokio::spawn(client.clone().gc_loop()),
         ];
         if let Ok(mut l) = client.loops.lock() {
             l.extend(loops);
@@ -357,6 +374,26 @@ impl Client {
         }
     }
 
+    fn heard_from_server(&self, ttl: Duration) {
+        if let Ok(mut c) = self.server_contact.lock() {
+            *c = Some((std::time::Instant::now(), ttl));
+        }
+    }
+
+    /// `/v1/agent/health`'s client part: a server answered this node's registration or
+    /// heartbeat within the TTL it gave, so the servers still count the node as up.
+    pub fn health(&self) -> Result<(), String> {
+        let contact = self.server_contact.lock().ok().and_then(|c| *c);
+        match contact {
+            None => Err("No known servers: this node has not registered yet".into()),
+            Some((at, ttl)) if at.elapsed() <= ttl => Ok(()),
+            Some((at, _)) => Err(format!(
+                "no contact with a server for {} s",
+                at.elapsed().as_secs()
+            )),
+        }
+    }
+
     async fn heartbeat_loop(self: Arc<Self>, mut ttl: Option<Duration>) {
         let mut backoff = Duration::from_millis(500);
         loop {
@@ -370,7 +407,8 @@ impl Client {
             }
             if ttl.is_none() {
                 ttl = self.register().await;
-                if ttl.is_some() {
+                if let Some(t) = ttl {
+                    self.heard_from_server(t);
                     self.services.request_full_sync();
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -379,6 +417,7 @@ impl Client {
             match self.rpc.node_heartbeat(&self.node_id).await {
                 Ok(t) => {
                     ttl = Some(t);
+                    self.heard_from_server(t);
                     backoff = Duration::from_millis(500);
                 }
                 Err(RpcError::UnknownNode(_)) => {
@@ -429,6 +468,9 @@ impl Client {
             return;
         };
         let mut seen = BTreeSet::new();
+        let Ok(mut collected) = self.collected.lock() else {
+            return;
+        };
         for mut a in allocs {
             seen.insert(a.id.clone());
             match runners.get(&a.id) {
@@ -446,7 +488,7 @@ impl Client {
                     }
                 }
                 None => {
-                    if a.terminal() {
+                    if a.terminal() || collected.contains(&a.id) {
                         continue;
                     }
                     if a.job.is_none() {
@@ -458,6 +500,8 @@ impl Client {
                 }
             }
         }
+        // Once the servers forgot an allocation, so can the guard against starting it again.
+        collected.retain(|id| seen.contains(id));
         let gone: Vec<String> = runners
             .keys()
             .filter(|id| !seen.contains(*id))

@@ -617,3 +617,79 @@ async fn a_failed_task_stops_its_siblings() {
     assert!(guard.pids().is_empty());
     client.shutdown().await;
 }
+
+#[tokio::test]
+async fn gc_removes_the_oldest_finished_allocations_beyond_gc_max_allocs() {
+    // Scenario: a client keeps at most 2 allocations. Three batch allocations finish and one
+    // service allocation runs: a GC pass destroys the two oldest finished ones (directory and
+    // state), keeps the newest finished one and never touches the running one; the servers
+    // still list the destroyed ones, and the client does not start them again.
+    let guard = ProcGuard::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::new(Duration::from_secs(10));
+    let mut cfg = config(dir.path());
+    cfg.gc = ClientGcConfig {
+        interval: Duration::from_secs(3600),
+        max_allocs: 2,
+        disk_usage_threshold: 100,
+    };
+    let rpc: Arc<dyn ServerRpc> = server.clone();
+    let client = Client::start(cfg, rpc, watch::channel(false).1)
+        .await
+        .unwrap();
+    let mut finished = Vec::new();
+    for i in 0..3 {
+        let mut a = alloc("batch", sh_task("echo done", &guard.marker), policy(0, 10));
+        a.modify_time = i;
+        finished.push(a.id.clone());
+        server.put_alloc(a);
+    }
+    let running = alloc(
+        "service",
+        sh_task("sleep 600", &guard.marker),
+        policy(0, 10),
+    );
+    let running_id = running.id.clone();
+    server.put_alloc(running);
+    for id in &finished {
+        wait_until("batch alloc complete", || {
+            status_is(&server, id, "complete")
+        })
+        .await;
+    }
+    wait_until("service running", || {
+        status_is(&server, &running_id, "running")
+    })
+    .await;
+    wait_until("runners done", || {
+        finished.iter().all(|id| {
+            client
+                .runners
+                .lock()
+                .unwrap()
+                .get(id)
+                .is_some_and(|r| r.finished())
+        })
+    })
+    .await;
+
+    assert_eq!(client.collect_garbage().await, 2);
+    let alloc_dir = |id: &str| dir.path().join("alloc").join(id);
+    assert!(!alloc_dir(&finished[0]).exists());
+    assert!(!alloc_dir(&finished[1]).exists());
+    assert!(
+        alloc_dir(&finished[2]).exists(),
+        "the newest finished one stays"
+    );
+    assert!(alloc_dir(&running_id).exists());
+    assert_eq!(client.alloc_ids().len(), 2);
+    // Nothing more to do: two tracked, the limit.
+    assert_eq!(client.collect_garbage().await, 0);
+
+    // The servers list everything again: nothing destroyed comes back.
+    client.sync(server.with(|s| s.allocs.values().cloned().collect()));
+    assert!(!alloc_dir(&finished[0]).exists());
+    assert_eq!(client.alloc_ids().len(), 2);
+    assert!(status_is(&server, &running_id, "running"));
+    client.shutdown().await;
+}

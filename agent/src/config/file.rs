@@ -311,6 +311,9 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
             "node_gc_threshold",
             "job_gc_threshold",
             "eval_gc_threshold",
+            "batch_eval_gc_threshold",
+            "deployment_gc_threshold",
+            "job_gc_interval",
             "raft_snapshot_threshold",
             "raft_trailing_logs",
             "raft_snapshot_interval",
@@ -345,7 +348,7 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
         &s,
         "encrypt",
         "server.encrypt",
-        "there is no gossip layer to encrypt, and rpc TLS is not implemented yet",
+        "there is no gossip layer to encrypt: the tls block secures the rpc port",
     )?;
     refuse(
         &s,
@@ -371,13 +374,25 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
     if let Some(v) = s.int_as("max_heartbeats_per_second")? {
         cfg.server.max_heartbeats_per_second = Some(v);
     }
-    for key in ["node_gc_threshold", "job_gc_threshold", "eval_gc_threshold"] {
-        refuse(
-            &s,
-            key,
-            &format!("server.{key}"),
-            "garbage collection is not implemented yet",
-        )?;
+    let gc = &mut cfg.server.gc;
+    for (key, slot) in [
+        ("job_gc_interval", &mut gc.job_gc_interval),
+        ("job_gc_threshold", &mut gc.job_gc_threshold),
+        ("eval_gc_threshold", &mut gc.eval_gc_threshold),
+        ("batch_eval_gc_threshold", &mut gc.batch_eval_gc_threshold),
+        ("deployment_gc_threshold", &mut gc.deployment_gc_threshold),
+        ("node_gc_threshold", &mut gc.node_gc_threshold),
+    ] {
+        if let Some(v) = s.duration(key)? {
+            *slot = Some(v);
+        }
+    }
+    if gc.job_gc_interval.is_some_and(|d| d.is_zero()) {
+        let pos = s.get("job_gc_interval").map_or(s.pos(), |e| e.pos);
+        return Err(TreeError::new(
+            pos,
+            "server.job_gc_interval must be more than 0s",
+        ));
     }
     if let Some(v) = s.int_as("num_schedulers")? {
         cfg.server.num_schedulers = v;
@@ -420,6 +435,9 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
             "alloc_dir",
             "gc_interval",
             "gc_max_allocs",
+            "gc_disk_usage_threshold",
+            "gc_inode_usage_threshold",
+            "gc_parallel_destroys",
             "drain_on_shutdown",
             "chroot_env",
         ],
@@ -455,6 +473,29 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
     if let Some(v) = c.string_map("chroot_env")? {
         cfg.client.chroot_env = v.into_iter().collect();
     }
+    if let Some(v) = c.duration("gc_interval")? {
+        if v.is_zero() {
+            let pos = c.get("gc_interval").map_or(c.pos(), |e| e.pos);
+            return Err(TreeError::new(
+                pos,
+                "client.gc_interval must be more than 0s",
+            ));
+        }
+        cfg.client.gc_interval = Some(v);
+    }
+    if let Some(v) = c.int_as::<usize>("gc_max_allocs")? {
+        cfg.client.gc_max_allocs = Some(v);
+    }
+    if let Some(v) = c.int_as::<u8>("gc_disk_usage_threshold")? {
+        if !(1..=100).contains(&v) {
+            let pos = c.get("gc_disk_usage_threshold").map_or(c.pos(), |e| e.pos);
+            return Err(TreeError::new(
+                pos,
+                "client.gc_disk_usage_threshold is a percentage: 1 to 100",
+            ));
+        }
+        cfg.client.gc_disk_usage_threshold = Some(v);
+    }
     if c.string("node_pool")?.is_some_and(|p| p != "default") {
         let pos = c.get("node_pool").map_or(c.pos(), |e| e.pos);
         return Err(TreeError::new(
@@ -476,12 +517,12 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
             "allocation directories live under the agent's data_dir",
         ),
         (
-            "gc_interval",
-            "client garbage collection is not implemented yet",
+            "gc_inode_usage_threshold",
+            "the client collects by gc_disk_usage_threshold and gc_max_allocs only",
         ),
         (
-            "gc_max_allocs",
-            "client garbage collection is not implemented yet",
+            "gc_parallel_destroys",
+            "the client removes allocation directories one at a time",
         ),
         (
             "drain_on_shutdown",

@@ -71,6 +71,20 @@ pub struct ServerConfig {
     pub heartbeat_grace: Option<std::time::Duration>,
     pub max_heartbeats_per_second: Option<u32>,
     pub failover_heartbeat_ttl: Option<std::time::Duration>,
+    /// Garbage collection (`job_gc_interval` and the `*_gc_threshold`s); None keeps Nomad's
+    /// defaults (see `state::GcThresholds`).
+    pub gc: ServerGcConfig,
+}
+
+/// The server block's garbage collection settings, with Nomad's names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerGcConfig {
+    pub job_gc_interval: Option<std::time::Duration>,
+    pub job_gc_threshold: Option<std::time::Duration>,
+    pub eval_gc_threshold: Option<std::time::Duration>,
+    pub batch_eval_gc_threshold: Option<std::time::Duration>,
+    pub deployment_gc_threshold: Option<std::time::Duration>,
+    pub node_gc_threshold: Option<std::time::Duration>,
 }
 
 /// Defaults for the raft log: a snapshot every 8192 entries, 2048 kept behind it.
@@ -95,6 +109,12 @@ pub struct ClientConfig {
     /// exec's chroot: host path -> path inside (`chroot_env { "/bin" = "/bin" }`); empty = the
     /// default list.
     pub chroot_env: BTreeMap<String, String>,
+    /// Removal of finished allocations' directories (`gc_interval`, `gc_max_allocs`,
+    /// `gc_disk_usage_threshold`); None keeps Nomad's defaults.
+    pub gc_interval: Option<std::time::Duration>,
+    pub gc_max_allocs: Option<usize>,
+    /// Percent of the data dir's file system.
+    pub gc_disk_usage_threshold: Option<u8>,
 }
 
 /// `consul { address token }`.
@@ -225,6 +245,7 @@ impl Config {
                 heartbeat_grace: None,
                 max_heartbeats_per_second: None,
                 failover_heartbeat_ttl: None,
+                gc: ServerGcConfig::default(),
             },
             client: ClientConfig {
                 enabled: dev,

@@ -106,6 +106,9 @@ server {
   max_heartbeats_per_second = 20
   raft_snapshot_threshold   = 100
   raft_snapshot_interval    = "30s"
+  job_gc_interval           = "1m"
+  eval_gc_threshold         = "10m"
+  node_gc_threshold         = "2h"
 }
 
 client {
@@ -120,6 +123,9 @@ client {
   }
   cpu_total_compute = 4000
   memory_total_mb   = 8192
+  gc_interval             = "30s"
+  gc_max_allocs           = 20
+  gc_disk_usage_threshold = 90
 }
 
 plugin "raw_exec" {
@@ -165,6 +171,19 @@ fn hcl_file_then_flags() {
     assert_eq!(cfg.server.failover_heartbeat_ttl, None);
     assert_eq!(cfg.server.raft_snapshot_threshold, 100);
     assert_eq!(cfg.server.raft_snapshot_interval, Duration::from_secs(30));
+    assert_eq!(cfg.server.gc.job_gc_interval, Some(Duration::from_secs(60)));
+    assert_eq!(
+        cfg.server.gc.eval_gc_threshold,
+        Some(Duration::from_secs(600))
+    );
+    assert_eq!(
+        cfg.server.gc.node_gc_threshold,
+        Some(Duration::from_secs(7200))
+    );
+    assert_eq!(cfg.server.gc.job_gc_threshold, None);
+    assert_eq!(cfg.client.gc_interval, Some(Duration::from_secs(30)));
+    assert_eq!(cfg.client.gc_max_allocs, Some(20));
+    assert_eq!(cfg.client.gc_disk_usage_threshold, Some(90));
     assert_eq!(cfg.client.servers, ["a:4647", "b:4647"]);
     assert_eq!(cfg.client.node_class, "web");
     assert_eq!(cfg.client.meta["rack"], "r1");
@@ -447,8 +466,16 @@ fn settings_this_agent_does_not_implement_stop_it_with_their_name_and_line() {
             "agent.hcl:2:3: server.encrypt is not supported",
         ),
         (
-            "server {\n  job_gc_threshold = \"4h\"\n}\n",
-            "agent.hcl:2:3: server.job_gc_threshold is not supported: garbage collection",
+            "server {\n  job_gc_interval = \"0s\"\n}\n",
+            "agent.hcl:2:3: server.job_gc_interval must be more than 0s",
+        ),
+        (
+            "client {\n  gc_disk_usage_threshold = 101\n}\n",
+            "agent.hcl:2:3: client.gc_disk_usage_threshold is a percentage",
+        ),
+        (
+            "client {\n  gc_parallel_destroys = 2\n}\n",
+            "agent.hcl:2:3: client.gc_parallel_destroys is not supported",
         ),
         (
             "client {\n  reserved {\n    cpu = 1\n  }\n}\n",

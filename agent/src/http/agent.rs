@@ -4,6 +4,7 @@ use super::{json_indexed, HttpError, HttpState};
 use crate::rpc::ServerInfo;
 use api::{AgentMember, ServerMembers};
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -120,15 +121,30 @@ pub async fn self_info(State(st): State<HttpState>) -> Response {
     Json(body).into_response()
 }
 
+/// As Nomad's: the server part (a leader, heard from recently) and the client part (a server
+/// answered within the heartbeat TTL), each `{ok, message}`; 500 when either is unhealthy, so a
+/// load balancer or a systemd watchdog can act on the status alone.
 pub async fn health(State(st): State<HttpState>) -> Response {
     let mut body = serde_json::Map::new();
-    if st.server.is_some() {
-        body.insert("server".into(), json!({"ok": true, "message": "ok"}));
+    let mut healthy = true;
+    let mut part = |name: &str, result: Result<(), String>| {
+        let ok = result.is_ok();
+        healthy &= ok;
+        let message = result.err().unwrap_or_else(|| "ok".into());
+        body.insert(name.into(), json!({"ok": ok, "message": message}));
+    };
+    if let Some(server) = &st.server {
+        part("server", server.health());
     }
-    if st.client.is_some() {
-        body.insert("client".into(), json!({"ok": true, "message": "ok"}));
+    if let Some(client) = &st.client {
+        part("client", client.health());
     }
-    Json(body).into_response()
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (status, Json(body)).into_response()
 }
 
 /// Gauges in Nomad's metric names, as JSON or as Prometheus text (`?format=prometheus`).

@@ -18,6 +18,7 @@ mod nodes;
 mod operator;
 mod query;
 mod services;
+mod system;
 mod templates;
 
 pub use error::HttpError;
@@ -28,7 +29,7 @@ use crate::server::Server;
 use crate::state::{Table, Tables};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use query::QueryOpts;
 use serde::Serialize;
@@ -139,6 +140,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/services", get(services::list))
         .route("/v1/service/{name}", get(services::read))
         .route("/v1/service/{name}/{id}", delete(services::delete))
+        .route("/v1/system/gc", put(system::gc))
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/agent/self", get(agent::self_info))

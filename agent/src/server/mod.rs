@@ -8,6 +8,7 @@ mod deployment_watcher;
 mod deployments;
 mod endpoints;
 mod eval_broker;
+mod gc;
 mod heartbeat;
 mod join;
 mod leader;
@@ -23,6 +24,7 @@ mod worker;
 
 pub use acl::ANONYMOUS_POLICY;
 pub use endpoints::ServerError;
+pub use gc::GcConfig;
 pub use heartbeat::HeartbeatConfig;
 pub use local_rpc::LocalRpc;
 pub use rpc_handler::HttpRelay;
@@ -58,6 +60,8 @@ pub struct ServerConfig {
     pub heartbeat: HeartbeatConfig,
     /// `acl { enabled = true }`: the ACL endpoints answer and tokens resolve.
     pub acl_enabled: bool,
+    /// Garbage collection: how often, and how old things must be.
+    pub gc: GcConfig,
 }
 
 pub struct Server {
@@ -138,6 +142,11 @@ impl Server {
     pub fn raft_configuration(&self) -> (Vec<raft::Peer>, u64) {
         let v = self.raft.view();
         (v.peers, v.config_index)
+    }
+
+    /// `/v1/agent/health`'s server part: a leader, and recent contact with it or a quorum.
+    pub fn health(&self) -> Result<(), String> {
+        self.raft.health()
     }
 
     /// Time since this server last heard from the leader; zero on the leader.

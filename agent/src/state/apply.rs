@@ -252,6 +252,10 @@ impl Tables {
                 self.apply_acl_token_upsert(index, tokens, *bootstrap)
             }
             Command::AclTokenDelete { accessors } => self.apply_acl_token_delete(index, accessors),
+            Command::GarbageCollect { collect } => ApplyResult {
+                collected: Some(self.apply_gc(index, collect)),
+                ..Default::default()
+            },
         }
     }
 

@@ -109,6 +109,10 @@ pub enum Command {
     AclTokenDelete {
         accessors: Vec<String>,
     },
+    /// Garbage collection: what the leader found old and terminal enough (see gc.rs).
+    GarbageCollect {
+        collect: super::GcCandidates,
+    },
     /// Canaries promoted: in every group, or in the named ones.
     DeploymentPromote {
         deployment_id: String,
@@ -135,6 +139,9 @@ pub struct ApplyResult {
     pub evals: Vec<Arc<Evaluation>>,
     /// Something about the command was refused (e.g. unknown node): applied as a no-op.
     pub error: Option<String>,
+    /// What a GarbageCollect removed.
+    #[serde(default)]
+    pub collected: Option<super::GcCounts>,
 }
 
 /// A command's name, for logs (raft logs entries by their Display).
@@ -153,6 +160,7 @@ impl std::fmt::Display for Command {
             Command::ServiceUpdate { .. } => "ServiceUpdate",
             Command::DeploymentStatus { .. } => "DeploymentStatus",
             Command::DeploymentPromote { .. } => "DeploymentPromote",
+            Command::GarbageCollect { .. } => "GarbageCollect",
             Command::AclPolicyUpsert { .. } => "AclPolicyUpsert",
             Command::AclPolicyDelete { .. } => "AclPolicyDelete",
             Command::AclTokenUpsert { .. } => "AclTokenUpsert",

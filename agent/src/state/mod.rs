@@ -7,6 +7,9 @@ mod apply;
 mod command;
 mod deployments;
 pub mod events;
+mod gc;
+#[cfg(test)]
+mod gc_tests;
 mod services;
 #[cfg(test)]
 mod services_tests;
@@ -16,6 +19,7 @@ mod tables;
 mod tests;
 
 pub use command::{ApplyResult, Command, DeploymentStatusUpdate};
+pub use gc::{GcCandidates, GcCounts, GcThresholds};
 pub use tables::{JobKey, Table, Tables, TablesImage};
 
 use std::sync::RwLock;

@@ -37,6 +37,7 @@ pub mod server_members;
 pub mod service_delete;
 pub mod service_info;
 pub mod service_list;
+pub mod system_gc;
 pub mod template_render;
 pub mod tls_ca_create;
 pub mod tls_cert_create;

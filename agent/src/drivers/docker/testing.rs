@@ -1,6 +1,6 @@
 //! Helpers for tests that need the Docker Engine (this crate's and the end-to-end tests): a
-//! busybox image built locally (no registry is reachable), the rule for skipping when there is no
-//! engine, and removal of the containers a test made. They drive the `docker` CLI so that
+//! busybox image built locally (no registry is reachable), the check that fails a test when there
+//! is no engine, and removal of the containers a test made. They drive the `docker` CLI so that
 //! synchronous test code can use them.
 
 use super::container::LABEL_ALLOC_ID;
@@ -60,12 +60,12 @@ pub fn docker_usable() -> Result<(), String> {
     }
 }
 
-/// Checks that the engine answers. A test that needs it fails, never skips, with what to do:
-/// `Ok(true)` or the reason.
-pub fn docker_test_gate(test: &str) -> Result<bool, String> {
-    docker_usable().map(|()| true).map_err(|reason| {
-        format!("{test} needs a running Docker engine (install docker.io and start it): {reason}")
-    })
+/// Panics, saying what to install, unless the engine answers: a test that needs Docker fails
+/// without it, never skips.
+pub fn require_docker_engine(test: &str) {
+    if let Err(reason) = docker_usable() {
+        panic!("{test} needs a running Docker engine (install docker.io and start it): {reason}");
+    }
 }
 
 pub fn image_exists(image: &str) -> bool {

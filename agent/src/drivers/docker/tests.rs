@@ -1,8 +1,7 @@
 //! The docker driver against the real Docker Engine, with a busybox image imported locally (no
-//! registry is reachable). Without an engine these tests are skipped, except in CI where that is
-//! a failure. Every container a test makes carries its allocation label and is removed at the end.
+//! registry is reachable). Without an engine they fail, saying what to install: they never skip. Every container a test makes carries its allocation label and is removed at the end.
 
-use super::testing::{docker_test_gate, ensure_busybox_image, remove_alloc_containers};
+use super::testing::{ensure_busybox_image, remove_alloc_containers, require_docker_engine};
 use super::*;
 use nix::sys::stat::Mode;
 use std::io::{Read, Write};
@@ -129,9 +128,7 @@ async fn serves_http_on_the_mapped_port_recovers_and_stops() {
     // Scenario: busybox httpd in a container, its port 8080 published on a free loopback port;
     // the test reaches it, a second driver (an agent restart) re-attaches to the same container,
     // and stop removes it.
-    if !docker_test_gate("docker driver").unwrap() {
-        return;
-    }
+    require_docker_engine("docker driver");
     let image = ensure_busybox_image().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let host_port = free_port();
@@ -189,9 +186,7 @@ async fn serves_http_on_the_mapped_port_recovers_and_stops() {
 async fn output_reaches_the_fifos_and_the_exit_code_is_reported() {
     // Scenario: a container writes to stdout and stderr and exits 3; both lines arrive in the
     // task's FIFOs and the handle reports exit code 3.
-    if !docker_test_gate("docker driver").unwrap() {
-        return;
-    }
+    require_docker_engine("docker driver");
     let image = ensure_busybox_image().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tc = task(
@@ -224,9 +219,7 @@ async fn output_reaches_the_fifos_and_the_exit_code_is_reported() {
 async fn a_missing_image_without_a_registry_fails_with_the_reason() {
     // Scenario: the image is not present and no registry can be reached: start fails and says
     // which image and why, instead of hanging.
-    if !docker_test_gate("docker driver").unwrap() {
-        return;
-    }
+    require_docker_engine("docker driver");
     let dir = tempfile::tempdir().unwrap();
     let tc = task(
         dir.path(),
@@ -242,9 +235,7 @@ async fn a_missing_image_without_a_registry_fails_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_memory_limit_is_set_on_the_container() {
     // Scenario: the task's memory (64 MB) becomes the container's memory limit, swap included.
-    if !docker_test_gate("docker driver").unwrap() {
-        return;
-    }
+    require_docker_engine("docker driver");
     let image = ensure_busybox_image().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tc = task(
@@ -301,9 +292,7 @@ async fn an_image_missing_here_is_loaded_from_the_tasks_tarball() {
     // Scenario: a host without a registry gets its image as a tarball (an artifact, in a job):
     // the image is absent from the engine, `load = "busybox.tar"` in the task's local/ dir brings
     // it in, and the container runs.
-    if !docker_test_gate("docker driver").unwrap() {
-        return;
-    }
+    require_docker_engine("docker driver");
     let base = ensure_busybox_image().unwrap();
     let image = format!("local/busybox-load:{}", std::process::id());
     let _image_cleanup = ImageCleanup(image.clone());

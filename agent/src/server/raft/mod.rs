@@ -81,6 +81,11 @@ pub struct Peer {
     pub voter: bool,
 }
 
+/// How long a server may go without hearing from its leader (or, leading, from a quorum) and
+/// still call itself healthy: many heartbeats (50 ms) and election timeouts (at most 700 ms), so
+/// that a busy machine does not flap.
+pub const HEALTHY_CONTACT: Duration = Duration::from_secs(5);
+
 /// What this server knows of the cluster right now, refreshed from raft's metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RaftView {
@@ -253,6 +258,38 @@ impl Raft {
             .filter(|p| p.voter)
             .map(|p| p.info.rpc_addr.clone())
             .collect()
+    }
+
+    /// Whether this server takes part in a working cluster, for `/v1/agent/health`: a follower
+    /// has a leader it heard from within [`HEALTHY_CONTACT`]; a leader heard from a quorum
+    /// within it. The error says what is wrong.
+    pub fn health(&self) -> Result<(), String> {
+        let view = self.view();
+        if view.is_leader {
+            let voters = view.peers.iter().filter(|p| p.voter).count();
+            if voters <= 1 {
+                return Ok(());
+            }
+            let acked = self.raft.data_metrics().borrow_watched().last_quorum_acked;
+            return match acked.map(|at| openraft::Instant::elapsed(&*at)) {
+                Some(d) if d <= HEALTHY_CONTACT => Ok(()),
+                Some(d) => Err(format!(
+                    "leader without a quorum: no majority of the {voters} servers answered for {} s",
+                    d.as_secs()
+                )),
+                None => Err(format!(
+                    "leader without a quorum: no majority of the {voters} servers answered yet"
+                )),
+            };
+        }
+        if view.leader.is_none() {
+            return Err("No cluster leader".into());
+        }
+        match self.last_contact.elapsed() {
+            Some(d) if d <= HEALTHY_CONTACT => Ok(()),
+            Some(d) => Err(format!("no contact with the leader for {} s", d.as_secs())),
+            None => Err("no contact with the leader yet".into()),
+        }
     }
 
     /// Time since the last message from a leader; zero on the leader itself.

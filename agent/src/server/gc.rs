@@ -1,0 +1,78 @@
+//! The garbage collector, Nomad's core jobs in one loop: on the leader, every `job_gc_interval`,
+//! what is old and terminal (state/gc.rs decides) is removed through raft, so every server drops
+//! the same things. `system gc` runs one collection at once, with no age limit.
+
+use super::{now_nanos, Server, ServerError};
+use crate::state::{Command, GcCounts, GcThresholds};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Items per raft entry: a collection after a long outage is many small entries, not one huge.
+const GC_BATCH: usize = 5_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcConfig {
+    /// How often the leader collects (`job_gc_interval`, Nomad's 5m).
+    pub interval: Duration,
+    pub thresholds: GcThresholds,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        GcConfig {
+            interval: Duration::from_secs(300),
+            thresholds: GcThresholds::default(),
+        }
+    }
+}
+
+impl Server {
+    /// The leader's periodic collection; stops with the leadership term.
+    pub(super) async fn gc_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.cfg.gc.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: a new leader waits one interval, like the others.
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            let thresholds = self.cfg.gc.thresholds;
+            match self.collect_garbage(&thresholds).await {
+                Ok(n) if n != GcCounts::default() => tracing::info!(?n, "garbage collected"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(%e, "garbage collection failed; retrying next interval"),
+            }
+        }
+    }
+
+    /// One collection: batches of candidates through raft until none is left. Only on the
+    /// leader (the HTTP layer relays `system gc` there).
+    pub async fn collect_garbage(&self, th: &GcThresholds) -> Result<GcCounts, ServerError> {
+        let mut total = GcCounts::default();
+        loop {
+            let now = now_nanos();
+            let collect = self.state.read(|t| t.gc_candidates(now, th, GC_BATCH));
+            if collect.is_empty() {
+                return Ok(total);
+            }
+            let (_, res) = self
+                .raft
+                .apply(Command::GarbageCollect { collect })
+                .await
+                .map_err(ServerError::Raft)?;
+            let n = res.collected.unwrap_or_default();
+            total.jobs += n.jobs;
+            total.evals += n.evals;
+            total.allocs += n.allocs;
+            total.deployments += n.deployments;
+            total.nodes += n.nodes;
+            if n == GcCounts::default() {
+                // Everything proposed came back to life meanwhile: the next interval looks again.
+                return Ok(total);
+            }
+        }
+    }
+}
