@@ -166,7 +166,7 @@ fn plans() {
             now: NOW,
         },
     );
-    let ctx = SchedulerContext { now: NOW, seed: 1 };
+    let ctx = SchedulerContext::new(NOW, 1);
     let out = schedule(&eval, &state, &ctx);
     let placed: Vec<_> = out.plan.node_allocation.into_values().flatten().collect();
     apply(
@@ -204,10 +204,7 @@ fn main() {
     let mut placed = 0;
     for run in 0..RUNS {
         let eval = eval_for(&job, &format!("bench-eval-{run}"));
-        let ctx = SchedulerContext {
-            now: NOW,
-            seed: run as u64,
-        };
+        let ctx = SchedulerContext::new(NOW, run as u64);
         let start = Instant::now();
         let out = schedule(&eval, &state, &ctx);
         times.push(start.elapsed());

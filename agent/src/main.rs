@@ -196,6 +196,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 heartbeat: heartbeat_config(&cfg.server),
                 acl_enabled: cfg.acl.enabled,
                 gc: gc_config(&cfg.server.gc),
+                job_max_group_count: cfg
+                    .server
+                    .job_max_group_count
+                    .unwrap_or(agent::server::DEFAULT_JOB_MAX_GROUP_COUNT),
             },
             rpc.clone(),
         )

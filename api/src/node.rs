@@ -35,6 +35,9 @@ pub struct Node {
     pub reserved_resources: NodeReservedResources,
     #[serde(default)]
     pub drivers: BTreeMap<String, DriverInfo>,
+    /// What happened to the node, oldest first, the last [`NODE_MAX_EVENTS`] (Nomad's `Events`).
+    #[serde(default)]
+    pub events: Vec<NodeEvent>,
     #[serde(default)]
     pub status: String,
     #[serde(default)]
@@ -140,6 +143,24 @@ pub struct NodeReservedResources {
     /// Host ports nothing may be placed on, e.g. "22,80".
     #[serde(default)]
     pub reserved_host_ports: String,
+}
+
+/// How many events a node keeps, as Nomad.
+pub const NODE_MAX_EVENTS: usize = 10;
+
+/// One thing that happened to a node: a driver that turned healthy or unhealthy, say.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeEvent {
+    pub message: String,
+    /// "Driver", "Cluster", ...
+    pub subsystem: String,
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+    /// RFC 3339.
+    pub timestamp: String,
+    #[serde(default)]
+    pub create_index: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -201,3 +201,27 @@ fn reverting_or_promoting_what_does_not_exist_is_refused_with_a_message() {
     let out = agent.ctl(&["job", "stop", "-purge", "rv"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn a_group_count_beyond_the_maximum_is_refused_at_register_and_plan() {
+    // Scenario: a job asks for two billion copies of one group. Register and plan refuse it with
+    // the cluster's maximum in the message; nothing is registered and no evaluation runs.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let base = agent.address();
+    let job = r#"{"Job": {"ID": "huge", "Name": "huge", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 2000000000,
+            "Tasks": [{"Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"}}]}]}}"#;
+    for path in ["/v1/jobs", "/v1/job/huge/plan"] {
+        let (code, body) = request("POST", &format!("{base}{path}"), Some(job)).unwrap();
+        assert_eq!(code, 400, "{path}: {body}");
+        assert!(
+            body.contains("count 2000000000") && body.contains("maximum of 100000"),
+            "{path}: {body}"
+        );
+    }
+    let jobs = agent.get("/v1/jobs").unwrap();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(0));
+    let evals = agent.get("/v1/evaluations").unwrap();
+    assert_eq!(evals.as_array().map(Vec::len), Some(0));
+}

@@ -3,7 +3,10 @@
 
 use super::ClientConfig;
 use crate::drivers::Drivers;
-use api::{Node, NodeCpuResources, NodeDiskResources, NodeMemoryResources, NodeResources};
+use api::{
+    DriverInfo, Node, NodeCpuResources, NodeDiskResources, NodeEvent, NodeMemoryResources,
+    NodeResources,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -104,13 +107,9 @@ pub fn fingerprint(cfg: &ClientConfig, node_id: &str, drivers: &Drivers) -> Node
         "nomad.version".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
     );
-    let mut driver_infos = BTreeMap::new();
-    for (name, d) in drivers {
-        let info = d.fingerprint();
-        if info.detected {
-            attrs.extend(info.attributes.clone());
-        }
-        driver_infos.insert(name.clone(), info);
+    let driver_infos = driver_infos(drivers);
+    for info in driver_infos.values().filter(|i| i.detected) {
+        attrs.extend(info.attributes.clone());
     }
     Node {
         id: node_id.to_string(),
@@ -142,9 +141,112 @@ pub fn fingerprint(cfg: &ClientConfig, node_id: &str, drivers: &Drivers) -> Node
     }
 }
 
+/// Asks every driver whether it works here now (the docker driver asks the engine).
+pub fn driver_infos(drivers: &Drivers) -> BTreeMap<String, DriverInfo> {
+    drivers
+        .iter()
+        .map(|(name, d)| (name.clone(), d.fingerprint()))
+        .collect()
+}
+
+/// Takes a fresh fingerprint of the drivers into `node`: their infos, and their `driver.<name>*`
+/// attributes (gone with a driver that is no longer detected). Returns an event for each driver
+/// whose detection or health changed; none means the node is as the servers know it.
+pub fn refresh_drivers(
+    node: &mut Node,
+    fresh: BTreeMap<String, DriverInfo>,
+    now_nanos: i64,
+) -> Vec<NodeEvent> {
+    let mut events = Vec::new();
+    for (name, info) in fresh {
+        let before = node.drivers.get(&name);
+        let was = before.map_or((false, false), |b| (b.detected, b.healthy));
+        if was == (info.detected, info.healthy) {
+            continue;
+        }
+        let message = match (info.detected, info.healthy) {
+            (true, true) => format!("Driver {name} is healthy"),
+            (true, false) => format!("Driver {name} is unhealthy"),
+            (false, _) => format!("Driver {name} is not detected"),
+        };
+        let mut details = BTreeMap::from([("driver".to_string(), name.clone())]);
+        if !info.health_description.is_empty() {
+            details.insert("reason".into(), info.health_description.clone());
+        }
+        events.push(NodeEvent {
+            message,
+            subsystem: "Driver".into(),
+            details,
+            timestamp: api::time::rfc3339_secs(now_nanos),
+            create_index: 0,
+        });
+        let own = format!("driver.{name}");
+        let own_prefix = format!("{own}.");
+        node.attributes
+            .retain(|k, _| k != &own && !k.starts_with(&own_prefix));
+        if info.detected {
+            node.attributes.extend(info.attributes.clone());
+        }
+        node.drivers.insert(name, info);
+    }
+    node.events.extend(events.iter().cloned());
+    let excess = node.events.len().saturating_sub(api::NODE_MAX_EVENTS);
+    node.events.drain(..excess);
+    events
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_driver_that_appears_or_goes_changes_the_node_with_an_event() {
+        let mut node = Node::default();
+        let healthy = DriverInfo {
+            detected: true,
+            healthy: true,
+            attributes: BTreeMap::from([
+                ("driver.docker".to_string(), "1".to_string()),
+                ("driver.docker.version".to_string(), "24".to_string()),
+            ]),
+            ..Default::default()
+        };
+        let gone = DriverInfo {
+            health_description: "Failed to connect to docker daemon".into(),
+            ..Default::default()
+        };
+        node.drivers.insert("docker".into(), gone.clone());
+        node.attributes
+            .insert("driver.dockerish".into(), "kept".into());
+        // The same answer again: nothing to tell the servers.
+        let same = BTreeMap::from([("docker".to_string(), gone.clone())]);
+        assert!(refresh_drivers(&mut node, same, 0).is_empty());
+        // Docker started after the agent.
+        let up = BTreeMap::from([("docker".to_string(), healthy.clone())]);
+        let ev = refresh_drivers(&mut node, up, 0);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].message, "Driver docker is healthy");
+        assert_eq!(node.attributes["driver.docker.version"], "24");
+        assert!(node.drivers["docker"].healthy);
+        // And stopped again: its attributes go, another event says why.
+        let down = BTreeMap::from([("docker".to_string(), gone)]);
+        let ev = refresh_drivers(&mut node, down, 0);
+        assert_eq!(ev[0].message, "Driver docker is not detected");
+        assert!(ev[0].details["reason"].contains("Failed to connect"));
+        assert!(!node.attributes.contains_key("driver.docker"));
+        assert!(!node.attributes.contains_key("driver.docker.version"));
+        assert_eq!(node.attributes["driver.dockerish"], "kept");
+        assert_eq!(node.events.len(), 2);
+        for _ in 0..12 {
+            let flip = if node.drivers["docker"].healthy {
+                DriverInfo::default()
+            } else {
+                healthy.clone()
+            };
+            refresh_drivers(&mut node, BTreeMap::from([("docker".to_string(), flip)]), 0);
+        }
+        assert_eq!(node.events.len(), api::NODE_MAX_EVENTS);
+    }
 
     #[test]
     fn parses_proc_files() {

@@ -39,6 +39,9 @@ use tokio::task::JoinHandle;
 /// How long one blocking query for the node's allocations may wait on the servers.
 const ALLOC_WAIT: Duration = Duration::from_secs(300);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the drivers are asked again whether they work: a driver that appears (Docker
+/// started after the agent) is offered within this, one that breaks is reported.
+const FINGERPRINT_INTERVAL: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Default)]
 pub struct ClientConfig {
@@ -99,6 +102,8 @@ pub struct Client {
     /// client part of `/v1/agent/health`.
     server_contact: std::sync::Mutex<Option<(std::time::Instant, Duration)>>,
     gc: ClientGcConfig,
+    /// Fingerprinted again every [`FINGERPRINT_INTERVAL`]: Docker often starts after the agent.
+    drivers: Arc<crate::drivers::Drivers>,
     /// Finished allocations this client destroyed that the servers may still list.
     collected: Mutex<BTreeSet<String>>,
 }
@@ -150,7 +155,7 @@ impl Client {
         let services =
             services::ServiceRegistry::start(node_info.clone(), rpc.clone(), cfg.consul.clone());
         let ctx = RunnerContext {
-            drivers,
+            drivers: drivers.clone(),
             db: db.clone(),
             node: node_info,
             alloc_base: alloc_base.clone(),
@@ -188,6 +193,7 @@ impl Client {
             services,
             server_contact: std::sync::Mutex::new(None),
             gc: cfg.gc,
+            drivers: drivers.clone(),
             collected: Mutex::new(BTreeSet::new()),
         });
         let registered = client.register().await;
@@ -198,6 +204,7 @@ impl Client {
             tokio::spawn(client.clone().heartbeat_loop(registered)),
             tokio::spawn(client.clone().watch_loop()),
             tokio::spawn(client.clone().gc_loop()),
+            tokio::spawn(client.clone().fingerprint_loop()),
         ];
         if let Ok(mut l) = client.loops.lock() {
             l.extend(loops);
@@ -371,6 +378,31 @@ impl Client {
         tokio::select! {
             _ = tokio::time::sleep(d) => !self.stopping(),
             _ = stop.wait_for(|v| *v) => false,
+        }
+    }
+
+    async fn fingerprint_loop(self: Arc<Self>) {
+        while self.sleep_or_stop(FINGERPRINT_INTERVAL).await {
+            let drivers = self.drivers.clone();
+            let Ok(fresh) =
+                tokio::task::spawn_blocking(move || fingerprint::driver_infos(&drivers)).await
+            else {
+                continue;
+            };
+            let events = match self.node.lock() {
+                Ok(mut node) => fingerprint::refresh_drivers(&mut node, fresh, events::now_nanos()),
+                Err(_) => return,
+            };
+            if events.is_empty() {
+                continue;
+            }
+            for e in &events {
+                tracing::info!(details = ?e.details, "{}", e.message);
+            }
+            // The servers learn the node's new drivers, and place what waited for them.
+            if let Some(ttl) = self.register().await {
+                self.heard_from_server(ttl);
+            }
         }
     }
 

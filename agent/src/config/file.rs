@@ -314,6 +314,7 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
             "batch_eval_gc_threshold",
             "deployment_gc_threshold",
             "job_gc_interval",
+            "job_max_group_count",
             "raft_snapshot_threshold",
             "raft_trailing_logs",
             "raft_snapshot_interval",
@@ -393,6 +394,16 @@ fn server(cfg: &mut Config, b: Block) -> Result<()> {
             pos,
             "server.job_gc_interval must be more than 0s",
         ));
+    }
+    if let Some(v) = s.int_as::<u32>("job_max_group_count")? {
+        if v == 0 {
+            let pos = s.get("job_max_group_count").map_or(s.pos(), |e| e.pos);
+            return Err(TreeError::new(
+                pos,
+                "server.job_max_group_count must be at least 1",
+            ));
+        }
+        cfg.server.job_max_group_count = Some(v);
     }
     if let Some(v) = s.int_as("num_schedulers")? {
         cfg.server.num_schedulers = v;

@@ -74,6 +74,8 @@ pub struct ServerConfig {
     /// Garbage collection (`job_gc_interval` and the `*_gc_threshold`s); None keeps Nomad's
     /// defaults (see `state::GcThresholds`).
     pub gc: ServerGcConfig,
+    /// `job_max_group_count`; None keeps the default (100,000).
+    pub job_max_group_count: Option<u32>,
 }
 
 /// The server block's garbage collection settings, with Nomad's names.
@@ -246,6 +248,7 @@ impl Config {
                 max_heartbeats_per_second: None,
                 failover_heartbeat_ttl: None,
                 gc: ServerGcConfig::default(),
+                job_max_group_count: None,
             },
             client: ClientConfig {
                 enabled: dev,

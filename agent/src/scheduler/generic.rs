@@ -230,9 +230,18 @@ pub fn schedule(
             b.followup(a, *wait_until);
         }
     }
+    let mut placed = 0usize;
     for (g, plan) in plans.iter().enumerate() {
         let tg = &job.task_groups[g];
         for p in &plan.places {
+            placed += 1;
+            if ctx.over_budget(placed) {
+                let wanted: usize = plans.iter().map(|p| p.places.len()).sum();
+                return b.abandon(format!(
+                    "evaluation exceeded its scheduling budget after {placed} of {wanted} \
+                     placements: lower the group's count"
+                ));
+            }
             if b.has_failed(&tg.name) {
                 b.fail(&tg.name, None);
                 continue;

@@ -97,7 +97,28 @@ pub struct SchedulerContext {
     /// (mixed with the evaluation id). A retry of the same evaluation after the applier refused
     /// part of a plan must pass a different seed (e.g. the snapshot index), or it would reuse ids.
     pub seed: u64,
+    /// The evaluation's budget: past it, placement stops and the evaluation fails with the
+    /// reason, rather than holding a worker (and, retried by every new leader, the cluster).
+    pub deadline: Option<std::time::Instant>,
 }
+
+impl SchedulerContext {
+    pub fn new(now: i64, seed: u64) -> SchedulerContext {
+        SchedulerContext {
+            now,
+            seed,
+            deadline: None,
+        }
+    }
+
+    /// Checked every [`BUDGET_CHECK_EVERY`] placements: reading the clock is not free.
+    pub(crate) fn over_budget(&self, placements: usize) -> bool {
+        placements.is_multiple_of(BUDGET_CHECK_EVERY)
+            && self.deadline.is_some_and(|d| std::time::Instant::now() > d)
+    }
+}
+
+const BUDGET_CHECK_EVERY: usize = 256;
 
 /// What the plan applier commits. Allocations are full values; the applier assigns indexes.
 #[derive(Debug, Clone, Default)]

@@ -7,7 +7,8 @@ use api::{
     AllocatedCpu, AllocatedMemory, AllocatedPort, AllocatedResources, AllocatedTaskResources,
     Allocation, AllocationMetric, Evaluation, Job, Node, TaskGroup, ALLOC_CLIENT_LOST,
     ALLOC_CLIENT_PENDING, ALLOC_DESIRED_RUN, ALLOC_DESIRED_STOP, EVAL_STATUS_BLOCKED,
-    EVAL_STATUS_COMPLETE, EVAL_STATUS_PENDING, TRIGGER_ALLOC_FAILURE, TRIGGER_QUEUED_ALLOCS,
+    EVAL_STATUS_COMPLETE, EVAL_STATUS_FAILED, EVAL_STATUS_PENDING, TRIGGER_ALLOC_FAILURE,
+    TRIGGER_QUEUED_ALLOCS,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -227,6 +228,24 @@ impl Builder {
             create_time: self.now,
             modify_time: self.now,
             ..Evaluation::default()
+        }
+    }
+
+    /// The evaluation ran out of its budget: nothing of its plan is committed and it fails with
+    /// `why`, so no leader runs it again.
+    pub fn abandon(mut self, why: String) -> SchedulerOutcome {
+        self.eval.status = EVAL_STATUS_FAILED.into();
+        self.eval.status_description = why;
+        self.eval.modify_time = self.now;
+        SchedulerOutcome {
+            plan: Plan {
+                eval_id: self.plan.eval_id,
+                priority: self.plan.priority,
+                ..Default::default()
+            },
+            eval: self.eval,
+            blocked_eval: None,
+            followup_evals: Vec::new(),
         }
     }
 

@@ -590,14 +590,14 @@ fn same_seed_same_plan() {
     };
     let s = state(nodes(), &j);
     let e = eval_for(&j);
-    let ctx = SchedulerContext { now: NOW, seed: 42 };
+    let ctx = SchedulerContext::new(NOW, 42);
     let a = super::schedule(&e, &s, &ctx);
     let b = super::schedule(&e, &s, &ctx);
     assert_eq!(
         format!("{:?}", a.plan.node_allocation),
         format!("{:?}", b.plan.node_allocation)
     );
-    let c = super::schedule(&e, &s, &SchedulerContext { now: NOW, seed: 43 });
+    let c = super::schedule(&e, &s, &SchedulerContext::new(NOW, 43));
     assert_ne!(
         format!("{:?}", a.plan.node_allocation),
         format!("{:?}", c.plan.node_allocation)
@@ -627,4 +627,30 @@ fn unknown_eval_type_fails() {
     let out = run(&s, &j);
     assert_eq!(out.eval.status, "failed");
     assert!(out.plan.is_noop());
+}
+
+#[test]
+fn an_evaluation_past_its_budget_fails_with_the_reason_and_places_nothing() {
+    // A deadline already past: the first budget check stops placement; the evaluation fails
+    // (no leader runs it again) and the plan places nothing, rather than half of the job.
+    let j = job(600);
+    let s = state((0..3).map(|i| node(&format!("n{i}"))).collect(), &j);
+    let ctx = SchedulerContext {
+        deadline: Some(std::time::Instant::now()),
+        ..SchedulerContext::new(NOW, 42)
+    };
+    let out = super::schedule(&eval_for(&j), &s, &ctx);
+    assert_eq!(out.eval.status, "failed");
+    assert!(
+        out.eval.status_description.contains("budget")
+            && out.eval.status_description.contains("of 600"),
+        "{}",
+        out.eval.status_description
+    );
+    assert!(out.plan.node_allocation.is_empty());
+    assert!(out.blocked_eval.is_none());
+    // Without a deadline the same evaluation places every copy the nodes can hold.
+    let out = super::schedule(&eval_for(&j), &s, &SchedulerContext::new(NOW, 42));
+    assert_eq!(out.eval.status, "complete");
+    assert!(!out.plan.node_allocation.is_empty());
 }

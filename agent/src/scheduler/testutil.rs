@@ -144,7 +144,7 @@ pub fn run(s: &MemState, j: &Job) -> SchedulerOutcome {
 }
 
 pub fn run_at(s: &MemState, j: &Job, now: i64) -> SchedulerOutcome {
-    schedule(&eval_for(j), s, &SchedulerContext { now, seed: 42 })
+    schedule(&eval_for(j), s, &SchedulerContext::new(now, 42))
 }
 
 /// Commits a plan the way the applier would: every stop and placement replaces its allocation,

@@ -69,6 +69,33 @@ fn evals_for_node(snap: &Tables, node_id: &str, trigger: &str) -> Vec<Evaluation
         .collect()
 }
 
+/// Each driver's (detected, healthy).
+fn driver_health(
+    drivers: &std::collections::BTreeMap<String, DriverInfo>,
+) -> Vec<(&str, bool, bool)> {
+    drivers
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.detected, d.healthy))
+        .collect()
+}
+
+/// A group's count is bounded, so that one job cannot hold the schedulers (and the state) for
+/// minutes: `server { job_max_group_count }`.
+pub(super) fn check_group_counts(job: &Job, max: u32) -> Result<(), ServerError> {
+    match job
+        .task_groups
+        .iter()
+        .find(|g| i64::from(g.count) > i64::from(max))
+    {
+        Some(g) => Err(ServerError::Invalid(format!(
+            "group {:?} has count {}, more than this cluster's maximum of {max} \
+             (server job_max_group_count): split it into several groups or jobs",
+            g.name, g.count
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl Server {
     pub async fn job_register(
         &self,
@@ -78,6 +105,7 @@ impl Server {
         job.canonicalize();
         job.validate()
             .map_err(|e| ServerError::Invalid(e.to_string()))?;
+        check_group_counts(&job, self.cfg.job_max_group_count)?;
         let existing = self.state.read(|t| t.job(&job.namespace, &job.id));
         if let Some(want) = enforce_index {
             let have = existing.as_ref().map(|j| j.job_modify_index).unwrap_or(0);
@@ -206,11 +234,17 @@ impl Server {
         }
         let secret_hash = self.registration_secret(&mut node)?;
         let snap = self.state.snapshot();
-        let was_ready = snap
-            .node(&node.id)
+        let previous = snap.node(&node.id);
+        let was_ready = previous
+            .as_ref()
             .is_some_and(|n| n.status == NODE_STATUS_READY);
+        // A driver that appeared or broke on a ready node changes what it may run: its system
+        // jobs are evaluated again, as on a node that just came up.
+        let drivers_changed = previous
+            .as_ref()
+            .is_some_and(|n| driver_health(&n.drivers) != driver_health(&node.drivers));
         node.status = NODE_STATUS_READY.into();
-        let evals = if was_ready {
+        let evals = if was_ready && !drivers_changed {
             Vec::new()
         } else {
             evals_for_node(&snap, &node.id, TRIGGER_NODE_UPDATE)

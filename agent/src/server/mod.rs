@@ -62,7 +62,12 @@ pub struct ServerConfig {
     pub acl_enabled: bool,
     /// Garbage collection: how often, and how old things must be.
     pub gc: GcConfig,
+    /// The largest count a task group may have (`job_max_group_count`).
+    pub job_max_group_count: u32,
 }
+
+/// The default of `server { job_max_group_count }`.
+pub const DEFAULT_JOB_MAX_GROUP_COUNT: u32 = 100_000;
 
 pub struct Server {
     pub cfg: ServerConfig,

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 impl Server {
     pub async fn job_plan(&self, job: Job, diff: bool) -> Result<JobPlanResponse, ServerError> {
+        super::endpoints::check_group_counts(&job, self.cfg.job_max_group_count)?;
         let snap = self.state.snapshot();
         let now = now_nanos();
         tokio::task::spawn_blocking(move || dry_run(snap, job, now, diff))
@@ -43,7 +44,7 @@ pub fn dry_run(
             now,
         },
     );
-    let ctx = SchedulerContext { now, seed: index };
+    let ctx = SchedulerContext::new(now, index);
     let outcome = scheduler::schedule(&eval, &snap, &ctx);
     let planned = snap
         .job(&job.namespace, &job.id)

@@ -13,9 +13,9 @@ use tokio::sync::watch;
 /// Attempts at a plan before the evaluation's outcome is recorded as it stands.
 const MAX_PLAN_ATTEMPTS: u32 = 5;
 
-/// Up to this many nodes an evaluation is scheduled on the worker's own task; beyond, on a
-/// blocking thread, so a long placement never holds up the async runtime.
-const INLINE_SCHEDULING_MAX_NODES: usize = 16;
+/// How long one evaluation may schedule before it fails with the reason (see
+/// `SchedulerContext::deadline`).
+const SCHEDULING_BUDGET: Duration = Duration::from_secs(60);
 
 /// Runs until `stop` (the end of this leadership term) turns true.
 pub(super) async fn run(server: Arc<Server>, worker_id: usize, mut stop: watch::Receiver<bool>) {
@@ -53,20 +53,15 @@ impl Server {
             let snap = self.state.snapshot();
             let snapshot_index = snap.index;
             let ctx = SchedulerContext {
-                now: now_nanos(),
-                seed: seed_for(&eval.id, attempt),
+                deadline: Some(std::time::Instant::now() + SCHEDULING_BUDGET),
+                ..SchedulerContext::new(now_nanos(), seed_for(&eval.id, attempt))
             };
-            let outcome = if snap.nodes.len() <= INLINE_SCHEDULING_MAX_NODES {
-                // Over a few nodes scheduling takes microseconds, less than handing it to
-                // another thread and back would. The snapshot is not held across the plan's
-                // commit (see `StateStore::read`).
-                let outcome = scheduler::schedule(eval, &snap, &ctx);
-                drop(snap);
-                Ok(outcome)
-            } else {
-                let e = eval.clone();
-                tokio::task::spawn_blocking(move || scheduler::schedule(&e, &snap, &ctx)).await
-            };
+            // Never on the runtime's worker threads: a big placement would starve the raft
+            // heartbeats and the rpc port that share them. The snapshot goes with the closure,
+            // so it is not held across the plan's commit (see `StateStore::read`).
+            let e = eval.clone();
+            let outcome =
+                tokio::task::spawn_blocking(move || scheduler::schedule(&e, &snap, &ctx)).await;
             let outcome = match outcome {
                 Ok(o) => o,
                 Err(join_err) => {

@@ -183,8 +183,10 @@ impl Tables {
 
         // Nodes down for the threshold with nothing live on them.
         for (id, node) in self.nodes.iter() {
+            // StatusUpdatedAt is in seconds, as Nomad's.
+            let down_since = node.status_updated_at.saturating_mul(1_000_000_000);
             if node.status != api::NODE_STATUS_DOWN
-                || !older(node.status_updated_at, now, th.node)
+                || !older(down_since, now, th.node)
                 || self.allocs_for_node(id).iter().any(|a| !a.terminal())
             {
                 continue;
