@@ -350,8 +350,29 @@ impl Agent {
 }
 
 impl Drop for Agent {
+    /// The agent, then every task it started: raw_exec and exec tasks run in their own sessions
+    /// and would outlive a killed agent, reparented to init. They work under the data dir.
     fn drop(&mut self) {
         self.kill();
+        kill_processes_under(&self.data_dir);
+    }
+}
+
+/// SIGKILL to every process whose working directory is under `dir`.
+pub fn kill_processes_under(dir: &Path) {
+    let Ok(root) = dir.canonicalize() else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&root)) {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The docker driver against the real Docker Engine, with a busybox image imported locally (no
-//! registry is reachable). Without an engine they fail, saying what to install: they never skip. Every container a test makes carries its allocation label and is removed at the end.
+//! registry is reachable). Without an engine they fail, saying what to install: they never
+//! skip. Every container a test makes carries its allocation label and is removed at the end.
 
 use super::testing::{ensure_busybox_image, remove_alloc_containers, require_docker_engine};
 use super::*;
