@@ -1,6 +1,15 @@
 //! Times as the API writes them: RFC 3339 in UTC (Go's `time.Time` in JSON), to and from Unix
 //! nanoseconds.
 
+/// Unix nanoseconds now: the one clock every crate stamps with (0 before 1970, saturating in
+/// 2262).
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), counting in 400-year eras.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468; // shift the epoch to 0000-03-01

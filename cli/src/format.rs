@@ -1,8 +1,6 @@
 //! Text layout shared by all commands: Nomad-style aligned tables and `key = value` blocks, time
 //! stamps, relative ages and byte sizes. Pure functions, so the output can be tested.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// Aligns rows into columns separated by two spaces, like Nomad's tables (the first row is the
 /// header). Trailing blanks are trimmed so the last column is not padded.
 pub fn table(rows: &[Vec<String>]) -> String {
@@ -73,12 +71,7 @@ pub fn id(s: &str, verbose: bool) -> String {
     }
 }
 
-pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use api::time::now_nanos;
 
 /// RFC 3339 in UTC ("2024-01-01T10:00:00Z") from Unix nanoseconds; "N/A" for zero.
 pub fn rfc3339(nanos: i64) -> String {

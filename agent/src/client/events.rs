@@ -4,12 +4,7 @@ use api::TaskEvent;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use api::time::now_nanos;
 
 /// RFC 3339 in UTC with nanoseconds, as Go prints `time.Time` in JSON
 /// ("2024-05-01T12:00:00.123456789Z").

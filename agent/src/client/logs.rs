@@ -14,27 +14,8 @@ use std::path::{Path, PathBuf};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogKind {
-    Stdout,
-    Stderr,
-}
-
-impl LogKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogKind::Stdout => "stdout",
-            LogKind::Stderr => "stderr",
-        }
-    }
-}
-
-/// Where a read starts: offsets count from the stream's start or back from its end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    Start,
-    End,
-}
+/// Which stream, and where a read starts: the API's types, shared with `nomadctl`.
+pub use api::client::{LogKind, LogOrigin};
 
 /// The index `n` of `<task>.<kind>.<n>`.
 fn file_index(name: &str, prefix: &str) -> Option<u64> {
@@ -142,14 +123,14 @@ impl RotatingWriter {
 
 /// Reads up to `max` bytes of the stream formed by `files` (oldest first) starting `offset` bytes
 /// from `origin`. Returns the bytes and the offset from the stream's start where the next read
-/// (with `Origin::Start`) continues, which is how `-f` follows a task.
+/// (with `LogOrigin::Start`) continues, which is how `-f` follows a task.
 ///
 /// Offsets are positions in the files present at the time of the call: when rotation deletes the
 /// oldest file between two reads, a follower's offset shifts by that file's size. The HTTP layer
-/// can avoid that by following with `Origin::End` distances computed from its own reads.
+/// can avoid that by following with `LogOrigin::End` distances computed from its own reads.
 pub fn read_logs(
     files: &[PathBuf],
-    origin: Origin,
+    origin: LogOrigin,
     offset: u64,
     max: usize,
 ) -> io::Result<(Vec<u8>, u64)> {
@@ -160,8 +141,8 @@ pub fn read_logs(
         .collect();
     let total: u64 = sizes.iter().sum();
     let start = match origin {
-        Origin::Start => offset.min(total),
-        Origin::End => total.saturating_sub(offset),
+        LogOrigin::Start => offset.min(total),
+        LogOrigin::End => total.saturating_sub(offset),
     };
     let mut out = Vec::with_capacity(max.min((total - start) as usize));
     let mut file_start = 0u64;
@@ -331,30 +312,30 @@ mod tests {
         let files = log_files(dir.path(), "t", LogKind::Stderr).unwrap();
         assert_eq!(files.len(), 3);
         assert_eq!(
-            read_logs(&files, Origin::Start, 0, 100).unwrap(),
+            read_logs(&files, LogOrigin::Start, 0, 100).unwrap(),
             (b"0123456789".to_vec(), 10)
         );
         assert_eq!(
-            read_logs(&files, Origin::Start, 3, 4).unwrap(),
+            read_logs(&files, LogOrigin::Start, 3, 4).unwrap(),
             (b"3456".to_vec(), 7)
         );
         assert_eq!(
-            read_logs(&files, Origin::End, 5, 100).unwrap(),
+            read_logs(&files, LogOrigin::End, 5, 100).unwrap(),
             (b"56789".to_vec(), 10)
         );
         assert_eq!(
-            read_logs(&files, Origin::End, 50, 2).unwrap(),
+            read_logs(&files, LogOrigin::End, 50, 2).unwrap(),
             (b"01".to_vec(), 2)
         );
         // Following: nothing new, then new bytes from the last offset.
         assert_eq!(
-            read_logs(&files, Origin::Start, 10, 100).unwrap(),
+            read_logs(&files, LogOrigin::Start, 10, 100).unwrap(),
             (Vec::new(), 10)
         );
         w.write_all(b"ab").unwrap();
         let files = log_files(dir.path(), "t", LogKind::Stderr).unwrap();
         assert_eq!(
-            read_logs(&files, Origin::Start, 10, 100).unwrap(),
+            read_logs(&files, LogOrigin::Start, 10, 100).unwrap(),
             (b"ab".to_vec(), 12)
         );
     }
@@ -372,7 +353,7 @@ mod tests {
         c.finish().await;
         let files = log_files(dir.path(), "t", LogKind::Stdout).unwrap();
         assert_eq!(
-            read_logs(&files, Origin::Start, 0, 100).unwrap().0,
+            read_logs(&files, LogOrigin::Start, 0, 100).unwrap().0,
             b"hello\n"
         );
     }

@@ -27,7 +27,7 @@ use crate::rpc::{RpcError, ServerRpc};
 use alloc_runner::{AllocRunner, RunnerContext};
 use api::{Allocation, Node, TaskState};
 pub use gc::ClientGcConfig;
-pub use logs::{read_logs, LogKind, Origin};
+pub use logs::{read_logs, LogKind, LogOrigin};
 use state_db::{StateDb, StateError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

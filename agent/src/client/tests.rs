@@ -291,7 +291,8 @@ async fn start(dir: &std::path::Path, server: &Arc<FakeServer>) -> Arc<Client> {
 
 fn logs(client: &Client, alloc_id: &str, kind: LogKind) -> String {
     let files = client.log_files(alloc_id, "t", kind).unwrap_or_default();
-    String::from_utf8_lossy(&read_logs(&files, Origin::Start, 0, 1 << 20).unwrap().0).into_owned()
+    String::from_utf8_lossy(&read_logs(&files, LogOrigin::Start, 0, 1 << 20).unwrap().0)
+        .into_owned()
 }
 
 fn status_is(server: &FakeServer, id: &str, status: &str) -> bool {

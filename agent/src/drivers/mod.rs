@@ -206,7 +206,7 @@ pub fn healthy_driver(attributes: BTreeMap<String, String>) -> DriverInfo {
         detected: true,
         healthy: true,
         health_description: "Healthy".into(),
-        update_time: crate::server::now_nanos(),
+        update_time: api::time::now_nanos(),
     }
 }
 
@@ -217,7 +217,7 @@ pub fn undetected_driver(reason: impl Into<String>) -> DriverInfo {
         detected: false,
         healthy: false,
         health_description: reason.into(),
-        update_time: crate::server::now_nanos(),
+        update_time: api::time::now_nanos(),
     }
 }
 

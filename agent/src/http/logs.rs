@@ -4,7 +4,7 @@
 
 use super::query::QueryOpts;
 use super::{HttpError, HttpState};
-use crate::client::logs::{read_logs, LogKind, Origin};
+use crate::client::logs::{read_logs, LogKind, LogOrigin};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
@@ -62,8 +62,8 @@ pub async fn logs(
     let follow = q.bool("follow", false)?;
     let plain = q.bool("plain", false)?;
     let origin = match q.get("origin").unwrap_or("start") {
-        "start" => Origin::Start,
-        "end" => Origin::End,
+        "start" => LogOrigin::Start,
+        "end" => LogOrigin::End,
         other => {
             return Err(HttpError::bad_request(format!(
                 "invalid origin {other:?}: use start or end"
@@ -133,7 +133,7 @@ pub async fn logs(
                 let files: Vec<PathBuf> = s.client.log_files(&s.alloc_id, &s.task, s.kind).ok()?;
                 let pos = s.pos;
                 let read = tokio::task::spawn_blocking(move || {
-                    read_logs(&files, Origin::Start, pos, CHUNK)
+                    read_logs(&files, LogOrigin::Start, pos, CHUNK)
                 })
                 .await
                 .ok()?
@@ -155,7 +155,7 @@ fn read_all(files: &[PathBuf], start: u64) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut pos = start;
     loop {
-        let (data, next) = read_logs(files, Origin::Start, pos, CHUNK)?;
+        let (data, next) = read_logs(files, LogOrigin::Start, pos, CHUNK)?;
         if data.is_empty() {
             return Ok(out);
         }

@@ -88,6 +88,28 @@ pub trait StateView {
     fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<Arc<api::Deployment>>;
 }
 
+/// The scheduler reads the state store's snapshots: the state knows nothing of schedulers.
+impl StateView for crate::state::Tables {
+    fn nodes(&self) -> Vec<Arc<Node>> {
+        self.nodes.values().cloned().collect()
+    }
+    fn node(&self, id: &str) -> Option<Arc<Node>> {
+        crate::state::Tables::node(self, id)
+    }
+    fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>> {
+        crate::state::Tables::job(self, namespace, id)
+    }
+    fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Allocation>> {
+        self.allocs_for_job(namespace, job_id)
+    }
+    fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
+        self.allocs_for_node(node_id)
+    }
+    fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<Arc<api::Deployment>> {
+        crate::state::Tables::latest_deployment(self, namespace, job_id)
+    }
+}
+
 /// Inputs that are not state: when "now" is and how to break ties.
 #[derive(Debug, Clone, Copy)]
 pub struct SchedulerContext {

@@ -38,7 +38,7 @@ use raft::{Raft, RaftOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+
 use tokio::sync::watch;
 
 #[derive(Debug, Clone)]
@@ -233,13 +233,7 @@ impl Server {
     }
 }
 
-/// Unix nanoseconds now.
-pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
+pub use api::time::now_nanos;
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

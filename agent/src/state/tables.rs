@@ -2,7 +2,6 @@
 //! point-in-time snapshot schedulers and blocking queries read from.
 
 use super::events::Change;
-use crate::scheduler::StateView;
 use api::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
@@ -285,25 +284,4 @@ pub struct TablesImage {
     /// Added with ACLs.
     #[serde(default)]
     pub acl: super::acl::AclImage,
-}
-
-impl StateView for Tables {
-    fn nodes(&self) -> Vec<Arc<Node>> {
-        self.nodes.values().cloned().collect()
-    }
-    fn node(&self, id: &str) -> Option<Arc<Node>> {
-        Tables::node(self, id)
-    }
-    fn job(&self, namespace: &str, id: &str) -> Option<Arc<Job>> {
-        Tables::job(self, namespace, id)
-    }
-    fn allocs_by_job(&self, namespace: &str, job_id: &str) -> Vec<Arc<Allocation>> {
-        self.allocs_for_job(namespace, job_id)
-    }
-    fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>> {
-        self.allocs_for_node(node_id)
-    }
-    fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<Arc<Deployment>> {
-        Tables::latest_deployment(self, namespace, job_id)
-    }
 }

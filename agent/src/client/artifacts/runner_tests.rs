@@ -4,7 +4,7 @@
 use super::test_server::TestServer;
 use crate::client::alloc_runner::{AllocRunner, RunnerContext};
 use crate::client::events::EVENT_ARTIFACT_DOWNLOAD_FAILED;
-use crate::client::logs::{log_files, read_logs, LogKind, Origin};
+use crate::client::logs::{log_files, read_logs, LogKind, LogOrigin};
 use crate::client::state_db::StateDb;
 use crate::client::taskenv::NodeInfo;
 use api::{Allocation, Artifact, RestartPolicy, Task, TaskState};
@@ -121,7 +121,7 @@ async fn task_reads_a_jar_fetched_over_loopback_with_a_checksum() {
         "Client is downloading artifacts"
     );
     let files = log_files(&r.alloc_dir().logs_dir(), "t", LogKind::Stdout).unwrap();
-    let (out, _) = read_logs(&files, Origin::Start, 0, 1 << 20).unwrap();
+    let (out, _) = read_logs(&files, LogOrigin::Start, 0, 1 << 20).unwrap();
     assert_eq!(out, jar, "the task printed the artifact byte for byte");
     assert_eq!(server.hits("/dist/app.jar"), 1);
     r.destroy().await;
@@ -200,7 +200,7 @@ async fn a_restarted_task_does_not_fetch_again() {
     );
     assert_eq!(server.hits("/note.txt"), 1);
     let files = log_files(&r.alloc_dir().logs_dir(), "t", LogKind::Stdout).unwrap();
-    let (out, _) = read_logs(&files, Origin::Start, 0, 1 << 20).unwrap();
+    let (out, _) = read_logs(&files, LogOrigin::Start, 0, 1 << 20).unwrap();
     assert_eq!(out, b"notenote");
     r.destroy().await;
 }
