@@ -93,6 +93,7 @@ async fn one_node_can_never_act_for_another() {
         node_id: victim.clone(),
         min_index: 0,
         wait_ms: 0,
+        known: Default::default(),
     };
     assert_denied(
         call(&rpc, &addr, allocs, auth(&victim, "0123456789abcdef-guess")).await,

@@ -104,6 +104,9 @@ pub struct Client {
     gc: ClientGcConfig,
     /// Fingerprinted again every [`FINGERPRINT_INTERVAL`]: Docker often starts after the agent.
     drivers: Arc<crate::drivers::Drivers>,
+    /// The AllocModifyIndex of every allocation the servers listed last: sent with each wait, so
+    /// only what changed comes back in full.
+    known: Mutex<crate::rpc::KnownAllocs>,
     /// Finished allocations this client destroyed that the servers may still list.
     collected: Mutex<BTreeSet<String>>,
 }
@@ -194,6 +197,7 @@ impl Client {
             server_contact: std::sync::Mutex::new(None),
             gc: cfg.gc,
             drivers: drivers.clone(),
+            known: Mutex::new(BTreeMap::new()),
             collected: Mutex::new(BTreeSet::new()),
         });
         let registered = client.register().await;
@@ -469,16 +473,17 @@ impl Client {
         let mut index = 0u64;
         let mut backoff = Duration::from_millis(200);
         while !self.stopping() {
+            let known = self.known.lock().map(|k| k.clone()).unwrap_or_default();
             match self
                 .rpc
-                .node_allocations(&self.node_id, index, ALLOC_WAIT)
+                .node_allocations(&self.node_id, index, ALLOC_WAIT, known)
                 .await
             {
-                Ok((allocs, idx)) => {
+                Ok(got) => {
                     // A lower index means the servers' state was reset: start over.
-                    index = idx;
+                    index = got.index;
                     backoff = Duration::from_millis(200);
-                    self.sync(allocs);
+                    self.sync(got.changed, &got.unchanged);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot fetch allocations");
@@ -491,18 +496,26 @@ impl Client {
         }
     }
 
-    /// Brings the runners in line with the servers' allocations for this node.
-    fn sync(&self, allocs: Vec<Allocation>) {
+    /// Brings the runners in line with the servers' allocations for this node: `changed` in
+    /// full, `unchanged` (still as this client has them) by id.
+    fn sync(&self, allocs: Vec<Allocation>, unchanged: &[String]) {
         let Some(ctx) = self.ctx.lock().ok().and_then(|c| c.clone()) else {
             return;
         };
         let Ok(mut runners) = self.runners.lock() else {
             return;
         };
-        let mut seen = BTreeSet::new();
+        let mut seen: BTreeSet<String> = unchanged.iter().cloned().collect();
         let Ok(mut collected) = self.collected.lock() else {
             return;
         };
+        let Ok(mut known) = self.known.lock() else {
+            return;
+        };
+        known.retain(|id, _| seen.contains(id));
+        for a in &allocs {
+            known.insert(a.id.clone(), a.alloc_modify_index);
+        }
         for mut a in allocs {
             seen.insert(a.id.clone());
             match runners.get(&a.id) {

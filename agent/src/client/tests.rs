@@ -22,6 +22,8 @@ struct Inner {
     services: BTreeMap<String, api::ServiceRegistration>,
     /// Each service write: (ids upserted, ids deleted), in order.
     service_writes: Vec<(Vec<String>, Vec<String>)>,
+    /// How many allocations each answer to the client's wait carried in full.
+    sent_in_full: Vec<usize>,
 }
 
 struct FakeServer {
@@ -92,17 +94,33 @@ impl ServerRpc for FakeServer {
         })
     }
 
+    /// As the servers answer: in full only what the client does not have at its index.
     fn node_allocations(
         &self,
         _node_id: &str,
         min_index: u64,
         wait: Duration,
-    ) -> RpcFuture<'_, (Vec<Allocation>, u64)> {
+        known: crate::rpc::KnownAllocs,
+    ) -> RpcFuture<'_, crate::rpc::NodeAllocs> {
         let mut rx = self.index.subscribe();
         Box::pin(async move {
             let _ = tokio::time::timeout(wait, rx.wait_for(|i| *i > min_index)).await;
             let index = *self.index.borrow();
-            Ok((self.with(|s| s.allocs.values().cloned().collect()), index))
+            Ok(self.with(|s| {
+                let mut out = crate::rpc::NodeAllocs {
+                    index,
+                    ..Default::default()
+                };
+                for a in s.allocs.values() {
+                    if known.get(&a.id) == Some(&a.alloc_modify_index) {
+                        out.unchanged.push(a.id.clone());
+                    } else {
+                        out.changed.push(a.clone());
+                    }
+                }
+                s.sent_in_full.push(out.changed.len());
+                out
+            }))
         })
     }
 
@@ -688,9 +706,46 @@ async fn gc_removes_the_oldest_finished_allocations_beyond_gc_max_allocs() {
     assert_eq!(client.collect_garbage().await, 0);
 
     // The servers list everything again: nothing destroyed comes back.
-    client.sync(server.with(|s| s.allocs.values().cloned().collect()));
+    client.sync(server.with(|s| s.allocs.values().cloned().collect()), &[]);
     assert!(!alloc_dir(&finished[0]).exists());
     assert_eq!(client.alloc_ids().len(), 2);
     assert!(status_is(&server, &running_id, "running"));
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn after_its_first_wake_a_client_is_sent_only_what_changed() {
+    // Scenario: 300 finished batch allocations are on the servers before the client starts.
+    // Its first wake receives them all; once the servers stop one more allocation, the wake that
+    // follows carries only that one in full (the rest as ids), and nothing is started again.
+    let guard = ProcGuard::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::new(Duration::from_secs(10));
+    for _ in 0..300 {
+        let mut a = alloc("batch", sh_task("true", &guard.marker), policy(0, 10));
+        a.client_status = "complete".into();
+        a.desired_status = ALLOC_DESIRED_STOP.into();
+        server.put_alloc(a);
+    }
+    let web = alloc(
+        "service",
+        sh_task("sleep 600", &guard.marker),
+        policy(0, 10),
+    );
+    let web_id = web.id.clone();
+    server.put_alloc(web);
+    let client = start(dir.path(), &server).await;
+    wait_until("web running", || status_is(&server, &web_id, "running")).await;
+    let calls_before = server.with(|s| s.sent_in_full.len());
+    assert_eq!(server.with(|s| s.sent_in_full[0]), 301);
+
+    server.stop_alloc(&web_id);
+    wait_until("web stopped", || status_is(&server, &web_id, "complete")).await;
+    let later: Vec<usize> = server.with(|s| s.sent_in_full[calls_before..].to_vec());
+    assert!(
+        !later.is_empty() && later.iter().all(|n| *n <= 1),
+        "every wake after the first carries at most the changed allocation: {later:?}"
+    );
+    assert_eq!(client.alloc_ids(), std::slice::from_ref(&web_id));
     client.shutdown().await;
 }

@@ -74,6 +74,9 @@ pub enum ClientCall {
         node_id: String,
         min_index: u64,
         wait_ms: u64,
+        /// Allocation id -> AllocModifyIndex the client has (empty: send everything).
+        #[serde(default)]
+        known: std::collections::BTreeMap<String, u64>,
     },
     UpdateAllocs(Vec<api::AllocClientUpdate>),
     /// Service registrations to write and ids to delete.
@@ -103,8 +106,12 @@ pub enum ClientReply {
     /// The heartbeat TTL, in milliseconds.
     Ttl(u64),
     Allocations {
+        /// New or changed allocations, in full.
         allocs: Vec<api::Allocation>,
         index: u64,
+        /// Ids of the allocations still at the index the client knows.
+        #[serde(default)]
+        unchanged: Vec<String>,
     },
     Index(u64),
     Catalog(Box<Catalog>),

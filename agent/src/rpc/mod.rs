@@ -37,6 +37,19 @@ pub enum RpcError {
     Forbidden(String),
 }
 
+/// Allocation id -> the AllocModifyIndex a client has of it.
+pub type KnownAllocs = std::collections::BTreeMap<String, u64>;
+
+/// A client's allocations as the servers have them: what changed (in full), what did not (ids).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeAllocs {
+    /// New to the client, or changed since the index it knows.
+    pub changed: Vec<Allocation>,
+    /// Still at the index the client knows.
+    pub unchanged: Vec<String>,
+    pub index: u64,
+}
+
 /// What a client asks of the servers.
 pub trait ServerRpc: Send + Sync + 'static {
     /// Registers (or re-registers after a restart) the node with its fingerprint. The node's
@@ -46,15 +59,17 @@ pub trait ServerRpc: Send + Sync + 'static {
     /// Resets the node's heartbeat timer. Returns the next TTL.
     fn node_heartbeat(&self, node_id: &str) -> RpcFuture<'_, Duration>;
 
-    /// Blocking query: every allocation on the node (with its `job`), once the node's allocations
-    /// changed past `min_index` or `wait` elapsed. Returns the allocations and the index they are
-    /// current at; pass that index back as the next `min_index`.
+    /// Blocking query on the node's allocations, once they changed past `min_index` or `wait`
+    /// elapsed. `known` holds the AllocModifyIndex the client has of each allocation: those still
+    /// at it come back as ids only, the others in full (with their `job`), as with Nomad's
+    /// `GetClientAllocs`. Pass the answer's index back as the next `min_index`.
     fn node_allocations(
         &self,
         node_id: &str,
         min_index: u64,
         wait: Duration,
-    ) -> RpcFuture<'_, (Vec<Allocation>, u64)>;
+        known: KnownAllocs,
+    ) -> RpcFuture<'_, NodeAllocs>;
 
     /// Reports client-side status and task states of allocations. Returns the commit index.
     fn update_allocs(&self, updates: Vec<AllocClientUpdate>) -> RpcFuture<'_, u64>;

@@ -4,10 +4,10 @@
 //! server's death; servers pass writes on to their leader themselves.
 
 use super::{
-    Catalog, ClientCall, ClientReply, NodeAuth, ResolvedToken, RpcClient, RpcError, RpcFuture,
-    RpcRequest, RpcResponse, ServerRpc,
+    Catalog, ClientCall, ClientReply, KnownAllocs, NodeAllocs, NodeAuth, ResolvedToken, RpcClient,
+    RpcError, RpcFuture, RpcRequest, RpcResponse, ServerRpc,
 };
-use api::{AllocClientUpdate, Allocation, Node, ServiceRegistration};
+use api::{AllocClientUpdate, Node, ServiceRegistration};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -167,15 +167,25 @@ impl ServerRpc for RemoteServers {
         node_id: &str,
         min_index: u64,
         wait: Duration,
-    ) -> RpcFuture<'_, (Vec<Allocation>, u64)> {
+        known: KnownAllocs,
+    ) -> RpcFuture<'_, NodeAllocs> {
         let call = ClientCall::NodeAllocations {
             node_id: node_id.to_string(),
             min_index,
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            known,
         };
         Box::pin(async move {
             match self.call(call, wait + QUERY_SLACK).await? {
-                ClientReply::Allocations { allocs, index } => Ok((allocs, index)),
+                ClientReply::Allocations {
+                    allocs,
+                    index,
+                    unchanged,
+                } => Ok(NodeAllocs {
+                    changed: allocs,
+                    unchanged,
+                    index,
+                }),
                 other => Err(unexpected(other)),
             }
         })

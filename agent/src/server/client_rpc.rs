@@ -43,14 +43,19 @@ impl Server {
             node_id,
             min_index,
             wait_ms,
+            known,
         } = &call
         {
             let wait = Duration::from_millis(*wait_ms).min(MAX_WAIT);
-            let (allocs, index) = self
-                .node_allocations(node_id, *min_index, wait)
+            let got = self
+                .node_allocations(node_id, *min_index, wait, known)
                 .await
                 .map_err(to_rpc)?;
-            return Ok(ClientReply::Allocations { allocs, index });
+            return Ok(ClientReply::Allocations {
+                allocs: got.changed,
+                index: got.index,
+                unchanged: got.unchanged,
+            });
         }
         if let ClientCall::Catalog { min_index, wait_ms } = &call {
             let wait = Duration::from_millis(*wait_ms).min(MAX_WAIT);

@@ -7,6 +7,7 @@ use super::{new_id, now_nanos, Server};
 use crate::state::{Command, Table, Tables};
 use api::*;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -67,6 +68,27 @@ fn evals_for_node(snap: &Tables, node_id: &str, trigger: &str) -> Vec<Evaluation
             e
         })
         .collect()
+}
+
+/// A node's allocations as a client asks for them: in full only where the client's
+/// AllocModifyIndex is not the current one. Only those are copied (with their job).
+fn split_by_known(
+    allocs: &[Arc<Allocation>],
+    known: &crate::rpc::KnownAllocs,
+    index: u64,
+) -> crate::rpc::NodeAllocs {
+    let mut out = crate::rpc::NodeAllocs {
+        index,
+        ..Default::default()
+    };
+    for a in allocs {
+        if known.get(&a.id) == Some(&a.alloc_modify_index) {
+            out.unchanged.push(a.id.clone());
+        } else {
+            out.changed.push((**a).clone());
+        }
+    }
+    out
 }
 
 /// Each driver's (detected, healthy).
@@ -379,13 +401,15 @@ impl Server {
         Ok((eval_ids, index))
     }
 
-    /// Blocking query for a client: its allocations once any of them changed past `min_index`.
+    /// Blocking query for a client: its allocations once any of them changed past `min_index`;
+    /// only those not at the AllocModifyIndex in `known` are copied and sent in full.
     pub async fn node_allocations(
         &self,
         node_id: &str,
         min_index: u64,
         wait: Duration,
-    ) -> Result<(Vec<Allocation>, u64), ServerError> {
+        known: &crate::rpc::KnownAllocs,
+    ) -> Result<crate::rpc::NodeAllocs, ServerError> {
         let deadline = tokio::time::Instant::now() + wait;
         let mut snap = self.state.snapshot();
         loop {
@@ -394,8 +418,7 @@ impl Server {
             let index = allocs.iter().map(|a| a.modify_index).max().unwrap_or(0);
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             if index > min_index || remaining.is_zero() || min_index == 0 {
-                let index = index.max(1);
-                return Ok((allocs.iter().map(|a| (**a).clone()).collect(), index));
+                return Ok(split_by_known(&allocs, known, index.max(1)));
             }
             // Other nodes' allocations change the table too: wait for any change, then look again.
             let next = self.state.wait_past(Table::Allocs, seen, remaining).await;
@@ -511,5 +534,49 @@ impl Server {
             .await
             .map_err(ServerError::Raft)?;
         Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn a_client_with_a_thousand_finished_allocations_receives_only_what_changed() {
+        // Scenario: 1,000 terminal allocations and one running one on a node. The client's
+        // first wake knows nothing and receives all; after that, a wake receives only the
+        // allocation the servers changed, and the rest as ids.
+        let mut allocs: Vec<Arc<Allocation>> = (0..1000)
+            .map(|i| {
+                Arc::new(Allocation {
+                    id: format!("done-{i:04}"),
+                    client_status: ALLOC_CLIENT_COMPLETE.into(),
+                    alloc_modify_index: 10,
+                    ..Default::default()
+                })
+            })
+            .collect();
+        allocs.push(Arc::new(Allocation {
+            id: "web".into(),
+            client_status: ALLOC_CLIENT_RUNNING.into(),
+            alloc_modify_index: 20,
+            ..Default::default()
+        }));
+        let first = split_by_known(&allocs, &Default::default(), 20);
+        assert_eq!((first.changed.len(), first.unchanged.len()), (1001, 0));
+        let known: crate::rpc::KnownAllocs = first
+            .changed
+            .iter()
+            .map(|a| (a.id.clone(), a.alloc_modify_index))
+            .collect();
+        // The servers stop "web": its AllocModifyIndex moves.
+        let mut stopped = (*allocs[1000]).clone();
+        stopped.desired_status = ALLOC_DESIRED_STOP.into();
+        stopped.alloc_modify_index = 30;
+        allocs[1000] = Arc::new(stopped);
+        let next = split_by_known(&allocs, &known, 30);
+        assert_eq!(next.changed.len(), 1, "only the stopped allocation is sent");
+        assert_eq!(next.changed[0].id, "web");
+        assert_eq!(next.unchanged.len(), 1000);
     }
 }

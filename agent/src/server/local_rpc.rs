@@ -2,8 +2,8 @@
 //! through the same [`ServerRpc`] trait a remote client uses.
 
 use super::{Server, ServerError};
-use crate::rpc::{Catalog, ResolvedToken, RpcError, RpcFuture, ServerRpc};
-use api::{AllocClientUpdate, Allocation, Node, ServiceRegistration};
+use crate::rpc::{Catalog, KnownAllocs, NodeAllocs, ResolvedToken, RpcError, RpcFuture, ServerRpc};
+use api::{AllocClientUpdate, Node, ServiceRegistration};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,11 +36,12 @@ impl ServerRpc for LocalRpc {
         node_id: &str,
         min_index: u64,
         wait: Duration,
-    ) -> RpcFuture<'_, (Vec<Allocation>, u64)> {
+        known: KnownAllocs,
+    ) -> RpcFuture<'_, NodeAllocs> {
         let node_id = node_id.to_string();
         Box::pin(async move {
             self.0
-                .node_allocations(&node_id, min_index, wait)
+                .node_allocations(&node_id, min_index, wait, &known)
                 .await
                 .map_err(to_rpc)
         })

@@ -529,7 +529,8 @@ pub fn unreachable_registry() -> Arc<ServiceRegistry> {
             _: &str,
             _: u64,
             _: Duration,
-        ) -> RpcFuture<'_, (Vec<Allocation>, u64)> {
+            _: crate::rpc::KnownAllocs,
+        ) -> RpcFuture<'_, crate::rpc::NodeAllocs> {
             gone()
         }
         fn update_allocs(&self, _: Vec<api::AllocClientUpdate>) -> RpcFuture<'_, u64> {
