@@ -68,6 +68,18 @@ pub fn require_docker(test: &str) -> Result<()> {
     })
 }
 
+/// Waits until no container of allocation `alloc_id` is left (the driver removes them on stop).
+pub fn wait_containers_gone(alloc_id: &str, timeout: Duration) -> Result<()> {
+    crate::wait_for("the allocation's containers removed", timeout, || {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!("label=com.nomad-rs.alloc_id={alloc_id}"))
+            .output()
+            .ok()?;
+        out.stdout.is_empty().then_some(())
+    })
+}
+
 /// The local image holding the agent binary (`ENTRYPOINT ["/nomad-agent"]`). Built at most once
 /// per process; an image already made from the same binary (same path, size and mtime) is reused.
 pub fn agent_image() -> Result<String> {

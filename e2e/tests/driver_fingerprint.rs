@@ -178,15 +178,7 @@ fn docker_started_after_the_agent_is_detected_without_a_restart() {
     let id = alloc["ID"].as_str().unwrap().to_string();
     let r = c.http(0, "DELETE", "/v1/job/late", None).unwrap();
     assert!(r.is_success());
-    wait_for("the container removed", SETTLE, || {
-        let out = std::process::Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("label=com.nomad-rs.alloc_id={id}"))
-            .output()
-            .ok()?;
-        out.stdout.is_empty().then_some(())
-    })
-    .unwrap();
+    e2e::docker::wait_containers_gone(&id, SETTLE).unwrap();
 
     // Docker stops.
     drop(proxy);

@@ -473,15 +473,7 @@ fn a_job_for_a_driver_no_node_has_waits_and_runs_when_one_joins() {
     assert_eq!(node.as_deref(), Some("with-docker"));
     let r = c.http(0, "DELETE", "/v1/job/needs-docker", None).unwrap();
     assert!(r.is_success());
-    wait_for("the container removed", SETTLE, || {
-        let out = std::process::Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("label=com.nomad-rs.alloc_id={id}"))
-            .output()
-            .ok()?;
-        out.stdout.is_empty().then_some(())
-    })
-    .unwrap();
+    e2e::docker::wait_containers_gone(&id, SETTLE).unwrap();
 }
 
 #[test]

@@ -8,23 +8,9 @@ use std::time::Duration;
 const HOUR: i64 = 3_600_000_000_000;
 
 fn job(id: &str, job_type: &str, stop: bool) -> Job {
-    let mut j = Job {
-        id: id.into(),
-        name: id.into(),
-        job_type: job_type.into(),
-        stop,
-        task_groups: vec![TaskGroup {
-            name: "g".into(),
-            tasks: vec![Task {
-                name: "t".into(),
-                driver: "raw_exec".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    j.canonicalize();
+    let mut j = super::tests::job(id);
+    j.job_type = job_type.into();
+    j.stop = stop;
     j
 }
 

@@ -1,7 +1,7 @@
 use super::*;
 use api::*;
 
-fn job(id: &str) -> Job {
+pub(super) fn job(id: &str) -> Job {
     let mut j = Job {
         id: id.into(),
         name: id.into(),
