@@ -42,7 +42,7 @@ impl EngineProxy {
                     continue;
                 };
                 let _ = client.set_nonblocking(false);
-                let Ok(engine) = UnixStream::connect("/var/run/docker.sock") else {
+                let Ok(engine) = UnixStream::connect(engine_socket()) else {
                     continue;
                 };
                 for stream in [&client, &engine] {
@@ -61,6 +61,14 @@ impl EngineProxy {
             thread: Some(thread),
         }
     }
+}
+
+/// The real engine's socket: this machine's DOCKER_HOST when it names one, else Docker's default.
+fn engine_socket() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(String::from))
+        .unwrap_or_else(|| "/var/run/docker.sock".into())
 }
 
 fn relay(from: &UnixStream, to: &UnixStream) {
