@@ -16,8 +16,9 @@ use api::DriverInfo;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
+use std::time::SystemTime;
 
 const DRIVER: &str = "java";
 const DEFAULT_USER: &str = "nobody";
@@ -28,8 +29,9 @@ pub struct JavaDriver {
     allow_root: bool,
     /// exec's isolation, with the client's `chroot_env`.
     isolation: ExecDriver,
-    /// `java -version` is slow (a JVM start): asked once per agent.
-    version: OnceLock<Result<JavaVersion, String>>,
+    /// `java -version` is slow (a JVM start): asked again only when the launcher's real path
+    /// or modification time changed (a JDK installed or upgraded after the agent started).
+    version: Mutex<Option<(LauncherKey, Result<JavaVersion, String>)>>,
 }
 
 /// What `java -version` says.
@@ -38,6 +40,27 @@ pub struct JavaVersion {
     pub version: String,
     pub runtime: String,
     pub vm: String,
+}
+
+/// The launcher a cached `java -version` answer belongs to: its real path and mtime.
+type LauncherKey = (PathBuf, Option<SystemTime>);
+
+/// Runs `<java> -version` (a JVM start, so slow) and parses what it prints.
+fn run_version(java: &Path) -> Result<JavaVersion, String> {
+    let out = std::process::Command::new(java)
+        .arg("-version")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", java.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} -version failed: {}",
+            java.display(),
+            out.status
+        ));
+    }
+    // The JVM prints its version on stderr.
+    let text = String::from_utf8_lossy(&out.stderr);
+    parse_version(&text).ok_or_else(|| format!("unexpected `java -version`: {text}"))
 }
 
 /// Parses `java -version`'s stderr: `openjdk version "17.0.15" 2025-04-15`, then the runtime and
@@ -149,7 +172,7 @@ impl JavaDriver {
             java,
             allow_root: settings.allow_root,
             isolation: ExecDriver::new(settings),
-            version: OnceLock::new(),
+            version: Mutex::new(None),
         }
     }
 
@@ -190,20 +213,21 @@ impl JavaDriver {
     }
 
     fn version(&self) -> Result<JavaVersion, String> {
-        self.version
-            .get_or_init(|| {
-                let out = std::process::Command::new(&self.java)
-                    .arg("-version")
-                    .output()
-                    .map_err(|e| format!("cannot run {:?}: {e}", self.java))?;
-                if !out.status.success() {
-                    return Err(format!("{} -version failed: {}", self.java, out.status));
-                }
-                // The JVM prints its version on stderr.
-                let text = String::from_utf8_lossy(&out.stderr);
-                parse_version(&text).ok_or_else(|| format!("unexpected `java -version`: {text}"))
-            })
-            .clone()
+        // No launcher is cheap to find out, and never cached: one may appear.
+        let path = self.java_path()?;
+        let key: LauncherKey = (
+            path.clone(),
+            std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
+        );
+        let mut cache = self.version.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, v)) = cache.as_ref() {
+            if *k == key {
+                return v.clone();
+            }
+        }
+        let v = run_version(&path);
+        *cache = Some((key, v.clone()));
+        v
     }
 
     async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {

@@ -225,3 +225,43 @@ async fn root_is_refused_unless_the_client_allows_it() {
     assert!(err.to_string().contains("user.allow_root"), "{err}");
     assert!(!err.recoverable());
 }
+
+#[test]
+fn a_jdk_installed_or_upgraded_after_the_agent_starts_is_seen() {
+    // A stand-in launcher (a shell script printing what `java -version` prints) at a path of the
+    // test's own: missing at first, then installed, then upgraded. The version is asked again only
+    // when the launcher changed, so a JVM does not start on every fingerprint.
+    let dir = tempfile::tempdir().unwrap();
+    let java = dir.path().join("java");
+    let driver = JavaDriver {
+        java: java.display().to_string(),
+        ..JavaDriver::new(&DriverSettings::default())
+    };
+    assert!(driver.version().is_err(), "no launcher yet");
+    let install = |v: &str, mtime: u64| {
+        std::fs::write(
+            &java,
+            format!("#!/bin/sh\necho 'openjdk version \"{v}\" 2025-01-01' >&2\necho runtime >&2\necho vm >&2\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&java, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let f = std::fs::File::options().write(true).open(&java).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime))
+            .unwrap();
+    };
+    install("17.0.1", 1_000);
+    assert_eq!(driver.version().unwrap().version, "17.0.1");
+    // Same launcher: the cached answer, even though the script now says otherwise.
+    std::fs::write(&java, "#!/bin/sh\nexit 1\n").unwrap();
+    {
+        // Closed before anything runs the file: an open writer makes exec fail (ETXTBSY).
+        let f = std::fs::File::options().write(true).open(&java).unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000))
+            .unwrap();
+    }
+    assert_eq!(driver.version().unwrap().version, "17.0.1");
+    // Upgraded: asked again.
+    install("21.0.2", 2_000);
+    assert_eq!(driver.version().unwrap().version, "21.0.2");
+}
