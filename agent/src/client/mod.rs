@@ -100,7 +100,7 @@ pub struct Client {
     services: Arc<services::ServiceRegistry>,
     /// When a server last answered a registration or heartbeat, and the TTL it gave: the
     /// client part of `/v1/agent/health`.
-    server_contact: std::sync::Mutex<Option<(std::time::Instant, Duration)>>,
+    server_contact: Mutex<Option<(std::time::Instant, Duration)>>,
     gc: ClientGcConfig,
     /// Fingerprinted again every [`FINGERPRINT_INTERVAL`]: Docker often starts after the agent.
     drivers: Arc<crate::drivers::Drivers>,
@@ -194,16 +194,13 @@ impl Client {
             loops: Mutex::new(Vec::new()),
             updater: Mutex::new(Some(updater)),
             services,
-            server_contact: std::sync::Mutex::new(None),
+            server_contact: Mutex::new(None),
             gc: cfg.gc,
             drivers: drivers.clone(),
             known: Mutex::new(BTreeMap::new()),
             collected: Mutex::new(BTreeSet::new()),
         });
         let registered = client.register().await;
-        if let Some(t) = registered {
-            client.heard_from_server(t);
-        }
         let loops = vec![
             tokio::spawn(client.clone().heartbeat_loop(registered)),
             tokio::spawn(client.clone().watch_loop()),
@@ -369,7 +366,10 @@ impl Client {
         let mut node = self.node();
         node.secret_id = self.node_secret.clone();
         match self.rpc.node_register(node).await {
-            Ok(ttl) => Some(ttl),
+            Ok(ttl) => {
+                self.heard_from_server(ttl);
+                Some(ttl)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot register node, retrying");
                 None
@@ -404,9 +404,7 @@ impl Client {
                 tracing::info!(details = ?e.details, "{}", e.message);
             }
             // The servers learn the node's new drivers, and place what waited for them.
-            if let Some(ttl) = self.register().await {
-                self.heard_from_server(ttl);
-            }
+            self.register().await;
         }
     }
 
@@ -443,8 +441,7 @@ impl Client {
             }
             if ttl.is_none() {
                 ttl = self.register().await;
-                if let Some(t) = ttl {
-                    self.heard_from_server(t);
+                if ttl.is_some() {
                     self.services.request_full_sync();
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);

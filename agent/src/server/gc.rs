@@ -41,7 +41,7 @@ impl Server {
             }
             let thresholds = self.cfg.gc.thresholds;
             match self.collect_garbage(&thresholds).await {
-                Ok(n) if n != GcCounts::default() => tracing::info!(?n, "garbage collected"),
+                Ok(n) if !n.is_empty() => tracing::info!(?n, "garbage collected"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(%e, "garbage collection failed; retrying next interval"),
             }
@@ -53,8 +53,15 @@ impl Server {
     pub async fn collect_garbage(&self, th: &GcThresholds) -> Result<GcCounts, ServerError> {
         let mut total = GcCounts::default();
         loop {
-            let now = now_nanos();
-            let collect = self.state.read(|t| t.gc_candidates(now, th, GC_BATCH));
+            // The scan reads the whole state: on a snapshot (not under the state's lock, which
+            // raft's applies wait on) and on a blocking thread (not the runtime's, which raft's
+            // heartbeats share). The snapshot is dropped before the raft write.
+            let snap = self.state.snapshot();
+            let (now, th) = (now_nanos(), *th);
+            let collect =
+                tokio::task::spawn_blocking(move || snap.gc_candidates(now, &th, GC_BATCH))
+                    .await
+                    .map_err(|e| ServerError::Unavailable(format!("the GC scan stopped: {e}")))?;
             if collect.is_empty() {
                 return Ok(total);
             }
@@ -64,12 +71,8 @@ impl Server {
                 .await
                 .map_err(ServerError::Raft)?;
             let n = res.collected.unwrap_or_default();
-            total.jobs += n.jobs;
-            total.evals += n.evals;
-            total.allocs += n.allocs;
-            total.deployments += n.deployments;
-            total.nodes += n.nodes;
-            if n == GcCounts::default() {
+            total += n;
+            if n.is_empty() {
                 // Everything proposed came back to life meanwhile: the next interval looks again.
                 return Ok(total);
             }

@@ -86,9 +86,39 @@ pub struct GcCounts {
     pub nodes: usize,
 }
 
+impl GcCounts {
+    pub fn is_empty(&self) -> bool {
+        *self == GcCounts::default()
+    }
+}
+
+impl std::ops::AddAssign for GcCounts {
+    fn add_assign(&mut self, n: GcCounts) {
+        self.jobs += n.jobs;
+        self.evals += n.evals;
+        self.allocs += n.allocs;
+        self.deployments += n.deployments;
+        self.nodes += n.nodes;
+    }
+}
+
 fn older(then_nanos: i64, now_nanos: i64, threshold: Duration) -> bool {
     let age = now_nanos.saturating_sub(then_nanos);
     age >= 0 && age as u128 >= threshold.as_nanos()
+}
+
+fn eval_collectable(
+    eval: &Evaluation,
+    job_gone_or_dead: bool,
+    now: i64,
+    th: &GcThresholds,
+) -> bool {
+    if !eval.terminal() {
+        return false;
+    }
+    let batch = eval.eval_type == JOB_TYPE_BATCH;
+    let threshold = if batch { th.batch_eval } else { th.eval };
+    older(eval.modify_time, now, threshold) && (!batch || job_gone_or_dead)
 }
 
 impl Tables {
@@ -136,7 +166,11 @@ impl Tables {
         // Terminal evaluations whose allocations all finished: with those allocations. A batch
         // job's are kept while the job lives, or it would run again.
         for (key, ids) in self.evals_by_job.iter() {
-            let job = self.jobs.get(key);
+            // A batch job's evaluations go only once it is gone or dead: asked once per job.
+            let job_gone_or_dead = self
+                .jobs
+                .get(key)
+                .is_none_or(|j| self.job_status(j) == api::JOB_STATUS_DEAD);
             let mut by_eval: Option<Vec<Arc<Allocation>>> = None;
             for id in ids.iter() {
                 if out.len() + taken_evals.len() + taken_allocs.len() >= limit {
@@ -148,7 +182,7 @@ impl Tables {
                 let Some(eval) = self.evals.get(id) else {
                     continue;
                 };
-                if !self.eval_collectable(eval, job, now, th) {
+                if !eval_collectable(eval, job_gone_or_dead, now, th) {
                     continue;
                 }
                 let allocs = by_eval.get_or_insert_with(|| self.allocs_for_job(&key.0, &key.1));
@@ -198,27 +232,6 @@ impl Tables {
         out.allocs = taken_allocs.into_iter().collect();
         out.deployments = taken_deployments.into_iter().collect();
         out
-    }
-
-    fn eval_collectable(
-        &self,
-        eval: &Evaluation,
-        job: Option<&Arc<api::Job>>,
-        now: i64,
-        th: &GcThresholds,
-    ) -> bool {
-        if !eval.terminal() {
-            return false;
-        }
-        let batch = eval.eval_type == JOB_TYPE_BATCH;
-        let threshold = if batch { th.batch_eval } else { th.eval };
-        if !older(eval.modify_time, now, threshold) {
-            return false;
-        }
-        match job {
-            Some(job) if batch => self.job_status(job) == api::JOB_STATUS_DEAD,
-            _ => true,
-        }
     }
 
     /// Removes what `c` names, each only if it is still collectable: a job at the same modify
