@@ -172,6 +172,7 @@ fn plans() {
     apply(
         &mut state,
         Command::PlanApply {
+            jobs: vec![],
             updated: vec![],
             placed,
             evals: vec![],

@@ -3,6 +3,7 @@
 use crate::job::Job;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub const ALLOC_DESIRED_RUN: &str = "run";
 pub const ALLOC_DESIRED_STOP: &str = "stop";
@@ -35,7 +36,7 @@ pub struct Allocation {
     pub job_id: String,
     /// The job version this allocation runs. Omitted from list stubs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job: Option<Box<Job>>,
+    pub job: Option<Arc<Job>>,
     pub task_group: String,
     #[serde(default)]
     pub allocated_resources: AllocatedResources,
@@ -342,7 +343,7 @@ mod tests {
     fn a_stub_is_the_allocation_without_its_job() {
         let a = Allocation {
             id: "a1".into(),
-            job: Some(Box::default()),
+            job: Some(Arc::default()),
             job_version: 3,
             deployment_id: "d1".into(),
             create_time: 7,

@@ -5,6 +5,7 @@
 pub mod acl;
 pub mod agent;
 pub mod alloc;
+pub mod alloc_jobs;
 pub mod client;
 mod client_acl;
 pub mod client_tls;

@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod docker;
 pub mod nginx;
+pub mod sim;
 pub mod tls;
 
 use anyhow::{anyhow, bail, Context, Result};

@@ -210,7 +210,7 @@ mod tests {
         let id = db.node_id().unwrap();
         let alloc = Allocation {
             id: "a1".into(),
-            job: Some(Box::default()),
+            job: Some(std::sync::Arc::default()),
             ..Default::default()
         };
         db.put_alloc(&alloc).unwrap();

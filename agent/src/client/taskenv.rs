@@ -213,7 +213,7 @@ mod tests {
             name: "web.front[2]".into(),
             job_id: "web".into(),
             task_group: "front".into(),
-            job: Some(Box::new(Job {
+            job: Some(std::sync::Arc::new(Job {
                 id: "web".into(),
                 name: "web".into(),
                 ..Default::default()

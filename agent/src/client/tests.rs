@@ -277,7 +277,7 @@ pub(in crate::client) fn alloc(job_type: &str, task: Task, restart: RestartPolic
         name: "web.g[3]".into(),
         job_id: "web".into(),
         task_group: "g".into(),
-        job: Some(Box::new(job)),
+        job: Some(std::sync::Arc::new(job)),
         desired_status: ALLOC_DESIRED_RUN.into(),
         client_status: "pending".into(),
         alloc_modify_index: 1,
@@ -620,7 +620,7 @@ async fn a_failed_task_stops_its_siblings() {
     let mut sibling = sh_task("exec sleep 30", &guard.marker);
     sibling.name = "s".into();
     if let Some(job) = a.job.as_mut() {
-        job.task_groups[0].tasks.push(sibling);
+        std::sync::Arc::make_mut(job).task_groups[0].tasks.push(sibling);
     }
     let id = a.id.clone();
     server.put_alloc(a);

@@ -216,6 +216,25 @@ pub(crate) async fn read_blocking<T: Serialize>(
     Ok(json_indexed(&value, index))
 }
 
+/// `read_blocking` for a paged listing: `answer` also gives the next page's token, sent as
+/// `X-Nomad-NextToken`.
+pub(crate) async fn read_blocking_paged<T: Serialize>(
+    st: &HttpState,
+    raw: HashMap<String, String>,
+    table: Table,
+    answer: impl FnOnce(&Tables, &QueryOpts) -> Result<(T, u64, Option<String>), HttpError>,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(raw)?;
+    let server = st.server()?;
+    let snap = q.block_on(&server.state, table).await;
+    let (value, index, next) = answer(&snap, &q)?;
+    let mut resp = json_indexed(&value, index);
+    if let Some(token) = next.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        resp.headers_mut().insert("X-Nomad-NextToken", token);
+    }
+    Ok(resp)
+}
+
 /// A JSON answer with Nomad's query headers.
 pub(crate) fn json_indexed<T: Serialize>(value: &T, index: u64) -> Response {
     let mut headers = HeaderMap::new();

@@ -16,6 +16,10 @@ pub struct QueryOpts {
     pub wait: Duration,
     pub prefix: String,
     pub namespace: String,
+    /// Paging, as Nomad's list endpoints do it: at most `per_page` items (None: all), starting
+    /// at the item whose key is `next_token` (empty: the first).
+    pub per_page: Option<usize>,
+    pub next_token: String,
     raw: HashMap<String, String>,
 }
 
@@ -42,9 +46,19 @@ impl QueryOpts {
             }
             _ => DEFAULT_WAIT,
         };
+        let per_page = match raw.get("per_page").map(String::as_str) {
+            None | Some("") | Some("0") => None,
+            Some(v) => Some(v.parse::<usize>().map_err(|_| {
+                HttpError::bad_request(format!(
+                    "invalid per_page {v:?}: must be a whole number of items"
+                ))
+            })?),
+        };
         Ok(QueryOpts {
             index,
             wait,
+            per_page,
+            next_token: raw.get("next_token").cloned().unwrap_or_default(),
             prefix: raw.get("prefix").cloned().unwrap_or_default(),
             namespace: raw
                 .get("namespace")
@@ -76,6 +90,25 @@ impl QueryOpts {
     pub async fn block_on(&self, state: &StateStore, table: Table) -> Tables {
         state.wait_for(table, self.index, self.wait).await
     }
+}
+
+/// One page of a listing in key order that starts at the query's `next_token`: at most
+/// `per_page` items, and the key of the first item left out (Nomad's `X-Nomad-NextToken`).
+pub fn page<T>(
+    items: impl Iterator<Item = (String, T)>,
+    q: &QueryOpts,
+) -> (Vec<T>, Option<String>) {
+    let Some(limit) = q.per_page else {
+        return (items.map(|(_, t)| t).collect(), None);
+    };
+    let mut out = Vec::with_capacity(limit.min(1024));
+    for (key, item) in items {
+        if out.len() == limit {
+            return (out, Some(key));
+        }
+        out.push(item);
+    }
+    (out, None)
 }
 
 pub fn parse_bool(v: &str) -> Option<bool> {
@@ -110,6 +143,25 @@ mod tests {
             .unwrap()
             .bool("purge", false)
             .is_err());
+    }
+
+    #[test]
+    fn pages_follow_the_next_token() {
+        let items = |from: &str| {
+            (0..5)
+                .map(|i| format!("k{i}"))
+                .filter(|k| k.as_str() >= from)
+                .map(|k| (k.clone(), k))
+                .collect::<Vec<_>>()
+        };
+        let o = q(&[("per_page", "2")]).unwrap();
+        let (first, next) = page(items("").into_iter(), &o);
+        assert_eq!((first, next.as_deref()), (vec!["k0".into(), "k1".into()], Some("k2")));
+        let o = q(&[("per_page", "2"), ("next_token", "k4")]).unwrap();
+        let (last, next) = page(items(&o.next_token).into_iter(), &o);
+        assert_eq!((last, next), (vec!["k4".to_string()], None));
+        assert!(q(&[("per_page", "-1")]).is_err());
+        assert_eq!(q(&[("per_page", "0")]).unwrap().per_page, None);
     }
 
     #[test]

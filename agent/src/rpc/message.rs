@@ -106,12 +106,15 @@ pub enum ClientReply {
     /// The heartbeat TTL, in milliseconds.
     Ttl(u64),
     Allocations {
-        /// New or changed allocations, in full.
+        /// New or changed allocations, in full but for their job (see `jobs`).
         allocs: Vec<api::Allocation>,
         index: u64,
         /// Ids of the allocations still at the index the client knows.
         #[serde(default)]
         unchanged: Vec<String>,
+        /// Each job version the allocations run, once (`api::alloc_jobs`).
+        #[serde(default)]
+        jobs: Vec<std::sync::Arc<api::Job>>,
     },
     Index(u64),
     Catalog(Box<Catalog>),

@@ -178,14 +178,21 @@ impl ServerRpc for RemoteServers {
         Box::pin(async move {
             match self.call(call, wait + QUERY_SLACK).await? {
                 ClientReply::Allocations {
-                    allocs,
+                    mut allocs,
                     index,
                     unchanged,
-                } => Ok(NodeAllocs {
-                    changed: allocs,
-                    unchanged,
-                    index,
-                }),
+                    jobs,
+                } => {
+                    let jobs = api::alloc_jobs::JobIndex::new(&jobs);
+                    for a in &mut allocs {
+                        jobs.attach(a);
+                    }
+                    Ok(NodeAllocs {
+                        changed: allocs,
+                        unchanged,
+                        index,
+                    })
+                }
                 other => Err(unexpected(other)),
             }
         })

@@ -23,8 +23,6 @@ pub struct Builder {
     failed: BTreeMap<String, AllocationMetric>,
     queued: BTreeMap<String, i64>,
     followups: Vec<Evaluation>,
-    /// The job as placed allocations carry it: cloned once, then shared by the Box clones.
-    boxed_job: Option<Box<Job>>,
 }
 
 impl Builder {
@@ -42,13 +40,11 @@ impl Builder {
             failed: BTreeMap::new(),
             queued: BTreeMap::new(),
             followups: Vec::new(),
-            boxed_job: None,
         }
     }
 
     pub fn set_job(&mut self, job: &Arc<Job>) {
         self.plan.job = Some(job.clone());
-        self.boxed_job = Some(Box::new((**job).clone()));
         for tg in &job.task_groups {
             self.queued.insert(tg.name.clone(), 0);
         }
@@ -100,7 +96,7 @@ impl Builder {
     /// new deployment its health is judged again.
     pub fn update_in_place(&mut self, a: &Allocation, job: &Job, deployment: Option<&str>) {
         let mut c = a.clone();
-        c.job = self.boxed_job.clone();
+        c.job = self.plan.job.clone();
         c.job_version = job.version;
         if let Some(d) = deployment.filter(|d| *d != a.deployment_id) {
             c.deployment_id = d.to_string();
@@ -149,7 +145,7 @@ impl Builder {
             node_id: node.id.clone(),
             node_name: node.name.clone(),
             job_id: job.id.clone(),
-            job: self.boxed_job.clone(),
+            job: self.plan.job.clone(),
             task_group: tg.name.clone(),
             allocated_resources: AllocatedResources {
                 tasks,

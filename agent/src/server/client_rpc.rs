@@ -51,10 +51,13 @@ impl Server {
                 .node_allocations(node_id, *min_index, wait, known)
                 .await
                 .map_err(to_rpc)?;
+            let mut allocs = got.changed;
+            let jobs = api::alloc_jobs::detach_jobs(allocs.iter_mut());
             return Ok(ClientReply::Allocations {
-                allocs: got.changed,
+                allocs,
                 index: got.index,
                 unchanged: got.unchanged,
+                jobs,
             });
         }
         if let ClientCall::Catalog { min_index, wait_ms } = &call {

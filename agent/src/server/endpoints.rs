@@ -4,7 +4,7 @@
 
 use super::raft::RaftError;
 use super::{new_id, now_nanos, Server};
-use crate::state::{Command, Table, Tables};
+use crate::state::{Command, Tables};
 use api::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -410,25 +410,10 @@ impl Server {
         wait: Duration,
         known: &crate::rpc::KnownAllocs,
     ) -> Result<crate::rpc::NodeAllocs, ServerError> {
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut snap = self.state.snapshot();
-        loop {
-            let seen = snap.table_index(Table::Allocs);
-            let allocs = snap.allocs_for_node(node_id);
-            let index = allocs.iter().map(|a| a.modify_index).max().unwrap_or(0);
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if index > min_index || remaining.is_zero() || min_index == 0 {
-                return Ok(split_by_known(&allocs, known, index.max(1)));
-            }
-            // Other nodes' allocations change the table too: wait for any change, then look again.
-            let next = self.state.wait_past(Table::Allocs, seen, remaining).await;
-            if next.table_index(Table::Allocs) <= seen {
-                // Nothing new before the deadline, or a stopping runtime whose timers fire at
-                // once: yield so this loop can never spin.
-                tokio::task::yield_now().await;
-            }
-            snap = next;
-        }
+        let snap = self.state.wait_node_allocs(node_id, min_index, wait).await;
+        let allocs = snap.allocs_for_node(node_id);
+        let index = snap.node_allocs_index(node_id).max(1);
+        Ok(split_by_known(&allocs, known, index))
     }
 
     /// Client reports. A newly failed allocation triggers an evaluation so it is rescheduled;

@@ -141,6 +141,7 @@ impl Server {
             return None;
         }
         let freed = updated.iter().any(|a| a.terminal());
+        let jobs = api::alloc_jobs::detach_jobs(updated.iter_mut().chain(placed.iter_mut()));
         let committed = self
             .raft
             .apply(Command::PlanApply {
@@ -150,6 +151,7 @@ impl Server {
                 now: now_nanos(),
                 deployments,
                 deployment_updates,
+                jobs,
             })
             .await
             .map(|(index, _)| index)
@@ -322,6 +324,7 @@ mod tests {
         t.apply(
             100,
             &Command::PlanApply {
+                jobs: vec![],
                 updated: vec![],
                 placed: allocs.to_vec(),
                 evals: vec![],

@@ -4,6 +4,7 @@
 use super::command::{ApplyResult, Command};
 use super::events::Change;
 use super::tables::{JobKey, Tables, JOB_TRACKED_VERSIONS};
+use api::alloc_jobs::JobIndex;
 use api::*;
 use std::sync::Arc;
 
@@ -98,13 +99,16 @@ impl Tables {
                 now,
                 deployments,
                 deployment_updates,
+                jobs,
             } => {
+                let jobs = JobIndex::new(jobs);
                 self.create_deployments(index, *now, deployments);
                 for u in deployment_updates {
                     self.update_deployment_status(index, *now, u);
                 }
                 for a in updated {
                     let mut a = a.clone();
+                    self.give_plan_alloc_its_job(&mut a, &jobs);
                     if let Some(existing) = self.allocs.get(&a.id) {
                         a.create_index = existing.create_index;
                         a.create_time = existing.create_time;
@@ -130,6 +134,7 @@ impl Tables {
                 }
                 for a in placed {
                     let mut a = a.clone();
+                    self.give_plan_alloc_its_job(&mut a, &jobs);
                     a.create_index = index;
                     a.modify_index = index;
                     a.alloc_modify_index = index;
@@ -341,6 +346,21 @@ impl Tables {
     }
 
     /// Makes `job` the current version and keeps the newest few versions.
+    /// An allocation in a plan command comes without its job: it runs the version it already
+    /// ran (a stop), else the one the command carries, else the state's copy of that version.
+    fn give_plan_alloc_its_job(&self, a: &mut Allocation, jobs: &JobIndex) {
+        if a.job.is_some() {
+            return;
+        }
+        a.job = self
+            .allocs
+            .get(&a.id)
+            .filter(|old| old.job_version == a.job_version)
+            .and_then(|old| old.job.clone())
+            .or_else(|| jobs.get(a).cloned())
+            .or_else(|| self.job_version(&a.namespace, &a.job_id, a.job_version));
+    }
+
     fn put_job_version(&mut self, key: JobKey, job: Job) {
         let version = job.version;
         let job = Arc::new(job);

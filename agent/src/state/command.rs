@@ -53,9 +53,10 @@ pub enum Command {
     },
     /// A scheduler's plan, as accepted by the plan applier.
     PlanApply {
-        /// Allocations stopped, lost or updated in place: full new values.
+        /// Allocations stopped, lost or updated in place: full new values, without their job
+        /// (see `jobs`).
         updated: Vec<Allocation>,
-        /// New allocations.
+        /// New allocations, without their job.
         placed: Vec<Allocation>,
         /// The evaluation's new state, plus blocked or follow-up evaluations.
         evals: Vec<Evaluation>,
@@ -66,6 +67,10 @@ pub enum Command {
         /// Deployments the plans cancelled (a newer job version, a stopped job).
         #[serde(default)]
         deployment_updates: Vec<DeploymentStatusUpdate>,
+        /// Each job version the allocations run, once (`api::alloc_jobs`). Commands written
+        /// before it embed the job in every allocation instead.
+        #[serde(default)]
+        jobs: Vec<Arc<Job>>,
     },
     /// Task states reported by a client, and evaluations they trigger (failed allocations).
     AllocClientUpdate {

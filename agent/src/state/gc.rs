@@ -261,6 +261,7 @@ impl Tables {
             let key = (a.namespace.clone(), a.job_id.clone());
             remove_from_index(&mut self.allocs_by_job, &key, id);
             remove_from_index(&mut self.allocs_by_node, &a.node_id, id);
+            self.touch_node_allocs(&a.node_id, index);
             n.allocs += 1;
         }
         for id in &c.evals {

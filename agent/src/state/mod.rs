@@ -8,6 +8,7 @@ mod command;
 mod deployments;
 pub mod events;
 mod gc;
+mod node_watch;
 #[cfg(test)]
 mod gc_tests;
 mod services;
@@ -31,6 +32,7 @@ pub struct StateStore {
     index_tx: watch::Sender<u64>,
     /// The newest changes, for `/v1/event/stream`.
     pub events: events::EventBuffer,
+    node_watches: node_watch::NodeWatches,
 }
 
 impl Default for StateStore {
@@ -46,6 +48,7 @@ impl StateStore {
             tables: RwLock::new(tables),
             index_tx,
             events: events::EventBuffer::new(events::EVENT_BUFFER_EVENTS),
+            node_watches: node_watch::NodeWatches::default(),
         }
     }
 
@@ -77,8 +80,12 @@ impl StateStore {
             };
             let res = t.apply(index, cmd);
             self.events.push(index, cmd, std::mem::take(&mut t.changes));
-            res
+            (res, std::mem::take(&mut t.alloc_nodes_touched))
         };
+        let (res, mut touched) = res;
+        touched.sort_unstable();
+        touched.dedup();
+        self.node_watches.notify(&touched, index);
         self.index_tx.send_replace(index);
         res
     }
@@ -93,8 +100,10 @@ impl StateStore {
             };
             *t = tables;
             t.changes.clear();
+            t.alloc_nodes_touched.clear();
         }
         self.events.clear();
+        self.node_watches.notify_all(index);
         self.index_tx.send_replace(index);
     }
 
@@ -115,6 +124,25 @@ impl StateStore {
         loop {
             let snap = self.snapshot();
             if snap.table_index(table) > index {
+                return snap;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return self.snapshot(),
+            }
+        }
+    }
+
+    /// A client's allocation query: waits until the allocations of `node_id` change past
+    /// `min_index` (see [`Tables::node_allocs_index`]) or `wait` elapses, then returns a
+    /// snapshot. Only changes to this node's allocations wake it. A `min_index` of 0 returns at
+    /// once.
+    pub async fn wait_node_allocs(&self, node_id: &str, min_index: u64, wait: Duration) -> Tables {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut rx = self.node_watches.subscribe(node_id);
+        loop {
+            let snap = self.snapshot();
+            if min_index == 0 || snap.node_allocs_index(node_id) > min_index {
                 return snap;
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {

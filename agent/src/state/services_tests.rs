@@ -54,6 +54,7 @@ fn placed() -> Tables {
     t.apply(
         2,
         &Command::PlanApply {
+            jobs: vec![],
             updated: vec![],
             placed: vec![alloc("a1", "n1"), alloc("a2", "n2")],
             evals: vec![],
@@ -72,6 +73,7 @@ fn stop_a1(t: &mut Tables, index: u64) {
     t.apply(
         index,
         &Command::PlanApply {
+            jobs: vec![],
             updated: vec![stop],
             placed: vec![],
             evals: vec![],

@@ -2,9 +2,11 @@
 //! point-in-time snapshot schedulers and blocking queries read from.
 
 use super::events::Change;
+use api::alloc_jobs::same_version;
 use api::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// (namespace, job id)
@@ -35,6 +37,8 @@ pub struct Tables {
     pub(crate) allocs: OrdMap<String, Arc<Allocation>>,
     pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<String>>,
     pub(crate) allocs_by_node: OrdMap<String, OrdSet<String>>,
+    /// Node id -> index of the last change to its allocations (see `node_allocs_index`).
+    pub(crate) alloc_index_by_node: OrdMap<String, u64>,
     pub(crate) evals: OrdMap<String, Arc<Evaluation>>,
     pub(crate) evals_by_job: OrdMap<JobKey, OrdSet<String>>,
     /// The service catalog: registration id -> registration (see services.rs).
@@ -59,6 +63,9 @@ pub struct Tables {
     pub(crate) deployments_index: u64,
     /// What the command being applied changed, for the event stream (taken after each apply).
     pub(crate) changes: Vec<Change>,
+    /// Nodes whose allocations the command being applied changed, to wake their clients'
+    /// queries (taken after each apply; repeats allowed).
+    pub(crate) alloc_nodes_touched: Vec<String>,
 }
 
 impl Tables {
@@ -89,6 +96,15 @@ impl Tables {
             .unwrap_or_default()
     }
 
+    /// One version of a job, while the state tracks it.
+    pub fn job_version(&self, ns: &str, id: &str, version: u64) -> Option<Arc<Job>> {
+        let key = (ns.to_string(), id.to_string());
+        match self.jobs.get(&key) {
+            Some(j) if j.version == version => Some(j.clone()),
+            _ => self.job_versions.get(&key)?.get(&version).cloned(),
+        }
+    }
+
     pub fn node(&self, id: &str) -> Option<Arc<Node>> {
         self.nodes.get(id).cloned()
     }
@@ -105,6 +121,11 @@ impl Tables {
         self.allocs.values()
     }
 
+    /// Allocations in id order, from the first whose id is at least `start`.
+    pub fn allocs_from<'a>(&'a self, start: &str) -> impl Iterator<Item = &'a Arc<Allocation>> {
+        self.allocs.range(start.to_string()..).map(|(_, a)| a)
+    }
+
     pub fn allocs_for_job(&self, ns: &str, job: &str) -> Vec<Arc<Allocation>> {
         self.allocs_by_job
             .get(&(ns.to_string(), job.to_string()))
@@ -114,6 +135,18 @@ impl Tables {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The index of the last change to the allocations of `node`: one placed, updated or
+    /// garbage-collected there. A client's allocation query waits on it.
+    pub fn node_allocs_index(&self, node: &str) -> u64 {
+        self.alloc_index_by_node.get(node).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn touch_node_allocs(&mut self, node: &str, index: u64) {
+        let at = self.alloc_index_by_node.entry(node.to_string()).or_default();
+        *at = (*at).max(index);
+        self.alloc_nodes_touched.push(node.to_string());
     }
 
     pub fn allocs_for_node(&self, node: &str) -> Vec<Arc<Allocation>> {
@@ -148,7 +181,16 @@ impl Tables {
 
     // --- writers, used only by the state machine (apply.rs) ---
 
-    pub(crate) fn put_alloc(&mut self, alloc: Allocation) {
+    pub(crate) fn put_alloc(&mut self, mut alloc: Allocation) {
+        // Every allocation of a job version points at the state's one copy of it.
+        if let Some(job) = alloc.job.as_ref() {
+            if let Some(shared) = self
+                .job_version(&alloc.namespace, &alloc.job_id, job.version)
+                .filter(|s| !Arc::ptr_eq(s, job) && same_version(s, job))
+            {
+                alloc.job = Some(shared);
+            }
+        }
         let key = (alloc.namespace.clone(), alloc.job_id.clone());
         let id = alloc.id.clone();
         self.allocs_by_job
@@ -159,6 +201,7 @@ impl Tables {
             .entry(alloc.node_id.clone())
             .or_default()
             .insert(id.clone());
+        self.touch_node_allocs(&alloc.node_id, alloc.modify_index);
         let alloc = Arc::new(alloc);
         self.changes.push(Change::Alloc(alloc.clone()));
         self.allocs.insert(id, alloc);
@@ -178,7 +221,23 @@ impl Tables {
 
     /// Serialisable form, for snapshots on disk.
     pub fn to_image(&self) -> TablesImage {
+        // Allocations are written without their job; each job they run is written once.
+        let mut alloc_jobs: Vec<Arc<Job>> = Vec::new();
+        let mut positions: HashMap<*const Job, u32> = HashMap::new();
+        let alloc_job_of = self
+            .allocs
+            .values()
+            .map(|a| match a.job.as_ref() {
+                None => NO_JOB,
+                Some(j) => *positions.entry(Arc::as_ptr(j)).or_insert_with(|| {
+                    alloc_jobs.push(j.clone());
+                    u32::try_from(alloc_jobs.len() - 1).unwrap_or(NO_JOB)
+                }),
+            })
+            .collect();
         TablesImage {
+            alloc_jobs,
+            alloc_job_of,
             index: self.index,
             jobs: self.jobs.values().cloned().collect(),
             job_versions: self
@@ -238,8 +297,16 @@ impl Tables {
         for n in img.nodes {
             t.nodes.insert(n.id.clone(), n);
         }
-        for a in img.allocs {
-            t.put_alloc(Arc::unwrap_or_clone(a));
+        for (i, a) in img.allocs.into_iter().enumerate() {
+            let mut a = Arc::unwrap_or_clone(a);
+            let job = img.alloc_job_of.get(i).copied().unwrap_or(NO_JOB);
+            if a.job.is_none() {
+                a.job = usize::try_from(job)
+                    .ok()
+                    .and_then(|j| img.alloc_jobs.get(j))
+                    .cloned();
+            }
+            t.put_alloc(a);
         }
         for e in img.evals {
             t.put_eval(Arc::unwrap_or_clone(e));
@@ -266,6 +333,8 @@ pub struct TablesImage {
     pub jobs: Vec<Arc<Job>>,
     pub job_versions: Vec<Arc<Job>>,
     pub nodes: Vec<Arc<Node>>,
+    /// Written without their jobs (see `alloc_jobs`); images written before embed them.
+    #[serde(serialize_with = "serialize_without_jobs")]
     pub allocs: Vec<Arc<Allocation>>,
     pub evals: Vec<Arc<Evaluation>>,
     pub indexes: [u64; 4],
@@ -284,4 +353,21 @@ pub struct TablesImage {
     /// Added with ACLs.
     #[serde(default)]
     pub acl: super::acl::AclImage,
+    /// Each job version the allocations run, once.
+    #[serde(default)]
+    pub alloc_jobs: Vec<Arc<Job>>,
+    /// For each allocation, its job's position in `alloc_jobs` (`NO_JOB`: none).
+    #[serde(default)]
+    pub alloc_job_of: Vec<u32>,
+}
+
+const NO_JOB: u32 = u32::MAX;
+
+/// One allocation at a time is copied without its job, so that writing an image never holds a
+/// second copy of the allocation table.
+fn serialize_without_jobs<S: serde::Serializer>(
+    allocs: &[Arc<Allocation>],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(allocs.iter().map(|a| a.stub()))
 }

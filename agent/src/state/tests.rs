@@ -1,5 +1,6 @@
 use super::*;
 use api::*;
+use std::sync::Arc;
 
 pub(super) fn job(id: &str) -> Job {
     let mut j = Job {
@@ -81,6 +82,7 @@ fn a_plan_never_rolls_back_what_the_client_reported() {
     t.apply(
         1,
         &Command::PlanApply {
+            jobs: vec![],
             updated: vec![],
             placed: vec![alloc("a1", "web", "n1")],
             evals: vec![],
@@ -116,6 +118,7 @@ fn a_plan_never_rolls_back_what_the_client_reported() {
     t.apply(
         3,
         &Command::PlanApply {
+            jobs: vec![],
             updated: vec![stop],
             placed: vec![],
             evals: vec![],
@@ -197,6 +200,7 @@ fn snapshot_image_round_trips() {
     t.apply(
         2,
         &Command::PlanApply {
+            jobs: vec![],
             updated: vec![],
             placed: vec![alloc("a1", "web", "n1")],
             evals: vec![],
@@ -231,4 +235,133 @@ async fn waiting_past_index_zero_really_waits() {
         .wait_for(Table::Allocs, 0, Duration::from_secs(60))
         .await;
     assert_eq!(tokio::time::Instant::now(), start);
+}
+
+#[test]
+fn allocations_share_one_copy_of_their_job_version() {
+    // Scenario: a plan places 500 allocations of a job whose spec is large. The command carries
+    // the job once and the allocations none; in the state, in an image and after a restore,
+    // all 500 point at one copy. A version no longer tracked stays with the allocations that
+    // still run it.
+    let mut t = Tables::default();
+    let mut big = job("web");
+    big.meta.insert("blob".into(), "x".repeat(20_000));
+    t.apply(
+        1,
+        &Command::JobRegister {
+            job: Box::new(big),
+            eval: None,
+            now: 0,
+        },
+    );
+    let v0 = t.job("default", "web").unwrap();
+    let mut placed: Vec<Allocation> = (0..500)
+        .map(|i| alloc(&format!("a{i:03}"), "web", "n1"))
+        .collect();
+    // As the plan applier sends them: the job taken out, written once (a copy, as decoding
+    // from the log makes it).
+    for a in &mut placed {
+        a.job = Some(Arc::new((*v0).clone()));
+    }
+    let jobs = api::alloc_jobs::detach_jobs(placed.iter_mut());
+    assert_eq!(jobs.len(), 1);
+    t.apply(
+        2,
+        &Command::PlanApply {
+            jobs,
+            updated: vec![],
+            placed,
+            evals: vec![],
+            now: 0,
+            deployments: vec![],
+            deployment_updates: vec![],
+        },
+    );
+    let shares = |t: &Tables, job: &Arc<Job>| {
+        t.allocs()
+            .all(|a| a.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, job)))
+    };
+    assert!(shares(&t, &v0), "every allocation points at the state's job");
+
+    // A stop sent without the job keeps the version the allocation ran.
+    let mut stop = (*t.alloc("a000").unwrap()).clone();
+    stop.job = None;
+    stop.desired_status = ALLOC_DESIRED_STOP.into();
+    t.apply(
+        3,
+        &Command::PlanApply {
+            jobs: vec![],
+            updated: vec![stop],
+            placed: vec![],
+            evals: vec![],
+            now: 0,
+            deployments: vec![],
+            deployment_updates: vec![],
+        },
+    );
+    assert!(shares(&t, &v0));
+
+    // Newer versions push v0 out of the tracked versions; its allocations keep it.
+    for i in 0..tables::JOB_TRACKED_VERSIONS as u64 + 2 {
+        let mut j = job("web");
+        j.meta.insert("build".into(), i.to_string());
+        t.apply(
+            10 + i,
+            &Command::JobRegister {
+                job: Box::new(j),
+                eval: None,
+                now: 0,
+            },
+        );
+    }
+    assert!(t.job_version("default", "web", 0).is_none());
+
+    let bytes = rmp_serde::to_vec_named(&t.to_image()).unwrap();
+    assert!(
+        bytes.len() < 3 * 20_000 + 500 * 1_000,
+        "the 20 kB job is written once, not per allocation: {} bytes",
+        bytes.len()
+    );
+    let back = Tables::from_image(rmp_serde::from_slice(&bytes).unwrap());
+    let restored = back.alloc("a001").unwrap().job.clone().unwrap();
+    assert_eq!(restored.meta.get("blob").map(String::len), Some(20_000));
+    assert!(shares(&back, &restored));
+    assert_eq!(back.alloc("a000").unwrap().desired_status, ALLOC_DESIRED_STOP);
+}
+
+#[test]
+fn commands_written_before_compaction_still_share_the_job() {
+    // Scenario: a log written by an older agent embeds the job in every placed allocation.
+    // Replaying it still leaves one copy in memory.
+    let mut t = Tables::default();
+    t.apply(
+        1,
+        &Command::JobRegister {
+            job: Box::new(job("web")),
+            eval: None,
+            now: 0,
+        },
+    );
+    let v0 = t.job("default", "web").unwrap();
+    let placed = (0..10)
+        .map(|i| Allocation {
+            job: Some(Arc::new((*v0).clone())),
+            ..alloc(&format!("a{i}"), "web", "n1")
+        })
+        .collect();
+    t.apply(
+        2,
+        &Command::PlanApply {
+            jobs: vec![],
+            updated: vec![],
+            placed,
+            evals: vec![],
+            now: 0,
+            deployments: vec![],
+            deployment_updates: vec![],
+        },
+    );
+    assert!(t
+        .allocs()
+        .all(|a| a.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &v0))));
 }

@@ -294,7 +294,7 @@ mod tests {
             namespace: "default".into(),
             job_id: "web".into(),
             task_group: "front".into(),
-            job: Some(Box::new(Job::default())),
+            job: Some(std::sync::Arc::new(Job::default())),
             ..Default::default()
         };
         a.allocated_resources.shared.ports = vec![AllocatedPort {

@@ -98,6 +98,7 @@ fn tables(d: Deployment, allocs: Vec<Allocation>) -> Tables {
     t.apply(
         2,
         &Command::PlanApply {
+            jobs: vec![],
             updated: vec![],
             placed: vec![],
             evals: vec![],
@@ -114,6 +115,7 @@ fn tables(d: Deployment, allocs: Vec<Allocation>) -> Tables {
     t.apply(
         4,
         &Command::PlanApply {
+            jobs: vec![],
             updated: vec![],
             placed: allocs,
             evals: vec![],
