@@ -39,7 +39,7 @@ pub struct Allocation {
     pub job: Option<Arc<Job>>,
     pub task_group: String,
     #[serde(default)]
-    pub allocated_resources: AllocatedResources,
+    pub allocated_resources: Arc<AllocatedResources>,
     pub desired_status: String,
     #[serde(default)]
     pub desired_description: String,
@@ -57,7 +57,7 @@ pub struct Allocation {
     #[serde(rename = "FollowupEvalID", default)]
     pub followup_eval_id: String,
     #[serde(default)]
-    pub metrics: Option<AllocationMetric>,
+    pub metrics: Option<Arc<AllocationMetric>>,
     /// The deployment that placed it (empty outside a rollout).
     #[serde(rename = "DeploymentID", default)]
     pub deployment_id: String,

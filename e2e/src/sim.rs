@@ -250,9 +250,9 @@ impl SimNode {
         let mut reported: HashSet<String> = HashSet::new();
         let mut unsent: Vec<AllocClientUpdate> = Vec::new();
         loop {
-            let query = self
-                .remote
-                .node_allocations(&self.node.id, index, ALLOC_WAIT, known.clone());
+            let query =
+                self.remote
+                    .node_allocations(&self.node.id, index, ALLOC_WAIT, known.clone());
             let got = tokio::select! {
                 got = query => got,
                 _ = self.stop.changed() => return,

@@ -220,7 +220,9 @@ mod tests {
             })),
             ..Default::default()
         };
-        alloc.allocated_resources.shared.ports = vec![
+        std::sync::Arc::make_mut(&mut alloc.allocated_resources)
+            .shared
+            .ports = vec![
             AllocatedPort {
                 label: "http".into(),
                 value: 23456,

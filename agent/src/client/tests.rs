@@ -345,7 +345,9 @@ async fn runs_task_with_env_and_logs_then_stops_and_gc() {
     task.env
         .insert("GREET".into(), "hello-${NOMAD_PORT_http}".into());
     let mut a = alloc("service", task, policy(0, 10));
-    a.allocated_resources.shared.ports = vec![AllocatedPort {
+    std::sync::Arc::make_mut(&mut a.allocated_resources)
+        .shared
+        .ports = vec![AllocatedPort {
         label: "http".into(),
         value: 25000,
         to: 8080,
@@ -620,7 +622,9 @@ async fn a_failed_task_stops_its_siblings() {
     let mut sibling = sh_task("exec sleep 30", &guard.marker);
     sibling.name = "s".into();
     if let Some(job) = a.job.as_mut() {
-        std::sync::Arc::make_mut(job).task_groups[0].tasks.push(sibling);
+        std::sync::Arc::make_mut(job).task_groups[0]
+            .tasks
+            .push(sibling);
     }
     let id = a.id.clone();
     server.put_alloc(a);

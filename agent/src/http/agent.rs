@@ -98,6 +98,16 @@ pub async fn self_info(State(st): State<HttpState>) -> Response {
                 "blocked_evals": blocked.to_string(),
             }),
         );
+        let (term, peers) = server.raft_term_and_peers();
+        stats.insert(
+            "raft".into(),
+            json!({
+                "state": if server.is_leader() { "Leader" } else { "Follower" },
+                "term": term.to_string(),
+                "applied_index": server.state.index().to_string(),
+                "num_peers": peers.saturating_sub(1).to_string(),
+            }),
+        );
     }
     if let Some(client) = &st.client {
         stats.insert("client".into(), json!({ "node_id": client.node_id() }));
@@ -189,6 +199,7 @@ pub async fn metrics(
         gauges.push(("nomad.state.jobs", snap.jobs().count() as f64));
         gauges.push(("nomad.state.nodes", snap.nodes().count() as f64));
         gauges.push(("nomad.state.allocations", snap.allocs().count() as f64));
+        gauges.push(("nomad.state.evals", snap.evals().count() as f64));
     }
     if let Some(rss) = rss_bytes() {
         gauges.push(("nomad.runtime.rss_bytes", rss as f64));

@@ -156,7 +156,10 @@ mod tests {
         };
         let o = q(&[("per_page", "2")]).unwrap();
         let (first, next) = page(items("").into_iter(), &o);
-        assert_eq!((first, next.as_deref()), (vec!["k0".into(), "k1".into()], Some("k2")));
+        assert_eq!(
+            (first, next.as_deref()),
+            (vec!["k0".into(), "k1".into()], Some("k2"))
+        );
         let o = q(&[("per_page", "2"), ("next_token", "k4")]).unwrap();
         let (last, next) = page(items(&o.next_token).into_iter(), &o);
         assert_eq!((last, next), (vec!["k4".to_string()], None));

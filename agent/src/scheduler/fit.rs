@@ -140,17 +140,21 @@ pub(crate) mod tests {
             client_status: "running".into(),
             ..Allocation::default()
         };
-        a.allocated_resources.tasks.insert(
-            "t".into(),
-            AllocatedTaskResources {
-                cpu: AllocatedCpu { cpu_shares: cpu },
-                memory: AllocatedMemory {
-                    memory_mb: mem,
-                    memory_max_mb: 0,
+        std::sync::Arc::make_mut(&mut a.allocated_resources)
+            .tasks
+            .insert(
+                "t".into(),
+                AllocatedTaskResources {
+                    cpu: AllocatedCpu { cpu_shares: cpu },
+                    memory: AllocatedMemory {
+                        memory_mb: mem,
+                        memory_max_mb: 0,
+                    },
                 },
-            },
-        );
-        a.allocated_resources.shared.ports = ports
+            );
+        std::sync::Arc::make_mut(&mut a.allocated_resources)
+            .shared
+            .ports = ports
             .iter()
             .map(|p| AllocatedPort {
                 label: "http".into(),

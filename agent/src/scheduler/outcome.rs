@@ -23,6 +23,22 @@ pub struct Builder {
     failed: BTreeMap<String, AllocationMetric>,
     queued: BTreeMap<String, i64>,
     followups: Vec<Evaluation>,
+    /// The last placement's resources and metric: the next one shares them when equal, as most
+    /// placements of a group are.
+    last_resources: Option<Arc<AllocatedResources>>,
+    last_metric: Option<Arc<AllocationMetric>>,
+}
+
+/// `value` as an `Arc`, the one in `last` when equal.
+fn share<T: PartialEq>(last: &mut Option<Arc<T>>, value: T) -> Arc<T> {
+    match last {
+        Some(l) if **l == value => l.clone(),
+        _ => {
+            let v = Arc::new(value);
+            *last = Some(v.clone());
+            v
+        }
+    }
 }
 
 impl Builder {
@@ -40,6 +56,8 @@ impl Builder {
             failed: BTreeMap::new(),
             queued: BTreeMap::new(),
             followups: Vec::new(),
+            last_resources: None,
+            last_metric: None,
         }
     }
 
@@ -147,14 +165,17 @@ impl Builder {
             job_id: job.id.clone(),
             job: self.plan.job.clone(),
             task_group: tg.name.clone(),
-            allocated_resources: AllocatedResources {
-                tasks,
-                shared: api::AllocatedSharedResources { ports },
-            },
+            allocated_resources: share(
+                &mut self.last_resources,
+                AllocatedResources {
+                    tasks,
+                    shared: api::AllocatedSharedResources { ports },
+                },
+            ),
             desired_status: ALLOC_DESIRED_RUN.into(),
             client_status: ALLOC_CLIENT_PENDING.into(),
             job_version: job.version,
-            metrics: Some(metric),
+            metrics: Some(share(&mut self.last_metric, metric)),
             create_time: self.now,
             modify_time: self.now,
             ..Allocation::default()

@@ -18,8 +18,9 @@ use tokio::sync::watch;
 
 /// The watcher looks again at least this often (progress deadlines pass without a write).
 const TICK: Duration = Duration::from_secs(1);
-/// And at most this often, however busy the state is.
-const MIN_GAP: Duration = Duration::from_millis(50);
+/// And at most this often, however busy the state is: each look reads every allocation of
+/// every active deployment, ten thousand for a large job.
+const MIN_GAP: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {

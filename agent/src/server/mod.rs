@@ -130,6 +130,12 @@ impl Server {
         self.raft.is_leader()
     }
 
+    /// (raft term, peers including this server), for `/v1/agent/self`.
+    pub fn raft_term_and_peers(&self) -> (u64, usize) {
+        let view = self.raft.view();
+        (view.term, view.peers.len())
+    }
+
     pub fn leader_addr(&self) -> Option<String> {
         self.raft.leader_addr()
     }

@@ -18,6 +18,10 @@ use tokio::sync::oneshot;
 
 /// Plans committed together at most: bounds the size of one raft entry.
 const MAX_BATCH: usize = 64;
+/// Allocations per raft entry. A plan of ten thousand placements commits as several entries of
+/// at most this many: each stays around a megabyte, quick to replicate, append and apply, so
+/// that no single entry holds raft's replication or the state's lock for long.
+const MAX_ALLOCS_PER_ENTRY: usize = 1000;
 
 #[derive(Debug, Clone)]
 pub(super) struct PlanResult {
@@ -141,21 +145,47 @@ impl Server {
             return None;
         }
         let freed = updated.iter().any(|a| a.terminal());
-        let jobs = api::alloc_jobs::detach_jobs(updated.iter_mut().chain(placed.iter_mut()));
-        let committed = self
-            .raft
-            .apply(Command::PlanApply {
+        let now = now_nanos();
+        let chunks = split_allocs(updated, placed, MAX_ALLOCS_PER_ENTRY);
+        let last = chunks.len() - 1;
+        let mut committed = Ok(snapshot_index);
+        for (i, (mut updated, mut placed)) in chunks.into_iter().enumerate() {
+            let jobs = api::alloc_jobs::detach_jobs(updated.iter_mut().chain(placed.iter_mut()));
+            let first = i == 0;
+            let cmd = Command::PlanApply {
                 updated,
                 placed,
-                evals,
-                now: now_nanos(),
-                deployments,
-                deployment_updates,
+                // The evaluations' new state last: until it commits they are still pending, and
+                // a new leader runs them again over what the earlier entries placed.
+                evals: if i == last {
+                    std::mem::take(&mut evals)
+                } else {
+                    Vec::new()
+                },
+                now,
+                // The deployments first: the allocations refer to them.
+                deployments: if first {
+                    std::mem::take(&mut deployments)
+                } else {
+                    Vec::new()
+                },
+                deployment_updates: if first {
+                    std::mem::take(&mut deployment_updates)
+                } else {
+                    Vec::new()
+                },
                 jobs,
-            })
-            .await
-            .map(|(index, _)| index)
-            .map_err(ServerError::Raft);
+            };
+            committed = self
+                .raft
+                .apply(cmd)
+                .await
+                .map(|(index, _)| index)
+                .map_err(ServerError::Raft);
+            if committed.is_err() {
+                break;
+            }
+        }
         for (reply, rejected_nodes) in replies {
             let _ = reply.send(committed.clone().map(|index| PlanResult {
                 index,
@@ -164,6 +194,35 @@ impl Server {
         }
         committed.ok().filter(|_| freed)
     }
+}
+
+/// Splits a batch's allocations into raft entries of at most `max` allocations each (one entry
+/// when there are none: the evaluations still commit).
+fn split_allocs(
+    updated: Vec<Allocation>,
+    placed: Vec<Allocation>,
+    max: usize,
+) -> Vec<(Vec<Allocation>, Vec<Allocation>)> {
+    let max = max.max(1);
+    let mut chunks: Vec<(Vec<Allocation>, Vec<Allocation>)> = vec![(Vec::new(), Vec::new())];
+    let full = |c: &(Vec<Allocation>, Vec<Allocation>)| c.0.len() + c.1.len() >= max;
+    for a in updated {
+        if chunks.last().is_some_and(full) {
+            chunks.push((Vec::new(), Vec::new()));
+        }
+        if let Some(c) = chunks.last_mut() {
+            c.0.push(a);
+        }
+    }
+    for a in placed {
+        if chunks.last().is_some_and(full) {
+            chunks.push((Vec::new(), Vec::new()));
+        }
+        if let Some(c) = chunks.last_mut() {
+            c.1.push(a);
+        }
+    }
+    chunks
 }
 
 /// The part of `plan` that fits on the state plus what the batch accepted before it.
@@ -334,6 +393,26 @@ mod tests {
             },
         );
         t
+    }
+
+    #[test]
+    fn a_large_batch_commits_as_entries_of_bounded_size() {
+        let n = |k: usize| -> Vec<Allocation> {
+            (0..k)
+                .map(|i| Allocation {
+                    id: format!("a{i}"),
+                    ..Default::default()
+                })
+                .collect()
+        };
+        let sizes = |c: Vec<(Vec<Allocation>, Vec<Allocation>)>| {
+            c.iter()
+                .map(|(u, p)| (u.len(), p.len()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(split_allocs(n(0), n(0), 3)), [(0, 0)]);
+        assert_eq!(sizes(split_allocs(n(2), n(5), 3)), [(2, 1), (0, 3), (0, 1)]);
+        assert_eq!(sizes(split_allocs(n(3), n(0), 3)), [(3, 0)]);
     }
 
     #[test]

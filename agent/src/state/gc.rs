@@ -259,8 +259,8 @@ impl Tables {
             self.remove_alloc_services(index, [id.as_str()]);
             self.allocs.remove(id);
             let key = (a.namespace.clone(), a.job_id.clone());
-            remove_from_index(&mut self.allocs_by_job, &key, id);
-            remove_from_index(&mut self.allocs_by_node, &a.node_id, id);
+            remove_from_alloc_index(&mut self.allocs_by_job, &key, id);
+            remove_from_alloc_index(&mut self.allocs_by_node, &a.node_id, id);
             self.touch_node_allocs(&a.node_id, index);
             n.allocs += 1;
         }
@@ -316,6 +316,24 @@ impl Tables {
             self.nodes_index = index;
         }
         n
+    }
+}
+
+/// Takes allocation `id` out of a secondary index, and the key with it once it has none left.
+fn remove_from_alloc_index<K: Ord + Clone>(
+    index: &mut imbl::OrdMap<K, super::tables::AllocsById>,
+    key: &K,
+    id: &str,
+) {
+    let now_empty = match index.get_mut(key) {
+        Some(m) => {
+            m.remove(id);
+            m.is_empty()
+        }
+        None => false,
+    };
+    if now_empty {
+        index.remove(key);
     }
 }
 

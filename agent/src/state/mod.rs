@@ -8,9 +8,9 @@ mod command;
 mod deployments;
 pub mod events;
 mod gc;
-mod node_watch;
 #[cfg(test)]
 mod gc_tests;
+mod node_watch;
 mod services;
 #[cfg(test)]
 mod services_tests;

@@ -12,6 +12,9 @@ use std::sync::Arc;
 /// (namespace, job id)
 pub type JobKey = (String, String);
 
+/// Allocations by id: a secondary index of [`Tables`].
+pub type AllocsById = OrdMap<String, Arc<Allocation>>;
+
 /// Nomad keeps this many old versions of a job.
 pub const JOB_TRACKED_VERSIONS: usize = 6;
 
@@ -35,8 +38,11 @@ pub struct Tables {
     pub(crate) job_versions: OrdMap<JobKey, OrdMap<u64, Arc<Job>>>,
     pub(crate) nodes: OrdMap<String, Arc<Node>>,
     pub(crate) allocs: OrdMap<String, Arc<Allocation>>,
-    pub(crate) allocs_by_job: OrdMap<JobKey, OrdSet<String>>,
-    pub(crate) allocs_by_node: OrdMap<String, OrdSet<String>>,
+    /// The allocations of each job and of each node, by id. They hold the allocations
+    /// themselves, not ids: a job's ten thousand allocations are read without ten thousand
+    /// lookups in `allocs` (summaries, the deployment watcher and the scheduler read them often).
+    pub(crate) allocs_by_job: OrdMap<JobKey, AllocsById>,
+    pub(crate) allocs_by_node: OrdMap<String, AllocsById>,
     /// Node id -> index of the last change to its allocations (see `node_allocs_index`).
     pub(crate) alloc_index_by_node: OrdMap<String, u64>,
     pub(crate) evals: OrdMap<String, Arc<Evaluation>>,
@@ -129,11 +135,7 @@ impl Tables {
     pub fn allocs_for_job(&self, ns: &str, job: &str) -> Vec<Arc<Allocation>> {
         self.allocs_by_job
             .get(&(ns.to_string(), job.to_string()))
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|id| self.allocs.get(id).cloned())
-                    .collect()
-            })
+            .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -144,7 +146,10 @@ impl Tables {
     }
 
     pub(crate) fn touch_node_allocs(&mut self, node: &str, index: u64) {
-        let at = self.alloc_index_by_node.entry(node.to_string()).or_default();
+        let at = self
+            .alloc_index_by_node
+            .entry(node.to_string())
+            .or_default();
         *at = (*at).max(index);
         self.alloc_nodes_touched.push(node.to_string());
     }
@@ -152,11 +157,7 @@ impl Tables {
     pub fn allocs_for_node(&self, node: &str) -> Vec<Arc<Allocation>> {
         self.allocs_by_node
             .get(node)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|id| self.allocs.get(id).cloned())
-                    .collect()
-            })
+            .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -191,20 +192,46 @@ impl Tables {
                 alloc.job = Some(shared);
             }
         }
+        self.touch_node_allocs(&alloc.node_id, alloc.modify_index);
         let key = (alloc.namespace.clone(), alloc.job_id.clone());
+        self.share_with_siblings(&key, &mut alloc);
+        let node = alloc.node_id.clone();
         let id = alloc.id.clone();
+        let alloc = Arc::new(alloc);
         self.allocs_by_job
             .entry(key)
             .or_default()
-            .insert(id.clone());
+            .insert(id.clone(), alloc.clone());
         self.allocs_by_node
-            .entry(alloc.node_id.clone())
+            .entry(node)
             .or_default()
-            .insert(id.clone());
-        self.touch_node_allocs(&alloc.node_id, alloc.modify_index);
-        let alloc = Arc::new(alloc);
+            .insert(id.clone(), alloc.clone());
         self.changes.push(Change::Alloc(alloc.clone()));
         self.allocs.insert(id, alloc);
+    }
+
+    /// The allocations of a group mostly have equal resources and placement metrics: an
+    /// allocation takes the copy of a neighbour (by id, in its job) when equal, so that a job's
+    /// ten thousand allocations hold a handful of them, not ten thousand.
+    fn share_with_siblings(&self, key: &JobKey, alloc: &mut Allocation) {
+        let Some(siblings) = self.allocs_by_job.get(key) else {
+            return;
+        };
+        let near = siblings
+            .get_prev(&alloc.id)
+            .into_iter()
+            .chain(siblings.get_next(&alloc.id));
+        for (_, s) in near {
+            let (mine, theirs) = (&alloc.allocated_resources, &s.allocated_resources);
+            if !Arc::ptr_eq(mine, theirs) && mine == theirs {
+                alloc.allocated_resources = theirs.clone();
+            }
+            if let (Some(mine), Some(theirs)) = (&alloc.metrics, &s.metrics) {
+                if !Arc::ptr_eq(mine, theirs) && mine == theirs {
+                    alloc.metrics = Some(theirs.clone());
+                }
+            }
+        }
     }
 
     pub(crate) fn put_eval(&mut self, eval: Evaluation) -> Arc<Evaluation> {

@@ -281,7 +281,10 @@ fn allocations_share_one_copy_of_their_job_version() {
         t.allocs()
             .all(|a| a.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, job)))
     };
-    assert!(shares(&t, &v0), "every allocation points at the state's job");
+    assert!(
+        shares(&t, &v0),
+        "every allocation points at the state's job"
+    );
 
     // A stop sent without the job keeps the version the allocation ran.
     let mut stop = (*t.alloc("a000").unwrap()).clone();
@@ -326,7 +329,15 @@ fn allocations_share_one_copy_of_their_job_version() {
     let restored = back.alloc("a001").unwrap().job.clone().unwrap();
     assert_eq!(restored.meta.get("blob").map(String::len), Some(20_000));
     assert!(shares(&back, &restored));
-    assert_eq!(back.alloc("a000").unwrap().desired_status, ALLOC_DESIRED_STOP);
+    assert_eq!(
+        back.alloc("a000").unwrap().desired_status,
+        ALLOC_DESIRED_STOP
+    );
+    // Equal resources are held once too.
+    let first = back.alloc("a000").unwrap().allocated_resources.clone();
+    assert!(back
+        .allocs()
+        .all(|a| Arc::ptr_eq(&a.allocated_resources, &first)));
 }
 
 #[test]

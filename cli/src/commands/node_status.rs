@@ -132,10 +132,10 @@ mod tests {
         let alloc = Allocation {
             desired_status: "run".into(),
             client_status: "running".into(),
-            allocated_resources: AllocatedResources {
+            allocated_resources: std::sync::Arc::new(AllocatedResources {
                 tasks: BTreeMap::from([("server".to_string(), task)]),
                 ..Default::default()
-            },
+            }),
             ..Default::default()
         };
         let out = render(&node, &[alloc], false, 0);

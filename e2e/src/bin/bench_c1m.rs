@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: bench_c1m [--nodes N] [--allocs M] [--jobs J] [--writers W] \
-                     [--no-restart] [--full-list]";
+                     [--no-restart] [--full-list] [--keep-logs DIR]";
 const ELECTION: Duration = Duration::from_secs(60);
 /// How long placement and reporting may take before the run is called failed.
 const RUN_LIMIT: Duration = Duration::from_secs(1800);
@@ -34,6 +34,8 @@ struct Args {
     writers: usize,
     restart_follower: bool,
     full_list: bool,
+    /// Copy each server's log here at the end.
+    keep_logs: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -44,11 +46,14 @@ fn parse_args() -> Result<Args> {
         writers: 8,
         restart_follower: true,
         full_list: false,
+        keep_logs: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut number = |name: &str| -> Result<usize> {
-            let v = it.next().with_context(|| format!("{name} needs a value\n{USAGE}"))?;
+            let v = it
+                .next()
+                .with_context(|| format!("{name} needs a value\n{USAGE}"))?;
             let n: usize = v
                 .parse()
                 .with_context(|| format!("{name} {v:?} is not a number\n{USAGE}"))?;
@@ -62,6 +67,12 @@ fn parse_args() -> Result<Args> {
             "--writers" => a.writers = number("--writers")?,
             "--no-restart" => a.restart_follower = false,
             "--full-list" => a.full_list = true,
+            "--keep-logs" => {
+                let dir = it
+                    .next()
+                    .with_context(|| format!("--keep-logs needs a dir\n{USAGE}"))?;
+                a.keep_logs = Some(dir.into());
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -73,7 +84,10 @@ fn parse_args() -> Result<Args> {
         // 10,000 allocations per job, as C1M's jobs were large.
         a.jobs = a.allocs.div_ceil(10_000);
     }
-    ensure!(a.allocs % a.jobs == 0, "--allocs must be a multiple of --jobs");
+    ensure!(
+        a.allocs.is_multiple_of(a.jobs),
+        "--allocs must be a multiple of --jobs"
+    );
     Ok(a)
 }
 
@@ -143,7 +157,14 @@ fn purged_upto(c: &Cluster, i: usize) -> u64 {
     c.log(i)
         .lines()
         .filter(|l| l.contains("raft: log purged"))
-        .filter_map(|l| l.split("upto=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .filter_map(|l| {
+            l.split("upto=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .max()
         .unwrap_or(0)
 }
@@ -216,7 +237,8 @@ fn submit(c: &Cluster, leader: usize, args: &Args) -> Result<()> {
             })
             .collect();
         for w in writers {
-            w.join().map_err(|_| anyhow::anyhow!("a writer panicked"))??;
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a writer panicked"))??;
         }
         Ok(())
     })
@@ -233,7 +255,11 @@ fn list_latency(c: &Cluster, leader: usize, full: bool) -> Result<()> {
     let t = Instant::now();
     let mut pages = 0;
     while let Some(tok) = token.take().filter(|_| pages < 10) {
-        let r = get(c, leader, &format!("/v1/allocations?per_page=1000&next_token={tok}"))?;
+        let r = get(
+            c,
+            leader,
+            &format!("/v1/allocations?per_page=1000&next_token={tok}"),
+        )?;
         token = r.header("x-nomad-nexttoken").map(str::to_string);
         pages += 1;
     }
@@ -279,12 +305,20 @@ fn main() -> Result<()> {
     wait_for("every simulated node registered", RUN_LIMIT, || {
         (fleet.registered() == args.nodes).then_some(())
     })?;
-    println!("{} nodes registered in {:.1} s", args.nodes, t.elapsed().as_secs_f64());
+    println!(
+        "{} nodes registered in {:.1} s",
+        args.nodes,
+        t.elapsed().as_secs_f64()
+    );
 
     let t0 = Instant::now();
     submit(&c, leader, &args)?;
     let submitted = t0.elapsed();
-    println!("{} jobs submitted in {:.1} s", args.jobs, submitted.as_secs_f64());
+    println!(
+        "{} jobs submitted in {:.1} s",
+        args.jobs,
+        submitted.as_secs_f64()
+    );
 
     let follower = c.follower_of(leader)?;
     let total = args.allocs as u64;
@@ -295,7 +329,11 @@ fn main() -> Result<()> {
     let mut caught_up: Option<Duration> = None;
     let mut last_print = Instant::now();
     while running_at.is_none() || (restart.is_some() && caught_up.is_none()) {
-        ensure!(t0.elapsed() < RUN_LIMIT, "the run took longer than {RUN_LIMIT:?}\n{}", c.report());
+        ensure!(
+            t0.elapsed() < RUN_LIMIT,
+            "the run took longer than {RUN_LIMIT:?}\n{}",
+            c.report()
+        );
         let (placed, running, _) = counts(&c, leader).unwrap_or((0, 0, 0));
         let reported = fleet.stats.reported_running.load(Ordering::Relaxed);
         if placed_at.is_none() && placed + running >= total && placed >= total {
@@ -309,21 +347,27 @@ fn main() -> Result<()> {
         if args.restart_follower && killed.is_none() && placed >= total / 2 {
             killed = Some(applied_index(&c, follower).unwrap_or(0));
             c.kill(follower);
-            println!("follower {follower} killed at {:.1} s", t0.elapsed().as_secs_f64());
+            println!(
+                "follower {follower} killed at {:.1} s",
+                t0.elapsed().as_secs_f64()
+            );
         }
         let compacted = killed.is_some_and(|at| purged_upto(&c, leader) > at);
         if killed.is_some() && restart.is_none() && (running_at.is_some() || compacted) {
             let target = applied_index(&c, leader).unwrap_or(0);
             c.restart(follower)?;
             restart = Some((Instant::now(), target));
-            println!("follower {follower} restarted at {:.1} s", t0.elapsed().as_secs_f64());
+            println!(
+                "follower {follower} restarted at {:.1} s",
+                t0.elapsed().as_secs_f64()
+            );
         }
         if let Some((at, target)) = restart {
             if caught_up.is_none() && applied_index(&c, follower).is_some_and(|i| i >= target) {
                 caught_up = Some(at.elapsed());
             }
         }
-        if last_print.elapsed() >= Duration::from_secs(5) {
+        if last_print.elapsed() >= Duration::from_secs(2) {
             last_print = Instant::now();
             println!(
                 "  {:>5.1} s: placed {placed}, running {running} (fleet reported {reported})",
@@ -346,7 +390,11 @@ fn main() -> Result<()> {
     let (p50, n_beats) = fleet.stats.heartbeat_quantile(0.5);
     let (p99, _) = fleet.stats.heartbeat_quantile(0.99);
     println!();
-    println!("placed: {:.1} s ({:.0} placements/s)", placed_at.as_secs_f64(), total as f64 / placed_at.as_secs_f64().max(1e-9));
+    println!(
+        "placed: {:.1} s ({:.0} placements/s)",
+        placed_at.as_secs_f64(),
+        total as f64 / placed_at.as_secs_f64().max(1e-9)
+    );
     println!("running: {:.1} s", running_at.as_secs_f64());
     for i in c.live() {
         if let Some(pid) = c.servers[i].pid() {
@@ -358,7 +406,11 @@ fn main() -> Result<()> {
             println!(
                 "server {i}{}: peak RSS {peak:.0} MiB, CPU {cpu:.1} s, snapshot {}",
                 if i == leader { " (leader)" } else { "" },
-                if snaps.is_empty() { "none".into() } else { snaps.join(", ") }
+                if snaps.is_empty() {
+                    "none".into()
+                } else {
+                    snaps.join(", ")
+                }
             );
         }
     }
@@ -370,11 +422,18 @@ fn main() -> Result<()> {
         fleet.stats.unknown_node.load(Ordering::Relaxed)
     );
     println!("nodes not ready at the end: {down}; allocations lost: {lost}");
+    println!(
+        "simulated clients: allocation query errors {}, report errors {}",
+        fleet.stats.watch_errors.load(Ordering::Relaxed),
+        fleet.stats.update_errors.load(Ordering::Relaxed)
+    );
     match (restart, caught_up) {
         (Some(_), Some(d)) => println!(
             "follower caught up in {:.1} s after its restart ({})",
             d.as_secs_f64(),
-            if c.log(follower).contains("raft: installed snapshot from the leader") {
+            if c.log(follower)
+                .contains("raft: installed snapshot from the leader")
+            {
                 "by snapshot"
             } else {
                 "by log"
@@ -384,6 +443,11 @@ fn main() -> Result<()> {
     }
     list_latency(&c, leader, args.full_list)?;
     drop(fleet);
+    if let Some(dir) = &args.keep_logs {
+        std::fs::create_dir_all(dir)?;
+        for i in 0..c.servers.len() {
+            std::fs::write(dir.join(format!("server-{i}.log")), c.log(i))?;
+        }
+    }
     Ok(())
 }
-

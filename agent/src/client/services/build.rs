@@ -297,7 +297,9 @@ mod tests {
             job: Some(std::sync::Arc::new(Job::default())),
             ..Default::default()
         };
-        a.allocated_resources.shared.ports = vec![AllocatedPort {
+        std::sync::Arc::make_mut(&mut a.allocated_resources)
+            .shared
+            .ports = vec![AllocatedPort {
             label: "http".into(),
             value: 23456,
             to: 8080,

@@ -73,6 +73,12 @@ impl RpcClient {
         }
     }
 
+    /// A client with connections of its own (same TLS settings): calls through it never queue
+    /// behind large frames on this one's connections. Raft's heartbeats and votes use one.
+    pub fn separate_lane(&self) -> RpcClient {
+        RpcClient::with_tls(self.pool.tls.clone())
+    }
+
     /// Sends one request to "host:port" and waits for its answer, at most `timeout` (connect
     /// included).
     pub async fn call(

@@ -160,7 +160,10 @@ impl Raft {
         let raft = OpenRaft::new(
             opts.me.id,
             Arc::new(config),
-            Network { rpc },
+            Network {
+                control: rpc.separate_lane(),
+                rpc,
+            },
             log.clone(),
             sm,
         )

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 /// Makes one [`PeerClient`] per peer; they share the pooled connections of one [`RpcClient`].
 pub struct Network {
     pub rpc: RpcClient,
+    /// Connections of their own for heartbeats and votes, so that they never wait behind a
+    /// replication request carrying megabytes (see `PeerClient::lane`).
+    pub control: RpcClient,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -30,6 +33,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, _target: u64, node: &ServerInfo) -> PeerClient {
         PeerClient {
             rpc: self.rpc.clone(),
+            control: self.control.clone(),
             addr: node.rpc_addr.clone(),
         }
     }
@@ -37,6 +41,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 
 pub struct PeerClient {
     rpc: RpcClient,
+    control: RpcClient,
     addr: String,
 }
 
@@ -44,9 +49,35 @@ pub struct PeerClient {
 #[error("{0}")]
 struct Msg(String);
 
+/// openraft gives each replication request the heartbeat interval (50 ms) to be answered. A
+/// request carrying a large plan (megabytes for ten thousand allocations) needs longer to be
+/// sent, decoded and appended, and would fail every time, stalling replication for good. Such a
+/// request gets time in proportion to its size. Heartbeats travel apart from replication
+/// (openraft's heartbeat worker), so this never delays the detection of a dead leader.
+fn transfer_budget(kind: RaftKind, bytes: usize) -> Duration {
+    const SMALL: usize = 64 * 1024;
+    if !matches!(kind, RaftKind::AppendEntries) || bytes < SMALL {
+        return Duration::ZERO;
+    }
+    let mib = u32::try_from(bytes >> 20).unwrap_or(u32::MAX);
+    (Duration::from_secs(1) + Duration::from_millis(250) * mib).min(Duration::from_secs(60))
+}
+
 impl PeerClient {
+    /// Heartbeats (appends without entries) and votes take the control lane: a follower that
+    /// does not hear the leader for 400 ms stands for election, whatever the replication
+    /// connection is busy with. Appends with entries stay on one connection, in order.
+    fn lane(&self, control: bool) -> &RpcClient {
+        if control {
+            &self.control
+        } else {
+            &self.rpc
+        }
+    }
+
     async fn call<Req, Resp>(
         &self,
+        lane: &RpcClient,
         kind: RaftKind,
         req: &Req,
         timeout: Duration,
@@ -57,8 +88,8 @@ impl PeerClient {
     {
         let payload = rmp_serde::to_vec_named(req)
             .map_err(|e| RPCError::Network(NetworkError::from_string(e)))?;
-        let resp = self
-            .rpc
+        let timeout = timeout.max(transfer_budget(kind, payload.len()));
+        let resp = lane
             .call(&self.addr, RpcRequest::Raft { kind, payload }, timeout)
             .await
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&Msg(e.to_string()))))?;
@@ -87,7 +118,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         req: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(RaftKind::AppendEntries, &req, option.soft_ttl())
+        let lane = self.lane(req.entries.is_empty());
+        self.call(lane, RaftKind::AppendEntries, &req, option.soft_ttl())
             .await
     }
 
@@ -96,7 +128,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         req: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(RaftKind::Vote, &req, option.soft_ttl()).await
+        self.call(&self.control, RaftKind::Vote, &req, option.soft_ttl())
+            .await
     }
 
     async fn pre_vote(
@@ -104,7 +137,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         req: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(RaftKind::PreVote, &req, option.soft_ttl()).await
+        self.call(&self.control, RaftKind::PreVote, &req, option.soft_ttl())
+            .await
     }
 
     async fn full_snapshot(
@@ -120,7 +154,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             serde_bytes::ByteBuf::from(snapshot.snapshot.into_inner()),
         );
         // A snapshot may be large: give it the hard timeout rather than the heartbeat-sized one.
-        let call = self.call(RaftKind::FullSnapshot, &req, option.hard_ttl());
+        let call = self.call(&self.rpc, RaftKind::FullSnapshot, &req, option.hard_ttl());
         tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),
             res = call => Ok(res?),
@@ -132,8 +166,13 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         req: TransferLeaderRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call(RaftKind::TransferLeader, &req, option.soft_ttl())
-            .await
+        self.call(
+            &self.control,
+            RaftKind::TransferLeader,
+            &req,
+            option.soft_ttl(),
+        )
+        .await
     }
 }
 

@@ -1,0 +1,96 @@
+//! Large work on a real three-server cluster, with SIMULATED client nodes (`e2e::sim`: real
+//! registration, heartbeats and allocation queries over the rpc port; no task is started).
+
+use e2e::cluster::Cluster;
+use e2e::sim::{FleetConfig, SimulatedFleet};
+use e2e::wait_for;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const ELECTION: Duration = Duration::from_secs(60);
+const PLACE: Duration = Duration::from_secs(240);
+
+fn get(c: &Cluster, i: usize, path: &str) -> Value {
+    c.http(i, "GET", path, None)
+        .ok()
+        .filter(|r| r.is_success())
+        .and_then(|r| r.json().ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Each live server's raft term.
+fn terms(c: &Cluster) -> Vec<u64> {
+    c.live()
+        .into_iter()
+        .map(|i| {
+            get(c, i, "/v1/agent/self")["stats"]["raft"]["term"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+#[test]
+fn a_huge_job_never_starves_raft_heartbeats() {
+    // Scenario: 300 simulated nodes, then one job of 20,000 allocations, the largest kind of
+    // plan. Its placements commit as many raft entries, replicated over the bulk connection
+    // while heartbeats take their own; the followers keep hearing the leader throughout. No
+    // election happens (the term never moves), no node is marked down, and every allocation
+    // ends reported running.
+    let c = Cluster::start(3, "").unwrap();
+    let leader = c.wait_leader(ELECTION).unwrap();
+    let rpc: Vec<String> = (0..3).map(|i| c.rpc_address(i)).collect();
+    let fleet = SimulatedFleet::start(
+        &rpc,
+        &FleetConfig {
+            nodes: 300,
+            groups: 8,
+            ..FleetConfig::default()
+        },
+    )
+    .unwrap();
+    wait_for("300 simulated nodes registered", ELECTION, || {
+        (fleet.registered() == 300).then_some(())
+    })
+    .unwrap();
+    let before = terms(&c);
+    assert!(
+        before.iter().all(|t| *t > 0 && *t == before[0]),
+        "terms {before:?}"
+    );
+
+    let job = json!({"Job": {
+        "ID": "huge", "Name": "huge", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 20_000, "Tasks": [{
+            "Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"},
+            "Resources": {"CPU": 10, "MemoryMB": 10}}]}]}});
+    let reply = c
+        .http(leader, "POST", "/v1/jobs", Some(&job.to_string()))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+
+    wait_for("20,000 allocations running", PLACE, || {
+        let s = get(&c, leader, "/v1/job/huge/summary");
+        (s["Summary"]["g"]["Running"].as_u64() == Some(20_000)).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+
+    assert_eq!(terms(&c), before, "an election happened\n{}", c.report());
+    assert_eq!(c.wait_leader(ELECTION).unwrap(), leader);
+    let nodes = get(&c, leader, "/v1/nodes");
+    let down: Vec<&Value> = nodes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["Status"] != "ready")
+        .collect();
+    assert!(down.is_empty(), "nodes marked down: {down:?}");
+    assert_eq!(
+        fleet
+            .stats
+            .unknown_node
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
