@@ -15,6 +15,9 @@ pub const ALLOC_CLIENT_COMPLETE: &str = "complete";
 pub const ALLOC_CLIENT_FAILED: &str = "failed";
 pub const ALLOC_CLIENT_LOST: &str = "lost";
 
+/// Task name -> state, in name order (compact: see `small_map`).
+pub type TaskStates = crate::small_map::SmallMap<String, TaskState>;
+
 pub const TASK_STATE_PENDING: &str = "pending";
 pub const TASK_STATE_RUNNING: &str = "running";
 pub const TASK_STATE_DEAD: &str = "dead";
@@ -47,7 +50,7 @@ pub struct Allocation {
     #[serde(default)]
     pub client_description: String,
     #[serde(default)]
-    pub task_states: BTreeMap<String, TaskState>,
+    pub task_states: TaskStates,
     #[serde(rename = "PreviousAllocation", default)]
     pub previous_allocation: String,
     #[serde(rename = "NextAllocation", default)]
@@ -316,7 +319,7 @@ pub struct AllocClientUpdate {
     pub id: String,
     pub client_status: String,
     pub client_description: String,
-    pub task_states: BTreeMap<String, TaskState>,
+    pub task_states: TaskStates,
     /// The client's judgement of the allocation's health, once it has one.
     #[serde(default)]
     pub deployment_status: Option<crate::deployment::AllocDeploymentStatus>,

@@ -21,6 +21,7 @@ pub mod operator;
 pub mod plan;
 pub mod service;
 pub mod service_rules;
+pub mod small_map;
 pub mod time;
 
 pub use agent::{AgentMember, ServerMembers};

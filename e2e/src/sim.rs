@@ -12,7 +12,7 @@ use agent::rpc::remote::RemoteServers;
 use agent::rpc::{KnownAllocs, RpcClient, RpcError, ServerRpc};
 use anyhow::{Context, Result};
 use api::{AllocClientUpdate, Node, TaskState};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -279,7 +279,7 @@ impl SimNode {
                 if a.terminal() || !reported.insert(a.id.clone()) {
                     continue;
                 }
-                let task_states: BTreeMap<String, TaskState> = a
+                let task_states: api::TaskStates = a
                     .job
                     .as_ref()
                     .and_then(|j| j.lookup_group(&a.task_group))

@@ -188,7 +188,7 @@ impl AllocRunner {
                     id: id.clone(),
                     client_status: status.into(),
                     client_description: desc.into(),
-                    task_states: st.clone(),
+                    task_states: st.clone().into(),
                     deployment_id: verdict
                         .as_ref()
                         .map(|v| v.deployment_id.clone())
@@ -207,7 +207,7 @@ impl AllocRunner {
                 id: id.clone(),
                 client_status: ALLOC_CLIENT_FAILED.into(),
                 client_description: "allocation has no job or task group to run".into(),
-                task_states: BTreeMap::new(),
+                task_states: Default::default(),
                 ..Default::default()
             });
         }

@@ -106,7 +106,7 @@ fn a_plan_never_rolls_back_what_the_client_reported() {
                 id: "a1".into(),
                 client_status: ALLOC_CLIENT_RUNNING.into(),
                 client_description: String::new(),
-                task_states: states,
+                task_states: states.into(),
                 ..Default::default()
             }],
             evals: vec![],
