@@ -94,3 +94,67 @@ fn a_huge_job_never_starves_raft_heartbeats() {
         0
     );
 }
+
+#[test]
+fn allocations_are_listed_in_pages_that_follow_the_next_token() {
+    // Scenario: 25 allocations on simulated nodes. `/v1/allocations?per_page=10` answers 10
+    // stubs and `X-Nomad-NextToken`; following the token gives the next 10, then the last 5
+    // without a token. The pages hold every allocation once, in id order. A bad per_page is a
+    // 400 that says what to send.
+    let c = Cluster::start(3, "").unwrap();
+    let leader = c.wait_leader(ELECTION).unwrap();
+    let rpc: Vec<String> = (0..3).map(|i| c.rpc_address(i)).collect();
+    let fleet = SimulatedFleet::start(
+        &rpc,
+        &FleetConfig {
+            nodes: 5,
+            groups: 1,
+            ..FleetConfig::default()
+        },
+    )
+    .unwrap();
+    wait_for("5 simulated nodes registered", ELECTION, || {
+        (fleet.registered() == 5).then_some(())
+    })
+    .unwrap();
+    let job = json!({"Job": {
+        "ID": "paged", "Name": "paged", "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": 25, "Tasks": [{
+            "Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"},
+            "Resources": {"CPU": 10, "MemoryMB": 10}}]}]}});
+    let reply = c
+        .http(leader, "POST", "/v1/jobs", Some(&job.to_string()))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+    wait_for("25 allocations", ELECTION, || {
+        (get(&c, leader, "/v1/allocations").as_array()?.len() == 25).then_some(())
+    })
+    .unwrap();
+
+    let mut ids: Vec<String> = Vec::new();
+    let mut sizes = Vec::new();
+    let mut path = "/v1/allocations?per_page=10".to_string();
+    loop {
+        let r = c.http(leader, "GET", &path, None).unwrap();
+        assert!(r.is_success(), "{}", r.body);
+        let page = r.json().unwrap();
+        let page = page.as_array().unwrap();
+        sizes.push(page.len());
+        ids.extend(page.iter().map(|a| a["ID"].as_str().unwrap().to_string()));
+        match r.header("x-nomad-nexttoken") {
+            Some(token) => path = format!("/v1/allocations?per_page=10&next_token={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [10, 10, 5]);
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "every allocation once, in id order");
+
+    let bad = c
+        .http(leader, "GET", "/v1/allocations?per_page=ten", None)
+        .unwrap();
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("per_page"), "{}", bad.body);
+}
