@@ -194,7 +194,8 @@ fn peak_and_cpu(pid: u32) -> (f64, f64) {
     (hwm_kib / 1024.0, ticks / hz)
 }
 
-/// Sizes in MiB of the raft snapshot files under a server's data dir.
+/// Sizes in MiB of the raft snapshot db files under a server's data dir (the file, not the
+/// newest snapshot in it: the agent logs each snapshot's size as it builds it).
 fn snapshot_sizes(dir: &Path) -> Vec<f64> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -404,7 +405,7 @@ fn main() -> Result<()> {
                 .map(|s| format!("{s:.1} MiB"))
                 .collect();
             println!(
-                "server {i}{}: peak RSS {peak:.0} MiB, CPU {cpu:.1} s, snapshot {}",
+                "server {i}{}: peak RSS {peak:.0} MiB, CPU {cpu:.1} s, snapshot.db file {}",
                 if i == leader { " (leader)" } else { "" },
                 if snaps.is_empty() {
                     "none".into()
