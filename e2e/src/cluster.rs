@@ -583,6 +583,23 @@ impl Cluster {
         self.servers[i].log()
     }
 
+    /// The highest index server `i`'s log says raft purged its log up to (0: none yet).
+    pub fn purged_upto(&self, i: usize) -> u64 {
+        self.log(i)
+            .lines()
+            .filter(|l| l.contains("raft: log purged"))
+            .filter_map(|l| {
+                l.split("upto=")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn data_dir(&self, i: usize) -> PathBuf {
         self.servers[i].data_dir.clone()
     }

@@ -52,6 +52,20 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// The value after a bench binary's flag `name`, as a number; the error names the flag and
+/// ends with the binary's usage.
+pub fn flag_number(
+    args: &mut impl Iterator<Item = String>,
+    name: &str,
+    usage: &str,
+) -> Result<usize> {
+    let v = args
+        .next()
+        .with_context(|| format!("{name} needs a value\n{usage}"))?;
+    v.parse()
+        .with_context(|| format!("{name} {v:?} is not a number\n{usage}"))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

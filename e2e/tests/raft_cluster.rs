@@ -286,22 +286,7 @@ fn a_far_behind_follower_catches_up_by_snapshot() {
     e2e::wait_for(
         "the leader purging the entries the follower missed",
         CONVERGE,
-        || {
-            let log = c.log(leader);
-            let purged = log
-                .lines()
-                .filter(|l| l.contains("raft: log purged"))
-                .filter_map(|l| {
-                    l.split("upto=")
-                        .nth(1)?
-                        .split_whitespace()
-                        .next()?
-                        .parse::<u64>()
-                        .ok()
-                })
-                .max()?;
-            (purged >= 100).then_some(())
-        },
+        || (c.purged_upto(leader) >= 100).then_some(()),
     )
     .unwrap();
 

@@ -31,6 +31,37 @@ fn terms(c: &Cluster) -> Vec<u64> {
         .collect()
 }
 
+/// Three servers with a leader, and `nodes` simulated nodes registered with them.
+fn cluster_with_fleet(nodes: usize, groups: usize) -> (Cluster, usize, SimulatedFleet) {
+    let c = Cluster::start(3, "").unwrap();
+    let leader = c.wait_leader(ELECTION).unwrap();
+    let rpc: Vec<String> = (0..3).map(|i| c.rpc_address(i)).collect();
+    let cfg = FleetConfig {
+        nodes,
+        groups,
+        ..FleetConfig::default()
+    };
+    let fleet = SimulatedFleet::start(&rpc, &cfg).unwrap();
+    wait_for("the simulated nodes registered", ELECTION, || {
+        (fleet.registered() == nodes).then_some(())
+    })
+    .unwrap();
+    (c, leader, fleet)
+}
+
+/// Registers a service job of `count` raw_exec allocations that simulated nodes only report.
+fn register(c: &Cluster, leader: usize, id: &str, count: u64) {
+    let job = json!({"Job": {
+        "ID": id, "Name": id, "Type": "service", "Datacenters": ["dc1"],
+        "TaskGroups": [{"Name": "g", "Count": count, "Tasks": [{
+            "Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"},
+            "Resources": {"CPU": 10, "MemoryMB": 10}}]}]}});
+    let reply = c
+        .http(leader, "POST", "/v1/jobs", Some(&job.to_string()))
+        .unwrap();
+    assert!(reply.is_success(), "{}", reply.body);
+}
+
 #[test]
 fn a_huge_job_never_starves_raft_heartbeats() {
     // Scenario: 300 simulated nodes, then one job of 20,000 allocations, the largest kind of
@@ -38,37 +69,13 @@ fn a_huge_job_never_starves_raft_heartbeats() {
     // while heartbeats take their own; the followers keep hearing the leader throughout. No
     // election happens (the term never moves), no node is marked down, and every allocation
     // ends reported running.
-    let c = Cluster::start(3, "").unwrap();
-    let leader = c.wait_leader(ELECTION).unwrap();
-    let rpc: Vec<String> = (0..3).map(|i| c.rpc_address(i)).collect();
-    let fleet = SimulatedFleet::start(
-        &rpc,
-        &FleetConfig {
-            nodes: 300,
-            groups: 8,
-            ..FleetConfig::default()
-        },
-    )
-    .unwrap();
-    wait_for("300 simulated nodes registered", ELECTION, || {
-        (fleet.registered() == 300).then_some(())
-    })
-    .unwrap();
+    let (c, leader, fleet) = cluster_with_fleet(300, 8);
     let before = terms(&c);
     assert!(
         before.iter().all(|t| *t > 0 && *t == before[0]),
         "terms {before:?}"
     );
-
-    let job = json!({"Job": {
-        "ID": "huge", "Name": "huge", "Type": "service", "Datacenters": ["dc1"],
-        "TaskGroups": [{"Name": "g", "Count": 20_000, "Tasks": [{
-            "Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"},
-            "Resources": {"CPU": 10, "MemoryMB": 10}}]}]}});
-    let reply = c
-        .http(leader, "POST", "/v1/jobs", Some(&job.to_string()))
-        .unwrap();
-    assert!(reply.is_success(), "{}", reply.body);
+    register(&c, leader, "huge", 20_000);
 
     wait_for("20,000 allocations running", PLACE, || {
         let s = get(&c, leader, "/v1/job/huge/summary");
@@ -101,31 +108,8 @@ fn allocations_are_listed_in_pages_that_follow_the_next_token() {
     // stubs and `X-Nomad-NextToken`; following the token gives the next 10, then the last 5
     // without a token. The pages hold every allocation once, in id order. A bad per_page is a
     // 400 that says what to send.
-    let c = Cluster::start(3, "").unwrap();
-    let leader = c.wait_leader(ELECTION).unwrap();
-    let rpc: Vec<String> = (0..3).map(|i| c.rpc_address(i)).collect();
-    let fleet = SimulatedFleet::start(
-        &rpc,
-        &FleetConfig {
-            nodes: 5,
-            groups: 1,
-            ..FleetConfig::default()
-        },
-    )
-    .unwrap();
-    wait_for("5 simulated nodes registered", ELECTION, || {
-        (fleet.registered() == 5).then_some(())
-    })
-    .unwrap();
-    let job = json!({"Job": {
-        "ID": "paged", "Name": "paged", "Type": "service", "Datacenters": ["dc1"],
-        "TaskGroups": [{"Name": "g", "Count": 25, "Tasks": [{
-            "Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/true"},
-            "Resources": {"CPU": 10, "MemoryMB": 10}}]}]}});
-    let reply = c
-        .http(leader, "POST", "/v1/jobs", Some(&job.to_string()))
-        .unwrap();
-    assert!(reply.is_success(), "{}", reply.body);
+    let (c, leader, _fleet) = cluster_with_fleet(5, 1);
+    register(&c, leader, "paged", 25);
     wait_for("25 allocations", ELECTION, || {
         (get(&c, leader, "/v1/allocations").as_array()?.len() == 25).then_some(())
     })

@@ -259,8 +259,12 @@ impl Tables {
             self.remove_alloc_services(index, [id.as_str()]);
             self.allocs.remove(id);
             let key = (a.namespace.clone(), a.job_id.clone());
-            remove_from_alloc_index(&mut self.allocs_by_job, &key, id);
-            remove_from_alloc_index(&mut self.allocs_by_node, &a.node_id, id);
+            let take = |m: &mut super::tables::AllocsById| {
+                m.remove(id);
+                m.is_empty()
+            };
+            remove_from_index(&mut self.allocs_by_job, &key, take);
+            remove_from_index(&mut self.allocs_by_node, &a.node_id, take);
             self.touch_node_allocs(&a.node_id, index);
             n.allocs += 1;
         }
@@ -269,7 +273,7 @@ impl Tables {
                 continue;
             };
             let key = (e.namespace.clone(), e.job_id.clone());
-            remove_from_index(&mut self.evals_by_job, &key, id);
+            remove_from_index(&mut self.evals_by_job, &key, |s| without(s, id));
             n.evals += 1;
         }
         for id in &c.deployments {
@@ -281,7 +285,7 @@ impl Tables {
             }
             self.deployments.remove(id);
             let key = (d.namespace.clone(), d.job_id.clone());
-            remove_from_index(&mut self.deployments_by_job, &key, id);
+            remove_from_index(&mut self.deployments_by_job, &key, |s| without(s, id));
             n.deployments += 1;
         }
         for (id, seen_at) in &c.nodes {
@@ -319,38 +323,21 @@ impl Tables {
     }
 }
 
-/// Takes allocation `id` out of a secondary index, and the key with it once it has none left.
-fn remove_from_alloc_index<K: Ord + Clone>(
-    index: &mut imbl::OrdMap<K, super::tables::AllocsById>,
+/// Takes an entry out of the collection a secondary index holds under `key` (`remove` takes it
+/// and says whether the collection is now empty), and the key with it once nothing is left.
+fn remove_from_index<K: Ord + Clone, V: Clone>(
+    index: &mut imbl::OrdMap<K, V>,
     key: &K,
-    id: &str,
+    remove: impl FnOnce(&mut V) -> bool,
 ) {
-    let now_empty = match index.get_mut(key) {
-        Some(m) => {
-            m.remove(id);
-            m.is_empty()
-        }
-        None => false,
-    };
+    let now_empty = index.get_mut(key).is_some_and(remove);
     if now_empty {
         index.remove(key);
     }
 }
 
-/// Takes `id` out of a secondary index, and the key with it once its set is empty.
-fn remove_from_index<K: Ord + Clone>(
-    index: &mut imbl::OrdMap<K, imbl::OrdSet<String>>,
-    key: &K,
-    id: &str,
-) {
-    let now_empty = match index.get_mut(key) {
-        Some(set) => {
-            set.remove(id);
-            set.is_empty()
-        }
-        None => false,
-    };
-    if now_empty {
-        index.remove(key);
-    }
+/// Takes `id` out of `set`; true when nothing is left.
+fn without(set: &mut imbl::OrdSet<String>, id: &str) -> bool {
+    set.remove(id);
+    set.is_empty()
 }

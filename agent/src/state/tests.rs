@@ -21,6 +21,31 @@ pub(super) fn job(id: &str) -> Job {
     j
 }
 
+/// Registers `job` at `index` (no evaluation).
+fn register(t: &mut Tables, index: u64, job: Job) {
+    t.apply(
+        index,
+        &Command::JobRegister {
+            job: Box::new(job),
+            eval: None,
+            now: 0,
+        },
+    );
+}
+
+/// A plan's commit: `updated` and `placed` allocations, the job versions they run in `jobs`.
+fn plan(updated: Vec<Allocation>, placed: Vec<Allocation>, jobs: Vec<Arc<Job>>) -> Command {
+    Command::PlanApply {
+        jobs,
+        updated,
+        placed,
+        evals: vec![],
+        now: 0,
+        deployments: vec![],
+        deployment_updates: vec![],
+    }
+}
+
 fn alloc(id: &str, job_id: &str, node: &str) -> Allocation {
     Allocation {
         id: id.into(),
@@ -139,14 +164,7 @@ fn a_plan_never_rolls_back_what_the_client_reported() {
 #[test]
 fn deregister_stops_or_purges() {
     let mut t = Tables::default();
-    t.apply(
-        1,
-        &Command::JobRegister {
-            job: Box::new(job("web")),
-            eval: None,
-            now: 0,
-        },
-    );
+    register(&mut t, 1, job("web"));
     t.apply(
         2,
         &Command::JobDeregister {
@@ -189,26 +207,8 @@ fn deregister_stops_or_purges() {
 #[test]
 fn snapshot_image_round_trips() {
     let mut t = Tables::default();
-    t.apply(
-        1,
-        &Command::JobRegister {
-            job: Box::new(job("web")),
-            eval: None,
-            now: 0,
-        },
-    );
-    t.apply(
-        2,
-        &Command::PlanApply {
-            jobs: vec![],
-            updated: vec![],
-            placed: vec![alloc("a1", "web", "n1")],
-            evals: vec![],
-            now: 0,
-            deployments: vec![],
-            deployment_updates: vec![],
-        },
-    );
+    register(&mut t, 1, job("web"));
+    t.apply(2, &plan(vec![], vec![alloc("a1", "web", "n1")], vec![]));
     let bytes = rmp_serde::to_vec_named(&t.to_image()).unwrap();
     let back = Tables::from_image(rmp_serde::from_slice(&bytes).unwrap());
     assert_eq!(back.index, 2);
@@ -246,14 +246,7 @@ fn allocations_share_one_copy_of_their_job_version() {
     let mut t = Tables::default();
     let mut big = job("web");
     big.meta.insert("blob".into(), "x".repeat(20_000));
-    t.apply(
-        1,
-        &Command::JobRegister {
-            job: Box::new(big),
-            eval: None,
-            now: 0,
-        },
-    );
+    register(&mut t, 1, big);
     let v0 = t.job("default", "web").unwrap();
     let mut placed: Vec<Allocation> = (0..500)
         .map(|i| alloc(&format!("a{i:03}"), "web", "n1"))
@@ -265,18 +258,7 @@ fn allocations_share_one_copy_of_their_job_version() {
     }
     let jobs = api::alloc_jobs::detach_jobs(placed.iter_mut());
     assert_eq!(jobs.len(), 1);
-    t.apply(
-        2,
-        &Command::PlanApply {
-            jobs,
-            updated: vec![],
-            placed,
-            evals: vec![],
-            now: 0,
-            deployments: vec![],
-            deployment_updates: vec![],
-        },
-    );
+    t.apply(2, &plan(vec![], placed, jobs));
     let shares = |t: &Tables, job: &Arc<Job>| {
         t.allocs()
             .all(|a| a.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, job)))
@@ -290,32 +272,14 @@ fn allocations_share_one_copy_of_their_job_version() {
     let mut stop = (*t.alloc("a000").unwrap()).clone();
     stop.job = None;
     stop.desired_status = ALLOC_DESIRED_STOP.into();
-    t.apply(
-        3,
-        &Command::PlanApply {
-            jobs: vec![],
-            updated: vec![stop],
-            placed: vec![],
-            evals: vec![],
-            now: 0,
-            deployments: vec![],
-            deployment_updates: vec![],
-        },
-    );
+    t.apply(3, &plan(vec![stop], vec![], vec![]));
     assert!(shares(&t, &v0));
 
     // Newer versions push v0 out of the tracked versions; its allocations keep it.
     for i in 0..tables::JOB_TRACKED_VERSIONS as u64 + 2 {
         let mut j = job("web");
         j.meta.insert("build".into(), i.to_string());
-        t.apply(
-            10 + i,
-            &Command::JobRegister {
-                job: Box::new(j),
-                eval: None,
-                now: 0,
-            },
-        );
+        register(&mut t, 10 + i, j);
     }
     assert!(t.job_version("default", "web", 0).is_none());
 
@@ -345,14 +309,7 @@ fn commands_written_before_compaction_still_share_the_job() {
     // Scenario: a log written by an older agent embeds the job in every placed allocation.
     // Replaying it still leaves one copy in memory.
     let mut t = Tables::default();
-    t.apply(
-        1,
-        &Command::JobRegister {
-            job: Box::new(job("web")),
-            eval: None,
-            now: 0,
-        },
-    );
+    register(&mut t, 1, job("web"));
     let v0 = t.job("default", "web").unwrap();
     let placed = (0..10)
         .map(|i| Allocation {
@@ -360,18 +317,7 @@ fn commands_written_before_compaction_still_share_the_job() {
             ..alloc(&format!("a{i}"), "web", "n1")
         })
         .collect();
-    t.apply(
-        2,
-        &Command::PlanApply {
-            jobs: vec![],
-            updated: vec![],
-            placed,
-            evals: vec![],
-            now: 0,
-            deployments: vec![],
-            deployment_updates: vec![],
-        },
-    );
+    t.apply(2, &plan(vec![], placed, vec![]));
     assert!(t
         .allocs()
         .all(|a| a.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &v0))));

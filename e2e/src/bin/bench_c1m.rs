@@ -51,12 +51,7 @@ fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut number = |name: &str| -> Result<usize> {
-            let v = it
-                .next()
-                .with_context(|| format!("{name} needs a value\n{USAGE}"))?;
-            let n: usize = v
-                .parse()
-                .with_context(|| format!("{name} {v:?} is not a number\n{USAGE}"))?;
+            let n = e2e::flag_number(&mut it, name, USAGE)?;
             ensure!(n > 0, "{name} must be at least 1");
             Ok(n)
         };
@@ -142,31 +137,10 @@ fn counts(c: &Cluster, i: usize) -> Result<(u64, u64, u64)> {
     Ok((placed, running, lost))
 }
 
-/// The raft index a server has applied (its `nomad.raft.applied_index` gauge).
+/// The raft index a server has applied (`stats.raft.applied_index` of `/v1/agent/self`).
 fn applied_index(c: &Cluster, i: usize) -> Option<u64> {
-    let v = c.http(i, "GET", "/v1/metrics", None).ok()?.json().ok()?;
-    let g = v["Gauges"]
-        .as_array()?
-        .iter()
-        .find(|g| g["Name"] == "nomad.raft.applied_index")?;
-    g["Value"].as_f64().map(|f| f as u64)
-}
-
-/// The highest index the server's log says it purged up to.
-fn purged_upto(c: &Cluster, i: usize) -> u64 {
-    c.log(i)
-        .lines()
-        .filter(|l| l.contains("raft: log purged"))
-        .filter_map(|l| {
-            l.split("upto=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .max()
-        .unwrap_or(0)
+    let v = c.http(i, "GET", "/v1/agent/self", None).ok()?.json().ok()?;
+    v["stats"]["raft"]["applied_index"].as_str()?.parse().ok()
 }
 
 /// (peak RSS in MiB, CPU seconds) of a live process.
@@ -353,7 +327,7 @@ fn main() -> Result<()> {
                 t0.elapsed().as_secs_f64()
             );
         }
-        let compacted = killed.is_some_and(|at| purged_upto(&c, leader) > at);
+        let compacted = killed.is_some_and(|at| c.purged_upto(leader) > at);
         if killed.is_some() && restart.is_none() && (running_at.is_some() || compacted) {
             let target = applied_index(&c, leader).unwrap_or(0);
             c.restart(follower)?;

@@ -47,15 +47,7 @@ fn parse_args() -> Result<Args> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut number = |name: &str| -> Result<usize> {
-            let v = it
-                .next()
-                .with_context(|| format!("{name} needs a value\n{USAGE}"))?;
-            let n: usize = v
-                .parse()
-                .with_context(|| format!("{name} {v:?} is not a number\n{USAGE}"))?;
-            Ok(n)
-        };
+        let mut number = |name: &str| e2e::flag_number(&mut it, name, USAGE);
         match flag.as_str() {
             "--writes" => {
                 args.writes = number("--writes")?;
