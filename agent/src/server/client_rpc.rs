@@ -24,7 +24,9 @@ impl Server {
         hops: u8,
         auth: Option<NodeAuth>,
     ) -> Result<ClientReply, RpcError> {
-        let identity = authenticate(&self.state.snapshot(), &call, auth.as_ref());
+        // Read in place, not from a snapshot: a snapshot alive while raft applies makes the
+        // write copy every map node it touches.
+        let identity = self.state.read(|t| authenticate(t, &call, auth.as_ref()));
         match identity {
             Identity::Proven => {}
             Identity::NotHereYet if !self.is_leader() => {
@@ -79,7 +81,10 @@ impl Server {
         if !self.is_leader() {
             return self.forward_client(call, hops, auth).await;
         }
-        if let Err(e) = check_ownership(&self.state.snapshot(), &call, auth.as_ref()) {
+        if let Err(e) = self
+            .state
+            .read(|t| check_ownership(t, &call, auth.as_ref()))
+        {
             tracing::warn!(node = ?auth, error = %e, "client call refused");
             return Err(to_rpc(e));
         }

@@ -18,8 +18,7 @@ use tokio::sync::watch;
 
 /// The watcher looks again at least this often (progress deadlines pass without a write).
 const TICK: Duration = Duration::from_secs(1);
-/// And at most this often, however busy the state is: each look reads every allocation of
-/// every active deployment, ten thousand for a large job.
+/// And at most this often, however busy the state is.
 const MIN_GAP: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,24 +54,27 @@ struct HealthCounts {
 }
 
 fn health_counts(t: &Tables, d: &Deployment) -> HealthCounts {
-    let mut c = HealthCounts::default();
-    for a in t.allocs_for_job(&d.namespace, &d.job_id) {
-        if a.deployment_id != d.id {
-            continue;
-        }
-        let status = a.deployment_status.as_ref();
-        if status.is_some_and(|s| s.is_unhealthy()) {
-            c.verdicts.1 += 1;
-            if !c.unhealthy_groups.contains(&a.task_group) {
-                c.unhealthy_groups.push(a.task_group.clone());
-            }
-        }
-        if status.is_some_and(|s| s.is_healthy()) && !a.server_terminal() {
-            *c.healthy.entry(a.task_group.clone()).or_insert(0) += 1;
-            c.verdicts.0 += 1;
-        }
+    // Kept as allocations change (state/alloc_tally.rs): a look costs the job's groups, not its
+    // allocations.
+    let Some(tally) = t
+        .alloc_tally(&d.namespace, &d.job_id)
+        .and_then(|t| t.deployments.get(&d.id))
+    else {
+        return HealthCounts::default();
+    };
+    let count = |n: i64| usize::try_from(n).unwrap_or(0);
+    HealthCounts {
+        healthy: tally
+            .healthy_live
+            .iter()
+            .map(|(g, n)| (g.clone(), *n))
+            .collect(),
+        verdicts: (
+            count(tally.healthy_live.values().sum()),
+            count(tally.unhealthy_verdicts()),
+        ),
+        unhealthy_groups: tally.unhealthy.keys().cloned().collect(),
     }
-    c
 }
 
 /// How many of a group's canaries are live and healthy (a stopped one does not count).

@@ -2,6 +2,7 @@
 //! command carrying the evaluations it triggers, so a change and its follow-up work commit
 //! together or not at all.
 
+use super::alloc_updates::QueuedReport;
 use super::raft::RaftError;
 use super::{new_id, now_nanos, Server};
 use crate::state::{Command, Tables};
@@ -72,8 +73,8 @@ fn evals_for_node(snap: &Tables, node_id: &str, trigger: &str) -> Vec<Evaluation
 
 /// A node's allocations as a client asks for them: in full only where the client's
 /// AllocModifyIndex is not the current one. Only those are copied (with their job).
-fn split_by_known(
-    allocs: &[Arc<Allocation>],
+fn split_by_known<'a>(
+    allocs: impl Iterator<Item = &'a Arc<Allocation>>,
     known: &crate::rpc::KnownAllocs,
     index: u64,
 ) -> crate::rpc::NodeAllocs {
@@ -89,6 +90,58 @@ fn split_by_known(
         }
     }
     out
+}
+
+/// What client reports call for: evaluations (a failed allocation is replaced; a migration
+/// that landed lets a drain move on), and whether capacity was freed.
+fn report_consequences(snap: &Tables, updates: &[AllocClientUpdate]) -> (Vec<Evaluation>, bool) {
+    let mut evals: Vec<Evaluation> = Vec::new();
+    let mut freed = false;
+    for u in updates {
+        let Some(a) = snap.alloc(&u.id) else { continue };
+        let becomes_terminal = !a.client_terminal()
+            && matches!(
+                u.client_status.as_str(),
+                ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
+            );
+        freed |= becomes_terminal;
+        // A migration's replacement started, or was judged healthy: the drain may move the
+        // group's next ones.
+        let started =
+            u.client_status == ALLOC_CLIENT_RUNNING && a.client_status != ALLOC_CLIENT_RUNNING;
+        let judged = a
+            .deployment_status
+            .as_ref()
+            .is_none_or(|d| d.healthy.is_none())
+            && u.deployment_status.as_ref().is_some_and(|d| d.is_healthy());
+        let migration_landed = (started || judged)
+            && !a.previous_allocation.is_empty()
+            && snap
+                .allocs_for_job(&a.namespace, &a.job_id)
+                .iter()
+                .any(|o| !o.terminal() && snap.node(&o.node_id).is_some_and(|n| n.drain));
+        if migration_landed
+            && !evals
+                .iter()
+                .any(|e| e.job_id == a.job_id && e.namespace == a.namespace)
+        {
+            if let Some(job) = snap.job(&a.namespace, &a.job_id) {
+                evals.push(new_eval(&job, TRIGGER_NODE_DRAIN));
+            }
+        }
+        if becomes_terminal
+            && u.client_status == ALLOC_CLIENT_FAILED
+            && !a.server_terminal()
+            && !evals
+                .iter()
+                .any(|e| e.job_id == a.job_id && e.namespace == a.namespace)
+        {
+            if let Some(job) = snap.job(&a.namespace, &a.job_id) {
+                evals.push(new_eval(&job, TRIGGER_ALLOC_FAILURE));
+            }
+        }
+    }
+    (evals, freed)
 }
 
 /// Each driver's (detected, healthy).
@@ -290,12 +343,12 @@ impl Server {
     }
 
     pub async fn node_heartbeat(&self, node_id: &str) -> Result<Duration, ServerError> {
-        let snap = self.state.snapshot();
-        let Some(node) = snap.node(node_id) else {
+        let Some(ready) = self
+            .state
+            .read(|t| t.node(node_id).map(|n| n.status == NODE_STATUS_READY))
+        else {
             return Err(ServerError::UnknownNode(node_id.into()));
         };
-        let ready = node.status == NODE_STATUS_READY;
-        drop(snap);
         if !ready {
             self.set_node_status(node_id, NODE_STATUS_READY).await?;
         }
@@ -410,77 +463,25 @@ impl Server {
         wait: Duration,
         known: &crate::rpc::KnownAllocs,
     ) -> Result<crate::rpc::NodeAllocs, ServerError> {
-        let snap = self.state.wait_node_allocs(node_id, min_index, wait).await;
-        let allocs = snap.allocs_for_node(node_id);
-        let index = snap.node_allocs_index(node_id).max(1);
-        Ok(split_by_known(&allocs, known, index))
+        self.state.wait_node_allocs(node_id, min_index, wait).await;
+        Ok(self.state.read(|t| {
+            let index = t.node_allocs_index(node_id).max(1);
+            split_by_known(t.allocs_by_node(node_id), known, index)
+        }))
     }
 
     /// Client reports. A newly failed allocation triggers an evaluation so it is rescheduled;
     /// a finished one frees capacity for blocked evaluations.
     pub async fn update_allocs(&self, updates: Vec<AllocClientUpdate>) -> Result<u64, ServerError> {
-        let snap = self.state.snapshot();
-        let mut evals: Vec<Evaluation> = Vec::new();
-        let mut freed = false;
-        for u in &updates {
-            let Some(a) = snap.alloc(&u.id) else { continue };
-            let becomes_terminal = !a.client_terminal()
-                && matches!(
-                    u.client_status.as_str(),
-                    ALLOC_CLIENT_COMPLETE | ALLOC_CLIENT_FAILED | ALLOC_CLIENT_LOST
-                );
-            freed |= becomes_terminal;
-            // A migration's replacement started, or was judged healthy: the drain may move the
-            // group's next ones.
-            let started =
-                u.client_status == ALLOC_CLIENT_RUNNING && a.client_status != ALLOC_CLIENT_RUNNING;
-            let judged = a
-                .deployment_status
-                .as_ref()
-                .is_none_or(|d| d.healthy.is_none())
-                && u.deployment_status.as_ref().is_some_and(|d| d.is_healthy());
-            let migration_landed = (started || judged)
-                && !a.previous_allocation.is_empty()
-                && snap
-                    .allocs_for_job(&a.namespace, &a.job_id)
-                    .iter()
-                    .any(|o| !o.terminal() && snap.node(&o.node_id).is_some_and(|n| n.drain));
-            if migration_landed
-                && !evals
-                    .iter()
-                    .any(|e| e.job_id == a.job_id && e.namespace == a.namespace)
-            {
-                if let Some(job) = snap.job(&a.namespace, &a.job_id) {
-                    evals.push(new_eval(&job, TRIGGER_NODE_DRAIN));
-                }
-            }
-            if becomes_terminal
-                && u.client_status == ALLOC_CLIENT_FAILED
-                && !a.server_terminal()
-                && !evals
-                    .iter()
-                    .any(|e| e.job_id == a.job_id && e.namespace == a.namespace)
-            {
-                if let Some(job) = snap.job(&a.namespace, &a.job_id) {
-                    evals.push(new_eval(&job, TRIGGER_ALLOC_FAILURE));
-                }
-            }
-        }
-        drop(snap);
-        let (index, res) = self
-            .raft
-            .apply(Command::AllocClientUpdate {
-                updates,
-                evals,
-                now: now_nanos(),
-            })
-            .await
-            .map_err(ServerError::Raft)?;
-        self.enqueue_evals(&res.evals);
-        if freed {
-            self.unblock(index).await;
-        }
-        Ok(index)
+        // Read in place: thousands of clients report, and a snapshot alive while raft applies
+        // makes the write copy what it touches.
+        let (evals, freed) = self.state.read(|snap| report_consequences(snap, &updates));
+        self.commit_alloc_report(QueuedReport {
+            updates,
+            evals,
+            freed,
+        })
+        .await
     }
 
     /// `alloc stop`: the allocation is stopped and the scheduler places its replacement.
@@ -547,7 +548,7 @@ mod split_tests {
             alloc_modify_index: 20,
             ..Default::default()
         }));
-        let first = split_by_known(&allocs, &Default::default(), 20);
+        let first = split_by_known(allocs.iter(), &Default::default(), 20);
         assert_eq!((first.changed.len(), first.unchanged.len()), (1001, 0));
         let known: crate::rpc::KnownAllocs = first
             .changed
@@ -559,7 +560,7 @@ mod split_tests {
         stopped.desired_status = ALLOC_DESIRED_STOP.into();
         stopped.alloc_modify_index = 30;
         allocs[1000] = Arc::new(stopped);
-        let next = split_by_known(&allocs, &known, 30);
+        let next = split_by_known(allocs.iter(), &known, 30);
         assert_eq!(next.changed.len(), 1, "only the stopped allocation is sent");
         assert_eq!(next.changed[0].id, "web");
         assert_eq!(next.unchanged.len(), 1000);

@@ -16,6 +16,7 @@ mod local_rpc;
 mod node_identity;
 mod plan;
 pub use plan::dry_run as plan_dry_run;
+mod alloc_updates;
 mod plan_applier;
 pub mod raft;
 mod rpc_handler;
@@ -80,6 +81,8 @@ pub struct Server {
     /// Held by whoever applies the next batch of queued plans.
     plan_lock: tokio::sync::Mutex<()>,
     plan_queue: plan_applier::PlanQueue,
+    /// Clients' allocation reports waiting to be committed together.
+    alloc_updates: alloc_updates::AllocUpdateQueue,
     /// Servers that said hello while the cluster forms, by raft id.
     discovered: Mutex<BTreeMap<u64, ServerInfo>>,
     /// Runs public API requests that other servers relay to this one.
@@ -117,6 +120,7 @@ impl Server {
             blocked: BlockedEvals::default(),
             plan_lock: tokio::sync::Mutex::new(()),
             plan_queue: Default::default(),
+            alloc_updates: Default::default(),
             discovered: Mutex::new(BTreeMap::new()),
             http_relay: OnceLock::new(),
             shutdown,

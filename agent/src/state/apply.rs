@@ -109,7 +109,7 @@ impl Tables {
                 for a in updated {
                     let mut a = a.clone();
                     self.give_plan_alloc_its_job(&mut a, &jobs);
-                    if let Some(existing) = self.allocs.get(&a.id) {
+                    if let Some(existing) = self.allocs.get(a.id.as_str()) {
                         a.create_index = existing.create_index;
                         a.create_time = existing.create_time;
                         // The client owns these and may have reported since the scheduler's
@@ -154,7 +154,7 @@ impl Tables {
                 now,
             } => {
                 for u in updates {
-                    let Some(existing) = self.allocs.get(&u.id).cloned() else {
+                    let Some(existing) = self.allocs.get(u.id.as_str()).cloned() else {
                         continue;
                     };
                     let mut a = (*existing).clone();
@@ -199,7 +199,7 @@ impl Tables {
                 eval,
                 now,
             } => {
-                let Some(existing) = self.allocs.get(alloc_id).cloned() else {
+                let Some(existing) = self.allocs.get(alloc_id.as_str()).cloned() else {
                     return ApplyResult {
                         error: Some(format!("allocation {alloc_id} not found")),
                         ..Default::default()
@@ -354,7 +354,7 @@ impl Tables {
         }
         a.job = self
             .allocs
-            .get(&a.id)
+            .get(a.id.as_str())
             .filter(|old| old.job_version == a.job_version)
             .and_then(|old| old.job.clone())
             .or_else(|| jobs.get(a).cloned())

@@ -185,7 +185,7 @@ impl Tables {
             .flat_map(|(_, g)| g.placed_canaries.iter().cloned())
             .collect();
         for alloc_id in promoted {
-            let Some(existing) = self.allocs.get(&alloc_id).cloned() else {
+            let Some(existing) = self.allocs.get(alloc_id.as_str()).cloned() else {
                 continue;
             };
             let mut a = (*existing).clone();

@@ -250,21 +250,26 @@ impl Tables {
             n.jobs += 1;
         }
         for id in &c.allocs {
-            let Some(a) = self.allocs.get(id).cloned() else {
+            let Some(a) = self.allocs.get(id.as_str()).cloned() else {
                 continue;
             };
             if !a.terminal() {
                 continue;
             }
             self.remove_alloc_services(index, [id.as_str()]);
-            self.allocs.remove(id);
+            self.allocs.remove(id.as_str());
             let key = (a.namespace.clone(), a.job_id.clone());
             let take = |m: &mut super::tables::AllocsById| {
-                m.remove(id);
+                m.remove(id.as_str());
                 m.is_empty()
             };
+            remove_from_index(&mut self.alloc_tallies, &key, |t| {
+                let t = std::sync::Arc::make_mut(t);
+                t.count(&a, -1);
+                t.is_empty()
+            });
             remove_from_index(&mut self.allocs_by_job, &key, take);
-            remove_from_index(&mut self.allocs_by_node, &a.node_id, take);
+            remove_from_index(&mut self.allocs_by_node, a.node_id.as_str(), take);
             self.touch_node_allocs(&a.node_id, index);
             n.allocs += 1;
         }
@@ -325,11 +330,15 @@ impl Tables {
 
 /// Takes an entry out of the collection a secondary index holds under `key` (`remove` takes it
 /// and says whether the collection is now empty), and the key with it once nothing is left.
-fn remove_from_index<K: Ord + Clone, V: Clone>(
+fn remove_from_index<K, Q, V>(
     index: &mut imbl::OrdMap<K, V>,
-    key: &K,
+    key: &Q,
     remove: impl FnOnce(&mut V) -> bool,
-) {
+) where
+    K: Ord + Clone + std::borrow::Borrow<Q>,
+    Q: Ord + ?Sized,
+    V: Clone,
+{
     let now_empty = index.get_mut(key).is_some_and(remove);
     if now_empty {
         index.remove(key);

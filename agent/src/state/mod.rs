@@ -3,6 +3,7 @@
 //! blocking queries.
 
 pub mod acl;
+mod alloc_tally;
 mod apply;
 mod command;
 mod deployments;
@@ -10,6 +11,7 @@ pub mod events;
 mod gc;
 #[cfg(test)]
 mod gc_tests;
+mod id_key;
 mod node_watch;
 mod services;
 #[cfg(test)]
@@ -121,10 +123,11 @@ impl StateStore {
     pub async fn wait_past(&self, table: Table, index: u64, wait: Duration) -> Tables {
         let deadline = tokio::time::Instant::now() + wait;
         let mut rx = self.index_tx.subscribe();
+        // The index is looked at without a snapshot: a query that held one while it waited
+        // would pin that version of every table, and make each write copy what it touches.
         loop {
-            let snap = self.snapshot();
-            if snap.table_index(table) > index {
-                return snap;
+            if self.read(|t| t.table_index(table)) > index {
+                return self.snapshot();
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => continue,
@@ -134,20 +137,17 @@ impl StateStore {
     }
 
     /// A client's allocation query: waits until the allocations of `node_id` change past
-    /// `min_index` (see [`Tables::node_allocs_index`]) or `wait` elapses, then returns a
-    /// snapshot. Only changes to this node's allocations wake it. A `min_index` of 0 returns at
-    /// once.
-    pub async fn wait_node_allocs(&self, node_id: &str, min_index: u64, wait: Duration) -> Tables {
+    /// `min_index` (see [`Tables::node_allocs_index`]) or `wait` elapses. Only changes to this
+    /// node's allocations wake it. A `min_index` of 0 returns at once. The caller reads the
+    /// allocations with [`Self::read`]: thousands of clients wait at once, and their answers
+    /// need no snapshot.
+    pub async fn wait_node_allocs(&self, node_id: &str, min_index: u64, wait: Duration) {
         let deadline = tokio::time::Instant::now() + wait;
         let mut rx = self.node_watches.subscribe(node_id);
-        loop {
-            let snap = self.snapshot();
-            if min_index == 0 || snap.node_allocs_index(node_id) > min_index {
-                return snap;
-            }
+        while min_index != 0 && self.read(|t| t.node_allocs_index(node_id)) <= min_index {
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => continue,
-                _ => return self.snapshot(),
+                _ => return,
             }
         }
     }

@@ -1,5 +1,5 @@
-//! Derived views: a job's summary (allocations per state per group) and its status. Computed from
-//! the tables on read, so they can never drift from the allocations they describe.
+//! Derived views: a job's summary (allocations per state per group) and its status, read from
+//! the counts kept over each job's allocations (alloc_tally.rs).
 
 use super::tables::Tables;
 use api::*;
@@ -12,16 +12,18 @@ impl Tables {
             .iter()
             .map(|g| (g.name.clone(), TaskGroupSummary::default()))
             .collect();
-        for a in self.allocs_for_job(&job.namespace, &job.id) {
-            let s = summary.entry(a.task_group.clone()).or_default();
-            match a.client_status.as_str() {
-                ALLOC_CLIENT_PENDING if !a.server_terminal() => s.starting += 1,
-                ALLOC_CLIENT_RUNNING => s.running += 1,
-                ALLOC_CLIENT_COMPLETE => s.complete += 1,
-                ALLOC_CLIENT_FAILED => s.failed += 1,
-                ALLOC_CLIENT_LOST => s.lost += 1,
-                _ => {}
-            }
+        let groups = self
+            .alloc_tally(&job.namespace, &job.id)
+            .map(|t| &t.groups)
+            .into_iter()
+            .flatten();
+        for (name, g) in groups {
+            let s = summary.entry(name.clone()).or_default();
+            s.starting = g.starting;
+            s.running = g.running;
+            s.complete = g.complete;
+            s.failed = g.failed;
+            s.lost = g.lost;
         }
         // Queued: what the newest evaluation of the job could not place yet.
         if let Some(eval) = self
@@ -49,8 +51,8 @@ impl Tables {
     /// Nomad's job status: "pending" until something runs, "running" while any allocation or
     /// evaluation is live, "dead" once the job is stopped or everything finished.
     pub fn job_status(&self, job: &Job) -> &'static str {
-        let allocs = self.allocs_for_job(&job.namespace, &job.id);
-        let live_alloc = allocs.iter().any(|a| !a.terminal());
+        let tally = self.alloc_tally(&job.namespace, &job.id);
+        let live_alloc = tally.is_some_and(|t| t.live > 0);
         if job.stop {
             return if live_alloc {
                 JOB_STATUS_RUNNING
@@ -65,7 +67,7 @@ impl Tables {
             .evals_for_job(&job.namespace, &job.id)
             .iter()
             .any(|e| !e.terminal());
-        if pending_eval || allocs.is_empty() {
+        if pending_eval || tally.is_none_or(|t| t.is_empty()) {
             return JOB_STATUS_PENDING;
         }
         // Every allocation finished and nothing is queued.

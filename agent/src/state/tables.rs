@@ -1,7 +1,9 @@
 //! The in-memory tables. Persistent maps (imbl) share structure, so cloning `Tables` is the
 //! point-in-time snapshot schedulers and blocking queries read from.
 
+use super::alloc_tally::JobTally;
 use super::events::Change;
+use super::id_key::IdKey;
 use api::alloc_jobs::same_version;
 use api::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use imbl::{OrdMap, OrdSet};
@@ -13,7 +15,7 @@ use std::sync::Arc;
 pub type JobKey = (String, String);
 
 /// Allocations by id: a secondary index of [`Tables`].
-pub type AllocsById = OrdMap<String, Arc<Allocation>>;
+pub type AllocsById = OrdMap<IdKey, Arc<Allocation>>;
 
 /// Nomad keeps this many old versions of a job.
 pub const JOB_TRACKED_VERSIONS: usize = 6;
@@ -37,14 +39,16 @@ pub struct Tables {
     /// (namespace, id) -> version -> job
     pub(crate) job_versions: OrdMap<JobKey, OrdMap<u64, Arc<Job>>>,
     pub(crate) nodes: OrdMap<String, Arc<Node>>,
-    pub(crate) allocs: OrdMap<String, Arc<Allocation>>,
+    pub(crate) allocs: OrdMap<IdKey, Arc<Allocation>>,
     /// The allocations of each job and of each node, by id. They hold the allocations
     /// themselves, not ids: a job's ten thousand allocations are read without ten thousand
     /// lookups in `allocs` (summaries, the deployment watcher and the scheduler read them often).
     pub(crate) allocs_by_job: OrdMap<JobKey, AllocsById>,
-    pub(crate) allocs_by_node: OrdMap<String, AllocsById>,
+    pub(crate) allocs_by_node: OrdMap<IdKey, AllocsById>,
+    /// Counts over each job's allocations (see alloc_tally.rs).
+    pub(crate) alloc_tallies: OrdMap<JobKey, Arc<JobTally>>,
     /// Node id -> index of the last change to its allocations (see `node_allocs_index`).
-    pub(crate) alloc_index_by_node: OrdMap<String, u64>,
+    pub(crate) alloc_index_by_node: OrdMap<IdKey, u64>,
     pub(crate) evals: OrdMap<String, Arc<Evaluation>>,
     pub(crate) evals_by_job: OrdMap<JobKey, OrdSet<String>>,
     /// The service catalog: registration id -> registration (see services.rs).
@@ -129,7 +133,14 @@ impl Tables {
 
     /// Allocations in id order, from the first whose id is at least `start`.
     pub fn allocs_from<'a>(&'a self, start: &str) -> impl Iterator<Item = &'a Arc<Allocation>> {
-        self.allocs.range(start.to_string()..).map(|(_, a)| a)
+        self.allocs.range(IdKey::new(start)..).map(|(_, a)| a)
+    }
+
+    /// Counts over a job's allocations (none when it has none).
+    pub fn alloc_tally(&self, ns: &str, job: &str) -> Option<&JobTally> {
+        self.alloc_tallies
+            .get(&(ns.to_string(), job.to_string()))
+            .map(|t| &**t)
     }
 
     pub fn allocs_for_job(&self, ns: &str, job: &str) -> Vec<Arc<Allocation>> {
@@ -139,19 +150,25 @@ impl Tables {
             .unwrap_or_default()
     }
 
-    /// The index of the last change to the allocations of `node`: one placed, updated or
-    /// garbage-collected there. A client's allocation query waits on it.
+    /// The index of the last change the servers made to the allocations of `node`: one placed,
+    /// stopped, promoted or garbage-collected there. A client's allocation query waits on it.
     pub fn node_allocs_index(&self, node: &str) -> u64 {
         self.alloc_index_by_node.get(node).copied().unwrap_or(0)
     }
 
     pub(crate) fn touch_node_allocs(&mut self, node: &str, index: u64) {
-        let at = self
-            .alloc_index_by_node
-            .entry(node.to_string())
-            .or_default();
-        *at = (*at).max(index);
-        self.alloc_nodes_touched.push(node.to_string());
+        if self.node_allocs_index(node) < index {
+            self.alloc_index_by_node.insert(IdKey::new(node), index);
+            self.alloc_nodes_touched.push(node.to_string());
+        }
+    }
+
+    /// The allocations of `node`, without collecting them.
+    pub fn allocs_by_node<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Arc<Allocation>> {
+        self.allocs_by_node
+            .get(node)
+            .into_iter()
+            .flat_map(|m| m.values())
     }
 
     pub fn allocs_for_node(&self, node: &str) -> Vec<Arc<Allocation>> {
@@ -192,12 +209,19 @@ impl Tables {
                 alloc.job = Some(shared);
             }
         }
-        self.touch_node_allocs(&alloc.node_id, alloc.modify_index);
+        // What the servers decided (placed, stopped, promoted) is news to the node; its own
+        // reports, which leave `alloc_modify_index` alone, are not, and do not wake its query.
+        self.touch_node_allocs(&alloc.node_id, alloc.alloc_modify_index);
         let key = (alloc.namespace.clone(), alloc.job_id.clone());
         self.share_with_siblings(&key, &mut alloc);
-        let node = alloc.node_id.clone();
-        let id = alloc.id.clone();
+        let node = IdKey::new(&alloc.node_id);
+        let id = IdKey::new(&alloc.id);
         let alloc = Arc::new(alloc);
+        let tally = Arc::make_mut(self.alloc_tallies.entry(key.clone()).or_default());
+        if let Some(old) = self.allocs.get(id.as_str()) {
+            tally.count(old, -1);
+        }
+        tally.count(&alloc, 1);
         self.allocs_by_job
             .entry(key)
             .or_default()
@@ -218,9 +242,9 @@ impl Tables {
             return;
         };
         let near = siblings
-            .get_prev(&alloc.id)
+            .get_prev(alloc.id.as_str())
             .into_iter()
-            .chain(siblings.get_next(&alloc.id));
+            .chain(siblings.get_next(alloc.id.as_str()));
         for (_, s) in near {
             let (mine, theirs) = (&alloc.allocated_resources, &s.allocated_resources);
             if !Arc::ptr_eq(mine, theirs) && mine == theirs {

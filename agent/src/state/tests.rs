@@ -322,3 +322,102 @@ fn commands_written_before_compaction_still_share_the_job() {
         .allocs()
         .all(|a| a.job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &v0))));
 }
+
+#[test]
+fn job_tallies_kept_along_the_way_match_a_recount_and_answer_summary_and_status() {
+    // Scenario: four allocations of one job are placed, report running, healthy, unhealthy and
+    // failed, one is stopped, and the finished ones are collected; after every step the tally
+    // kept by the writes equals one counted afresh from the allocations, and the job's summary
+    // and status read from it.
+    fn recount(t: &Tables) -> OrdMapOfTallies {
+        let mut out = std::collections::BTreeMap::new();
+        for a in t.allocs() {
+            let key = (a.namespace.clone(), a.job_id.clone());
+            out.entry(key)
+                .or_insert_with(alloc_tally::JobTally::default)
+                .count(a, 1);
+        }
+        out
+    }
+    type OrdMapOfTallies = std::collections::BTreeMap<JobKey, alloc_tally::JobTally>;
+    fn kept(t: &Tables) -> OrdMapOfTallies {
+        t.alloc_tallies
+            .iter()
+            .map(|(k, v)| (k.clone(), (**v).clone()))
+            .collect()
+    }
+    let mut t = Tables::default();
+    register(&mut t, 1, job("web"));
+    let j = t.job("default", "web").unwrap();
+    let placed: Vec<Allocation> = (0..4)
+        .map(|i| Allocation {
+            deployment_id: "d1".into(),
+            ..alloc(&format!("a{i}"), "web", "n1")
+        })
+        .collect();
+    t.apply(2, &plan(vec![], placed, vec![j]));
+    assert_eq!(kept(&t), recount(&t));
+    assert_eq!(
+        t.job_summary(&t.job("default", "web").unwrap()).summary["g"].starting,
+        4
+    );
+    let report = |id: &str, status: &str, healthy: Option<bool>| AllocClientUpdate {
+        id: id.into(),
+        client_status: status.into(),
+        deployment_status: healthy.map(|h| AllocDeploymentStatus {
+            healthy: Some(h),
+            ..Default::default()
+        }),
+        deployment_id: "d1".into(),
+        ..Default::default()
+    };
+    t.apply(
+        3,
+        &Command::AllocClientUpdate {
+            updates: vec![
+                report("a0", ALLOC_CLIENT_RUNNING, Some(true)),
+                report("a1", ALLOC_CLIENT_RUNNING, Some(true)),
+                report("a2", ALLOC_CLIENT_RUNNING, Some(false)),
+                report("a3", ALLOC_CLIENT_FAILED, None),
+            ],
+            evals: vec![],
+            now: 3,
+        },
+    );
+    assert_eq!(kept(&t), recount(&t));
+    let web = t.alloc_tally("default", "web").unwrap();
+    assert_eq!((web.total, web.live), (4, 3));
+    assert_eq!(web.deployments["d1"].healthy_live["g"], 2);
+    assert_eq!(web.deployments["d1"].unhealthy_verdicts(), 1);
+    let s = t.job_summary(&t.job("default", "web").unwrap());
+    assert_eq!((s.summary["g"].running, s.summary["g"].failed), (3, 1));
+    // The operator stops a healthy one: it no longer counts as live and healthy.
+    t.apply(
+        4,
+        &Command::AllocStop {
+            alloc_id: "a0".into(),
+            eval: Box::default(),
+            now: 4,
+        },
+    );
+    assert_eq!(kept(&t), recount(&t));
+    assert_eq!(
+        t.alloc_tally("default", "web").unwrap().deployments["d1"].healthy_live["g"],
+        1
+    );
+    t.apply(
+        5,
+        &Command::GarbageCollect {
+            collect: GcCandidates {
+                allocs: vec!["a0".into(), "a3".into()],
+                ..Default::default()
+            },
+        },
+    );
+    assert_eq!(kept(&t), recount(&t));
+    assert_eq!(t.alloc_tally("default", "web").unwrap().total, 2);
+    assert_eq!(
+        t.job_status(&t.job("default", "web").unwrap()),
+        JOB_STATUS_RUNNING
+    );
+}

@@ -21,6 +21,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// The agent's allocator: the simulated fleet's decoding and bookkeeping take a good share of
+/// the two cores the servers also need, and glibc's malloc made that share larger.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const USAGE: &str = "usage: bench_c1m [--nodes N] [--allocs M] [--jobs J] [--writers W] \
                      [--no-restart] [--full-list] [--keep-logs DIR]";
 const ELECTION: Duration = Duration::from_secs(60);

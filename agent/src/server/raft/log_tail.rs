@@ -1,7 +1,7 @@
 //! The newest log entries, in memory.
 //!
-//! The tail holds a contiguous run of the newest entries `[start, end)`, at most [`KEEP`] of them,
-//! which replication and the state machine read right after they were appended; they find them
+//! The tail holds a contiguous run of the newest entries `[start, end)`, at most [`KEEP`] of them
+//! and about [`KEEP_BYTES`] of commands (a plan of a thousand placements is a megabyte), which replication and the state machine read right after they were appended; they find them
 //! here without a db transaction or a decode. The store writes every entry to redb before it
 //! enters the tail, so an entry may leave it at any time. Entries below `start` are read from
 //! redb; nothing at or above `end` exists, and nothing at or below the last purged index.
@@ -12,10 +12,23 @@ use std::collections::VecDeque;
 
 /// Entries kept in memory for readers.
 pub const KEEP: usize = 512;
+/// Commands kept in memory, by their encoded size before compression. The newest entry stays
+/// whatever its size.
+pub const KEEP_BYTES: usize = 32 << 20;
+
+/// What an entry costs the tail.
+fn entry_bytes(e: &Entry) -> usize {
+    match &e.payload {
+        openraft::EntryPayload::Normal(p) => p.plain_len(),
+        _ => 0,
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct LogTail {
     entries: VecDeque<Entry>,
+    /// The sum of `entry_bytes` over `entries`.
+    bytes: usize,
     /// Index of `entries[0]`, or where the next append goes when there are none.
     start: u64,
     last_purged: Option<LogId>,
@@ -35,6 +48,7 @@ impl LogTail {
         let after_purged = last_purged.as_ref().map_or(0, |l| l.index() + 1);
         LogTail {
             entries: VecDeque::new(),
+            bytes: 0,
             start: last_stored.map_or(0, |i| i + 1).max(after_purged),
             last_purged,
         }
@@ -81,21 +95,32 @@ impl LogTail {
         } else {
             self.truncate(first);
         }
+        self.bytes += entries.iter().map(entry_bytes).sum::<usize>();
         self.entries.extend(entries.iter().cloned());
-        while self.entries.len() > KEEP {
-            self.entries.pop_front();
+        while self.entries.len() > KEEP || (self.bytes > KEEP_BYTES && self.entries.len() > 1) {
+            self.pop_front();
             self.start += 1;
         }
         Ok(())
     }
 
+    fn pop_front(&mut self) {
+        if let Some(e) = self.entries.pop_front() {
+            self.bytes -= entry_bytes(&e);
+        }
+    }
+
     /// Drops every entry at or above `from`.
     pub fn truncate(&mut self, from: u64) {
+        let keep = from.saturating_sub(self.start) as usize;
+        for e in self.entries.range(keep.min(self.entries.len())..) {
+            self.bytes -= entry_bytes(e);
+        }
         if from <= self.start {
             self.entries.clear();
             self.start = from;
         } else {
-            self.entries.truncate((from - self.start) as usize);
+            self.entries.truncate(keep);
         }
     }
 
@@ -103,7 +128,7 @@ impl LogTail {
     pub fn purge(&mut self, upto: LogId) {
         let after = upto.index() + 1;
         while self.entries.front().is_some_and(|e| e.index() < after) {
-            self.entries.pop_front();
+            self.pop_front();
         }
         self.start = self.start.max(after);
         self.last_purged = Some(upto);
@@ -193,6 +218,41 @@ mod tests {
         assert_eq!(t.start(), n - KEEP as u64);
         assert_eq!(t.plan_read(0, n).from_db, 0..t.start());
         assert_eq!(t.plan_read(0, n).from_tail.len(), KEEP);
+    }
+
+    #[test]
+    fn big_commands_leave_memory_sooner_but_the_newest_always_stays() {
+        // Scenario: commands of about 2 MB each (counted by their size before compression);
+        // the tail keeps as many as fit in KEEP_BYTES, and a single command over the limit
+        // still stays as the newest entry.
+        let big = |i: u64, mb: usize| {
+            let noise: String = (0..mb << 20)
+                .map(|n| char::from(b'a' + ((n as u64 * 7919 + i) % 26) as u8))
+                .collect();
+            let cmd = crate::state::Command::AllocStop {
+                alloc_id: noise,
+                eval: Box::default(),
+                now: 0,
+            };
+            let payload = super::super::payload::LogPayload::encode(cmd).expect("encode");
+            Entry::new_normal(id(i), payload)
+        };
+        let mut t = LogTail::open(None, None);
+        for i in 0..20 {
+            t.append(&[big(i, 2)]).unwrap();
+        }
+        let one = t.bytes / t.entries.len();
+        assert!(
+            t.bytes <= KEEP_BYTES && t.bytes + one > KEEP_BYTES,
+            "{} kept",
+            t.bytes
+        );
+        assert_eq!(t.end(), 20);
+        assert!(t.start() > 0);
+        t.append(&[big(20, 40)]).unwrap();
+        assert_eq!((t.start(), t.end()), (20, 21));
+        t.truncate(20);
+        assert_eq!(t.bytes, 0);
     }
 
     #[test]

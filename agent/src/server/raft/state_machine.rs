@@ -95,23 +95,31 @@ impl StateMachine {
     }
 }
 
-/// Marks snapshot data compressed with LZ4; data without it is plain MessagePack, as earlier
-/// versions wrote it.
+/// Marks snapshot data compressed with LZ4 as one block, as an earlier version wrote it; data
+/// with neither mark is plain MessagePack, as the first versions wrote it.
 const LZ4_MAGIC: &[u8; 4] = b"NRZ4";
+/// Marks snapshot data written as an LZ4 frame (a stream of blocks).
+const LZ4_FRAME_MAGIC: &[u8; 4] = b"NRF4";
 
 /// The tables as snapshot data: MessagePack with field names (the api types skip empty fields, so
-/// positional encoding cannot decode them), then LZ4. The names repeat in every object and
-/// compress about tenfold, and a snapshot written is a snapshot that other writes to the same
-/// disk (the log's fsyncs) wait behind.
+/// positional encoding cannot decode them), compressed with LZ4 as it is encoded. The names
+/// repeat in every object and compress about tenfold, and a snapshot written is a snapshot that
+/// other writes to the same disk (the log's fsyncs) wait behind. Streaming through the frame
+/// encoder means the plain encoding (over a gigabyte at a million allocations) is never held in
+/// memory whole.
 fn encode_image(tables: &Tables) -> io::Result<Vec<u8>> {
-    let plain = rmp_serde::to_vec_named(&tables.to_image()).map_err(io_err)?;
-    let mut out = Vec::with_capacity(LZ4_MAGIC.len() + plain.len() / 4);
-    out.extend_from_slice(LZ4_MAGIC);
-    out.extend_from_slice(&lz4_flex::compress_prepend_size(&plain));
-    Ok(out)
+    let mut out = Vec::new();
+    out.extend_from_slice(LZ4_FRAME_MAGIC);
+    let mut encoder = lz4_flex::frame::FrameEncoder::new(out);
+    rmp_serde::encode::write_named(&mut encoder, &tables.to_image()).map_err(io_err)?;
+    encoder.finish().map_err(io_err)
 }
 
 fn decode_image(data: &[u8]) -> io::Result<TablesImage> {
+    if let Some(frame) = data.strip_prefix(LZ4_FRAME_MAGIC) {
+        let decoder = lz4_flex::frame::FrameDecoder::new(frame);
+        return rmp_serde::from_read(decoder).map_err(decode_err);
+    }
     match data.strip_prefix(LZ4_MAGIC) {
         Some(compressed) => {
             let plain = lz4_flex::decompress_size_prepended(compressed).map_err(decode_err)?;
@@ -305,7 +313,7 @@ mod tests {
         let tables = tables_with_jobs(200);
         let data = encode_image(&tables).unwrap();
         let plain = rmp_serde::to_vec_named(&tables.to_image()).unwrap();
-        assert!(data.starts_with(LZ4_MAGIC));
+        assert!(data.starts_with(LZ4_FRAME_MAGIC));
         assert!(
             data.len() * 4 < plain.len(),
             "{} vs {}",
@@ -325,5 +333,16 @@ mod tests {
         let back = Tables::from_image(decode_image(&plain).unwrap());
         assert_eq!(back.jobs().count(), 3);
         assert!(decode_image(b"NRZ4 not lz4").is_err());
+        assert!(decode_image(b"NRF4 not a frame").is_err());
+    }
+
+    #[test]
+    fn block_compressed_snapshot_data_from_the_previous_version_still_decodes() {
+        let tables = tables_with_jobs(3);
+        let plain = rmp_serde::to_vec_named(&tables.to_image()).unwrap();
+        let mut data = LZ4_MAGIC.to_vec();
+        data.extend_from_slice(&lz4_flex::compress_prepend_size(&plain));
+        let back = Tables::from_image(decode_image(&data).unwrap());
+        assert_eq!(back.jobs().count(), 3);
     }
 }
