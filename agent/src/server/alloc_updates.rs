@@ -126,3 +126,37 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(updates: usize) -> Waiting {
+        let (reply, _) = oneshot::channel();
+        Waiting {
+            report: QueuedReport {
+                updates: vec![AllocClientUpdate::default(); updates],
+                evals: Vec::new(),
+                freed: false,
+            },
+            reply,
+        }
+    }
+
+    #[test]
+    fn queued_reports_commit_together_up_to_one_entrys_worth() {
+        // Scenario: 1,500 reports of one update each and one huge report wait; the first entry
+        // takes the first 2,000 updates' worth, never splitting a report, and a report bigger
+        // than an entry still goes alone.
+        let mut queue: Vec<Waiting> = (0..1500).map(|_| waiting(1)).collect();
+        queue.push(waiting(MAX_UPDATES_PER_ENTRY * 2));
+        queue.push(waiting(1));
+        let first = AllocUpdateQueue::take_batch(&mut queue);
+        assert_eq!(first.len(), 1500);
+        let second = AllocUpdateQueue::take_batch(&mut queue);
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].report.updates.len(), MAX_UPDATES_PER_ENTRY * 2);
+        assert_eq!(AllocUpdateQueue::take_batch(&mut queue).len(), 1);
+        assert!(AllocUpdateQueue::take_batch(&mut queue).is_empty());
+    }
+}

@@ -421,3 +421,41 @@ fn job_tallies_kept_along_the_way_match_a_recount_and_answer_summary_and_status(
         JOB_STATUS_RUNNING
     );
 }
+
+#[test]
+fn a_clients_own_report_does_not_move_its_nodes_allocation_index() {
+    // Scenario: a placement moves node n1's allocation index (its client's query wakes); the
+    // client's report that the allocation runs does not (the client knows what it reported);
+    // an operator's stop does.
+    let mut t = Tables::default();
+    register(&mut t, 1, job("web"));
+    let j = t.job("default", "web").unwrap();
+    t.apply(2, &plan(vec![], vec![alloc("a1", "web", "n1")], vec![j]));
+    assert_eq!(t.node_allocs_index("n1"), 2);
+    // (The store takes these after each apply.)
+    t.alloc_nodes_touched.clear();
+    t.apply(
+        3,
+        &Command::AllocClientUpdate {
+            updates: vec![AllocClientUpdate {
+                id: "a1".into(),
+                client_status: ALLOC_CLIENT_RUNNING.into(),
+                ..Default::default()
+            }],
+            evals: vec![],
+            now: 3,
+        },
+    );
+    assert_eq!(t.alloc("a1").unwrap().client_status, ALLOC_CLIENT_RUNNING);
+    assert_eq!(t.node_allocs_index("n1"), 2);
+    assert!(t.alloc_nodes_touched.is_empty());
+    t.apply(
+        4,
+        &Command::AllocStop {
+            alloc_id: "a1".into(),
+            eval: Box::default(),
+            now: 4,
+        },
+    );
+    assert_eq!(t.node_allocs_index("n1"), 4);
+}
