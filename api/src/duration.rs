@@ -3,11 +3,26 @@
 
 use std::time::Duration;
 
-/// Parses a Go-style duration string. Returns a message that says what is wrong on failure.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Why a duration string does not parse; each message names the input and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("empty duration")]
+    Empty,
+    #[error("invalid duration {input:?}: expected a number at {rest:?}")]
+    ExpectedNumber { input: String, rest: String },
+    #[error("invalid duration {input:?}: bad number {number:?}")]
+    BadNumber { input: String, number: String },
+    #[error("invalid duration {input:?}: missing unit (use ns, us, ms, s, m or h, e.g. \"10s\")")]
+    MissingUnit { input: String },
+    #[error("invalid duration {input:?}: unknown unit {unit:?} (use ns, us, ms, s, m or h)")]
+    UnknownUnit { input: String, unit: String },
+}
+
+/// Parses a Go-style duration string.
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     if s.is_empty() {
-        return Err("empty duration".into());
+        return Err(DurationError::Empty);
     }
     if s == "0" {
         return Ok(Duration::ZERO);
@@ -21,14 +36,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             i += 1;
         }
         if start == i {
-            return Err(format!(
-                "invalid duration {s:?}: expected a number at {:?}",
-                &s[start..]
-            ));
+            return Err(DurationError::ExpectedNumber {
+                input: s.to_string(),
+                rest: s[start..].to_string(),
+            });
         }
-        let num: f64 = s[start..i]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}: bad number {:?}", &s[start..i]))?;
+        let num: f64 = s[start..i].parse().map_err(|_| DurationError::BadNumber {
+            input: s.to_string(),
+            number: s[start..i].to_string(),
+        })?;
         let ustart = i;
         while i < bytes.len() && !(bytes[i].is_ascii_digit() || bytes[i] == b'.') {
             i += 1;
@@ -42,14 +58,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "m" => 60e9,
             "h" => 3600e9,
             "" => {
-                return Err(format!(
-                    "invalid duration {s:?}: missing unit (use ns, us, ms, s, m or h, e.g. \"10s\")"
-                ))
+                return Err(DurationError::MissingUnit {
+                    input: s.to_string(),
+                })
             }
             other => {
-                return Err(format!(
-                    "invalid duration {s:?}: unknown unit {other:?} (use ns, us, ms, s, m or h)"
-                ))
+                return Err(DurationError::UnknownUnit {
+                    input: s.to_string(),
+                    unit: other.to_string(),
+                })
             }
         };
         total += num * nanos_per;
@@ -119,9 +136,15 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("10").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("").is_err());
+        assert!(parse_duration("10")
+            .unwrap_err()
+            .to_string()
+            .contains("missing unit"));
+        assert!(parse_duration("10x")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown unit"));
+        assert_eq!(parse_duration(""), Err(DurationError::Empty));
     }
 
     #[test]

@@ -67,18 +67,24 @@ pub struct TopicFilter {
     pub key: Option<String>,
 }
 
+/// A `topic` parameter naming a topic this agent does not publish.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event topic {topic:?}: use one of {} or *", TOPICS.join(", "))]
+pub struct UnknownTopic {
+    pub topic: String,
+}
+
 impl TopicFilter {
     /// Parses `Topic[:key]`; an unknown topic is an error that lists the known ones.
-    pub fn parse(s: &str) -> Result<TopicFilter, String> {
+    pub fn parse(s: &str) -> Result<TopicFilter, UnknownTopic> {
         let (topic, key) = match s.split_once(':') {
             Some((t, k)) => (t, Some(k)),
             None => (s, None),
         };
         if topic != "*" && !TOPICS.contains(&topic) {
-            return Err(format!(
-                "unknown event topic {topic:?}: use one of {} or *",
-                TOPICS.join(", ")
-            ));
+            return Err(UnknownTopic {
+                topic: topic.to_string(),
+            });
         }
         let key = key.filter(|k| *k != "*" && !k.is_empty());
         Ok(TopicFilter {
@@ -133,7 +139,7 @@ mod tests {
             &TopicFilter::parse("*").unwrap(),
             &event("Node", "n", &[])
         ));
-        let err = TopicFilter::parse("Jobs:web").unwrap_err();
+        let err = TopicFilter::parse("Jobs:web").unwrap_err().to_string();
         assert!(
             err.contains("\"Jobs\"") && err.contains("Deployment"),
             "{err}"

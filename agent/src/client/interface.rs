@@ -4,15 +4,23 @@
 use std::ffi::CStr;
 use std::net::Ipv4Addr;
 
+/// Why `network_interface` gives the node no address.
+#[derive(Debug, thiserror::Error)]
+pub enum InterfaceError {
+    #[error("listing network interfaces: {0}")]
+    List(#[source] std::io::Error),
+    #[error("network interface {0:?} has no IPv4 address")]
+    NoIpv4(String),
+    #[error("there is no network interface {0:?} on this host (see `ip link`)")]
+    NoSuchInterface(String),
+}
+
 /// The first IPv4 address of interface `name`, or why there is none.
-pub fn ipv4_of(name: &str) -> Result<Ipv4Addr, String> {
+pub fn ipv4_of(name: &str) -> Result<Ipv4Addr, InterfaceError> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we free below with freeifaddrs.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(format!(
-            "listing network interfaces: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(InterfaceError::List(std::io::Error::last_os_error()));
     }
     let mut found = None;
     let mut seen = false;
@@ -41,10 +49,8 @@ pub fn ipv4_of(name: &str) -> Result<Ipv4Addr, String> {
     unsafe { libc::freeifaddrs(head) };
     match (found, seen) {
         (Some(ip), _) => Ok(ip),
-        (None, true) => Err(format!("network interface {name:?} has no IPv4 address")),
-        (None, false) => Err(format!(
-            "there is no network interface {name:?} on this host (see `ip link`)"
-        )),
+        (None, true) => Err(InterfaceError::NoIpv4(name.to_string())),
+        (None, false) => Err(InterfaceError::NoSuchInterface(name.to_string())),
     }
 }
 
@@ -54,8 +60,8 @@ mod tests {
 
     #[test]
     fn loopback_has_its_address_and_unknown_names_say_so() {
-        assert_eq!(ipv4_of("lo"), Ok(Ipv4Addr::LOCALHOST));
-        let err = ipv4_of("no-such-if0").unwrap_err();
+        assert_eq!(ipv4_of("lo").unwrap(), Ipv4Addr::LOCALHOST);
+        let err = ipv4_of("no-such-if0").unwrap_err().to_string();
         assert!(err.contains("no-such-if0"), "{err}");
     }
 }

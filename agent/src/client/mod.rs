@@ -83,6 +83,15 @@ pub enum ClientError {
     Rpc(#[from] RpcError),
 }
 
+/// Why the servers may no longer count this node as up, as `/v1/agent/health` shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientHealthError {
+    #[error("No known servers: this node has not registered yet")]
+    NotRegistered,
+    #[error("no contact with a server for {} s", .silent_for.as_secs())]
+    ServersSilent { silent_for: Duration },
+}
+
 pub struct Client {
     node_id: String,
     /// Sent only with registrations; never part of `node`, which the HTTP API shows.
@@ -416,15 +425,14 @@ impl Client {
 
     /// `/v1/agent/health`'s client part: a server answered this node's registration or
     /// heartbeat within the TTL it gave, so the servers still count the node as up.
-    pub fn health(&self) -> Result<(), String> {
+    pub fn health(&self) -> Result<(), ClientHealthError> {
         let contact = self.server_contact.lock().ok().and_then(|c| *c);
         match contact {
-            None => Err("No known servers: this node has not registered yet".into()),
+            None => Err(ClientHealthError::NotRegistered),
             Some((at, ttl)) if at.elapsed() <= ttl => Ok(()),
-            Some((at, _)) => Err(format!(
-                "no contact with a server for {} s",
-                at.elapsed().as_secs()
-            )),
+            Some((at, _)) => Err(ClientHealthError::ServersSilent {
+                silent_for: at.elapsed(),
+            }),
         }
     }
 

@@ -117,6 +117,34 @@ enum Flow {
     Detach,
 }
 
+/// Why the task's directories or log copiers could not be set up; the "Setup Failure" event
+/// shows it.
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error("task {0:?} is not in the allocation's job")]
+    NotInJob(String),
+    #[error("failed to build task directory {}: {source}", path.display())]
+    TaskDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to open {kind} log of {task}: {source}")]
+    LogFile {
+        kind: &'static str,
+        task: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to open {kind} pipe of {task}: {source}")]
+    LogPipe {
+        kind: &'static str,
+        task: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 enum ArtifactsFailed {
     /// What failed, for the event; the restart policy decides what comes next.
     Download(String),
@@ -197,7 +225,7 @@ impl TaskRunner {
             self.publish();
         }
         if let Err(e) = self.setup() {
-            self.push_event(events::setup_failure(&e));
+            self.push_event(events::setup_failure(&e.to_string()));
             self.set_dead(true);
             self.publish();
             return;
@@ -489,32 +517,33 @@ impl TaskRunner {
     }
 
     /// Directories and log copiers. Idempotent: a restored task runs it again.
-    fn setup(&mut self) -> Result<(), String> {
+    fn setup(&mut self) -> Result<(), SetupError> {
         let task = self
             .task_spec()
-            .ok_or_else(|| format!("task {:?} is not in the allocation's job", self.name))?;
+            .ok_or_else(|| SetupError::NotInJob(self.name.clone()))?;
         let dir = &self.deps.alloc_dir;
-        dir.build_task(&self.name).map_err(|e| {
-            format!(
-                "failed to build task directory {}: {e}",
-                dir.task_dir(&self.name).display()
-            )
-        })?;
+        dir.build_task(&self.name)
+            .map_err(|source| SetupError::TaskDir {
+                path: dir.task_dir(&self.name),
+                source,
+            })?;
         let max_files = u64::try_from(task.log_config.max_files).unwrap_or(1);
         let max_size = u64::try_from(task.log_config.max_file_size_mb).unwrap_or(1) * 1024 * 1024;
         for kind in [LogKind::Stdout, LogKind::Stderr] {
             let writer =
                 RotatingWriter::open(&dir.logs_dir(), &self.name, kind, max_files, max_size)
-                    .map_err(|e| {
-                        format!("failed to open {} log of {}: {e}", kind.as_str(), self.name)
+                    .map_err(|source| SetupError::LogFile {
+                        kind: kind.as_str(),
+                        task: self.name.clone(),
+                        source,
                     })?;
-            let c = LogCollector::spawn(&dir.fifo_path(&self.name, kind), writer).map_err(|e| {
-                format!(
-                    "failed to open {} pipe of {}: {e}",
-                    kind.as_str(),
-                    self.name
-                )
-            })?;
+            let c = LogCollector::spawn(&dir.fifo_path(&self.name, kind), writer).map_err(
+                |source| SetupError::LogPipe {
+                    kind: kind.as_str(),
+                    task: self.name.clone(),
+                    source,
+                },
+            )?;
             self.collectors.push(c);
         }
         Ok(())

@@ -138,7 +138,8 @@ fn apply_body(cfg: &mut Config, body: &Body) -> Result<()> {
     }
     if let Some(v) = f.string("log_level")? {
         let pos = f.get("log_level").map_or(f.pos(), |e| e.value.pos);
-        cfg.log_level = super::normalize_log_level(&v).map_err(|m| TreeError::new(pos, m))?;
+        cfg.log_level =
+            super::normalize_log_level(&v).map_err(|e| TreeError::new(pos, e.to_string()))?;
     }
     for (key, why) in UNSUPPORTED_BLOCKS {
         refuse(&f, key, key, why)?;

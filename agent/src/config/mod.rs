@@ -450,14 +450,17 @@ impl Config {
     }
 }
 
+/// A log level other than the ones the agent knows, as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("log level {0:?} must be one of TRACE, DEBUG, INFO, WARN, ERROR")]
+pub(crate) struct UnknownLogLevel(pub String);
+
 /// Uppercases a log level after checking it is one we know.
-pub(crate) fn normalize_log_level(v: &str) -> Result<String, String> {
+pub(crate) fn normalize_log_level(v: &str) -> Result<String, UnknownLogLevel> {
     let up = v.trim().to_ascii_uppercase();
     match up.as_str() {
         "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR" => Ok(up),
-        _ => Err(format!(
-            "log level {v:?} must be one of TRACE, DEBUG, INFO, WARN, ERROR"
-        )),
+        _ => Err(UnknownLogLevel(v.to_string())),
     }
 }
 

@@ -16,7 +16,7 @@ use api::DriverInfo;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::time::SystemTime;
 
@@ -31,7 +31,34 @@ pub struct JavaDriver {
     isolation: ExecDriver,
     /// `java -version` is slow (a JVM start): asked again only when the launcher's real path
     /// or modification time changed (a JDK installed or upgraded after the agent started).
-    version: Mutex<Option<(LauncherKey, Result<JavaVersion, String>)>>,
+    version: Mutex<Option<(LauncherKey, Result<JavaVersion, JavaError>)>>,
+}
+
+/// Why the JDK cannot be used. Clone, because the answer of `java -version` is cached, failures
+/// included; the I/O errors are shared for that.
+#[derive(Debug, Clone, thiserror::Error)]
+enum JavaError {
+    #[error("{launcher:?} is not on the agent's PATH")]
+    NotOnPath { launcher: String },
+    #[error("{}: {source}", path.display())]
+    Resolve {
+        path: PathBuf,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    #[error("cannot run {}: {source}", java.display())]
+    Run {
+        java: PathBuf,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    #[error("{} -version failed: {status}", java.display())]
+    VersionFailed {
+        java: PathBuf,
+        status: std::process::ExitStatus,
+    },
+    #[error("unexpected `java -version`: {output}")]
+    UnexpectedVersion { output: String },
 }
 
 /// What `java -version` says.
@@ -46,21 +73,25 @@ pub struct JavaVersion {
 type LauncherKey = (PathBuf, Option<SystemTime>);
 
 /// Runs `<java> -version` (a JVM start, so slow) and parses what it prints.
-fn run_version(java: &Path) -> Result<JavaVersion, String> {
+fn run_version(java: &Path) -> Result<JavaVersion, JavaError> {
     let out = std::process::Command::new(java)
         .arg("-version")
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", java.display()))?;
+        .map_err(|e| JavaError::Run {
+            java: java.to_path_buf(),
+            source: Arc::new(e),
+        })?;
     if !out.status.success() {
-        return Err(format!(
-            "{} -version failed: {}",
-            java.display(),
-            out.status
-        ));
+        return Err(JavaError::VersionFailed {
+            java: java.to_path_buf(),
+            status: out.status,
+        });
     }
     // The JVM prints its version on stderr.
     let text = String::from_utf8_lossy(&out.stderr);
-    parse_version(&text).ok_or_else(|| format!("unexpected `java -version`: {text}"))
+    parse_version(&text).ok_or_else(|| JavaError::UnexpectedVersion {
+        output: text.to_string(),
+    })
 }
 
 /// Parses `java -version`'s stderr: `openjdk version "17.0.15" 2025-04-15`, then the runtime and
@@ -178,7 +209,7 @@ impl JavaDriver {
 
     /// The launcher's real path on the host (symlinks resolved: /usr/bin/java is usually a
     /// link through /etc/alternatives into the JDK).
-    fn java_path(&self) -> Result<PathBuf, String> {
+    fn java_path(&self) -> Result<PathBuf, JavaError> {
         let found = if self.java.contains('/') {
             PathBuf::from(&self.java)
         } else {
@@ -187,11 +218,14 @@ impl JavaDriver {
                 .flat_map(std::env::split_paths)
                 .map(|dir| dir.join(&self.java))
                 .find(|p| p.is_file())
-                .ok_or_else(|| format!("{:?} is not on the agent's PATH", self.java))?
+                .ok_or_else(|| JavaError::NotOnPath {
+                    launcher: self.java.clone(),
+                })?
         };
-        found
-            .canonicalize()
-            .map_err(|e| format!("{}: {e}", found.display()))
+        found.canonicalize().map_err(|e| JavaError::Resolve {
+            source: Arc::new(e),
+            path: found,
+        })
     }
 
     /// The isolation for this JDK: its home is bound into the chroot unless `chroot_env`
@@ -212,7 +246,7 @@ impl JavaDriver {
         (iso, java.display().to_string())
     }
 
-    fn version(&self) -> Result<JavaVersion, String> {
+    fn version(&self) -> Result<JavaVersion, JavaError> {
         // No launcher is cheap to find out, and never cached: one may appear.
         let path = self.java_path()?;
         let key: LauncherKey = (
@@ -263,7 +297,7 @@ impl Driver for JavaDriver {
                 ("driver.java.runtime".to_string(), v.runtime),
                 ("driver.java.vm".to_string(), v.vm),
             ])),
-            Err(e) => super::undetected_driver(e),
+            Err(e) => super::undetected_driver(e.to_string()),
         }
     }
 

@@ -34,8 +34,26 @@ pub fn is_alive(pid: i32, start_time: u64) -> bool {
     }
 }
 
+/// Why a signal could not be named or delivered to a task's process group.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    #[error("unknown signal {name:?} (use a name such as SIGTERM)")]
+    Unknown { name: String },
+    /// Group 0 is our own and 1 is init's: signalling either would hit far more than the task.
+    #[error("refusing to signal process group {pgid}")]
+    RefusedGroup { pgid: i32 },
+    #[error("signal {signal} to process group {pgid}: {errno}")]
+    Send {
+        signal: Signal,
+        pgid: i32,
+        errno: nix::errno::Errno,
+    },
+    #[error("process {pgid} survived SIGKILL for 30s")]
+    SurvivedKill { pgid: i32 },
+}
+
 /// Parses "SIGINT", "INT" or "sigint". Empty means SIGINT, Nomad's default kill signal.
-pub fn parse_signal(name: &str) -> Result<Signal, String> {
+pub fn parse_signal(name: &str) -> Result<Signal, SignalError> {
     let up = name.trim().to_ascii_uppercase();
     if up.is_empty() {
         return Ok(Signal::SIGINT);
@@ -45,18 +63,23 @@ pub fn parse_signal(name: &str) -> Result<Signal, String> {
     } else {
         format!("SIG{up}")
     };
-    Signal::from_str(&full)
-        .map_err(|_| format!("unknown signal {name:?} (use a name such as SIGTERM)"))
+    Signal::from_str(&full).map_err(|_| SignalError::Unknown {
+        name: name.to_string(),
+    })
 }
 
 /// Signals a whole process group; a group that is already gone is not an error.
-pub fn signal_group(pgid: i32, sig: Signal) -> Result<(), String> {
+pub fn signal_group(pgid: i32, sig: Signal) -> Result<(), SignalError> {
     if pgid <= 1 {
-        return Err(format!("refusing to signal process group {pgid}"));
+        return Err(SignalError::RefusedGroup { pgid });
     }
     match killpg(Pid::from_raw(pgid), sig) {
         Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-        Err(e) => Err(format!("signal {sig} to process group {pgid}: {e}")),
+        Err(errno) => Err(SignalError::Send {
+            signal: sig,
+            pgid,
+            errno,
+        }),
     }
 }
 
@@ -88,7 +111,7 @@ pub async fn stop_group(
     pgid: i32,
     timeout: Duration,
     signal: &str,
-) -> Result<ExitResult, String> {
+) -> Result<ExitResult, SignalError> {
     if let Some(exit) = handle.exited() {
         let _ = signal_group(pgid, Signal::SIGKILL);
         return Ok(exit);
@@ -101,7 +124,7 @@ pub async fn stop_group(
             signal_group(pgid, Signal::SIGKILL)?;
             match tokio::time::timeout(Duration::from_secs(30), handle.wait()).await {
                 Ok(exit) => exit,
-                Err(_) => return Err(format!("process {pgid} survived SIGKILL for 30s")),
+                Err(_) => return Err(SignalError::SurvivedKill { pgid }),
             }
         }
     };
@@ -111,8 +134,8 @@ pub async fn stop_group(
 
 /// `Driver::signal` of the process drivers: the signal goes to the task's whole process group.
 pub fn signal_task(handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
-    let sig = parse_signal(signal).map_err(DriverError::Other)?;
-    signal_group(handle.state.pid, sig).map_err(DriverError::Other)
+    let sig = parse_signal(signal).map_err(|e| DriverError::Other(e.to_string()))?;
+    signal_group(handle.state.pid, sig).map_err(|e| DriverError::Other(e.to_string()))
 }
 
 /// `Driver::stop` of the process drivers: Nomad's stop sequence on the task's process group.
@@ -123,7 +146,7 @@ pub async fn stop_task(
 ) -> Result<ExitResult, DriverError> {
     stop_group(handle, handle.state.pid, timeout, signal)
         .await
-        .map_err(DriverError::Other)
+        .map_err(|e| DriverError::Other(e.to_string()))
 }
 
 /// `Driver::recover` of the process drivers: re-attach to the process that started at the

@@ -144,10 +144,10 @@ pub async fn health(State(st): State<HttpState>) -> Response {
         body.insert(name.into(), json!({"ok": ok, "message": message}));
     };
     if let Some(server) = &st.server {
-        part("server", server.health());
+        part("server", server.health().map_err(|e| e.to_string()));
     }
     if let Some(client) = &st.client {
-        part("client", client.health());
+        part("client", client.health().map_err(|e| e.to_string()));
     }
     let status = if healthy {
         StatusCode::OK

@@ -26,8 +26,17 @@ pub struct Subscription {
     pub namespace: String,
 }
 
+/// A stream query the agent cannot serve; the message names the parameter to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error(transparent)]
+    Topic(#[from] api::event::UnknownTopic),
+    #[error("index must be a number, not {0:?}")]
+    Index(String),
+}
+
 impl Subscription {
-    pub fn parse(pairs: &[(String, String)]) -> Result<Subscription, String> {
+    pub fn parse(pairs: &[(String, String)]) -> Result<Subscription, SubscriptionError> {
         let mut sub = Subscription {
             filters: Vec::new(),
             index: 0,
@@ -37,9 +46,7 @@ impl Subscription {
             match k.as_str() {
                 "topic" => sub.filters.push(TopicFilter::parse(v)?),
                 "index" => {
-                    sub.index = v
-                        .parse()
-                        .map_err(|_| format!("index must be a number, not {v:?}"))?
+                    sub.index = v.parse().map_err(|_| SubscriptionError::Index(v.clone()))?
                 }
                 "namespace" if !v.is_empty() => sub.namespace = v.clone(),
                 _ => {}
@@ -104,7 +111,7 @@ pub async fn stream(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, HttpError> {
     let state = st.server()?.state.clone();
-    let sub = Subscription::parse(&pairs).map_err(HttpError::bad_request)?;
+    let sub = Subscription::parse(&pairs).map_err(|e| HttpError::bad_request(e.to_string()))?;
     let body = futures::stream::unfold((state, sub), |(state, mut sub)| async move {
         let chunk = next_chunk(&state, &mut sub).await;
         Some((Ok::<Bytes, std::io::Error>(chunk), (state, sub)))
@@ -139,7 +146,9 @@ mod tests {
         assert_eq!(sub.filters.len(), 2);
         assert_eq!((sub.index, sub.namespace.as_str()), (42, "default"));
         assert_eq!(Subscription::parse(&[]).unwrap().filters[0].topic, "*");
-        let err = Subscription::parse(&pairs(&[("index", "soon")])).unwrap_err();
+        let err = Subscription::parse(&pairs(&[("index", "soon")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("index must be a number"), "{err}");
         assert!(Subscription::parse(&pairs(&[("topic", "Nope")])).is_err());
     }

@@ -198,6 +198,17 @@ fn from_relayed(resp: HttpResponse) -> Response {
     out
 }
 
+/// A relayed request this agent could not run; the relaying server gets the message as a 500.
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error(transparent)]
+    Method(#[from] axum::http::method::InvalidMethod),
+    #[error("invalid relayed request: {0}")]
+    Request(#[source] axum::http::Error),
+    #[error("reading the answer: {0}")]
+    Answer(#[source] axum::Error),
+}
+
 /// Runs requests relayed by other servers through this agent's own router.
 pub struct RouterRelay {
     router: Router,
@@ -208,8 +219,8 @@ impl RouterRelay {
         RouterRelay { router }
     }
 
-    async fn run(&self, req: HttpRequest) -> Result<HttpResponse, String> {
-        let method = Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
+    async fn run(&self, req: HttpRequest) -> Result<HttpResponse, RelayError> {
+        let method = Method::from_bytes(req.method.as_bytes())?;
         let mut builder = axum::http::Request::builder()
             .method(method)
             .uri(&req.uri)
@@ -219,7 +230,7 @@ impl RouterRelay {
         }
         let request = builder
             .body(Body::from(req.body))
-            .map_err(|e| format!("invalid relayed request: {e}"))?;
+            .map_err(RelayError::Request)?;
         let resp = match self.router.clone().oneshot(request).await {
             Ok(r) => r,
             Err(never) => match never {},
@@ -227,7 +238,7 @@ impl RouterRelay {
         let (parts, body) = resp.into_parts();
         let body = axum::body::to_bytes(body, MAX_RELAY_ANSWER)
             .await
-            .map_err(|e| format!("reading the answer: {e}"))?;
+            .map_err(RelayError::Answer)?;
         Ok(HttpResponse {
             status: parts.status.as_u16(),
             headers: parts
@@ -246,7 +257,7 @@ impl HttpRelay for RouterRelay {
             self.run(req).await.unwrap_or_else(|e| HttpResponse {
                 status: 500,
                 headers: BTreeMap::new(),
-                body: e.into_bytes(),
+                body: e.to_string().into_bytes(),
             })
         })
     }

@@ -39,7 +39,7 @@ impl QueryOpts {
                         .map(Duration::from_secs)
                         .map_err(|e| e.to_string())
                 } else {
-                    api::duration::parse_duration(v)
+                    api::duration::parse_duration(v).map_err(|e| e.to_string())
                 };
                 d.map_err(|e| HttpError::bad_request(format!("invalid wait: {e}")))?
                     .min(MAX_WAIT)

@@ -35,6 +35,6 @@ pub async fn render(State(st): State<HttpState>, body: Bytes) -> Result<Response
         .renderer
         .render_once(name, &req.template)
         .await
-        .map_err(HttpError::bad_request)?;
+        .map_err(|e| HttpError::bad_request(e.to_string()))?;
     Ok(Json(serde_json::json!({ "Output": out })).into_response())
 }

@@ -7,6 +7,18 @@ use api::{Constraint, Job, Node, TaskGroup};
 
 /// The key Nomad records in `ConstraintFiltered` for a node without a needed driver.
 pub const MISSING_DRIVERS: &str = "missing drivers";
+
+/// Why a node cannot take a group at all, whatever else runs there; shown to the operator as the
+/// key of `ConstraintFiltered`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotFeasible {
+    /// A driver the group's tasks use is not detected and healthy on the node.
+    #[error("{}", MISSING_DRIVERS)]
+    MissingDrivers,
+    /// The first constraint the node fails, as written in the job.
+    #[error("{0}")]
+    Constraint(String),
+}
 pub const DISTINCT_HOSTS: &str = "distinct_hosts";
 
 /// Whether new work of this job may go to the node at all (not counted as evaluated otherwise).
@@ -69,17 +81,17 @@ impl<'j> GroupSpec<'j> {
         }
     }
 
-    /// Drivers, then constraints. Err is the `ConstraintFiltered` key.
-    pub fn check_node(&self, node: &Node, checker: &mut Checker) -> Result<(), String> {
+    /// Drivers, then constraints. Err displays as the `ConstraintFiltered` key.
+    pub fn check_node(&self, node: &Node, checker: &mut Checker) -> Result<(), NotFeasible> {
         for d in &self.drivers {
             match node.drivers.get(*d) {
                 Some(info) if info.detected && info.healthy => {}
-                _ => return Err(MISSING_DRIVERS.to_string()),
+                _ => return Err(NotFeasible::MissingDrivers),
             }
         }
         for c in &self.constraints {
             if !checker.check(c, node) {
-                return Err(c.to_string());
+                return Err(NotFeasible::Constraint(c.to_string()));
             }
         }
         Ok(())

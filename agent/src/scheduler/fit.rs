@@ -87,10 +87,22 @@ impl NodeUsage {
     }
 }
 
+/// The dimension a node ran out of; displayed as Nomad names it, for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DoesNotFit {
+    #[error("network: reserved port collision {label}={port}")]
+    ReservedPort { label: String, port: i64 },
+    #[error("network: port collision {label}={port}")]
+    PortCollision { label: String, port: i64 },
+    #[error("cpu")]
+    Cpu,
+    #[error("memory")]
+    Memory,
+}
+
 /// Whether these allocations, together, fit on the node: CPU, memory, and no host port used twice
-/// or reserved by the node. Terminal allocations are ignored. The error names the dimension
-/// ("cpu", "memory", "network: port collision 8080") so it can be shown to the operator.
-pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), String> {
+/// or reserved by the node. Terminal allocations are ignored.
+pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), DoesNotFit> {
     let mut usage = NodeUsage::empty(node);
     let reserved = usage.ports.clone();
     let mut cpu = 0;
@@ -100,21 +112,24 @@ pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), String> {
         mem += a.allocated_resources.memory_mb();
         for p in &a.allocated_resources.shared.ports {
             if reserved.contains(&p.value) {
-                return Err(format!(
-                    "network: reserved port collision {}={}",
-                    p.label, p.value
-                ));
+                return Err(DoesNotFit::ReservedPort {
+                    label: p.label.clone(),
+                    port: p.value,
+                });
             }
             if !usage.ports.insert(p.value) {
-                return Err(format!("network: port collision {}={}", p.label, p.value));
+                return Err(DoesNotFit::PortCollision {
+                    label: p.label.clone(),
+                    port: p.value,
+                });
             }
         }
     }
     if cpu > cpu_capacity(node) {
-        return Err("cpu".into());
+        return Err(DoesNotFit::Cpu);
     }
     if mem > memory_capacity(node) {
-        return Err("memory".into());
+        return Err(DoesNotFit::Memory);
     }
     Ok(())
 }
@@ -172,19 +187,14 @@ pub(crate) mod tests {
         let b = alloc(400, 512, &[9001]);
         assert_eq!(allocs_fit(&n, &[&a, &b]), Ok(()));
         let c = alloc(1, 1, &[]);
-        assert_eq!(allocs_fit(&n, &[&a, &b, &c]), Err("cpu".into()));
+        let why = |allocs: &[&Allocation]| allocs_fit(&n, allocs).unwrap_err().to_string();
+        assert_eq!(why(&[&a, &b, &c]), "cpu");
         let d = alloc(1, 600, &[]);
-        assert_eq!(allocs_fit(&n, &[&a, &d]), Err("memory".into()));
+        assert_eq!(why(&[&a, &d]), "memory");
         let e = alloc(1, 1, &[9000]);
-        assert_eq!(
-            allocs_fit(&n, &[&a, &e]),
-            Err("network: port collision http=9000".into())
-        );
+        assert_eq!(why(&[&a, &e]), "network: port collision http=9000");
         let f = alloc(1, 1, &[8001]);
-        assert_eq!(
-            allocs_fit(&n, &[&f]),
-            Err("network: reserved port collision http=8001".into())
-        );
+        assert_eq!(why(&[&f]), "network: reserved port collision http=8001");
         let mut stopped = alloc(5000, 1, &[]);
         stopped.desired_status = "stop".into();
         assert_eq!(allocs_fit(&n, &[&stopped]), Ok(()));

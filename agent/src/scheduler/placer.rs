@@ -237,7 +237,8 @@ impl<'a> Placer<'a> {
         if self.feas[g][idx] == Feas::Unknown {
             let verdict = match self.groups[g].check_node(&self.nodes[idx], &mut self.checker) {
                 Ok(()) => Feas::Ok,
-                Err(reason) => {
+                Err(why) => {
+                    let reason = why.to_string();
                     let pos = match self.reasons.iter().position(|r| *r == reason) {
                         Some(p) => p,
                         None => {

@@ -12,7 +12,7 @@
 
 use super::raft::RaftError;
 use super::Server;
-use crate::rpc::{HelloReply, RpcRequest, RpcResponse, ServerInfo};
+use crate::rpc::{HelloReply, RpcError, RpcRequest, RpcResponse, ServerInfo};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +21,20 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(1);
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// Once in a cluster, how often the server checks it is still a member.
 const MEMBER_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// Why this server could not form, join or add to a cluster this time; the join loop retries.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum JoinError {
+    #[error(transparent)]
+    Raft(#[from] RaftError),
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// The leader's (or the relaying follower's) own message.
+    #[error("{0}")]
+    Refused(String),
+    #[error("unexpected reply to join: {0:?}")]
+    UnexpectedReply(Box<RpcResponse>),
+}
 
 /// This server's raft id: random on first start, then kept in the data dir for good.
 pub(super) fn server_id(data_dir: &Path) -> Result<u64, RaftError> {
@@ -106,17 +120,13 @@ impl Server {
         }
     }
 
-    async fn try_join(&self) -> Result<(), String> {
+    async fn try_join(&self) -> Result<(), JoinError> {
         let me = self.cfg.info.clone();
         let expect = me.bootstrap_expect as usize;
         // A lone server (dev mode, bootstrap_expect = 1) forms its cluster at once.
         if expect == 1 && !self.raft.has_state() {
             tracing::info!("bootstrapping a single-server cluster");
-            return self
-                .raft
-                .bootstrap(std::slice::from_ref(&me))
-                .await
-                .map_err(|e| e.to_string());
+            return Ok(self.raft.bootstrap(std::slice::from_ref(&me)).await?);
         }
         let replies = self.hello_all(&me).await;
         let leader = replies
@@ -155,10 +165,7 @@ impl Server {
         }
         let names: Vec<&str> = candidates.iter().map(|s| s.name.as_str()).collect();
         tracing::info!(servers = ?names, "bootstrapping the cluster");
-        self.raft
-            .bootstrap(&candidates)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(self.raft.bootstrap(&candidates).await?)
     }
 
     /// Says hello to every `retry_join` address but this server's own; keeps who answered.
@@ -190,7 +197,7 @@ impl Server {
         out
     }
 
-    async fn ask_to_join(&self, leader: &ServerInfo, me: &ServerInfo) -> Result<(), String> {
+    async fn ask_to_join(&self, leader: &ServerInfo, me: &ServerInfo) -> Result<(), JoinError> {
         let resp = self
             .rpc
             .call(
@@ -198,25 +205,24 @@ impl Server {
                 RpcRequest::Join(me.clone()),
                 Duration::from_secs(30),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         match resp {
             RpcResponse::Join(Ok(())) => Ok(()),
-            RpcResponse::Join(Err(e)) | RpcResponse::Error(e) => Err(e),
-            other => Err(format!("unexpected reply to join: {other:?}")),
+            RpcResponse::Join(Err(e)) | RpcResponse::Error(e) => Err(JoinError::Refused(e)),
+            other => Err(JoinError::UnexpectedReply(Box::new(other))),
         }
     }
 
     /// A server asks to be added (rpc `Join`). The leader adds it; a follower passes the request
     /// on to the leader it knows.
-    pub(super) async fn handle_join(&self, info: ServerInfo) -> Result<(), String> {
+    pub(super) async fn handle_join(&self, info: ServerInfo) -> Result<(), JoinError> {
         if self.is_leader() {
             tracing::info!(name = %info.name, addr = %info.rpc_addr, "adding server to the cluster");
-            return self.raft.add_voter(info).await.map_err(|e| e.to_string());
+            return Ok(self.raft.add_voter(info).await?);
         }
         match self.leader() {
             Some(l) if l.id != self.cfg.info.id => self.ask_to_join(&l, &info).await,
-            _ => Err(RaftError::NoLeader.to_string()),
+            _ => Err(RaftError::NoLeader.into()),
         }
     }
 }

@@ -160,7 +160,7 @@ impl Server {
     }
 
     /// `/v1/agent/health`'s server part: a leader, and recent contact with it or a quorum.
-    pub fn health(&self) -> Result<(), String> {
+    pub fn health(&self) -> Result<(), raft::ServerHealthError> {
         self.raft.health()
     }
 

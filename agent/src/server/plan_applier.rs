@@ -278,7 +278,7 @@ fn check_plan(snap: &Tables, overlay: &mut BatchOverlay, plan: &Plan) -> Accepte
             proposed.extend(allocs.iter().map(|a| Arc::new(a.clone())));
             let refs: Vec<&Allocation> = proposed.iter().map(|a| a.as_ref()).collect();
             if let Err(why) = allocs_fit(&node, &refs) {
-                tracing::debug!(node_id, why, "plan applier: node refused");
+                tracing::debug!(node_id, %why, "plan applier: node refused");
                 out.rejected_nodes += 1;
                 continue;
             }

@@ -29,14 +29,19 @@ impl RpcHandler for ServerRpcHandler {
             let s = &self.server;
             match req {
                 RpcRequest::Ping => RpcResponse::Pong,
-                RpcRequest::Raft { kind, payload } => {
-                    RpcResponse::Raft(s.raft.serve_rpc(kind, &payload).await)
-                }
+                RpcRequest::Raft { kind, payload } => RpcResponse::Raft(
+                    s.raft
+                        .serve_rpc(kind, &payload)
+                        .await
+                        .map_err(|e| e.to_string()),
+                ),
                 RpcRequest::Hello(info) => {
                     s.remember(info);
                     RpcResponse::Hello(Box::new(s.hello_reply()))
                 }
-                RpcRequest::Join(info) => RpcResponse::Join(s.handle_join(info).await),
+                RpcRequest::Join(info) => {
+                    RpcResponse::Join(s.handle_join(info).await.map_err(|e| e.to_string()))
+                }
                 RpcRequest::Client { call, hops, auth } => {
                     RpcResponse::Client(s.serve_client(call, hops, auth).await)
                 }

@@ -11,7 +11,7 @@ mod writer;
 pub use writer::CommandResult;
 
 use crate::config::TemplateConfig;
-use crate::rpc::{Catalog, ServerRpc};
+use crate::rpc::{Catalog, RpcError, ServerRpc};
 use context::View;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -31,6 +31,16 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub struct TemplateError {
     pub time: i64,
     pub message: String,
+}
+
+/// Why `nomadctl template render` produced nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot read the service catalog: {0}")]
+    Catalog(#[source] RpcError),
+    /// The template's own error, with where in it.
+    #[error("{0}")]
+    Template(String),
 }
 
 /// What one template block has done, for `/v1/agent/templates` and the metrics.
@@ -136,12 +146,12 @@ impl Renderer {
     }
 
     /// Renders `text` once against the live catalog (`nomadctl template render`). Writes nothing.
-    pub async fn render_once(&self, name: &str, text: &str) -> Result<String, String> {
+    pub async fn render_once(&self, name: &str, text: &str) -> Result<String, RenderError> {
         let catalog = self
             .catalog
             .catalog(0, Duration::ZERO)
             .await
-            .map_err(|e| format!("cannot read the service catalog: {e}"))?;
+            .map_err(RenderError::Catalog)?;
         render_text(
             name.to_string(),
             text.to_string(),
@@ -149,6 +159,7 @@ impl Renderer {
             self.local_meta.clone(),
         )
         .await
+        .map_err(RenderError::Template)
     }
 }
 
@@ -285,7 +296,7 @@ impl Worker {
                 });
                 self.fail(message);
             }
-            Err(e) => self.fail(e),
+            Err(e) => self.fail(e.to_string()),
         }
     }
 }

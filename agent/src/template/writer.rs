@@ -112,15 +112,45 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
 }
 
+/// Why a render could not be put in place; the template's status shows it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("reading {}: {source}", dest.display())]
+    Read {
+        dest: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {}: {source}", dest.display())]
+    Write {
+        dest: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The destination may now hold content its check rejected.
+    #[error(
+        "the check {check:?} failed and the previous {} could not be put back: {source}",
+        dest.display()
+    )]
+    PutBack {
+        check: String,
+        dest: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Puts `content` at the template's destination as described above.
-pub async fn apply(cfg: &TemplateConfig, content: String) -> Result<Applied, String> {
+pub async fn apply(cfg: &TemplateConfig, content: String) -> Result<Applied, ApplyError> {
     let dest = cfg.destination.clone();
-    let shown = dest.display().to_string();
     let previous = {
         let d = dest.clone();
         blocking(move || read_current(&d))
             .await
-            .map_err(|e| format!("reading {shown}: {e}"))?
+            .map_err(|source| ApplyError::Read {
+                dest: dest.clone(),
+                source,
+            })?
     };
     if previous.as_deref() == Some(content.as_bytes()) {
         return Ok(Applied::Unchanged);
@@ -130,7 +160,10 @@ pub async fn apply(cfg: &TemplateConfig, content: String) -> Result<Applied, Str
         let d = dest.clone();
         blocking(move || replace(&d, content.as_bytes(), perms))
             .await
-            .map_err(|e| format!("writing {shown}: {e}"))?;
+            .map_err(|source| ApplyError::Write {
+                dest: dest.clone(),
+                source,
+            })?;
     }
     let dir = dest
         .parent()
@@ -147,11 +180,12 @@ pub async fn apply(cfg: &TemplateConfig, content: String) -> Result<Applied, Str
             None => std::fs::remove_file(&d),
         })
         .await;
-        if let Err(e) = put_back {
-            return Err(format!(
-                "the check {:?} failed and the previous {shown} could not be put back: {e}",
-                c.command
-            ));
+        if let Err(source) = put_back {
+            return Err(ApplyError::PutBack {
+                check: c.command.clone(),
+                dest,
+                source,
+            });
         }
         return Ok(Applied::CheckFailed { check: c.clone() });
     }

@@ -25,7 +25,7 @@ pub struct Args {
     pub timeout: std::time::Duration,
 }
 
-pub fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_timeout(s: &str) -> Result<std::time::Duration, api::duration::DurationError> {
     api::duration::parse_duration(s)
 }
 

@@ -40,6 +40,17 @@ pub enum Target {
     Script { command: String, args: Vec<String> },
 }
 
+/// Why a service block cannot be registered: its address or port does not resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceBuildError {
+    #[error(
+        "address_mode \"driver\" needs a driver that gives the task an address of its own (docker)"
+    )]
+    NoDriverAddress,
+    #[error("the allocation has no port {0:?}")]
+    NoSuchPort(String),
+}
+
 /// Where an allocation's services live: who owns them and what the interpolation sees.
 pub struct Owner<'a> {
     pub alloc: &'a Allocation,
@@ -96,13 +107,11 @@ impl Owner<'_> {
     }
 
     /// The address and port a port label (or number) resolves to under an address mode.
-    fn resolve(&self, port: &str, mode: &str) -> Result<(String, i64), String> {
+    fn resolve(&self, port: &str, mode: &str) -> Result<(String, i64), ServiceBuildError> {
         let driver_ip = || {
-            self.task_ip.map(str::to_string).ok_or_else(|| {
-                "address_mode \"driver\" needs a driver that gives the task an address of its \
-                 own (docker)"
-                    .to_string()
-            })
+            self.task_ip
+                .map(str::to_string)
+                .ok_or(ServiceBuildError::NoDriverAddress)
         };
         if port.is_empty() {
             let addr = if mode == "driver" {
@@ -127,7 +136,7 @@ impl Owner<'_> {
             .ports
             .iter()
             .find(|p| p.label == port)
-            .ok_or_else(|| format!("the allocation has no port {port:?}"))?;
+            .ok_or_else(|| ServiceBuildError::NoSuchPort(port.to_string()))?;
         let host_ip = if p.host_ip.is_empty() {
             self.node_ip()
         } else {
@@ -142,7 +151,7 @@ impl Owner<'_> {
     }
 
     /// The registration and checks of one service block.
-    pub fn build(&self, svc: &Service) -> Result<BuiltService, String> {
+    pub fn build(&self, svc: &Service) -> Result<BuiltService, ServiceBuildError> {
         let name = if svc.name.is_empty() {
             self.base()
         } else {
@@ -215,7 +224,7 @@ impl Owner<'_> {
         service: &str,
         svc: &Service,
         c: &ServiceCheck,
-    ) -> Result<CheckSpec, String> {
+    ) -> Result<CheckSpec, ServiceBuildError> {
         let mut check = c.clone();
         if check.name.is_empty() {
             check.name = format!("service: {service:?} check");
@@ -399,7 +408,9 @@ mod tests {
         );
         assert_eq!(b.checks[0].check.name, "service: \"s\" check");
         assert_eq!(b.checks[0].check.initial_status, "critical");
-        let err = with_owner(None, None, |o| o.build(&svc)).unwrap_err();
+        let err = with_owner(None, None, |o| o.build(&svc))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("address_mode \"driver\""), "{err}");
         svc.address_mode = "alloc".into();
         svc.address = "web-${NOMAD_ALLOC_INDEX}.example".into();

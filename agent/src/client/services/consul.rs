@@ -36,6 +36,25 @@ pub fn ttl_for(interval: Duration, timeout: Duration) -> Duration {
     interval * 3 + timeout + Duration::from_secs(5)
 }
 
+/// A Consul agent API call that failed; the message names the agent and the call.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsulError {
+    #[error("consul at {base}: PUT {path}: {source}")]
+    Unreachable {
+        base: String,
+        path: String,
+        #[source]
+        source: http::HttpCheckError,
+    },
+    #[error("consul at {base}: PUT {path}: {status_line}: {body}")]
+    Refused {
+        base: String,
+        path: String,
+        status_line: String,
+        body: String,
+    },
+}
+
 impl ConsulAgent {
     /// `address` is "host:port" or a URL.
     pub fn new(address: &str, token: Option<String>) -> ConsulAgent {
@@ -50,7 +69,7 @@ impl ConsulAgent {
         }
     }
 
-    async fn put(&self, path: &str, body: &serde_json::Value) -> Result<(), String> {
+    async fn put(&self, path: &str, body: &serde_json::Value) -> Result<(), ConsulError> {
         let url = format!("{}{path}", self.base);
         let mut headers = BTreeMap::new();
         headers.insert(
@@ -70,14 +89,20 @@ impl ConsulAgent {
             timeout: TIMEOUT,
         })
         .await
-        .map_err(|e| format!("consul at {}: PUT {path}: {e}", self.base))?;
+        .map_err(|source| ConsulError::Unreachable {
+            base: self.base.clone(),
+            path: path.to_string(),
+            source,
+        })?;
         if (200..300).contains(&reply.status) {
             Ok(())
         } else {
-            Err(format!(
-                "consul at {}: PUT {path}: {}: {}",
-                self.base, reply.status_line, reply.body
-            ))
+            Err(ConsulError::Refused {
+                base: self.base.clone(),
+                path: path.to_string(),
+                status_line: reply.status_line,
+                body: reply.body,
+            })
         }
     }
 
@@ -86,7 +111,7 @@ impl ConsulAgent {
         &self,
         r: &ServiceRegistration,
         checks: &[TtlCheck<'_>],
-    ) -> Result<(), String> {
+    ) -> Result<(), ConsulError> {
         let checks: Vec<serde_json::Value> = checks
             .iter()
             .map(|c| {
@@ -116,13 +141,13 @@ impl ConsulAgent {
         check_id: &str,
         status: &str,
         output: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConsulError> {
         let body = json!({ "Status": status, "Output": output });
         self.put(&format!("/v1/agent/check/update/{check_id}"), &body)
             .await
     }
 
-    pub async fn deregister(&self, service_id: &str) -> Result<(), String> {
+    pub async fn deregister(&self, service_id: &str) -> Result<(), ConsulError> {
         self.put(
             &format!("/v1/agent/service/deregister/{service_id}"),
             &json!({}),

@@ -53,6 +53,46 @@ pub struct Reply {
     pub body: String,
 }
 
+/// Why a request could not be sent or its answer not read. Check outputs and Consul errors show
+/// it after the URL, so each message says what was wrong with the request or the server.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpCheckError {
+    #[error("{0:?} is not an http:// or https:// URL")]
+    NotHttpUrl(String),
+    #[error("{0:?}: unclosed [ in the host")]
+    UnclosedBracket(String),
+    #[error("{0:?}: bad port")]
+    BadPort(String),
+    #[error("{0:?} has no host")]
+    NoHost(String),
+    #[error("{0:?}: the path holds spaces or control characters")]
+    BadPath(String),
+    #[error("{0:?} is not an HTTP method")]
+    BadMethod(String),
+    #[error("header {0:?} is not a valid HTTP header")]
+    BadHeader(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("the connection closed before a response")]
+    ClosedBeforeResponse,
+    #[error("the response head is too large")]
+    HeadTooLarge,
+    #[error("not an HTTP response: {0}")]
+    NotHttp(#[source] httparse::Error),
+    #[error("{host:?} is not a TLS server name: {source}")]
+    BadServerName {
+        host: String,
+        #[source]
+        source: rustls::pki_types::InvalidDnsNameError,
+    },
+    #[error("TLS: {0}")]
+    Tls(#[source] std::io::Error),
+    #[error("TLS setup: {0}")]
+    TlsSetup(#[source] rustls::Error),
+    #[error("timed out after {}", api::duration::format_duration(*.0))]
+    TimedOut(Duration),
+}
+
 /// The parts of an http(s) URL a request needs.
 #[derive(Debug, Clone, PartialEq)]
 struct Url {
@@ -64,13 +104,13 @@ struct Url {
     target: String,
 }
 
-fn parse_url(url: &str) -> Result<Url, String> {
+fn parse_url(url: &str) -> Result<Url, HttpCheckError> {
     let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
         (false, r)
     } else if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else {
-        return Err(format!("{url:?} is not an http:// or https:// URL"));
+        return Err(HttpCheckError::NotHttpUrl(url.to_string()));
     };
     let (authority, target) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].to_string()),
@@ -80,9 +120,11 @@ fn parse_url(url: &str) -> Result<Url, String> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (h, after) = v6
             .split_once(']')
-            .ok_or_else(|| format!("{url:?}: unclosed [ in the host"))?;
+            .ok_or_else(|| HttpCheckError::UnclosedBracket(url.to_string()))?;
         let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| format!("{url:?}: bad port"))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| HttpCheckError::BadPort(url.to_string()))?,
             None => default_port,
         };
         (h.to_string(), port)
@@ -90,18 +132,17 @@ fn parse_url(url: &str) -> Result<Url, String> {
         match authority.rsplit_once(':') {
             Some((h, p)) => (
                 h.to_string(),
-                p.parse().map_err(|_| format!("{url:?}: bad port"))?,
+                p.parse()
+                    .map_err(|_| HttpCheckError::BadPort(url.to_string()))?,
             ),
             None => (authority.to_string(), default_port),
         }
     };
     if host.is_empty() {
-        return Err(format!("{url:?} has no host"));
+        return Err(HttpCheckError::NoHost(url.to_string()));
     }
     if target.contains(|c: char| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{url:?}: the path holds spaces or control characters"
-        ));
+        return Err(HttpCheckError::BadPath(url.to_string()));
     }
     Ok(Url {
         tls,
@@ -118,9 +159,9 @@ fn valid_token(s: &str) -> bool {
 }
 
 /// The request line, headers and body, ready to write.
-fn request_bytes(r: &Request1<'_>, url: &Url, keep_alive: bool) -> Result<Vec<u8>, String> {
+fn request_bytes(r: &Request1<'_>, url: &Url, keep_alive: bool) -> Result<Vec<u8>, HttpCheckError> {
     if !valid_token(r.method) {
-        return Err(format!("{:?} is not an HTTP method", r.method));
+        return Err(HttpCheckError::BadMethod(r.method.to_string()));
     }
     let host = if url.host.contains(':') {
         format!("[{}]:{}", url.host, url.port)
@@ -137,7 +178,7 @@ fn request_bytes(r: &Request1<'_>, url: &Url, keep_alive: bool) -> Result<Vec<u8
     for (k, values) in r.headers {
         for v in values {
             if !valid_token(k) || v.contains(['\r', '\n']) {
-                return Err(format!("header {k:?} is not a valid HTTP header"));
+                return Err(HttpCheckError::BadHeader(k.clone()));
             }
             out.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -162,13 +203,13 @@ enum Framing {
 /// away, when that leaves the connection usable for another request). Also says whether it is.
 async fn read_response<S: AsyncRead + Unpin + ?Sized>(
     stream: &mut S,
-) -> Result<(Reply, bool), String> {
+) -> Result<(Reply, bool), HttpCheckError> {
     let mut buf: Vec<u8> = Vec::with_capacity(2048);
     let mut chunk = [0u8; 4096];
     let (status, status_line, framing, head_len, keep) = loop {
-        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            return Err("the connection closed before a response".into());
+            return Err(HttpCheckError::ClosedBeforeResponse);
         }
         buf.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -198,8 +239,8 @@ async fn read_response<S: AsyncRead + Unpin + ?Sized>(
                 break (code, line, framing, len, keep);
             }
             Ok(httparse::Status::Partial) if buf.len() < HEAD_LIMIT => continue,
-            Ok(httparse::Status::Partial) => return Err("the response head is too large".into()),
-            Err(e) => return Err(format!("not an HTTP response: {e}")),
+            Ok(httparse::Status::Partial) => return Err(HttpCheckError::HeadTooLarge),
+            Err(e) => return Err(HttpCheckError::NotHttp(e)),
         }
     };
     let mut raw = buf.split_off(head_len);
@@ -265,27 +306,30 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     }
 }
 
-async fn exchange(stream: &mut dyn Io, request: &[u8]) -> Result<(Reply, bool), String> {
-    stream.write_all(request).await.map_err(|e| e.to_string())?;
-    stream.flush().await.map_err(|e| e.to_string())?;
+async fn exchange(stream: &mut dyn Io, request: &[u8]) -> Result<(Reply, bool), HttpCheckError> {
+    stream.write_all(request).await?;
+    stream.flush().await?;
     read_response(stream).await
 }
 
 /// A new connection to the URL's host (TLS for https).
-async fn connect(url: &Url, tls_skip_verify: bool) -> Result<Connection, String> {
-    let tcp = TcpStream::connect((url.host.as_str(), url.port))
-        .await
-        .map_err(|e| e.to_string())?;
+async fn connect(url: &Url, tls_skip_verify: bool) -> Result<Connection, HttpCheckError> {
+    let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
     let _ = tcp.set_nodelay(true);
     let _ = tcp.set_zero_linger();
     let io: Box<dyn Io> = if url.tls {
-        let name = rustls::pki_types::ServerName::try_from(url.host.clone())
-            .map_err(|e| format!("{:?} is not a TLS server name: {e}", url.host))?;
-        let connector = tokio_rustls::TlsConnector::from(tls_config(tls_skip_verify)?);
+        let name = rustls::pki_types::ServerName::try_from(url.host.clone()).map_err(|source| {
+            HttpCheckError::BadServerName {
+                host: url.host.clone(),
+                source,
+            }
+        })?;
+        let config = tls_config(tls_skip_verify).map_err(HttpCheckError::TlsSetup)?;
+        let connector = tokio_rustls::TlsConnector::from(config);
         let tls = connector
             .connect(name, tcp)
             .await
-            .map_err(|e| format!("TLS: {e}"))?;
+            .map_err(HttpCheckError::Tls)?;
         Box::new(tls)
     } else {
         Box::new(tcp)
@@ -347,14 +391,13 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
 }
 
 /// The two TLS configurations, built once: verifying against the webpki roots, or not at all.
-fn tls_config(skip_verify: bool) -> Result<Arc<rustls::ClientConfig>, String> {
-    static VERIFY: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    static SKIP: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+fn tls_config(skip_verify: bool) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    static VERIFY: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
+    static SKIP: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
     let build = |skip: bool| {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup: {e}"))?;
+            .with_safe_default_protocol_versions()?;
         let cfg = if skip {
             builder
                 .dangerous()
@@ -372,13 +415,9 @@ fn tls_config(skip_verify: bool) -> Result<Arc<rustls::ClientConfig>, String> {
     cell.get_or_init(|| build(skip_verify)).clone()
 }
 
-fn timed_out(t: Duration) -> String {
-    format!("timed out after {}", api::duration::format_duration(t))
-}
-
 /// Sends the request on a new connection, closed afterwards; the whole exchange must end within
 /// `timeout`.
-pub async fn send(r: Request1<'_>) -> Result<Reply, String> {
+pub async fn send(r: Request1<'_>) -> Result<Reply, HttpCheckError> {
     let url = parse_url(r.url)?;
     let request = request_bytes(&r, &url, false)?;
     let work = async {
@@ -387,13 +426,16 @@ pub async fn send(r: Request1<'_>) -> Result<Reply, String> {
     };
     tokio::time::timeout(r.timeout, work)
         .await
-        .unwrap_or_else(|_| Err(timed_out(r.timeout)))
+        .unwrap_or_else(|_| Err(HttpCheckError::TimedOut(r.timeout)))
 }
 
 /// Sends the request on the connection kept in `slot` when there is a fresh one to the same
 /// server (falling back to a new connection if it fails), and keeps the connection there for the
 /// next call when the server allows.
-pub async fn send_reusing(r: Request1<'_>, slot: &mut Option<Connection>) -> Result<Reply, String> {
+pub async fn send_reusing(
+    r: Request1<'_>,
+    slot: &mut Option<Connection>,
+) -> Result<Reply, HttpCheckError> {
     let url = parse_url(r.url)?;
     let request = request_bytes(&r, &url, true)?;
     let peer = (url.tls, url.host.clone(), url.port);
@@ -417,7 +459,7 @@ pub async fn send_reusing(r: Request1<'_>, slot: &mut Option<Connection>) -> Res
     };
     tokio::time::timeout(r.timeout, work)
         .await
-        .unwrap_or_else(|_| Err(timed_out(r.timeout)))
+        .unwrap_or_else(|_| Err(HttpCheckError::TimedOut(r.timeout)))
 }
 
 #[cfg(test)]
@@ -519,7 +561,8 @@ mod tests {
             timeout: Duration::from_secs(1),
         })
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("not a valid HTTP header"), "{err}");
     }
 
@@ -536,7 +579,8 @@ mod tests {
             timeout: Duration::from_millis(200),
         })
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("timed out"), "{err}");
         drop(l);
     }

@@ -23,7 +23,7 @@ use api::{
     worst_status, Allocation, CheckQueryResult, CheckStatus, ServiceRegistration,
     SERVICE_PROVIDER_CONSUL,
 };
-use build::{check_mode, BuiltService, Owner};
+use build::{check_mode, BuiltService, Owner, ServiceBuildError};
 use checks::{CheckHost, CheckRun};
 use consul::ConsulAgent;
 use std::collections::{BTreeMap, BTreeSet};
@@ -224,7 +224,7 @@ impl ServiceRegistry {
             .get(crate::drivers::STATE_TASK_IP)
             .cloned();
         let task = group.tasks.iter().find(|t| t.name == rt.task);
-        let mut built: Vec<(Result<BuiltService, String>, String, String)> = Vec::new();
+        let mut built: Vec<(Result<BuiltService, ServiceBuildError>, String, String)> = Vec::new();
         let owner = |t, ip| Owner {
             alloc: &alloc,
             group,
@@ -251,12 +251,13 @@ impl ServiceRegistry {
         inner.tasks.insert((alloc.id.clone(), rt.task.clone()), rt);
         let (mut ids, mut errors) = (Vec::new(), Vec::new());
         for (b, task, name) in built {
-            let b = b.and_then(
-                |b| match api::service_rules::name_problem(&b.reg.service_name) {
-                    Some(p) => Err(p),
-                    None => Ok(b),
-                },
-            );
+            let b =
+                b.map_err(|e| e.to_string()).and_then(|b| {
+                    match api::service_rules::name_problem(&b.reg.service_name) {
+                        Some(p) => Err(p),
+                        None => Ok(b),
+                    }
+                });
             match b {
                 Ok(b) => ids.push(self.add(&mut inner, b, &alloc.id, &task)),
                 Err(e) => errors.push(format!("service {name:?} not registered: {e}")),

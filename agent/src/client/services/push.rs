@@ -67,7 +67,11 @@ impl ServiceRegistry {
         Ok(())
     }
 
-    async fn push_consul(&self, agent: &ConsulAgent, batch: &sync::Batch) -> Result<(), String> {
+    async fn push_consul(
+        &self,
+        agent: &ConsulAgent,
+        batch: &sync::Batch,
+    ) -> Result<(), consul::ConsulError> {
         for id in &batch.consul_delete {
             agent.deregister(id).await?;
         }

@@ -44,7 +44,22 @@ async fn is_present(docker: &Docker, image: &str) -> Result<bool, DriverError> {
     }
 }
 
-async fn pull(docker: &Docker, image: &str, auth: Option<&RegistryAuth>) -> Result<(), String> {
+/// Why an image could not be pulled or loaded; callers add which image and what was asked.
+#[derive(Debug, thiserror::Error)]
+enum ImageError {
+    #[error(transparent)]
+    Engine(#[from] bollard::errors::Error),
+    #[error("the pull took longer than {0:?}")]
+    PullTimeout(Duration),
+    #[error("open {}: {source}", path.display())]
+    OpenTarball {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+async fn pull(docker: &Docker, image: &str, auth: Option<&RegistryAuth>) -> Result<(), ImageError> {
     let (repo, tag) = pull_reference(image);
     let options = CreateImageOptions {
         from_image: Some(repo),
@@ -61,8 +76,8 @@ async fn pull(docker: &Docker, image: &str, auth: Option<&RegistryAuth>) -> Resu
         .create_image(Some(options), None, credentials)
         .try_for_each(|_| async { Ok(()) });
     match tokio::time::timeout(PULL_TIMEOUT, progress).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err(format!("the pull took longer than {PULL_TIMEOUT:?}")),
+        Ok(r) => Ok(r?),
+        Err(_) => Err(ImageError::PullTimeout(PULL_TIMEOUT)),
     }
 }
 
@@ -84,10 +99,13 @@ fn tarball_path(task_dir: &Path, load: &str) -> Result<PathBuf, DriverError> {
 }
 
 /// Streams a `docker save` tarball into the engine's image-load API without reading it whole.
-async fn load_tarball(docker: &Docker, path: &Path) -> Result<(), String> {
+async fn load_tarball(docker: &Docker, path: &Path) -> Result<(), ImageError> {
     let file = tokio::fs::File::open(path)
         .await
-        .map_err(|e| format!("open {}: {e}", path.display()))?;
+        .map_err(|source| ImageError::OpenTarball {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let chunks = futures::stream::try_unfold(file, |mut f| async move {
         let mut buf = vec![0u8; 256 * 1024];
         let n = f.read(&mut buf).await?;
@@ -103,7 +121,7 @@ async fn load_tarball(docker: &Docker, path: &Path) -> Result<(), String> {
         None,
     );
     while let Some(answer) = answers.next().await {
-        answer.map_err(|e| e.to_string())?;
+        answer?;
     }
     Ok(())
 }

@@ -64,7 +64,7 @@ fn signal_name(signal: &str) -> Result<String, DriverError> {
     }
     super::proc::parse_signal(signal)
         .map(|s| s.as_str().to_string())
-        .map_err(DriverError::Other)
+        .map_err(|e| DriverError::Other(e.to_string()))
 }
 
 fn container_id(state: &TaskHandleState) -> Result<String, DriverError> {
@@ -134,12 +134,11 @@ impl DockerDriver {
         }
     }
 
-    async fn docker(&self) -> Result<Docker, String> {
+    async fn docker(&self) -> Result<Docker, engine::EngineError> {
         self.engine
             .get_or_try_init(|| engine::connect(self.endpoint.as_deref()))
             .await
             .cloned()
-            .map_err(|e| e.to_string())
     }
 
     async fn start_task(&self, tc: &TaskConfig) -> Result<TaskHandle, DriverError> {
@@ -149,7 +148,10 @@ impl DockerDriver {
             .check(&dc, &tc.task_dir)
             .map_err(|e| DriverError::Config(e.to_string()))?;
         let body = container::create_body(tc, &dc)?;
-        let docker = self.docker().await.map_err(DriverError::Start)?;
+        let docker = self
+            .docker()
+            .await
+            .map_err(|e| DriverError::Start(e.to_string()))?;
         image::ensure_image(&docker, &dc, &tc.task_dir).await?;
         let fifos = logs::Fifos::open(&tc.stdout_path, &tc.stderr_path)?;
         let name = container::container_name(&tc.task_name, &tc.alloc_id);
@@ -198,7 +200,10 @@ impl DockerDriver {
 
     async fn recover_task(&self, state: &TaskHandleState) -> Result<TaskHandle, DriverError> {
         let id = container_id(state).map_err(|_| DriverError::NotRunning)?;
-        let docker = self.docker().await.map_err(DriverError::Other)?;
+        let docker = self
+            .docker()
+            .await
+            .map_err(|e| DriverError::Other(e.to_string()))?;
         let info = match container::inspect(&docker, &id).await {
             Ok(Some(info)) => info,
             Ok(None) => return Err(DriverError::NotRunning),
@@ -250,7 +255,10 @@ impl DockerDriver {
         }
         let signal = signal_name(signal)?;
         let id = container_id(&handle.state)?;
-        let docker = self.docker().await.map_err(DriverError::Other)?;
+        let docker = self
+            .docker()
+            .await
+            .map_err(|e| DriverError::Other(e.to_string()))?;
         kill(&docker, &id, &signal).await?;
         if let Ok(exit) = tokio::time::timeout(timeout, handle.wait()).await {
             return Ok(exit);
@@ -321,7 +329,10 @@ impl Driver for DockerDriver {
     ) -> DriverFuture<'a, super::ExecOutput> {
         Box::pin(async move {
             let id = container_id(&handle.state)?;
-            let docker = self.docker().await.map_err(DriverError::Other)?;
+            let docker = self
+                .docker()
+                .await
+                .map_err(|e| DriverError::Other(e.to_string()))?;
             exec::run(&docker, &id, command, args, timeout).await
         })
     }

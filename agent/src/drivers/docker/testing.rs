@@ -48,15 +48,27 @@ fn run(cmd: &mut Command) -> Result<Output, TestImageError> {
     Ok(out)
 }
 
+/// Why the engine does not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerUnusable {
+    /// What `docker version` wrote to stderr.
+    #[error("{0}")]
+    EngineRefused(String),
+    #[error("cannot run the docker CLI: {0}")]
+    NoCli(#[source] std::io::Error),
+}
+
 /// Whether the engine answers, with the reason when it does not.
-pub fn docker_usable() -> Result<(), String> {
+pub fn docker_usable() -> Result<(), DockerUnusable> {
     match Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
         .output()
     {
         Ok(out) if out.status.success() => Ok(()),
-        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
-        Err(e) => Err(format!("cannot run the docker CLI: {e}")),
+        Ok(out) => Err(DockerUnusable::EngineRefused(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )),
+        Err(e) => Err(DockerUnusable::NoCli(e)),
     }
 }
 

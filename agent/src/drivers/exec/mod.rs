@@ -33,6 +33,17 @@ const NAME: &str = "exec";
 /// `driver_state` key of the task's cgroup directories.
 const CGROUP_STATE: &str = "cgroup";
 
+/// What this host lacks to run isolated tasks.
+#[derive(Debug, thiserror::Error)]
+pub enum IsolationUnavailable {
+    #[error("isolated tasks need Linux and an agent running as root")]
+    NotRoot,
+    #[error(transparent)]
+    Namespaces(#[from] spawn::NamespaceProbeError),
+    #[error(transparent)]
+    Cgroups(#[from] cgroup::CgroupError),
+}
+
 #[derive(Clone)]
 pub struct ExecDriver {
     chroot_env: Vec<(String, String)>,
@@ -105,12 +116,13 @@ impl ExecDriver {
     }
 
     /// Whether this host can isolate tasks: root, namespaces and cgroup v2.
-    pub(crate) fn isolation_available() -> Result<(), String> {
+    pub(crate) fn isolation_available() -> Result<(), IsolationUnavailable> {
         if !cfg!(target_os = "linux") || !nix::unistd::geteuid().is_root() {
-            return Err("isolated tasks need Linux and an agent running as root".into());
+            return Err(IsolationUnavailable::NotRoot);
         }
-        spawn::probe_namespaces()
-            .and_then(|()| cgroup::detect().map(|_| ()).map_err(|e| e.to_string()))
+        spawn::probe_namespaces()?;
+        cgroup::detect()?;
+        Ok(())
     }
 
     async fn start_task(&self, cfg: &TaskConfig) -> Result<TaskHandle, DriverError> {
@@ -203,7 +215,7 @@ impl Driver for ExecDriver {
                 "driver.exec".to_string(),
                 "1".to_string(),
             )])),
-            Err(e) => super::undetected_driver(e),
+            Err(e) => super::undetected_driver(e.to_string()),
         }
     }
 

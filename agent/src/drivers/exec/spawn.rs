@@ -127,9 +127,19 @@ pub fn wait_exit(pid: Pid) -> ExitResult {
     }
 }
 
+/// Why this process may not create the namespaces exec needs.
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceProbeError {
+    #[error("cannot create mount/pid/ipc/uts namespaces: {0}")]
+    Clone(Errno),
+    /// How waiting for the probe child ended instead of a clean exit.
+    #[error("namespace probe ended unexpectedly: {0:?}")]
+    UnexpectedEnd(Result<WaitStatus, Errno>),
+}
+
 /// Whether this process may create the namespaces exec needs: clones a child into them that exits
 /// at once.
-pub fn probe_namespaces() -> Result<(), String> {
+pub fn probe_namespaces() -> Result<(), NamespaceProbeError> {
     let mut stack = vec![0u8; 16 * 1024];
     let child = Box::new(|| -> isize {
         // SAFETY: exits the probe child at once.
@@ -137,9 +147,9 @@ pub fn probe_namespaces() -> Result<(), String> {
     });
     // SAFETY: the child only calls _exit.
     let pid = unsafe { nix::sched::clone(child, &mut stack, namespaces(), Some(libc::SIGCHLD)) }
-        .map_err(|e| format!("cannot create mount/pid/ipc/uts namespaces: {e}"))?;
+        .map_err(NamespaceProbeError::Clone)?;
     match reap(pid) {
         Ok(WaitStatus::Exited(_, 0)) => Ok(()),
-        other => Err(format!("namespace probe ended unexpectedly: {other:?}")),
+        other => Err(NamespaceProbeError::UnexpectedEnd(other)),
     }
 }

@@ -14,7 +14,7 @@ fn usable() -> ExecDriver {
     let why = if !nix::unistd::geteuid().is_root() {
         Some("not running as root".to_string())
     } else if let Err(e) = spawn::probe_namespaces() {
-        Some(e)
+        Some(e.to_string())
     } else if let Err(e) = cgroup::detect() {
         Some(e.to_string())
     } else {

@@ -217,8 +217,18 @@ async fn serve_connection(
     }
 }
 
+/// A request the peer's certificate does not allow, and the certificate a server needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("permission denied: {who} cannot send {what} (servers need server.<region>.nomad)")]
+struct PermissionDenied {
+    /// The kind of certificate the peer showed.
+    who: &'static str,
+    /// The kind of request it sent.
+    what: &'static str,
+}
+
 /// Whether a peer in `role` may make `req`; the refusal says why.
-fn permits(role: PeerRole, req: &RpcRequest) -> Result<(), String> {
+fn permits(role: PeerRole, req: &RpcRequest) -> Result<(), PermissionDenied> {
     let allowed = matches!(
         (role, req),
         (PeerRole::Trusted | PeerRole::Server, _)
@@ -240,9 +250,7 @@ fn permits(role: PeerRole, req: &RpcRequest) -> Result<(), String> {
         PeerRole::Client => "a client certificate",
         _ => "a certificate that is neither a server's nor a client's",
     };
-    Err(format!(
-        "permission denied: {who} cannot send {what} (servers need server.<region>.nomad)"
-    ))
+    Err(PermissionDenied { who, what })
 }
 
 /// Serves requests until the peer closes, the stream breaks or the peer breaks the protocol.
@@ -325,7 +333,7 @@ async fn handle_request(
                 Ok(()) => handler.handle(request).await,
                 Err(refusal) => {
                     tracing::warn!(request = id, %refusal, "rpc request refused");
-                    RpcResponse::Error(refusal)
+                    RpcResponse::Error(refusal.to_string())
                 }
             }
         }
@@ -368,7 +376,7 @@ mod tests {
         let hello = RpcRequest::Hello(ServerInfo::default());
         let relay = RpcRequest::Http(HttpRequest::default());
         for req in [&raft, &join, &hello, &relay] {
-            let refusal = permits(PeerRole::Client, req).unwrap_err();
+            let refusal = permits(PeerRole::Client, req).unwrap_err().to_string();
             assert!(refusal.starts_with("permission denied"), "{refusal}");
             assert!(permits(PeerRole::Other, req).is_err());
             assert!(permits(PeerRole::Server, req).is_ok());

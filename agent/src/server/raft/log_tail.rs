@@ -10,6 +10,16 @@ use super::types::{Entry, LogId};
 use openraft::entry::RaftEntry;
 use std::collections::VecDeque;
 
+/// Entries that would leave a hole in the tail (or start below it): the tail mirrors the log, so
+/// this is a bug in whoever appends.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("append at {first} does not follow the log's tail [{start}, {end})")]
+pub struct AppendGap {
+    pub first: u64,
+    pub start: u64,
+    pub end: u64,
+}
+
 /// Entries kept in memory for readers.
 pub const KEEP: usize = 512;
 /// Commands kept in memory, by their encoded size before compression. The newest entry stays
@@ -78,7 +88,7 @@ impl LogTail {
     /// Appends entries (already written to redb) that follow the newest one. An entry at an
     /// index already held replaces it and everything after it, as a truncation would. The
     /// oldest entries beyond [`KEEP`] leave memory.
-    pub fn append(&mut self, entries: &[Entry]) -> Result<(), String> {
+    pub fn append(&mut self, entries: &[Entry]) -> Result<(), AppendGap> {
         let Some(first) = entries.first() else {
             return Ok(());
         };
@@ -87,11 +97,11 @@ impl LogTail {
             // After a purge past the log, or on a fresh log, the next entry sets the start.
             self.start = first;
         } else if first < self.start || first > self.end() {
-            return Err(format!(
-                "append at {first} does not follow the log's tail [{}, {})",
-                self.start,
-                self.end()
-            ));
+            return Err(AppendGap {
+                first,
+                start: self.start,
+                end: self.end(),
+            });
         } else {
             self.truncate(first);
         }

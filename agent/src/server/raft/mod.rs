@@ -86,6 +86,24 @@ pub struct Peer {
 /// that a busy machine does not flap.
 pub const HEALTHY_CONTACT: Duration = Duration::from_secs(5);
 
+/// Why this server does not count itself part of a working cluster, as `/v1/agent/health` shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerHealthError {
+    #[error(
+        "leader without a quorum: no majority of the {voters} servers answered for {} s",
+        .silent_for.as_secs()
+    )]
+    QuorumSilent { voters: usize, silent_for: Duration },
+    #[error("leader without a quorum: no majority of the {voters} servers answered yet")]
+    NoQuorumYet { voters: usize },
+    #[error("No cluster leader")]
+    NoLeader,
+    #[error("no contact with the leader for {} s", .silent_for.as_secs())]
+    LeaderSilent { silent_for: Duration },
+    #[error("no contact with the leader yet")]
+    NoLeaderContactYet,
+}
+
 /// What this server knows of the cluster right now, refreshed from raft's metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RaftView {
@@ -266,7 +284,7 @@ impl Raft {
     /// Whether this server takes part in a working cluster, for `/v1/agent/health`: a follower
     /// has a leader it heard from within [`HEALTHY_CONTACT`]; a leader heard from a quorum
     /// within it. The error says what is wrong.
-    pub fn health(&self) -> Result<(), String> {
+    pub fn health(&self) -> Result<(), ServerHealthError> {
         let view = self.view();
         if view.is_leader {
             let voters = view.peers.iter().filter(|p| p.voter).count();
@@ -276,22 +294,17 @@ impl Raft {
             let acked = self.raft.data_metrics().borrow_watched().last_quorum_acked;
             return match acked.map(|at| openraft::Instant::elapsed(&*at)) {
                 Some(d) if d <= HEALTHY_CONTACT => Ok(()),
-                Some(d) => Err(format!(
-                    "leader without a quorum: no majority of the {voters} servers answered for {} s",
-                    d.as_secs()
-                )),
-                None => Err(format!(
-                    "leader without a quorum: no majority of the {voters} servers answered yet"
-                )),
+                Some(silent_for) => Err(ServerHealthError::QuorumSilent { voters, silent_for }),
+                None => Err(ServerHealthError::NoQuorumYet { voters }),
             };
         }
         if view.leader.is_none() {
-            return Err("No cluster leader".into());
+            return Err(ServerHealthError::NoLeader);
         }
         match self.last_contact.elapsed() {
             Some(d) if d <= HEALTHY_CONTACT => Ok(()),
-            Some(d) => Err(format!("no contact with the leader for {} s", d.as_secs())),
-            None => Err("no contact with the leader yet".into()),
+            Some(silent_for) => Err(ServerHealthError::LeaderSilent { silent_for }),
+            None => Err(ServerHealthError::NoLeaderContactYet),
         }
     }
 
@@ -368,7 +381,11 @@ impl Raft {
     }
 
     /// Serves a raft message from a peer (the rpc port's raft traffic).
-    pub async fn serve_rpc(&self, kind: RaftKind, payload: &[u8]) -> Result<Vec<u8>, String> {
+    pub async fn serve_rpc(
+        &self,
+        kind: RaftKind,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, network::RaftCodecError> {
         network::serve(&self.raft, &self.last_contact, kind, payload).await
     }
 

@@ -192,12 +192,22 @@ impl LastContact {
     }
 }
 
-fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
-    rmp_serde::to_vec_named(v).map_err(|e| format!("encoding a raft reply: {e}"))
+/// A raft message that arrived, or the reply to it, does not (de)serialize; the peer is sent
+/// the message.
+#[derive(Debug, thiserror::Error)]
+pub enum RaftCodecError {
+    #[error("encoding a raft reply: {0}")]
+    Encode(#[from] rmp_serde::encode::Error),
+    #[error("decoding a raft message: {0}")]
+    Decode(#[from] rmp_serde::decode::Error),
 }
 
-fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, String> {
-    rmp_serde::from_slice(b).map_err(|e| format!("decoding a raft message: {e}"))
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, RaftCodecError> {
+    Ok(rmp_serde::to_vec_named(v)?)
+}
+
+fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, RaftCodecError> {
+    Ok(rmp_serde::from_slice(b)?)
 }
 
 /// Serves one raft message that arrived on the rpc port; answers the encoded
@@ -207,7 +217,7 @@ pub async fn serve(
     contact: &LastContact,
     kind: RaftKind,
     payload: &[u8],
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, RaftCodecError> {
     match kind {
         RaftKind::AppendEntries => {
             let req: AppendEntriesRequest<TypeConfig> = decode(payload)?;
