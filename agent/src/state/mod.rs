@@ -23,7 +23,7 @@ mod tests;
 
 pub use command::{ApplyResult, Command, DeploymentStatusUpdate};
 pub use gc::{GcCandidates, GcCounts, GcThresholds};
-pub use tables::{JobKey, Table, Tables, TablesImage};
+pub use tables::{JobKey, Table, TableSizes, Tables, TablesImage};
 
 use std::sync::RwLock;
 use std::time::Duration;

@@ -78,7 +78,26 @@ pub struct Tables {
     pub(crate) alloc_nodes_touched: Vec<String>,
 }
 
+/// How many objects each main table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableSizes {
+    pub jobs: usize,
+    pub nodes: usize,
+    pub allocs: usize,
+    pub evals: usize,
+}
+
 impl Tables {
+    /// The tables' sizes, without walking them.
+    pub fn sizes(&self) -> TableSizes {
+        TableSizes {
+            jobs: self.jobs.len(),
+            nodes: self.nodes.len(),
+            allocs: self.allocs.len(),
+            evals: self.evals.len(),
+        }
+    }
+
     pub fn table_index(&self, t: Table) -> u64 {
         match t {
             Table::Jobs => self.jobs_index,

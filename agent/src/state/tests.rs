@@ -417,6 +417,16 @@ fn job_tallies_kept_along_the_way_match_a_recount_and_answer_summary_and_status(
     assert_eq!(kept(&t), recount(&t));
     assert_eq!(t.alloc_tally("default", "web").unwrap().total, 2);
     assert_eq!(
+        t.sizes(),
+        TableSizes {
+            jobs: 1,
+            nodes: 0,
+            allocs: 2,
+            // The stop's evaluation.
+            evals: 1
+        }
+    );
+    assert_eq!(
         t.job_status(&t.job("default", "web").unwrap()),
         JOB_STATUS_RUNNING
     );
