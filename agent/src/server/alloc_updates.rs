@@ -67,22 +67,33 @@ impl Server {
     ) -> Result<u64, ServerError> {
         let (reply, mut answer) = oneshot::channel();
         self.alloc_updates.lock().push(Waiting { report, reply });
-        let _serial = self.alloc_updates.committer.lock().await;
-        loop {
+        let serial = self.alloc_updates.committer.lock().await;
+        let mut freed_at = None;
+        let result = loop {
             match answer.try_recv() {
                 // An earlier holder of the lock committed this report with its batch.
-                Ok(result) => return result,
+                Ok(result) => break result,
                 Err(oneshot::error::TryRecvError::Closed) => {
-                    return Err(ServerError::Unavailable("the report was dropped".into()))
+                    break Err(ServerError::Unavailable("the report was dropped".into()))
                 }
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
             let batch = AllocUpdateQueue::take_batch(&mut self.alloc_updates.lock());
-            self.commit_reports(batch).await;
+            if let Some(index) = self.commit_reports(batch).await {
+                freed_at = Some(index);
+            }
+        };
+        // As the plan applier does: the next batch need not wait for the blocked evaluations.
+        drop(serial);
+        if let Some(index) = freed_at {
+            self.unblock(index).await;
         }
+        result
     }
 
-    async fn commit_reports(&self, batch: Vec<Waiting>) {
+    /// Commits one batch and answers each report's caller; returns the entry's index when it
+    /// freed capacity, which may unblock waiting evaluations.
+    async fn commit_reports(&self, batch: Vec<Waiting>) -> Option<u64> {
         let mut updates = Vec::new();
         let mut evals: Vec<Evaluation> = Vec::new();
         let mut freed = false;
@@ -121,9 +132,7 @@ impl Server {
             // A caller that gave up no longer listens.
             let _ = reply.send(index.clone());
         }
-        if let (true, Ok(index)) = (freed, index) {
-            self.unblock(index).await;
-        }
+        index.ok().filter(|_| freed)
     }
 }
 

@@ -191,10 +191,7 @@ impl Tables {
     }
 
     pub fn allocs_for_node(&self, node: &str) -> Vec<Arc<Allocation>> {
-        self.allocs_by_node
-            .get(node)
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default()
+        self.allocs_by_node(node).cloned().collect()
     }
 
     pub fn eval(&self, id: &str) -> Option<Arc<Evaluation>> {
@@ -236,8 +233,10 @@ impl Tables {
         let node = IdKey::new(&alloc.node_id);
         let id = IdKey::new(&alloc.id);
         let alloc = Arc::new(alloc);
+        // The value it replaces leaves the job's counts as the new one enters them.
+        let replaced = self.allocs.insert(id.clone(), alloc.clone());
         let tally = Arc::make_mut(self.alloc_tallies.entry(key.clone()).or_default());
-        if let Some(old) = self.allocs.get(id.as_str()) {
+        if let Some(old) = &replaced {
             tally.count(old, -1);
         }
         tally.count(&alloc, 1);
@@ -248,9 +247,8 @@ impl Tables {
         self.allocs_by_node
             .entry(node)
             .or_default()
-            .insert(id.clone(), alloc.clone());
-        self.changes.push(Change::Alloc(alloc.clone()));
-        self.allocs.insert(id, alloc);
+            .insert(id, alloc.clone());
+        self.changes.push(Change::Alloc(alloc));
     }
 
     /// The allocations of a group mostly have equal resources and placement metrics: an
