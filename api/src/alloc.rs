@@ -59,6 +59,10 @@ pub struct Allocation {
     pub reschedule_tracker: Option<RescheduleTracker>,
     #[serde(rename = "FollowupEvalID", default)]
     pub followup_eval_id: String,
+    /// What an operator asked the scheduler to do with this allocation beyond its job's
+    /// policies (`job eval -force-reschedule`).
+    #[serde(default)]
+    pub desired_transition: DesiredTransition,
     #[serde(default)]
     pub metrics: Option<Arc<AllocationMetric>>,
     /// The deployment that placed it (empty outside a rollout).
@@ -134,6 +138,7 @@ impl Allocation {
             next_allocation: self.next_allocation.clone(),
             reschedule_tracker: self.reschedule_tracker.clone(),
             followup_eval_id: self.followup_eval_id.clone(),
+            desired_transition: self.desired_transition,
             metrics: self.metrics.clone(),
             deployment_id: self.deployment_id.clone(),
             deployment_status: self.deployment_status.clone(),
@@ -361,5 +366,28 @@ mod tests {
                 ..a.clone()
             }
         );
+    }
+}
+
+/// Nomad's `DesiredTransition`: operator requests the scheduler acts on. Each is unset (`null`)
+/// unless asked; only `ForceReschedule` is acted on here (`Migrate` is the drainer's, which
+/// marks allocations through their node's drain instead).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DesiredTransition {
+    #[serde(default)]
+    pub migrate: Option<bool>,
+    #[serde(default)]
+    pub reschedule: Option<bool>,
+    /// Reschedule this failed allocation now, whatever its group's reschedule policy allows.
+    #[serde(default)]
+    pub force_reschedule: Option<bool>,
+    #[serde(default)]
+    pub no_shutdown_delay: Option<bool>,
+}
+
+impl DesiredTransition {
+    pub fn should_force_reschedule(&self) -> bool {
+        self.force_reschedule == Some(true)
     }
 }

@@ -91,7 +91,27 @@ impl Node {
             drivers: self.drivers.clone(),
             create_index: self.create_index,
             modify_index: self.modify_index,
+            node_resources: None,
+            reserved_resources: None,
+            attributes: None,
         }
+    }
+
+    /// The list stub with what `?resources=true` and `?os=true` add.
+    pub fn stub_with(&self, resources: bool, os: bool) -> NodeListStub {
+        let mut stub = self.stub();
+        if resources {
+            stub.node_resources = Some(self.node_resources.clone());
+            stub.reserved_resources = Some(self.reserved_resources.clone());
+        }
+        if os {
+            let os_attrs = ["os.name", "os.version"]
+                .iter()
+                .filter_map(|k| Some((k.to_string(), self.attributes.get(*k)?.clone())))
+                .collect();
+            stub.attributes = Some(os_attrs);
+        }
+        stub
     }
 }
 
@@ -193,6 +213,14 @@ pub struct NodeListStub {
     pub drivers: BTreeMap<String, DriverInfo>,
     pub create_index: u64,
     pub modify_index: u64,
+    /// With `?resources=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_resources: Option<NodeResources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_resources: Option<NodeReservedResources>,
+    /// With `?os=true`: the `os.name` and `os.version` attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, String>>,
 }
 
 /// `POST /v1/node/:id/eligibility`.

@@ -105,6 +105,8 @@ enum Command {
     Validate(job_validate::Args),
     /// Show what running a job file would change (alias of `job plan`)
     Plan(job_plan::Args),
+    /// Display the queried agent's stats
+    AgentInfo(agent_info::Args),
     /// Print the version
     Version,
 }
@@ -127,6 +129,8 @@ enum JobCommand {
     History(job_history::Args),
     /// Go back to an earlier version of a job
     Revert(job_revert::Args),
+    /// Evaluate a job again (optionally rescheduling its failed allocations now)
+    Eval(job_eval::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,6 +145,8 @@ enum AllocCommand {
     Status(alloc_status::Args),
     /// Print a task's logs
     Logs(alloc_logs::Args),
+    /// Stop an allocation; the scheduler replaces it
+    Stop(alloc_stop::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -157,6 +163,10 @@ enum NodeCommand {
 enum ServerCommand {
     /// Display the servers of the cluster
     Members(server_members::Args),
+    /// Join this agent's server to the cluster of other servers
+    Join(server_join::Args),
+    /// Remove a failed server from the cluster
+    ForceLeave(server_force_leave::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -303,19 +313,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             JobCommand::Plan(a) => job_plan::run(&client()?, a),
             JobCommand::History(a) => job_history::run(&client()?, a),
             JobCommand::Revert(a) => job_revert::run(&client()?, a),
+            JobCommand::Eval(a) => job_eval::run(&client()?, a),
         },
         Command::Alloc { command } => match command {
             AllocCommand::Status(a) => alloc_status::run(&client()?, a),
             AllocCommand::Logs(a) => alloc_logs::run(&client()?, a),
+            AllocCommand::Stop(a) => alloc_stop::run(&client()?, a),
         },
         Command::Node { command } => match command {
             NodeCommand::Status(a) => node_status::run(&client()?, a),
             NodeCommand::Drain(a) => node_drain::run(&client()?, a),
             NodeCommand::Eligibility(a) => node_eligibility::run(&client()?, a),
         },
-        Command::Server {
-            command: ServerCommand::Members(a),
-        } => server_members::run(&client()?, a),
+        Command::Server { command } => match command {
+            ServerCommand::Members(a) => server_members::run(&client()?, a),
+            ServerCommand::Join(a) => server_join::run(&client()?, a),
+            ServerCommand::ForceLeave(a) => server_force_leave::run(&client()?, a),
+        },
+        Command::AgentInfo(a) => agent_info::run(&client()?, a),
         Command::Eval {
             command: EvalCommand::Status(a),
         } => eval_status::run(&client()?, a),

@@ -193,6 +193,43 @@ pub fn allocs_outcome(allocs: &[Allocation]) -> AllocsOutcome {
     }
 }
 
+/// The flags of every command that submits something and then monitors its evaluation.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MonitorFlags {
+    /// Return after submitting, printing the evaluation id
+    #[arg(long)]
+    pub detach: bool,
+    /// Show full ids
+    #[arg(long)]
+    pub verbose: bool,
+    /// How long to monitor before giving up
+    #[arg(long, default_value = "5m", value_parser = crate::commands::job_run::parse_timeout)]
+    pub timeout: Duration,
+}
+
+impl MonitorFlags {
+    /// Monitors `eval_id` (following its allocations or not), or with `-detach` prints
+    /// `detached` and returns 0.
+    pub fn monitor_or_print(
+        &self,
+        client: &Client,
+        eval_id: &str,
+        follow_allocs: bool,
+        detached: &str,
+    ) -> anyhow::Result<i32> {
+        if self.detach {
+            println!("{detached}");
+            return Ok(0);
+        }
+        let opts = MonitorOptions {
+            verbose: self.verbose,
+            follow_allocs,
+            timeout: self.timeout,
+        };
+        monitor(client, eval_id, &opts).context("Error monitoring the evaluation")
+    }
+}
+
 pub struct MonitorOptions {
     pub verbose: bool,
     /// After the evaluation, wait for its allocations to run (job run) or not (job stop).

@@ -73,6 +73,7 @@ pub fn send_with(
             .put(url)
             .header("Content-Type", "application/json")
             .send(b),
+        ("PUT", None) => agent.put(url).send_empty(),
         _ => bail!("unsupported method {method}"),
     };
     let mut resp = resp.with_context(|| format!("{method} {url}"))?;
@@ -361,6 +362,13 @@ impl Cluster {
             .collect();
         let ports = free_ports(2);
         self.spawn(ports[0], ports[1], &join)
+    }
+
+    /// A new server with an empty data dir that knows no other server: it joins only when told
+    /// to (`server join`).
+    pub fn add_lone_server(&mut self) -> Result<usize> {
+        let ports = free_ports(2);
+        self.spawn(ports[0], ports[1], &[])
     }
 
     /// A client agent named `name` with its own data dir, joined to every server, raw_exec

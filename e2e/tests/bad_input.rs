@@ -3,6 +3,7 @@
 
 use e2e::*;
 use std::process::Command;
+use std::time::Duration;
 
 #[test]
 fn bad_job_file_names_file_line_and_column() {
@@ -59,8 +60,24 @@ fn bad_api_bodies_get_400_and_unknown_ids_404() {
     assert_eq!(code, 404);
     let (code, _) = request("GET", &format!("{base}/v1/allocation/nope"), None).unwrap();
     assert_eq!(code, 404);
-    let (code, _) = request("DELETE", &format!("{base}/v1/job/nope"), None).unwrap();
-    assert_eq!(code, 404);
+    // Stopping a job that does not exist succeeds with an evaluation, as in Nomad, and that
+    // evaluation completes without placing anything.
+    let (code, body) = request("DELETE", &format!("{base}/v1/job/nope"), None).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let resp: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let eval_id = resp["EvalID"].as_str().unwrap().to_string();
+    assert!(!eval_id.is_empty(), "{body}");
+    wait_for(
+        "the evaluation of a missing job to complete",
+        Duration::from_secs(30),
+        || {
+            agent
+                .get(&format!("/v1/evaluation/{eval_id}"))
+                .ok()
+                .filter(|e| e["Status"] == "complete")
+        },
+    )
+    .unwrap();
     let (code, body) = request(
         "POST",
         &format!("{base}/v1/jobs/parse"),

@@ -518,3 +518,52 @@ fn evaluations_in_flight_when_the_leader_dies_run_on_the_next_leader() {
         );
     }
 }
+
+#[test]
+fn force_leave_removes_a_failed_server_and_join_adds_a_new_one() {
+    // Scenario: a follower dies; `server force-leave` (sent to the other follower, which relays
+    // it to the leader) removes it from the configuration, while a live server is refused. A
+    // new server that knows no other starts alone, and `server join` pointed at a member's rpc
+    // address makes it the third voter, with the cluster's data.
+    let mut c = Cluster::start(3, "").unwrap();
+    let leader = c.wait_leader(ELECTION).unwrap();
+    let dead = c.follower_of(leader).unwrap();
+    let other = (0..3).find(|i| *i != leader && *i != dead).unwrap();
+    let jobs = ids("joined", 3);
+    register_all(&c, leader, &jobs);
+    c.kill(dead);
+
+    let live_name = format!("server-{}", leader + 1);
+    let out = c.ctl(other, &["server", "force-leave", &live_name]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("is alive"), "{}", stderr(&out));
+    let out = c.ctl(other, &["server", "force-leave", "no-such-server"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let dead_name = format!("server-{}.global", dead + 1);
+    let out = c.ctl(other, &["server", "force-leave", &dead_name]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out), "");
+    let dead_address = c.rpc_address(dead);
+    peers_table(&c, leader, "two peers after force-leave", |rows| {
+        rows.len() == 2 && rows.iter().all(|r| r["Address"] != dead_address)
+    });
+
+    let added = c.add_lone_server().unwrap();
+    let leader_rpc = c.rpc_address(leader);
+    let out = c.ctl(added, &["server", "join", "127.0.0.1:1", &leader_rpc]);
+    // One address answered, one did not: the error is shown and the join still counts.
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Joined 1 servers successfully");
+    assert!(stderr(&out).contains("127.0.0.1:1"), "{}", stderr(&out));
+    let added_address = c.rpc_address(added);
+    peers_table(&c, leader, "the joined server as the third voter", |rows| {
+        rows.len() == 3
+            && count(rows, "Voter", "true") == 3
+            && rows.iter().any(|r| r["Address"] == added_address)
+    });
+    c.wait_jobs_on(added, &set(&jobs), CONVERGE).unwrap();
+    // Joining nothing is a usage error.
+    let r = c.http(added, "PUT", "/v1/agent/join", None).unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+}

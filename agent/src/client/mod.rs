@@ -237,6 +237,16 @@ impl Client {
         &self.node_id
     }
 
+    /// The servers this client talks to (`/v1/agent/servers`).
+    pub fn servers(&self) -> Vec<String> {
+        self.rpc.servers()
+    }
+
+    /// Replaces them; the next call goes to the first of the new list.
+    pub fn set_servers(&self, servers: Vec<String>) -> Result<(), RpcError> {
+        self.rpc.set_servers(servers)
+    }
+
     /// The node as fingerprinted and registered.
     pub fn node(&self) -> Node {
         self.node.lock().map(|n| n.clone()).unwrap_or_default()

@@ -74,6 +74,10 @@ impl FakeServer {
 }
 
 impl ServerRpc for FakeServer {
+    fn servers(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn node_register(&self, _node: Node) -> RpcFuture<'_, Duration> {
         self.with(|s| s.registrations += 1);
         Box::pin(async move { Ok(self.ttl) })

@@ -60,6 +60,8 @@ pub fn required(method: &Method, path: &str) -> Need {
         ["v1", "acl", ..] => Management,
         ["v1", "jobs"] => read_or(Namespace(SubmitJob), Namespace(ListJobs)),
         ["v1", "jobs", "parse"] => Namespace(ParseJob),
+        ["v1", "validate", "job"] | ["v1", "scaling", ..] => Namespace(ReadJob),
+        ["v1", "regions"] => Open,
         ["v1", "job", _, "plan" | "revert"] => Namespace(SubmitJob),
         ["v1", "job", ..] | ["v1", "deployments"] | ["v1", "deployment", ..] => {
             read_or(Namespace(SubmitJob), Namespace(ReadJob))
@@ -219,7 +221,7 @@ mod tests {
     #[test]
     fn every_route_maps_to_the_permission_nomad_asks_for() {
         use Capability::*;
-        let (get, post, delete) = (Method::GET, Method::POST, Method::DELETE);
+        let (get, post, put, delete) = (Method::GET, Method::POST, Method::PUT, Method::DELETE);
         let table = [
             (&get, "/v1/agent/health", Need::Open),
             (&get, "/v1/status/leader", Need::Open),
@@ -229,6 +231,12 @@ mod tests {
             (&get, "/v1/jobs", Need::Namespace(ListJobs)),
             (&post, "/v1/jobs", Need::Namespace(SubmitJob)),
             (&post, "/v1/jobs/parse", Need::Namespace(ParseJob)),
+            (&post, "/v1/validate/job", Need::Namespace(ReadJob)),
+            (&get, "/v1/scaling/policies", Need::Namespace(ReadJob)),
+            (&get, "/v1/regions", Need::Open),
+            (&post, "/v1/job/web/evaluate", Need::Namespace(SubmitJob)),
+            (&put, "/v1/agent/join", Need::AgentWrite),
+            (&get, "/v1/agent/host", Need::AgentRead),
             (&get, "/v1/job/web", Need::Namespace(ReadJob)),
             (&delete, "/v1/job/web", Need::Namespace(SubmitJob)),
             (&post, "/v1/job/web/plan", Need::Namespace(SubmitJob)),

@@ -1,7 +1,8 @@
 //! `/v1/deployments`, `/v1/deployment/...` and a job's deployments.
 
 use super::error::parse_body;
-use super::{json_indexed, read_blocking, HttpError, HttpState};
+use super::query::{newest_first_key, page_keyed};
+use super::{json_indexed, read_blocking, read_blocking_paged, HttpError, HttpState};
 use crate::state::Table;
 use api::{Allocation, Deployment, DeploymentPauseRequest, DeploymentPromoteRequest};
 use axum::body::Bytes;
@@ -12,15 +13,15 @@ use std::collections::HashMap;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
-    read_blocking(&st, q, Table::Deployments, |snap, q| {
-        let mut out: Vec<Deployment> = snap
+    read_blocking_paged(&st, q, Table::Deployments, |snap, q| {
+        let out = snap
             .deployments()
             .filter(|d| d.id.starts_with(&q.prefix))
             .filter(|d| q.namespace == "*" || d.namespace == q.namespace)
-            .map(|d| (**d).clone())
+            .map(|d| (newest_first_key(d.create_index, &d.id), (**d).clone()))
             .collect();
-        out.sort_by_key(|d| std::cmp::Reverse(d.create_index));
-        Ok((out, snap.table_index(Table::Deployments)))
+        let (out, next): (Vec<Deployment>, _) = page_keyed(out, q);
+        Ok((out, snap.table_index(Table::Deployments), next))
     })
     .await
 }

@@ -60,6 +60,7 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Http
             "request body is empty: expected JSON",
         ));
     }
-    serde_json::from_slice(body)
+    // Nomad's tooling sends explicit nulls for unset optional fields: they read as "not set".
+    api::nulls::from_slice(body)
         .map_err(|e| HttpError::bad_request(format!("invalid request body: {e}")))
 }

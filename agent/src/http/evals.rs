@@ -1,7 +1,7 @@
 //! `/v1/evaluations` and `/v1/evaluation/:id`.
 
-use super::query::QueryOpts;
-use super::{json_indexed, read_blocking, HttpError, HttpState};
+use super::query::{newest_first_key, page_keyed, QueryOpts};
+use super::{json_indexed, read_blocking, read_blocking_paged, HttpError, HttpState};
 use crate::state::Table;
 use api::{Allocation, Evaluation};
 use axum::extract::{Path, Query, State};
@@ -11,14 +11,14 @@ use std::collections::HashMap;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
-    read_blocking(&st, q, Table::Evals, |snap, q| {
-        let mut evals: Vec<Evaluation> = snap
+    read_blocking_paged(&st, q, Table::Evals, |snap, q| {
+        let evals = snap
             .evals()
             .filter(|e| e.id.starts_with(&q.prefix))
-            .map(|e| (**e).clone())
+            .map(|e| (newest_first_key(e.create_index, &e.id), (**e).clone()))
             .collect();
-        evals.sort_by_key(|e| std::cmp::Reverse(e.create_index));
-        Ok((evals, snap.table_index(Table::Evals)))
+        let (evals, next): (Vec<Evaluation>, _) = page_keyed(evals, q);
+        Ok((evals, snap.table_index(Table::Evals), next))
     })
     .await
 }

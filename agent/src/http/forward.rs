@@ -105,9 +105,11 @@ async fn route(
 
 /// Endpoints about this agent rather than the cluster state.
 fn is_local(path: &str) -> bool {
+    // force-leave changes the raft configuration: only the leader can.
     ["/v1/agent/", "/v1/status/", "/v1/client/"]
         .iter()
         .any(|p| path.starts_with(p))
+        && path != "/v1/agent/force-leave"
         || path == "/v1/metrics"
 }
 

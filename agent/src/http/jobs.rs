@@ -1,8 +1,9 @@
 //! `/v1/jobs`, `/v1/jobs/parse`, `/v1/job/:id` and its sub-resources.
 
 use super::error::parse_body;
+use super::query::page;
 use super::query::QueryOpts;
-use super::{json_indexed, read_blocking, HttpError, HttpState};
+use super::{json_indexed, read_blocking, read_blocking_paged, HttpError, HttpState};
 use crate::state::Table;
 use api::*;
 use axum::body::Bytes;
@@ -13,13 +14,21 @@ use std::collections::HashMap;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
-    read_blocking(&st, q, Table::Jobs, |snap, q| {
-        let stubs: Vec<JobListStub> = snap
+    read_blocking_paged(&st, q, Table::Jobs, |snap, q| {
+        let meta = q.bool("meta", false)?;
+        let stubs = snap
             .jobs()
             .filter(|j| j.namespace == q.namespace && j.id.starts_with(&q.prefix))
-            .map(|j| snap.job_stub(j))
-            .collect();
-        Ok((stubs, snap.table_index(Table::Jobs)))
+            .filter(|j| j.id.as_str() >= q.next_token.as_str())
+            .map(|j| {
+                let mut stub = snap.job_stub(j);
+                if meta {
+                    stub.meta = Some(j.meta.clone());
+                }
+                (j.id.clone(), stub)
+            });
+        let (stubs, next): (Vec<JobListStub>, _) = page(stubs, q);
+        Ok((stubs, snap.table_index(Table::Jobs), next))
     })
     .await
 }

@@ -3,6 +3,8 @@
 mod acl;
 pub mod acl_guard;
 mod agent;
+mod agent_host;
+mod agent_servers;
 mod allocs;
 mod checks;
 mod client_proxy;
@@ -11,6 +13,7 @@ mod error;
 mod evals;
 mod events;
 mod forward;
+mod job_admin;
 mod jobs;
 pub mod listener;
 mod logs;
@@ -119,6 +122,17 @@ pub fn router(state: HttpState) -> Router {
             post(deployments::pause).put(deployments::pause),
         )
         .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
+        .route(
+            "/v1/job/{id}/evaluate",
+            post(job_admin::evaluate).put(job_admin::evaluate),
+        )
+        .route("/v1/job/{id}/scale", get(job_admin::scale_status))
+        .route(
+            "/v1/validate/job",
+            post(job_admin::validate).put(job_admin::validate),
+        )
+        .route("/v1/scaling/policies", get(job_admin::scaling_policies))
+        .route("/v1/scaling/policy/{id}", get(job_admin::scaling_policy))
         .route("/v1/job/{id}/summary", get(jobs::summary))
         .route("/v1/allocations", get(allocs::list))
         .route("/v1/allocation/{id}", get(allocs::read))
@@ -137,10 +151,32 @@ pub fn router(state: HttpState) -> Router {
             post(nodes::eligibility).put(nodes::eligibility),
         )
         .route("/v1/node/{id}/drain", post(nodes::drain).put(nodes::drain))
+        .route(
+            "/v1/node/{id}/evaluate",
+            post(nodes::evaluate).put(nodes::evaluate),
+        )
         .route("/v1/services", get(services::list))
         .route("/v1/service/{name}", get(services::read))
         .route("/v1/service/{name}/{id}", delete(services::delete))
         .route("/v1/system/gc", put(system::gc))
+        .route(
+            "/v1/system/reconcile/summaries",
+            put(system::reconcile_summaries),
+        )
+        .route("/v1/regions", get(agent_servers::regions))
+        .route(
+            "/v1/agent/servers",
+            get(agent_servers::servers).put(agent_servers::set_servers),
+        )
+        .route(
+            "/v1/agent/join",
+            put(agent_servers::join).post(agent_servers::join),
+        )
+        .route(
+            "/v1/agent/force-leave",
+            put(agent_servers::force_leave).post(agent_servers::force_leave),
+        )
+        .route("/v1/agent/host", get(agent_host::host))
         .route("/v1/status/leader", get(agent::leader))
         .route("/v1/status/peers", get(agent::peers))
         .route("/v1/agent/self", get(agent::self_info))
@@ -186,6 +222,15 @@ pub fn router(state: HttpState) -> Router {
                 .post(acl::token_update)
                 .put(acl::token_update)
                 .delete(acl::token_delete),
+        )
+        // Nomad's 405 carries a message too; axum's default would be an empty body.
+        .method_not_allowed_fallback(
+            |method: axum::http::Method, uri: axum::http::Uri| async move {
+                HttpError {
+                    status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                    message: format!("Invalid method {method} for {}", uri.path()),
+                }
+            },
         )
         .fallback(|| async { HttpError::not_found("Invalid URL path: no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))

@@ -1,6 +1,7 @@
 //! `/v1/nodes` and `/v1/node/:id`.
 
-use super::{read_blocking, HttpError, HttpState};
+use super::query::page_keyed;
+use super::{read_blocking, read_blocking_paged, HttpError, HttpState};
 use crate::state::Table;
 use api::{Allocation, NodeListStub};
 use axum::extract::{Path, Query, State};
@@ -10,13 +11,16 @@ use std::collections::HashMap;
 type Q = Query<HashMap<String, String>>;
 
 pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
-    read_blocking(&st, q, Table::Nodes, |snap, q| {
-        let nodes: Vec<NodeListStub> = snap
+    read_blocking_paged(&st, q, Table::Nodes, |snap, q| {
+        let resources = q.bool("resources", false)?;
+        let os = q.bool("os", false)?;
+        let nodes = snap
             .nodes()
             .filter(|n| n.id.starts_with(&q.prefix))
-            .map(|n| n.stub())
+            .map(|n| (n.id.clone(), n.stub_with(resources, os)))
             .collect();
-        Ok((nodes, snap.table_index(Table::Nodes)))
+        let (nodes, next): (Vec<NodeListStub>, _) = page_keyed(nodes, q);
+        Ok((nodes, snap.table_index(Table::Nodes), next))
     })
     .await
 }
@@ -119,4 +123,14 @@ fn update_response(eval_ids: Vec<String>, index: u64) -> Response {
         index,
     })
     .into_response()
+}
+
+/// `POST|PUT /v1/node/:id/evaluate`: the scheduler looks again at every job on the node.
+pub async fn evaluate(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+) -> Result<Response, HttpError> {
+    let id = resolve(&st, &id)?;
+    let resp = st.server()?.node_evaluate(&id).await?;
+    Ok(super::json_indexed(&resp, resp.index))
 }

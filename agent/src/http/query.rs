@@ -20,6 +20,9 @@ pub struct QueryOpts {
     /// at the item whose key is `next_token` (empty: the first).
     pub per_page: Option<usize>,
     pub next_token: String,
+    /// `?filter=`: Nomad's filter expression, applied to each item of a listing as the API
+    /// would answer it.
+    pub filter: Option<api::filter::Filter>,
     raw: HashMap<String, String>,
 }
 
@@ -54,10 +57,18 @@ impl QueryOpts {
                 ))
             })?),
         };
+        let filter = match raw.get("filter").map(|f| f.trim()) {
+            None | Some("") => None,
+            Some(f) => Some(
+                api::filter::Filter::parse(f)
+                    .map_err(|e| HttpError::bad_request(format!("invalid ?filter: {e}")))?,
+            ),
+        };
         Ok(QueryOpts {
             index,
             wait,
             per_page,
+            filter,
             next_token: raw.get("next_token").cloned().unwrap_or_default(),
             prefix: raw.get("prefix").cloned().unwrap_or_default(),
             namespace: raw
@@ -92,23 +103,52 @@ impl QueryOpts {
     }
 }
 
-/// One page of a listing in key order that starts at the query's `next_token`: at most
-/// `per_page` items, and the key of the first item left out (Nomad's `X-Nomad-NextToken`).
-pub fn page<T>(
+impl QueryOpts {
+    /// Whether `item` passes `?filter=` (always, without one). The filter sees the item's JSON,
+    /// so it selects on what the API answers, field names and all.
+    pub fn keep<T: serde::Serialize>(&self, item: &T) -> bool {
+        match &self.filter {
+            None => true,
+            Some(f) => serde_json::to_value(item).is_ok_and(|v| f.matches(&v)),
+        }
+    }
+}
+
+/// One page of a listing in key order that starts at the query's `next_token`: the items that
+/// pass `?filter=`, at most `per_page` of them, and the key of the first matching item left
+/// out (Nomad's `X-Nomad-NextToken`). As in Nomad, the filter applies before the page is cut.
+pub fn page<T: serde::Serialize>(
     items: impl Iterator<Item = (String, T)>,
     q: &QueryOpts,
 ) -> (Vec<T>, Option<String>) {
+    let mut items = items.filter(|(_, t)| q.keep(t));
     let Some(limit) = q.per_page else {
         return (items.map(|(_, t)| t).collect(), None);
     };
     let mut out = Vec::with_capacity(limit.min(1024));
-    for (key, item) in items {
+    for (key, item) in items.by_ref() {
         if out.len() == limit {
             return (out, Some(key));
         }
         out.push(item);
     }
     (out, None)
+}
+
+/// `page` over a listing built whole: sorts it by key (keys are built to sort in the order the
+/// endpoint lists, e.g. newest first) and starts at `next_token`.
+pub fn page_keyed<T: serde::Serialize>(
+    mut items: Vec<(String, T)>,
+    q: &QueryOpts,
+) -> (Vec<T>, Option<String>) {
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    let start = items.partition_point(|(k, _)| k.as_str() < q.next_token.as_str());
+    page(items.into_iter().skip(start), q)
+}
+
+/// A key that sorts newest first: the create index counted down, then the id to break ties.
+pub fn newest_first_key(create_index: u64, id: &str) -> String {
+    format!("{:020}.{id}", u64::MAX - create_index)
 }
 
 pub fn parse_bool(v: &str) -> Option<bool> {

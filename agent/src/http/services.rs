@@ -41,6 +41,7 @@ pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, 
                     })
                     .collect(),
             })
+            .filter(|stub| q.keep(stub))
             .collect();
         Ok((out, snap.table_index(Table::Services)))
     })
@@ -66,6 +67,7 @@ pub async fn read(
         let out: Vec<ServiceRegistration> = instances
             .into_iter()
             .filter(|r| tag.is_none_or(|t| r.tags.iter().any(|x| x == t)))
+            .filter(|r| q.keep(&**r))
             .map(|r| (*r).clone())
             .collect();
         Ok((out, snap.table_index(Table::Services)))

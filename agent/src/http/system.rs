@@ -1,4 +1,5 @@
-//! `/v1/system/gc`: one garbage collection now, with no age limit (Nomad's forced core jobs).
+//! `/v1/system/gc`: one garbage collection now, with no age limit (Nomad's forced core jobs);
+//! `/v1/system/reconcile/summaries`: recount the job summaries.
 //! Writes are relayed to the leader, which proposes what to remove through raft.
 
 use super::{HttpError, HttpState};
@@ -19,4 +20,9 @@ pub async fn gc(State(st): State<HttpState>) -> Result<Response, HttpError> {
         "Nodes": n.nodes,
     }))
     .into_response())
+}
+
+pub async fn reconcile_summaries(State(st): State<HttpState>) -> Result<Response, HttpError> {
+    let index = st.server()?.reconcile_summaries().await?;
+    Ok(super::json_indexed(&serde_json::Value::Null, index))
 }

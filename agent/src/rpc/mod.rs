@@ -98,4 +98,14 @@ pub trait ServerRpc: Send + Sync + 'static {
     /// The node this client is, with its secret, before any call: a transport to remote
     /// servers sends it with every call about the node. In-process servers need nothing.
     fn set_node_identity(&self, _node_id: &str, _secret: &str) {}
+
+    /// The rpc addresses of the servers this client talks to (`/v1/agent/servers`).
+    fn servers(&self) -> Vec<String>;
+
+    /// Replaces them (`PUT /v1/agent/servers`). In-process servers cannot be replaced.
+    fn set_servers(&self, _servers: Vec<String>) -> Result<(), RpcError> {
+        Err(RpcError::Invalid(
+            "this client runs in the server's process (-dev): its server cannot be changed".into(),
+        ))
+    }
 }

@@ -10,7 +10,7 @@ use super::{
 use api::{AllocClientUpdate, Node, ServiceRegistration};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 /// How long a plain call may take (a raft commit on the leader, perhaps passed on once).
@@ -19,7 +19,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(35);
 const QUERY_SLACK: Duration = Duration::from_secs(10);
 
 pub struct RemoteServers {
-    servers: Vec<String>,
+    /// Replaced whole by `PUT /v1/agent/servers`; a call works on the list it started with.
+    servers: RwLock<Arc<Vec<String>>>,
     rpc: RpcClient,
     /// Index into `servers` of the one in use.
     current: AtomicUsize,
@@ -42,17 +43,28 @@ fn with_port(addr: &str) -> String {
 
 impl RemoteServers {
     pub fn new(servers: &[String], rpc: RpcClient) -> Result<Self, RpcError> {
+        Ok(RemoteServers {
+            servers: RwLock::new(Arc::new(Self::checked(servers)?)),
+            rpc,
+            current: AtomicUsize::new(0),
+            secrets: Mutex::default(),
+        })
+    }
+
+    fn checked(servers: &[String]) -> Result<Vec<String>, RpcError> {
         if servers.is_empty() {
             return Err(RpcError::Invalid(
                 "a client needs servers to talk to: set client { servers = [\"host:port\"] } or pass --servers".into(),
             ));
         }
-        Ok(RemoteServers {
-            servers: servers.iter().map(|s| with_port(s)).collect(),
-            rpc,
-            current: AtomicUsize::new(0),
-            secrets: Mutex::default(),
-        })
+        Ok(servers.iter().map(|s| with_port(s)).collect())
+    }
+
+    fn list(&self) -> Arc<Vec<String>> {
+        self.servers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The identity to send with `call`: its node's, or the only node registered through here
@@ -82,8 +94,9 @@ impl RemoteServers {
 
     /// The server in use now.
     pub fn current(&self) -> String {
-        let i = self.current.load(Ordering::Relaxed) % self.servers.len();
-        self.servers[i].clone()
+        let servers = self.list();
+        let i = self.current.load(Ordering::Relaxed) % servers.len();
+        servers[i].clone()
     }
 
     /// Sends `call` to the current server, trying each of the others once when a server cannot
@@ -92,9 +105,10 @@ impl RemoteServers {
         let start = self.current.load(Ordering::Relaxed);
         let auth = self.auth_for(&call);
         let mut last = RpcError::NoLeader;
-        for k in 0..self.servers.len() {
-            let i = (start + k) % self.servers.len();
-            let addr = &self.servers[i];
+        let servers = self.list();
+        for k in 0..servers.len() {
+            let i = (start + k) % servers.len();
+            let addr = &servers[i];
             let req = RpcRequest::Client {
                 call: call.clone(),
                 hops: 0,
@@ -128,6 +142,17 @@ fn unexpected(reply: ClientReply) -> RpcError {
 }
 
 impl ServerRpc for RemoteServers {
+    fn servers(&self) -> Vec<String> {
+        self.list().to_vec()
+    }
+
+    fn set_servers(&self, servers: Vec<String>) -> Result<(), RpcError> {
+        let servers = Self::checked(&servers)?;
+        *self.servers.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(servers);
+        self.current.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
     fn set_node_identity(&self, node_id: &str, secret: &str) {
         self.secrets
             .lock()

@@ -74,6 +74,10 @@ pub fn verdict(
     now: i64,
     eval_id: &str,
 ) -> Verdict {
+    // An operator's `job eval -force-reschedule` overrides the policy: replace it now.
+    if a.desired_transition.should_force_reschedule() {
+        return Verdict::Now { delay: 0 };
+    }
     let Some(policy) = policy else {
         return Verdict::Never;
     };
@@ -231,6 +235,14 @@ mod tests {
             Verdict::Never
         );
         assert_eq!(verdict(&failed(now, &[]), None, now, ""), Verdict::Never);
+        // Forced: now, whatever the policy or its attempts left.
+        let mut forced = failed(now - 10 * S, &[5 * S]);
+        forced.desired_transition.force_reschedule = Some(true);
+        assert_eq!(
+            verdict(&forced, Some(&p), now, ""),
+            Verdict::Now { delay: 0 }
+        );
+        assert_eq!(verdict(&forced, None, now, ""), Verdict::Now { delay: 0 });
         let mut unlimited = policy(0, "constant");
         unlimited.unlimited = true;
         assert!(matches!(

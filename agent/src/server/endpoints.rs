@@ -49,7 +49,7 @@ pub(super) fn new_eval(job: &Job, trigger: &str) -> Evaluation {
 
 /// One evaluation per job that a change to `node_id` concerns: jobs with live allocations there,
 /// and every system job (which may now fit, or no longer fit, on it).
-fn evals_for_node(snap: &Tables, node_id: &str, trigger: &str) -> Vec<Evaluation> {
+pub(super) fn evals_for_node(snap: &Tables, node_id: &str, trigger: &str) -> Vec<Evaluation> {
     let mut jobs: BTreeSet<(String, String)> = snap
         .allocs_for_node(node_id)
         .iter()
@@ -279,7 +279,7 @@ impl Server {
         purge: bool,
     ) -> Result<JobDeregisterResponse, ServerError> {
         let Some(job) = self.state.read(|t| t.job(namespace, job_id)) else {
-            return Err(ServerError::NotFound(format!("job {job_id:?} not found")));
+            return self.deregister_unknown_job(namespace, job_id).await;
         };
         let eval = new_eval(&job, TRIGGER_JOB_DEREGISTER);
         let (index, res) = self
@@ -302,6 +302,37 @@ impl Server {
             eval_id: eval.id,
             eval_create_index: index,
             job_modify_index: index,
+            index,
+        })
+    }
+
+    /// Stopping a job that does not exist succeeds, as in Nomad: scripts that stop a job
+    /// "to be sure" must not fail. The evaluation is committed like any other; the scheduler
+    /// finds no job and nothing to stop, and completes it.
+    async fn deregister_unknown_job(
+        &self,
+        namespace: &str,
+        job_id: &str,
+    ) -> Result<JobDeregisterResponse, ServerError> {
+        let placeholder = Job {
+            id: job_id.into(),
+            namespace: namespace.into(),
+            // Job's defaults: a service job of priority 50, which Nomad also uses here.
+            ..Default::default()
+        };
+        let eval = new_eval(&placeholder, TRIGGER_JOB_DEREGISTER);
+        let (index, res) = self
+            .raft
+            .apply(Command::EvalUpsert {
+                evals: vec![eval.clone()],
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        self.enqueue_evals(&res.evals);
+        Ok(JobDeregisterResponse {
+            eval_id: eval.id,
+            eval_create_index: index,
+            job_modify_index: 0,
             index,
         })
     }

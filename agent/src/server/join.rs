@@ -168,17 +168,51 @@ impl Server {
         Ok(self.raft.bootstrap(&candidates).await?)
     }
 
-    /// Says hello to every `retry_join` address but this server's own; keeps who answered.
+    /// `/v1/agent/join`: says hello to each address now, and keeps those that answer among
+    /// the addresses the join loop tries, so this server joins their cluster as it would one
+    /// named in `retry_join`. Returns how many answered, and why the others did not.
+    pub async fn join(&self, addrs: &[String]) -> (usize, Vec<String>) {
+        let me = self.cfg.info.clone();
+        let mut joined = 0;
+        let mut errors = Vec::new();
+        for addr in addrs {
+            if *addr == me.rpc_addr {
+                joined += 1;
+                continue;
+            }
+            let req = RpcRequest::Hello(me.clone());
+            match self.rpc.call(addr, req, HELLO_TIMEOUT).await {
+                Ok(RpcResponse::Hello(reply)) => {
+                    self.remember(reply.server.clone());
+                    let mut list = self.joined.lock().unwrap_or_else(|e| e.into_inner());
+                    if !list.contains(addr) && !self.cfg.retry_join.contains(addr) {
+                        list.push(addr.clone());
+                    }
+                    joined += 1;
+                }
+                Ok(RpcResponse::Error(e)) => errors.push(format!("{addr}: {e}")),
+                Ok(other) => errors.push(format!("{addr}: unexpected reply {other:?}")),
+                Err(e) => errors.push(format!("{addr}: {e}")),
+            }
+        }
+        (joined, errors)
+    }
+
+    /// Says hello to every `retry_join` (and `/v1/agent/join`) address but this server's own;
+    /// keeps who answered.
     async fn hello_all(&self, me: &ServerInfo) -> Vec<HelloReply> {
-        let calls = self
-            .cfg
-            .retry_join
-            .iter()
-            .filter(|a| **a != me.rpc_addr)
-            .map(|addr| {
-                let req = RpcRequest::Hello(me.clone());
-                async move { (addr, self.rpc.call(addr, req, HELLO_TIMEOUT).await) }
-            });
+        let mut addrs = self.cfg.retry_join.clone();
+        addrs.extend(
+            self.joined
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned(),
+        );
+        let calls = addrs.iter().filter(|a| **a != me.rpc_addr).map(|addr| {
+            let req = RpcRequest::Hello(me.clone());
+            async move { (addr, self.rpc.call(addr, req, HELLO_TIMEOUT).await) }
+        });
         let mut out = Vec::new();
         for (addr, r) in futures::future::join_all(calls).await {
             match r {

@@ -22,6 +22,10 @@ pub(super) fn to_rpc(e: ServerError) -> RpcError {
 }
 
 impl ServerRpc for LocalRpc {
+    fn servers(&self) -> Vec<String> {
+        vec![self.0.cfg.info.rpc_addr.clone()]
+    }
+
     fn node_register(&self, node: Node) -> RpcFuture<'_, Duration> {
         Box::pin(async move { self.0.node_register(node).await.map_err(to_rpc) })
     }

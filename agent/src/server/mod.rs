@@ -10,6 +10,7 @@ mod endpoints;
 mod eval_broker;
 mod gc;
 mod heartbeat;
+mod job_admin;
 mod join;
 mod leader;
 mod local_rpc;
@@ -85,6 +86,8 @@ pub struct Server {
     alloc_updates: alloc_updates::AllocUpdateQueue,
     /// Servers that said hello while the cluster forms, by raft id.
     discovered: Mutex<BTreeMap<u64, ServerInfo>>,
+    /// Addresses given to `/v1/agent/join` at run time, tried with `retry_join`'s.
+    joined: Mutex<Vec<String>>,
     /// Runs public API requests that other servers relay to this one.
     http_relay: OnceLock<Arc<dyn HttpRelay>>,
     shutdown: watch::Sender<bool>,
@@ -122,6 +125,7 @@ impl Server {
             plan_queue: Default::default(),
             alloc_updates: Default::default(),
             discovered: Mutex::new(BTreeMap::new()),
+            joined: Mutex::new(Vec::new()),
             http_relay: OnceLock::new(),
             shutdown,
         });

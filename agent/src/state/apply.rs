@@ -216,6 +216,32 @@ impl Tables {
                 self.allocs_index = index;
                 self.upsert_evals(index, std::slice::from_ref(&**eval))
             }
+            Command::AllocTransition {
+                alloc_ids,
+                transition,
+                evals,
+            } => {
+                for id in alloc_ids {
+                    let Some(existing) = self.allocs.get(id.as_str()).cloned() else {
+                        continue;
+                    };
+                    let mut a = (*existing).clone();
+                    a.desired_transition = *transition;
+                    a.modify_index = index;
+                    a.alloc_modify_index = index;
+                    self.put_alloc(a);
+                    self.allocs_index = index;
+                }
+                self.upsert_evals(index, evals)
+            }
+            Command::ReconcileSummaries => {
+                let changed = self.reconcile_summaries();
+                if changed > 0 {
+                    tracing::warn!(changed, "job summaries differed from a recount: repaired");
+                }
+                self.allocs_index = index;
+                ApplyResult::default()
+            }
             Command::ServiceUpdate { upsert, delete } => {
                 self.update_services(index, upsert, delete);
                 ApplyResult::default()

@@ -2,7 +2,10 @@
 //! in order by the state machine. They carry every value (ids, times) the leader chose, so that
 //! applying a command is deterministic on every server and on replay.
 
-use api::{AllocClientUpdate, Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
+use api::{
+    AllocClientUpdate, Allocation, Deployment, DesiredTransition, Evaluation, Job, Node,
+    ServiceRegistration,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -125,6 +128,15 @@ pub enum Command {
         evals: Vec<Evaluation>,
         now: i64,
     },
+    /// An operator's request on allocations (`job eval -force-reschedule`), and the evaluation
+    /// that acts on it.
+    AllocTransition {
+        alloc_ids: Vec<String>,
+        transition: DesiredTransition,
+        evals: Vec<Evaluation>,
+    },
+    /// Recount every job's allocations (`/v1/system/reconcile/summaries`).
+    ReconcileSummaries,
 }
 
 /// A deployment's new status and why.
@@ -165,6 +177,8 @@ impl std::fmt::Display for Command {
             Command::ServiceUpdate { .. } => "ServiceUpdate",
             Command::DeploymentStatus { .. } => "DeploymentStatus",
             Command::DeploymentPromote { .. } => "DeploymentPromote",
+            Command::AllocTransition { .. } => "AllocTransition",
+            Command::ReconcileSummaries => "ReconcileSummaries",
             Command::GarbageCollect { .. } => "GarbageCollect",
             Command::AclPolicyUpsert { .. } => "AclPolicyUpsert",
             Command::AclPolicyDelete { .. } => "AclPolicyDelete",

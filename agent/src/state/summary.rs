@@ -98,6 +98,81 @@ impl Tables {
             create_index: job.create_index,
             modify_index: job.modify_index,
             job_modify_index: job.job_modify_index,
+            meta: None,
         }
+    }
+}
+
+impl Tables {
+    /// `GET /v1/job/:id/scale`: per group, the count asked and what its live allocations are
+    /// doing. Counted over the job's allocations: an operator's read, not a hot path.
+    pub fn job_scale_status(&self, job: &Job) -> JobScaleStatus {
+        let mut groups: BTreeMap<String, TaskGroupScaleStatus> = job
+            .task_groups
+            .iter()
+            .map(|g| {
+                let status = TaskGroupScaleStatus {
+                    desired: i64::from(g.count),
+                    ..Default::default()
+                };
+                (g.name.clone(), status)
+            })
+            .collect();
+        for a in self.allocs_for_job(&job.namespace, &job.id).iter() {
+            if a.terminal() {
+                continue;
+            }
+            let Some(g) = groups.get_mut(&a.task_group) else {
+                continue;
+            };
+            g.placed += 1;
+            if a.client_status == ALLOC_CLIENT_RUNNING {
+                g.running += 1;
+            }
+            match a.deployment_status.as_ref().and_then(|d| d.healthy) {
+                Some(true) => g.healthy += 1,
+                Some(false) => g.unhealthy += 1,
+                None => {}
+            }
+        }
+        JobScaleStatus {
+            job_id: job.id.clone(),
+            namespace: job.namespace.clone(),
+            job_create_index: job.create_index,
+            job_modify_index: job.job_modify_index,
+            job_stopped: job.stop,
+            task_groups: groups,
+        }
+    }
+}
+
+impl Tables {
+    /// `/v1/system/reconcile/summaries`: counts every job's allocations again and replaces the
+    /// kept tallies with the result. The tallies are kept exactly as writes happen (tested), so
+    /// this repairs nothing in a correct state; it is Nomad's safety valve, and the count of
+    /// jobs whose tally changed says whether it was needed.
+    pub fn reconcile_summaries(&mut self) -> usize {
+        let mut fresh: BTreeMap<super::tables::JobKey, super::alloc_tally::JobTally> =
+            BTreeMap::new();
+        for a in self.allocs.values() {
+            fresh
+                .entry((a.namespace.clone(), a.job_id.clone()))
+                .or_default()
+                .count(a, 1);
+        }
+        let mut changed = self
+            .alloc_tallies
+            .keys()
+            .filter(|k| !fresh.contains_key(*k))
+            .count();
+        changed += fresh
+            .iter()
+            .filter(|(k, t)| self.alloc_tallies.get(*k).map(|kept| &**kept) != Some(*t))
+            .count();
+        self.alloc_tallies = fresh
+            .into_iter()
+            .map(|(k, t)| (k, std::sync::Arc::new(t)))
+            .collect();
+        changed
     }
 }

@@ -313,7 +313,21 @@ impl Client {
     /// DELETE of an endpoint that answers success with an empty body: only the status counts,
     /// whatever the body holds is drained and ignored.
     pub fn delete_no_content(&self, path: &str, query: &[(&str, &str)]) -> Result<(), ClientError> {
-        let resp = self.send(Method::Delete, path, query, None)?;
+        self.no_content(Method::Delete, path, query)
+    }
+
+    /// PUT with no body, for endpoints that answer an empty 200 (`/v1/agent/force-leave`).
+    pub fn put_no_content(&self, path: &str, query: &[(&str, &str)]) -> Result<(), ClientError> {
+        self.no_content(Method::Put, path, query)
+    }
+
+    fn no_content(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(), ClientError> {
+        let resp = self.send(method, path, query, None)?;
         resp.into_body()
             .with_config()
             .limit(MAX_BODY_BYTES)

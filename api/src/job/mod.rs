@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+mod admin;
 mod policies;
 mod services;
+pub use admin::*;
 pub use policies::*;
 pub use services::*;
 
@@ -712,6 +714,9 @@ pub struct JobListStub {
     pub create_index: u64,
     pub modify_index: u64,
     pub job_modify_index: u64,
+    /// The job's `meta`, with `?meta=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Meta>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -510,7 +510,7 @@ fn json_unknown_fields_and_type_errors() {
     let err = json_err(src);
     assert!(err.starts_with("j.json:3:"), "{err}");
     assert!(
-        err.contains("invalid job JSON: invalid type: string \"high\""),
+        err.contains("invalid job JSON at Job.Priority: invalid type: string \"high\""),
         "{err}"
     );
     assert!(!err.contains(" at line "), "{err}");
@@ -518,6 +518,20 @@ fn json_unknown_fields_and_type_errors() {
     assert!(err.starts_with("j.json:1:16: invalid job JSON"), "{err}");
     // Unknown fields set to null are tolerated (Nomad's own output is full of them).
     parse_json("{\"Job\": {\"ID\": \"x\", \"Affinities\": null}}", "j.json").unwrap();
+    // So are known ones: null reads as "not set", at any depth.
+    let job = parse_json(
+        "{\"Job\": {\"ID\": \"x\", \"Region\": null, \"Priority\": null,\n \"TaskGroups\": [{\"Name\": \"g\", \"Count\": null, \"Tasks\": null}]}}",
+        "j.json",
+    )
+    .unwrap();
+    assert_eq!(job.region, "global");
+    assert_eq!(job.priority, 50);
+    assert_eq!(job.task_groups[0].count, 1);
+    // A type error deep in the file points at its own line, not the first key of that name.
+    let src = "{\"Job\": {\"ID\": \"x\", \"TaskGroups\": [\n {\"Name\": \"a\", \"Count\": 1},\n {\"Name\": \"b\", \"Count\": \"two\"}]}}";
+    let err = json_err(src);
+    assert!(err.starts_with("j.json:3:"), "{err}");
+    assert!(err.contains("at Job.TaskGroups[1].Count"), "{err}");
 }
 
 fn json_err(src: &str) -> String {

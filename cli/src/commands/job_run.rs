@@ -20,6 +20,10 @@ pub struct Args {
     /// Show full ids
     #[arg(long)]
     pub verbose: bool,
+    /// Print the job as the API's JSON (`{"Job": ...}`, every unset field as null) instead of
+    /// running it, for `curl` or a client library
+    #[arg(long)]
+    pub output: bool,
     /// How long to monitor before giving up (Go duration, e.g. "90s", "5m")
     #[arg(long, default_value = "5m", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
@@ -32,6 +36,15 @@ pub fn parse_timeout(s: &str) -> Result<std::time::Duration, api::duration::Dura
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let job = jobfile::parse(&args.file)?;
     job_validate::check(&job)?;
+    if args.output {
+        let mut job = job;
+        job.canonicalize();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "Job": job }))?
+        );
+        return Ok(0);
+    }
     let resp = client
         .register_job(&job, args.check_index)
         .map_err(|e| anyhow!("Error submitting job: {e}"))?;

@@ -1,7 +1,7 @@
 //! `job stop JOB` (and `stop`): deregister a job and monitor the evaluation that stops it.
 
 use crate::commands::lookup;
-use crate::monitor::{self, MonitorOptions};
+use crate::monitor::MonitorFlags;
 use anyhow::{anyhow, Context, Result};
 use api::client::Client;
 use std::io::BufRead;
@@ -13,18 +13,11 @@ pub struct Args {
     /// Remove the job from the servers' state at once instead of leaving it dead until GC
     #[arg(long)]
     pub purge: bool,
-    /// Return after submitting, printing the evaluation id
-    #[arg(long)]
-    pub detach: bool,
     /// Do not ask for confirmation when the id was matched by prefix
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Show full ids
-    #[arg(long)]
-    pub verbose: bool,
-    /// How long to monitor before giving up
-    #[arg(long, default_value = "5m", value_parser = crate::commands::job_run::parse_timeout)]
-    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub monitor: MonitorFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
@@ -40,16 +33,8 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     if resp.eval_id.is_empty() {
         return Ok(0);
     }
-    if args.detach {
-        println!("{}", resp.eval_id);
-        return Ok(0);
-    }
-    let opts = MonitorOptions {
-        verbose: args.verbose,
-        follow_allocs: false,
-        timeout: args.timeout,
-    };
-    monitor::monitor(client, &resp.eval_id, &opts).context("Error monitoring the job")
+    args.monitor
+        .monitor_or_print(client, &resp.eval_id, false, &resp.eval_id)
 }
 
 fn confirm(job_id: &str) -> Result<bool> {

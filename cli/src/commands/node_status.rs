@@ -68,9 +68,34 @@ pub fn render(node: &Node, allocs: &[Allocation], verbose: bool, now: i64) -> St
         out.push_str(&tables::allocs(shown, verbose, now));
     }
     if verbose {
+        out.push_str("\nDrivers\n");
+        let rows: Vec<Vec<String>> = node
+            .drivers
+            .iter()
+            .map(|(name, d)| {
+                vec![
+                    name.clone(),
+                    d.detected.to_string(),
+                    d.healthy.to_string(),
+                    format::or_none(&d.health_description),
+                    format::rfc3339(d.update_time),
+                ]
+            })
+            .collect();
+        out.push_str(&table_with(
+            &["Driver", "Detected", "Healthy", "Message", "Time"],
+            rows,
+        ));
         out.push_str("\nAttributes\n");
         let pairs: Vec<(&str, String)> = node
             .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        out.push_str(&kv(&pairs));
+        out.push_str("\nMeta\n");
+        let pairs: Vec<(&str, String)> = node
+            .meta
             .iter()
             .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();

@@ -519,6 +519,10 @@ pub fn unreachable_registry() -> Arc<ServiceRegistry> {
         Box::pin(async { Err(RpcError::Unreachable("no servers in this test".into())) })
     }
     impl ServerRpc for NoServers {
+        fn servers(&self) -> Vec<String> {
+            Vec::new()
+        }
+
         fn node_register(&self, _: api::Node) -> RpcFuture<'_, Duration> {
             gone()
         }

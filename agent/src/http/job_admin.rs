@@ -1,0 +1,83 @@
+//! `/v1/validate/job`, `/v1/job/:id/evaluate`, `/v1/job/:id/scale` and the scaling policies.
+
+use super::error::parse_body;
+use super::query::QueryOpts;
+use super::{json_indexed, read_blocking, HttpError, HttpState};
+use crate::state::Table;
+use api::*;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use std::collections::HashMap;
+
+type Q = Query<HashMap<String, String>>;
+
+/// A job that does not validate is still a 200, with the reasons in the body, as in Nomad; a body
+/// that is not a job at all is a 400.
+pub async fn validate(State(st): State<HttpState>, body: Bytes) -> Result<Response, HttpError> {
+    let req: JobValidateRequest = parse_body(&body)?;
+    let resp = st.server()?.job_validate(req.job);
+    Ok(json_indexed(&resp, 0))
+}
+
+pub async fn evaluate(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    // python-nomad and older tools send no body: evaluate with the default options.
+    let req: JobEvaluateRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        JobEvaluateRequest::default()
+    } else {
+        parse_body(&body)?
+    };
+    if !req.job_id.is_empty() && req.job_id != id {
+        return Err(HttpError::bad_request(format!(
+            "JobID does not match URL: {:?} in the body, {id:?} in the path",
+            req.job_id
+        )));
+    }
+    let resp = st
+        .server()?
+        .job_evaluate(&q.namespace, &id, req.eval_options)
+        .await?;
+    Ok(json_indexed(&resp, resp.index))
+}
+
+pub async fn scale_status(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    read_blocking(&st, q, Table::Allocs, |snap, q| {
+        let job = snap
+            .job(&q.namespace, &id)
+            .ok_or_else(|| HttpError::not_found(format!("job {id:?} not found")))?;
+        let index = snap.table_index(Table::Allocs).max(job.modify_index);
+        Ok((snap.job_scale_status(&job), index))
+    })
+    .await
+}
+
+/// Scaling policies come from `scaling` blocks, which the job parser refuses as not supported:
+/// there are none to list. The list is answered (empty) so that tools listing policies work.
+pub async fn scaling_policies(
+    State(st): State<HttpState>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    read_blocking(&st, q, Table::Jobs, |snap, _| {
+        Ok((
+            Vec::<serde_json::Value>::new(),
+            snap.table_index(Table::Jobs),
+        ))
+    })
+    .await
+}
+
+pub async fn scaling_policy(Path(id): Path<String>) -> HttpError {
+    HttpError::not_found(format!(
+        "scaling policy {id:?} not found: scaling blocks are not supported yet"
+    ))
+}

@@ -1,0 +1,380 @@
+//! Scenario: one dev agent, driven as an operator's script drives Nomad's API. The JSON that
+//! `job run -output` prints registers as is, and so does a job with explicit `null`s where
+//! Nomad's own tooling writes them. Lists answer
+//! `?filter=` and page with `?per_page=`/`?next_token=`. `job eval -force-reschedule` replaces a
+//! failed allocation its policy would leave failed. The job's scale status, validation, node
+//! evaluation, regions, the agent's servers and host data answer in Nomad's shape; the new
+//! endpoints refuse bad bodies (400), unknown ids (404) and wrong methods (405) with messages.
+
+use e2e::cluster::{send, Reply};
+use e2e::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const SETTLE: Duration = Duration::from_secs(60);
+
+fn call(agent: &Agent, method: &str, path: &str, body: Option<&str>) -> Reply {
+    send(method, &format!("{}{path}", agent.address()), body).unwrap()
+}
+
+fn ok_json(agent: &Agent, method: &str, path: &str, body: Option<&str>) -> Value {
+    let r = call(agent, method, path, body);
+    assert_eq!(r.status, 200, "{method} {path}: {}", r.body);
+    r.json().unwrap()
+}
+
+fn array(v: &Value) -> Vec<Value> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
+fn job(id: &str, job_type: &str, count: u32, command: &str, args: &[&str]) -> String {
+    json!({"Job": {
+        "ID": id, "Name": id, "Type": job_type, "Datacenters": ["dc1"],
+        "Meta": {"team": "payments"},
+        "TaskGroups": [{"Name": "g", "Count": count,
+            "RestartPolicy": {"Attempts": 0, "Mode": "fail"},
+            "ReschedulePolicy": {"Attempts": 0, "Unlimited": false},
+            "Tasks": [{"Name": "t", "Driver": "raw_exec",
+                "Config": {"command": command, "args": args},
+                "Resources": {"CPU": 20, "MemoryMB": 16}}]}]}})
+    .to_string()
+}
+
+fn allocs_of(agent: &Agent, job: &str) -> Vec<Value> {
+    array(
+        &agent
+            .get(&format!("/v1/job/{job}/allocations"))
+            .unwrap_or_default(),
+    )
+}
+
+#[test]
+fn nomad_api_scripts_work_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+
+    // A job file printed by `job run -output`: the API's JSON, nulls included, registers as is.
+    let file = dir.path().join("out.nomad.hcl");
+    std::fs::write(
+        &file,
+        "job \"printed\" {\n  datacenters = [\"dc1\"]\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"3600\"]\n      }\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let out = agent.ctl(&["job", "run", "-output", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(printed.starts_with("{\n  \"Job\": {"), "{printed}");
+    assert!(
+        agent.get("/v1/job/printed").is_err(),
+        "-output registers nothing"
+    );
+    let r = call(&agent, "POST", "/v1/jobs", Some(&printed));
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Nulls where Nomad's own JSON has them, at the top and deep in the job.
+    let mut with_nulls: Value =
+        serde_json::from_str(&job("nulls", "batch", 1, "/bin/true", &[])).unwrap();
+    with_nulls["Job"]["Region"] = Value::Null;
+    with_nulls["Job"]["Constraints"] = Value::Null;
+    with_nulls["Job"]["Update"] = Value::Null;
+    with_nulls["Job"]["TaskGroups"][0]["Count"] = Value::Null;
+    with_nulls["Job"]["TaskGroups"][0]["Tasks"][0]["Env"] = Value::Null;
+    with_nulls["Job"]["TaskGroups"][0]["Tasks"][0]["Resources"]["Networks"] = Value::Null;
+    let r = call(&agent, "POST", "/v1/jobs", Some(&with_nulls.to_string()));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let registered = agent.get("/v1/job/nulls").unwrap();
+    assert_eq!(registered["Region"], "global");
+    assert_eq!(registered["TaskGroups"][0]["Count"], 1);
+
+    // A running service and a batch job whose only allocation fails for good.
+    let marker = format!("{}", 8_500_000 + std::process::id());
+    for body in [
+        job("svc", "service", 2, "/bin/sleep", &[&marker]),
+        job("flaky", "batch", 1, "/bin/false", &[]),
+    ] {
+        let r = call(&agent, "POST", "/v1/jobs", Some(&body));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    wait_for("svc running twice and flaky failed", SETTLE, || {
+        let running = allocs_of(&agent, "svc")
+            .iter()
+            .filter(|a| a["ClientStatus"] == "running")
+            .count();
+        let failed = allocs_of(&agent, "flaky")
+            .iter()
+            .filter(|a| a["ClientStatus"] == "failed")
+            .count();
+        (running == 2 && failed == 1).then_some(())
+    })
+    .unwrap();
+    let failed_id = allocs_of(&agent, "flaky")[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // job eval: a plain evaluation places nothing new; -force-reschedule replaces the failure.
+    let r = ok_json(&agent, "POST", "/v1/job/flaky/evaluate", Some("{}"));
+    assert!(r["EvalID"].as_str().is_some_and(|s| !s.is_empty()), "{r}");
+    let out = agent.ctl(&["job", "eval", "-force-reschedule", "-detach", "flaky"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("Created eval ID: \""),
+        "{}",
+        stdout(&out)
+    );
+    let replacement = wait_for("a replacement of the failed allocation", SETTLE, || {
+        allocs_of(&agent, "flaky")
+            .into_iter()
+            .find(|a| a["PreviousAllocation"] == failed_id.as_str())
+    })
+    .unwrap();
+    assert_ne!(replacement["ID"], failed_id.as_str());
+    let old = agent.get(&format!("/v1/allocation/{failed_id}")).unwrap();
+    assert_eq!(old["DesiredTransition"]["ForceReschedule"], true, "{old}");
+
+    // Scale status: what the group asks and what runs.
+    let scale = wait_for("svc's scale status", SETTLE, || {
+        let s = agent.get("/v1/job/svc/scale").ok()?;
+        (s["TaskGroups"]["g"]["Running"] == 2).then_some(s)
+    })
+    .unwrap();
+    assert_eq!(scale["TaskGroups"]["g"]["Desired"], 2, "{scale}");
+    assert_eq!(scale["TaskGroups"]["g"]["Placed"], 2, "{scale}");
+    assert_eq!(scale["JobStopped"], false);
+    assert_eq!(
+        ok_json(&agent, "GET", "/v1/scaling/policies", None),
+        json!([])
+    );
+
+    // Filters select on the JSON the list answers with.
+    let jobs = ok_json(
+        &agent,
+        "GET",
+        "/v1/jobs?filter=Type%20%3D%3D%20%22batch%22",
+        None,
+    );
+    let mut ids: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|j| j["ID"].as_str())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["flaky", "nulls"]);
+    let running = ok_json(
+        &agent,
+        "GET",
+        "/v1/allocations?filter=ClientStatus%20%3D%3D%20%22running%22%20and%20JobID%20%3D%3D%20%22svc%22",
+        None,
+    );
+    assert_eq!(array(&running).len(), 2, "{running}");
+    let evals = ok_json(
+        &agent,
+        "GET",
+        "/v1/evaluations?filter=JobID%20%3D%3D%20%22flaky%22",
+        None,
+    );
+    assert!(
+        array(&evals).len() >= 3,
+        "register, eval and forced eval: {evals}"
+    );
+    assert!(array(&evals).iter().all(|e| e["JobID"] == "flaky"));
+    let nodes = ok_json(
+        &agent,
+        "GET",
+        "/v1/nodes?filter=Status%20%3D%3D%20%22ready%22",
+        None,
+    );
+    assert_eq!(array(&nodes).len(), 1);
+    let r = call(&agent, "GET", "/v1/jobs?filter=Type%20%3D%3D", None);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("column"), "{}", r.body);
+
+    // Paging: per_page items, and X-Nomad-NextToken naming where the next page starts.
+    for list in [
+        "/v1/allocations",
+        "/v1/evaluations",
+        "/v1/jobs",
+        "/v1/nodes",
+    ] {
+        let all = array(&ok_json(&agent, "GET", list, None));
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        loop {
+            let r = call(
+                &agent,
+                "GET",
+                &format!("{list}?per_page=2&next_token={token}"),
+                None,
+            );
+            assert_eq!(r.status, 200, "{list}: {}", r.body);
+            let page = array(&r.json().unwrap());
+            assert!(page.len() <= 2, "{list}");
+            seen.extend(page.iter().map(|v| v["ID"].clone()));
+            match r.header("X-Nomad-NextToken") {
+                Some(t) => token = t.to_string(),
+                None => break,
+            }
+        }
+        let mut want: Vec<Value> = all.iter().map(|v| v["ID"].clone()).collect();
+        assert_eq!(seen.len(), want.len(), "{list}: pages cover the list once");
+        seen.sort_by_key(|v| v.to_string());
+        want.sort_by_key(|v| v.to_string());
+        assert_eq!(seen, want, "{list}");
+    }
+
+    // Lists with Nomad's extra fields.
+    let jobs = ok_json(&agent, "GET", "/v1/jobs?meta=true", None);
+    assert!(
+        array(&jobs).iter().any(|j| j["Meta"]["team"] == "payments"),
+        "{jobs}"
+    );
+    assert!(array(&ok_json(&agent, "GET", "/v1/jobs", None))
+        .iter()
+        .all(|j| j.get("Meta").is_none()));
+    let nodes = ok_json(&agent, "GET", "/v1/nodes?resources=true&os=true", None);
+    let node = &array(&nodes)[0];
+    assert!(
+        node["NodeResources"]["Memory"]["MemoryMB"]
+            .as_i64()
+            .unwrap_or(0)
+            > 0,
+        "{node}"
+    );
+    assert!(node["Attributes"]["os.name"].is_string(), "{node}");
+    let node_id = node["ID"].as_str().unwrap().to_string();
+
+    // A node evaluation: one per job with allocations there.
+    let r = ok_json(
+        &agent,
+        "POST",
+        &format!("/v1/node/{node_id}/evaluate"),
+        Some("{}"),
+    );
+    assert!(!array(&r["EvalIDs"]).is_empty(), "{r}");
+
+    // Validation answers 200 with the reasons; a body that is not a job is a 400.
+    let r = ok_json(
+        &agent,
+        "POST",
+        "/v1/validate/job",
+        Some(&job("ok", "batch", 1, "/bin/true", &[])),
+    );
+    assert_eq!(r["ValidationErrors"], json!([]), "{r}");
+    assert_eq!(r["Error"], "");
+    let r = ok_json(
+        &agent,
+        "POST",
+        "/v1/validate/job",
+        Some(r#"{"Job": {"ID": "bad", "TaskGroups": []}}"#),
+    );
+    assert!(!array(&r["ValidationErrors"]).is_empty(), "{r}");
+    assert!(
+        agent.get("/v1/job/bad").is_err(),
+        "validation registers nothing"
+    );
+
+    // The agent itself.
+    assert_eq!(
+        ok_json(&agent, "GET", "/v1/regions", None),
+        json!(["global"])
+    );
+    let servers = ok_json(&agent, "GET", "/v1/agent/servers", None);
+    assert_eq!(array(&servers).len(), 1, "{servers}");
+    let r = call(&agent, "PUT", "/v1/agent/servers?address=127.0.0.1:1", None);
+    assert_eq!(
+        r.status, 400,
+        "a dev agent's in-process server stays: {}",
+        r.body
+    );
+    let host = ok_json(&agent, "GET", "/v1/agent/host", None);
+    assert!(
+        host["HostData"]["OS"]
+            .as_str()
+            .is_some_and(|s| s.contains("Linux")),
+        "{host}"
+    );
+    ok_json(&agent, "PUT", "/v1/system/reconcile/summaries", None);
+    let out = agent.ctl(&["agent-info"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("raft\n  applied_index = "),
+        "{}",
+        stdout(&out)
+    );
+    let out = agent.ctl(&["node", "status", "-verbose", &node_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for section in ["Drivers", "raw_exec", "Attributes", "Meta"] {
+        assert!(
+            stdout(&out).contains(section),
+            "{section}: {}",
+            stdout(&out)
+        );
+    }
+
+    // alloc stop: the allocation is replaced.
+    let victim = allocs_of(&agent, "svc")
+        .into_iter()
+        .find(|a| a["ClientStatus"] == "running")
+        .unwrap();
+    let victim_id = victim["ID"].as_str().unwrap().to_string();
+    let out = agent.ctl(&["alloc", "stop", "-detach", &victim_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for(
+        "svc back to two running, without the stopped one",
+        SETTLE,
+        || {
+            let allocs = allocs_of(&agent, "svc");
+            let running: Vec<&Value> = allocs
+                .iter()
+                .filter(|a| a["ClientStatus"] == "running")
+                .collect();
+            (running.len() == 2 && running.iter().all(|a| a["ID"] != victim_id.as_str()))
+                .then_some(())
+        },
+    )
+    .unwrap();
+
+    // Bad input on the new endpoints.
+    for (method, path, body, status, says) in [
+        ("GET", "/v1/job/svc/evaluate", None, 405, "Invalid method"),
+        ("DELETE", "/v1/validate/job", None, 405, "Invalid method"),
+        ("POST", "/v1/job/nope/evaluate", Some("{}"), 404, "nope"),
+        (
+            "POST",
+            "/v1/job/svc/evaluate",
+            Some("{\"EvalOptions\": 3"),
+            400,
+            "invalid request body",
+        ),
+        (
+            "POST",
+            "/v1/job/svc/evaluate",
+            Some("{\"JobID\": \"other\"}"),
+            400,
+            "does not match",
+        ),
+        (
+            "POST",
+            "/v1/validate/job",
+            Some("[1, 2]"),
+            400,
+            "invalid request body",
+        ),
+        ("GET", "/v1/job/nope/scale", None, 404, "nope"),
+        ("GET", "/v1/scaling/policy/p1", None, 404, "p1"),
+        (
+            "POST",
+            "/v1/node/00000000-0000-0000-0000-000000000000/evaluate",
+            None,
+            404,
+            "node",
+        ),
+        ("GET", "/v1/nodes?resources=maybe", None, 400, "resources"),
+        ("PUT", "/v1/agent/servers", None, 400, "address"),
+        ("GET", "/v1/agent/host?node_id=x", None, 400, "node_id"),
+    ] {
+        let r = call(&agent, method, path, body);
+        assert_eq!(r.status, status, "{method} {path}: {}", r.body);
+        assert!(r.body.contains(says), "{method} {path}: {}", r.body);
+    }
+}
