@@ -240,6 +240,7 @@ pub const EVENT_KILLED: &str = "Killed";
 pub const EVENT_DRIVER_FAILURE: &str = "Driver Failure";
 pub const EVENT_SETUP_FAILURE: &str = "Setup Failure";
 pub const EVENT_RESTART_SIGNALED: &str = "Restart Signaled";
+pub const EVENT_SIGNALING: &str = "Signaling";
 pub const EVENT_WAITING_SHUTDOWN_DELAY: &str = "Waiting for shutdown delay";
 pub const EVENT_TASK_HOOK_FAILED: &str = "Task hook failed";
 

@@ -15,6 +15,7 @@ pub mod duration;
 pub mod eval;
 pub mod event;
 pub mod filter;
+pub mod fs;
 pub mod job;
 pub mod jobspec;
 pub mod node;
@@ -24,6 +25,7 @@ pub mod plan;
 pub mod service;
 pub mod service_rules;
 pub mod small_map;
+pub mod stats;
 pub mod time;
 
 pub use agent::{AgentMember, ServerMembers};

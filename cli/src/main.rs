@@ -147,6 +147,12 @@ enum AllocCommand {
     Logs(alloc_logs::Args),
     /// Stop an allocation; the scheduler replaces it
     Stop(alloc_stop::Args),
+    /// List or read an allocation's files
+    Fs(alloc_fs::Args),
+    /// Send a signal to an allocation's tasks
+    Signal(alloc_signal::Args),
+    /// Restart an allocation's tasks in place
+    Restart(alloc_restart::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -319,6 +325,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             AllocCommand::Status(a) => alloc_status::run(&client()?, a),
             AllocCommand::Logs(a) => alloc_logs::run(&client()?, a),
             AllocCommand::Stop(a) => alloc_stop::run(&client()?, a),
+            AllocCommand::Fs(a) => alloc_fs::run(&client()?, a),
+            AllocCommand::Signal(a) => alloc_signal::run(&client()?, a),
+            AllocCommand::Restart(a) => alloc_restart::run(&client()?, a),
         },
         Command::Node { command } => match command {
             NodeCommand::Status(a) => node_status::run(&client()?, a),
@@ -452,8 +461,8 @@ mod tests {
             Command::Alloc {
                 command: AllocCommand::Logs(a),
             } => {
-                assert!(a.stderr && a.follow && a.tail);
-                assert_eq!(a.lines, Some(5));
+                assert!(a.stderr && a.tail.follow && a.tail.tail);
+                assert_eq!(a.tail.lines, Some(5));
                 assert_eq!(a.task.as_deref(), Some("server"));
             }
             other => panic!("{other:?}"),

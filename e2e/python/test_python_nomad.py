@@ -1,6 +1,7 @@
 """Drives the agent's /v1 API with the python-nomad client from PyPI, as Nomad tooling would.
 
-Usage: test_python_nomad.py PORT RUN_MARKER
+Usage: test_python_nomad.py PORT RUN_MARKER OUTPUT_JSON
+OUTPUT_JSON is a job as `nomadctl job run -output` prints it.
 Prints "N passed, 0 failed" and exits 0 when every check passes.
 """
 import sys
@@ -10,6 +11,7 @@ import nomad
 
 port = int(sys.argv[1])
 marker = sys.argv[2]
+output_json = sys.argv[3]
 n = nomad.Nomad(host="127.0.0.1", port=port, timeout=10)
 
 checks = []
@@ -159,6 +161,57 @@ check("peers list the leader", peers == [leader])
 members = n.agent.get_members()
 check("members", len(members["Members"]) == 1 and members["Members"][0]["Status"] == "alive")
 check("agent self", "config" in n.agent.get_agent())
+
+# The rest of the API, as scripts call it.
+check("regions", n.regions.get_regions() == ["global"])
+valid = n.validate.validate_job(job).json()
+check("validate a good job", valid["ValidationErrors"] == [] and valid["Error"] == "")
+bad_job = {"Job": dict(job["Job"], TaskGroups=[])}
+check("validate names what is wrong", n.validate.validate_job(bad_job).json()["ValidationErrors"])
+check("evaluate_job returns an EvalID", n.job.evaluate_job("py-job").get("EvalID"))
+check("evaluate_node returns evaluations", n.node.evaluate_node(nodes[0]["ID"])["EvalIDs"])
+check("agent servers", len(n.agent.get_servers()) == 1)
+check("reconcile summaries", n.system.reconcile_summaries())
+check("no scaling policies", n.scaling.get_scaling_policies() == [])
+check("nodes with resources", n.nodes.get_nodes(resources=True)[0]["NodeResources"]["Memory"]["MemoryMB"] > 0)
+running = n.job.get_allocations("py-job")
+alloc_id = next(a["ID"] for a in running if a["ClientStatus"] == "running" and a["JobVersion"] == 2)
+root = [f["Name"] for f in n.client.ls.list_files(alloc_id, "/")]
+check("fs ls", root == ["alloc", "t"])
+check("fs stat", n.client.stat.stat_file(alloc_id, "alloc/logs")["IsDir"])
+check("fs cat", n.client.cat.read_file(alloc_id, "alloc/logs/t.stdout.0") == "")
+try:
+    n.client.cat.read_file(alloc_id, "../../etc/shadow")
+    check("fs refuses to climb out", False)
+except nomad.api.exceptions.BaseNomadException as e:
+    check("fs refuses to climb out", "allocation directory" in str(e.nomad_resp.text))
+usage = n.client.allocation.read_allocation_stats(alloc_id)
+check("allocation stats", usage["Tasks"]["t"]["ResourceUsage"]["MemoryStats"]["RSS"] > 0)
+check("host stats", n.client.stats.read_stats(nodes[0]["ID"])["Memory"]["Total"] > 0)
+n.client.allocation.signal_allocation(alloc_id, "SIGCONT", task="t")
+check("signal", True)
+n.client.allocation.restart_allocation(alloc_id)
+restarted = wait("the restarted task", lambda: n.allocation.get_allocation(alloc_id)["TaskStates"]["t"]["Restarts"] == 1)
+check("restart in place", restarted)
+n.client.gc_all_allocations.garbage_collect(nodes[0]["ID"])
+check("client gc keeps the running allocation", n.client.ls.list_files(alloc_id, "/"))
+
+# Job JSON with explicit nulls, as Nomad's tooling writes it, and as `job run -output` prints it.
+with open(output_json) as f:
+    printed = json.load(f)
+check("job run -output registers", n.jobs.register_job(printed).get("EvalID"))
+nulls = {"Job": dict(job["Job"], ID="py-nulls", Name="py-nulls", Region=None, Namespace=None,
+                     Constraints=None, Affinities=None, Meta=None, Update=None,
+                     TaskGroups=[dict(job["Job"]["TaskGroups"][0], Count=None, RestartPolicy=None,
+                                      Tasks=[dict(job["Job"]["TaskGroups"][0]["Tasks"][0], Env=None,
+                                                  Config={"command": "/bin/true"})])])}
+check("a job with nulls registers", n.jobs.register_job(nulls).get("EvalID"))
+check("nulls read as unset", n.job.get_job("py-nulls")["TaskGroups"][0]["Count"] == 1)
+filtered = requests.get(f"http://127.0.0.1:{port}/v1/jobs", params={"filter": 'ID matches "^py-"'}, timeout=10).json()
+check("filter", sorted(j["ID"] for j in filtered) == ["py-job", "py-nulls", "py-printed"])
+n.job.deregister_job("py-nulls", purge=True)
+n.job.deregister_job(printed["Job"]["ID"], purge=True)
+check("deregistering a missing job returns an evaluation", n.job.deregister_job("py-never-was").get("EvalID"))
 
 n.job.deregister_job("py-job", purge=True)
 wait("the job to be purged", lambda: n.jobs.get_jobs() == [])

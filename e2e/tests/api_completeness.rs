@@ -378,3 +378,241 @@ fn nomad_api_scripts_work_unchanged() {
         assert!(r.body.contains(says), "{method} {path}: {}", r.body);
     }
 }
+
+/// The task of the allocation tests: leaves a file, records the signals it gets, and links to a
+/// host file it must not be possible to read through the API.
+const SIGNAL_SCRIPT: &str = "trap 'echo got-usr1 >> \"$NOMAD_TASK_DIR/signals\"' USR1; \
+    echo hello > \"$NOMAD_TASK_DIR/greeting\"; ln -sf /etc/shadow \"$NOMAD_TASK_DIR/shadow\"; \
+    echo start >> \"$NOMAD_ALLOC_DIR/starts\"; while true; do sleep 0.2; done";
+
+fn task_state(agent: &Agent, alloc: &str) -> Value {
+    agent
+        .get(&format!("/v1/allocation/{alloc}"))
+        .map(|a| a["TaskStates"]["t"].clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_allocations_files_signals_restarts_stats_and_gc() {
+    // Scenario: one task on a dev agent. Its directory is listed, read and streamed through the
+    // fs endpoints and `alloc fs`, and nothing outside it (`..`, a symlink to /etc/shadow, the
+    // secrets directory) can be read. `alloc signal` reaches the task's trap; `alloc restart`
+    // starts it again without counting against its policy; the stats endpoints measure it and
+    // the host; once stopped, its directory is collected on request.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let r = call(
+        &agent,
+        "POST",
+        "/v1/jobs",
+        Some(&job(
+            "files",
+            "service",
+            1,
+            "/bin/sh",
+            &["-c", SIGNAL_SCRIPT],
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let alloc = wait_for("the task running with its file written", SETTLE, || {
+        let a = allocs_of(&agent, "files")
+            .into_iter()
+            .find(|a| a["ClientStatus"] == "running")?;
+        let id = a["ID"].as_str()?.to_string();
+        let r = call(
+            &agent,
+            "GET",
+            &format!("/v1/client/fs/cat/{id}?path=t/local/greeting"),
+            None,
+        );
+        (r.status == 200 && r.body == "hello\n").then_some(id)
+    })
+    .unwrap();
+    let fs = |op: &str, query: &str| {
+        call(
+            &agent,
+            "GET",
+            &format!("/v1/client/fs/{op}/{alloc}?{query}"),
+            None,
+        )
+    };
+
+    // Listing, stat, ranges and the stream.
+    let root = fs("ls", "path=/").json().unwrap();
+    let names: Vec<String> = array(&root)
+        .iter()
+        .filter_map(|f| f["Name"].as_str().map(String::from))
+        .collect();
+    assert_eq!(names, ["alloc", "t"], "{root}");
+    assert_eq!(root[0]["IsDir"], true);
+    let local = fs("ls", "path=t/local").json().unwrap();
+    assert!(
+        array(&local)
+            .iter()
+            .any(|f| f["Name"] == "greeting" && f["Size"] == 6),
+        "{local}"
+    );
+    let st = fs("stat", "path=t/local/greeting").json().unwrap();
+    assert_eq!(st["Size"], 6);
+    assert!(st["FileMode"].as_str().unwrap().starts_with('-'), "{st}");
+    assert_eq!(
+        fs("readat", "path=t/local/greeting&offset=1&limit=3").body,
+        "ell"
+    );
+    let frame: Value =
+        serde_json::from_str(&fs("stream", "path=t/local/greeting&follow=false").body).unwrap();
+    assert_eq!(frame["Data"], "aGVsbG8K", "{frame}");
+    assert_eq!(frame["Offset"], 6);
+
+    // Nothing outside the allocation directory.
+    for (path, says) in [
+        ("../../etc/shadow", "leaves the allocation directory"),
+        ("t/local/shadow", "outside the allocation directory"),
+        ("t/secrets", "secrets"),
+    ] {
+        for op in ["cat", "ls", "stat", "readat", "stream"] {
+            let r = fs(op, &format!("path={path}"));
+            assert_eq!(r.status, 403, "{op} {path}: {}", r.body);
+            assert!(r.body.contains(says), "{op} {path}: {}", r.body);
+        }
+    }
+    assert_eq!(fs("cat", "path=t/local/nothing").status, 404);
+    let out = agent.ctl(&["alloc", "fs", &alloc, "../../etc/shadow"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("leaves the allocation directory"),
+        "{}",
+        stderr(&out)
+    );
+    let out = agent.ctl(&["alloc", "fs", &alloc, "t/local"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("Mode"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("greeting"), "{}", stdout(&out));
+    let out = agent.ctl(&["alloc", "fs", &alloc, "t/local/greeting"]);
+    assert_eq!(stdout(&out), "hello\n");
+
+    // Signals reach the task, through the API and the CLI.
+    let r = call(
+        &agent,
+        "POST",
+        &format!("/v1/client/allocation/{alloc}/signal"),
+        Some(r#"{"Task": "t", "Signal": "SIGUSR1"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = agent.ctl(&["alloc", "signal", "-s", "SIGUSR1", &alloc, "t"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("two signals recorded by the task", SETTLE, || {
+        let r = fs("cat", "path=t/local/signals");
+        (r.body.matches("got-usr1").count() == 2).then_some(())
+    })
+    .unwrap();
+    wait_for(
+        "the Signaling event reported to the servers",
+        SETTLE,
+        || {
+            let events = task_state(&agent, &alloc)["Events"].clone();
+            array(&events)
+                .iter()
+                .any(|e| e["Type"] == "Signaling")
+                .then_some(())
+        },
+    )
+    .unwrap();
+    let r = call(
+        &agent,
+        "POST",
+        &format!("/v1/client/allocation/{alloc}/signal"),
+        Some(r#"{"Signal": "SIGNOPE"}"#),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = call(
+        &agent,
+        "POST",
+        &format!("/v1/client/allocation/{alloc}/signal"),
+        Some(r#"{"Task": "nope", "Signal": "SIGUSR1"}"#),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("nope"), "{}", r.body);
+
+    // Restarts in place, not counted against the policy (which allows none here).
+    let r = call(
+        &agent,
+        "POST",
+        &format!("/v1/client/allocation/{alloc}/restart"),
+        Some("{}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = agent.ctl(&["alloc", "restart", &alloc, "t"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("the task started three times and running", SETTLE, || {
+        let starts = fs("cat", "path=alloc/starts").body;
+        let st = task_state(&agent, &alloc);
+        (starts.lines().count() == 3 && st["State"] == "running" && st["Restarts"] == 2)
+            .then_some(())
+    })
+    .unwrap();
+    let a = agent.get(&format!("/v1/allocation/{alloc}")).unwrap();
+    assert_eq!(a["ClientStatus"], "running", "{a}");
+
+    // Measured usage: the task's processes and the host.
+    let usage = ok_json(
+        &agent,
+        "GET",
+        &format!("/v1/client/allocation/{alloc}/stats"),
+        None,
+    );
+    assert!(
+        usage["Tasks"]["t"]["ResourceUsage"]["MemoryStats"]["RSS"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{usage}"
+    );
+    assert!(
+        usage["ResourceUsage"]["CpuStats"]["Percent"].is_number(),
+        "{usage}"
+    );
+    let host = ok_json(&agent, "GET", "/v1/client/stats", None);
+    assert!(host["Memory"]["Total"].as_u64().unwrap_or(0) > 0, "{host}");
+    assert!(!array(&host["CPU"]).is_empty(), "{host}");
+    let node_id = agent.get("/v1/nodes").unwrap()[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = agent.ctl(&["node", "status", "-stats", &node_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Host Resource Utilization"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Collection: refused while running, done once stopped.
+    let r = call(
+        &agent,
+        "GET",
+        &format!("/v1/client/allocation/{alloc}/gc"),
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = call(&agent, "DELETE", "/v1/job/files", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_for("the allocation finished", SETTLE, || {
+        let a = agent.get(&format!("/v1/allocation/{alloc}")).ok()?;
+        (a["ClientStatus"] == "complete").then_some(())
+    })
+    .unwrap();
+    // The client's view of the allocation ends a little after the servers' status changes.
+    wait_for("the allocation collected on request", SETTLE, || {
+        let r = call(
+            &agent,
+            "GET",
+            &format!("/v1/client/allocation/{alloc}/gc"),
+            None,
+        );
+        (r.status == 200).then_some(())
+    })
+    .unwrap();
+    assert_eq!(fs("ls", "path=/").status, 404);
+    ok_json(&agent, "GET", "/v1/client/gc", None);
+}

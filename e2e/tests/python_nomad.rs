@@ -20,9 +20,25 @@ fn python_nomad_client_drives_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::dev(dir.path()).unwrap();
     let marker = format!("{}", 8_000_000 + std::process::id());
+    // A job as `nomadctl job run -output` prints it, for the script to register.
+    let hcl = dir.path().join("printed.nomad.hcl");
+    std::fs::write(
+        &hcl,
+        "job \"py-printed\" {\n  datacenters = [\"dc1\"]\n  type = \"batch\"\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/true\"\n      }\n    }\n  }\n}\n",
+    )
+    .unwrap();
+    let printed = agent.ctl(&["job", "run", "-output", hcl.to_str().unwrap()]);
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    let printed_path = dir.path().join("printed.json");
+    std::fs::write(&printed_path, stdout(&printed)).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/test_python_nomad.py");
     let out = Command::new("python3")
-        .args([script, &agent.http_port.to_string(), &marker])
+        .args([
+            script,
+            &agent.http_port.to_string(),
+            &marker,
+            printed_path.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let text = format!("{}{}", stdout(&out), stderr(&out));

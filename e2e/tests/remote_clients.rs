@@ -250,6 +250,8 @@ fn killing_the_server_leader_disturbs_no_running_task() {
 fn logs_of_a_remote_clients_task_are_read_through_a_server() {
     // Scenario: a task runs on a client agent; `nomadctl alloc logs` pointed at a server (which
     // runs no tasks) streams the task's output from that client, and `alloc status` names it.
+    // `alloc fs`, `alloc signal`, the allocation's stats and `node status -stats` reach the
+    // client through the server as well.
     let c = cluster_with_clients(1, &["client-logs"]);
     let marker = format!("{}", 8_400_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
@@ -278,6 +280,57 @@ fn logs_of_a_remote_clients_task_are_read_through_a_server() {
     assert!(!text.is_empty());
     let out = c.ctl(0, &["alloc", "status", &alloc[..8]]);
     assert!(stdout(&out).contains("client-logs"), "{}", stdout(&out));
+
+    // The allocation's files, signals and usage, through the server too.
+    let out = c.ctl(0, &["alloc", "fs", &alloc, "alloc/logs"]);
+    assert!(
+        stdout(&out).contains("talker.stdout.0"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let r = c
+        .http(
+            0,
+            "GET",
+            &format!("/v1/client/fs/cat/{alloc}?path=alloc/logs/talker.stdout.0"),
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.body, "hello-from-the-client\n");
+    let r = c
+        .http(
+            0,
+            "GET",
+            &format!("/v1/client/fs/cat/{alloc}?path=../../etc/shadow"),
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 403, "{}", r.body);
+    let out = c.ctl(0, &["alloc", "signal", "-s", "SIGCONT", &alloc, "talker"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = c
+        .http(
+            0,
+            "GET",
+            &format!("/v1/client/allocation/{alloc}/stats"),
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.json().unwrap()["Tasks"]["talker"].is_object(),
+        "{}",
+        r.body
+    );
+    let node = node_ids_by_name(&c)[0].1.clone();
+    let out = c.ctl(0, &["node", "status", "-stats", &node]);
+    assert!(
+        stdout(&out).contains("Host Resource Utilization"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use super::allocdir::AllocDir;
 use super::health::{self, HealthInputs, HealthVerdict};
 use super::services::ServiceRegistry;
 use super::state_db::{LocalTaskState, StateDb};
-use super::task_runner::{RunnerSignal, TaskRunner, TaskRunnerDeps};
+use super::task_runner::{RunnerSignal, TaskCommand, TaskRunner, TaskRunnerDeps};
 use super::taskenv::NodeInfo;
 use api::{
     AllocClientUpdate, Allocation, TaskState, ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED,
@@ -49,6 +49,21 @@ pub struct AllocRunner {
     /// a sender of the client's update channel, which must close for the last updates to flush.
     report: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
     names: Vec<String>,
+    /// Operators' requests to each task (`alloc signal`, `alloc restart`).
+    commands: BTreeMap<String, mpsc::UnboundedSender<TaskCommand>>,
+    /// Each running task's main process.
+    pids: Arc<Mutex<BTreeMap<String, i32>>>,
+}
+
+/// Why an operator's request to an allocation's tasks was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskCommandError {
+    #[error("task {task:?} not found in the allocation (tasks: {known})")]
+    UnknownTask { task: String, known: String },
+    #[error("no task of the allocation is running")]
+    NothingRunning,
+    #[error("task {task:?}: {why}")]
+    Failed { task: String, why: String },
 }
 
 /// Nomad's client status of an allocation from its tasks' states.
@@ -211,6 +226,7 @@ impl AllocRunner {
                 ..Default::default()
             });
         }
+        let pids = Arc::new(Mutex::new(BTreeMap::new()));
         let deps = TaskRunnerDeps {
             drivers: ctx.drivers.clone(),
             db: ctx.db.clone(),
@@ -222,11 +238,17 @@ impl AllocRunner {
             services: ctx.services.clone(),
             recovering: recovering_tx,
             local_artifacts: ctx.local_artifacts,
+            pids: pids.clone(),
         };
         let mut restored = restored;
+        let mut commands = BTreeMap::new();
         let joins: Vec<_> = names
             .iter()
-            .map(|n| TaskRunner::spawn(n.clone(), deps.clone(), restored.remove(n)))
+            .map(|n| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                commands.insert(n.clone(), tx);
+                TaskRunner::spawn(n.clone(), deps.clone(), restored.remove(n), rx)
+            })
             .collect();
         drop(deps);
         let states2 = states.clone();
@@ -270,6 +292,8 @@ impl AllocRunner {
             state_changes,
             report: Mutex::new(Some(report)),
             names,
+            commands,
+            pids,
         });
         runner.watch_health();
         runner
@@ -306,6 +330,83 @@ impl AllocRunner {
                 old.abort();
             }
         }
+    }
+
+    /// The main process of each running task.
+    pub fn task_pids(&self) -> BTreeMap<String, i32> {
+        self.pids.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// `alloc signal`: sends `signal` to the named task, or to every running task.
+    pub async fn signal(&self, task: Option<&str>, signal: &str) -> Result<(), TaskCommandError> {
+        self.command(task, |reply| TaskCommand::Signal {
+            signal: signal.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// `alloc restart`: restarts the named task, or every running task, in place.
+    pub async fn restart(&self, task: Option<&str>) -> Result<(), TaskCommandError> {
+        self.command(task, |reply| TaskCommand::Restart { reply })
+            .await
+    }
+
+    async fn command(
+        &self,
+        task: Option<&str>,
+        make: impl Fn(tokio::sync::oneshot::Sender<Result<(), String>>) -> TaskCommand,
+    ) -> Result<(), TaskCommandError> {
+        let targets: Vec<String> = match task {
+            Some(t) if self.commands.contains_key(t) => vec![t.to_string()],
+            Some(t) => {
+                return Err(TaskCommandError::UnknownTask {
+                    task: t.to_string(),
+                    known: self.names.join(", "),
+                })
+            }
+            None => {
+                let states = self.task_states();
+                let running: Vec<String> = self
+                    .names
+                    .iter()
+                    .filter(|n| {
+                        states
+                            .get(*n)
+                            .is_some_and(|s| s.state == TASK_STATE_RUNNING)
+                    })
+                    .cloned()
+                    .collect();
+                if running.is_empty() {
+                    return Err(TaskCommandError::NothingRunning);
+                }
+                running
+            }
+        };
+        for name in targets {
+            let failed = |why: &str| TaskCommandError::Failed {
+                task: name.clone(),
+                why: why.to_string(),
+            };
+            let running = self
+                .task_states()
+                .get(&name)
+                .is_some_and(|s| s.state == TASK_STATE_RUNNING);
+            if !running {
+                return Err(failed("the task is not running"));
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let sent = self.commands.get(&name).map(|c| c.send(make(tx)).is_ok());
+            if sent != Some(true) {
+                return Err(failed("the task is no longer running"));
+            }
+            match rx.await {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => return Err(failed(&why)),
+                Err(_) => return Err(failed("the task ended before answering")),
+            }
+        }
+        Ok(())
     }
 
     /// Waits until every task runner has tried to re-attach to its task.

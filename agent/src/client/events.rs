@@ -139,6 +139,13 @@ pub fn restart_signaled(reason: &str) -> TaskEvent {
     e
 }
 
+/// An operator's `alloc signal`.
+pub fn signaling(signal: &str) -> TaskEvent {
+    let mut e = event(api::EVENT_SIGNALING, "Task being sent a signal");
+    e.details.insert("signal".into(), signal.to_string());
+    e
+}
+
 /// Between deregistering the task's services and killing it.
 pub fn waiting_shutdown_delay(delay: Duration) -> TaskEvent {
     event(

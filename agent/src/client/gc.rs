@@ -90,3 +90,41 @@ impl Client {
         runner.destroy().await;
     }
 }
+
+/// Why `alloc gc` (one allocation, on an operator's request) did not collect.
+#[derive(Debug, thiserror::Error)]
+pub enum AllocGcError {
+    #[error("allocation {0} does not run on this client")]
+    Unknown(String),
+    #[error("allocation {0} is still running: stop it first")]
+    Running(String),
+}
+
+impl Client {
+    /// `GET /v1/client/gc`: every finished allocation's directory now, whatever the limits.
+    pub async fn collect_all_finished(&self) -> usize {
+        let finished: Vec<Arc<AllocRunner>> = match self.runners.lock() {
+            Ok(r) => r.values().filter(|r| r.finished()).cloned().collect(),
+            Err(_) => return 0,
+        };
+        for runner in &finished {
+            self.forget_finished(runner).await;
+        }
+        finished.len()
+    }
+
+    /// `GET /v1/client/allocation/:id/gc`: one finished allocation's directory now.
+    pub async fn collect_alloc(&self, alloc_id: &str) -> Result<(), AllocGcError> {
+        let runner = self
+            .runners
+            .lock()
+            .ok()
+            .and_then(|r| r.get(alloc_id).cloned())
+            .ok_or_else(|| AllocGcError::Unknown(alloc_id.to_string()))?;
+        if !runner.finished() {
+            return Err(AllocGcError::Running(alloc_id.to_string()));
+        }
+        self.forget_finished(&runner).await;
+        Ok(())
+    }
+}

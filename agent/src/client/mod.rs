@@ -4,6 +4,7 @@
 //!
 //! The client talks to the servers only through [`ServerRpc`].
 
+pub mod alloc_fs;
 pub mod alloc_runner;
 pub mod allocdir;
 mod artifacts;
@@ -16,6 +17,7 @@ pub mod logs;
 pub mod restarts;
 pub mod services;
 pub mod state_db;
+pub mod stats;
 pub mod task_runner;
 pub mod taskenv;
 pub mod updater;
@@ -24,8 +26,10 @@ pub mod updater;
 mod tests;
 
 use crate::rpc::{RpcError, ServerRpc};
+pub use alloc_runner::TaskCommandError;
 use alloc_runner::{AllocRunner, RunnerContext};
 use api::{Allocation, Node, TaskState};
+pub use gc::AllocGcError;
 pub use gc::ClientGcConfig;
 pub use logs::{read_logs, LogKind, LogOrigin};
 use state_db::{StateDb, StateError};
@@ -274,6 +278,55 @@ impl Client {
     /// The registrations this client keeps in the catalog.
     pub fn service_registrations(&self) -> Vec<api::ServiceRegistration> {
         self.services.registrations()
+    }
+
+    /// `alloc signal`: the named task, or every running task, of an allocation here.
+    pub async fn signal_alloc(
+        &self,
+        alloc_id: &str,
+        task: Option<&str>,
+        signal: &str,
+    ) -> Result<(), TaskCommandError> {
+        let runner = self
+            .runner(alloc_id)
+            .ok_or(TaskCommandError::NothingRunning)?;
+        runner.signal(task, signal).await
+    }
+
+    /// `alloc restart`: the named task, or every running task, of an allocation here.
+    pub async fn restart_alloc(
+        &self,
+        alloc_id: &str,
+        task: Option<&str>,
+    ) -> Result<(), TaskCommandError> {
+        let runner = self
+            .runner(alloc_id)
+            .ok_or(TaskCommandError::NothingRunning)?;
+        runner.restart(task).await
+    }
+
+    /// MHz of one core, as fingerprinted: what a share of a core is worth in Nomad's ticks.
+    fn mhz_per_core(&self) -> f64 {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1) as f64;
+        self.node().node_resources.cpu.cpu_shares as f64 / cores
+    }
+
+    /// `/v1/client/allocation/:id/stats`: the running tasks' usage, if the allocation is here.
+    pub async fn alloc_stats(&self, alloc_id: &str) -> Option<api::stats::AllocResourceUsage> {
+        let pids = self.runner(alloc_id)?.task_pids();
+        Some(stats::alloc_usage(pids, self.mhz_per_core()).await)
+    }
+
+    /// `/v1/client/stats`: the host's usage.
+    pub async fn host_stats(&self) -> api::stats::HostStats {
+        stats::host_stats(&self.alloc_base, self.mhz_per_core()).await
+    }
+
+    /// Whether this client has a runner for the allocation.
+    pub fn runs(&self, alloc_id: &str) -> bool {
+        self.runner(alloc_id).is_some()
     }
 
     fn runner(&self, alloc_id: &str) -> Option<Arc<AllocRunner>> {

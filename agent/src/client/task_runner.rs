@@ -19,10 +19,31 @@ use api::{
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// The task's restart requests from check_restart, while it runs.
 type RestartRequests = Option<mpsc::UnboundedReceiver<String>>;
+
+/// What an operator asks of a running task (`alloc signal`, `alloc restart`). The reply says
+/// whether it was done; a task that is not running answers with why not.
+pub enum TaskCommand {
+    Signal {
+        signal: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Restart {
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+impl TaskCommand {
+    fn refuse(self, why: &str) {
+        let reply = match self {
+            TaskCommand::Signal { reply, .. } | TaskCommand::Restart { reply } => reply,
+        };
+        let _ = reply.send(Err(why.to_string()));
+    }
+}
 
 /// Nomad keeps the newest ten events per task.
 const MAX_EVENTS: usize = 10;
@@ -52,6 +73,8 @@ pub struct TaskRunnerDeps {
     pub recovering: Arc<watch::Sender<usize>>,
     /// Whether artifacts may come from the client's own file system (`artifact.allow_local`).
     pub local_artifacts: bool,
+    /// The main process of each running task, for resource usage (`alloc status -stats`).
+    pub pids: Arc<std::sync::Mutex<BTreeMap<String, i32>>>,
 }
 
 pub struct TaskRunner {
@@ -64,6 +87,7 @@ pub struct TaskRunner {
     /// Artifacts are fetched once, before the first start: a task that ever started has them.
     artifacts_done: bool,
     restart_requests: RestartRequests,
+    commands: mpsc::UnboundedReceiver<TaskCommand>,
 }
 
 /// Counts one task runner as done re-attaching when told, or when dropped on an early return.
@@ -89,6 +113,7 @@ enum Woke {
     Signal(RunnerSignal),
     /// check_restart: the reason.
     RestartRequested(String),
+    Command(TaskCommand),
 }
 
 /// The next restart request; never, when there is no channel.
@@ -158,6 +183,7 @@ impl TaskRunner {
         name: String,
         deps: TaskRunnerDeps,
         restored: Option<LocalTaskState>,
+        commands: mpsc::UnboundedReceiver<TaskCommand>,
     ) -> tokio::task::JoinHandle<()> {
         let alloc = deps.alloc.borrow().clone();
         let job = alloc.job.as_deref();
@@ -179,6 +205,7 @@ impl TaskRunner {
             restarts: RestartTracker::new(policy, &job_type),
             collectors: Vec::new(),
             restart_requests: None,
+            commands,
         };
         tokio::spawn(runner.run())
     }
@@ -208,6 +235,16 @@ impl TaskRunner {
         self.local.state.failed |= failed;
         self.local.state.finished_at = events::rfc3339_now();
         self.local.handle = None;
+    }
+
+    fn set_handle(&mut self, h: Option<TaskHandle>) {
+        if let Ok(mut pids) = self.deps.pids.lock() {
+            match &h {
+                Some(h) if h.state.pid > 0 => pids.insert(self.name.clone(), h.state.pid),
+                _ => pids.remove(&self.name),
+            };
+        }
+        self.handle = h;
     }
 
     fn signal_now(&self) -> RunnerSignal {
@@ -241,7 +278,7 @@ impl TaskRunner {
                 Ok(d) => match d.recover(&hs).await {
                     Ok(h) => {
                         tracing::info!(task = %self.name, pid = hs.pid, "re-attached to running task");
-                        self.handle = Some(h);
+                        self.set_handle(Some(h));
                     }
                     Err(_) => {
                         pending_exit = Some(ExitResult::unknown(
@@ -257,6 +294,11 @@ impl TaskRunner {
         }
         countdown.done();
         let flow = self.main_loop(pending_exit).await;
+        // Commands that arrive from now on find the channel closed; refuse the queued ones.
+        self.commands.close();
+        while let Ok(c) = self.commands.try_recv() {
+            c.refuse("the task is no longer running");
+        }
         let collectors = std::mem::take(&mut self.collectors);
         for c in collectors {
             match flow {
@@ -302,7 +344,7 @@ impl TaskRunner {
                         self.push_event(events::started());
                         // Registered before "running" is published: whoever waits on the
                         // running state (health) finds the checks already in place.
-                        self.handle = Some(h);
+                        self.set_handle(Some(h));
                         self.services_up();
                         self.publish();
                     }
@@ -325,6 +367,7 @@ impl TaskRunner {
                         e = h.wait() => Woke::Exited(e),
                         s = next_signal(&mut sig) => Woke::Signal(s),
                         r = restart_requested(&mut requests) => Woke::RestartRequested(r),
+                        Some(c) = self.commands.recv() => Woke::Command(c),
                     };
                     self.restart_requests = requests;
                     match woke {
@@ -335,11 +378,20 @@ impl TaskRunner {
                         }
                         Woke::Signal(_) => return Flow::Detach,
                         Woke::RestartRequested(reason) => self.restart_for_check(&h, reason).await,
+                        Woke::Command(TaskCommand::Signal { signal, reply }) => {
+                            let _ = reply.send(self.send_signal(&h, &signal));
+                            continue;
+                        }
+                        Woke::Command(TaskCommand::Restart { reply }) => {
+                            self.restart_for_user(&h).await;
+                            let _ = reply.send(Ok(()));
+                            continue;
+                        }
                     }
                 }
                 (None, None) => continue,
             };
-            self.handle = None;
+            self.set_handle(None);
             self.local.handle = None;
             self.restart_requests = None;
             self.services_down();
@@ -451,6 +503,37 @@ impl TaskRunner {
         }
     }
 
+    /// `alloc signal`: the signal goes to the task through its driver, with an event.
+    fn send_signal(&mut self, h: &TaskHandle, signal: &str) -> Result<(), String> {
+        self.driver()
+            .and_then(|d| d.signal(h, signal))
+            .map_err(|e| format!("signalling task {}: {e}", self.name))?;
+        self.push_event(events::signaling(signal));
+        self.publish();
+        Ok(())
+    }
+
+    /// `alloc restart`: stop the task and start it again at once. Unlike a failure, it does not
+    /// count against the restart policy, as in Nomad.
+    async fn restart_for_user(&mut self, h: &TaskHandle) {
+        let exit = self
+            .restart_for_check(h, "User requested restart".into())
+            .await;
+        self.set_handle(None);
+        self.local.handle = None;
+        self.restart_requests = None;
+        self.services_down();
+        self.push_event(events::terminated(&exit));
+        self.push_event(events::restarting(
+            std::time::Duration::ZERO,
+            "User requested restart",
+        ));
+        self.local.state.state = TASK_STATE_PENDING.into();
+        self.local.state.restarts += 1;
+        self.local.state.last_restart = events::rfc3339_now();
+        self.publish();
+    }
+
     /// The driver's stop with the task's kill_signal and kill_timeout.
     async fn stop_process(&self, h: &TaskHandle) -> Result<ExitResult, DriverError> {
         let (timeout, signal) = self.kill_settings();
@@ -493,7 +576,7 @@ impl TaskRunner {
             )),
         }
         self.push_event(events::killed());
-        self.handle = None;
+        self.set_handle(None);
         self.set_dead(false);
         self.publish();
     }

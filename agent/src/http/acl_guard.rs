@@ -66,11 +66,18 @@ pub fn required(method: &Method, path: &str) -> Need {
         ["v1", "job", ..] | ["v1", "deployments"] | ["v1", "deployment", ..] => {
             read_or(Namespace(SubmitJob), Namespace(ReadJob))
         }
-        ["v1", "allocation", _, "stop"] => Namespace(AllocLifecycle),
+        ["v1", "allocation", _, "stop"]
+        | ["v1", "client", "allocation", _, "signal" | "restart" | "gc"] => {
+            Namespace(AllocLifecycle)
+        }
+        ["v1", "client", "allocation", _, "stats"] => Namespace(ReadJob),
+        ["v1", "client", "stats"] => NodeRead,
+        ["v1", "client", "gc"] => NodeWrite,
         ["v1", "allocations" | "evaluations"]
         | ["v1", "allocation" | "evaluation", ..]
         | ["v1", "client", "allocation", _, "checks"] => read_or(Management, Namespace(ReadJob)),
         ["v1", "client", "fs", "logs", _] => Namespace(ReadLogs),
+        ["v1", "client", "fs", "ls" | "stat" | "cat" | "readat" | "stream", _] => Namespace(ReadFs),
         ["v1", "services"] | ["v1", "service", ..] => {
             read_or(Namespace(SubmitJob), Namespace(ReadJob))
         }
@@ -247,6 +254,24 @@ mod tests {
                 Need::Namespace(AllocLifecycle),
             ),
             (&get, "/v1/client/fs/logs/a", Need::Namespace(ReadLogs)),
+            (&get, "/v1/client/fs/cat/a", Need::Namespace(ReadFs)),
+            (
+                &post,
+                "/v1/client/allocation/a/signal",
+                Need::Namespace(AllocLifecycle),
+            ),
+            (
+                &get,
+                "/v1/client/allocation/a/gc",
+                Need::Namespace(AllocLifecycle),
+            ),
+            (
+                &get,
+                "/v1/client/allocation/a/stats",
+                Need::Namespace(ReadJob),
+            ),
+            (&get, "/v1/client/stats", Need::NodeRead),
+            (&get, "/v1/client/gc", Need::NodeWrite),
             (&get, "/v1/service/web", Need::Namespace(ReadJob)),
             (&delete, "/v1/service/web/x", Need::Namespace(SubmitJob)),
             (&get, "/v1/nodes", Need::NodeRead),

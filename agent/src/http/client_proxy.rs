@@ -46,16 +46,24 @@ fn node_addr(st: &HttpState, alloc_id: &str) -> Result<(String, String), HttpErr
             "allocation {alloc_id} does not run on this client, and this agent is no server that could find it"
         ))
     })?;
-    let snap = server.state.snapshot();
-    let alloc = snap
-        .alloc(alloc_id)
+    let node_id = server
+        .state
+        .read(|t| t.alloc(alloc_id).map(|a| a.node_id.clone()))
         .ok_or_else(|| HttpError::not_found(format!("unknown allocation {alloc_id}")))?;
-    let node = snap.node(&alloc.node_id).ok_or_else(|| {
+    node_http_addr(st, &node_id)
+}
+
+/// The HTTP address of a node, and its name.
+fn node_http_addr(st: &HttpState, node_id: &str) -> Result<(String, String), HttpError> {
+    let server = st.server.as_ref().ok_or_else(|| {
         HttpError::not_found(format!(
-            "the node {} of allocation {alloc_id} is unknown",
-            alloc.node_id
+            "node {node_id} is not this client, and this agent is no server that could find it"
         ))
     })?;
+    let node = server
+        .state
+        .read(|t| t.node(node_id))
+        .ok_or_else(|| HttpError::not_found(format!("unknown node {node_id}")))?;
     if node.http_addr.is_empty() {
         return Err(HttpError::internal(format!(
             "node {} has no HTTP address to ask",
@@ -72,17 +80,62 @@ pub async fn fetch(
     alloc_id: &str,
     path: &str,
 ) -> Result<Response, HttpError> {
-    let token = super::acl_guard::token_of(headers);
     let (addr, node_name) = node_addr(st, alloc_id)?;
-    let (agent, base) = node_agent(st, &addr, Some(std::time::Duration::from_secs(30)))?;
+    relay(st, headers, &addr, &node_name, "GET", path, Bytes::new()).await
+}
+
+/// Which client a request is for.
+pub enum Node<'a> {
+    /// The one that runs this allocation.
+    OfAlloc(&'a str),
+    /// This node id.
+    Id(&'a str),
+}
+
+/// `method <path>` with `body` on the client named, answered whole (small JSON answers).
+pub async fn send_to(
+    st: &HttpState,
+    headers: &HeaderMap,
+    node: Node<'_>,
+    method: &'static str,
+    path: &str,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let (addr, node_name) = match node {
+        Node::OfAlloc(id) => node_addr(st, id)?,
+        Node::Id(id) => node_http_addr(st, id)?,
+    };
+    relay(st, headers, &addr, &node_name, method, path, body).await
+}
+
+async fn relay(
+    st: &HttpState,
+    headers: &HeaderMap,
+    addr: &str,
+    node_name: &str,
+    method: &'static str,
+    path: &str,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let token = super::acl_guard::token_of(headers);
+    let (agent, base) = node_agent(st, addr, Some(std::time::Duration::from_secs(30)))?;
     let url = format!("{base}{path}");
+    let node_name = node_name.to_string();
     let fetched = tokio::task::spawn_blocking(move || {
-        let resp = agent
-            .get(&url)
-            .header(PROXIED_HEADER, "1")
-            .header(TOKEN_HEADER, &token)
-            .call()
-            .map_err(|e| format!("asking node {node_name}: {e}"))?;
+        let sent = match method {
+            "GET" => agent
+                .get(&url)
+                .header(PROXIED_HEADER, "1")
+                .header(TOKEN_HEADER, &token)
+                .call(),
+            _ => agent
+                .post(&url)
+                .header(PROXIED_HEADER, "1")
+                .header(TOKEN_HEADER, &token)
+                .header("content-type", "application/json")
+                .send(&body[..]),
+        };
+        let resp = sent.map_err(|e| format!("asking node {node_name}: {e}"))?;
         let status = resp.status().as_u16();
         let mut body = Vec::new();
         resp.into_body()
@@ -106,17 +159,18 @@ pub async fn fetch(
         .into_response())
 }
 
-/// Streams `GET /v1/client/fs/logs/<alloc>?<query>` from the client that runs the allocation.
+/// Streams `GET <path_and_query>` (`/v1/client/fs/logs/<alloc>?task=web`) from the client
+/// that runs the allocation.
 pub async fn proxy(
     st: &HttpState,
     headers: &HeaderMap,
     alloc_id: &str,
-    query: &str,
+    path_and_query: &str,
 ) -> Result<Response, HttpError> {
     let token = super::acl_guard::token_of(headers);
     let (addr, node_name) = node_addr(st, alloc_id)?;
     let (agent, base) = node_agent(st, &addr, None)?;
-    let url = format!("{base}/v1/client/fs/logs/{alloc_id}?{query}");
+    let url = format!("{base}{path_and_query}");
     // ureq is blocking: the request and the body's reads run on blocking threads, the bytes
     // reach the response through a channel.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
@@ -131,7 +185,7 @@ pub async fn proxy(
         {
             Ok(r) => r,
             Err(e) => {
-                let _ = head_tx.send(Err(format!("fetching logs from node {node_name}: {e}")));
+                let _ = head_tx.send(Err(format!("asking node {node_name}: {e}")));
                 return;
             }
         };
@@ -181,7 +235,7 @@ pub async fn proxy(
             message: e,
         }),
         Err(_) => Err(HttpError::internal(
-            "the log fetch stopped before answering",
+            "the request to the allocation's node stopped before answering",
         )),
     }
 }

@@ -27,12 +27,7 @@ pub async fn evaluate(
     body: Bytes,
 ) -> Result<Response, HttpError> {
     let q = QueryOpts::parse(q)?;
-    // python-nomad and older tools send no body: evaluate with the default options.
-    let req: JobEvaluateRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        JobEvaluateRequest::default()
-    } else {
-        parse_body(&body)?
-    };
+    let req: JobEvaluateRequest = super::query::body_or_default(&body)?;
     if !req.job_id.is_empty() && req.job_id != id {
         return Err(HttpError::bad_request(format!(
             "JobID does not match URL: {:?} in the body, {id:?} in the path",

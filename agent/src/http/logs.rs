@@ -37,8 +37,11 @@ pub async fn logs(
         && !headers.contains_key(super::client_proxy::PROXIED_HEADER)
         && st.server.is_some()
     {
-        return super::client_proxy::proxy(&st, &headers, &alloc_id, raw.as_deref().unwrap_or(""))
-            .await;
+        let path = format!(
+            "/v1/client/fs/logs/{alloc_id}?{}",
+            raw.as_deref().unwrap_or("")
+        );
+        return super::client_proxy::proxy(&st, &headers, &alloc_id, &path).await;
     }
     let client = st.client.clone().ok_or_else(|| {
         HttpError::bad_request(
@@ -61,15 +64,7 @@ pub async fn logs(
     };
     let follow = q.bool("follow", false)?;
     let plain = q.bool("plain", false)?;
-    let origin = match q.get("origin").unwrap_or("start") {
-        "start" => LogOrigin::Start,
-        "end" => LogOrigin::End,
-        other => {
-            return Err(HttpError::bad_request(format!(
-                "invalid origin {other:?}: use start or end"
-            )))
-        }
-    };
+    let origin = super::query::origin(&q)?;
     let offset: u64 = match q.get("offset") {
         Some(v) if !v.is_empty() => v
             .parse()

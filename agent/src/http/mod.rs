@@ -7,12 +7,14 @@ mod agent_host;
 mod agent_servers;
 mod allocs;
 mod checks;
+mod client_allocs;
 mod client_proxy;
 mod deployments;
 mod error;
 mod evals;
 mod events;
 mod forward;
+mod fs;
 mod job_admin;
 mod jobs;
 pub mod listener;
@@ -166,7 +168,9 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/regions", get(agent_servers::regions))
         .route(
             "/v1/agent/servers",
-            get(agent_servers::servers).put(agent_servers::set_servers),
+            get(agent_servers::servers)
+                .put(agent_servers::set_servers)
+                .post(agent_servers::set_servers),
         )
         .route(
             "/v1/agent/join",
@@ -191,8 +195,34 @@ pub fn router(state: HttpState) -> Router {
             "/v1/client/allocation/{id}/checks",
             get(checks::alloc_checks),
         )
+        .route(
+            "/v1/client/allocation/{id}/stats",
+            get(client_allocs::stats),
+        )
+        .route(
+            "/v1/client/allocation/{id}/signal",
+            post(client_allocs::signal).put(client_allocs::signal),
+        )
+        .route(
+            "/v1/client/allocation/{id}/restart",
+            post(client_allocs::restart).put(client_allocs::restart),
+        )
+        .route(
+            "/v1/client/allocation/{id}/gc",
+            get(client_allocs::gc_alloc).put(client_allocs::gc_alloc),
+        )
+        .route("/v1/client/stats", get(client_allocs::host_stats))
+        .route(
+            "/v1/client/gc",
+            get(client_allocs::gc_all).put(client_allocs::gc_all),
+        )
         .route("/v1/metrics", get(agent::metrics))
         .route("/v1/client/fs/logs/{alloc}", get(logs::logs))
+        .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
+        .route("/v1/client/fs/stat/{alloc}", get(fs::stat))
+        .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
+        .route("/v1/client/fs/readat/{alloc}", get(fs::readat))
+        .route("/v1/client/fs/stream/{alloc}", get(fs::stream))
         .route(
             "/v1/operator/raft/configuration",
             get(operator::configuration),

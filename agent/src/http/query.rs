@@ -151,6 +151,29 @@ pub fn newest_first_key(create_index: u64, id: &str) -> String {
     format!("{:020}.{id}", u64::MAX - create_index)
 }
 
+/// `?origin=start|end` of the log and file streams.
+pub fn origin(q: &QueryOpts) -> Result<crate::client::LogOrigin, HttpError> {
+    match q.get("origin").unwrap_or("start") {
+        "start" => Ok(crate::client::LogOrigin::Start),
+        "end" => Ok(crate::client::LogOrigin::End),
+        other => Err(HttpError::bad_request(format!(
+            "invalid origin {other:?}: use start or end"
+        ))),
+    }
+}
+
+/// A JSON body that may be left out: an empty one means the defaults (python-nomad and older
+/// tools send none).
+pub fn body_or_default<T: Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, HttpError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        super::error::parse_body(body)
+    }
+}
+
 pub fn parse_bool(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "" | "true" | "1" | "t" | "yes" => Some(true),

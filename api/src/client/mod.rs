@@ -15,6 +15,7 @@ use std::time::Duration;
 use ureq::http::Response;
 use ureq::Body;
 
+mod client_endpoints;
 mod endpoints;
 
 pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";

@@ -14,6 +14,15 @@ pub struct Args {
     /// Show stderr instead of stdout
     #[arg(long)]
     pub stderr: bool,
+    #[command(flatten)]
+    pub tail: TailFlags,
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// `-f`, `-tail`, `-n` and `-c`, as `alloc logs` and `alloc fs` take them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TailFlags {
     /// Keep printing as the task writes
     #[arg(short = 'f', long = "follow")]
     pub follow: bool,
@@ -26,8 +35,6 @@ pub struct Args {
     /// With -tail, how many bytes
     #[arg(short = 'c')]
     pub bytes: Option<u64>,
-    #[arg(long)]
-    pub verbose: bool,
 }
 
 /// Guess at a line's length when asking for the last N lines; doubled until enough arrive.
@@ -48,22 +55,22 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
             .logs(&alloc.id, &task, kind, follow, origin, offset)
             .map_err(|e| anyhow!("Error reading {} logs: {e}", kind.as_str()))
     };
-    if args.tail && args.bytes.is_none() {
-        let n = args.lines.unwrap_or(10);
+    if args.tail.tail && args.tail.bytes.is_none() {
+        let n = args.tail.lines.unwrap_or(10);
         let tail = last_lines(|offset| read_all(open(false, LogOrigin::End, offset)?), n)?;
         stdout.write_all(&tail).context("Error writing logs")?;
         stdout.flush().ok();
-        if !args.follow {
+        if !args.tail.follow {
             return Ok(0);
         }
         copy(open(true, LogOrigin::End, 0)?, &mut stdout)?;
         return Ok(0);
     }
-    let (origin, offset) = match (args.tail, args.bytes) {
+    let (origin, offset) = match (args.tail.tail, args.tail.bytes) {
         (true, Some(c)) => (LogOrigin::End, c),
         _ => (LogOrigin::Start, 0),
     };
-    copy(open(args.follow, origin, offset)?, &mut stdout)?;
+    copy(open(args.tail.follow, origin, offset)?, &mut stdout)?;
     Ok(0)
 }
 
@@ -133,14 +140,14 @@ fn tail_of(data: &[u8], n: usize) -> Vec<u8> {
     data.to_vec()
 }
 
-fn read_all(mut r: impl Read) -> Result<Vec<u8>> {
+pub fn read_all(mut r: impl Read) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     r.read_to_end(&mut buf).context("Error reading logs")?;
     Ok(buf)
 }
 
 /// Copies as bytes arrive, flushing each chunk so `-f` shows lines promptly.
-fn copy(mut r: impl Read, w: &mut impl Write) -> Result<()> {
+pub fn copy(mut r: impl Read, w: &mut impl Write) -> Result<()> {
     let mut buf = [0u8; 16 * 1024];
     loop {
         let n = match r.read(&mut buf) {

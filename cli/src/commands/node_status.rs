@@ -14,6 +14,9 @@ pub struct Args {
     /// Show full ids and the node's attributes
     #[arg(long)]
     pub verbose: bool,
+    /// Show the host's measured CPU, memory and disk use
+    #[arg(long)]
+    pub stats: bool,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
@@ -37,7 +40,67 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
         "{}",
         render(&node, &allocs, args.verbose, format::now_nanos())
     );
+    if args.stats {
+        let host = client
+            .host_stats(&node.id)
+            .map_err(|e| anyhow!("Error querying the node's resource usage: {e}"))?;
+        print!("{}", render_stats(&node, &host));
+    }
     Ok(0)
+}
+
+/// `-stats`: the host's use, then per core, memory and disk, as Nomad's detailed sections.
+pub fn render_stats(node: &Node, host: &api::stats::HostStats) -> String {
+    let mut out = String::from("\nHost Resource Utilization\n");
+    let cpu_total = node.node_resources.cpu.cpu_shares;
+    let disk_used: u64 = host.disk_stats.first().map(|d| d.used).unwrap_or(0);
+    let disk_size: u64 = host.disk_stats.first().map(|d| d.size).unwrap_or(0);
+    out.push_str(&table_with(
+        &["CPU", "Memory", "Disk"],
+        vec![vec![
+            format!("{:.0}/{cpu_total} MHz", host.cpu_ticks_consumed),
+            format!(
+                "{}/{}",
+                format::ibytes(host.memory.used),
+                format::ibytes(host.memory.total)
+            ),
+            format!(
+                "{}/{}",
+                format::ibytes(disk_used),
+                format::ibytes(disk_size)
+            ),
+        ]],
+    ));
+    out.push_str("\nCPU Stats\n");
+    for c in &host.cpu {
+        let pairs = [
+            ("CPU", c.cpu.clone()),
+            ("User", format!("{:.2}%", c.user)),
+            ("System", format!("{:.2}%", c.system)),
+            ("Idle", format!("{:.2}%", c.idle)),
+        ];
+        out.push_str(&kv(&pairs));
+        out.push('\n');
+    }
+    out.push_str("Memory Stats\n");
+    out.push_str(&kv(&[
+        ("Total", format::ibytes(host.memory.total)),
+        ("Available", format::ibytes(host.memory.available)),
+        ("Used", format::ibytes(host.memory.used)),
+        ("Free", format::ibytes(host.memory.free)),
+    ]));
+    out.push_str("\nDisk Stats\n");
+    for d in &host.disk_stats {
+        out.push_str(&kv(&[
+            ("Mountpoint", d.mountpoint.clone()),
+            ("Size", format::ibytes(d.size)),
+            ("Used", format::ibytes(d.used)),
+            ("Available", format::ibytes(d.available)),
+            ("Used Percent", format!("{:.2}%", d.used_percent)),
+            ("Inodes Percent", format!("{:.2}%", d.inodes_used_percent)),
+        ]));
+    }
+    out
 }
 
 pub fn render(node: &Node, allocs: &[Allocation], verbose: bool, now: i64) -> String {

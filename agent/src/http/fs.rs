@@ -1,0 +1,241 @@
+//! `/v1/client/fs/{ls,stat,cat,readat,stream}/:alloc`: an allocation's files, from the client
+//! that runs it (other agents pass the request on), confined to its directory
+//! (`client::alloc_fs`).
+
+use super::query::QueryOpts;
+use super::{HttpError, HttpState};
+use crate::client::alloc_fs::{AllocFs, FsError};
+use crate::client::logs::{read_logs, LogOrigin};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const CHUNK: usize = 64 * 1024;
+/// How often a streamed file is checked for new bytes.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+type Q = Query<HashMap<String, String>>;
+
+impl From<FsError> for HttpError {
+    fn from(e: FsError) -> HttpError {
+        let status = if e.is_not_found() {
+            StatusCode::NOT_FOUND
+        } else if e.is_refused() {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        HttpError {
+            status,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Where the request is answered: here (the allocation's directory), or by its node.
+enum Target {
+    Here(AllocFs),
+    Elsewhere(Response),
+}
+
+async fn target(
+    st: &HttpState,
+    headers: &HeaderMap,
+    op: &str,
+    alloc_id: &str,
+    raw: &Option<String>,
+) -> Result<Target, HttpError> {
+    if let Some(dir) = st.client.as_ref().and_then(|c| c.alloc_dir(alloc_id)) {
+        return Ok(Target::Here(AllocFs::new(dir)));
+    }
+    if headers.contains_key(super::client_proxy::PROXIED_HEADER) || st.server.is_none() {
+        return Err(HttpError::not_found(format!(
+            "allocation {alloc_id} has no directory on this client"
+        )));
+    }
+    let path = format!(
+        "/v1/client/fs/{op}/{alloc_id}?{}",
+        raw.as_deref().unwrap_or("")
+    );
+    let resp = super::client_proxy::proxy(st, headers, alloc_id, &path).await?;
+    Ok(Target::Elsewhere(resp))
+}
+
+fn path_param(q: &QueryOpts) -> String {
+    q.get("path")
+        .filter(|p| !p.is_empty())
+        .unwrap_or("/")
+        .to_string()
+}
+
+fn number(q: &QueryOpts, key: &str) -> Result<Option<u64>, HttpError> {
+    match q.get(key) {
+        Some(v) if !v.is_empty() => v.parse().map(Some).map_err(|_| {
+            HttpError::bad_request(format!("invalid {key} {v:?}: must be a whole number"))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// Runs file system work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, FsError> + Send + 'static,
+) -> Result<T, HttpError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HttpError::internal(e.to_string()))?
+        .map_err(HttpError::from)
+}
+
+/// Answers a plain (not streamed) fs request here, or passes it to the allocation's node.
+async fn answer(
+    st: &HttpState,
+    op: &str,
+    alloc_id: &str,
+    q: HashMap<String, String>,
+    raw: Option<String>,
+    headers: &HeaderMap,
+    read: impl FnOnce(&AllocFs, &str, &QueryOpts) -> Result<Response, FsError> + Send + 'static,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let fs = match target(st, headers, op, alloc_id, &raw).await? {
+        Target::Here(fs) => fs,
+        Target::Elsewhere(resp) => return Ok(resp),
+    };
+    blocking(move || read(&fs, &path_param(&q), &q)).await
+}
+
+pub async fn ls(
+    State(st): State<HttpState>,
+    Path(alloc_id): Path<String>,
+    Query(q): Q,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    answer(&st, "ls", &alloc_id, q, raw, &headers, |fs, path, _| {
+        Ok(Json(fs.list(path)?).into_response())
+    })
+    .await
+}
+
+pub async fn stat(
+    State(st): State<HttpState>,
+    Path(alloc_id): Path<String>,
+    Query(q): Q,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    answer(&st, "stat", &alloc_id, q, raw, &headers, |fs, path, _| {
+        Ok(Json(fs.stat(path)?).into_response())
+    })
+    .await
+}
+
+pub async fn cat(
+    State(st): State<HttpState>,
+    Path(alloc_id): Path<String>,
+    Query(q): Q,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    answer(&st, "cat", &alloc_id, q, raw, &headers, |fs, path, _| {
+        Ok(fs.read_at(path, 0, None)?.into_response())
+    })
+    .await
+}
+
+pub async fn readat(
+    State(st): State<HttpState>,
+    Path(alloc_id): Path<String>,
+    Query(q): Q,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    // Checked before anything is read or passed on: a bad number is the caller's to fix.
+    let opts = QueryOpts::parse(q.clone())?;
+    let offset = number(&opts, "offset")?.unwrap_or(0);
+    let limit = number(&opts, "limit")?;
+    answer(
+        &st,
+        "readat",
+        &alloc_id,
+        q,
+        raw,
+        &headers,
+        move |fs, path, _| Ok(fs.read_at(path, offset, limit)?.into_response()),
+    )
+    .await
+}
+
+/// Nomad's stream of frames `{"Data": <base64>, "File": path, "Offset": n}`, following the file
+/// as it grows (`follow=false` ends at its current end).
+pub async fn stream(
+    State(st): State<HttpState>,
+    Path(alloc_id): Path<String>,
+    Query(q): Q,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let offset = number(&q, "offset")?.unwrap_or(0);
+    let follow = q.bool("follow", true)?;
+    let origin = super::query::origin(&q)?;
+    let fs = match target(&st, &headers, "stream", &alloc_id, &raw).await? {
+        Target::Here(fs) => fs,
+        Target::Elsewhere(resp) => return Ok(resp),
+    };
+    let rel = path_param(&q);
+    let file: PathBuf = {
+        let rel = rel.clone();
+        blocking(move || {
+            let path = fs.resolve(&rel)?;
+            // Refuse a directory now rather than stream nothing.
+            fs.open(&rel)?;
+            Ok(path)
+        })
+        .await?
+    };
+    let files = vec![file];
+    let start = {
+        let files = files.clone();
+        tokio::task::spawn_blocking(move || read_logs(&files, origin, offset, 0))
+            .await
+            .map_err(|e| HttpError::internal(e.to_string()))?
+            .map_err(|e| HttpError::internal(e.to_string()))?
+            .1
+    };
+    let stream = futures::stream::unfold((files, start), move |(files, pos)| {
+        let rel = rel.clone();
+        async move {
+            loop {
+                let read_files = files.clone();
+                let (data, next) = tokio::task::spawn_blocking(move || {
+                    read_logs(&read_files, LogOrigin::Start, pos, CHUNK)
+                })
+                .await
+                .ok()?
+                .ok()?;
+                if !data.is_empty() {
+                    let frame = serde_json::json!({
+                        "Data": base64::engine::general_purpose::STANDARD.encode(&data),
+                        "File": rel,
+                        "Offset": next,
+                    });
+                    let out = Bytes::from(frame.to_string());
+                    return Some((Ok::<Bytes, std::io::Error>(out), (files, next)));
+                }
+                if !follow {
+                    return None;
+                }
+                tokio::time::sleep(FOLLOW_POLL).await;
+            }
+        }
+    });
+    Ok(Body::from_stream(stream).into_response())
+}
