@@ -22,6 +22,7 @@ pub mod node;
 pub mod nulls;
 pub mod operator;
 pub mod plan;
+pub mod search;
 pub mod service;
 pub mod service_rules;
 pub mod small_map;

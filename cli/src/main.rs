@@ -149,6 +149,8 @@ enum AllocCommand {
     Stop(alloc_stop::Args),
     /// List or read an allocation's files
     Fs(alloc_fs::Args),
+    /// Run a command in a task's context
+    Exec(alloc_exec::Args),
     /// Send a signal to an allocation's tasks
     Signal(alloc_signal::Args),
     /// Restart an allocation's tasks in place
@@ -326,6 +328,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             AllocCommand::Logs(a) => alloc_logs::run(&client()?, a),
             AllocCommand::Stop(a) => alloc_stop::run(&client()?, a),
             AllocCommand::Fs(a) => alloc_fs::run(&client()?, a),
+            AllocCommand::Exec(a) => alloc_exec::run(&client()?, a),
             AllocCommand::Signal(a) => alloc_signal::run(&client()?, a),
             AllocCommand::Restart(a) => alloc_restart::run(&client()?, a),
         },

@@ -196,6 +196,13 @@ check("restart in place", restarted)
 n.client.gc_all_allocations.garbage_collect(nodes[0]["ID"])
 check("client gc keeps the running allocation", n.client.ls.list_files(alloc_id, "/"))
 
+found = n.search.search("py-", "jobs")
+check("prefix search", found["Matches"]["jobs"] == ["py-job"] and found["Truncations"]["jobs"] is False)
+everything = n.search.search(alloc_id[:4], "all")
+check("prefix search over everything", alloc_id in everything["Matches"]["allocs"])
+fuzzy = n.search.fuzzy_search("py", "all")
+check("fuzzy search with the namespace as scope", any(m["ID"] == "py-job" and m["Scope"] == ["default"] for m in fuzzy["Matches"]["jobs"]))
+
 # Job JSON with explicit nulls, as Nomad's tooling writes it, and as `job run -output` prints it.
 with open(output_json) as f:
     printed = json.load(f)

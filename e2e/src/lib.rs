@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod docker;
+pub mod exec_ws;
 pub mod nginx;
 pub mod sim;
 pub mod tls;

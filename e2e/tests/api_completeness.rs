@@ -273,6 +273,57 @@ fn nomad_api_scripts_work_unchanged() {
         "validation registers nothing"
     );
 
+    // Search, by prefix and fuzzy, over every kind of object.
+    let found = ok_json(
+        &agent,
+        "POST",
+        "/v1/search",
+        Some(r#"{"Prefix": "fla", "Context": "jobs"}"#),
+    );
+    assert_eq!(found["Matches"]["jobs"], json!(["flaky"]), "{found}");
+    let found = ok_json(
+        &agent,
+        "POST",
+        "/v1/search",
+        Some(&format!(
+            r#"{{"Prefix": "{}", "Context": "all"}}"#,
+            &node_id[..6]
+        )),
+    );
+    assert!(
+        array(&found["Matches"]["nodes"])
+            .iter()
+            .any(|n| n == node_id.as_str()),
+        "{found}"
+    );
+    let fuzzy = ok_json(
+        &agent,
+        "POST",
+        "/v1/search/fuzzy",
+        Some(r#"{"Text": "lak", "Context": "all"}"#),
+    );
+    assert!(
+        array(&fuzzy["Matches"]["jobs"])
+            .iter()
+            .any(|m| m["ID"] == "flaky"),
+        "{fuzzy}"
+    );
+    let r = call(
+        &agent,
+        "POST",
+        "/v1/search",
+        Some(r#"{"Prefix": "x", "Context": "widgets"}"#),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("widgets"), "{}", r.body);
+    let r = call(
+        &agent,
+        "POST",
+        "/v1/search/fuzzy",
+        Some(r#"{"Text": "x", "Context": "all"}"#),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+
     // The agent itself.
     assert_eq!(
         ok_json(&agent, "GET", "/v1/regions", None),
@@ -615,4 +666,99 @@ fn an_allocations_files_signals_restarts_stats_and_gc() {
     .unwrap();
     assert_eq!(fs("ls", "path=/").status, 404);
     ok_json(&agent, "GET", "/v1/client/gc", None);
+}
+
+#[test]
+fn alloc_exec_carries_stdin_output_terminal_size_and_exit_code() {
+    // Scenario: a raw_exec task on a dev agent. A command run with `alloc exec` reads the stdin
+    // it is given, writes to stdout and stderr, and its exit code becomes nomadctl's. Over the
+    // WebSocket, a terminal is resized before the command reads its size. A bad command or task
+    // is refused before the upgrade with a message.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let r = call(
+        &agent,
+        "POST",
+        "/v1/jobs",
+        Some(&job(
+            "shell",
+            "service",
+            1,
+            "/bin/sh",
+            &["-c", "while true; do sleep 0.2; done"],
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let alloc = wait_for("the task running", SETTLE, || {
+        let a = allocs_of(&agent, "shell")
+            .into_iter()
+            .find(|a| a["ClientStatus"] == "running")?;
+        a["ID"].as_str().map(String::from)
+    })
+    .unwrap();
+    let mut child = std::process::Command::new(nomadctl_bin())
+        .args([
+            "alloc",
+            "exec",
+            "-i",
+            "-t=false",
+            &alloc,
+            "/bin/sh",
+            "-c",
+            "read x; echo got $x; echo oops >&2; exit 3",
+        ])
+        .env("NOMAD_ADDR", agent.address())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "got hello\n");
+    assert_eq!(stderr(&out), "oops\n");
+
+    let addr = format!("127.0.0.1:{}", agent.http_port);
+    let r = e2e::exec_ws::exec(
+        &addr,
+        &alloc,
+        "t",
+        &["/bin/sh", "-c", "read x; stty size; exit 0"],
+        true,
+        Some((33, 101)),
+        b"go\n",
+    )
+    .unwrap();
+    assert_eq!(r.exit_code, 0, "{r:?}");
+    assert!(r.stdout.contains("33 101"), "{r:?}");
+    let r = e2e::exec_ws::exec(
+        &addr,
+        &alloc,
+        "t",
+        &["/bin/sh", "-c", "pwd; exit 7"],
+        false,
+        None,
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.exit_code, 7, "{r:?}");
+    assert!(
+        r.stdout.trim_end().ends_with("/t"),
+        "runs in the task's directory: {r:?}"
+    );
+
+    for (task, cmd, says) in [("t", &[][..], "empty"), ("nope", &["ls"][..], "nope")] {
+        let err = e2e::exec_ws::exec(&addr, &alloc, task, cmd, false, None, b"").unwrap_err();
+        assert!(err.to_string().contains("400"), "{task}: {err}");
+        assert!(err.to_string().contains(says), "{task}: {err}");
+    }
+    // The command must be a JSON array.
+    let url = format!(
+        "{}/v1/client/allocation/{alloc}/exec?task=t&command=notjson",
+        agent.address()
+    );
+    let r = send("GET", &url, None).unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
 }

@@ -185,6 +185,7 @@ fn docker_job_serves_logs_survives_an_agent_restart_and_stops() {
         assert!(http_get(*port).is_some(), "port {port} stopped answering");
     }
     registered_inside_the_containers(&agent, &allocs, &before);
+    exec_inside_the_container(&agent, alloc);
 
     // Stop removes the containers.
     let out = agent.ctl(&["job", "stop", JOB]);
@@ -206,6 +207,52 @@ fn docker_job_serves_logs_survives_an_agent_restart_and_stops() {
     )
     .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
     guard.0.clear();
+}
+
+/// `alloc exec` runs in the container (its hostname, its /www): stdin in, output and the exit
+/// code out, and a terminal resized before the command reads its size.
+fn exec_inside_the_container(agent: &Agent, alloc: &str) {
+    let addr = format!("127.0.0.1:{}", agent.http_port);
+    let r = e2e::exec_ws::exec(
+        &addr,
+        alloc,
+        "httpd",
+        &[
+            "/bin/sh",
+            "-c",
+            "read x; test -d /www && echo inside $x; echo err >&2; exit 4",
+        ],
+        false,
+        None,
+        b"hi\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    assert_eq!(r.exit_code, 4, "{r:?}");
+    assert_eq!(r.stdout, "inside hi\n", "{r:?}");
+    assert_eq!(r.stderr, "err\n", "{r:?}");
+    let r = e2e::exec_ws::exec(
+        &addr,
+        alloc,
+        "httpd",
+        &["/bin/sh", "-c", "read x; stty size"],
+        true,
+        Some((40, 120)),
+        b"go\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    assert_eq!(r.exit_code, 0, "{r:?}");
+    assert!(r.stdout.contains("40 120"), "{r:?}");
+    let out = agent.ctl(&[
+        "alloc",
+        "exec",
+        "-i=false",
+        "-t=false",
+        alloc,
+        "cat",
+        "/www/index.html",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).is_empty());
 }
 
 /// Both services of each allocation are in the catalog: the script check passed inside the

@@ -3,7 +3,8 @@
 //!   artifact with its sha256; the java task answers on its allocated port and its log is read
 //!   through `nomadctl alloc logs`; the same artifact with a wrong checksum fails the task with an
 //!   event that names both sums, and the task never starts;
-//! - an exec task sees only its own processes and runs as nobody, read through `alloc logs`.
+//! - an exec task sees only its own processes and runs as nobody, read through `alloc logs`;
+//!   `alloc exec` enters its chroot as its user, with stdin, a terminal and the exit code.
 
 use e2e::*;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -288,6 +289,44 @@ fn exec_task_sees_only_itself_and_runs_as_nobody() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(u32::MAX);
     assert!(procs <= 4, "the task sees {procs} processes: {text}");
+
+    // `alloc exec` enters the task: its chroot (the task directory is the root) and its user.
+    let alloc = first_alloc(&agent, "isolated").unwrap()["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let addr = format!("127.0.0.1:{}", agent.http_port);
+    let r = e2e::exec_ws::exec(
+        &addr,
+        &alloc,
+        "probe",
+        &[
+            "/bin/sh",
+            "-c",
+            "read x; echo uid=$(id -u) x=$x; ls /; exit 5",
+        ],
+        false,
+        None,
+        b"in\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    assert_eq!(r.exit_code, 5, "{r:?}");
+    assert!(r.stdout.contains("uid=65534 x=in"), "{r:?}");
+    assert!(
+        r.stdout.lines().any(|l| l == "local"),
+        "the task's root: {r:?}"
+    );
+    let r = e2e::exec_ws::exec(
+        &addr,
+        &alloc,
+        "probe",
+        &["/bin/sh", "-c", "read x; stty size"],
+        true,
+        Some((31, 97)),
+        b"go\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    assert!(r.stdout.contains("31 97"), "{r:?}");
     let out = agent.ctl(&["job", "stop", "isolated"]);
     assert!(out.status.success(), "{}", stderr(&out));
     agent.stop().unwrap();

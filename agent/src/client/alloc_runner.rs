@@ -58,7 +58,7 @@ pub struct AllocRunner {
 /// Why an operator's request to an allocation's tasks was not carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskCommandError {
-    #[error("task {task:?} not found in the allocation (tasks: {known})")]
+    #[error("{}", if task.is_empty() { format!("the allocation runs several tasks: name one of {known}") } else { format!("task {task:?} not found in the allocation (tasks: {known})") })]
     UnknownTask { task: String, known: String },
     #[error("no task of the allocation is running")]
     NothingRunning,
@@ -350,6 +350,59 @@ impl AllocRunner {
     pub async fn restart(&self, task: Option<&str>) -> Result<(), TaskCommandError> {
         self.command(task, |reply| TaskCommand::Restart { reply })
             .await
+    }
+
+    /// `alloc exec`: `cmd` in the named task's context (the only task's when none is named).
+    pub async fn exec(
+        &self,
+        task: Option<&str>,
+        cmd: Vec<String>,
+        tty: bool,
+    ) -> Result<crate::drivers::exec_session::ExecSession, TaskCommandError> {
+        let name = match (task, self.names.as_slice()) {
+            (Some(t), _) if self.commands.contains_key(t) => t.to_string(),
+            (Some(t), _) => {
+                return Err(TaskCommandError::UnknownTask {
+                    task: t.to_string(),
+                    known: self.names.join(", "),
+                })
+            }
+            (None, [only]) => only.clone(),
+            (None, _) => {
+                return Err(TaskCommandError::UnknownTask {
+                    task: String::new(),
+                    known: self.names.join(", "),
+                })
+            }
+        };
+        let failed = |why: &str| TaskCommandError::Failed {
+            task: name.clone(),
+            why: why.to_string(),
+        };
+        let running = self
+            .task_states()
+            .get(&name)
+            .is_some_and(|s| s.state == TASK_STATE_RUNNING);
+        if !running {
+            return Err(failed("the task is not running"));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.commands.get(&name).map(|c| {
+            c.send(TaskCommand::Exec {
+                cmd,
+                tty,
+                reply: tx,
+            })
+            .is_ok()
+        });
+        if sent != Some(true) {
+            return Err(failed("the task is no longer running"));
+        }
+        match rx.await {
+            Ok(Ok(session)) => Ok(session),
+            Ok(Err(why)) => Err(failed(&why)),
+            Err(_) => Err(failed("the task ended before answering")),
+        }
     }
 
     async fn command(

@@ -324,6 +324,20 @@ impl Client {
         stats::host_stats(&self.alloc_base, self.mhz_per_core()).await
     }
 
+    /// `alloc exec`: a command in a task's context, if the allocation runs here.
+    pub async fn exec_alloc(
+        &self,
+        alloc_id: &str,
+        task: Option<&str>,
+        cmd: Vec<String>,
+        tty: bool,
+    ) -> Result<crate::drivers::exec_session::ExecSession, TaskCommandError> {
+        let runner = self
+            .runner(alloc_id)
+            .ok_or(TaskCommandError::NothingRunning)?;
+        runner.exec(task, cmd, tty).await
+    }
+
     /// Whether this client has a runner for the allocation.
     pub fn runs(&self, alloc_id: &str) -> bool {
         self.runner(alloc_id).is_some()

@@ -11,6 +11,7 @@ use super::restarts::{Decision, RestartTracker};
 use super::services::{RunningTask, ScriptTarget, ServiceRegistry};
 use super::state_db::{LocalTaskState, StateDb};
 use super::taskenv::{self, NodeInfo, TaskDirs};
+use crate::drivers::exec_session::ExecSession;
 use crate::drivers::{Driver, DriverError, ExitResult, TaskConfig, TaskHandle};
 use api::{
     Allocation, RestartPolicy, TaskEvent, TaskState, TASK_STATE_DEAD, TASK_STATE_PENDING,
@@ -34,14 +35,25 @@ pub enum TaskCommand {
     Restart {
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// `alloc exec`: a command in the task's context.
+    Exec {
+        cmd: Vec<String>,
+        tty: bool,
+        reply: oneshot::Sender<Result<ExecSession, String>>,
+    },
 }
 
 impl TaskCommand {
     fn refuse(self, why: &str) {
-        let reply = match self {
-            TaskCommand::Signal { reply, .. } | TaskCommand::Restart { reply } => reply,
-        };
-        let _ = reply.send(Err(why.to_string()));
+        let why = why.to_string();
+        match self {
+            TaskCommand::Signal { reply, .. } | TaskCommand::Restart { reply } => {
+                let _ = reply.send(Err(why));
+            }
+            TaskCommand::Exec { reply, .. } => {
+                let _ = reply.send(Err(why));
+            }
+        }
     }
 }
 
@@ -382,6 +394,10 @@ impl TaskRunner {
                             let _ = reply.send(self.send_signal(&h, &signal));
                             continue;
                         }
+                        Woke::Command(TaskCommand::Exec { cmd, tty, reply }) => {
+                            let _ = reply.send(self.exec_session(&h, &cmd, tty).await);
+                            continue;
+                        }
                         Woke::Command(TaskCommand::Restart { reply }) => {
                             self.restart_for_user(&h).await;
                             let _ = reply.send(Ok(()));
@@ -511,6 +527,21 @@ impl TaskRunner {
         self.push_event(events::signaling(signal));
         self.publish();
         Ok(())
+    }
+
+    /// `alloc exec`: starts the command through the task's driver, in the task's context.
+    async fn exec_session(
+        &self,
+        h: &TaskHandle,
+        cmd: &[String],
+        tty: bool,
+    ) -> Result<ExecSession, String> {
+        let driver = self.driver().map_err(|e| e.to_string())?;
+        let cfg = self.task_config().map_err(|e| e.to_string())?;
+        driver
+            .exec_session(h, &cfg, cmd, tty)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// `alloc restart`: stop the task and start it again at once. Unlike a failure, it does not

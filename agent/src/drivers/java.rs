@@ -334,6 +334,16 @@ impl Driver for JavaDriver {
     ) -> DriverFuture<'a, super::ExecOutput> {
         self.isolation.exec(handle, cfg, command, args, timeout)
     }
+
+    fn exec_session<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        cfg: &'a TaskConfig,
+        cmd: &'a [String],
+        tty: bool,
+    ) -> DriverFuture<'a, super::exec_session::ExecSession> {
+        self.isolation.exec_session(handle, cfg, cmd, tty)
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod docker;
 pub mod exec;
+pub mod exec_session;
 pub mod java;
 pub mod launch;
 pub mod proc;
@@ -190,6 +191,16 @@ pub trait Driver: Send + Sync + 'static {
         args: &'a [String],
         timeout: Duration,
     ) -> DriverFuture<'a, ExecOutput>;
+
+    /// Starts `cmd` (program and arguments) interactively in the running task's context, with a
+    /// terminal when `tty` (`alloc exec`).
+    fn exec_session<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        cfg: &'a TaskConfig,
+        cmd: &'a [String],
+        tty: bool,
+    ) -> DriverFuture<'a, exec_session::ExecSession>;
 
     fn inspect(&self, handle: &TaskHandle) -> TaskStatus {
         match handle.exited() {

@@ -80,6 +80,24 @@ impl Driver for RawExecDriver {
         let spec = super::task_exec::ExecSpec::beside_task(cfg, command, args, timeout, None);
         Box::pin(super::task_exec::run(spec))
     }
+
+    fn exec_session<'a>(
+        &'a self,
+        _handle: &'a TaskHandle,
+        cfg: &'a TaskConfig,
+        cmd: &'a [String],
+        tty: bool,
+    ) -> DriverFuture<'a, super::exec_session::ExecSession> {
+        Box::pin(async move {
+            let (command, args) = cmd
+                .split_first()
+                .ok_or_else(|| DriverError::Other("no command to run".into()))?;
+            // No timeout: the session lasts as long as the operator keeps it.
+            let spec =
+                super::task_exec::ExecSpec::beside_task(cfg, command, args, Duration::MAX, None);
+            super::exec_session::spawn(spec, tty)
+        })
+    }
 }
 
 #[cfg(test)]

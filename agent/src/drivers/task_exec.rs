@@ -70,7 +70,7 @@ async fn read_capped(mut r: impl AsyncRead + Unpin) -> Vec<u8> {
 }
 
 /// The task's mount namespace and root, opened before the fork: the child only switches to them.
-struct Entry {
+pub(super) struct Entry {
     mnt: OwnedFd,
     root: OwnedFd,
 }
@@ -94,14 +94,16 @@ fn open_entry(pid: i32) -> Result<Entry, DriverError> {
     })
 }
 
-/// Runs the command and returns its exit code and output (stdout, then stderr).
-pub async fn run(spec: ExecSpec) -> Result<ExecOutput, DriverError> {
+/// The command of `spec`, set up to run as the task would: its environment, directory and user,
+/// inside its mount namespace and root when `spec.enter` names a task process, in a session of
+/// its own. With `tty`, the session's controlling terminal is the command's stdin (a pty's
+/// slave). The returned entry must be kept until the command has been spawned.
+pub(super) fn command_for(
+    spec: &ExecSpec,
+    tty: bool,
+) -> Result<(tokio::process::Command, Option<Entry>), DriverError> {
     let mut cmd = tokio::process::Command::new(&spec.command);
-    cmd.args(&spec.args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    cmd.args(&spec.args);
     if spec.clear_env {
         cmd.env_clear();
     }
@@ -131,6 +133,27 @@ pub async fn run(spec: ExecSpec) -> Result<ExecOutput, DriverError> {
             }
         }
     }
+    if tty {
+        // SAFETY: one ioctl on the child's own stdin, after setsid made it a session leader.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    Ok((cmd, entry))
+}
+
+/// Runs the command and returns its exit code and output (stdout, then stderr).
+pub async fn run(spec: ExecSpec) -> Result<ExecOutput, DriverError> {
+    let (mut cmd, entry) = command_for(&spec, false)?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     let mut child = cmd
         .spawn()
         .map_err(|e| DriverError::Other(format!("cannot run {:?}: {e}", spec.command)))?;

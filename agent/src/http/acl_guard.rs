@@ -62,6 +62,7 @@ pub fn required(method: &Method, path: &str) -> Need {
         ["v1", "jobs", "parse"] => Namespace(ParseJob),
         ["v1", "validate", "job"] | ["v1", "scaling", ..] => Namespace(ReadJob),
         ["v1", "regions"] => Open,
+        ["v1", "search", ..] => JobsAndNodes,
         ["v1", "job", _, "plan" | "revert"] => Namespace(SubmitJob),
         ["v1", "job", ..] | ["v1", "deployments"] | ["v1", "deployment", ..] => {
             read_or(Namespace(SubmitJob), Namespace(ReadJob))
@@ -71,6 +72,7 @@ pub fn required(method: &Method, path: &str) -> Need {
             Namespace(AllocLifecycle)
         }
         ["v1", "client", "allocation", _, "stats"] => Namespace(ReadJob),
+        ["v1", "client", "allocation", _, "exec"] => Namespace(AllocExec),
         ["v1", "client", "stats"] => NodeRead,
         ["v1", "client", "gc"] => NodeWrite,
         ["v1", "allocations" | "evaluations"]
@@ -241,6 +243,8 @@ mod tests {
             (&post, "/v1/validate/job", Need::Namespace(ReadJob)),
             (&get, "/v1/scaling/policies", Need::Namespace(ReadJob)),
             (&get, "/v1/regions", Need::Open),
+            (&post, "/v1/search", Need::JobsAndNodes),
+            (&put, "/v1/search/fuzzy", Need::JobsAndNodes),
             (&post, "/v1/job/web/evaluate", Need::Namespace(SubmitJob)),
             (&put, "/v1/agent/join", Need::AgentWrite),
             (&get, "/v1/agent/host", Need::AgentRead),
@@ -271,6 +275,11 @@ mod tests {
                 Need::Namespace(ReadJob),
             ),
             (&get, "/v1/client/stats", Need::NodeRead),
+            (
+                &get,
+                "/v1/client/allocation/a/exec",
+                Need::Namespace(AllocExec),
+            ),
             (&get, "/v1/client/gc", Need::NodeWrite),
             (&get, "/v1/service/web", Need::Namespace(ReadJob)),
             (&delete, "/v1/service/web/x", Need::Namespace(SubmitJob)),

@@ -53,6 +53,11 @@ fn node_addr(st: &HttpState, alloc_id: &str) -> Result<(String, String), HttpErr
     node_http_addr(st, &node_id)
 }
 
+/// The HTTP address (host:port) of the node that runs the allocation.
+pub fn alloc_node_http_addr(st: &HttpState, alloc_id: &str) -> Result<String, HttpError> {
+    node_addr(st, alloc_id).map(|(addr, _)| addr)
+}
+
 /// The HTTP address of a node, and its name.
 fn node_http_addr(st: &HttpState, node_id: &str) -> Result<(String, String), HttpError> {
     let server = st.server.as_ref().ok_or_else(|| {

@@ -13,6 +13,7 @@ mod deployments;
 mod error;
 mod evals;
 mod events;
+mod exec;
 mod forward;
 mod fs;
 mod job_admin;
@@ -22,6 +23,7 @@ mod logs;
 mod nodes;
 mod operator;
 mod query;
+mod search;
 mod services;
 mod system;
 mod templates;
@@ -166,6 +168,8 @@ pub fn router(state: HttpState) -> Router {
             put(system::reconcile_summaries),
         )
         .route("/v1/regions", get(agent_servers::regions))
+        .route("/v1/search", post(search::prefix).put(search::prefix))
+        .route("/v1/search/fuzzy", post(search::fuzzy).put(search::fuzzy))
         .route(
             "/v1/agent/servers",
             get(agent_servers::servers)
@@ -211,6 +215,7 @@ pub fn router(state: HttpState) -> Router {
             "/v1/client/allocation/{id}/gc",
             get(client_allocs::gc_alloc).put(client_allocs::gc_alloc),
         )
+        .route("/v1/client/allocation/{id}/exec", get(exec::exec))
         .route("/v1/client/stats", get(client_allocs::host_stats))
         .route(
             "/v1/client/gc",

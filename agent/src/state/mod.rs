@@ -13,6 +13,7 @@ mod gc;
 mod gc_tests;
 mod id_key;
 mod node_watch;
+pub mod search;
 mod services;
 #[cfg(test)]
 mod services_tests;

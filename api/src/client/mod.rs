@@ -195,6 +195,11 @@ impl Client {
         &self.address
     }
 
+    /// The ACL token sent with every request, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

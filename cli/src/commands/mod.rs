@@ -12,6 +12,7 @@ mod acl_token_format;
 pub mod acl_token_info;
 pub mod acl_token_list;
 pub mod agent_info;
+pub mod alloc_exec;
 pub mod alloc_fs;
 pub mod alloc_logs;
 pub mod alloc_restart;

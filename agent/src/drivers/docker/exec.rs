@@ -80,3 +80,123 @@ pub async fn run(
             )))
         })
 }
+
+/// `alloc exec` in container `id`: an exec with stdin attached (and a terminal when `tty`),
+/// pumped through an [`ExecSession`](crate::drivers::exec_session::ExecSession). The exit code
+/// is the engine's, read once the output ends.
+pub async fn session(
+    docker: &Docker,
+    id: &str,
+    cmd: &[String],
+    tty: bool,
+) -> Result<crate::drivers::exec_session::ExecSession, DriverError> {
+    use crate::drivers::exec_session::{session, OutputStream, SessionEnds, SessionInput};
+    use tokio::io::AsyncWriteExt;
+    let err = |what: &str, e: bollard::errors::Error| {
+        DriverError::Other(format!("{what} in container {id}: {e}"))
+    };
+    let created = docker
+        .create_exec(
+            id,
+            CreateExecOptions::<String> {
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(tty),
+                cmd: Some(cmd.to_vec()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| err("cannot create an exec", e))?;
+    let started = docker
+        .start_exec(
+            &created.id,
+            Some(StartExecOptions {
+                detach: false,
+                tty,
+                output_capacity: None,
+            }),
+        )
+        .await
+        .map_err(|e| err("cannot start an exec", e))?;
+    let StartExecResults::Attached {
+        output: mut stream,
+        input: mut stdin_w,
+    } = started
+    else {
+        return Err(DriverError::Other(format!(
+            "the engine did not attach to the exec in container {id}"
+        )));
+    };
+    let (caller, ends) = session();
+    let SessionEnds {
+        mut input,
+        output,
+        exit,
+    } = ends;
+    // One task, in the caller's order: a resize is done before the input sent after it.
+    let (resizer, exec_id) = (docker.clone(), created.id.clone());
+    tokio::spawn(async move {
+        let mut open = true;
+        while let Some(msg) = input.recv().await {
+            match msg {
+                SessionInput::Stdin(data) if open => {
+                    if input_write(&mut stdin_w, &data).await.is_err() {
+                        open = false;
+                    }
+                }
+                SessionInput::Stdin(_) => {}
+                // Half-closing the attach connection is how the engine learns of EOF.
+                SessionInput::Close => {
+                    let _ = stdin_w.shutdown().await;
+                    open = false;
+                }
+                SessionInput::Resize(height, width) => {
+                    let opts = bollard::query_parameters::ResizeExecOptions {
+                        h: i32::from(height),
+                        w: i32::from(width),
+                    };
+                    let _ = resizer.resize_exec(&exec_id, opts).await;
+                }
+            }
+        }
+    });
+    let (inspector, exec_id) = (docker.clone(), created.id.clone());
+    tokio::spawn(async move {
+        while let Some(chunk) = stream.next().await {
+            let sent = match chunk {
+                Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                    output.send((OutputStream::Stdout, message)).await
+                }
+                Ok(LogOutput::StdErr { message }) => {
+                    output.send((OutputStream::Stderr, message)).await
+                }
+                Ok(_) => Ok(()),
+                Err(_) => break,
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        drop(output);
+        let code = inspector
+            .inspect_exec(&exec_id)
+            .await
+            .ok()
+            .and_then(|i| i.exit_code)
+            .and_then(|c| i32::try_from(c).ok())
+            .unwrap_or(-1);
+        let _ = exit.send(code);
+    });
+    Ok(caller)
+}
+
+async fn input_write(
+    w: &mut std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    data: &[u8],
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    w.write_all(data).await?;
+    w.flush().await
+}

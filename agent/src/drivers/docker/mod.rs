@@ -336,4 +336,21 @@ impl Driver for DockerDriver {
             exec::run(&docker, &id, command, args, timeout).await
         })
     }
+
+    fn exec_session<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        _cfg: &'a TaskConfig,
+        cmd: &'a [String],
+        tty: bool,
+    ) -> DriverFuture<'a, super::exec_session::ExecSession> {
+        Box::pin(async move {
+            let id = container_id(&handle.state)?;
+            let docker = self
+                .docker()
+                .await
+                .map_err(|e| DriverError::Other(e.to_string()))?;
+            exec::session(&docker, &id, cmd, tty).await
+        })
+    }
 }

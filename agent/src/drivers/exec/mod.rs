@@ -282,4 +282,31 @@ impl Driver for ExecDriver {
             .await
         })
     }
+
+    fn exec_session<'a>(
+        &'a self,
+        handle: &'a TaskHandle,
+        cfg: &'a TaskConfig,
+        cmd: &'a [String],
+        tty: bool,
+    ) -> DriverFuture<'a, crate::drivers::exec_session::ExecSession> {
+        Box::pin(async move {
+            let (command, args) = cmd
+                .split_first()
+                .ok_or_else(|| DriverError::Other("no command to run".into()))?;
+            let user = launch::resolve_user(NAME, &cfg.user, "nobody", self.allow_root)?;
+            let inside = |s: &str| chroot::to_chroot_path(s, &cfg.task_dir, &cfg.alloc_dir);
+            let spec = crate::drivers::task_exec::ExecSpec {
+                command: inside(command),
+                args: args.iter().map(|a| inside(a)).collect(),
+                env: env_inside(cfg),
+                clear_env: true,
+                cwd: "/".into(),
+                run_as: Some(user),
+                enter: Some(handle.state.pid),
+                timeout: Duration::MAX,
+            };
+            crate::drivers::exec_session::spawn(spec, tty)
+        })
+    }
 }

@@ -1,0 +1,97 @@
+//! A test's own client of the agent's exec WebSocket (`/v1/client/allocation/:id/exec`): sends
+//! a terminal size and stdin, collects stdout and stderr until the exit frame.
+
+use anyhow::{anyhow, bail, Result};
+use base64::Engine;
+use std::time::{Duration, Instant};
+use tungstenite::Message;
+
+/// What one exec session did.
+#[derive(Debug, Default)]
+pub struct ExecResult {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i64,
+}
+
+/// Runs `cmd` in `task` of `alloc` through the agent at `http_addr` ("127.0.0.1:port"). With
+/// `size`, the terminal is resized before stdin is sent; `stdin` is then sent and closed.
+pub fn exec(
+    http_addr: &str,
+    alloc: &str,
+    task: &str,
+    cmd: &[&str],
+    tty: bool,
+    size: Option<(u16, u16)>,
+    stdin: &[u8],
+) -> Result<ExecResult> {
+    let command = serde_json::to_string(cmd)?;
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let url = format!(
+        "ws://{http_addr}/v1/client/allocation/{alloc}/exec?task={}&command={}&tty={tty}",
+        enc(task),
+        enc(&command)
+    );
+    let stream = std::net::TcpStream::connect(http_addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let (mut ws, _) = tungstenite::client(url.as_str(), stream).map_err(|e| match e {
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp)) => {
+            let body = resp
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            anyhow!("exec refused: {} {body}", resp.status())
+        }
+        other => anyhow!("exec handshake: {other}"),
+    })?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let send = |ws: &mut tungstenite::WebSocket<_>, v: serde_json::Value| {
+        ws.send(Message::Text(v.to_string().into()))
+    };
+    if let Some((h, w)) = size {
+        send(
+            &mut ws,
+            serde_json::json!({"tty_size": {"height": h, "width": w}}),
+        )?;
+    }
+    if !stdin.is_empty() {
+        send(
+            &mut ws,
+            serde_json::json!({"stdin": {"data": b64.encode(stdin)}}),
+        )?;
+    }
+    if !tty {
+        send(&mut ws, serde_json::json!({"stdin": {"close": true}}))?;
+    }
+    let mut out = ExecResult::default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let text = match ws.read()? {
+            Message::Text(t) => t.to_string(),
+            Message::Close(_) => bail!("closed before the exit frame: {out:?}"),
+            _ => continue,
+        };
+        let f: serde_json::Value = serde_json::from_str(&text)?;
+        if f["exited"] == true {
+            out.exit_code = f["result"]["exit_code"].as_i64().unwrap_or(-1);
+            return Ok(out);
+        }
+        for (name, into) in [("stdout", &mut out.stdout), ("stderr", &mut out.stderr)] {
+            if let Some(d) = f[name]["data"].as_str() {
+                into.push_str(&String::from_utf8_lossy(&b64.decode(d)?));
+            }
+        }
+    }
+    bail!("no exit frame within 60 s: {out:?}")
+}
