@@ -18,6 +18,7 @@ pub mod filter;
 pub mod fs;
 pub mod job;
 pub mod jobspec;
+pub mod namespace;
 pub mod node;
 pub mod nulls;
 pub mod operator;

@@ -8,3 +8,13 @@ use std::path::Path;
 pub fn parse(path: &Path) -> Result<Job> {
     Ok(api::jobspec::parse_file(path)?)
 }
+
+/// `-namespace` / `NOMAD_NAMESPACE` places a job whose file names no namespace, as Nomad's CLI
+/// does; a namespace written in the file wins.
+pub fn default_namespace(job: &mut api::Job, flag: Option<&str>) {
+    if let Some(ns) = flag {
+        if job.namespace == api::namespace::DEFAULT_NAMESPACE {
+            job.namespace = ns.to_string();
+        }
+    }
+}

@@ -27,6 +27,9 @@ struct Cli {
     /// ACL token sent as X-Nomad-Token
     #[arg(long, global = true, env = "NOMAD_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// The namespace of jobs, allocations and the rest ("default" when unset)
+    #[arg(long, global = true, env = "NOMAD_NAMESPACE")]
+    namespace: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -83,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: SystemCommand,
     },
+    /// Create, list, inspect and delete namespaces
+    Namespace {
+        #[command(subcommand)]
+        command: NamespaceCommand,
+    },
     /// Bootstrap ACLs and manage policies and tokens
     Acl {
         #[command(subcommand)]
@@ -131,6 +139,18 @@ enum JobCommand {
     Revert(job_revert::Args),
     /// Evaluate a job again (optionally rescheduling its failed allocations now)
     Eval(job_eval::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum NamespaceCommand {
+    /// Create or update a namespace
+    Apply(namespace::ApplyArgs),
+    /// List namespaces
+    List(namespace::ListArgs),
+    /// Show a namespace
+    Status(namespace::NameArgs),
+    /// Delete a namespace (it must hold no job)
+    Delete(namespace::NameArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -309,7 +329,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         let tls = tls.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Client::new_with_tls(&cli.address, tls.as_ref())
             .map_err(|e| anyhow::anyhow!("{e}"))?
-            .with_token(cli.token.clone()))
+            .with_token(cli.token.clone())
+            .with_namespace(cli.namespace.clone()))
     };
     match &cli.command {
         Command::Job { command } => match command {
@@ -343,6 +364,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             ServerCommand::ForceLeave(a) => server_force_leave::run(&client()?, a),
         },
         Command::AgentInfo(a) => agent_info::run(&client()?, a),
+        Command::Namespace { command } => match command {
+            NamespaceCommand::Apply(a) => namespace::apply(&client()?, a),
+            NamespaceCommand::List(a) => namespace::list(&client()?, a),
+            NamespaceCommand::Status(a) => namespace::status(&client()?, a),
+            NamespaceCommand::Delete(a) => namespace::delete(&client()?, a),
+        },
         Command::Eval {
             command: EvalCommand::Status(a),
         } => eval_status::run(&client()?, a),

@@ -203,6 +203,14 @@ check("prefix search over everything", alloc_id in everything["Matches"]["allocs
 fuzzy = n.search.fuzzy_search("py", "all")
 check("fuzzy search with the namespace as scope", any(m["ID"] == "py-job" and m["Scope"] == ["default"] for m in fuzzy["Matches"]["jobs"]))
 
+n.namespace.create_namespace({"Name": "py-space", "Description": "from python"})
+check("namespaces list", [x["Name"] for x in n.namespaces.get_namespaces()] == ["default", "py-space"])
+check("namespace read", n.namespace.get_namespace("py-space")["Description"] == "from python")
+n.namespace.update_namespace("py-space", {"Name": "py-space", "Description": "changed"})
+check("namespace update", n.namespace.get_namespace("py-space")["Description"] == "changed")
+n.namespace.delete_namespace("py-space")
+check("namespace delete", [x["Name"] for x in n.namespaces.get_namespaces()] == ["default"])
+
 # Job JSON with explicit nulls, as Nomad's tooling writes it, and as `job run -output` prints it.
 with open(output_json) as f:
     printed = json.load(f)

@@ -298,3 +298,149 @@ fn a_client_agent_checks_tokens_through_its_servers() {
     .unwrap();
     assert_eq!(status, 200);
 }
+
+#[test]
+fn namespaces_isolate_jobs_and_tokens() {
+    // Scenario: with ACLs on, the management token creates namespaces team-a and team-b and a
+    // job named `web` in each: two jobs, one per namespace, each listed only in its own. A job
+    // for a namespace that does not exist is refused. A token whose policy reads team-a lists
+    // team-a's jobs and is refused team-b's. A namespace holding a job cannot be deleted;
+    // once the job is purged it can; `default` never can.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev_acl(dir.path()).unwrap();
+    let base = agent.address();
+    let admin = agent.token.clone().unwrap();
+    let as_admin = |method: &str, path: &str, body: Option<&str>| {
+        request_with(method, &format!("{base}{path}"), body, Some(&admin)).unwrap()
+    };
+    for ns in ["team-a", "team-b"] {
+        let out = agent.ctl(&[
+            "namespace",
+            "apply",
+            "-description",
+            &format!("{ns} jobs"),
+            ns,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            format!("Successfully applied namespace {ns:?}!\n")
+        );
+    }
+    let out = agent.ctl(&["namespace", "list"]);
+    let names: Vec<String> = stdout(&out)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect();
+    assert_eq!(names, ["default", "team-a", "team-b"], "{}", stdout(&out));
+    let (status, body) = as_admin(
+        "PUT",
+        "/v1/namespace/bad_name",
+        Some(r#"{"Name": "bad_name"}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    let job_in = |ns: &str| {
+        let mut j: serde_json::Value = serde_json::from_str(&job_json("web")).unwrap();
+        j["Job"]["Namespace"] = ns.into();
+        j["Job"]["TaskGroups"][0]["Tasks"][0]["Config"] =
+            serde_json::json!({"command": "/bin/true"});
+        j["Job"]["Type"] = "batch".into();
+        j.to_string()
+    };
+    for ns in ["team-a", "team-b"] {
+        let (status, body) = as_admin("POST", "/v1/jobs", Some(&job_in(ns)));
+        assert_eq!(status, 200, "{ns}: {body}");
+    }
+    let (status, body) = as_admin("POST", "/v1/jobs", Some(&job_in("nowhere")));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("nowhere") && body.contains("does not exist"),
+        "{body}"
+    );
+    let ids = |ns: &str| -> Vec<(String, String)> {
+        let (_, body) = as_admin("GET", &format!("/v1/jobs?namespace={ns}"), None);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|j| {
+                (
+                    j["ID"].as_str().unwrap().into(),
+                    j["Namespace"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(ids("team-a"), [("web".to_string(), "team-a".to_string())]);
+    assert_eq!(ids("team-b"), [("web".to_string(), "team-b".to_string())]);
+    assert!(ids("default").is_empty());
+
+    // A token scoped to team-a.
+    let policy = dir.path().join("a.hcl");
+    std::fs::write(&policy, "namespace \"team-a\" {\n  policy = \"read\"\n}\n").unwrap();
+    let out = agent.ctl(&[
+        "acl",
+        "policy",
+        "apply",
+        "team-a-read",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = agent.ctl(&[
+        "acl",
+        "token",
+        "create",
+        "-name",
+        "a",
+        "-type",
+        "client",
+        "-policy",
+        "team-a-read",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token_a = field(&stdout(&out), "Secret ID");
+    let as_a =
+        |path: &str| request_with("GET", &format!("{base}{path}"), None, Some(&token_a)).unwrap();
+    assert_eq!(as_a("/v1/jobs?namespace=team-a").0, 200);
+    assert_eq!(as_a("/v1/job/web?namespace=team-a").0, 200);
+    let (status, body) = as_a("/v1/jobs?namespace=team-b");
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(as_a("/v1/job/web?namespace=team-b").0, 403);
+    let out = Command::new(nomadctl_bin())
+        .args(["-namespace", "team-a", "job", "status"])
+        .env("NOMAD_ADDR", &base)
+        .env("NOMAD_TOKEN", &token_a)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("web"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = Command::new(nomadctl_bin())
+        .args(["job", "status"])
+        .env("NOMAD_ADDR", &base)
+        .env("NOMAD_NAMESPACE", "team-b")
+        .env("NOMAD_TOKEN", &token_a)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", stdout(&out));
+
+    // Deleting: refused while a job lives there, and for default.
+    let out = agent.ctl(&["namespace", "delete", "team-b"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("job"), "{}", stderr(&out));
+    let (status, body) = as_admin("DELETE", "/v1/job/web?namespace=team-b&purge=true", None);
+    assert_eq!(status, 200, "{body}");
+    let out = agent.ctl(&["namespace", "delete", "team-b"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (status, _) = as_admin("GET", "/v1/namespace/team-b", None);
+    assert_eq!(status, 404);
+    let out = agent.ctl(&["namespace", "delete", "default"]);
+    assert!(!out.status.success());
+    let out = agent.ctl(&["namespace", "status", "team-a"]);
+    assert_eq!(field(&stdout(&out), "Description"), "team-a jobs");
+}

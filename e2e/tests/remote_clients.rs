@@ -250,8 +250,8 @@ fn killing_the_server_leader_disturbs_no_running_task() {
 fn logs_of_a_remote_clients_task_are_read_through_a_server() {
     // Scenario: a task runs on a client agent; `nomadctl alloc logs` pointed at a server (which
     // runs no tasks) streams the task's output from that client, and `alloc status` names it.
-    // `alloc fs`, `alloc signal`, the allocation's stats and `node status -stats` reach the
-    // client through the server as well.
+    // `alloc fs`, `alloc signal`, `alloc exec`, the allocation's stats and `node status -stats`
+    // reach the client through the server as well.
     let c = cluster_with_clients(1, &["client-logs"]);
     let marker = format!("{}", 8_400_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
@@ -322,6 +322,22 @@ fn logs_of_a_remote_clients_task_are_read_through_a_server() {
         r.json().unwrap()["Tasks"]["talker"].is_object(),
         "{}",
         r.body
+    );
+    let server_http = c.address(0).trim_start_matches("http://").to_string();
+    let r = e2e::exec_ws::exec(
+        &server_http,
+        &alloc,
+        "talker",
+        &["/bin/sh", "-c", "read x; echo relayed $x; exit 2"],
+        false,
+        None,
+        b"in\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.servers[0].log()));
+    assert_eq!(
+        (r.exit_code, r.stdout.as_str()),
+        (2, "relayed in\n"),
+        "{r:?}"
     );
     let node = node_ids_by_name(&c)[0].1.clone();
     let out = c.ctl(0, &["node", "status", "-stats", &node]);

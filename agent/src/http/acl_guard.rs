@@ -62,6 +62,7 @@ pub fn required(method: &Method, path: &str) -> Need {
         ["v1", "jobs", "parse"] => Namespace(ParseJob),
         ["v1", "validate", "job"] | ["v1", "scaling", ..] => Namespace(ReadJob),
         ["v1", "regions"] => Open,
+        ["v1", "namespaces" | "namespace", ..] => read_or(Management, AnyToken),
         ["v1", "search", ..] => JobsAndNodes,
         ["v1", "job", _, "plan" | "revert"] => Namespace(SubmitJob),
         ["v1", "job", ..] | ["v1", "deployments"] | ["v1", "deployment", ..] => {
@@ -243,6 +244,8 @@ mod tests {
             (&post, "/v1/validate/job", Need::Namespace(ReadJob)),
             (&get, "/v1/scaling/policies", Need::Namespace(ReadJob)),
             (&get, "/v1/regions", Need::Open),
+            (&get, "/v1/namespaces", Need::AnyToken),
+            (&delete, "/v1/namespace/a", Need::Management),
             (&post, "/v1/search", Need::JobsAndNodes),
             (&put, "/v1/search/fuzzy", Need::JobsAndNodes),
             (&post, "/v1/job/web/evaluate", Need::Namespace(SubmitJob)),

@@ -20,6 +20,7 @@ mod job_admin;
 mod jobs;
 pub mod listener;
 mod logs;
+mod namespaces;
 mod nodes;
 mod operator;
 mod query;
@@ -168,6 +169,23 @@ pub fn router(state: HttpState) -> Router {
             put(system::reconcile_summaries),
         )
         .route("/v1/regions", get(agent_servers::regions))
+        .route(
+            "/v1/namespaces",
+            get(namespaces::list)
+                .post(namespaces::write_unnamed)
+                .put(namespaces::write_unnamed),
+        )
+        .route(
+            "/v1/namespace",
+            post(namespaces::write_unnamed).put(namespaces::write_unnamed),
+        )
+        .route(
+            "/v1/namespace/{name}",
+            get(namespaces::read)
+                .post(namespaces::write_named)
+                .put(namespaces::write_named)
+                .delete(namespaces::delete),
+        )
         .route("/v1/search", post(search::prefix).put(search::prefix))
         .route("/v1/search/fuzzy", post(search::fuzzy).put(search::fuzzy))
         .route(

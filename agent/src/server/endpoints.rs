@@ -198,6 +198,12 @@ impl Server {
         job.validate()
             .map_err(|e| ServerError::Invalid(e.to_string()))?;
         check_group_counts(&job, self.cfg.job_max_group_count)?;
+        if !self.state.read(|t| t.namespace_exists(&job.namespace)) {
+            return Err(ServerError::Invalid(format!(
+                "namespace {:?} does not exist: create it with `nomadctl namespace apply {}`",
+                job.namespace, job.namespace
+            )));
+        }
         let existing = self.state.read(|t| t.job(&job.namespace, &job.id));
         if let Some(want) = enforce_index {
             let have = existing.as_ref().map(|j| j.job_modify_index).unwrap_or(0);

@@ -14,6 +14,7 @@ mod job_admin;
 mod join;
 mod leader;
 mod local_rpc;
+mod namespaces;
 mod node_identity;
 mod plan;
 pub use plan::dry_run as plan_dry_run;

@@ -234,6 +234,10 @@ impl Tables {
                 }
                 self.upsert_evals(index, evals)
             }
+            Command::NamespaceUpsert { namespaces } => {
+                self.apply_namespace_upsert(index, namespaces)
+            }
+            Command::NamespaceDelete { names } => self.apply_namespace_delete(index, names),
             Command::ReconcileSummaries => {
                 let changed = self.reconcile_summaries();
                 if changed > 0 {

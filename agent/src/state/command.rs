@@ -137,6 +137,14 @@ pub enum Command {
     },
     /// Recount every job's allocations (`/v1/system/reconcile/summaries`).
     ReconcileSummaries,
+    /// Namespaces created or replaced.
+    NamespaceUpsert {
+        namespaces: Vec<api::namespace::Namespace>,
+    },
+    /// Namespaces deleted; refused whole when one still holds a job.
+    NamespaceDelete {
+        names: Vec<String>,
+    },
 }
 
 /// A deployment's new status and why.
@@ -179,6 +187,8 @@ impl std::fmt::Display for Command {
             Command::DeploymentPromote { .. } => "DeploymentPromote",
             Command::AllocTransition { .. } => "AllocTransition",
             Command::ReconcileSummaries => "ReconcileSummaries",
+            Command::NamespaceUpsert { .. } => "NamespaceUpsert",
+            Command::NamespaceDelete { .. } => "NamespaceDelete",
             Command::GarbageCollect { .. } => "GarbageCollect",
             Command::AclPolicyUpsert { .. } => "AclPolicyUpsert",
             Command::AclPolicyDelete { .. } => "AclPolicyDelete",

@@ -12,6 +12,7 @@ mod gc;
 #[cfg(test)]
 mod gc_tests;
 mod id_key;
+mod namespaces;
 mod node_watch;
 pub mod search;
 mod services;

@@ -29,6 +29,7 @@ pub enum Table {
     Evals,
     Services,
     Deployments,
+    Namespaces,
 }
 
 #[derive(Clone, Default)]
@@ -65,6 +66,7 @@ pub struct Tables {
     pub(crate) node_secrets: OrdMap<String, String>,
     /// ACL policies and tokens (see acl.rs).
     pub(crate) acl: super::acl::AclTables,
+    pub(crate) namespaces: super::namespaces::NamespaceTable,
     pub(crate) jobs_index: u64,
     pub(crate) nodes_index: u64,
     pub(crate) allocs_index: u64,
@@ -106,6 +108,7 @@ impl Tables {
             Table::Evals => self.evals_index,
             Table::Services => self.services_index,
             Table::Deployments => self.deployments_index,
+            Table::Namespaces => self.namespaces.index,
         }
     }
 
@@ -332,6 +335,8 @@ impl Tables {
                 .map(|(id, hash)| (id.clone(), hash.clone()))
                 .collect(),
             acl: self.acl.to_image(),
+            namespaces: self.namespaces.by_name.values().cloned().collect(),
+            namespaces_index: self.namespaces.index,
         }
     }
 
@@ -351,6 +356,14 @@ impl Tables {
             deployments_index: img.deployments_index,
             node_secrets: img.node_secrets.into_iter().collect(),
             acl: super::acl::AclTables::from_image(img.acl),
+            namespaces: super::namespaces::NamespaceTable {
+                by_name: img
+                    .namespaces
+                    .into_iter()
+                    .map(|n| (n.name.clone(), n))
+                    .collect(),
+                index: img.namespaces_index,
+            },
             ..Default::default()
         };
         for j in img.jobs {
@@ -427,6 +440,11 @@ pub struct TablesImage {
     /// For each allocation, its job's position in `alloc_jobs` (`NO_JOB`: none).
     #[serde(default)]
     pub alloc_job_of: Vec<u32>,
+    /// Added with namespaces.
+    #[serde(default)]
+    pub namespaces: Vec<Arc<api::namespace::Namespace>>,
+    #[serde(default)]
+    pub namespaces_index: u64,
 }
 
 const NO_JOB: u32 = u32::MAX;

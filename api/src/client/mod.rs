@@ -108,6 +108,8 @@ pub enum LogOrigin {
 pub struct Client {
     address: String,
     token: Option<String>,
+    /// `-namespace` / `NOMAD_NAMESPACE`: sent as `?namespace=` unless a call names its own.
+    namespace: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -154,6 +156,7 @@ impl Client {
             agent: ureq::Agent::new_with_config(agent_config().build()),
             address,
             token: None,
+            namespace: None,
         }
     }
 
@@ -170,6 +173,7 @@ impl Client {
         Ok(Client {
             address,
             token: None,
+            namespace: None,
             agent,
         })
     }
@@ -182,13 +186,25 @@ impl Client {
             .filter(|a| !a.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_ADDRESS.to_string());
         let token = std::env::var("NOMAD_TOKEN").ok().filter(|t| !t.is_empty());
+        let namespace = std::env::var("NOMAD_NAMESPACE").ok();
         let tls = crate::client_tls::TlsOptions::from_env()?;
-        Ok(Client::new_with_tls(&addr, tls.as_ref())?.with_token(token))
+        Ok(Client::new_with_tls(&addr, tls.as_ref())?
+            .with_token(token)
+            .with_namespace(namespace))
     }
 
     pub fn with_token(mut self, token: Option<String>) -> Client {
         self.token = token;
         self
+    }
+
+    pub fn with_namespace(mut self, namespace: Option<String>) -> Client {
+        self.namespace = namespace.filter(|n| !n.is_empty());
+        self
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
     }
 
     pub fn address(&self) -> &str {
@@ -215,7 +231,13 @@ impl Client {
         let transport = |e: ureq::Error| {
             ClientError::Transport(format!("{} {:?}: {}", method.name(), url, describe(&e)))
         };
-        let pairs = query.iter().map(|(k, v)| (*k, *v));
+        let extra = match &self.namespace {
+            Some(ns) if !query.iter().any(|(k, _)| *k == "namespace") => {
+                Some(("namespace", ns.as_str()))
+            }
+            _ => None,
+        };
+        let pairs = query.iter().map(|(k, v)| (*k, *v)).chain(extra);
         let token = self.token.as_deref();
         let resp = match (&method, body) {
             (Method::Get, _) => with_token(self.agent.get(&url), token)

@@ -22,13 +22,14 @@ pub struct Args {
 }
 
 pub fn run(client: &Client, args: &Args) -> anyhow::Result<i32> {
-    let job = match jobfile::parse(&args.file) {
+    let mut job = match jobfile::parse(&args.file) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("Error parsing job file {}:\n{e}", args.file.display());
             return Ok(255);
         }
     };
+    jobfile::default_namespace(&mut job, client.namespace());
     if let Err(e) = crate::commands::job_validate::check(&job) {
         eprintln!("{e}");
         return Ok(255);

@@ -34,7 +34,8 @@ pub fn parse_timeout(s: &str) -> Result<std::time::Duration, api::duration::Dura
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
-    let job = jobfile::parse(&args.file)?;
+    let mut job = jobfile::parse(&args.file)?;
+    jobfile::default_namespace(&mut job, client.namespace());
     job_validate::check(&job)?;
     if args.output {
         let mut job = job;

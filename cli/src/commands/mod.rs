@@ -35,6 +35,7 @@ pub mod job_status;
 pub mod job_stop;
 pub mod job_validate;
 pub mod lookup;
+pub mod namespace;
 pub mod node_drain;
 pub mod node_eligibility;
 pub mod node_status;
