@@ -375,31 +375,34 @@ impl AllocRunner {
                 })
             }
         };
+        self.send_to(&name, |reply| TaskCommand::Exec { cmd, tty, reply })
+            .await
+    }
+
+    /// Sends one command to a running task and waits for its answer.
+    async fn send_to<T>(
+        &self,
+        name: &str,
+        make: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, String>>) -> TaskCommand,
+    ) -> Result<T, TaskCommandError> {
         let failed = |why: &str| TaskCommandError::Failed {
-            task: name.clone(),
+            task: name.to_string(),
             why: why.to_string(),
         };
         let running = self
             .task_states()
-            .get(&name)
+            .get(name)
             .is_some_and(|s| s.state == TASK_STATE_RUNNING);
         if !running {
             return Err(failed("the task is not running"));
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = self.commands.get(&name).map(|c| {
-            c.send(TaskCommand::Exec {
-                cmd,
-                tty,
-                reply: tx,
-            })
-            .is_ok()
-        });
+        let sent = self.commands.get(name).map(|c| c.send(make(tx)).is_ok());
         if sent != Some(true) {
             return Err(failed("the task is no longer running"));
         }
         match rx.await {
-            Ok(Ok(session)) => Ok(session),
+            Ok(Ok(v)) => Ok(v),
             Ok(Err(why)) => Err(failed(&why)),
             Err(_) => Err(failed("the task ended before answering")),
         }
@@ -437,27 +440,7 @@ impl AllocRunner {
             }
         };
         for name in targets {
-            let failed = |why: &str| TaskCommandError::Failed {
-                task: name.clone(),
-                why: why.to_string(),
-            };
-            let running = self
-                .task_states()
-                .get(&name)
-                .is_some_and(|s| s.state == TASK_STATE_RUNNING);
-            if !running {
-                return Err(failed("the task is not running"));
-            }
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let sent = self.commands.get(&name).map(|c| c.send(make(tx)).is_ok());
-            if sent != Some(true) {
-                return Err(failed("the task is no longer running"));
-            }
-            match rx.await {
-                Ok(Ok(())) => {}
-                Ok(Err(why)) => return Err(failed(&why)),
-                Err(_) => return Err(failed("the task ended before answering")),
-            }
+            self.send_to(&name, &make).await?;
         }
         Ok(())
     }

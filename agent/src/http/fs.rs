@@ -93,84 +93,35 @@ async fn blocking<T: Send + 'static>(
         .map_err(HttpError::from)
 }
 
-/// Answers a plain (not streamed) fs request here, or passes it to the allocation's node.
-async fn answer(
-    st: &HttpState,
-    op: &str,
-    alloc_id: &str,
-    q: HashMap<String, String>,
-    raw: Option<String>,
-    headers: &HeaderMap,
-    read: impl FnOnce(&AllocFs, &str, &QueryOpts) -> Result<Response, FsError> + Send + 'static,
+/// `ls`, `stat`, `cat` and `readat`: answered here, or passed to the allocation's node.
+pub async fn plain(
+    State(st): State<HttpState>,
+    Path((op, alloc_id)): Path<(String, String)>,
+    Query(q): Q,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, HttpError> {
     let q = QueryOpts::parse(q)?;
-    let fs = match target(st, headers, op, alloc_id, &raw).await? {
+    // Checked before anything is read or passed on: a bad number is the caller's to fix.
+    let offset = number(&q, "offset")?.unwrap_or(0);
+    let limit = number(&q, "limit")?;
+    let read: fn(&AllocFs, &str, u64, Option<u64>) -> Result<Response, FsError> = match op.as_str()
+    {
+        "ls" => |fs, path, _, _| Ok(Json(fs.list(path)?).into_response()),
+        "stat" => |fs, path, _, _| Ok(Json(fs.stat(path)?).into_response()),
+        "cat" => |fs, path, _, _| Ok(fs.read_at(path, 0, None)?.into_response()),
+        "readat" => |fs, path, offset, limit| Ok(fs.read_at(path, offset, limit)?.into_response()),
+        other => {
+            return Err(HttpError::not_found(format!(
+                "no such file system operation {other:?}: use ls, stat, cat, readat, stream or logs"
+            )))
+        }
+    };
+    let fs = match target(&st, &headers, &op, &alloc_id, &raw).await? {
         Target::Here(fs) => fs,
         Target::Elsewhere(resp) => return Ok(resp),
     };
-    blocking(move || read(&fs, &path_param(&q), &q)).await
-}
-
-pub async fn ls(
-    State(st): State<HttpState>,
-    Path(alloc_id): Path<String>,
-    Query(q): Q,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, HttpError> {
-    answer(&st, "ls", &alloc_id, q, raw, &headers, |fs, path, _| {
-        Ok(Json(fs.list(path)?).into_response())
-    })
-    .await
-}
-
-pub async fn stat(
-    State(st): State<HttpState>,
-    Path(alloc_id): Path<String>,
-    Query(q): Q,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, HttpError> {
-    answer(&st, "stat", &alloc_id, q, raw, &headers, |fs, path, _| {
-        Ok(Json(fs.stat(path)?).into_response())
-    })
-    .await
-}
-
-pub async fn cat(
-    State(st): State<HttpState>,
-    Path(alloc_id): Path<String>,
-    Query(q): Q,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, HttpError> {
-    answer(&st, "cat", &alloc_id, q, raw, &headers, |fs, path, _| {
-        Ok(fs.read_at(path, 0, None)?.into_response())
-    })
-    .await
-}
-
-pub async fn readat(
-    State(st): State<HttpState>,
-    Path(alloc_id): Path<String>,
-    Query(q): Q,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, HttpError> {
-    // Checked before anything is read or passed on: a bad number is the caller's to fix.
-    let opts = QueryOpts::parse(q.clone())?;
-    let offset = number(&opts, "offset")?.unwrap_or(0);
-    let limit = number(&opts, "limit")?;
-    answer(
-        &st,
-        "readat",
-        &alloc_id,
-        q,
-        raw,
-        &headers,
-        move |fs, path, _| Ok(fs.read_at(path, offset, limit)?.into_response()),
-    )
-    .await
+    blocking(move || read(&fs, &path_param(&q), offset, limit)).await
 }
 
 /// Nomad's stream of frames `{"Data": <base64>, "File": path, "Offset": n}`, following the file

@@ -241,11 +241,9 @@ pub fn router(state: HttpState) -> Router {
         )
         .route("/v1/metrics", get(agent::metrics))
         .route("/v1/client/fs/logs/{alloc}", get(logs::logs))
-        .route("/v1/client/fs/ls/{alloc}", get(fs::ls))
-        .route("/v1/client/fs/stat/{alloc}", get(fs::stat))
-        .route("/v1/client/fs/cat/{alloc}", get(fs::cat))
-        .route("/v1/client/fs/readat/{alloc}", get(fs::readat))
         .route("/v1/client/fs/stream/{alloc}", get(fs::stream))
+        // ls, stat, cat and readat; logs and stream above are matched first.
+        .route("/v1/client/fs/{op}/{alloc}", get(fs::plain))
         .route(
             "/v1/operator/raft/configuration",
             get(operator::configuration),
