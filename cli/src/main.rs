@@ -139,6 +139,8 @@ enum JobCommand {
     Revert(job_revert::Args),
     /// Evaluate a job again (optionally rescheduling its failed allocations now)
     Eval(job_eval::Args),
+    /// Change a group's count
+    Scale(job_scale::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -343,6 +345,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             JobCommand::History(a) => job_history::run(&client()?, a),
             JobCommand::Revert(a) => job_revert::run(&client()?, a),
             JobCommand::Eval(a) => job_eval::run(&client()?, a),
+            JobCommand::Scale(a) => job_scale::run(&client()?, a),
         },
         Command::Alloc { command } => match command {
             AllocCommand::Status(a) => alloc_status::run(&client()?, a),

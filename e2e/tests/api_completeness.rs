@@ -144,6 +144,65 @@ fn nomad_api_scripts_work_unchanged() {
         ok_json(&agent, "GET", "/v1/scaling/policies", None),
         json!([])
     );
+    // Scaling: the CLI and the API change the count and record the request as an event.
+    let out = agent.ctl(&["job", "scale", "-detach", "svc", "g", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for("three running copies of svc", SETTLE, || {
+        let s = agent.get("/v1/job/svc/scale").ok()?;
+        (s["TaskGroups"]["g"]["Running"] == 3).then_some(())
+    })
+    .unwrap();
+    let r = ok_json(
+        &agent,
+        "POST",
+        "/v1/job/svc/scale",
+        Some(
+            r#"{"Count": 2, "Target": {"Group": "g"}, "Message": "back to two", "Meta": {"by": "test"}}"#,
+        ),
+    );
+    assert!(r["EvalID"].as_str().is_some_and(|e| !e.is_empty()), "{r}");
+    let r = ok_json(
+        &agent,
+        "POST",
+        "/v1/job/svc/scale",
+        Some(
+            r#"{"Count": null, "Target": {"Group": "g"}, "Message": "autoscaler hiccup", "Error": true}"#,
+        ),
+    );
+    assert_eq!(r["EvalID"], "", "an event alone evaluates nothing: {r}");
+    // Back to two: the third copy stopped on the client too, not only in the servers' view.
+    let scale = wait_for("svc back to two", SETTLE, || {
+        let s = agent.get("/v1/job/svc/scale").ok()?;
+        let running = allocs_of(&agent, "svc")
+            .iter()
+            .filter(|a| a["ClientStatus"] == "running")
+            .count();
+        (s["TaskGroups"]["g"]["Running"] == 2 && running == 2).then_some(s)
+    })
+    .unwrap();
+    let events = array(&scale["TaskGroups"]["g"]["Events"]);
+    assert_eq!(events.len(), 3, "{scale}");
+    assert_eq!(events[0]["Message"], "autoscaler hiccup");
+    assert_eq!(events[0]["Error"], true);
+    assert_eq!(events[1]["Count"], 2);
+    assert_eq!(events[1]["PreviousCount"], 3);
+    assert_eq!(events[1]["Meta"]["by"], "test");
+    assert_eq!(events[2]["Count"], 3);
+    assert_eq!(scale["TaskGroups"]["g"]["Desired"], 2);
+    for (body, status, says) in [
+        (r#"{"Count": 1}"#, 400, "Group"),
+        (r#"{"Count": -1, "Target": {"Group": "g"}}"#, 400, "-1"),
+        (r#"{"Count": 1, "Target": {"Group": "nope"}}"#, 404, "nope"),
+        (
+            r#"{"Count": 200000, "Target": {"Group": "g"}}"#,
+            400,
+            "maximum",
+        ),
+    ] {
+        let r = call(&agent, "POST", "/v1/job/svc/scale", Some(body));
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+        assert!(r.body.contains(says), "{body}: {}", r.body);
+    }
 
     // Filters select on the JSON the list answers with.
     let jobs = ok_json(

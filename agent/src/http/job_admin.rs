@@ -76,3 +76,16 @@ pub async fn scaling_policy(Path(id): Path<String>) -> HttpError {
         "scaling policy {id:?} not found: scaling blocks are not supported yet"
     ))
 }
+
+/// `POST /v1/job/:id/scale`.
+pub async fn scale(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let req: ScalingRequest = parse_body(&body)?;
+    let resp = st.server()?.job_scale(&q.namespace, &id, req).await?;
+    Ok(json_indexed(&resp, resp.index))
+}

@@ -131,7 +131,12 @@ pub fn router(state: HttpState) -> Router {
             "/v1/job/{id}/evaluate",
             post(job_admin::evaluate).put(job_admin::evaluate),
         )
-        .route("/v1/job/{id}/scale", get(job_admin::scale_status))
+        .route(
+            "/v1/job/{id}/scale",
+            get(job_admin::scale_status)
+                .post(job_admin::scale)
+                .put(job_admin::scale),
+        )
         .route(
             "/v1/validate/job",
             post(job_admin::validate).put(job_admin::validate),

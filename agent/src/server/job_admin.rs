@@ -96,6 +96,76 @@ impl Server {
         })
     }
 
+    /// `POST /v1/job/:id/scale`: a new count for one group (registered as a new version of the
+    /// job, with the usual checks), and the request recorded as the group's scaling event.
+    pub async fn job_scale(
+        &self,
+        namespace: &str,
+        job_id: &str,
+        req: ScalingRequest,
+    ) -> Result<JobRegisterResponse, ServerError> {
+        let group = req
+            .target
+            .get("Group")
+            .filter(|g| !g.is_empty())
+            .cloned()
+            .ok_or_else(|| ServerError::Invalid("the scaling target needs a Group".into()))?;
+        let job = self
+            .state
+            .read(|t| t.job(namespace, job_id))
+            .ok_or_else(|| ServerError::NotFound(format!("job {job_id:?} not found")))?;
+        let Some(previous) = job
+            .task_groups
+            .iter()
+            .find(|g| g.name == group)
+            .map(|g| i64::from(g.count))
+        else {
+            return Err(ServerError::NotFound(format!(
+                "group {group:?} not found in job {job_id:?}"
+            )));
+        };
+        let resp = match req.count {
+            Some(count) => {
+                let count = i32::try_from(count)
+                    .ok()
+                    .filter(|c| *c >= 0)
+                    .ok_or_else(|| {
+                        ServerError::Invalid(format!("invalid count {count}: it must be 0 or more"))
+                    })?;
+                let mut scaled = (*job).clone();
+                for g in scaled.task_groups.iter_mut().filter(|g| g.name == group) {
+                    g.count = count;
+                }
+                self.job_register(scaled, None).await?
+            }
+            None => JobRegisterResponse::default(),
+        };
+        let event = ScalingEvent {
+            time: super::now_nanos(),
+            count: req.count,
+            previous_count: previous,
+            message: req.message,
+            error: req.error,
+            meta: req.meta,
+            eval_id: (!resp.eval_id.is_empty()).then(|| resp.eval_id.clone()),
+            create_index: 0,
+        };
+        let (index, _) = self
+            .raft
+            .apply(Command::ScalingEventAdd {
+                namespace: namespace.to_string(),
+                job_id: job_id.to_string(),
+                group,
+                event,
+            })
+            .await
+            .map_err(ServerError::Raft)?;
+        Ok(JobRegisterResponse {
+            index: resp.index.max(index),
+            ..resp
+        })
+    }
+
     /// `PUT /v1/system/reconcile/summaries`: every server recounts the job summaries.
     pub async fn reconcile_summaries(&self) -> Result<u64, ServerError> {
         let (index, _) = self

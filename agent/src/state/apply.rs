@@ -238,6 +238,22 @@ impl Tables {
                 self.apply_namespace_upsert(index, namespaces)
             }
             Command::NamespaceDelete { names } => self.apply_namespace_delete(index, names),
+            Command::ScalingEventAdd {
+                namespace,
+                job_id,
+                group,
+                event,
+            } => {
+                let key = (namespace.clone(), job_id.clone());
+                let mut event = event.clone();
+                event.create_index = index;
+                let groups = Arc::make_mut(self.scaling_events.entry(key).or_default());
+                let list = groups.entry(group.clone()).or_default();
+                list.insert(0, event);
+                list.truncate(api::MAX_SCALING_EVENTS);
+                self.jobs_index = index;
+                ApplyResult::default()
+            }
             Command::ReconcileSummaries => {
                 let changed = self.reconcile_summaries();
                 if changed > 0 {
@@ -362,6 +378,7 @@ impl Tables {
             self.changes.push(Change::JobPurged(existing.clone()));
             self.jobs.remove(&key);
             self.job_versions.remove(&key);
+            self.scaling_events.remove(&key);
         } else {
             let mut job = (*existing).clone();
             job.stop = true;

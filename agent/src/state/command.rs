@@ -145,6 +145,14 @@ pub enum Command {
     NamespaceDelete {
         names: Vec<String>,
     },
+    /// A `job scale` request recorded against the job's group (its count change, if any, is a
+    /// JobRegister of its own).
+    ScalingEventAdd {
+        namespace: String,
+        job_id: String,
+        group: String,
+        event: api::ScalingEvent,
+    },
 }
 
 /// A deployment's new status and why.
@@ -189,6 +197,7 @@ impl std::fmt::Display for Command {
             Command::ReconcileSummaries => "ReconcileSummaries",
             Command::NamespaceUpsert { .. } => "NamespaceUpsert",
             Command::NamespaceDelete { .. } => "NamespaceDelete",
+            Command::ScalingEventAdd { .. } => "ScalingEventAdd",
             Command::GarbageCollect { .. } => "GarbageCollect",
             Command::AclPolicyUpsert { .. } => "AclPolicyUpsert",
             Command::AclPolicyDelete { .. } => "AclPolicyDelete",

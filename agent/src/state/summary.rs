@@ -135,6 +135,16 @@ impl Tables {
                 None => {}
             }
         }
+        if let Some(events) = self
+            .scaling_events
+            .get(&(job.namespace.clone(), job.id.clone()))
+        {
+            for (group, list) in events.iter() {
+                if let Some(g) = groups.get_mut(group) {
+                    g.events = list.clone();
+                }
+            }
+        }
         JobScaleStatus {
             job_id: job.id.clone(),
             namespace: job.namespace.clone(),

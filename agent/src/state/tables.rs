@@ -8,11 +8,14 @@ use api::alloc_jobs::same_version;
 use api::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// (namespace, job id)
 pub type JobKey = (String, String);
+
+/// A job's scaling events, per group, newest first.
+pub type GroupScalingEvents = BTreeMap<String, Vec<api::ScalingEvent>>;
 
 /// Allocations by id: a secondary index of [`Tables`].
 pub type AllocsById = OrdMap<IdKey, Arc<Allocation>>;
@@ -67,6 +70,8 @@ pub struct Tables {
     /// ACL policies and tokens (see acl.rs).
     pub(crate) acl: super::acl::AclTables,
     pub(crate) namespaces: super::namespaces::NamespaceTable,
+    /// Each job's scaling events, per group, newest first.
+    pub(crate) scaling_events: OrdMap<JobKey, Arc<GroupScalingEvents>>,
     pub(crate) jobs_index: u64,
     pub(crate) nodes_index: u64,
     pub(crate) allocs_index: u64,
@@ -337,6 +342,11 @@ impl Tables {
             acl: self.acl.to_image(),
             namespaces: self.namespaces.by_name.values().cloned().collect(),
             namespaces_index: self.namespaces.index,
+            scaling_events: self
+                .scaling_events
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
     }
 
@@ -364,6 +374,7 @@ impl Tables {
                     .collect(),
                 index: img.namespaces_index,
             },
+            scaling_events: img.scaling_events.into_iter().collect(),
             ..Default::default()
         };
         for j in img.jobs {
@@ -445,6 +456,9 @@ pub struct TablesImage {
     pub namespaces: Vec<Arc<api::namespace::Namespace>>,
     #[serde(default)]
     pub namespaces_index: u64,
+    /// Added with `job scale`.
+    #[serde(default)]
+    pub scaling_events: Vec<(JobKey, Arc<GroupScalingEvents>)>,
 }
 
 const NO_JOB: u32 = u32::MAX;

@@ -209,12 +209,42 @@ fn snapshot_image_round_trips() {
     let mut t = Tables::default();
     register(&mut t, 1, job("web"));
     t.apply(2, &plan(vec![], vec![alloc("a1", "web", "n1")], vec![]));
+    t.apply(
+        3,
+        &Command::NamespaceUpsert {
+            namespaces: vec![api::namespace::Namespace {
+                name: "team-a".into(),
+                ..Default::default()
+            }],
+        },
+    );
+    t.apply(
+        4,
+        &Command::ScalingEventAdd {
+            namespace: "default".into(),
+            job_id: "web".into(),
+            group: "g".into(),
+            event: api::ScalingEvent {
+                count: Some(3),
+                message: "more".into(),
+                ..Default::default()
+            },
+        },
+    );
     let bytes = rmp_serde::to_vec_named(&t.to_image()).unwrap();
     let back = Tables::from_image(rmp_serde::from_slice(&bytes).unwrap());
-    assert_eq!(back.index, 2);
+    assert_eq!(back.index, 4);
     assert_eq!(back.allocs_for_job("default", "web").len(), 1);
     assert_eq!(back.job("default", "web").unwrap().version, 0);
     assert_eq!(back.table_index(Table::Allocs), 2);
+    assert!(back.namespace_exists("team-a"));
+    assert_eq!(back.table_index(Table::Namespaces), 3);
+    let events = back
+        .scaling_events
+        .get(&("default".to_string(), "web".to_string()))
+        .unwrap();
+    assert_eq!(events["g"][0].message, "more");
+    assert_eq!(events["g"][0].create_index, 4);
 }
 
 #[tokio::test(start_paused = true)]

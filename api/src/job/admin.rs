@@ -66,10 +66,31 @@ pub struct TaskGroupScaleStatus {
     pub running: i64,
     pub healthy: i64,
     pub unhealthy: i64,
-    /// Scaling events, newest first. Only `job scale` records them, and it does not exist
-    /// here yet, so the list is empty.
+    /// Scaling events of the group, newest first (the last [`MAX_SCALING_EVENTS`]).
     #[serde(default)]
     pub events: Vec<ScalingEvent>,
+}
+
+/// How many scaling events are kept per group, as Nomad keeps.
+pub const MAX_SCALING_EVENTS: usize = 20;
+
+/// `POST /v1/job/:id/scale` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScalingRequest {
+    /// The new count; without one, only the event is recorded.
+    #[serde(default)]
+    pub count: Option<i64>,
+    #[serde(default)]
+    pub target: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub error: bool,
+    #[serde(default)]
+    pub meta: std::collections::BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub policy_override: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -80,6 +101,8 @@ pub struct ScalingEvent {
     pub previous_count: i64,
     pub message: String,
     pub error: bool,
+    #[serde(default)]
+    pub meta: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(rename = "EvalID")]
     pub eval_id: Option<String>,
     pub create_index: u64,

@@ -31,6 +31,7 @@ pub mod job_init;
 pub mod job_plan;
 pub mod job_revert;
 pub mod job_run;
+pub mod job_scale;
 pub mod job_status;
 pub mod job_stop;
 pub mod job_validate;
