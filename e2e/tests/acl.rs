@@ -408,6 +408,12 @@ fn namespaces_isolate_jobs_and_tokens() {
     let (status, body) = as_a("/v1/jobs?namespace=team-b");
     assert_eq!(status, 403, "{body}");
     assert_eq!(as_a("/v1/job/web?namespace=team-b").0, 403);
+    // The namespace list shows the token only the namespaces it holds capabilities in.
+    let (status, body) = as_a("/v1/namespaces");
+    assert_eq!(status, 200, "{body}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let listed: Vec<&str> = listed.iter().filter_map(|n| n["Name"].as_str()).collect();
+    assert_eq!(listed, ["team-a"], "{body}");
     let out = Command::new(nomadctl_bin())
         .args(["-namespace", "team-a", "job", "status"])
         .env("NOMAD_ADDR", &base)

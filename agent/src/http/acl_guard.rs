@@ -188,7 +188,7 @@ fn forbidden(why: &str) -> HttpError {
 }
 
 /// The middleware (see the module comment).
-pub async fn guard(State(st): State<HttpState>, req: Request, next: Next) -> Response {
+pub async fn guard(State(st): State<HttpState>, mut req: Request, next: Next) -> Response {
     let Some(resolver) = st.acl.clone() else {
         return next.run(req).await;
     };
@@ -208,7 +208,24 @@ pub async fn guard(State(st): State<HttpState>, req: Request, next: Next) -> Res
     if !allows(&acl, need, &namespace) {
         return forbidden("").into_response();
     }
+    // Handlers that answer only what the token may see (the namespace list) read it here.
+    req.extensions_mut().insert(CallerAcl(acl));
     next.run(req).await
+}
+
+/// The caller's resolved ACL, set on requests when ACLs are on.
+#[derive(Clone)]
+pub struct CallerAcl(pub Arc<Acl>);
+
+impl CallerAcl {
+    /// Whether the token holds any capability in `ns`.
+    pub fn sees_namespace(&self, ns: &str) -> bool {
+        self.0.is_management()
+            || Capability::ALL
+                .iter()
+                .filter(|c| **c != Capability::Deny)
+                .any(|c| self.0.allows_namespace(ns, *c))
+    }
 }
 
 fn namespace_of(uri: &axum::http::Uri) -> String {

@@ -1,22 +1,29 @@
 //! `/v1/namespaces` and `/v1/namespace/:name`.
 
+use super::acl_guard::CallerAcl;
 use super::error::parse_body;
 use super::{json_indexed, read_blocking, HttpError, HttpState};
 use crate::state::Table;
 use api::namespace::Namespace;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::Response;
 use std::collections::HashMap;
 
 type Q = Query<HashMap<String, String>>;
 
-pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
+/// Lists the namespaces the caller's token holds some capability in (all, without ACLs).
+pub async fn list(
+    State(st): State<HttpState>,
+    Query(q): Q,
+    caller: Option<Extension<CallerAcl>>,
+) -> Result<Response, HttpError> {
     read_blocking(&st, q, Table::Namespaces, |snap, q| {
         let list: Vec<Namespace> = snap
             .namespaces()
             .into_iter()
             .filter(|n| n.name.starts_with(&q.prefix))
+            .filter(|n| caller.as_ref().is_none_or(|c| c.sees_namespace(&n.name)))
             .filter(|n| q.keep(&**n))
             .map(|n| (*n).clone())
             .collect();
