@@ -25,6 +25,21 @@ pub fn exec(
     size: Option<(u16, u16)>,
     stdin: &[u8],
 ) -> Result<ExecResult> {
+    exec_as(None, http_addr, alloc, task, cmd, tty, size, stdin)
+}
+
+/// `exec` with an ACL token (`X-Nomad-Token`).
+#[allow(clippy::too_many_arguments)]
+pub fn exec_as(
+    token: Option<&str>,
+    http_addr: &str,
+    alloc: &str,
+    task: &str,
+    cmd: &[&str],
+    tty: bool,
+    size: Option<(u16, u16)>,
+    stdin: &[u8],
+) -> Result<ExecResult> {
     let command = serde_json::to_string(cmd)?;
     let enc = |s: &str| -> String {
         s.bytes()
@@ -44,7 +59,11 @@ pub fn exec(
     );
     let stream = std::net::TcpStream::connect(http_addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let (mut ws, _) = tungstenite::client(url.as_str(), stream).map_err(|e| match e {
+    let mut req = tungstenite::client::IntoClientRequest::into_client_request(url.as_str())?;
+    if let Some(t) = token {
+        req.headers_mut().insert("X-Nomad-Token", t.parse()?);
+    }
+    let (mut ws, _) = tungstenite::client(req, stream).map_err(|e| match e {
         tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp)) => {
             let body = resp
                 .body()

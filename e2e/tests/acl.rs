@@ -450,3 +450,93 @@ fn namespaces_isolate_jobs_and_tokens() {
     let out = agent.ctl(&["namespace", "status", "team-a"]);
     assert_eq!(field(&stdout(&out), "Description"), "team-a jobs");
 }
+
+#[test]
+fn exec_into_a_raw_exec_task_needs_alloc_node_exec() {
+    // Scenario: with ACLs on, a raw_exec task runs. A token with alloc-exec may not exec into
+    // it (the command would run unisolated on the host, so Nomad asks for alloc-node-exec as
+    // well); a token with both may.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev_acl(dir.path()).unwrap();
+    let base = agent.address();
+    let admin = agent.token.clone().unwrap();
+    let mut job: serde_json::Value = serde_json::from_str(&job_json("shell")).unwrap();
+    job["Job"]["TaskGroups"][0]["Tasks"][0]["Config"] =
+        serde_json::json!({"command": "/bin/sh", "args": ["-c", "while true; do sleep 0.2; done"]});
+    let (status, body) = request_with(
+        "POST",
+        &format!("{base}/v1/jobs"),
+        Some(&job.to_string()),
+        Some(&admin),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let alloc = wait_for("the task running", Duration::from_secs(60), || {
+        let (_, body) = request_with(
+            "GET",
+            &format!("{base}/v1/job/shell/allocations"),
+            None,
+            Some(&admin),
+        )
+        .ok()?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let a = v
+            .as_array()?
+            .iter()
+            .find(|a| a["ClientStatus"] == "running")?
+            .clone();
+        a["ID"].as_str().map(String::from)
+    })
+    .unwrap();
+    let token_with = |name: &str, caps: &str| {
+        let policy = dir.path().join(format!("{name}.hcl"));
+        std::fs::write(
+            &policy,
+            format!("namespace \"default\" {{\n  capabilities = [{caps}]\n}}\n"),
+        )
+        .unwrap();
+        let out = agent.ctl(&["acl", "policy", "apply", name, policy.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = agent.ctl(&[
+            "acl", "token", "create", "-name", name, "-type", "client", "-policy", name,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        field(&stdout(&out), "Secret ID")
+    };
+    let exec_only = token_with("exec-only", "\"alloc-exec\", \"read-job\"");
+    let node_exec = token_with(
+        "node-exec",
+        "\"alloc-exec\", \"alloc-node-exec\", \"read-job\"",
+    );
+    let addr = format!("127.0.0.1:{}", agent.http_port);
+    let err = e2e::exec_ws::exec_as(
+        Some(&exec_only),
+        &addr,
+        &alloc,
+        "t",
+        &["/bin/true"],
+        false,
+        None,
+        b"",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("403") && err.to_string().contains("alloc-node-exec"),
+        "{err}"
+    );
+    let r = e2e::exec_ws::exec_as(
+        Some(&node_exec),
+        &addr,
+        &alloc,
+        "t",
+        &["/bin/sh", "-c", "exit 6"],
+        false,
+        None,
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.exit_code, 6, "{r:?}");
+    let err = e2e::exec_ws::exec_as(None, &addr, &alloc, "t", &["/bin/true"], false, None, b"")
+        .unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+}

@@ -338,6 +338,21 @@ impl Client {
         runner.exec(task, cmd, tty).await
     }
 
+    /// The namespace of an allocation here, and the driver of its task (the only task's when
+    /// none is named): what `alloc exec`'s permission depends on.
+    pub fn exec_target(&self, alloc_id: &str, task: Option<&str>) -> Option<(String, String)> {
+        let alloc = self.runner(alloc_id)?.alloc();
+        let group = alloc.job.as_deref()?.lookup_group(&alloc.task_group)?;
+        let t = match task {
+            Some(name) => group.tasks.iter().find(|t| t.name == name)?,
+            None => match group.tasks.as_slice() {
+                [only] => only,
+                _ => return None,
+            },
+        };
+        Some((alloc.namespace.clone(), t.driver.clone()))
+    }
+
     /// Whether this client has a runner for the allocation.
     pub fn runs(&self, alloc_id: &str) -> bool {
         self.runner(alloc_id).is_some()

@@ -5,11 +5,13 @@
 //! The session starts before the upgrade, so a bad task or command is a plain 4xx. An agent
 //! that does not run the allocation relays the socket to the node that does.
 
+use super::acl_guard::CallerAcl;
 use super::client_proxy::PROXIED_HEADER;
 use super::{HttpError, HttpState};
 use crate::drivers::exec_session::{ExecSession, OutputStream, SessionInput};
+use api::acl::Capability;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Extension, Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::Engine;
@@ -45,6 +47,7 @@ pub async fn exec(
     Query(q): Query<HashMap<String, String>>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    caller: Option<Extension<CallerAcl>>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, HttpError> {
     let q = super::query::QueryOpts::parse(q)?;
@@ -81,6 +84,20 @@ pub async fn exec(
         .client
         .clone()
         .ok_or_else(|| HttpError::internal("no client"))?;
+    // As in Nomad: a task without file system isolation (raw_exec) runs the command as the
+    // agent's user on the host, which needs alloc-node-exec on top of alloc-exec.
+    if let (Some(Extension(acl)), Some((ns, driver))) =
+        (&caller, client.exec_target(&alloc_id, task.as_deref()))
+    {
+        if driver == "raw_exec" && !acl.0.allows_namespace(&ns, Capability::AllocNodeExec) {
+            return Err(HttpError {
+                status: axum::http::StatusCode::FORBIDDEN,
+                message: format!(
+                    "Permission denied: exec into a raw_exec task needs alloc-node-exec in namespace {ns:?}"
+                ),
+            });
+        }
+    }
     let session = client
         .exec_alloc(&alloc_id, task.as_deref(), cmd, tty)
         .await
