@@ -60,8 +60,9 @@ pub struct Allocation {
     #[serde(rename = "FollowupEvalID", default)]
     pub followup_eval_id: String,
     /// What an operator asked the scheduler to do with this allocation beyond its job's
-    /// policies (`job eval -force-reschedule`).
-    #[serde(default)]
+    /// policies (`job eval -force-reschedule`). Left out while nothing is asked: every
+    /// allocation of every plan entry and snapshot would otherwise carry four named nulls.
+    #[serde(default, skip_serializing_if = "DesiredTransition::is_unset")]
     pub desired_transition: DesiredTransition,
     #[serde(default)]
     pub metrics: Option<Arc<AllocationMetric>>,
@@ -388,6 +389,10 @@ pub struct DesiredTransition {
 }
 
 impl DesiredTransition {
+    pub fn is_unset(&self) -> bool {
+        *self == DesiredTransition::default()
+    }
+
     pub fn should_force_reschedule(&self) -> bool {
         self.force_reschedule == Some(true)
     }

@@ -40,6 +40,14 @@ pub use operator::{RaftConfiguration, RaftServer};
 pub use plan::*;
 pub use service::*;
 
+/// Nomad's rule for the names of namespaces and ACL policies: 1 to 128 letters, digits and
+/// dashes.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// Short ids as the CLI prints them: the first 8 characters.
 pub fn short_id(id: &str) -> &str {
     id.get(..8).unwrap_or(id)

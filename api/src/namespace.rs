@@ -32,10 +32,7 @@ impl Namespace {
 
     /// Nomad's rule: letters, digits and dashes, 1 to 128 characters.
     pub fn validate_name(name: &str) -> Result<(), String> {
-        let ok = !name.is_empty()
-            && name.len() <= 128
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if ok {
+        if crate::is_valid_name(name) {
             Ok(())
         } else {
             Err(format!(

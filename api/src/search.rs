@@ -78,13 +78,16 @@ pub struct SearchRequest {
     pub namespace: String,
 }
 
-/// The answer of `POST /v1/search`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The answer of `POST /v1/search` (matches are ids) and, as [`FuzzySearchResponse`], of
+/// `POST /v1/search/fuzzy` (matches are [`FuzzyMatch`]es).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct SearchResponse {
-    /// Context -> matching identifiers, sorted.
-    #[serde(default)]
-    pub matches: BTreeMap<String, Vec<String>>,
+pub struct SearchResponse<M = String> {
+    /// Context (or kind of object) -> its matches: sorted ids for a prefix search; closest
+    /// first for a fuzzy one (an exact name, then names that start with the text, then names
+    /// that hold it).
+    #[serde(default = "BTreeMap::new")]
+    pub matches: BTreeMap<String, Vec<M>>,
     /// Context -> whether more matched than `matches` lists.
     #[serde(default)]
     pub truncations: BTreeMap<String, bool>,
@@ -94,6 +97,18 @@ pub struct SearchResponse {
     pub known_leader: bool,
     #[serde(default)]
     pub last_contact: u64,
+}
+
+impl<M> Default for SearchResponse<M> {
+    fn default() -> Self {
+        SearchResponse {
+            matches: BTreeMap::new(),
+            truncations: BTreeMap::new(),
+            index: 0,
+            known_leader: false,
+            last_contact: 0,
+        }
+    }
 }
 
 /// `POST /v1/search/fuzzy`.
@@ -128,23 +143,7 @@ pub struct FuzzyMatch {
 }
 
 /// The answer of `POST /v1/search/fuzzy`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct FuzzySearchResponse {
-    /// Kind of object -> matches, closest first (an exact name, then names that start with the
-    /// text, then names that hold it).
-    #[serde(default)]
-    pub matches: BTreeMap<String, Vec<FuzzyMatch>>,
-    /// Kind of object -> whether more matched than `matches` lists.
-    #[serde(default)]
-    pub truncations: BTreeMap<String, bool>,
-    #[serde(default)]
-    pub index: u64,
-    #[serde(default)]
-    pub known_leader: bool,
-    #[serde(default)]
-    pub last_contact: u64,
-}
+pub type FuzzySearchResponse = SearchResponse<FuzzyMatch>;
 
 #[cfg(test)]
 mod tests {
@@ -201,7 +200,7 @@ mod tests {
         let back: FuzzySearchResponse = serde_json::from_value(v).expect("reads back");
         assert_eq!(back, resp);
 
-        let mut prefix = SearchResponse::default();
+        let mut prefix: SearchResponse = SearchResponse::default();
         prefix
             .matches
             .insert(context::EVALS.into(), vec!["abc2fdc0".into()]);

@@ -195,7 +195,8 @@ pub fn parse_meminfo(text: &str) -> (u64, u64, u64) {
     (field("MemTotal"), field("MemAvailable"), field("MemFree"))
 }
 
-fn disk(path: &Path) -> Option<HostDiskStats> {
+/// The file system holding `path`: its size, use and inodes.
+pub fn disk(path: &Path) -> Option<HostDiskStats> {
     let s = nix::sys::statvfs::statvfs(path).ok()?;
     let frag = s.fragment_size();
     let size = s.blocks() * frag;
@@ -217,6 +218,14 @@ fn disk(path: &Path) -> Option<HostDiskStats> {
         used_percent: pct(used, used + available),
         inodes_used_percent: pct(s.files().saturating_sub(s.files_free()), s.files()),
     })
+}
+
+/// Seconds since the host booted.
+pub fn uptime_secs() -> u64 {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
 }
 
 /// The host, measured over [`SAMPLE`]: memory, each core, and the disks of `/` and `alloc_base`.
@@ -246,10 +255,7 @@ pub async fn host_stats(alloc_base: &Path, mhz_per_core: f64) -> HostStats {
     }
     let (total, available, free) =
         parse_meminfo(&std::fs::read_to_string("/proc/meminfo").unwrap_or_default());
-    let uptime = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|t| t.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0) as u64;
+    let uptime = uptime_secs();
     let mut disks: Vec<HostDiskStats> = [Path::new("/"), alloc_base]
         .iter()
         .filter_map(|p| disk(p))

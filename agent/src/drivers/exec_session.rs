@@ -72,6 +72,12 @@ fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> i32 {
     }
 }
 
+/// The program and its arguments of a session's command.
+pub fn program_and_args(cmd: &[String]) -> Result<(&String, &[String]), DriverError> {
+    cmd.split_first()
+        .ok_or_else(|| DriverError::Other("no command to run".into()))
+}
+
 /// Starts `spec` as a process (entering the task when `spec.enter` says so), with a terminal
 /// or with pipes.
 pub fn spawn(spec: ExecSpec, tty: bool) -> Result<ExecSession, DriverError> {

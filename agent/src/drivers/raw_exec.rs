@@ -89,9 +89,7 @@ impl Driver for RawExecDriver {
         tty: bool,
     ) -> DriverFuture<'a, super::exec_session::ExecSession> {
         Box::pin(async move {
-            let (command, args) = cmd
-                .split_first()
-                .ok_or_else(|| DriverError::Other("no command to run".into()))?;
+            let (command, args) = crate::drivers::exec_session::program_and_args(cmd)?;
             // No timeout: the session lasts as long as the operator keeps it.
             let spec =
                 super::task_exec::ExecSpec::beside_task(cfg, command, args, Duration::MAX, None);

@@ -2,6 +2,7 @@
 //! `HostData`): kernel, interfaces, name resolution, environment and disk. Read on each call.
 
 use super::{HttpError, HttpState};
+use crate::client::stats;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -43,7 +44,7 @@ fn read(path: &str) -> String {
 fn host_data(data_dir: &str) -> Value {
     json!({
         "OS": read("/proc/version").trim(),
-        "Uptime": read("/proc/uptime").split_whitespace().next().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0) as u64,
+        "Uptime": stats::uptime_secs(),
         "Network": network(),
         "ResolvConf": read("/etc/resolv.conf"),
         "Hosts": read("/etc/hosts"),
@@ -85,26 +86,16 @@ fn environment(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String,
     .collect()
 }
 
+/// Each path's file system, by path.
 fn disks(paths: &[&str]) -> Map<String, Value> {
-    let mut out = Map::new();
-    for p in paths.iter().filter(|p| !p.is_empty()) {
-        let Ok(s) = nix::sys::statvfs::statvfs(Path::new(p)) else {
-            continue;
-        };
-        let size = s.blocks() * s.fragment_size();
-        let available = s.blocks_available() * s.fragment_size();
-        let used = size.saturating_sub(s.blocks_free() * s.fragment_size());
-        let used_percent = if size > 0 {
-            used as f64 * 100.0 / size as f64
-        } else {
-            0.0
-        };
-        out.insert(
-            p.to_string(),
-            json!({ "Size": size, "Used": used, "Available": available, "UsedPercent": used_percent }),
-        );
-    }
-    out
+    paths
+        .iter()
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let d = stats::disk(Path::new(p))?;
+            Some((p.to_string(), serde_json::to_value(d).ok()?))
+        })
+        .collect()
 }
 
 #[cfg(test)]

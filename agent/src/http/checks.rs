@@ -15,11 +15,7 @@ pub async fn alloc_checks(
     if let Some(results) = st.client.as_ref().and_then(|c| c.check_results(&alloc_id)) {
         return Ok(Json(results).into_response());
     }
-    if headers.contains_key(super::client_proxy::PROXIED_HEADER) || st.server.is_none() {
-        return Err(HttpError::not_found(format!(
-            "allocation {alloc_id} does not run on this client"
-        )));
-    }
+    super::client_proxy::may_relay(&st, &headers, &alloc_id)?;
     super::client_proxy::fetch(
         &st,
         &headers,

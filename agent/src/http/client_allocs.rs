@@ -45,11 +45,7 @@ async fn elsewhere(
     path: &str,
     body: Bytes,
 ) -> Result<Response, HttpError> {
-    if headers.contains_key(PROXIED_HEADER) || st.server.is_none() {
-        return Err(HttpError::not_found(format!(
-            "allocation {alloc_id} does not run on this client"
-        )));
-    }
+    client_proxy::may_relay(st, headers, alloc_id)?;
     client_proxy::send_to(st, headers, Node::OfAlloc(alloc_id), method, path, body).await
 }
 
@@ -143,12 +139,18 @@ enum Which<'a> {
     Remote(String),
 }
 
-fn which<'a>(st: &'a HttpState, q: &HashMap<String, String>) -> Result<Which<'a>, HttpError> {
+fn which<'a>(
+    st: &'a HttpState,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Which<'a>, HttpError> {
     let wanted = q.get("node_id").filter(|n| !n.is_empty());
+    // A request passed on by another agent is for this node: it is never passed on again.
+    let may_relay = st.server.is_some() && !headers.contains_key(PROXIED_HEADER);
     match (st.client.as_deref(), wanted) {
         (Some(c), None) => Ok(Which::Local(c)),
         (Some(c), Some(n)) if c.node_id() == n.as_str() => Ok(Which::Local(c)),
-        (_, Some(n)) if st.server.is_some() => Ok(Which::Remote(n.clone())),
+        (_, Some(n)) if may_relay => Ok(Which::Remote(n.clone())),
         (None, None) => Err(HttpError::bad_request(
             "this agent runs no client: name one with ?node_id=",
         )),
@@ -163,22 +165,12 @@ pub async fn host_stats(
     Query(q): Q,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    match which(&st, &q)? {
+    match which(&st, &q, &headers)? {
         Which::Local(c) => Ok(Json(c.host_stats().await).into_response()),
-        Which::Remote(node) if !headers.contains_key(PROXIED_HEADER) => {
-            client_proxy::send_to(
-                &st,
-                &headers,
-                Node::Id(&node),
-                "GET",
-                "/v1/client/stats",
-                Bytes::new(),
-            )
-            .await
+        Which::Remote(node) => {
+            let path = "/v1/client/stats";
+            client_proxy::send_to(&st, &headers, Node::Id(&node), "GET", path, Bytes::new()).await
         }
-        Which::Remote(node) => Err(HttpError::not_found(format!(
-            "node {node} is not this client"
-        ))),
     }
 }
 
@@ -188,25 +180,15 @@ pub async fn gc_all(
     Query(q): Q,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    match which(&st, &q)? {
+    match which(&st, &q, &headers)? {
         Which::Local(c) => {
             let n = c.collect_all_finished().await;
             tracing::info!(removed = n, "client gc on request");
             Ok(Json(serde_json::json!({})).into_response())
         }
-        Which::Remote(node) if !headers.contains_key(PROXIED_HEADER) => {
-            client_proxy::send_to(
-                &st,
-                &headers,
-                Node::Id(&node),
-                "GET",
-                "/v1/client/gc",
-                Bytes::new(),
-            )
-            .await
+        Which::Remote(node) => {
+            let path = "/v1/client/gc";
+            client_proxy::send_to(&st, &headers, Node::Id(&node), "GET", path, Bytes::new()).await
         }
-        Which::Remote(node) => Err(HttpError::not_found(format!(
-            "node {node} is not this client"
-        ))),
     }
 }

@@ -16,6 +16,18 @@ const CHUNK: usize = 64 * 1024;
 /// The largest answer `fetch` passes on.
 const MAX_FETCH: u64 = 8 << 20;
 
+/// Whether this agent may pass a client request about `alloc_id` on to the node that runs it:
+/// only a server knows where allocations run, and a request already passed on once is never
+/// passed again (two agents could otherwise send it back and forth).
+pub fn may_relay(st: &HttpState, headers: &HeaderMap, alloc_id: &str) -> Result<(), HttpError> {
+    if headers.contains_key(PROXIED_HEADER) || st.server.is_none() {
+        return Err(HttpError::not_found(format!(
+            "allocation {alloc_id} does not run on this client"
+        )));
+    }
+    Ok(())
+}
+
 /// The agent that reaches a node's HTTP API: HTTPS with this agent's certificate when the
 /// API is on TLS, verifying the node's `client.<region>.nomad` name. Returns it with the base
 /// URL to put before the path.

@@ -71,11 +71,7 @@ pub async fn exec(
     let task = q.get("task").filter(|t| !t.is_empty()).map(str::to_string);
     let runs_here = st.client.as_ref().is_some_and(|c| c.runs(&alloc_id));
     if !runs_here {
-        if headers.contains_key(PROXIED_HEADER) || st.server.is_none() {
-            return Err(HttpError::not_found(format!(
-                "allocation {alloc_id} does not run on this client"
-            )));
-        }
+        super::client_proxy::may_relay(&st, &headers, &alloc_id)?;
         let target = relay_target(&st, &alloc_id, raw.as_deref().unwrap_or(""))?;
         let token = super::acl_guard::token_of(&headers);
         return Ok(ws.on_upgrade(move |socket| relay(socket, target, token)));

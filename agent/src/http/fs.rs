@@ -5,20 +5,13 @@
 use super::query::QueryOpts;
 use super::{HttpError, HttpState};
 use crate::client::alloc_fs::{AllocFs, FsError};
-use crate::client::logs::{read_logs, LogOrigin};
-use axum::body::{Body, Bytes};
+use crate::client::logs::read_logs;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
-
-const CHUNK: usize = 64 * 1024;
-/// How often a streamed file is checked for new bytes.
-const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
 type Q = Query<HashMap<String, String>>;
 
@@ -54,11 +47,7 @@ async fn target(
     if let Some(dir) = st.client.as_ref().and_then(|c| c.alloc_dir(alloc_id)) {
         return Ok(Target::Here(AllocFs::new(dir)));
     }
-    if headers.contains_key(super::client_proxy::PROXIED_HEADER) || st.server.is_none() {
-        return Err(HttpError::not_found(format!(
-            "allocation {alloc_id} has no directory on this client"
-        )));
-    }
+    super::client_proxy::may_relay(st, headers, alloc_id)?;
     let path = format!(
         "/v1/client/fs/{op}/{alloc_id}?{}",
         raw.as_deref().unwrap_or("")
@@ -161,32 +150,7 @@ pub async fn stream(
             .map_err(|e| HttpError::internal(e.to_string()))?
             .1
     };
-    let stream = futures::stream::unfold((files, start), move |(files, pos)| {
-        let rel = rel.clone();
-        async move {
-            loop {
-                let read_files = files.clone();
-                let (data, next) = tokio::task::spawn_blocking(move || {
-                    read_logs(&read_files, LogOrigin::Start, pos, CHUNK)
-                })
-                .await
-                .ok()?
-                .ok()?;
-                if !data.is_empty() {
-                    let frame = serde_json::json!({
-                        "Data": base64::engine::general_purpose::STANDARD.encode(&data),
-                        "File": rel,
-                        "Offset": next,
-                    });
-                    let out = Bytes::from(frame.to_string());
-                    return Some((Ok::<Bytes, std::io::Error>(out), (files, next)));
-                }
-                if !follow {
-                    return None;
-                }
-                tokio::time::sleep(FOLLOW_POLL).await;
-            }
-        }
-    });
-    Ok(Body::from_stream(stream).into_response())
+    let frame = move |data: Vec<u8>, offset: u64| super::logs::frame_json(&rel, &data, offset);
+    let list = move || Some(files.clone());
+    Ok(super::logs::follow_body(list, start, frame, follow).into_response())
 }

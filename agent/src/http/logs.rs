@@ -83,12 +83,7 @@ pub async fn logs(
         if plain {
             Bytes::from(data)
         } else {
-            let f = serde_json::json!({
-                "Data": base64::engine::general_purpose::STANDARD.encode(&data),
-                "File": file_name,
-                "Offset": offset,
-            });
-            Bytes::from(f.to_string())
+            frame_json(&file_name, &data, offset)
         }
     };
 
@@ -107,43 +102,53 @@ pub async fn logs(
         return Ok(body.into_response());
     }
 
-    struct Follow {
-        client: Arc<crate::client::Client>,
-        alloc_id: String,
-        task: String,
-        kind: LogKind,
-        pos: u64,
-    }
-    let state = Follow {
-        client,
-        alloc_id,
-        task,
-        kind,
-        pos: start,
-    };
-    let stream = futures::stream::unfold(state, move |mut s| {
-        let frame = frame.clone();
+    let list = move || client.log_files(&alloc_id, &task, kind).ok();
+    Ok(follow_body(list, start, frame, true).into_response())
+}
+
+/// Nomad's `{"Data", "File", "Offset"}` frame of `data`, read up to `offset`.
+pub(super) fn frame_json(file: &str, data: &[u8], offset: u64) -> Bytes {
+    let f = serde_json::json!({
+        "Data": base64::engine::general_purpose::STANDARD.encode(data),
+        "File": file,
+        "Offset": offset,
+    });
+    Bytes::from(f.to_string())
+}
+
+/// Streams the files `list` gives (asked again at each read, so rotation is followed) from
+/// `start`, one `frame` per chunk read. Without `follow` the stream ends at the files' end;
+/// with it, new bytes are looked for every [`FOLLOW_POLL`] until the caller goes away.
+pub(super) fn follow_body(
+    list: impl Fn() -> Option<Vec<PathBuf>> + Send + Sync + 'static,
+    start: u64,
+    frame: impl Fn(Vec<u8>, u64) -> Bytes + Send + Sync + 'static,
+    follow: bool,
+) -> Body {
+    let ctx = Arc::new((list, frame));
+    let stream = futures::stream::unfold(start, move |pos| {
+        let ctx = ctx.clone();
         async move {
             loop {
-                let files: Vec<PathBuf> = s.client.log_files(&s.alloc_id, &s.task, s.kind).ok()?;
-                let pos = s.pos;
-                let read = tokio::task::spawn_blocking(move || {
+                let files = (ctx.0)()?;
+                let (data, next) = tokio::task::spawn_blocking(move || {
                     read_logs(&files, LogOrigin::Start, pos, CHUNK)
                 })
                 .await
                 .ok()?
                 .ok()?;
-                let (data, next) = read;
                 if !data.is_empty() {
-                    s.pos = next;
-                    let out = frame(data, next);
-                    return Some((Ok::<Bytes, std::io::Error>(out), s));
+                    let out = (ctx.1)(data, next);
+                    return Some((Ok::<Bytes, std::io::Error>(out), next));
+                }
+                if !follow {
+                    return None;
                 }
                 tokio::time::sleep(FOLLOW_POLL).await;
             }
         }
     });
-    Ok(Body::from_stream(stream).into_response())
+    Body::from_stream(stream)
 }
 
 fn read_all(files: &[PathBuf], start: u64) -> std::io::Result<Vec<u8>> {

@@ -235,10 +235,7 @@ fn bootstrap_done() -> ServerError {
 
 /// Nomad's rule for policy names: 1 to 128 letters, digits and dashes.
 fn check_policy_name(name: &str) -> Result<(), ServerError> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if ok {
+    if api::is_valid_name(name) {
         Ok(())
     } else {
         Err(ServerError::Invalid(format!(

@@ -22,7 +22,7 @@ pub(super) fn job(id: &str) -> Job {
 }
 
 /// Registers `job` at `index` (no evaluation).
-fn register(t: &mut Tables, index: u64, job: Job) {
+pub(super) fn register(t: &mut Tables, index: u64, job: Job) {
     t.apply(
         index,
         &Command::JobRegister {
@@ -46,7 +46,7 @@ fn plan(updated: Vec<Allocation>, placed: Vec<Allocation>, jobs: Vec<Arc<Job>>) 
     }
 }
 
-fn alloc(id: &str, job_id: &str, node: &str) -> Allocation {
+pub(super) fn alloc(id: &str, job_id: &str, node: &str) -> Allocation {
     Allocation {
         id: id.into(),
         namespace: "default".into(),

@@ -47,9 +47,8 @@ pub fn parse(src: &str, file: &str) -> Result<Job, JobspecError> {
     } else {
         (&input, String::new())
     };
-    // Explicit nulls (Nomad's `job run -output` writes one for every unset field) read as unset.
-    let mut job_input = job_input.clone();
-    crate::nulls::strip_nulls(&mut job_input);
+    // Explicit nulls (Nomad's `job run -output` writes one for every unset field) read as
+    // unset; `find_unknown` below passes over them too.
     let job: Job = crate::nulls::decode(job_input.clone()).map_err(|e| {
         let at = if path.is_empty() {
             e.path.clone()
@@ -64,7 +63,6 @@ pub fn parse(src: &str, file: &str) -> Result<Job, JobspecError> {
             format!("invalid job JSON at {at}: {}", e.message),
         )
     })?;
-    let job_input = &job_input;
     let decoded = serde_json::to_value(&job)
         .map_err(|e| JobspecError::whole_file(file, format!("cannot re-encode the job: {e}")))?;
     if let Some((path, key, hint)) = find_unknown(job_input, &decoded, &path) {

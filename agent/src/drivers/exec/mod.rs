@@ -267,19 +267,8 @@ impl Driver for ExecDriver {
         timeout: Duration,
     ) -> DriverFuture<'a, crate::drivers::ExecOutput> {
         Box::pin(async move {
-            let user = launch::resolve_user(NAME, &cfg.user, "nobody", self.allow_root)?;
-            let inside = |s: &str| chroot::to_chroot_path(s, &cfg.task_dir, &cfg.alloc_dir);
-            crate::drivers::task_exec::run(crate::drivers::task_exec::ExecSpec {
-                command: inside(command),
-                args: args.iter().map(|a| inside(a)).collect(),
-                env: env_inside(cfg),
-                clear_env: true,
-                cwd: "/".into(),
-                run_as: Some(user),
-                enter: Some(handle.state.pid),
-                timeout,
-            })
-            .await
+            let spec = self.inside_task(handle, cfg, command, args, timeout)?;
+            crate::drivers::task_exec::run(spec).await
         })
     }
 
@@ -291,22 +280,36 @@ impl Driver for ExecDriver {
         tty: bool,
     ) -> DriverFuture<'a, crate::drivers::exec_session::ExecSession> {
         Box::pin(async move {
-            let (command, args) = cmd
-                .split_first()
-                .ok_or_else(|| DriverError::Other("no command to run".into()))?;
-            let user = launch::resolve_user(NAME, &cfg.user, "nobody", self.allow_root)?;
-            let inside = |s: &str| chroot::to_chroot_path(s, &cfg.task_dir, &cfg.alloc_dir);
-            let spec = crate::drivers::task_exec::ExecSpec {
-                command: inside(command),
-                args: args.iter().map(|a| inside(a)).collect(),
-                env: env_inside(cfg),
-                clear_env: true,
-                cwd: "/".into(),
-                run_as: Some(user),
-                enter: Some(handle.state.pid),
-                timeout: Duration::MAX,
-            };
+            let (command, args) = crate::drivers::exec_session::program_and_args(cmd)?;
+            // No timeout: the session lasts as long as the operator keeps it.
+            let spec = self.inside_task(handle, cfg, command, args, Duration::MAX)?;
             crate::drivers::exec_session::spawn(spec, tty)
+        })
+    }
+}
+
+impl ExecDriver {
+    /// `command args` as the task runs: in its mount namespace and chroot (paths under the task
+    /// directory mapped inside it), as its user, with the environment it sees.
+    fn inside_task(
+        &self,
+        handle: &TaskHandle,
+        cfg: &TaskConfig,
+        command: &str,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<crate::drivers::task_exec::ExecSpec, DriverError> {
+        let user = launch::resolve_user(NAME, &cfg.user, "nobody", self.allow_root)?;
+        let inside = |s: &str| chroot::to_chroot_path(s, &cfg.task_dir, &cfg.alloc_dir);
+        Ok(crate::drivers::task_exec::ExecSpec {
+            command: inside(command),
+            args: args.iter().map(|a| inside(a)).collect(),
+            env: env_inside(cfg),
+            clear_env: true,
+            cwd: "/".into(),
+            run_as: Some(user),
+            enter: Some(handle.state.pid),
+            timeout,
         })
     }
 }
