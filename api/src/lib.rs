@@ -16,6 +16,7 @@ pub mod eval;
 pub mod event;
 pub mod filter;
 pub mod fs;
+pub mod gotemplate;
 pub mod job;
 pub mod jobspec;
 pub mod namespace;
@@ -29,6 +30,7 @@ pub mod service_rules;
 pub mod small_map;
 pub mod stats;
 pub mod time;
+pub mod variable;
 
 pub use agent::{AgentMember, ServerMembers};
 pub use alloc::*;

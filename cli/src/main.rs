@@ -7,9 +7,11 @@ mod diff_text;
 mod format;
 mod jobfile;
 mod monitor;
+mod output_flags;
 mod placement;
 mod prefix;
 mod tables;
+mod template_output;
 
 use api::client::Client;
 use clap::{Parser, Subcommand};
@@ -86,6 +88,11 @@ enum Command {
         #[command(subcommand)]
         command: SystemCommand,
     },
+    /// Read and write Nomad Variables (encrypted key/value items at paths)
+    Var {
+        #[command(subcommand)]
+        command: VarCommand,
+    },
     /// Create, list, inspect and delete namespaces
     Namespace {
         #[command(subcommand)]
@@ -141,6 +148,8 @@ enum JobCommand {
     Eval(job_eval::Args),
     /// Change a group's count
     Scale(job_scale::Args),
+    /// Print a job as the API holds it (JSON, or through a template)
+    Inspect(job_inspect::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,9 +159,23 @@ enum NamespaceCommand {
     /// List namespaces
     List(namespace::ListArgs),
     /// Show a namespace
-    Status(namespace::NameArgs),
+    Status(namespace::StatusArgs),
     /// Delete a namespace (it must hold no job)
     Delete(namespace::NameArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum VarCommand {
+    /// Print a variable
+    Get(var_get::Args),
+    /// Create or update a variable
+    Put(var_put::Args),
+    /// List variables' paths
+    List(var_list::Args),
+    /// Delete a variable
+    Purge(var_purge::Args),
+    /// Run a command while holding a variable's lock
+    Lock(var_lock::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -346,6 +369,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             JobCommand::Revert(a) => job_revert::run(&client()?, a),
             JobCommand::Eval(a) => job_eval::run(&client()?, a),
             JobCommand::Scale(a) => job_scale::run(&client()?, a),
+            JobCommand::Inspect(a) => job_inspect::run(&client()?, a),
         },
         Command::Alloc { command } => match command {
             AllocCommand::Status(a) => alloc_status::run(&client()?, a),
@@ -367,6 +391,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             ServerCommand::ForceLeave(a) => server_force_leave::run(&client()?, a),
         },
         Command::AgentInfo(a) => agent_info::run(&client()?, a),
+        Command::Var { command } => match command {
+            VarCommand::Get(a) => var_get::run(&client()?, a),
+            VarCommand::Put(a) => var_put::run(&client()?, a),
+            VarCommand::List(a) => var_list::run(&client()?, a),
+            VarCommand::Purge(a) => var_purge::run(&client()?, a),
+            VarCommand::Lock(a) => var_lock::run(&client()?, a),
+        },
         Command::Namespace { command } => match command {
             NamespaceCommand::Apply(a) => namespace::apply(&client()?, a),
             NamespaceCommand::List(a) => namespace::list(&client()?, a),

@@ -34,6 +34,8 @@ pub enum Need {
     AnyToken,
     /// A capability in the request's namespace.
     Namespace(Capability),
+    /// A token, whatever it grants: the handler checks the variable's path.
+    Variables,
     /// The event stream carries job and node events alike.
     JobsAndNodes,
     NodeRead,
@@ -62,6 +64,7 @@ pub fn required(method: &Method, path: &str) -> Need {
         ["v1", "jobs", "parse"] => Namespace(ParseJob),
         ["v1", "validate", "job"] | ["v1", "scaling", ..] => Namespace(ReadJob),
         ["v1", "regions"] => Open,
+        ["v1", "vars"] | ["v1", "var", ..] => Variables,
         ["v1", "namespaces" | "namespace", ..] => read_or(Management, AnyToken),
         ["v1", "search", ..] => JobsAndNodes,
         ["v1", "job", _, "plan" | "revert"] => Namespace(SubmitJob),
@@ -96,7 +99,7 @@ pub fn required(method: &Method, path: &str) -> Need {
 
 fn allows(acl: &Acl, need: Need, namespace: &str) -> bool {
     match need {
-        Need::Open | Need::AnyToken => true,
+        Need::Open | Need::AnyToken | Need::Variables => true,
         Need::Namespace(cap) => acl.allows_namespace(namespace, cap),
         Need::JobsAndNodes => {
             acl.allows_namespace(namespace, Capability::ReadJob) && acl.allows_node_read()
@@ -261,6 +264,8 @@ mod tests {
             (&post, "/v1/validate/job", Need::Namespace(ReadJob)),
             (&get, "/v1/scaling/policies", Need::Namespace(ReadJob)),
             (&get, "/v1/regions", Need::Open),
+            (&get, "/v1/vars", Need::Variables),
+            (&put, "/v1/var/a/b", Need::Variables),
             (&get, "/v1/namespaces", Need::AnyToken),
             (&delete, "/v1/namespace/a", Need::Management),
             (&post, "/v1/search", Need::JobsAndNodes),

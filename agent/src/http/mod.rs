@@ -28,6 +28,7 @@ mod search;
 mod services;
 mod system;
 mod templates;
+mod variables;
 
 pub use error::HttpError;
 pub use forward::RouterRelay;
@@ -174,6 +175,14 @@ pub fn router(state: HttpState) -> Router {
             put(system::reconcile_summaries),
         )
         .route("/v1/regions", get(agent_servers::regions))
+        .route("/v1/vars", get(variables::list))
+        .route(
+            "/v1/var/{*path}",
+            get(variables::read)
+                .put(variables::write)
+                .post(variables::write)
+                .delete(variables::delete),
+        )
         .route(
             "/v1/namespaces",
             get(namespaces::list)

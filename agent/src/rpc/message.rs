@@ -204,6 +204,10 @@ pub enum RpcRequest {
         #[serde(default)]
         auth: Option<NodeAuth>,
     },
+    /// A keyring key this server lacks (servers only: a client certificate is refused it).
+    KeyringGet {
+        key_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,11 +219,13 @@ pub enum RpcResponse {
     Join(Result<(), String>),
     Http(HttpResponse),
     Client(Result<ClientReply, super::RpcError>),
+    /// A keyring key's bytes, or why it cannot be given.
+    Key(#[serde(with = "raft_reply")] Result<Vec<u8>, String>),
     /// The request could not be handled at all (unknown to this server, shutting down ...).
     Error(String),
 }
 
-/// A raft reply's bytes as one msgpack binary, not an array of small integers.
+/// Raft replies and keys: bytes as one msgpack binary, not an array of small integers.
 mod raft_reply {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use serde_bytes::{ByteBuf, Bytes};

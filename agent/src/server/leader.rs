@@ -68,6 +68,7 @@ impl Server {
         self.broker.set_enabled(false);
         self.blocked.set_enabled(false);
         self.heartbeats.clear();
+        self.var_locks.clear();
     }
 
     fn establish_leadership(self: Arc<Self>, stop: watch::Receiver<bool>) {
@@ -109,6 +110,7 @@ impl Server {
         tokio::spawn(self.clone().drain_deadline_loop(stop.clone()));
         tokio::spawn(self.clone().deployment_watcher(stop.clone()));
         tokio::spawn(self.clone().gc_loop(stop.clone()));
+        tokio::spawn(self.clone().variable_duties(stop.clone()));
         tokio::spawn(self.heartbeat_loop(stop));
     }
 

@@ -23,6 +23,7 @@ mod plan_applier;
 pub mod raft;
 mod rpc_handler;
 mod services;
+pub mod variables;
 mod worker;
 
 pub use acl::ANONYMOUS_POLICY;
@@ -91,6 +92,12 @@ pub struct Server {
     joined: Mutex<Vec<String>>,
     /// Runs public API requests that other servers relay to this one.
     http_relay: OnceLock<Arc<dyn HttpRelay>>,
+    /// The keys that seal variables (on this server's disk, never in the log).
+    keyring: variables::Keyring,
+    /// Held while the cluster's first key is made.
+    keyring_lock: tokio::sync::Mutex<()>,
+    /// Leader only: variable locks' TTLs and delays.
+    var_locks: variables::LockTimers,
     shutdown: watch::Sender<bool>,
 }
 
@@ -114,6 +121,7 @@ impl Server {
         .await
         .map_err(ServerError::Raft)?;
         let (shutdown, _) = watch::channel(false);
+        let cfg_keystore = cfg.data_dir.join("keystore");
         let server = Arc::new(Server {
             heartbeats: HeartbeatTimers::new(cfg.heartbeat.clone()),
             cfg,
@@ -128,9 +136,13 @@ impl Server {
             discovered: Mutex::new(BTreeMap::new()),
             joined: Mutex::new(Vec::new()),
             http_relay: OnceLock::new(),
+            keyring: variables::Keyring::new(cfg_keystore),
+            keyring_lock: tokio::sync::Mutex::new(()),
+            var_locks: Default::default(),
             shutdown,
         });
         tokio::spawn(server.clone().leadership_loop());
+        tokio::spawn(server.clone().keyring_replication_loop());
         tokio::spawn(server.clone().join_loop());
         Ok(server)
     }

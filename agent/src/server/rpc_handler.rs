@@ -45,6 +45,12 @@ impl RpcHandler for ServerRpcHandler {
                 RpcRequest::Client { call, hops, auth } => {
                     RpcResponse::Client(s.serve_client(call, hops, auth).await)
                 }
+                RpcRequest::KeyringGet { key_id } => RpcResponse::Key(
+                    s.keyring
+                        .get(&key_id)
+                        .map(|k| k.to_vec())
+                        .map_err(|e| e.to_string()),
+                ),
                 RpcRequest::Http(req) => match s.http_relay.get() {
                     Some(relay) => RpcResponse::Http(relay.handle(req).await),
                     None => {

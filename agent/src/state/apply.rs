@@ -238,6 +238,8 @@ impl Tables {
                 self.apply_namespace_upsert(index, namespaces)
             }
             Command::NamespaceDelete { names } => self.apply_namespace_delete(index, names),
+            Command::VarWrite(w) => self.apply_var_write(index, w),
+            Command::RootKeyUpsert { key } => self.apply_root_key_upsert(key),
             Command::ScalingEventAdd {
                 namespace,
                 job_id,

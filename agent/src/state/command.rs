@@ -153,6 +153,12 @@ pub enum Command {
         group: String,
         event: api::ScalingEvent,
     },
+    /// A variable written, deleted, locked or unlocked; its items sealed by the leader.
+    VarWrite(Box<super::variables::VarWrite>),
+    /// A keyring key's metadata (the key itself travels between servers, never in the log).
+    RootKeyUpsert {
+        key: super::variables::RootKeyMeta,
+    },
 }
 
 /// A deployment's new status and why.
@@ -175,6 +181,9 @@ pub struct ApplyResult {
     /// What a GarbageCollect removed.
     #[serde(default)]
     pub collected: Option<super::GcCounts>,
+    /// How a variable write ended.
+    #[serde(default)]
+    pub variable: Option<super::variables::VarOutcome>,
 }
 
 /// A command's name, for logs (raft logs entries by their Display).
@@ -198,6 +207,8 @@ impl std::fmt::Display for Command {
             Command::NamespaceUpsert { .. } => "NamespaceUpsert",
             Command::NamespaceDelete { .. } => "NamespaceDelete",
             Command::ScalingEventAdd { .. } => "ScalingEventAdd",
+            Command::VarWrite(_) => "VarWrite",
+            Command::RootKeyUpsert { .. } => "RootKeyUpsert",
             Command::GarbageCollect { .. } => "GarbageCollect",
             Command::AclPolicyUpsert { .. } => "AclPolicyUpsert",
             Command::AclPolicyDelete { .. } => "AclPolicyDelete",

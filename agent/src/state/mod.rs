@@ -22,6 +22,7 @@ mod summary;
 mod tables;
 #[cfg(test)]
 mod tests;
+pub mod variables;
 
 pub use command::{ApplyResult, Command, DeploymentStatusUpdate};
 pub use gc::{GcCandidates, GcCounts, GcThresholds};

@@ -33,6 +33,7 @@ pub enum Table {
     Services,
     Deployments,
     Namespaces,
+    Variables,
 }
 
 #[derive(Clone, Default)]
@@ -70,6 +71,8 @@ pub struct Tables {
     /// ACL policies and tokens (see acl.rs).
     pub(crate) acl: super::acl::AclTables,
     pub(crate) namespaces: super::namespaces::NamespaceTable,
+    /// Nomad Variables, sealed, and the keyring's key metadata (see variables.rs).
+    pub(crate) variables: super::variables::VariableTable,
     /// Each job's scaling events, per group, newest first.
     pub(crate) scaling_events: OrdMap<JobKey, Arc<GroupScalingEvents>>,
     pub(crate) jobs_index: u64,
@@ -114,6 +117,7 @@ impl Tables {
             Table::Services => self.services_index,
             Table::Deployments => self.deployments_index,
             Table::Namespaces => self.namespaces.index,
+            Table::Variables => self.variables.index,
         }
     }
 
@@ -347,6 +351,9 @@ impl Tables {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            variables: self.variables.by_key.values().cloned().collect(),
+            root_keys: self.variables.root_keys.values().cloned().collect(),
+            variables_index: self.variables.index,
         }
     }
 
@@ -375,6 +382,15 @@ impl Tables {
                 index: img.namespaces_index,
             },
             scaling_events: img.scaling_events.into_iter().collect(),
+            variables: super::variables::VariableTable {
+                by_key: img.variables.into_iter().map(|v| (v.key(), v)).collect(),
+                root_keys: img
+                    .root_keys
+                    .into_iter()
+                    .map(|k| (k.key_id.clone(), k))
+                    .collect(),
+                index: img.variables_index,
+            },
             ..Default::default()
         };
         for j in img.jobs {
@@ -459,6 +475,13 @@ pub struct TablesImage {
     /// Added with `job scale`.
     #[serde(default)]
     pub scaling_events: Vec<(JobKey, Arc<GroupScalingEvents>)>,
+    /// Added with Nomad Variables: sealed variables and key metadata, never the keys.
+    #[serde(default)]
+    pub variables: Vec<Arc<super::variables::EncryptedVariable>>,
+    #[serde(default)]
+    pub root_keys: Vec<super::variables::RootKeyMeta>,
+    #[serde(default)]
+    pub variables_index: u64,
 }
 
 const NO_JOB: u32 = u32::MAX;

@@ -141,9 +141,9 @@ impl std::str::FromStr for NamespacePolicy {
 pub struct Acl {
     management: bool,
     /// Namespace rules without a wildcard, by name.
-    exact: BTreeMap<String, BTreeSet<Capability>>,
+    exact: BTreeMap<String, NamespaceGrant>,
     /// Namespace rules whose label contains `*`, by glob.
-    globs: BTreeMap<String, BTreeSet<Capability>>,
+    globs: BTreeMap<String, NamespaceGrant>,
     node: Option<Level>,
     agent: Option<Level>,
     operator: Option<Level>,
@@ -168,11 +168,19 @@ impl Acl {
                 } else {
                     &mut acl.exact
                 };
-                let caps = table.entry(rule.name.clone()).or_default();
+                let grant = table.entry(rule.name.clone()).or_default();
+                let caps = &mut grant.caps;
                 caps.extend(rule.capabilities.iter().copied());
                 // Deny supersedes every other capability for this rule, from any policy.
                 if caps.contains(&Capability::Deny) {
                     *caps = BTreeSet::from([Capability::Deny]);
+                }
+                for (path, var_caps) in &rule.variables {
+                    let have = grant.variables.entry(path.clone()).or_default();
+                    have.extend(var_caps.iter().copied());
+                    if have.contains(&VariableCapability::Deny) {
+                        *have = BTreeSet::from([VariableCapability::Deny]);
+                    }
                 }
             }
             acl.node = Level::merge(acl.node, policy.node);
@@ -195,8 +203,34 @@ impl Acl {
         if cap == Capability::Deny {
             return false;
         }
-        self.namespace_capabilities(ns)
-            .is_some_and(|caps| !caps.contains(&Capability::Deny) && caps.contains(&cap))
+        self.namespace_grant(ns)
+            .is_some_and(|g| !g.caps.contains(&Capability::Deny) && g.caps.contains(&cap))
+    }
+
+    /// Whether `cap` is granted on the variable at `path` in `ns`. The namespace rule is chosen
+    /// as for every other capability, then the path rule within its `variables` block the same
+    /// way: an exact path first, otherwise the closest glob. A namespace rule that denies
+    /// denies its variables too.
+    pub fn allows_variable(&self, ns: &str, path: &str, cap: VariableCapability) -> bool {
+        if self.management {
+            return true;
+        }
+        if cap == VariableCapability::Deny {
+            return false;
+        }
+        let Some(grant) = self.namespace_grant(ns) else {
+            return false;
+        };
+        if grant.caps.contains(&Capability::Deny) {
+            return false;
+        }
+        let caps = grant.variables.get(path).or_else(|| {
+            closest_glob(
+                grant.variables.iter().filter(|(g, _)| g.contains('*')),
+                path,
+            )
+        });
+        caps.is_some_and(|c| !c.contains(&VariableCapability::Deny) && c.contains(&cap))
     }
 
     /// Whether the token holds any capability in `ns` (Nomad uses this to filter namespace
@@ -205,8 +239,9 @@ impl Acl {
         if self.management {
             return true;
         }
-        self.namespace_capabilities(ns)
-            .is_some_and(|caps| !caps.is_empty() && !caps.contains(&Capability::Deny))
+        self.namespace_grant(ns).is_some_and(|g| {
+            !g.caps.contains(&Capability::Deny) && (!g.caps.is_empty() || !g.variables.is_empty())
+        })
     }
 
     pub fn allows_node_read(&self) -> bool {
@@ -241,19 +276,36 @@ impl Acl {
     /// The rule that governs `ns`: its exact rule if there is one, otherwise the matching glob
     /// whose wildcards stand for the fewest characters (Nomad's "closest match"). Ties go to
     /// the glob that sorts first, so the answer never depends on policy order.
-    fn namespace_capabilities(&self, ns: &str) -> Option<&BTreeSet<Capability>> {
-        if let Some(caps) = self.exact.get(ns) {
-            return Some(caps);
+    fn namespace_grant(&self, ns: &str) -> Option<&NamespaceGrant> {
+        if let Some(grant) = self.exact.get(ns) {
+            return Some(grant);
         }
-        self.globs
-            .iter()
-            .filter(|(glob, _)| glob_matches(glob, ns))
-            .min_by_key(|(glob, _)| {
-                ns.len()
-                    .saturating_sub(glob.bytes().filter(|b| *b != b'*').count())
-            })
-            .map(|(_, caps)| caps)
+        closest_glob(self.globs.iter(), ns)
     }
+}
+
+/// What the namespace rules with one label grant, merged across a token's policies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct NamespaceGrant {
+    caps: BTreeSet<Capability>,
+    /// Variable path (exact or glob) -> capabilities.
+    variables: BTreeMap<String, BTreeSet<VariableCapability>>,
+}
+
+/// Among `(glob, value)` pairs, the value of the glob that matches `name` with its wildcards
+/// standing for the fewest characters. The iteration is in sorted order, and `min_by_key`
+/// keeps the first of equals, so ties go to the glob that sorts first.
+fn closest_glob<'a, T: 'a>(
+    globs: impl Iterator<Item = (&'a String, &'a T)>,
+    name: &str,
+) -> Option<&'a T> {
+    globs
+        .filter(|(glob, _)| glob_matches(glob, name))
+        .min_by_key(|(glob, _)| {
+            name.len()
+                .saturating_sub(glob.bytes().filter(|b| *b != b'*').count())
+        })
+        .map(|(_, v)| v)
 }
 
 /// `*` matches any run of characters (including none); everything else matches itself.

@@ -2,18 +2,19 @@
 //!
 //! Reference: Nomad's "ACL Policy Specification"
 //! (developer.hashicorp.com/nomad/docs/other-specifications/acl-policy). Only the rules this
-//! orchestrator can enforce are accepted: `namespace`, `node`, `agent` and `operator`.
-//! Everything else (`host_volume`, `plugin`, `quota`, `variables`, unknown keys or values) is
+//! orchestrator can enforce are accepted: `namespace` (with its `variables` block), `node`,
+//! `agent` and `operator`. Everything else (`host_volume`, `plugin`, `quota`, unknown keys or
+//! values) is
 //! an error with its line and column, because a rule that is accepted but not enforced would
 //! silently grant or withhold access the operator did not intend.
 
-use super::types::Capability;
+use super::types::{Capability, VariableCapability};
 use super::{Level, NamespacePolicy};
 use crate::jobspec::hcl;
 use crate::jobspec::suggest::did_you_mean;
 use crate::jobspec::tree::{Body, Entry, Form, Node, Pos, Value};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One `namespace "NAME" { ... }` block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,10 @@ pub struct NamespaceRule {
     /// The written `capabilities` plus the expansion of `policy`.
     #[serde(default)]
     pub capabilities: BTreeSet<Capability>,
+    /// The `variables` block: path (exact, or a glob) -> capabilities, `write` and `read`
+    /// already expanded to include `list`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, BTreeSet<VariableCapability>>,
 }
 
 /// A parsed policy: what one `AclPolicy.Rules` text grants. Stored in raft state next to the
@@ -171,7 +176,9 @@ fn namespace_rule(entry: &Entry) -> Result<NamespaceRule, PolicyError> {
         name: label.name.clone(),
         policy: None,
         capabilities: BTreeSet::new(),
+        variables: BTreeMap::new(),
     };
+    let mut seen_variables = false;
     // hcl-edit already refuses a repeated attribute, so `policy` and `capabilities` come once.
     for e in &body.entries {
         match e.key.as_str() {
@@ -215,20 +222,105 @@ fn namespace_rule(entry: &Entry) -> Result<NamespaceRule, PolicyError> {
                     rule.capabilities.insert(cap);
                 }
             }
-            "variables" => return Err(not_supported(e)),
+            "variables" => {
+                if std::mem::replace(&mut seen_variables, true) {
+                    return Err(duplicate(e));
+                }
+                rule.variables = variables_rule(e)?;
+            }
             key => {
                 return Err(PolicyError::at(
                     e.pos,
                     format!(
                         "unknown key {key:?} in namespace {:?}{}",
                         rule.name,
-                        did_you_mean(key, ["policy", "capabilities"])
+                        did_you_mean(key, ["policy", "capabilities", "variables"])
                     ),
                 ))
             }
         }
     }
     Ok(rule)
+}
+
+/// `variables { path "GLOB" { capabilities = [...] } ... }`.
+fn variables_rule(
+    entry: &Entry,
+) -> Result<BTreeMap<String, BTreeSet<VariableCapability>>, PolicyError> {
+    let body = block_body(entry, 0)?;
+    let mut paths = BTreeMap::new();
+    for e in &body.entries {
+        if e.key != "path" {
+            return Err(PolicyError::at(
+                e.pos,
+                format!(
+                    "unknown key {:?} in variables{}",
+                    e.key,
+                    did_you_mean(&e.key, ["path"])
+                ),
+            ));
+        }
+        let body = block_body(e, 1)?;
+        let label = &e.labels[0];
+        if label.name.is_empty() {
+            return Err(PolicyError::at(label.pos, "a variables path needs a label"));
+        }
+        let mut caps = BTreeSet::new();
+        let mut seen = false;
+        for attr in &body.entries {
+            if attr.key != "capabilities" {
+                return Err(PolicyError::at(
+                    attr.pos,
+                    format!(
+                        "unknown key {:?} in path {:?}{}",
+                        attr.key,
+                        label.name,
+                        did_you_mean(&attr.key, ["capabilities"])
+                    ),
+                ));
+            }
+            seen = true;
+            let Value::List(items) = &attr.value.value else {
+                return Err(PolicyError::at(
+                    attr.value.pos,
+                    format!(
+                        "capabilities must be a list, found {}",
+                        attr.value.value.kind()
+                    ),
+                ));
+            };
+            for item in items {
+                let text = string(item)?;
+                let cap = text.parse::<VariableCapability>().map_err(|_| {
+                    let names = VariableCapability::ALL.iter().map(|c| c.as_str());
+                    PolicyError::at(
+                        item.pos,
+                        format!(
+                            "unknown variables capability {text:?}{}: use write, read, list, destroy or deny",
+                            did_you_mean(text, names)
+                        ),
+                    )
+                })?;
+                caps.insert(cap);
+                if matches!(cap, VariableCapability::Write | VariableCapability::Read) {
+                    caps.insert(VariableCapability::List);
+                }
+            }
+        }
+        if !seen {
+            return Err(PolicyError::at(
+                e.pos,
+                format!("path {:?} needs capabilities", label.name),
+            ));
+        }
+        if paths.insert(label.name.clone(), caps).is_some() {
+            return Err(PolicyError::at(
+                label.pos,
+                format!("duplicate variables path {:?}", label.name),
+            ));
+        }
+    }
+    Ok(paths)
 }
 
 /// Decodes a `node`/`agent`/`operator` block into its slot, which must still be empty.

@@ -61,8 +61,20 @@ fn errors_name_the_problem_and_its_position() {
         ("plugin { policy = \"read\" }", "line 1, col 1: \"plugin\" rules are not supported"),
         ("quota { policy = \"read\" }", "line 1, col 1: \"quota\" rules are not supported"),
         (
-            "namespace \"a\" {\n  policy = \"read\"\n  variables {\n    path \"*\" { capabilities = [\"read\"] }\n  }\n}",
-            "line 3, col 3: \"variables\" rules are not supported",
+            "namespace \"a\" {\n  variables {\n    path \"*\" { capabilities = [\"reed\"] }\n  }\n}",
+            "line 3, col 32: unknown variables capability \"reed\"; did you mean \"read\"?: use write, read, list, destroy or deny",
+        ),
+        (
+            "namespace \"a\" {\n  variables {\n    paths \"*\" { capabilities = [\"read\"] }\n  }\n}",
+            "line 3, col 5: unknown key \"paths\" in variables; did you mean \"path\"?",
+        ),
+        (
+            "namespace \"a\" {\n  variables {\n    path \"x\" {}\n  }\n}",
+            "line 3, col 5: path \"x\" needs capabilities",
+        ),
+        (
+            "namespace \"a\" {\n  variables {\n    path \"x\" { capabilities = [\"read\"] }\n  }\n  variables {\n    path \"y\" { capabilities = [\"read\"] }\n  }\n}",
+            "line 5, col 3: duplicate \"variables\"",
         ),
         ("nodes { policy = \"read\" }", "line 1, col 1: unknown rule \"nodes\"; did you mean \"node\"?"),
         ("namespace \"a\" {\n  polcy = \"read\"\n}", "line 2, col 3: unknown key \"polcy\" in namespace \"a\"; did you mean \"policy\"?"),
@@ -337,4 +349,79 @@ fn policy_and_bootstrap_wire_shape() {
     assert!(set.bootstrap_secret.is_some());
     let null: AclBootstrapRequest = serde_json::from_str(r#"{"BootstrapSecret":null}"#).unwrap();
     assert_eq!(null.bootstrap_secret, None);
+}
+
+#[test]
+fn variables_rules_choose_namespace_then_path() {
+    use VariableCapability as V;
+    let a = acl(&[r#"
+        namespace "dev" {
+          variables {
+            path "project/*" { capabilities = ["write", "read", "destroy"] }
+            path "system/*" { capabilities = ["read"] }
+            path "project/secret" { capabilities = ["deny"] }
+            path "*" { capabilities = ["list"] }
+          }
+        }
+        namespace "*" {
+          variables {
+            path "*" { capabilities = ["read"] }
+          }
+        }
+        namespace "prod" { policy = "read" }
+        namespace "blocked" {
+          policy = "deny"
+        }
+    "#]);
+    assert!(a.allows_variable("dev", "project/web", V::Write));
+    assert!(
+        a.allows_variable("dev", "project/web", V::List),
+        "write includes list"
+    );
+    assert!(a.allows_variable("dev", "project/web", V::Destroy));
+    assert!(
+        !a.allows_variable("dev", "project/secret", V::Read),
+        "exact deny beats the glob"
+    );
+    assert!(a.allows_variable("dev", "system/x", V::Read));
+    assert!(
+        a.allows_variable("dev", "system/x", V::List),
+        "read includes list"
+    );
+    assert!(!a.allows_variable("dev", "system/x", V::Write));
+    assert!(
+        !a.allows_variable("dev", "system", V::Read),
+        "the glob needs the slash"
+    );
+    assert!(
+        a.allows_variable("dev", "system", V::List),
+        "falls to path \"*\""
+    );
+    // "staging" has no exact rule: the "*" namespace rule applies.
+    assert!(a.allows_variable("staging", "any/thing", V::Read));
+    assert!(!a.allows_variable("staging", "any/thing", V::Write));
+    // "prod" has an exact rule without variables: the glob rule does not add to it.
+    assert!(!a.allows_variable("prod", "any", V::Read));
+    assert!(!a.allows_variable("blocked", "any", V::List));
+    assert!(!a.allows_variable("dev", "project/web", V::Deny));
+    assert!(Acl::management().allows_variable("x", "y", V::Destroy));
+    assert!(
+        a.allows_any_in_namespace("staging"),
+        "a variables grant counts"
+    );
+}
+
+#[test]
+fn variables_capabilities_add_up_and_deny_wins_across_policies() {
+    use VariableCapability as V;
+    let a = acl(&[
+        "namespace \"a\" {\n variables {\n path \"p/*\" { capabilities = [\"read\"] }\n }\n}",
+        "namespace \"a\" {\n variables {\n path \"p/*\" { capabilities = [\"write\"] }\n }\n}",
+    ]);
+    assert!(a.allows_variable("a", "p/x", V::Read) && a.allows_variable("a", "p/x", V::Write));
+    let b = acl(&[
+        "namespace \"a\" {\n variables {\n path \"p/*\" { capabilities = [\"read\"] }\n }\n}",
+        "namespace \"a\" {\n variables {\n path \"p/*\" { capabilities = [\"deny\"] }\n }\n}",
+    ]);
+    assert!(!b.allows_variable("a", "p/x", V::Read));
 }

@@ -249,3 +249,46 @@ impl std::fmt::Display for Capability {
         f.write_str(self.as_str())
     }
 }
+
+/// A permission on the variables at some paths of a namespace (a `variables { path "..." }`
+/// rule). `write` and `read` include `list`; `deny` vetoes the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VariableCapability {
+    Deny,
+    Write,
+    Read,
+    List,
+    Destroy,
+}
+
+impl VariableCapability {
+    pub const ALL: &'static [VariableCapability] = &[
+        VariableCapability::Deny,
+        VariableCapability::Write,
+        VariableCapability::Read,
+        VariableCapability::List,
+        VariableCapability::Destroy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VariableCapability::Deny => "deny",
+            VariableCapability::Write => "write",
+            VariableCapability::Read => "read",
+            VariableCapability::List => "list",
+            VariableCapability::Destroy => "destroy",
+        }
+    }
+}
+
+impl std::str::FromStr for VariableCapability {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        VariableCapability::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownName::new("variables capability", s))
+    }
+}

@@ -51,6 +51,8 @@ pub struct QueryMeta {
     pub known_leader: bool,
     /// Milliseconds since the answering server last heard from the leader.
     pub last_contact_ms: u64,
+    /// `X-Nomad-NextToken` of a paged listing: where the next page starts.
+    pub next_token: Option<String>,
 }
 
 /// A blocking query: return once the index is above `wait_index`, or after `wait_time`.
@@ -414,6 +416,7 @@ fn query_meta(resp: &Response<Body>) -> QueryMeta {
         last_contact_ms: header(resp, "X-Nomad-LastContact")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        next_token: header(resp, "X-Nomad-NextToken").map(String::from),
     }
 }
 

@@ -7,9 +7,8 @@ use api::client::Client;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print the policy as JSON
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
     pub name: String,
 }
 
@@ -17,9 +16,7 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let policy = client
         .acl_policy(&args.name)
         .context("Error reading ACL policy")?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&policy)?);
-    } else {
+    if !args.output.print(&policy)? {
         print!("{}", render(&policy));
     }
     Ok(0)

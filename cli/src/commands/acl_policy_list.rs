@@ -7,18 +7,15 @@ use api::client::Client;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print the policies as JSON
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let policies = client
         .acl_policies()
         .context("Error listing ACL policies")?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&policies)?);
-    } else {
+    if !args.output.print(&policies)? {
         print!("{}", render(&policies));
     }
     Ok(0)

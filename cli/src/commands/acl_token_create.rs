@@ -1,7 +1,6 @@
 //! `acl token create [-name N] [-type client|management] [-policy P ...] [-global]`. The
 //! secret is printed here and never again.
 
-use super::acl_token_format::render;
 use anyhow::{Context, Result};
 use api::acl::{AclToken, AclTokenType};
 use api::client::Client;
@@ -20,6 +19,8 @@ pub struct Args {
     /// Replicate the token to every region
     #[arg(long)]
     pub global: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
@@ -37,6 +38,5 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let made = client
         .acl_token_create(&token)
         .context("Error creating token")?;
-    print!("{}", render(&made));
-    Ok(0)
+    super::acl_token_info::print_token(&made, &args.output)
 }

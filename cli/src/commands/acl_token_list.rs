@@ -7,16 +7,13 @@ use api::client::Client;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print the tokens as JSON
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let tokens = client.acl_tokens().context("Error listing tokens")?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&tokens)?);
-    } else {
+    if !args.output.print(&tokens)? {
         print!("{}", render(&tokens));
     }
     Ok(0)

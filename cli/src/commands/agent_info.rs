@@ -6,18 +6,15 @@ use serde_json::Value;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print the agent's whole answer as JSON
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let info = client
         .agent_self()
         .map_err(|e| anyhow!("Error querying agent info: {e}"))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
-    } else {
+    if !args.output.print(&info)? {
         print!("{}", render(&info));
     }
     Ok(0)

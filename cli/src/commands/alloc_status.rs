@@ -14,10 +14,15 @@ pub struct Args {
     /// Show full ids, exact times and all events
     #[arg(long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let alloc = lookup::alloc(client, &args.alloc, args.verbose)?;
+    if args.output.print(&alloc)? {
+        return Ok(0);
+    }
     // Check results live on the client running the allocation; a finished one has none.
     let checks = if alloc.terminal() {
         Ok(BTreeMap::new())

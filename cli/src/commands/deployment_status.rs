@@ -12,6 +12,8 @@ pub struct Args {
     /// Show full ids
     #[arg(long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 /// Resolves an id or prefix to one deployment.
@@ -36,6 +38,9 @@ pub fn lookup(client: &Client, given: &str) -> Result<Deployment> {
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let d = lookup(client, &args.deployment)?;
+    if args.output.print(&d)? {
+        return Ok(0);
+    }
     print!("{}", deployments::status(&d, args.verbose));
     Ok(0)
 }

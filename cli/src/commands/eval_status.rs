@@ -14,10 +14,15 @@ pub struct Args {
     /// Show full ids and exact times
     #[arg(long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let eval = lookup::eval(client, &args.eval, args.verbose)?;
+    if args.output.print(&eval)? {
+        return Ok(0);
+    }
     print!("{}", render(&eval, args.verbose, format::now_nanos()));
     Ok(0)
 }

@@ -16,12 +16,17 @@ pub struct Args {
     /// Show only this version
     #[arg(long)]
     pub version: Option<u64>,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let resp = client
         .job_versions(&args.job, args.diffs)
         .with_context(|| format!("Error retrieving the versions of job {:?}", args.job))?;
+    if args.output.print(&resp)? {
+        return Ok(0);
+    }
     print!("{}", render(&resp, args.version));
     Ok(0)
 }

@@ -20,11 +20,16 @@ pub struct Args {
     /// Show only the job's header
     #[arg(long)]
     pub short: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let Some(given) = &args.job else {
         let jobs = client.jobs("").context("Error querying jobs")?;
+        if args.output.print(&jobs)? {
+            return Ok(0);
+        }
         if jobs.is_empty() {
             println!("No running jobs");
         } else {
@@ -36,6 +41,9 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let job = client
         .job(&stub.id)
         .map_err(|e| anyhow!("Error querying job: {e}"))?;
+    if args.output.print(&job)? {
+        return Ok(0);
+    }
     if args.short {
         print!("{}", header(&job));
         return Ok(0);

@@ -28,6 +28,7 @@ pub mod eval_status;
 pub mod job_eval;
 pub mod job_history;
 pub mod job_init;
+pub mod job_inspect;
 pub mod job_plan;
 pub mod job_revert;
 pub mod job_run;
@@ -54,3 +55,10 @@ pub mod tls_ca_create;
 pub mod tls_cert_create;
 #[cfg(test)]
 mod tls_cert_create_tests;
+pub mod var_get;
+pub mod var_list;
+pub mod var_lock;
+mod var_output;
+pub mod var_purge;
+pub mod var_put;
+mod var_spec;

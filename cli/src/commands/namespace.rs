@@ -16,15 +16,22 @@ pub struct ApplyArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
-    /// Print the namespaces as JSON
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct NameArgs {
     /// The namespace's name
     pub name: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// The namespace's name
+    pub name: String,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn apply(client: &Client, args: &ApplyArgs) -> Result<i32> {
@@ -45,9 +52,7 @@ pub fn list(client: &Client, args: &ListArgs) -> Result<i32> {
         .get("/v1/namespaces", &[])
         .map_err(|e| anyhow!("Error retrieving namespaces: {e}"))?
         .0;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
-    } else {
+    if !args.output.print(&list)? {
         print!("{}", render_list(&list));
     }
     Ok(0)
@@ -64,11 +69,14 @@ pub fn render_list(list: &[Namespace]) -> String {
     table_with(&["Name", "Description"], rows)
 }
 
-pub fn status(client: &Client, args: &NameArgs) -> Result<i32> {
+pub fn status(client: &Client, args: &StatusArgs) -> Result<i32> {
     let ns: Namespace = client
         .get(&format!("/v1/namespace/{}", args.name), &[])
         .map_err(|e| anyhow!("Error retrieving namespace: {e}"))?
         .0;
+    if args.output.print(&ns)? {
+        return Ok(0);
+    }
     print!(
         "{}",
         kv(&[

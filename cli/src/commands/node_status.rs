@@ -17,11 +17,16 @@ pub struct Args {
     /// Show the host's measured CPU, memory and disk use
     #[arg(long)]
     pub stats: bool,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let Some(given) = &args.node else {
         let nodes = client.nodes("").context("Error querying node status")?;
+        if args.output.print(&nodes)? {
+            return Ok(0);
+        }
         if nodes.is_empty() {
             println!("No nodes registered");
         } else {
@@ -33,6 +38,9 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let node = client
         .node(&stub.id)
         .map_err(|e| anyhow!("Error querying node info: {e}"))?;
+    if args.output.print(&node)? {
+        return Ok(0);
+    }
     let allocs = client
         .node_allocations(&node.id)
         .map_err(|e| anyhow!("Error querying node allocations: {e}"))?;

@@ -15,10 +15,15 @@ pub struct Args {
     /// The namespace of the service
     #[arg(long, default_value = "default")]
     pub namespace: String,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let regs = client.service(&args.name, &args.namespace)?;
+    if args.output.print(&regs)? {
+        return Ok(0);
+    }
     print!("{}", render(&regs, args.verbose));
     Ok(0)
 }

@@ -10,10 +10,15 @@ pub struct Args {
     /// The namespace to list, or "*" for all
     #[arg(long, default_value = "default")]
     pub namespace: String,
+    #[command(flatten)]
+    pub output: crate::output_flags::OutputFlags,
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let list = client.services(&args.namespace)?;
+    if args.output.print(&list)? {
+        return Ok(0);
+    }
     print!("{}", render(&list, args.namespace == "*"));
     Ok(0)
 }

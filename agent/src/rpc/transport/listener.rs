@@ -243,6 +243,7 @@ fn permits(role: PeerRole, req: &RpcRequest) -> Result<(), PermissionDenied> {
         RpcRequest::Join(_) => "a join",
         RpcRequest::Hello(_) => "server discovery",
         RpcRequest::Http(_) => "a relayed API request",
+        RpcRequest::KeyringGet { .. } => "a keyring key",
         RpcRequest::Client { .. } => "a client call",
         RpcRequest::Ping => "a ping",
     };
@@ -375,7 +376,8 @@ mod tests {
         let join = RpcRequest::Join(ServerInfo::default());
         let hello = RpcRequest::Hello(ServerInfo::default());
         let relay = RpcRequest::Http(HttpRequest::default());
-        for req in [&raft, &join, &hello, &relay] {
+        let key = RpcRequest::KeyringGet { key_id: "k".into() };
+        for req in [&raft, &join, &hello, &relay, &key] {
             let refusal = permits(PeerRole::Client, req).unwrap_err().to_string();
             assert!(refusal.starts_with("permission denied"), "{refusal}");
             assert!(permits(PeerRole::Other, req).is_err());

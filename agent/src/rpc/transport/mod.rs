@@ -25,7 +25,10 @@ fn request_size_hint(req: &RpcRequest) -> usize {
         + match req {
             RpcRequest::Raft { payload, .. } => payload.len(),
             RpcRequest::Http(http) => http.body.len() + http.uri.len(),
-            RpcRequest::Ping | RpcRequest::Hello(_) | RpcRequest::Join(_) => 0,
+            RpcRequest::Ping
+            | RpcRequest::Hello(_)
+            | RpcRequest::Join(_)
+            | RpcRequest::KeyringGet { .. } => 0,
             // A node's fingerprint or a batch of task states: a few KiB.
             RpcRequest::Client { .. } => 4096,
         }
@@ -108,6 +111,7 @@ mod tests {
                     RpcRequest::Client { hops, .. } => {
                         RpcResponse::Client(Ok(crate::rpc::ClientReply::Index(u64::from(hops))))
                     }
+                    RpcRequest::KeyringGet { key_id } => RpcResponse::Key(Ok(key_id.into_bytes())),
                 }
             })
         }
