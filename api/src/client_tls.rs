@@ -6,6 +6,7 @@ use crate::client::ClientError;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
+use std::sync::Arc;
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
@@ -21,6 +22,8 @@ pub struct TlsOptions {
     pub server_name: Option<String>,
     /// Accept any certificate. For a first look only: anyone in between can read the token.
     pub skip_verify: bool,
+    /// The client certificate chain and key as PEM, for [`Self::rustls_config`].
+    client_pem: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl fmt::Debug for TlsOptions {
@@ -67,8 +70,9 @@ impl TlsOptions {
             if chain.is_empty() {
                 return Err("the client certificate file holds no PEM certificate".into());
             }
-            let key = PrivateKey::from_pem(key).map_err(|e| format!("client key: {e}"))?;
-            opts.client_cert = Some(ClientCert::new_with_certs(&chain, key));
+            let key_parsed = PrivateKey::from_pem(key).map_err(|e| format!("client key: {e}"))?;
+            opts.client_cert = Some(ClientCert::new_with_certs(&chain, key_parsed));
+            opts.client_pem = Some((cert.to_vec(), key.to_vec()));
         }
         Ok(opts)
     }
@@ -109,6 +113,57 @@ impl TlsOptions {
         opts.server_name = server_name;
         opts.skip_verify = skip_verify;
         Ok(Some(opts))
+    }
+
+    /// The same trust, client certificate and verification as a rustls configuration, for
+    /// connections that do not go through ureq (the exec WebSocket). Pair it with
+    /// [`Self::name_to_verify`].
+    pub fn rustls_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?;
+        let builder = if self.skip_verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        } else {
+            let mut roots = rustls::RootCertStore::empty();
+            if self.ca.is_empty() {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            }
+            for c in &self.ca {
+                roots
+                    .add(CertificateDer::from(c.der().to_vec()))
+                    .map_err(|e| format!("CA certificate: {e}"))?;
+            }
+            builder.with_root_certificates(roots)
+        };
+        let config = match &self.client_pem {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain = CertificateDer::pem_slice_iter(cert)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("client certificate: {e}"))?;
+                let key =
+                    PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("client key: {e}"))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| format!("client certificate: {e}"))?
+            }
+        };
+        Ok(Arc::new(config))
+    }
+
+    /// The name the agent's certificate is checked against: `server_name`, or the host.
+    pub fn name_to_verify(&self, host: &str) -> String {
+        self.server_name.clone().unwrap_or_else(|| {
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string()
+        })
     }
 
     pub(crate) fn tls_config(&self) -> TlsConfig {
@@ -152,6 +207,47 @@ impl TlsOptions {
             ureq::Agent::with_parts(config, DefaultConnector::new(), resolver),
             format!("{scheme}://{name}:{port}"),
         ))
+    }
+}
+
+/// `NOMAD_SKIP_VERIFY`: any certificate passes; handshake signatures are still checked.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -4,6 +4,7 @@ Usage: test_python_nomad.py PORT RUN_MARKER OUTPUT_JSON
 OUTPUT_JSON is a job as `nomadctl job run -output` prints it.
 Prints "N passed, 0 failed" and exits 0 when every check passes.
 """
+import base64
 import sys
 import time
 
@@ -210,6 +211,38 @@ n.namespace.update_namespace("py-space", {"Name": "py-space", "Description": "ch
 check("namespace update", n.namespace.get_namespace("py-space")["Description"] == "changed")
 n.namespace.delete_namespace("py-space")
 check("namespace delete", [x["Name"] for x in n.namespaces.get_namespaces()] == ["default"])
+
+# Variables: create only if absent (cas=0), read back, list, a stale cas refused, delete.
+created = n.variable.create_variable("py/app", {"Items": {"user": "py", "pass": "s3cret"}}, cas=0)
+check("variable created", created["Items"]["pass"] == "s3cret" and created["CreateIndex"] == created["ModifyIndex"])
+check("variable read", n.variable.get_variable("py/app")["Items"] == {"user": "py", "pass": "s3cret"})
+listed = n.variables.get_variables(prefix="py/")
+check("variables list metadata only", [v["Path"] for v in listed] == ["py/app"] and "Items" not in listed[0])
+try:
+    n.variable.create_variable("py/app", {"Items": {"user": "late"}}, cas=created["ModifyIndex"] - 1)
+    check("a stale cas conflicts", False)
+except nomad.api.exceptions.VariableConflict as e:
+    check("a stale cas conflicts", e.nomad_resp.status_code == 409)
+updated = n.variable.create_variable("py/app", {"Items": {"user": "py2"}}, cas=created["ModifyIndex"])
+check("variable updated with cas", updated["Items"] == {"user": "py2"})
+n.variable.delete_variable("py/app", cas=updated["ModifyIndex"])
+check("variable deleted", n.variables.get_variables(prefix="py/") == [])
+
+# A finished allocation's file streams to its end and the stream closes.
+batch = {"Job": dict(job["Job"], ID="py-batch", Name="py-batch", Type="batch", Update=None,
+                     TaskGroups=[dict(job["Job"]["TaskGroups"][0],
+                                      Tasks=[dict(job["Job"]["TaskGroups"][0]["Tasks"][0],
+                                                  Config={"command": "/bin/sh", "args": ["-c", "echo streamed-line"]})])])}
+n.jobs.register_job(batch)
+done = wait("the batch allocation to complete", lambda: [a for a in n.job.get_allocations("py-batch") if a["ClientStatus"] == "complete"])
+frames = n.client.stream_file.stream(done[0]["ID"], 0, "start", "alloc/logs/t.stdout.0")
+decoder = json.JSONDecoder()
+text, pos = "", 0
+while pos < len(frames):
+    frame, pos = decoder.raw_decode(frames, pos)
+    text += base64.b64decode(frame.get("Data", "")).decode()
+check("stream_file of a finished allocation", text == "streamed-line\n")
+n.job.deregister_job("py-batch", purge=True)
 
 # Job JSON with explicit nulls, as Nomad's tooling writes it, and as `job run -output` prints it.
 with open(output_json) as f:

@@ -40,6 +40,39 @@ pub fn exec_as(
     size: Option<(u16, u16)>,
     stdin: &[u8],
 ) -> Result<ExecResult> {
+    exec_auth(
+        Auth::Header(token),
+        http_addr,
+        alloc,
+        task,
+        cmd,
+        tty,
+        size,
+        stdin,
+    )
+}
+
+/// How a session proves its token.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    /// The `X-Nomad-Token` header (none: anonymous).
+    Header(Option<&'a str>),
+    /// Nomad's `ws_handshake`: the first message carries the token, as a browser sends it.
+    Handshake(&'a str),
+}
+
+/// `exec` with the token sent as `auth` says.
+#[allow(clippy::too_many_arguments)]
+pub fn exec_auth(
+    auth: Auth<'_>,
+    http_addr: &str,
+    alloc: &str,
+    task: &str,
+    cmd: &[&str],
+    tty: bool,
+    size: Option<(u16, u16)>,
+    stdin: &[u8],
+) -> Result<ExecResult> {
     let command = serde_json::to_string(cmd)?;
     let enc = |s: &str| -> String {
         s.bytes()
@@ -52,15 +85,20 @@ pub fn exec_as(
             })
             .collect()
     };
+    let handshake = if matches!(auth, Auth::Handshake(_)) {
+        "&ws_handshake=true"
+    } else {
+        ""
+    };
     let url = format!(
-        "ws://{http_addr}/v1/client/allocation/{alloc}/exec?task={}&command={}&tty={tty}",
+        "ws://{http_addr}/v1/client/allocation/{alloc}/exec?task={}&command={}&tty={tty}{handshake}",
         enc(task),
         enc(&command)
     );
     let stream = std::net::TcpStream::connect(http_addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut req = tungstenite::client::IntoClientRequest::into_client_request(url.as_str())?;
-    if let Some(t) = token {
+    if let Auth::Header(Some(t)) = auth {
         req.headers_mut().insert("X-Nomad-Token", t.parse()?);
     }
     let (mut ws, _) = tungstenite::client(req, stream).map_err(|e| match e {
@@ -78,6 +116,12 @@ pub fn exec_as(
     let send = |ws: &mut tungstenite::WebSocket<_>, v: serde_json::Value| {
         ws.send(Message::Text(v.to_string().into()))
     };
+    if let Auth::Handshake(token) = auth {
+        send(
+            &mut ws,
+            serde_json::json!({"version": 1, "auth_token": token}),
+        )?;
+    }
     if let Some((h, w)) = size {
         send(
             &mut ws,
@@ -98,7 +142,10 @@ pub fn exec_as(
     while Instant::now() < deadline {
         let text = match ws.read()? {
             Message::Text(t) => t.to_string(),
-            Message::Close(_) => bail!("closed before the exit frame: {out:?}"),
+            Message::Close(frame) => bail!(
+                "closed before the exit frame ({}): {out:?}",
+                frame.map(|f| f.reason.to_string()).unwrap_or_default()
+            ),
             _ => continue,
         };
         let f: serde_json::Value = serde_json::from_str(&text)?;

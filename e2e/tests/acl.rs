@@ -539,4 +539,36 @@ fn exec_into_a_raw_exec_task_needs_alloc_node_exec() {
     let err = e2e::exec_ws::exec_as(None, &addr, &alloc, "t", &["/bin/true"], false, None, b"")
         .unwrap_err();
     assert!(err.to_string().contains("403"), "{err}");
+
+    // A browser's session: no header, the token in the first message (`ws_handshake`).
+    use e2e::exec_ws::{exec_auth, Auth};
+    let r = exec_auth(
+        Auth::Handshake(&node_exec),
+        &addr,
+        &alloc,
+        "t",
+        &["/bin/sh", "-c", "read x; echo got-$x; exit 4"],
+        false,
+        None,
+        b"hs\n",
+    )
+    .unwrap();
+    assert_eq!((r.exit_code, r.stdout.as_str()), (4, "got-hs\n"), "{r:?}");
+    for (token, why) in [
+        (exec_only.as_str(), "alloc-node-exec"),
+        ("", "Permission denied"),
+    ] {
+        let err = exec_auth(
+            Auth::Handshake(token),
+            &addr,
+            &alloc,
+            "t",
+            &["/bin/true"],
+            false,
+            None,
+            b"",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
+    }
 }

@@ -1,6 +1,7 @@
 //! Scenario: three servers and a client agent run with mutual TLS on the rpc port and HTTPS with
 //! client certificates on the API, from certificates that `nomadctl tls` made. A job runs and its
-//! logs come through a server (which asks the client over HTTPS). A plaintext rpc connection is
+//! logs come through a server (which asks the client over HTTPS), and so does an `alloc exec`
+//! session (a WebSocket over HTTPS, relayed over HTTPS). A plaintext rpc connection is
 //! refused; a server that holds only a client certificate never joins; `nomadctl` without the CA
 //! or without a client certificate fails saying which variable to set; and SIGHUP with new
 //! certificates keeps the cluster up while new connections get the new certificate.
@@ -71,6 +72,28 @@ fn a_tls_cluster_refuses_plaintext_and_client_certificates_and_reloads_on_sighup
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", cluster.report()));
     assert!(logs.contains("over-tls"));
+    // `alloc exec` over HTTPS through a server, which relays the WebSocket to the client over
+    // HTTPS with its own certificate.
+    let out = cluster.ctl(
+        leader,
+        &[
+            "alloc",
+            "exec",
+            "-i=false",
+            &alloc,
+            "/bin/sh",
+            "-c",
+            "echo exec-over-tls; exit 3",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "exec-over-tls\n");
 
     // Plaintext on the rpc port: the protocol byte of plain rpc, then a ping's frame.
     let mut plain =

@@ -148,7 +148,7 @@ impl TokenResolver {
         }
     }
 
-    async fn resolve(&self, secret: &str) -> Result<Arc<Acl>, HttpError> {
+    pub(crate) async fn resolve(&self, secret: &str) -> Result<Arc<Acl>, HttpError> {
         // Keyed by a hash: the cache never holds a secret.
         let key: SecretKey = Sha256::digest(secret.as_bytes()).into();
         if !self.ttl.is_zero() {
@@ -196,7 +196,7 @@ pub async fn guard(State(st): State<HttpState>, mut req: Request, next: Next) ->
         return next.run(req).await;
     };
     let need = required(req.method(), req.uri().path());
-    if need == Need::Open {
+    if need == Need::Open || exec_with_handshake(req.uri()) {
         return next.run(req).await;
     }
     let secret = token_of(req.headers());
@@ -217,6 +217,17 @@ pub async fn guard(State(st): State<HttpState>, mut req: Request, next: Next) ->
 }
 
 /// The caller's resolved ACL, set on requests when ACLs are on.
+/// An exec WebSocket with `ws_handshake`: its token arrives in the first message, so the exec
+/// handler checks it (a browser cannot set the header).
+fn exec_with_handshake(uri: &axum::http::Uri) -> bool {
+    let path: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
+    matches!(path.as_slice(), ["v1", "client", "allocation", _, "exec"])
+        && axum::extract::Query::<HashMap<String, String>>::try_from_uri(uri)
+            .ok()
+            .and_then(|q| q.0.get("ws_handshake").cloned())
+            .is_some_and(|v| super::query::parse_bool(&v) == Some(true))
+}
+
 #[derive(Clone)]
 pub struct CallerAcl(pub Arc<Acl>);
 

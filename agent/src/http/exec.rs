@@ -2,12 +2,13 @@
 //! Nomad's frames. In: `{"stdin": {"data": <base64>}}`, `{"stdin": {"close": true}}`,
 //! `{"tty_size": {"height": h, "width": w}}`. Out: `{"stdout"|"stderr": {"data": <base64>}}`,
 //! `{"stdout"|"stderr": {"close": true}}`, then `{"exited": true, "result": {"exit_code": n}}`.
-//! The session starts before the upgrade, so a bad task or command is a plain 4xx. An agent
-//! that does not run the allocation relays the socket to the node that does.
+//! The session starts before the upgrade, so a bad task or command is a plain 4xx (with
+//! `ws_handshake`, after it: the token comes in the first message, and a refusal closes the
+//! socket with its reason). An agent that does not run the allocation relays the socket to the
+//! node that does (see exec_relay.rs).
 
 use super::acl_guard::CallerAcl;
-use super::client_proxy::PROXIED_HEADER;
-use super::{HttpError, HttpState};
+use super::{exec_relay, HttpError, HttpState};
 use crate::drivers::exec_session::{ExecSession, OutputStream, SessionInput};
 use api::acl::Capability;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -51,11 +52,9 @@ pub async fn exec(
     ws: WebSocketUpgrade,
 ) -> Result<Response, HttpError> {
     let q = super::query::QueryOpts::parse(q)?;
-    if q.bool("ws_handshake", false)? {
-        return Err(HttpError::bad_request(
-            "ws_handshake is not supported: send the token in the X-Nomad-Token header",
-        ));
-    }
+    // A browser cannot set headers on a WebSocket: with `ws_handshake` its first message
+    // carries the token, and the ACL guard has left the check to this handler.
+    let handshake = q.bool("ws_handshake", false)?;
     let command = q.get("command").ok_or_else(|| {
         HttpError::bad_request("missing ?command= (a JSON array, e.g. [\"/bin/sh\"])")
     })?;
@@ -72,33 +71,80 @@ pub async fn exec(
     let runs_here = st.client.as_ref().is_some_and(|c| c.runs(&alloc_id));
     if !runs_here {
         super::client_proxy::may_relay(&st, &headers, &alloc_id)?;
-        let target = relay_target(&st, &alloc_id, raw.as_deref().unwrap_or(""))?;
+        // The handshake, if any, passes through to the node, which checks it.
+        let target = exec_relay::target(&st, &alloc_id, raw.as_deref().unwrap_or(""))?;
         let token = super::acl_guard::token_of(&headers);
-        return Ok(ws.on_upgrade(move |socket| relay(socket, target, token)));
+        return Ok(ws.on_upgrade(move |socket| exec_relay::relay(socket, target, token)));
     }
     let client = st
         .client
         .clone()
         .ok_or_else(|| HttpError::internal("no client"))?;
-    // As in Nomad: a task without file system isolation (raw_exec) runs the command as the
-    // agent's user on the host, which needs alloc-node-exec on top of alloc-exec.
-    if let (Some(Extension(acl)), Some((ns, driver))) =
-        (&caller, client.exec_target(&alloc_id, task.as_deref()))
-    {
-        if driver == "raw_exec" && !acl.0.allows_namespace(&ns, Capability::AllocNodeExec) {
-            return Err(HttpError {
-                status: axum::http::StatusCode::FORBIDDEN,
-                message: format!(
-                    "Permission denied: exec into a raw_exec task needs alloc-node-exec in namespace {ns:?}"
-                ),
-            });
-        }
+    if handshake {
+        let acl = st.acl.clone();
+        return Ok(ws.on_upgrade(move |mut socket| async move {
+            let Some(token) = exec_relay::read_handshake(&mut socket).await else {
+                return exec_relay::refuse(socket, "the first message must be the handshake").await;
+            };
+            let caller = match acl {
+                None => None,
+                Some(resolver) => match resolver.resolve(&token).await {
+                    Ok(a) => Some(a),
+                    Err(e) => return exec_relay::refuse(socket, &e.message).await,
+                },
+            };
+            if let Err(why) = may_exec(caller.as_deref(), &client, &alloc_id, task.as_deref(), true)
+            {
+                return exec_relay::refuse(socket, &why).await;
+            }
+            match client
+                .exec_alloc(&alloc_id, task.as_deref(), cmd, tty)
+                .await
+            {
+                Ok(session) => pump(socket, session).await,
+                Err(e) => exec_relay::refuse(socket, &e.to_string()).await,
+            }
+        }));
     }
+    let acl = caller.as_ref().map(|Extension(c)| c.0.clone());
+    may_exec(acl.as_deref(), &client, &alloc_id, task.as_deref(), false).map_err(|message| {
+        HttpError {
+            status: axum::http::StatusCode::FORBIDDEN,
+            message,
+        }
+    })?;
     let session = client
         .exec_alloc(&alloc_id, task.as_deref(), cmd, tty)
         .await
         .map_err(|e| HttpError::bad_request(e.to_string()))?;
     Ok(ws.on_upgrade(move |socket| pump(socket, session)))
+}
+
+/// Whether `acl` (none: ACLs are off) may run a command in the task. The ACL guard already
+/// checked alloc-exec in the request's namespace, except for a handshake (`full`). As in Nomad,
+/// a task without file system isolation (raw_exec) runs the command as the agent's user on the
+/// host, which needs alloc-node-exec on top of alloc-exec.
+fn may_exec(
+    acl: Option<&api::acl::Acl>,
+    client: &crate::client::Client,
+    alloc_id: &str,
+    task: Option<&str>,
+    full: bool,
+) -> Result<(), String> {
+    let (Some(acl), Some((ns, driver))) = (acl, client.exec_target(alloc_id, task)) else {
+        return Ok(());
+    };
+    if full && !acl.allows_namespace(&ns, Capability::AllocExec) {
+        return Err(format!(
+            "Permission denied: exec needs alloc-exec in namespace {ns:?}"
+        ));
+    }
+    if driver == "raw_exec" && !acl.allows_namespace(&ns, Capability::AllocNodeExec) {
+        return Err(format!(
+            "Permission denied: exec into a raw_exec task needs alloc-node-exec in namespace {ns:?}"
+        ));
+    }
+    Ok(())
 }
 
 fn frame(stream: OutputStream, body: serde_json::Value) -> Message {
@@ -173,77 +219,5 @@ async fn pump(socket: WebSocket, session: ExecSession) {
     tokio::select! {
         _ = &mut outbound => {}
         _ = inbound => { outbound.await; }
-    }
-}
-
-/// The node's exec URL for a relayed session.
-fn relay_target(st: &HttpState, alloc_id: &str, query: &str) -> Result<String, HttpError> {
-    if st.tls.as_ref().is_some_and(|t| t.http()) {
-        return Err(HttpError::bad_request(
-            "alloc exec through a server is not supported when the HTTP API uses TLS: \
-             point NOMAD_ADDR at the client node that runs the allocation",
-        ));
-    }
-    let addr = super::client_proxy::alloc_node_http_addr(st, alloc_id)?;
-    Ok(format!(
-        "ws://{addr}/v1/client/allocation/{alloc_id}/exec?{query}"
-    ))
-}
-
-/// Bridges the caller's socket and one to the allocation's node, frame for frame.
-async fn relay(socket: WebSocket, url: String, token: String) {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    use tokio_tungstenite::tungstenite::Message as TMessage;
-    let Ok(mut req) = url.as_str().into_client_request() else {
-        return;
-    };
-    let headers = req.headers_mut();
-    headers.insert(PROXIED_HEADER, axum::http::HeaderValue::from_static("1"));
-    if let Ok(v) = axum::http::HeaderValue::from_str(&token) {
-        headers.insert(super::acl_guard::TOKEN_HEADER, v);
-    }
-    let (mut caller_tx, mut caller_rx) = socket.split();
-    let node = match tokio_tungstenite::connect_async(req).await {
-        Ok((node, _)) => node,
-        Err(e) => {
-            let msg = serde_json::json!({ "stderr": { "data": base64::engine::general_purpose::STANDARD.encode(format!("cannot reach the allocation's node: {e}\n")) } });
-            let _ = caller_tx.send(Message::Text(msg.to_string().into())).await;
-            let done = serde_json::json!({ "exited": true, "result": { "exit_code": -1 } });
-            let _ = caller_tx.send(Message::Text(done.to_string().into())).await;
-            return;
-        }
-    };
-    let (mut node_tx, mut node_rx) = node.split();
-    let up = async {
-        while let Some(Ok(msg)) = caller_rx.next().await {
-            let m = match msg {
-                Message::Text(t) => TMessage::Text(t.as_str().into()),
-                Message::Binary(b) => TMessage::Binary(b),
-                Message::Close(_) => break,
-                _ => continue,
-            };
-            if node_tx.send(m).await.is_err() {
-                break;
-            }
-        }
-    };
-    let down = async {
-        while let Some(Ok(msg)) = node_rx.next().await {
-            let m = match msg {
-                TMessage::Text(t) => Message::Text(t.as_str().into()),
-                TMessage::Binary(b) => Message::Binary(b),
-                TMessage::Close(_) => break,
-                _ => continue,
-            };
-            if caller_tx.send(m).await.is_err() {
-                break;
-            }
-        }
-        let _ = caller_tx.send(Message::Close(None)).await;
-    };
-    tokio::pin!(down);
-    tokio::select! {
-        _ = &mut down => {}
-        _ = up => { down.await; }
     }
 }

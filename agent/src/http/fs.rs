@@ -114,7 +114,7 @@ pub async fn plain(
 }
 
 /// Nomad's stream of frames `{"Data": <base64>, "File": path, "Offset": n}`, following the file
-/// as it grows (`follow=false` ends at its current end).
+/// as it grows (`follow=false` ends at its current end, and so does a finished allocation's).
 pub async fn stream(
     State(st): State<HttpState>,
     Path(alloc_id): Path<String>,
@@ -152,5 +152,15 @@ pub async fn stream(
     };
     let frame = move |data: Vec<u8>, offset: u64| super::logs::frame_json(&rel, &data, offset);
     let list = move || Some(files.clone());
-    Ok(super::logs::follow_body(list, start, frame, follow).into_response())
+    // Once every task of the allocation has finished nothing writes to its files: the stream
+    // ends at the file's end, so a caller that reads the whole body (python-nomad) gets it.
+    let client = st.client.clone();
+    let more_may_come = move || {
+        follow
+            && client.as_ref().is_some_and(|c| {
+                c.task_states(&alloc_id)
+                    .is_some_and(|s| s.is_empty() || s.values().any(|t| t.state != "dead"))
+            })
+    };
+    Ok(super::logs::follow_body(list, start, frame, more_may_come).into_response())
 }

@@ -103,7 +103,7 @@ pub async fn logs(
     }
 
     let list = move || client.log_files(&alloc_id, &task, kind).ok();
-    Ok(follow_body(list, start, frame, true).into_response())
+    Ok(follow_body(list, start, frame, || true).into_response())
 }
 
 /// Nomad's `{"Data", "File", "Offset"}` frame of `data`, read up to `offset`.
@@ -123,9 +123,9 @@ pub(super) fn follow_body(
     list: impl Fn() -> Option<Vec<PathBuf>> + Send + Sync + 'static,
     start: u64,
     frame: impl Fn(Vec<u8>, u64) -> Bytes + Send + Sync + 'static,
-    follow: bool,
+    follow: impl Fn() -> bool + Send + Sync + 'static,
 ) -> Body {
-    let ctx = Arc::new((list, frame));
+    let ctx = Arc::new((list, frame, follow));
     let stream = futures::stream::unfold(start, move |pos| {
         let ctx = ctx.clone();
         async move {
@@ -141,7 +141,8 @@ pub(super) fn follow_body(
                     let out = (ctx.1)(data, next);
                     return Some((Ok::<Bytes, std::io::Error>(out), next));
                 }
-                if !follow {
+                // Caught up: wait for more only while more can come.
+                if !(ctx.2)() {
                     return None;
                 }
                 tokio::time::sleep(FOLLOW_POLL).await;

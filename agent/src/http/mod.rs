@@ -14,6 +14,7 @@ mod error;
 mod evals;
 mod events;
 mod exec;
+mod exec_relay;
 mod forward;
 mod fs;
 mod job_admin;

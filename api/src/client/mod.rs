@@ -113,6 +113,9 @@ pub struct Client {
     /// `-namespace` / `NOMAD_NAMESPACE`: sent as `?namespace=` unless a call names its own.
     namespace: Option<String>,
     agent: ureq::Agent,
+    /// Where connections go ("https://host:port"), when `address` carries a server name.
+    connect_to: String,
+    tls: Option<crate::client_tls::TlsOptions>,
 }
 
 enum Method {
@@ -156,9 +159,11 @@ impl Client {
         let address = normalize_address(address);
         Client {
             agent: ureq::Agent::new_with_config(agent_config().build()),
+            connect_to: address.clone(),
             address,
             token: None,
             namespace: None,
+            tls: None,
         }
     }
 
@@ -170,13 +175,15 @@ impl Client {
         let Some(tls) = tls else {
             return Ok(Client::new(address));
         };
-        let address = normalize_address(address);
-        let (agent, address) = tls.agent(agent_config(), &address)?;
+        let connect_to = normalize_address(address);
+        let (agent, address) = tls.agent(agent_config(), &connect_to)?;
         Ok(Client {
             address,
             token: None,
             namespace: None,
             agent,
+            connect_to,
+            tls: Some(tls.clone()),
         })
     }
 
@@ -214,6 +221,17 @@ impl Client {
     }
 
     /// The ACL token sent with every request, if any.
+    /// The agent's address as given ("https://127.0.0.1:4646"): where a connection made
+    /// outside this client (the exec WebSocket) goes.
+    pub fn connect_address(&self) -> &str {
+        &self.connect_to
+    }
+
+    /// The TLS settings, for a connection made outside this client.
+    pub fn tls(&self) -> Option<&crate::client_tls::TlsOptions> {
+        self.tls.as_ref()
+    }
+
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }

@@ -45,7 +45,8 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     let tty = args
         .tty
         .unwrap_or_else(|| std::io::stdin().is_terminal() && args.stdin);
-    let url = exec_url(client.address(), &alloc.id, &task, &args.command, tty)?;
+    let (https, host) = split_address(client.connect_address());
+    let url = exec_url(&host, &alloc.id, &task, &args.command, tty);
     let mut req = tungstenite::client::IntoClientRequest::into_client_request(url.as_str())
         .map_err(|e| anyhow!("Error building the exec request: {e}"))?;
     if let Some(token) = client.token() {
@@ -54,15 +55,32 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
             .map_err(|_| anyhow!("the token is not a valid header value"))?;
         req.headers_mut().insert("X-Nomad-Token", v);
     }
-    let host = url
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_default()
-        .to_string();
-    let stream = std::net::TcpStream::connect(&host)
+    let tcp = std::net::TcpStream::connect(&host)
         .with_context(|| format!("Error connecting to {host}"))?;
-    let (mut socket, _) = tungstenite::client(req, stream.try_clone()?).map_err(|e| match e {
+    let timeouts = tcp.try_clone()?;
+    if https {
+        let tls = client.tls().cloned().unwrap_or_default();
+        let config = tls.rustls_config().map_err(|e| anyhow!("TLS: {e}"))?;
+        let hostname = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+        let name = rustls::pki_types::ServerName::try_from(tls.name_to_verify(hostname))
+            .map_err(|e| anyhow!("TLS server name: {e}"))?;
+        let conn = rustls::ClientConnection::new(config, name).map_err(|e| anyhow!("TLS: {e}"))?;
+        let stream = rustls::StreamOwned::new(conn, tcp);
+        attach(req, stream, &timeouts, args, tty)
+    } else {
+        attach(req, tcp, &timeouts, args, tty)
+    }
+}
+
+/// Runs the session over `stream` (plain or TLS); `tcp` is its socket, for read timeouts.
+fn attach<S: Read + Write>(
+    req: tungstenite::handshake::client::Request,
+    stream: S,
+    tcp: &std::net::TcpStream,
+    args: &Args,
+    tty: bool,
+) -> Result<i32> {
+    let (mut socket, _) = tungstenite::client(req, stream).map_err(|e| match e {
         tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp)) => {
             let body = resp
                 .body()
@@ -74,7 +92,7 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
         other => anyhow!("Failed to exec into task: {other}"),
     })?;
     // Reads give up after a moment so that stdin and resizes get their turn.
-    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+    tcp.set_read_timeout(Some(Duration::from_millis(50)))?;
     let (tx, rx) = mpsc::channel::<Outgoing>();
     if args.stdin {
         let tx = tx.clone();
@@ -120,16 +138,29 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     session(&mut socket, &rx)
 }
 
-/// `ws://host:port/v1/client/allocation/<id>/exec?task=..&command=[..]&tty=..`
-fn exec_url(address: &str, alloc: &str, task: &str, cmd: &[String], tty: bool) -> Result<String> {
-    let base = if let Some(rest) = address.strip_prefix("http://") {
-        format!("ws://{}", rest.trim_end_matches('/'))
-    } else if address.starts_with("https://") {
-        bail!("alloc exec over HTTPS is not supported yet: use the agent's plain HTTP address");
-    } else {
-        format!("ws://{}", address.trim_end_matches('/'))
+/// Whether the agent's address is https, and its "host:port" (port 4646 when none is given).
+fn split_address(address: &str) -> (bool, String) {
+    let (https, rest) = match address.split_once("://") {
+        Some((scheme, rest)) => (scheme.eq_ignore_ascii_case("https"), rest),
+        None => (false, address),
     };
-    let command = serde_json::to_string(cmd)?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let has_port = host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    let host = if has_port {
+        host.to_string()
+    } else {
+        format!("{host}:4646")
+    };
+    (https, host)
+}
+
+/// `ws://host:port/v1/client/allocation/<id>/exec?task=..&command=[..]&tty=..`; over TLS the
+/// same request runs inside the TLS stream.
+fn exec_url(host: &str, alloc: &str, task: &str, cmd: &[String], tty: bool) -> String {
+    let base = format!("ws://{host}");
+    let command = serde_json::to_string(cmd).unwrap_or_default();
     let query: String = [
         ("task", task),
         ("command", command.as_str()),
@@ -139,7 +170,7 @@ fn exec_url(address: &str, alloc: &str, task: &str, cmd: &[String], tty: bool) -
     .map(|(k, v)| format!("{k}={}", encode(v)))
     .collect::<Vec<_>>()
     .join("&");
-    Ok(format!("{base}/v1/client/allocation/{alloc}/exec?{query}"))
+    format!("{base}/v1/client/allocation/{alloc}/exec?{query}")
 }
 
 fn encode(s: &str) -> String {
@@ -154,15 +185,15 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-fn send_json(socket: &mut WebSocket<std::net::TcpStream>, v: serde_json::Value) -> Result<()> {
+fn send_json<S: Read + Write>(socket: &mut WebSocket<S>, v: serde_json::Value) -> Result<()> {
     socket
         .send(Message::Text(v.to_string().into()))
         .map_err(|e| anyhow!("Error sending to the task: {e}"))
 }
 
 /// Until the command exits: frames in to stdout/stderr, stdin and resizes out.
-fn session(
-    socket: &mut WebSocket<std::net::TcpStream>,
+fn session<S: Read + Write>(
+    socket: &mut WebSocket<S>,
     rx: &mpsc::Receiver<Outgoing>,
 ) -> Result<i32> {
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -280,17 +311,26 @@ mod tests {
     #[test]
     fn the_url_carries_the_command_as_json() {
         let url = exec_url(
-            "http://127.0.0.1:4646/",
+            "127.0.0.1:4646",
             "a1",
             "web",
             &["/bin/sh".into(), "-c".into(), "echo hi".into()],
             true,
-        )
-        .unwrap();
+        );
         assert_eq!(
             url,
             "ws://127.0.0.1:4646/v1/client/allocation/a1/exec?task=web&command=%5B%22%2Fbin%2Fsh%22%2C%22-c%22%2C%22echo%20hi%22%5D&tty=true"
         );
-        assert!(exec_url("https://x:4646", "a", "t", &["ls".into()], false).is_err());
+    }
+
+    #[test]
+    fn addresses_split_into_scheme_and_host() {
+        assert_eq!(split_address("https://x:4647/"), (true, "x:4647".into()));
+        assert_eq!(
+            split_address("http://127.0.0.1:4646"),
+            (false, "127.0.0.1:4646".into())
+        );
+        assert_eq!(split_address("node1"), (false, "node1:4646".into()));
+        assert_eq!(split_address("https://[::1]:9"), (true, "[::1]:9".into()));
     }
 }
