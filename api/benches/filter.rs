@@ -17,8 +17,14 @@ const RUNS: usize = 15;
 const EXPRESSIONS: [(&str, &str); 4] = [
     ("equality", r#"Status == "running""#),
     ("regex", r#"ID matches "^web-[0-9]+5$""#),
-    ("nested and/or", r#"Meta.team == "payments" and (Priority == 60 or Type == "batch")"#),
-    ("selector in map", r#""g" in JobSummary.Summary and JobSummary.Summary.g.Running == 2"#),
+    (
+        "nested and/or",
+        r#"Meta.team == "payments" and (Priority == 60 or Type == "batch")"#,
+    ),
+    (
+        "selector in map",
+        r#""g" in JobSummary.Summary and JobSummary.Summary.g.Running == 2"#,
+    ),
 ];
 
 fn stubs() -> Vec<JobListStub> {
@@ -33,7 +39,10 @@ fn stubs() -> Vec<JobListStub> {
                 },
             );
             let mut meta = BTreeMap::new();
-            meta.insert("team".to_string(), ["payments", "search", "ops"][i % 3].to_string());
+            meta.insert(
+                "team".to_string(),
+                ["payments", "search", "ops"][i % 3].to_string(),
+            );
             JobListStub {
                 id: format!("web-{i}"),
                 name: format!("web-{i}"),

@@ -70,6 +70,17 @@ impl NodeUsage {
         }
     }
 
+    /// Usage from the state's running sum of the node's live allocations.
+    pub fn from_tally(node: &Node, tally: Option<&crate::state::NodeTally>) -> NodeUsage {
+        let mut u = NodeUsage::empty(node);
+        if let Some(t) = tally {
+            u.cpu = t.cpu;
+            u.memory_mb = t.memory_mb;
+            u.ports.extend(t.ports.iter().copied());
+        }
+        u
+    }
+
     pub fn add(&mut self, alloc: &Allocation) {
         self.cpu += alloc.allocated_resources.cpu();
         self.memory_mb += alloc.allocated_resources.memory_mb();
@@ -98,6 +109,44 @@ pub enum DoesNotFit {
     Cpu,
     #[error("memory")]
     Memory,
+}
+
+/// Adds `new` to `usage` (what the node's other allocations use) when they fit beside it: no
+/// host port reserved by the node or held twice, CPU and memory within the node's capacity.
+/// Terminal allocations are skipped. On a refusal `usage` is left part-way: the caller drops it.
+pub fn add_if_fits(
+    node: &Node,
+    usage: &mut NodeUsage,
+    new: &[&Allocation],
+) -> Result<(), DoesNotFit> {
+    let reserved: HashSet<i64> = parse_port_list(&node.reserved_resources.reserved_host_ports)
+        .into_iter()
+        .collect();
+    for a in new.iter().filter(|a| !a.terminal()) {
+        for p in &a.allocated_resources.shared.ports {
+            if reserved.contains(&p.value) {
+                return Err(DoesNotFit::ReservedPort {
+                    label: p.label.clone(),
+                    port: p.value,
+                });
+            }
+            if !usage.ports.insert(p.value) {
+                return Err(DoesNotFit::PortCollision {
+                    label: p.label.clone(),
+                    port: p.value,
+                });
+            }
+        }
+        usage.cpu += a.allocated_resources.cpu();
+        usage.memory_mb += a.allocated_resources.memory_mb();
+    }
+    if usage.cpu > cpu_capacity(node) {
+        return Err(DoesNotFit::Cpu);
+    }
+    if usage.memory_mb > memory_capacity(node) {
+        return Err(DoesNotFit::Memory);
+    }
+    Ok(())
 }
 
 /// Whether these allocations, together, fit on the node: CPU, memory, and no host port used twice

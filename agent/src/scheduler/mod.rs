@@ -86,6 +86,19 @@ pub trait StateView {
     fn allocs_by_node(&self, node_id: &str) -> Vec<Arc<Allocation>>;
     /// The job's newest deployment, whatever its status.
     fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<Arc<api::Deployment>>;
+    /// What the node's live allocations use, with its reserved ports. Summed here by default;
+    /// the state store keeps the sum as allocations change.
+    fn node_usage(&self, node: &Node) -> fit::NodeUsage {
+        let mut u = fit::NodeUsage::empty(node);
+        for a in self
+            .allocs_by_node(&node.id)
+            .iter()
+            .filter(|a| !a.terminal())
+        {
+            u.add(a);
+        }
+        u
+    }
 }
 
 /// The scheduler reads the state store's snapshots: the state knows nothing of schedulers.
@@ -107,6 +120,9 @@ impl StateView for crate::state::Tables {
     }
     fn latest_deployment(&self, namespace: &str, job_id: &str) -> Option<Arc<api::Deployment>> {
         crate::state::Tables::latest_deployment(self, namespace, job_id)
+    }
+    fn node_usage(&self, node: &Node) -> fit::NodeUsage {
+        fit::NodeUsage::from_tally(node, self.node_tally(&node.id))
     }
 }
 

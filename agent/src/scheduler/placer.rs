@@ -1,7 +1,8 @@
 //! Choosing a node for one allocation: walks the job's node pool in a seeded shuffled order,
 //! round-robin across placements, keeps the first few feasible nodes that fit (log2 of the pool for
-//! service jobs, 2 for batch, as Nomad does) and takes the best scored. Node usage is computed
-//! lazily and updated with every planned stop and placement, so one plan never overcommits a node.
+//! service jobs, 2 for batch, as Nomad does) and takes the best scored. Node usage is read
+//! lazily (the state keeps each node's sum) and updated with every planned stop and placement,
+//! so one plan never overcommits a node.
 
 use super::constraints::Checker;
 use super::feasible::{in_pool, GroupSpec, DISTINCT_HOSTS};
@@ -41,6 +42,8 @@ pub struct Placer<'a> {
     limit: usize,
     usage: Vec<Option<NodeUsage>>,
     stopped: HashSet<String>,
+    /// Stops planned on a node whose usage was not looked at yet: taken off when it is.
+    pending_stops: FastMap<usize, Vec<Allocation>>,
     /// Per node: live and planned allocations of the job.
     job_counts: Vec<u32>,
     /// Per group, per node (sized on first use): live and planned allocations of the group.
@@ -93,6 +96,7 @@ impl<'a> Placer<'a> {
             limit,
             usage: Vec::new(),
             stopped: HashSet::new(),
+            pending_stops: FastMap::default(),
             job_counts: vec![0; nodes.len()],
             group_counts: vec![Vec::new(); job.task_groups.len()],
             reasons: Vec::new(),
@@ -135,8 +139,12 @@ impl<'a> Placer<'a> {
             return;
         }
         self.count(a, -1);
-        if let Some(Some(u)) = self.node_index(&a.node_id).map(|n| self.usage[n].as_mut()) {
-            u.remove(a);
+        let Some(n) = self.node_index(&a.node_id) else {
+            return;
+        };
+        match self.usage[n].as_mut() {
+            Some(u) => u.remove(a),
+            None => self.pending_stops.entry(n).or_default().push(a.clone()),
         }
     }
 
@@ -146,8 +154,16 @@ impl<'a> Placer<'a> {
             return;
         }
         self.count(a, 1);
-        if let Some(Some(u)) = self.node_index(&a.node_id).map(|n| self.usage[n].as_mut()) {
-            u.add(a);
+        let Some(n) = self.node_index(&a.node_id) else {
+            return;
+        };
+        match self.usage[n].as_mut() {
+            Some(u) => u.add(a),
+            None => {
+                if let Some(pending) = self.pending_stops.get_mut(&n) {
+                    pending.retain(|p| p.id != a.id);
+                }
+            }
         }
     }
 
@@ -161,12 +177,11 @@ impl<'a> Placer<'a> {
 
     fn usage_of(&mut self, n: usize) -> &mut NodeUsage {
         if self.usage[n].is_none() {
-            let node = &self.nodes[n];
-            let mut u = NodeUsage::empty(node);
-            for a in self.state.allocs_by_node(&node.id) {
-                if !a.terminal() && !self.stopped.contains(&a.id) {
-                    u.add(&a);
-                }
+            // What the node's live allocations use (the state keeps it summed), less what this
+            // plan stops there.
+            let mut u = self.state.node_usage(&self.nodes[n]);
+            for a in self.pending_stops.remove(&n).unwrap_or_default() {
+                u.remove(&a);
             }
             self.usage[n] = Some(u);
         }

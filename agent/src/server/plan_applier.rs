@@ -9,7 +9,8 @@
 //! a commit of its own.
 
 use super::{endpoints::ServerError, now_nanos, Server};
-use crate::scheduler::{allocs_fit, Plan};
+use crate::scheduler::fit::{add_if_fits, NodeUsage};
+use crate::scheduler::Plan;
 use crate::state::{Command, Tables};
 use api::*;
 use std::collections::{HashMap, HashSet};
@@ -48,11 +49,49 @@ impl PlanQueue {
     }
 }
 
-/// What a batch accepted so far: the live allocations of each node it placed on, so later plans
-/// in the batch are checked against them rather than against the state alone.
+/// What a batch accepted so far: the usage of each node it touched, and the allocations it
+/// counts differently from the state (placed or changed by an earlier plan of the batch, or
+/// stopped by one), so later plans in the batch are checked against them rather than against
+/// the state alone.
 #[derive(Default)]
 struct BatchOverlay {
-    node_allocs: HashMap<String, Vec<Arc<Allocation>>>,
+    usage: HashMap<String, NodeUsage>,
+    /// Allocation id -> the version its node's usage includes (none: it no longer counts).
+    counted: HashMap<String, Option<Arc<Allocation>>>,
+}
+
+impl BatchOverlay {
+    /// The version of allocation `id` whose resources its node's usage includes, if any.
+    fn counted(&self, snap: &Tables, id: &str) -> Option<Arc<Allocation>> {
+        match self.counted.get(id) {
+            Some(v) => v.clone(),
+            None => snap.alloc(id).filter(|a| !a.terminal()),
+        }
+    }
+
+    /// Takes what `changes` replace out of `usage` (those on `node_id`, as `batch` counts
+    /// them), and records their new versions here, to be kept only if the node is accepted.
+    fn apply_changes_from(
+        &mut self,
+        batch: &BatchOverlay,
+        snap: &Tables,
+        node_id: &str,
+        usage: &mut NodeUsage,
+        changes: &[&Allocation],
+    ) {
+        for a in changes {
+            let old = batch
+                .counted(snap, &a.id)
+                .filter(|old| old.node_id == node_id);
+            if let Some(old) = old {
+                usage.remove(&old);
+            }
+        }
+        for a in changes {
+            let now = (!a.terminal()).then(|| Arc::new((*a).clone()));
+            self.counted.insert(a.id.clone(), now);
+        }
+    }
 }
 
 /// The accepted part of one plan.
@@ -254,48 +293,45 @@ fn check_plan(snap: &Tables, overlay: &mut BatchOverlay, plan: &Plan) -> Accepte
                 out.rejected_nodes += 1;
                 continue;
             }
-            // What the node would run: its live allocations, minus those this plan stops or
-            // replaces in place, plus this plan's.
-            // Sorted, not hashed: usually a handful of ids, checked against every allocation
-            // the node runs (hundreds on a big cluster).
-            let mut removed: Vec<&str> = stops
-                .iter()
-                .chain(allocs.iter())
-                .map(|a| a.id.as_str())
-                .collect();
-            removed.sort_unstable();
-            let kept = |a: &&Arc<Allocation>| removed.binary_search(&a.id.as_str()).is_err();
-            let mut proposed: Vec<Arc<Allocation>> = match overlay.node_allocs.get(node_id.as_str())
-            {
-                Some(live) => live.iter().filter(kept).cloned().collect(),
-                None => snap
-                    .allocs_by_node(node_id)
-                    .filter(|a| !a.terminal())
-                    .filter(kept)
-                    .cloned()
-                    .collect(),
-            };
-            proposed.extend(allocs.iter().map(|a| Arc::new(a.clone())));
-            let refs: Vec<&Allocation> = proposed.iter().map(|a| a.as_ref()).collect();
-            if let Err(why) = allocs_fit(&node, &refs) {
+            // What the node would run: what its live allocations use (the state keeps the sum),
+            // less what this plan stops or replaces in place, plus this plan's allocations.
+            let mut usage = overlay
+                .usage
+                .get(node_id.as_str())
+                .cloned()
+                .unwrap_or_else(|| NodeUsage::from_tally(&node, snap.node_tally(node_id)));
+            let changes: Vec<&Allocation> = stops.iter().chain(allocs.iter()).collect();
+            let mut trial = BatchOverlay::default();
+            trial.apply_changes_from(overlay, snap, node_id, &mut usage, &changes);
+            let new: Vec<&Allocation> = allocs.iter().filter(|a| !a.terminal()).collect();
+            if let Err(why) = add_if_fits(&node, &mut usage, &new) {
                 tracing::debug!(node_id, %why, "plan applier: node refused");
                 out.rejected_nodes += 1;
                 continue;
             }
-            overlay.node_allocs.insert(node_id.clone(), proposed);
+            overlay.counted.extend(trial.counted);
+            overlay.usage.insert(node_id.clone(), usage);
         } else {
             // Stops only: they free capacity for the rest of the batch.
-            let stopped: HashSet<&str> = stops.iter().map(|a| a.id.as_str()).collect();
-            let live = overlay
-                .node_allocs
-                .entry(node_id.clone())
-                .or_insert_with(|| {
-                    snap.allocs_for_node(node_id)
-                        .into_iter()
-                        .filter(|a| !a.terminal())
-                        .collect()
-                });
-            live.retain(|a| !stopped.contains(a.id.as_str()));
+            let changes: Vec<&Allocation> = stops.iter().collect();
+            match snap.node(node_id) {
+                Some(node) => {
+                    let mut usage = overlay
+                        .usage
+                        .remove(node_id.as_str())
+                        .unwrap_or_else(|| NodeUsage::from_tally(&node, snap.node_tally(node_id)));
+                    let mut trial = BatchOverlay::default();
+                    trial.apply_changes_from(overlay, snap, node_id, &mut usage, &changes);
+                    overlay.counted.extend(trial.counted);
+                    overlay.usage.insert(node_id.clone(), usage);
+                }
+                // A node gone from the state takes no placement: only the counts matter.
+                None => {
+                    for a in changes {
+                        overlay.counted.insert(a.id.clone(), None);
+                    }
+                }
+            }
         }
         out.updated.extend(stops.iter().cloned());
         for a in allocs {

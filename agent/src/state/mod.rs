@@ -13,6 +13,7 @@ mod gc;
 mod gc_tests;
 mod id_key;
 mod namespaces;
+mod node_tally;
 mod node_watch;
 pub mod search;
 mod services;
@@ -26,6 +27,7 @@ pub mod variables;
 
 pub use command::{ApplyResult, Command, DeploymentStatusUpdate};
 pub use gc::{GcCandidates, GcCounts, GcThresholds};
+pub use node_tally::NodeTally;
 pub use tables::{JobKey, Table, TableSizes, Tables, TablesImage};
 
 use std::sync::RwLock;

@@ -52,6 +52,8 @@ pub struct Tables {
     pub(crate) allocs_by_node: OrdMap<IdKey, AllocsById>,
     /// Counts over each job's allocations (see alloc_tally.rs).
     pub(crate) alloc_tallies: OrdMap<JobKey, Arc<JobTally>>,
+    /// What each node's live allocations use (see node_tally.rs).
+    pub(crate) node_tallies: OrdMap<IdKey, Arc<super::node_tally::NodeTally>>,
     /// Node id -> index of the last change to its allocations (see `node_allocs_index`).
     pub(crate) alloc_index_by_node: OrdMap<IdKey, u64>,
     pub(crate) evals: OrdMap<String, Arc<Evaluation>>,
@@ -252,6 +254,10 @@ impl Tables {
             tally.count(old, -1);
         }
         tally.count(&alloc, 1);
+        if let Some(old) = &replaced {
+            self.count_on_node(old, -1);
+        }
+        self.count_on_node(&alloc, 1);
         self.allocs_by_job
             .entry(key)
             .or_default()
@@ -261,6 +267,24 @@ impl Tables {
             .or_default()
             .insert(id, alloc.clone());
         self.changes.push(Change::Alloc(alloc));
+    }
+
+    /// Adds or takes away what `a` uses from its node's tally; a tally that reaches zero goes.
+    fn count_on_node(&mut self, a: &Allocation, sign: i64) {
+        if a.terminal() {
+            return;
+        }
+        let key = IdKey::new(&a.node_id);
+        let tally = Arc::make_mut(self.node_tallies.entry(key.clone()).or_default());
+        tally.count(a, sign);
+        if tally.is_empty() {
+            self.node_tallies.remove(&key);
+        }
+    }
+
+    /// What the live allocations of `node` use (none: nothing).
+    pub fn node_tally(&self, node: &str) -> Option<&super::node_tally::NodeTally> {
+        self.node_tallies.get(node).map(|t| &**t)
     }
 
     /// The allocations of a group mostly have equal resources and placement metrics: an

@@ -356,9 +356,9 @@ fn commands_written_before_compaction_still_share_the_job() {
 #[test]
 fn job_tallies_kept_along_the_way_match_a_recount_and_answer_summary_and_status() {
     // Scenario: four allocations of one job are placed, report running, healthy, unhealthy and
-    // failed, one is stopped, and the finished ones are collected; after every step the tally
-    // kept by the writes equals one counted afresh from the allocations, and the job's summary
-    // and status read from it.
+    // failed, one is stopped, and the finished ones are collected; after every step the tallies
+    // kept by the writes (the job's, and each node's) equal ones counted afresh from the
+    // allocations, and the job's summary and status read from them.
     fn recount(t: &Tables) -> OrdMapOfTallies {
         let mut out = std::collections::BTreeMap::new();
         for a in t.allocs() {
@@ -387,6 +387,7 @@ fn job_tallies_kept_along_the_way_match_a_recount_and_answer_summary_and_status(
         .collect();
     t.apply(2, &plan(vec![], placed, vec![j]));
     assert_eq!(kept(&t), recount(&t));
+    assert_node_tallies_match_a_recount(&t);
     assert_eq!(
         t.job_summary(&t.job("default", "web").unwrap()).summary["g"].starting,
         4
@@ -415,6 +416,7 @@ fn job_tallies_kept_along_the_way_match_a_recount_and_answer_summary_and_status(
         },
     );
     assert_eq!(kept(&t), recount(&t));
+    assert_node_tallies_match_a_recount(&t);
     let web = t.alloc_tally("default", "web").unwrap();
     assert_eq!((web.total, web.live), (4, 3));
     assert_eq!(web.deployments["d1"].healthy_live["g"], 2);
@@ -431,6 +433,7 @@ fn job_tallies_kept_along_the_way_match_a_recount_and_answer_summary_and_status(
         },
     );
     assert_eq!(kept(&t), recount(&t));
+    assert_node_tallies_match_a_recount(&t);
     assert_eq!(
         t.alloc_tally("default", "web").unwrap().deployments["d1"].healthy_live["g"],
         1
@@ -445,6 +448,7 @@ fn job_tallies_kept_along_the_way_match_a_recount_and_answer_summary_and_status(
         },
     );
     assert_eq!(kept(&t), recount(&t));
+    assert_node_tallies_match_a_recount(&t);
     assert_eq!(t.alloc_tally("default", "web").unwrap().total, 2);
     assert_eq!(
         t.sizes(),
@@ -498,4 +502,18 @@ fn a_clients_own_report_does_not_move_its_nodes_allocation_index() {
         },
     );
     assert_eq!(t.node_allocs_index("n1"), 4);
+}
+
+/// Every node's tally, as the writes kept it, equals one summed afresh over its allocations.
+fn assert_node_tallies_match_a_recount(t: &Tables) {
+    let mut recount: std::collections::BTreeMap<String, NodeTally> = Default::default();
+    for a in t.allocs().filter(|a| !a.terminal()) {
+        recount.entry(a.node_id.clone()).or_default().count(a, 1);
+    }
+    let kept: std::collections::BTreeMap<String, NodeTally> = t
+        .node_tallies
+        .iter()
+        .map(|(k, v)| (k.to_string(), (**v).clone()))
+        .collect();
+    assert_eq!(kept, recount);
 }
