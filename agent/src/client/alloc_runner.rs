@@ -27,6 +27,8 @@ pub struct RunnerContext {
     pub services: Arc<ServiceRegistry>,
     /// Whether artifacts may come from the client's own file system (`artifact.allow_local`).
     pub local_artifacts: bool,
+    /// The servers, for what task templates read.
+    pub servers: Arc<dyn crate::rpc::ServerRpc>,
 }
 
 pub struct AllocRunner {
@@ -239,6 +241,7 @@ impl AllocRunner {
             recovering: recovering_tx,
             local_artifacts: ctx.local_artifacts,
             pids: pids.clone(),
+            servers: ctx.servers.clone(),
         };
         let mut restored = restored;
         let mut commands = BTreeMap::new();

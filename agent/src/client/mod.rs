@@ -20,6 +20,7 @@ pub mod state_db;
 pub mod stats;
 pub mod task_runner;
 pub mod taskenv;
+mod templates;
 pub mod updater;
 
 #[cfg(test)]
@@ -178,6 +179,7 @@ impl Client {
             updates: tx,
             services: services.clone(),
             local_artifacts: cfg.drivers.local_artifacts,
+            servers: rpc.clone(),
         };
         let mut runners = BTreeMap::new();
         for (alloc, tasks) in db.load()? {

@@ -11,6 +11,7 @@ use super::restarts::{Decision, RestartTracker};
 use super::services::{RunningTask, ScriptTarget, ServiceRegistry};
 use super::state_db::{LocalTaskState, StateDb};
 use super::taskenv::{self, NodeInfo, TaskDirs};
+use super::templates::{TaskTemplates, TemplateChange};
 use crate::drivers::exec_session::ExecSession;
 use crate::drivers::{Driver, DriverError, ExitResult, TaskConfig, TaskHandle};
 use api::{
@@ -87,6 +88,8 @@ pub struct TaskRunnerDeps {
     pub local_artifacts: bool,
     /// The main process of each running task, for resource usage (`alloc status -stats`).
     pub pids: Arc<std::sync::Mutex<BTreeMap<String, i32>>>,
+    /// The servers, for what task templates read (services, variables).
+    pub servers: Arc<dyn crate::rpc::ServerRpc>,
 }
 
 pub struct TaskRunner {
@@ -100,6 +103,12 @@ pub struct TaskRunner {
     artifacts_done: bool,
     restart_requests: RestartRequests,
     commands: mpsc::UnboundedReceiver<TaskCommand>,
+    /// Templates render once, before the first start; a watcher keeps them fresh after.
+    templates_done: bool,
+    /// What the `env = true` templates add to the task's environment.
+    template_env: BTreeMap<String, String>,
+    template_changes: Option<mpsc::UnboundedReceiver<TemplateChange>>,
+    template_watch: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Counts one task runner as done re-attaching when told, or when dropped on an early return.
@@ -126,6 +135,21 @@ enum Woke {
     /// check_restart: the reason.
     RestartRequested(String),
     Command(TaskCommand),
+    /// Templates re-rendered with new content.
+    Template(TemplateChange),
+}
+
+/// The next re-render that asks for something; never, without templates.
+async fn template_changed(
+    rx: &mut Option<mpsc::UnboundedReceiver<TemplateChange>>,
+) -> TemplateChange {
+    match rx {
+        Some(rx) => match rx.recv().await {
+            Some(c) => c,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// The next restart request; never, when there is no channel.
@@ -218,6 +242,10 @@ impl TaskRunner {
             collectors: Vec::new(),
             restart_requests: None,
             commands,
+            templates_done: false,
+            template_env: BTreeMap::new(),
+            template_changes: None,
+            template_watch: None,
         };
         tokio::spawn(runner.run())
     }
@@ -306,6 +334,9 @@ impl TaskRunner {
         }
         countdown.done();
         let flow = self.main_loop(pending_exit).await;
+        if let Some(w) = self.template_watch.take() {
+            w.abort();
+        }
         // Commands that arrive from now on find the channel closed; refuse the queued ones.
         self.commands.close();
         while let Ok(c) = self.commands.try_recv() {
@@ -346,6 +377,17 @@ impl TaskRunner {
                         Err(ArtifactsFailed::Interrupted(flow)) => return flow,
                     }
                 }
+                if !self.templates_done {
+                    if let Err(err) = self.render_templates().await {
+                        self.push_event(events::hook_failed(&format!("Template failed: {err}")));
+                        let d = self.restarts.on_exit(None, true, Instant::now());
+                        match self.apply(d).await {
+                            Flow::Continue => continue,
+                            other => return other,
+                        }
+                    }
+                    self.templates_done = true;
+                }
                 match self.start().await {
                     Ok(h) => {
                         self.local.handle = Some(h.state.clone());
@@ -380,6 +422,7 @@ impl TaskRunner {
                         s = next_signal(&mut sig) => Woke::Signal(s),
                         r = restart_requested(&mut requests) => Woke::RestartRequested(r),
                         Some(c) = self.commands.recv() => Woke::Command(c),
+                        t = template_changed(&mut self.template_changes) => Woke::Template(t),
                     };
                     self.restart_requests = requests;
                     match woke {
@@ -399,8 +442,14 @@ impl TaskRunner {
                             continue;
                         }
                         Woke::Command(TaskCommand::Restart { reply }) => {
-                            self.restart_for_user(&h).await;
+                            self.restart_in_place(&h, "User requested restart").await;
                             let _ = reply.send(Ok(()));
+                            continue;
+                        }
+                        Woke::Template(change) => {
+                            if let Some(flow) = self.apply_template_change(&h, change).await {
+                                return flow;
+                            }
                             continue;
                         }
                     }
@@ -544,21 +593,16 @@ impl TaskRunner {
             .map_err(|e| e.to_string())
     }
 
-    /// `alloc restart`: stop the task and start it again at once. Unlike a failure, it does not
-    /// count against the restart policy, as in Nomad.
-    async fn restart_for_user(&mut self, h: &TaskHandle) {
-        let exit = self
-            .restart_for_check(h, "User requested restart".into())
-            .await;
+    /// `alloc restart`, or a template that changed: stop the task and start it again at once.
+    /// Unlike a failure, it does not count against the restart policy, as in Nomad.
+    async fn restart_in_place(&mut self, h: &TaskHandle, reason: &str) {
+        let exit = self.restart_for_check(h, reason.into()).await;
         self.set_handle(None);
         self.local.handle = None;
         self.restart_requests = None;
         self.services_down();
         self.push_event(events::terminated(&exit));
-        self.push_event(events::restarting(
-            std::time::Duration::ZERO,
-            "User requested restart",
-        ));
+        self.push_event(events::restarting(std::time::Duration::ZERO, reason));
         self.local.state.state = TASK_STATE_PENDING.into();
         self.local.state.restarts += 1;
         self.local.state.last_restart = events::rfc3339_now();
@@ -706,6 +750,112 @@ impl TaskRunner {
         }
     }
 
+    /// Renders the task's templates before its first start, then leaves a watcher that
+    /// renders them again when what they read changes. Nothing to do without templates.
+    async fn render_templates(&mut self) -> Result<(), String> {
+        let task = self
+            .task_spec()
+            .ok_or_else(|| format!("task {:?} is not in the allocation's job", self.name))?;
+        if task.templates.is_empty() {
+            return Ok(());
+        }
+        let alloc = self.deps.alloc.borrow().clone();
+        let mut templates = TaskTemplates::new(
+            task.templates.clone(),
+            self.deps.alloc_dir.task_dir(&self.name),
+            &alloc,
+            &self.name,
+            self.base_env(&alloc, &task),
+            self.deps.servers.clone(),
+        );
+        let mut sig = self.deps.signal.clone();
+        let env = tokio::select! {
+            r = templates.first_render() => r?,
+            _ = next_signal(&mut sig) => return Err("the allocation is stopping".into()),
+        };
+        self.template_env = env;
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.template_changes = Some(rx);
+        self.template_watch = Some(tokio::spawn(async move {
+            loop {
+                let change = templates.next_change().await;
+                if tx.send(change).is_err() {
+                    return;
+                }
+            }
+        }));
+        Ok(())
+    }
+
+    /// What re-rendered templates ask of the running task: new environment for its next start,
+    /// then scripts, signals, or a restart. A script that fails with `fail_on_error` kills
+    /// the task (the returned flow).
+    async fn apply_template_change(
+        &mut self,
+        h: &TaskHandle,
+        change: TemplateChange,
+    ) -> Option<Flow> {
+        self.template_env = change.env;
+        for script in &change.scripts {
+            if let Err(err) = self.run_change_script(h, script).await {
+                self.push_event(events::hook_failed(&format!(
+                    "Template script failed: {err}"
+                )));
+                self.publish();
+                if script.fail_on_error {
+                    self.kill(h).await;
+                    return Some(Flow::Stop);
+                }
+            }
+        }
+        for signal in &change.signals {
+            if let Err(err) = self.send_signal(h, signal) {
+                self.push_event(events::hook_failed(&format!(
+                    "Template signal failed: {err}"
+                )));
+                self.publish();
+            }
+        }
+        if change.restart {
+            self.restart_in_place(h, "Template with change_mode restart re-rendered")
+                .await;
+        }
+        None
+    }
+
+    /// Runs a `change_script` in the task's context, as `alloc exec` would, within its timeout.
+    async fn run_change_script(
+        &self,
+        h: &TaskHandle,
+        script: &api::ChangeScript,
+    ) -> Result<(), String> {
+        let cmd: Vec<String> = std::iter::once(script.command.clone())
+            .chain(script.args.iter().cloned())
+            .collect();
+        let mut session = self.exec_session(h, &cmd, false).await?;
+        let _ = session
+            .input
+            .send(crate::drivers::exec_session::SessionInput::Close)
+            .await;
+        let timeout = if script.timeout.is_zero() {
+            std::time::Duration::from_secs(5)
+        } else {
+            script.timeout
+        };
+        let run = async {
+            while session.output.recv().await.is_some() {}
+            session.exit.await.unwrap_or(-1)
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Ok(0) => Ok(()),
+            Ok(code) => Err(format!("{} exited with {code}", script.command)),
+            Err(_) => Err(format!(
+                "{} did not finish within {timeout:?}",
+                script.command
+            )),
+        }
+    }
+
     async fn start(&self) -> Result<TaskHandle, DriverError> {
         let driver = self.driver()?;
         let cfg = self.task_config()?;
@@ -713,6 +863,13 @@ impl TaskRunner {
     }
 
     fn task_env(&self, alloc: &Allocation, task: &api::Task) -> BTreeMap<String, String> {
+        let mut env = self.base_env(alloc, task);
+        env.extend(self.template_env.clone());
+        env
+    }
+
+    /// The task's environment without what its templates add (what the templates read).
+    fn base_env(&self, alloc: &Allocation, task: &api::Task) -> BTreeMap<String, String> {
         let dir = &self.deps.alloc_dir;
         taskenv::build_env(
             alloc,

@@ -99,6 +99,14 @@ pub enum ClientCall {
     ResolveToken {
         secret: String,
     },
+    /// A blocking query for the variables a task's templates may read (its workload identity's
+    /// `nomad/jobs/<job>[/<group>[/<task>]]`), once they change past `min_index`.
+    TaskVariables {
+        alloc_id: String,
+        task: String,
+        min_index: u64,
+        wait_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,6 +127,27 @@ pub enum ClientReply {
     Index(u64),
     Catalog(Box<Catalog>),
     Token(Box<ResolvedToken>),
+    Variables(TaskVariables),
+}
+
+/// The variables a task may read, with their items, and the index to wait past next.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskVariables {
+    pub vars: Vec<api::variable::Variable>,
+    pub index: u64,
+}
+
+impl std::fmt::Debug for TaskVariables {
+    /// Paths only: items are secrets, and replies end up in error messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskVariables")
+            .field(
+                "paths",
+                &self.vars.iter().map(|v| &v.path).collect::<Vec<_>>(),
+            )
+            .field("index", &self.index)
+            .finish()
+    }
 }
 
 /// An API token as a server resolved it: who it is and the parsed policies it holds.

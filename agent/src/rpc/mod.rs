@@ -90,6 +90,17 @@ pub trait ServerRpc: Send + Sync + 'static {
 
     /// Blocking query: the whole catalog once it changed past `min_index`, or after `wait`.
     fn catalog(&self, min_index: u64, wait: Duration) -> RpcFuture<'_, Catalog>;
+    /// Blocking query: the variables a task of one of this node's allocations may read, once
+    /// they change past `min_index`, or after `wait`.
+    fn task_variables(
+        &self,
+        _alloc_id: &str,
+        _task: &str,
+        _min_index: u64,
+        _wait: Duration,
+    ) -> RpcFuture<'_, TaskVariables> {
+        Box::pin(async { Err(RpcError::Invalid("variables are not served here".into())) })
+    }
 
     /// What an API token (its secret; empty for anonymous) may do. Refused with
     /// [`RpcError::Forbidden`] for an unknown token, and when the servers run without ACLs.

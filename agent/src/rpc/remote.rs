@@ -5,7 +5,7 @@
 
 use super::{
     Catalog, ClientCall, ClientReply, KnownAllocs, NodeAllocs, NodeAuth, ResolvedToken, RpcClient,
-    RpcError, RpcFuture, RpcRequest, RpcResponse, ServerRpc,
+    RpcError, RpcFuture, RpcRequest, RpcResponse, ServerRpc, TaskVariables,
 };
 use api::{AllocClientUpdate, Node, ServiceRegistration};
 use std::collections::BTreeMap;
@@ -79,7 +79,8 @@ impl RemoteServers {
             ClientCall::NodeRegister(_)
             | ClientCall::Catalog { .. }
             | ClientCall::ResolveToken { .. }
-            | ClientCall::UpdateAllocs(_) => None,
+            | ClientCall::UpdateAllocs(_)
+            | ClientCall::TaskVariables { .. } => None,
         };
         let (node_id, secret) = match named {
             Some(id) => secrets.get_key_value(id)?,
@@ -262,6 +263,27 @@ impl ServerRpc for RemoteServers {
         Box::pin(async move {
             match self.call(call, wait + QUERY_SLACK).await? {
                 ClientReply::Catalog(c) => Ok(*c),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn task_variables(
+        &self,
+        alloc_id: &str,
+        task: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> RpcFuture<'_, TaskVariables> {
+        let call = ClientCall::TaskVariables {
+            alloc_id: alloc_id.to_string(),
+            task: task.to_string(),
+            min_index,
+            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        };
+        Box::pin(async move {
+            match self.call(call, wait + QUERY_SLACK).await? {
+                ClientReply::Variables(v) => Ok(v),
                 other => Err(unexpected(other)),
             }
         })

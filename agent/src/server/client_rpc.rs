@@ -111,6 +111,24 @@ impl Server {
                 .service_sync(&node_id, registrations)
                 .await
                 .map(ClientReply::Index),
+            ClientCall::TaskVariables {
+                alloc_id,
+                task,
+                min_index,
+                wait_ms,
+            } => {
+                let wait = Duration::from_millis(wait_ms).min(MAX_WAIT);
+                let node = auth.as_ref().map(|a| a.node_id.as_str());
+                self.task_variables(
+                    &alloc_id,
+                    &task,
+                    Some(node.unwrap_or_default()),
+                    min_index,
+                    wait,
+                )
+                .await
+                .map(ClientReply::Variables)
+            }
             ClientCall::NodeAllocations { .. }
             | ClientCall::Catalog { .. }
             | ClientCall::ResolveToken { .. } => {

@@ -81,6 +81,22 @@ impl ServerRpc for LocalRpc {
         Box::pin(async move { Ok(self.0.catalog(min_index, wait).await) })
     }
 
+    fn task_variables(
+        &self,
+        alloc_id: &str,
+        task: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> RpcFuture<'_, crate::rpc::TaskVariables> {
+        let (alloc_id, task) = (alloc_id.to_string(), task.to_string());
+        Box::pin(async move {
+            self.0
+                .task_variables(&alloc_id, &task, None, min_index, wait)
+                .await
+                .map_err(to_rpc)
+        })
+    }
+
     fn resolve_token(&self, secret: &str) -> RpcFuture<'_, ResolvedToken> {
         let secret = secret.to_string();
         Box::pin(async move { self.0.resolve_token(&secret).map_err(to_rpc) })

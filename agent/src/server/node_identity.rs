@@ -52,7 +52,9 @@ pub(super) fn authenticate(state: &Tables, call: &ClientCall, auth: Option<&Node
         ClientCall::NodeHeartbeat { node_id }
         | ClientCall::NodeAllocations { node_id, .. }
         | ClientCall::ServiceSync { node_id, .. } => prove(state, auth, node_id),
-        ClientCall::UpdateAllocs(_) | ClientCall::ServiceUpdate { .. } => match auth {
+        ClientCall::UpdateAllocs(_)
+        | ClientCall::ServiceUpdate { .. }
+        | ClientCall::TaskVariables { .. } => match auth {
             Some(a) => prove(state, auth, &a.node_id),
             None => Identity::Denied("the call carries no node secret".into()),
         },

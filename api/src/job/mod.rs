@@ -11,6 +11,7 @@ use std::time::Duration;
 mod admin;
 mod policies;
 mod services;
+mod template;
 pub use admin::*;
 pub use policies::*;
 pub use services::*;
@@ -353,30 +354,11 @@ pub struct Artifact {
     pub relative_dest: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Template {
-    #[serde(default)]
-    pub source_path: String,
-    #[serde(default)]
-    pub dest_path: String,
-    #[serde(default)]
-    pub embedded_tmpl: String,
-    #[serde(default)]
-    pub change_mode: String,
-    #[serde(default)]
-    pub change_signal: String,
-    #[serde(with = "nanos", default)]
-    pub splay: Duration,
-    #[serde(default)]
-    pub perms: String,
-    #[serde(default)]
-    pub left_delim: String,
-    #[serde(default)]
-    pub right_delim: String,
-    #[serde(default)]
-    pub envvars: bool,
-}
+pub use template::{
+    explain as explain_template_error, function_names as template_function_names, ChangeScript,
+    Template, TemplateWait, TEMPLATE_FUNCTIONS,
+    UNSUPPORTED_FUNCTIONS as UNSUPPORTED_TEMPLATE_FUNCTIONS,
+};
 
 /// A problem with a job that the submitter must fix.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -625,12 +607,10 @@ fn service_problems(tg: &TaskGroup) -> Vec<String> {
                 errs.push(format!("task {:?}, service {:?}: {p}", t.name, s.name));
             }
         }
-        if !t.templates.is_empty() {
-            errs.push(format!(
-                "task {:?}: template blocks are not supported yet (the agent's own template \
-                 renderer is configured in the agent config)",
-                t.name
-            ));
+        for (i, tmpl) in t.templates.iter().enumerate() {
+            for p in tmpl.problems() {
+                errs.push(format!("task {:?}, template {}: {p}", t.name, i + 1));
+            }
         }
     }
     errs

@@ -5,7 +5,7 @@ use super::decode::{describe, Block, Fields, Result};
 use super::decode_parts::{constraints, network};
 use super::decode_service::{services, PortRef};
 use super::tree::{Body, Pos, TreeError};
-use crate::job::{Artifact, LogConfig, Resources, Task, Template};
+use crate::job::{Artifact, ChangeScript, LogConfig, Resources, Task, Template, TemplateWait};
 
 /// Decodes a task; the ports its services name are added to `ports` for the group to check.
 pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Result<Task> {
@@ -74,15 +74,8 @@ pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Resu
         t.artifacts.push(artifact(a)?);
     }
     let what = format!("a template of task {name:?}");
-    if let Some(first) = f.blocks("template", &what)?.into_iter().next() {
-        let at = first.pos;
-        template(first)?;
-        return Err(TreeError::new(
-            at,
-            "template blocks in tasks are not supported yet (the agent's own template renderer, \
-             configured in the agent config, keeps files such as nginx's in line with the \
-             service catalog)",
-        ));
+    for b in f.blocks("template", &what)? {
+        t.templates.push(template(b)?);
     }
     t.services = services(&f, ports)?;
     t.constraints = constraints(&f)?;
@@ -195,11 +188,19 @@ fn template(b: Block) -> Result<Template> {
             "uid",
             "gid",
             "error_on_missing_key",
-            "wait",
         ],
-        &[],
+        &["wait", "change_script"],
     )?;
-    let tmpl = Template {
+    let id = |key: &str| -> Result<Option<u32>> {
+        match t.int(key)? {
+            None => Ok(None),
+            Some(v) => u32::try_from(v).map(Some).map_err(|_| {
+                let p = t.get(key).map_or(pos, |e| e.value.pos);
+                TreeError::new(p, format!("{key} {v} is not a user or group id"))
+            }),
+        }
+    };
+    let mut tmpl = Template {
         embedded_tmpl: t.string("data")?.unwrap_or_default(),
         source_path: t.string("source")?.unwrap_or_default(),
         dest_path: t.string("destination")?.unwrap_or_default(),
@@ -212,31 +213,32 @@ fn template(b: Block) -> Result<Template> {
         left_delim: t.string("left_delimiter")?.unwrap_or_else(|| "{{".into()),
         right_delim: t.string("right_delimiter")?.unwrap_or_else(|| "}}".into()),
         envvars: t.bool("env")?.unwrap_or(false),
+        uid: id("uid")?,
+        gid: id("gid")?,
+        err_missing_key: t.bool("error_on_missing_key")?.unwrap_or(false),
+        ..Template::default()
     };
-    t.int("uid")?;
-    t.int("gid")?;
-    t.bool("error_on_missing_key")?;
-    if tmpl.dest_path.is_empty() {
-        return Err(TreeError::new(pos, "template needs a destination"));
+    if let Some(w) = t.block("wait", "the wait block of a template")? {
+        let w = Fields::new(w, &["min", "max"], &[])?;
+        tmpl.wait = Some(TemplateWait {
+            min: w.duration("min")?.unwrap_or_default(),
+            max: w.duration("max")?.unwrap_or_default(),
+        });
     }
-    if tmpl.embedded_tmpl.is_empty() && tmpl.source_path.is_empty() {
-        return Err(TreeError::new(pos, "template needs data or a source"));
+    if let Some(c) = t.block("change_script", "the change_script block of a template")? {
+        let c = Fields::new(c, &["command", "args", "timeout", "fail_on_error"], &[])?;
+        tmpl.change_script = Some(ChangeScript {
+            command: c.string("command")?.unwrap_or_default(),
+            args: c.strings("args")?.unwrap_or_default(),
+            timeout: c
+                .duration("timeout")?
+                .unwrap_or(std::time::Duration::from_secs(5)),
+            fail_on_error: c.bool("fail_on_error")?.unwrap_or(false),
+        });
     }
-    if !["restart", "signal", "noop", "script"].contains(&tmpl.change_mode.as_str()) {
-        let p = t.get("change_mode").map_or(pos, |e| e.value.pos);
-        return Err(TreeError::new(
-            p,
-            format!(
-                "change_mode {:?} must be one of restart, signal, noop, script",
-                tmpl.change_mode
-            ),
-        ));
-    }
-    if tmpl.change_mode == "signal" && tmpl.change_signal.is_empty() {
-        return Err(TreeError::new(
-            pos,
-            "change_mode \"signal\" needs a change_signal",
-        ));
+    // The checks the API applies too, reported here at the block's line.
+    if let Some(problem) = tmpl.problems().into_iter().next() {
+        return Err(TreeError::new(pos, format!("template: {problem}")));
     }
     Ok(tmpl)
 }

@@ -653,19 +653,60 @@ job "hello-docker" {
 }
 
 #[test]
-fn task_templates_are_refused_at_their_line() {
-    let err = hcl_err(&in_task(
+fn task_templates_decode_and_bad_ones_are_refused_at_their_line() {
+    let job = hcl(&in_task(
         r#"
 template {
-  data        = "x"
-  destination = "local/x"
+  data          = "{{ env \"NOMAD_TASK_NAME\" }}"
+  destination   = "local/x"
+  change_mode   = "script"
+  perms         = "0600"
+  env           = true
+  wait {
+    min = "2s"
+    max = "10s"
+  }
+  change_script {
+    command = "/bin/reload"
+    args    = ["-q"]
+  }
 }"#,
     ));
-    assert!(err.starts_with("t.nomad:6:"), "{err}");
-    assert!(
-        err.contains("template blocks in tasks are not supported yet"),
-        "{err}"
+    let t = &job.task_groups[0].tasks[0].templates[0];
+    assert_eq!(
+        (t.dest_path.as_str(), t.perms.as_str(), t.envvars),
+        ("local/x", "0600", true)
     );
+    assert_eq!(
+        t.wait.as_ref().map(|w| w.min),
+        Some(std::time::Duration::from_secs(2))
+    );
+    assert_eq!(
+        t.change_script.as_ref().map(|c| c.args.clone()),
+        Some(vec!["-q".to_string()])
+    );
+    for (body, want) in [
+        (
+            "data = \"{{ key \\\"a\\\" }}\"\n  destination = \"local/x\"",
+            "Consul KV",
+        ),
+        (
+            "data = \"x\"\n  destination = \"../../x\"",
+            "leaves the task directory",
+        ),
+        (
+            "data = \"{{ .Broken \"\n  destination = \"local/x\"",
+            "template:1:",
+        ),
+        (
+            "data = \"x\"\n  destination = \"local/x\"\n  change_mode = \"script\"",
+            "change_script",
+        ),
+    ] {
+        let err = hcl_err(&in_task(&format!("\ntemplate {{\n  {body}\n}}")));
+        assert!(err.starts_with("t.nomad:6:"), "{err}");
+        assert!(err.contains(want), "{want}: {err}");
+    }
 }
 
 #[test]

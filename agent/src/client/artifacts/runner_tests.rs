@@ -37,6 +37,7 @@ impl Harness {
             updates,
             services: crate::client::services::unreachable_registry(),
             local_artifacts: false,
+            servers: crate::client::services::unreachable_servers(),
         };
         Harness { _dir: dir, ctx }
     }

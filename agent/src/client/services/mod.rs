@@ -513,6 +513,12 @@ impl CheckHost for ServiceRegistry {
 /// For tests of runners whose tasks declare no services: a registry whose servers never answer.
 #[cfg(test)]
 pub fn unreachable_registry() -> Arc<ServiceRegistry> {
+    ServiceRegistry::start(Arc::new(NodeInfo::default()), unreachable_servers(), None)
+}
+
+/// For tests: servers that never answer.
+#[cfg(test)]
+pub fn unreachable_servers() -> Arc<dyn ServerRpc> {
     use crate::rpc::{Catalog, RpcError, RpcFuture};
     struct NoServers;
     fn gone<'a, T: Send + 'a>() -> RpcFuture<'a, T> {
@@ -558,5 +564,5 @@ pub fn unreachable_registry() -> Arc<ServiceRegistry> {
             gone()
         }
     }
-    ServiceRegistry::start(Arc::new(NodeInfo::default()), Arc::new(NoServers), None)
+    Arc::new(NoServers)
 }

@@ -4,6 +4,7 @@
 
 pub mod keyring;
 mod locks;
+mod workload;
 
 pub use keyring::Keyring;
 pub use locks::LockTimers;
