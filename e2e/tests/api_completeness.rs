@@ -821,3 +821,76 @@ fn alloc_exec_carries_stdin_output_terminal_size_and_exit_code() {
     let r = send("GET", &url, None).unwrap();
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+#[test]
+fn scaling_blocks_bound_job_scale_and_list_as_policies() {
+    // Scenario: a dev agent runs a job whose group has `scaling { min = 1 max = 3 policy {..} }`.
+    // /v1/scaling/policies lists its policy, /v1/scaling/policy/:id shows the bounds and the
+    // policy as written; `job scale` within the bounds works, beyond them is refused with the
+    // bound in the message; an unknown policy id is 404.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let file = dir.path().join("scaled.nomad.hcl");
+    std::fs::write(
+        &file,
+        r#"job "scaled" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 1
+    scaling {
+      min = 1
+      max = 3
+      policy {
+        cooldown = "2m"
+      }
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["3603"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let out = agent.ctl(&["job", "run", "-detach", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = ok_json(&agent, "GET", "/v1/scaling/policies", None);
+    let list = array(&list);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["Target"]["Group"], "g");
+    assert_eq!(list[0]["Type"], "horizontal");
+    let id = list[0]["ID"].as_str().unwrap().to_string();
+    let policy = ok_json(&agent, "GET", &format!("/v1/scaling/policy/{id}"), None);
+    assert_eq!(
+        (policy["Min"].as_i64(), policy["Max"].as_i64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(policy["Policy"]["cooldown"], "2m");
+    assert_eq!(
+        call(&agent, "GET", "/v1/scaling/policy/nope", None).status,
+        404
+    );
+    let filtered = ok_json(&agent, "GET", "/v1/scaling/policies?job=other", None);
+    assert!(array(&filtered).is_empty());
+
+    let out = agent.ctl(&["job", "scale", "scaled", "g", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = agent.ctl(&["job", "scale", "scaled", "g", "4"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("4 > 3"), "{}", stderr(&out));
+    let job = agent.get("/v1/job/scaled").unwrap();
+    assert_eq!(job["TaskGroups"][0]["Count"], 3);
+    assert_eq!(
+        job["TaskGroups"][0]["Scaling"]["ID"],
+        id.as_str(),
+        "the id outlives versions"
+    );
+}

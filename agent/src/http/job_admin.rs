@@ -56,25 +56,55 @@ pub async fn scale_status(
     .await
 }
 
-/// Scaling policies come from `scaling` blocks, which the job parser refuses as not supported:
-/// there are none to list. The list is answered (empty) so that tools listing policies work.
+/// Every group's scaling policy in the namespace (`*`: all), with the job's indexes; `?job=`
+/// and `?type=` narrow the list, as in Nomad.
+fn policies(snap: &crate::state::Tables, q: &QueryOpts) -> Vec<api::ScalingPolicy> {
+    let job = q.get("job").filter(|j| !j.is_empty());
+    let kind = q.get("type").filter(|t| !t.is_empty());
+    snap.jobs()
+        .filter(|j| q.namespace == "*" || j.namespace == q.namespace)
+        .filter(|j| job.is_none_or(|id| j.id == id))
+        .flat_map(|j| {
+            j.task_groups.iter().filter_map(move |g| {
+                let mut p = g.scaling.clone()?;
+                p.create_index = j.create_index;
+                p.modify_index = j.modify_index;
+                Some(p)
+            })
+        })
+        .filter(|p| kind.is_none_or(|k| p.r#type == k))
+        .collect()
+}
+
+/// `GET /v1/scaling/policies`.
 pub async fn scaling_policies(
     State(st): State<HttpState>,
     Query(q): Q,
 ) -> Result<Response, HttpError> {
-    read_blocking(&st, q, Table::Jobs, |snap, _| {
-        Ok((
-            Vec::<serde_json::Value>::new(),
-            snap.table_index(Table::Jobs),
-        ))
+    read_blocking(&st, q, Table::Jobs, |snap, q| {
+        let list: Vec<api::ScalingPolicyListStub> =
+            policies(snap, q).iter().map(|p| p.stub()).collect();
+        Ok((list, snap.table_index(Table::Jobs)))
     })
     .await
 }
 
-pub async fn scaling_policy(Path(id): Path<String>) -> HttpError {
-    HttpError::not_found(format!(
-        "scaling policy {id:?} not found: scaling blocks are not supported yet"
-    ))
+/// `GET /v1/scaling/policy/:id`.
+pub async fn scaling_policy(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(mut q): Q,
+) -> Result<Response, HttpError> {
+    // A policy id names its namespace: look in all of them.
+    q.insert("namespace".into(), "*".into());
+    read_blocking(&st, q, Table::Jobs, |snap, q| {
+        let p = policies(snap, q)
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| HttpError::not_found(format!("scaling policy {id:?} not found")))?;
+        Ok((p, snap.table_index(Table::Jobs)))
+    })
+    .await
 }
 
 /// `POST /v1/job/:id/scale`.

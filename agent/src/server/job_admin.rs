@@ -134,6 +134,11 @@ impl Server {
                     })?;
                 let mut scaled = (*job).clone();
                 for g in scaled.task_groups.iter_mut().filter(|g| g.name == group) {
+                    if let Some(policy) = &g.scaling {
+                        policy
+                            .check_count(i64::from(count))
+                            .map_err(ServerError::Invalid)?;
+                    }
                     g.count = count;
                 }
                 self.job_register(scaled, None).await?

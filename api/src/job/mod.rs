@@ -10,6 +10,7 @@ use std::time::Duration;
 
 mod admin;
 mod policies;
+mod scaling;
 mod services;
 mod template;
 pub use admin::*;
@@ -145,6 +146,9 @@ pub struct TaskGroup {
     /// Time between deregistering the group's services and stopping its tasks.
     #[serde(with = "nanos", default)]
     pub shutdown_delay: Duration,
+    /// The `scaling` block: bounds of `count`, and an autoscaler's policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<ScalingPolicy>,
 }
 
 impl Default for TaskGroup {
@@ -162,6 +166,7 @@ impl Default for TaskGroup {
             migrate: None,
             meta: Meta::new(),
             shutdown_delay: Duration::ZERO,
+            scaling: None,
         }
     }
 }
@@ -354,6 +359,7 @@ pub struct Artifact {
     pub relative_dest: String,
 }
 
+pub use scaling::{ScalingPolicy, ScalingPolicyListStub, SCALING_HORIZONTAL};
 pub use template::{
     explain as explain_template_error, function_names as template_function_names, ChangeScript,
     Template, TemplateWait, TEMPLATE_FUNCTIONS,
@@ -393,7 +399,11 @@ impl Job {
         }
         let job_type = self.job_type.clone();
         let job_update = self.update.clone();
+        let (namespace, job_id) = (self.namespace.clone(), self.id.clone());
         for tg in &mut self.task_groups {
+            if let Some(s) = tg.scaling.as_mut() {
+                s.canonicalize(&namespace, &job_id, &tg.name, tg.count);
+            }
             if tg.restart_policy.is_none() {
                 tg.restart_policy = Some(RestartPolicy::default_for(&job_type));
             }
@@ -584,6 +594,17 @@ pub fn check_task<'a>(tg: &'a TaskGroup, s: &'a Service, c: &'a ServiceCheck) ->
 fn service_problems(tg: &TaskGroup) -> Vec<String> {
     let labels = port_labels(tg);
     let mut errs = Vec::new();
+    if let Some(s) = &tg.scaling {
+        let bounds = s.problems();
+        let count = if bounds.is_empty() {
+            s.check_count(i64::from(tg.count)).err()
+        } else {
+            None
+        };
+        for p in bounds.into_iter().chain(count) {
+            errs.push(format!("group {:?}: {p}", tg.name));
+        }
+    }
     for s in &tg.services {
         for p in s.problems(&labels) {
             errs.push(format!("group {:?}, service {:?}: {p}", tg.name, s.name));

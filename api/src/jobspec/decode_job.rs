@@ -6,7 +6,8 @@ use super::decode_service::services;
 use super::decode_task::task;
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{
-    Job, TaskGroup, UpdateStrategy, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM,
+    Job, ScalingPolicy, TaskGroup, UpdateStrategy, JOB_TYPE_BATCH, JOB_TYPE_SERVICE,
+    JOB_TYPE_SYSTEM,
 };
 use crate::service_rules::unknown_port;
 
@@ -115,6 +116,7 @@ fn group(
             "ephemeral_disk",
             "meta",
             "shutdown_delay",
+            "scaling",
         ],
         &["constraint", "service", "task"],
     )?;
@@ -132,6 +134,21 @@ fn group(
     tg.reschedule_policy = reschedule(&f, job_type)?;
     tg.update = update(&f, job_update)?;
     tg.migrate = migrate(&f)?;
+    if let Some(b) = f.block("scaling", &format!("the scaling block of group {name:?}"))? {
+        let at = b.pos;
+        let s = Fields::new(b, &["enabled", "min", "max", "policy"], &[])?;
+        let policy = ScalingPolicy {
+            enabled: s.bool("enabled")?,
+            min: s.int("min")?,
+            max: s.int("max")?,
+            policy: s.json_map("policy")?.unwrap_or_default(),
+            ..ScalingPolicy::default()
+        };
+        if let Some(p) = policy.problems().into_iter().next() {
+            return Err(TreeError::new(at, p));
+        }
+        tg.scaling = Some(policy);
+    }
     if let Some(d) = f.block(
         "ephemeral_disk",
         &format!("the ephemeral_disk of group {name:?}"),

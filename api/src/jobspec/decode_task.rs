@@ -24,8 +24,14 @@ pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Resu
             "leader",
             "shutdown_delay",
         ],
-        &["artifact", "template", "service", "constraint"],
+        &["artifact", "template", "service", "constraint", "scaling"],
     )?;
+    if let Some(e) = f.get("scaling") {
+        return Err(TreeError::new(
+            e.pos,
+            "scaling blocks in tasks (vertical scaling of cpu and memory) are not supported; a group's scaling block is",
+        ));
+    }
     let mut t = Task {
         name: name.to_string(),
         ..Task::default()

@@ -900,3 +900,39 @@ fn update_blocks_that_cannot_work_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn group_scaling_blocks_keep_their_bounds_and_policy() {
+    let job = hcl(&in_group(
+        r#"
+count = 2
+scaling {
+  enabled = true
+  min     = 1
+  max     = 10
+  policy {
+    cooldown = "1m"
+    check "cpu" {
+      source = "prometheus"
+      query  = "avg(cpu)"
+    }
+  }
+}
+task "t" {
+  driver = "raw_exec"
+}"#,
+    ));
+    let s = job.task_groups[0].scaling.as_ref().unwrap();
+    assert_eq!((s.min, s.max, s.enabled), (Some(1), Some(10), Some(true)));
+    assert_eq!(s.policy["cooldown"], "1m");
+    assert_eq!(s.policy["check"]["cpu"]["source"], "prometheus");
+    let err = hcl_err(&in_group(
+        "scaling {\n  min = 1\n}\ntask \"t\" {\n  driver = \"raw_exec\"\n}",
+    ));
+    assert!(err.contains("needs a max"), "{err}");
+    let err = hcl_err(&in_task("scaling \"cpu\" {\n  max = 2\n}"));
+    assert!(
+        err.contains("scaling blocks in tasks") && err.contains("not supported"),
+        "{err}"
+    );
+}
