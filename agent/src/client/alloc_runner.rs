@@ -3,6 +3,7 @@
 
 use super::allocdir::AllocDir;
 use super::health::{self, HealthInputs, HealthVerdict};
+use super::lifecycle::{self, LifecycleGate};
 use super::services::ServiceRegistry;
 use super::state_db::{LocalTaskState, StateDb};
 use super::task_runner::{RunnerSignal, TaskCommand, TaskRunner, TaskRunnerDeps};
@@ -151,6 +152,21 @@ fn task_names(alloc: &Allocation) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Each task's lifecycle role.
+fn lifecycle_roles(alloc: &Allocation) -> BTreeMap<String, lifecycle::Role> {
+    alloc
+        .job
+        .as_deref()
+        .and_then(|j| j.lookup_group(&alloc.task_group))
+        .map(|g| {
+            g.tasks
+                .iter()
+                .map(|t| (t.name.clone(), lifecycle::Role::of(t)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl AllocRunner {
     /// Starts (or, with `restored` task states, resumes) an allocation.
     pub fn start(
@@ -162,6 +178,7 @@ impl AllocRunner {
         let dir = AllocDir::new(&ctx.alloc_base, &id);
         let names = task_names(&alloc);
         let leaders = leader_tasks(&alloc);
+        let roles = lifecycle_roles(&alloc);
         if let Err(e) = ctx.db.put_alloc(&alloc) {
             tracing::warn!(alloc = %id, error = %e, "cannot store allocation");
         }
@@ -242,6 +259,7 @@ impl AllocRunner {
             local_artifacts: ctx.local_artifacts,
             pids: pids.clone(),
             servers: ctx.servers.clone(),
+            gate: LifecycleGate::new(roles.clone(), states.clone(), state_changes.subscribe()),
         };
         let mut restored = restored;
         let mut commands = BTreeMap::new();
@@ -259,6 +277,7 @@ impl AllocRunner {
         let services = ctx.services.clone();
         let alloc_rx = alloc_tx.subscribe();
         let (report2, changes2) = (report.clone(), state_changes.clone());
+        let sidecar_stops = commands.clone();
         tokio::spawn(async move {
             while let Some((task, st)) = task_rx.recv().await {
                 // As in Nomad: a failed task, or a dead leader task, stops its siblings.
@@ -268,6 +287,17 @@ impl AllocRunner {
                 }
                 if let Ok(mut m) = states2.lock() {
                     m.insert(task, st);
+                    // The main tasks ended: their sidecars have nothing left to serve.
+                    if lifecycle::main_tasks_done(&roles, &m) {
+                        for (name, role) in &roles {
+                            let running = m.get(name).is_some_and(|s| s.state != TASK_STATE_DEAD);
+                            if role.is_sidecar() && running {
+                                if let Some(tx) = sidecar_stops.get(name) {
+                                    let _ = tx.send(TaskCommand::Stop);
+                                }
+                            }
+                        }
+                    }
                 }
                 changes2.send_modify(|n| *n = n.wrapping_add(1));
                 report2();

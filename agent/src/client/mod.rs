@@ -13,6 +13,7 @@ pub mod fingerprint;
 mod gc;
 pub mod health;
 pub mod interface;
+mod lifecycle;
 pub mod logs;
 pub mod restarts;
 pub mod services;

@@ -42,6 +42,8 @@ pub enum TaskCommand {
         tty: bool,
         reply: oneshot::Sender<Result<ExecSession, String>>,
     },
+    /// Stop the task for good (a sidecar whose main tasks ended).
+    Stop,
 }
 
 impl TaskCommand {
@@ -54,6 +56,7 @@ impl TaskCommand {
             TaskCommand::Exec { reply, .. } => {
                 let _ = reply.send(Err(why));
             }
+            TaskCommand::Stop => {}
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct TaskRunnerDeps {
     pub pids: Arc<std::sync::Mutex<BTreeMap<String, i32>>>,
     /// The servers, for what task templates read (services, variables).
     pub servers: Arc<dyn crate::rpc::ServerRpc>,
+    /// Lifecycle hooks: when this task may first start.
+    pub gate: super::lifecycle::LifecycleGate,
 }
 
 pub struct TaskRunner {
@@ -109,6 +114,8 @@ pub struct TaskRunner {
     template_env: BTreeMap<String, String>,
     template_changes: Option<mpsc::UnboundedReceiver<TemplateChange>>,
     template_watch: Option<tokio::task::JoinHandle<()>>,
+    /// The lifecycle gate opened (once; a restart does not wait again).
+    gate_passed: bool,
 }
 
 /// Counts one task runner as done re-attaching when told, or when dropped on an early return.
@@ -223,7 +230,13 @@ impl TaskRunner {
     ) -> tokio::task::JoinHandle<()> {
         let alloc = deps.alloc.borrow().clone();
         let job = alloc.job.as_deref();
-        let job_type = job.map(|j| j.job_type.clone()).unwrap_or_default();
+        let mut job_type = job.map(|j| j.job_type.clone()).unwrap_or_default();
+        // A hook task that is no sidecar runs once: its success completes it, as a batch
+        // task's does, whatever the job's type.
+        let role = deps.gate.role(&name);
+        if role != super::lifecycle::Role::Main && !role.is_sidecar() {
+            job_type = api::JOB_TYPE_BATCH.to_string();
+        }
         let policy = job
             .and_then(|j| j.lookup_group(&alloc.task_group))
             .and_then(|g| g.restart_policy.clone())
@@ -246,6 +259,7 @@ impl TaskRunner {
             template_env: BTreeMap::new(),
             template_changes: None,
             template_watch: None,
+            gate_passed: false,
         };
         tokio::spawn(runner.run())
     }
@@ -363,6 +377,21 @@ impl TaskRunner {
                     }
                     RunnerSignal::Run => {}
                 }
+                if self.local.state.started_at.is_empty() && !self.gate_passed {
+                    let mut sig = self.deps.signal.clone();
+                    let gate = self.deps.gate.clone();
+                    tokio::select! {
+                        _ = gate.wait(&self.name) => self.gate_passed = true,
+                        s = next_signal(&mut sig) => {
+                            if s == RunnerSignal::Kill {
+                                self.set_dead(false);
+                                self.publish();
+                                return Flow::Stop;
+                            }
+                            return Flow::Detach;
+                        }
+                    }
+                }
                 if !self.artifacts_done {
                     match self.fetch_artifacts().await {
                         Ok(()) => self.artifacts_done = true,
@@ -445,6 +474,10 @@ impl TaskRunner {
                             self.restart_in_place(&h, "User requested restart").await;
                             let _ = reply.send(Ok(()));
                             continue;
+                        }
+                        Woke::Command(TaskCommand::Stop) => {
+                            self.kill(&h).await;
+                            return Flow::Stop;
                         }
                         Woke::Template(change) => {
                             if let Some(flow) = self.apply_template_change(&h, change).await {

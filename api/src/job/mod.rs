@@ -212,6 +212,36 @@ pub struct Task {
     /// first.
     #[serde(with = "nanos", default)]
     pub shutdown_delay: Duration,
+    /// When the task runs relative to the group's main tasks (none: it is a main task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<TaskLifecycle>,
+}
+
+/// A task's `lifecycle` block: a prestart task runs to completion (or, as a sidecar, keeps
+/// running) before the main tasks start; a poststart task starts once they run; a poststop
+/// task runs after they end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskLifecycle {
+    pub hook: String,
+    #[serde(default)]
+    pub sidecar: bool,
+}
+
+pub const LIFECYCLE_PRESTART: &str = "prestart";
+pub const LIFECYCLE_POSTSTART: &str = "poststart";
+pub const LIFECYCLE_POSTSTOP: &str = "poststop";
+
+impl Task {
+    /// The task's lifecycle hook, if it is not a main task.
+    pub fn hook(&self) -> Option<&str> {
+        self.lifecycle.as_ref().map(|l| l.hook.as_str())
+    }
+
+    /// A sidecar keeps running beside the main tasks, and is stopped when they end.
+    pub fn is_sidecar(&self) -> bool {
+        self.lifecycle.as_ref().is_some_and(|l| l.sidecar)
+    }
 }
 
 impl Default for Task {
@@ -232,6 +262,7 @@ impl Default for Task {
             artifacts: Vec::new(),
             templates: Vec::new(),
             leader: false,
+            lifecycle: None,
             shutdown_delay: Duration::ZERO,
         }
     }
@@ -519,6 +550,12 @@ impl Job {
                     ));
                 }
             }
+            if !tg.tasks.is_empty() && tg.tasks.iter().all(|t| t.lifecycle.is_some()) {
+                errs.push(format!(
+                    "group {:?}: every task has a lifecycle hook; a group needs a main task",
+                    tg.name
+                ));
+            }
             errs.extend(service_problems(tg));
             let mut labels = std::collections::BTreeSet::new();
             for net in &tg.networks {
@@ -626,6 +663,21 @@ fn service_problems(tg: &TaskGroup) -> Vec<String> {
         for s in &t.services {
             for p in s.problems(&labels) {
                 errs.push(format!("task {:?}, service {:?}: {p}", t.name, s.name));
+            }
+        }
+        if let Some(l) = &t.lifecycle {
+            let hooks = [LIFECYCLE_PRESTART, LIFECYCLE_POSTSTART, LIFECYCLE_POSTSTOP];
+            if !hooks.contains(&l.hook.as_str()) {
+                errs.push(format!(
+                    "task {:?}: lifecycle hook {:?} must be prestart, poststart or poststop",
+                    t.name, l.hook
+                ));
+            }
+            if l.sidecar && l.hook == LIFECYCLE_POSTSTOP {
+                errs.push(format!(
+                    "task {:?}: a poststop task cannot be a sidecar",
+                    t.name
+                ));
             }
         }
         for (i, tmpl) in t.templates.iter().enumerate() {

@@ -23,6 +23,7 @@ pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Resu
             "meta",
             "leader",
             "shutdown_delay",
+            "lifecycle",
         ],
         &["artifact", "template", "service", "constraint", "scaling"],
     )?;
@@ -82,6 +83,24 @@ pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Resu
     let what = format!("a template of task {name:?}");
     for b in f.blocks("template", &what)? {
         t.templates.push(template(b)?);
+    }
+    if let Some(b) = f.block("lifecycle", &format!("the lifecycle of task {name:?}"))? {
+        let at = b.pos;
+        let l = Fields::new(b, &["hook", "sidecar"], &[])?;
+        let hook = l.string("hook")?.unwrap_or_default();
+        let hooks = ["prestart", "poststart", "poststop"];
+        if !hooks.contains(&hook.as_str()) {
+            let p = l.get("hook").map_or(at, |e| e.value.pos);
+            return Err(TreeError::new(
+                p,
+                format!("lifecycle hook {hook:?} must be prestart, poststart or poststop"),
+            ));
+        }
+        let sidecar = l.bool("sidecar")?.unwrap_or(false);
+        if sidecar && hook == "poststop" {
+            return Err(TreeError::new(at, "a poststop task cannot be a sidecar"));
+        }
+        t.lifecycle = Some(crate::job::TaskLifecycle { hook, sidecar });
     }
     t.services = services(&f, ports)?;
     t.constraints = constraints(&f)?;

@@ -936,3 +936,27 @@ task "t" {
         "{err}"
     );
 }
+
+#[test]
+fn lifecycle_blocks_decode_and_bad_hooks_are_refused() {
+    let job = hcl(&in_group(
+        "task \"init\" {\n  driver = \"raw_exec\"\n  lifecycle {\n    hook    = \"prestart\"\n    sidecar = true\n  }\n}\ntask \"main\" {\n  driver = \"raw_exec\"\n}",
+    ));
+    let init = &job.task_groups[0].tasks[0];
+    assert_eq!(init.hook(), Some("prestart"));
+    assert!(init.is_sidecar());
+    assert_eq!(job.task_groups[0].tasks[1].hook(), None);
+    let err = hcl_err(&in_task("lifecycle {\n  hook = \"prerun\"\n}"));
+    assert!(
+        err.contains("must be prestart, poststart or poststop"),
+        "{err}"
+    );
+    let err = hcl_err(&in_task(
+        "lifecycle {\n  hook = \"poststop\"\n  sidecar = true\n}",
+    ));
+    assert!(err.contains("cannot be a sidecar"), "{err}");
+    let mut only_hooks = job.clone();
+    only_hooks.task_groups[0].tasks.truncate(1);
+    let errs = only_hooks.validate().unwrap_err().to_string();
+    assert!(errs.contains("needs a main task"), "{errs}");
+}
