@@ -150,6 +150,8 @@ enum JobCommand {
     Scale(job_scale::Args),
     /// Print a job as the API holds it (JSON, or through a template)
     Inspect(job_inspect::Args),
+    /// Run a child of a parameterized job, with meta and a payload
+    Dispatch(job_dispatch::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -370,6 +372,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             JobCommand::Eval(a) => job_eval::run(&client()?, a),
             JobCommand::Scale(a) => job_scale::run(&client()?, a),
             JobCommand::Inspect(a) => job_inspect::run(&client()?, a),
+            JobCommand::Dispatch(a) => job_dispatch::run(&client()?, a),
         },
         Command::Alloc { command } => match command {
             AllocCommand::Status(a) => alloc_status::run(&client()?, a),

@@ -407,7 +407,11 @@ impl TaskRunner {
                     }
                 }
                 if !self.templates_done {
-                    if let Err(err) = self.render_templates().await {
+                    let prepared = match self.write_dispatch_payload() {
+                        Ok(()) => self.render_templates().await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(err) = prepared {
                         self.push_event(events::hook_failed(&format!("Template failed: {err}")));
                         let d = self.restarts.on_exit(None, true, Instant::now());
                         match self.apply(d).await {
@@ -781,6 +785,32 @@ impl TaskRunner {
                 Err(ArtifactsFailed::Interrupted(Flow::Detach))
             }
         }
+    }
+
+    /// A dispatched job's payload, into the task's `local/<dispatch_payload.file>`.
+    fn write_dispatch_payload(&self) -> Result<(), String> {
+        use base64::Engine;
+        let Some(task) = self.task_spec() else {
+            return Ok(());
+        };
+        let Some(cfg) = &task.dispatch_payload else {
+            return Ok(());
+        };
+        let alloc = self.deps.alloc.borrow().clone();
+        let encoded = alloc
+            .job
+            .as_deref()
+            .map(|j| j.payload.clone())
+            .unwrap_or_default();
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_bytes())
+            .map_err(|e| format!("the dispatch payload is not valid base64: {e}"))?;
+        let path = self.deps.alloc_dir.local_dir(&self.name).join(&cfg.file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, payload).map_err(|e| format!("writing {}: {e}", path.display()))
     }
 
     /// Renders the task's templates before its first start, then leaves a watcher that

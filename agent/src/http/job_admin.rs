@@ -107,6 +107,19 @@ pub async fn scaling_policy(
     .await
 }
 
+/// `POST /v1/job/:id/dispatch`.
+pub async fn dispatch(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let req: api::JobDispatchRequest = super::query::body_or_default(&body)?;
+    let resp = st.server()?.job_dispatch(&q.namespace, &id, req).await?;
+    Ok(json_indexed(&resp, resp.index))
+}
+
 /// `POST /v1/job/:id/scale`.
 pub async fn scale(
     State(st): State<HttpState>,

@@ -130,6 +130,10 @@ pub fn router(state: HttpState) -> Router {
         )
         .route("/v1/job/{id}/revert", post(jobs::revert).put(jobs::revert))
         .route(
+            "/v1/job/{id}/dispatch",
+            post(job_admin::dispatch).put(job_admin::dispatch),
+        )
+        .route(
             "/v1/job/{id}/evaluate",
             post(job_admin::evaluate).put(job_admin::evaluate),
         )

@@ -44,7 +44,8 @@ pub(super) fn live_job_or_stop_all(
     allocs: &[std::sync::Arc<api::Allocation>],
 ) -> Option<std::sync::Arc<api::Job>> {
     match state.job(&eval.namespace, &eval.job_id) {
-        Some(job) if !job.stop => {
+        // A parameterized job only stands for its dispatches: it places nothing itself.
+        Some(job) if !job.stop && !job.is_parameterized_parent() => {
             b.set_job(&job);
             Some(job)
         }

@@ -215,12 +215,13 @@ impl Server {
             }
         }
         job.stop = false;
-        let eval = new_eval(&job, TRIGGER_JOB_REGISTER);
+        // A parameterized job is only a template for its dispatches: nothing to schedule.
+        let eval = (!job.is_parameterized_parent()).then(|| new_eval(&job, TRIGGER_JOB_REGISTER));
         let (index, res) = self
             .raft
             .apply(Command::JobRegister {
                 job: Box::new(job.clone()),
-                eval: Some(eval.clone()),
+                eval: eval.clone(),
                 now: now_nanos(),
             })
             .await
@@ -233,7 +234,7 @@ impl Server {
             .read(|t| t.job(&job.namespace, &job.id).map(|j| j.job_modify_index))
             .unwrap_or(index);
         Ok(JobRegisterResponse {
-            eval_id: eval.id,
+            eval_id: eval.map(|e| e.id).unwrap_or_default(),
             eval_create_index: index,
             job_modify_index,
             warnings: String::new(),

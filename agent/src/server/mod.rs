@@ -6,6 +6,7 @@ mod blocked_evals;
 mod client_rpc;
 mod deployment_watcher;
 mod deployments;
+mod dispatch;
 mod endpoints;
 mod eval_broker;
 mod gc;

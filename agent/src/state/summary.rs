@@ -60,7 +60,8 @@ impl Tables {
                 JOB_STATUS_DEAD
             };
         }
-        if live_alloc {
+        if live_alloc || job.is_parameterized_parent() {
+            // A parameterized job stays "running" while it may be dispatched, as in Nomad.
             return JOB_STATUS_RUNNING;
         }
         let pending_eval = self

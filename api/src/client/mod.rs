@@ -409,7 +409,7 @@ fn prefix_query(prefix: &str) -> Vec<(&str, &str)> {
 }
 
 /// Percent-encodes one path segment (ids are usually safe, job names may not be).
-pub(crate) fn seg(s: &str) -> String {
+pub fn seg(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

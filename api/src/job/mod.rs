@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 mod admin;
+mod dispatch;
 mod policies;
 mod scaling;
 mod services;
@@ -89,6 +90,17 @@ pub struct Job {
     pub modify_index: u64,
     #[serde(default)]
     pub job_modify_index: u64,
+    /// A `parameterized` job never runs itself: `job dispatch` runs children of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameterized_job: Option<ParameterizedJobConfig>,
+    /// A child made by `job dispatch`.
+    #[serde(default)]
+    pub dispatched: bool,
+    #[serde(rename = "ParentID", default)]
+    pub parent_id: String,
+    /// The dispatch's payload, base64.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub payload: String,
 }
 
 impl Default for Job {
@@ -115,6 +127,10 @@ impl Default for Job {
             create_index: 0,
             modify_index: 0,
             job_modify_index: 0,
+            parameterized_job: None,
+            dispatched: false,
+            parent_id: String::new(),
+            payload: String::new(),
         }
     }
 }
@@ -215,6 +231,9 @@ pub struct Task {
     /// When the task runs relative to the group's main tasks (none: it is a main task).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<TaskLifecycle>,
+    /// Where a dispatched job's payload is written, under `local/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatch_payload: Option<DispatchPayloadConfig>,
 }
 
 /// A task's `lifecycle` block: a prestart task runs to completion (or, as a sidecar, keeps
@@ -263,6 +282,7 @@ impl Default for Task {
             templates: Vec::new(),
             leader: false,
             lifecycle: None,
+            dispatch_payload: None,
             shutdown_delay: Duration::ZERO,
         }
     }
@@ -390,6 +410,9 @@ pub struct Artifact {
     pub relative_dest: String,
 }
 
+pub use dispatch::{
+    DispatchPayloadConfig, JobDispatchRequest, JobDispatchResponse, ParameterizedJobConfig,
+};
 pub use scaling::{ScalingPolicy, ScalingPolicyListStub, SCALING_HORIZONTAL};
 pub use template::{
     explain as explain_template_error, function_names as template_function_names, ChangeScript,
@@ -463,11 +486,43 @@ impl Job {
         let mut errs = Vec::new();
         if self.id.is_empty() {
             errs.push("job ID is missing".to_string());
-        } else if self.id.contains(' ') || self.id.contains('/') {
+        } else if self.id.contains(' ') || (self.id.contains('/') && !self.dispatched) {
+            // A dispatched child is named `<parent>/dispatch-...` by the servers.
             errs.push(format!(
                 "job ID {:?} must not contain spaces or '/'",
                 self.id
             ));
+        }
+        if let Some(p) = &self.parameterized_job {
+            errs.extend(p.problems());
+            if self.job_type != JOB_TYPE_BATCH {
+                errs.push(format!(
+                    "a parameterized job must be a batch job, not {:?}",
+                    self.job_type
+                ));
+            }
+        }
+        for tg in &self.task_groups {
+            for t in &tg.tasks {
+                let Some(d) = &t.dispatch_payload else {
+                    continue;
+                };
+                if self.parameterized_job.is_none() {
+                    errs.push(format!(
+                        "task {:?}: dispatch_payload needs a parameterized job",
+                        t.name
+                    ));
+                }
+                let escapes = d.file.is_empty()
+                    || d.file.starts_with('/')
+                    || d.file.split('/').any(|p| p == "..");
+                if escapes {
+                    errs.push(format!(
+                        "task {:?}: dispatch_payload file {:?} must be a relative path inside local/",
+                        t.name, d.file
+                    ));
+                }
+            }
         }
         if ![JOB_TYPE_SERVICE, JOB_TYPE_BATCH, JOB_TYPE_SYSTEM].contains(&self.job_type.as_str()) {
             errs.push(format!(
@@ -596,6 +651,11 @@ impl Job {
             ..j.clone()
         };
         spec(self) == spec(other)
+    }
+
+    /// A parameterized job that is not itself a dispatch: it never runs, its children do.
+    pub fn is_parameterized_parent(&self) -> bool {
+        self.parameterized_job.is_some() && !self.dispatched
     }
 
     pub fn lookup_group(&self, name: &str) -> Option<&TaskGroup> {

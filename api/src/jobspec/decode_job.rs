@@ -6,8 +6,8 @@ use super::decode_service::services;
 use super::decode_task::task;
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{
-    Job, ScalingPolicy, TaskGroup, UpdateStrategy, JOB_TYPE_BATCH, JOB_TYPE_SERVICE,
-    JOB_TYPE_SYSTEM,
+    Job, ParameterizedJobConfig, ScalingPolicy, TaskGroup, UpdateStrategy, JOB_TYPE_BATCH,
+    JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM,
 };
 use crate::service_rules::unknown_port;
 
@@ -46,6 +46,7 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
             "all_at_once",
             "meta",
             "update",
+            "parameterized",
         ],
         &["constraint", "group"],
     )?;
@@ -84,6 +85,19 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
     }
     job.update = update(&f, None)?;
     job.constraints = constraints(&f)?;
+    if let Some(b) = f.block("parameterized", "the parameterized block")? {
+        let at = b.pos;
+        let p = Fields::new(b, &["payload", "meta_required", "meta_optional"], &[])?;
+        let cfg = ParameterizedJobConfig {
+            payload: p.string("payload")?.unwrap_or_else(|| "optional".into()),
+            meta_required: p.strings("meta_required")?.unwrap_or_default(),
+            meta_optional: p.strings("meta_optional")?.unwrap_or_default(),
+        };
+        if let Some(problem) = cfg.problems().into_iter().next() {
+            return Err(TreeError::new(at, problem));
+        }
+        job.parameterized_job = Some(cfg);
+    }
     for (label, body, gpos) in f.labelled("group")? {
         job.task_groups.push(group(
             &label.name,

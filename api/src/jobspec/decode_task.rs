@@ -24,6 +24,7 @@ pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Resu
             "leader",
             "shutdown_delay",
             "lifecycle",
+            "dispatch_payload",
         ],
         &["artifact", "template", "service", "constraint", "scaling"],
     )?;
@@ -101,6 +102,17 @@ pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Resu
             return Err(TreeError::new(at, "a poststop task cannot be a sidecar"));
         }
         t.lifecycle = Some(crate::job::TaskLifecycle { hook, sidecar });
+    }
+    if let Some(b) = f.block(
+        "dispatch_payload",
+        &format!("the dispatch_payload of task {name:?}"),
+    )? {
+        let at = b.pos;
+        let d = Fields::new(b, &["file"], &[])?;
+        let file = d
+            .string("file")?
+            .ok_or_else(|| TreeError::new(at, "dispatch_payload needs a file"))?;
+        t.dispatch_payload = Some(crate::job::DispatchPayloadConfig { file });
     }
     t.services = services(&f, ports)?;
     t.constraints = constraints(&f)?;

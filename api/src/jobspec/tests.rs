@@ -960,3 +960,32 @@ fn lifecycle_blocks_decode_and_bad_hooks_are_refused() {
     let errs = only_hooks.validate().unwrap_err().to_string();
     assert!(errs.contains("needs a main task"), "{errs}");
 }
+
+#[test]
+fn parameterized_jobs_and_dispatch_payloads_decode() {
+    let src = "job \"j\" {\n  type = \"batch\"\n  parameterized {\n    payload       = \"forbidden\"\n    meta_optional = [\"a\"]\n  }\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      dispatch_payload {\n        file = \"in/x.json\"\n      }\n    }\n  }\n}\n";
+    let job = hcl(src);
+    let p = job.parameterized_job.as_ref().unwrap();
+    assert_eq!(
+        (p.payload.as_str(), p.meta_optional.clone()),
+        ("forbidden", vec!["a".to_string()])
+    );
+    assert_eq!(
+        job.task_groups[0].tasks[0]
+            .dispatch_payload
+            .as_ref()
+            .unwrap()
+            .file,
+        "in/x.json"
+    );
+    assert!(job.is_parameterized_parent());
+    let err = hcl_err(&src.replace("forbidden", "sometimes"));
+    assert!(err.contains("optional, required or forbidden"), "{err}");
+    let mut service = job.clone();
+    service.job_type = "service".into();
+    assert!(service
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("must be a batch job"));
+}

@@ -25,6 +25,7 @@ pub mod deployment_pause;
 pub mod deployment_promote;
 pub mod deployment_status;
 pub mod eval_status;
+pub mod job_dispatch;
 pub mod job_eval;
 pub mod job_history;
 pub mod job_init;

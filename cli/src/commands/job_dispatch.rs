@@ -1,0 +1,70 @@
+//! `job dispatch [-meta k=v]... [-detach] JOB [INPUT|-]`: runs a child of a parameterized job
+//! with the given meta and payload (a file, or stdin with `-`).
+
+use super::job_run::{detach_message, parse_timeout};
+use crate::monitor::{self, MonitorOptions};
+use anyhow::{anyhow, bail, Context, Result};
+use api::client::{seg, Client};
+use api::{JobDispatchRequest, JobDispatchResponse};
+use base64::Engine;
+use std::io::Read;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Meta for the dispatched job, key=value; repeat for more
+    #[arg(long = "meta")]
+    pub meta: Vec<String>,
+    /// Return after dispatching, printing the evaluation id, instead of monitoring
+    #[arg(long)]
+    pub detach: bool,
+    #[arg(long)]
+    pub verbose: bool,
+    /// How long to monitor before giving up (Go duration)
+    #[arg(long, default_value = "5m", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// The parameterized job
+    pub job: String,
+    /// The payload: a file, or - to read stdin
+    pub input: Option<String>,
+}
+
+pub fn run(client: &Client, args: &Args) -> Result<i32> {
+    let mut req = JobDispatchRequest {
+        job_id: args.job.clone(),
+        ..Default::default()
+    };
+    for m in &args.meta {
+        let Some((k, v)) = m.split_once('=') else {
+            bail!("invalid meta {m:?}: write key=value");
+        };
+        req.meta.insert(k.to_string(), v.to_string());
+    }
+    let payload = match args.input.as_deref() {
+        None => Vec::new(),
+        Some("-") => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading the payload from stdin")?;
+            buf
+        }
+        Some(file) => std::fs::read(file).with_context(|| format!("reading the payload {file}"))?,
+    };
+    req.payload = base64::engine::general_purpose::STANDARD.encode(payload);
+    let resp: JobDispatchResponse = client
+        .post(&format!("/v1/job/{}/dispatch", seg(&args.job)), &[], &req)
+        .map_err(|e| anyhow!("Failed to dispatch job: {e}"))?;
+    println!("Dispatched Job ID = {}", resp.dispatched_job_id);
+    println!("Evaluation ID     = {}", api::short_id(&resp.eval_id));
+    if args.detach {
+        print!("{}", detach_message(&resp.eval_id));
+        return Ok(0);
+    }
+    println!();
+    let opts = MonitorOptions {
+        verbose: args.verbose,
+        follow_allocs: true,
+        timeout: args.timeout,
+    };
+    monitor::monitor(client, &resp.eval_id, &opts).context("Error monitoring the dispatched job")
+}
