@@ -137,7 +137,13 @@ fn resources(b: Block) -> Result<Resources> {
     if let Some(v) = r.int("cpu")? {
         res.cpu = v;
     }
-    r.int("cores")?;
+    if let Some(e) = r.get("cores") {
+        return Err(TreeError::new(
+            e.pos,
+            "cores (whole reserved CPU cores) is not supported: give cpu in MHz",
+        ));
+    }
+    // Nomad itself has ignored `iops` since 0.9 and only warns; it reserves nothing here either.
     r.int("iops")?;
     if let Some(v) = r.int("memory")? {
         res.memory_mb = v;

@@ -989,3 +989,12 @@ fn parameterized_jobs_and_dispatch_payloads_decode() {
         .to_string()
         .contains("must be a batch job"));
 }
+
+#[test]
+fn reserved_cores_are_refused_by_name() {
+    let err = hcl_err(&in_task("resources {\n  cores = 2\n}"));
+    assert!(
+        err.contains("cores") && err.contains("not supported"),
+        "{err}"
+    );
+}
