@@ -119,3 +119,65 @@ fn prestart_sidecar_main_poststart_and_poststop_run_in_order() {
         assert_eq!(alloc["TaskStates"][t]["Failed"], false, "{t}");
     }
 }
+
+#[test]
+fn a_poststop_task_runs_when_the_allocation_is_stopped() {
+    // Scenario: a service job's main task runs until the job is stopped; its poststop task
+    // then runs, after the main task was killed, and the allocation ends without failure.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let log = "$NOMAD_ALLOC_DIR/order";
+    let tasks = [
+        task(
+            "main",
+            None,
+            &format!("echo main >> {log}; exec sleep 3605"),
+        ),
+        task(
+            "cleanup",
+            Some(("poststop", false)),
+            &format!("echo cleanup >> {log}"),
+        ),
+    ];
+    let job = format!(
+        "job \"stopped\" {{\n  datacenters = [\"*\"]\n  group \"g\" {{\n{}  }}\n}}\n",
+        tasks.concat()
+    );
+    let file = dir.path().join("stopped.nomad.hcl");
+    std::fs::write(&file, job).unwrap();
+    let out = agent.ctl(&["job", "run", "-detach", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = wait_for("the main task running", SETTLE, || {
+        let list = agent.get("/v1/job/stopped/allocations").ok()?;
+        let a = list.as_array()?.first()?.clone();
+        (a["TaskStates"]["main"]["State"] == "running")
+            .then(|| a["ID"].as_str().map(String::from))?
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    assert_eq!(
+        agent.get(&format!("/v1/allocation/{id}")).unwrap()["TaskStates"]["cleanup"]["State"],
+        "pending",
+        "the poststop task waits"
+    );
+    let out = agent.ctl(&["job", "stop", "-detach", "stopped"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let alloc = wait_for("every task to end", SETTLE, || {
+        let a = agent.get(&format!("/v1/allocation/{id}")).ok()?;
+        let s = &a["TaskStates"];
+        (s["main"]["State"] == "dead" && s["cleanup"]["State"] == "dead").then_some(a)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    assert_eq!(alloc["TaskStates"]["cleanup"]["Failed"], false);
+    assert!(!alloc["TaskStates"]["cleanup"]["StartedAt"]
+        .as_str()
+        .unwrap_or("")
+        .is_empty());
+    let order = send(
+        "GET",
+        &format!("{}/v1/client/fs/cat/{id}?path=alloc/order", agent.address()),
+        None,
+    )
+    .unwrap()
+    .body;
+    assert_eq!(order, "main\ncleanup\n");
+}

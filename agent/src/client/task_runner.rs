@@ -116,6 +116,9 @@ pub struct TaskRunner {
     template_watch: Option<tokio::task::JoinHandle<()>>,
     /// The lifecycle gate opened (once; a restart does not wait again).
     gate_passed: bool,
+    /// A poststop task running after its allocation was told to stop: the stop is what it
+    /// runs for, so it runs to its end.
+    finishing: bool,
 }
 
 /// Counts one task runner as done re-attaching when told, or when dropped on an early return.
@@ -260,6 +263,7 @@ impl TaskRunner {
             template_changes: None,
             template_watch: None,
             gate_passed: false,
+            finishing: false,
         };
         tokio::spawn(runner.run())
     }
@@ -370,6 +374,9 @@ impl TaskRunner {
             if self.handle.is_none() && pending_exit.is_none() {
                 match self.signal_now() {
                     RunnerSignal::Detach => return Flow::Detach,
+                    // A poststop task that has not run yet still runs once the main tasks
+                    // are gone: stopping the allocation is when it is for.
+                    RunnerSignal::Kill if self.poststop_pending() => self.finishing = true,
                     RunnerSignal::Kill => {
                         self.set_dead(false);
                         self.publish();
@@ -380,9 +387,14 @@ impl TaskRunner {
                 if self.local.state.started_at.is_empty() && !self.gate_passed {
                     let mut sig = self.deps.signal.clone();
                     let gate = self.deps.gate.clone();
+                    let finishing = self.finishing;
                     tokio::select! {
                         _ = gate.wait(&self.name) => self.gate_passed = true,
-                        s = next_signal(&mut sig) => {
+                        s = next_signal(&mut sig), if !finishing => {
+                            if s == RunnerSignal::Kill && self.poststop_pending() {
+                                self.finishing = true;
+                                continue;
+                            }
                             if s == RunnerSignal::Kill {
                                 self.set_dead(false);
                                 self.publish();
@@ -452,7 +464,7 @@ impl TaskRunner {
                     let mut requests = self.restart_requests.take();
                     let woke = tokio::select! {
                         e = h.wait() => Woke::Exited(e),
-                        s = next_signal(&mut sig) => Woke::Signal(s),
+                        s = next_signal(&mut sig), if !self.finishing => Woke::Signal(s),
                         r = restart_requested(&mut requests) => Woke::RestartRequested(r),
                         Some(c) = self.commands.recv() => Woke::Command(c),
                         t = template_changed(&mut self.template_changes) => Woke::Template(t),
@@ -776,7 +788,7 @@ impl TaskRunner {
         // Dropping the fetch on a signal cancels it; nothing half-fetched is left in place.
         tokio::select! {
             r = fetch => r.map_err(|e| ArtifactsFailed::Download(e.to_string())),
-            s = next_signal(&mut sig) => {
+            s = next_signal(&mut sig), if !self.finishing => {
                 if s == RunnerSignal::Kill {
                     self.set_dead(false);
                     self.publish();
@@ -785,6 +797,12 @@ impl TaskRunner {
                 Err(ArtifactsFailed::Interrupted(Flow::Detach))
             }
         }
+    }
+
+    /// A poststop task that has not started yet.
+    fn poststop_pending(&self) -> bool {
+        self.deps.gate.role(&self.name) == super::lifecycle::Role::Poststop
+            && self.local.state.started_at.is_empty()
     }
 
     /// A dispatched job's payload, into the task's `local/<dispatch_payload.file>`.
@@ -834,7 +852,9 @@ impl TaskRunner {
         let mut sig = self.deps.signal.clone();
         let env = tokio::select! {
             r = templates.first_render() => r?,
-            _ = next_signal(&mut sig) => return Err("the allocation is stopping".into()),
+            _ = next_signal(&mut sig), if !self.finishing => {
+                return Err("the allocation is stopping".into())
+            }
         };
         self.template_env = env;
         let (tx, rx) = mpsc::unbounded_channel();
