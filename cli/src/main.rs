@@ -152,6 +152,15 @@ enum JobCommand {
     Inspect(job_inspect::Args),
     /// Run a child of a parameterized job, with meta and a payload
     Dispatch(job_dispatch::Args),
+    /// Periodic jobs: launch one now
+    #[command(subcommand)]
+    Periodic(PeriodicCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PeriodicCommand {
+    /// Launch a child of a periodic job now
+    Force(job_periodic_force::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -373,6 +382,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             JobCommand::Scale(a) => job_scale::run(&client()?, a),
             JobCommand::Inspect(a) => job_inspect::run(&client()?, a),
             JobCommand::Dispatch(a) => job_dispatch::run(&client()?, a),
+            JobCommand::Periodic(PeriodicCommand::Force(a)) => {
+                job_periodic_force::run(&client()?, a)
+            }
         },
         Command::Alloc { command } => match command {
             AllocCommand::Status(a) => alloc_status::run(&client()?, a),

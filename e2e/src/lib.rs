@@ -305,8 +305,14 @@ impl Agent {
     }
 
     pub fn ctl_in(&self, args: &[&str], cwd: Option<&Path>) -> Output {
+        self.ctl_env(args, cwd, &[])
+    }
+
+    /// `nomadctl` with extra environment variables (`NOMAD_VAR_*`, ...).
+    pub fn ctl_env(&self, args: &[&str], cwd: Option<&Path>, env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(nomadctl_bin());
         cmd.args(args)
+            .envs(env.iter().copied())
             .env("NOMAD_ADDR", self.address())
             .stdin(Stdio::null());
         if let Some(tls) = &self.tls {

@@ -240,9 +240,11 @@ impl TaskRunner {
         if role != super::lifecycle::Role::Main && !role.is_sidecar() {
             job_type = api::JOB_TYPE_BATCH.to_string();
         }
-        let policy = job
-            .and_then(|j| j.lookup_group(&alloc.task_group))
-            .and_then(|g| g.restart_policy.clone())
+        let group = job.and_then(|j| j.lookup_group(&alloc.task_group));
+        let policy = group
+            .and_then(|g| g.tasks.iter().find(|t| t.name == name))
+            .and_then(|t| t.restart_policy.clone())
+            .or_else(|| group.and_then(|g| g.restart_policy.clone()))
             .unwrap_or_else(|| RestartPolicy::default_for(&job_type));
         let mut local = restored.unwrap_or_default();
         if local.state.state.is_empty() {

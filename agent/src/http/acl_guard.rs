@@ -71,6 +71,7 @@ pub fn required(method: &Method, path: &str) -> Need {
         ["v1", "search", ..] => JobsAndNodes,
         ["v1", "job", _, "plan" | "revert"] => Namespace(SubmitJob),
         ["v1", "job", _, "dispatch"] => Namespace(DispatchJob),
+        ["v1", "job", _, "periodic", "force"] => Namespace(SubmitJob),
         ["v1", "job", ..] | ["v1", "deployments"] | ["v1", "deployment", ..] => {
             read_or(Namespace(SubmitJob), Namespace(ReadJob))
         }

@@ -120,6 +120,17 @@ pub async fn dispatch(
     Ok(json_indexed(&resp, resp.index))
 }
 
+/// `POST /v1/job/:id/periodic/force`.
+pub async fn periodic_force(
+    State(st): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
+    let q = QueryOpts::parse(q)?;
+    let resp = st.server()?.job_periodic_force(&q.namespace, &id).await?;
+    Ok(json_indexed(&resp, resp.index))
+}
+
 /// `POST /v1/job/:id/scale`.
 pub async fn scale(
     State(st): State<HttpState>,

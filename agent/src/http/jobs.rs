@@ -72,7 +72,20 @@ async fn do_register(st: &HttpState, req: JobRegisterRequest) -> Result<Response
 
 pub async fn parse(body: Bytes) -> Result<Response, HttpError> {
     let req: JobsParseRequest = parse_body(&body)?;
-    let mut job = api::jobspec::parse_hcl(&req.job_hcl, "input.hcl")
+    if req.hcl_v1 {
+        return Err(HttpError::bad_request(
+            "HCLv1 is not supported: job files are parsed as HCL2",
+        ));
+    }
+    let mut opts = api::jobspec::ParseOptions::default();
+    if !req.variables.trim().is_empty() {
+        opts.var_files.push(api::jobspec::VarFile {
+            name: "Variables".into(),
+            text: req.variables,
+            base_dir: None,
+        });
+    }
+    let mut job = api::jobspec::parse_hcl_with(&req.job_hcl, "input.hcl", &opts)
         .map_err(|e| HttpError::bad_request(e.to_string()))?;
     if req.canonicalize {
         job.canonicalize();

@@ -134,6 +134,10 @@ pub fn router(state: HttpState) -> Router {
             post(job_admin::dispatch).put(job_admin::dispatch),
         )
         .route(
+            "/v1/job/{id}/periodic/force",
+            post(job_admin::periodic_force).put(job_admin::periodic_force),
+        )
+        .route(
             "/v1/job/{id}/evaluate",
             post(job_admin::evaluate).put(job_admin::evaluate),
         )

@@ -45,7 +45,7 @@ pub(super) fn live_job_or_stop_all(
 ) -> Option<std::sync::Arc<api::Job>> {
     match state.job(&eval.namespace, &eval.job_id) {
         // A parameterized job only stands for its dispatches: it places nothing itself.
-        Some(job) if !job.stop && !job.is_parameterized_parent() => {
+        Some(job) if !job.stop && !job.is_parent() => {
             b.set_job(&job);
             Some(job)
         }

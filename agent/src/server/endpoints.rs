@@ -216,7 +216,7 @@ impl Server {
         }
         job.stop = false;
         // A parameterized job is only a template for its dispatches: nothing to schedule.
-        let eval = (!job.is_parameterized_parent()).then(|| new_eval(&job, TRIGGER_JOB_REGISTER));
+        let eval = (!job.is_parent()).then(|| new_eval(&job, TRIGGER_JOB_REGISTER));
         let (index, res) = self
             .raft
             .apply(Command::JobRegister {

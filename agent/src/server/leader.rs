@@ -110,6 +110,7 @@ impl Server {
         tokio::spawn(self.clone().drain_deadline_loop(stop.clone()));
         tokio::spawn(self.clone().deployment_watcher(stop.clone()));
         tokio::spawn(self.clone().gc_loop(stop.clone()));
+        tokio::spawn(self.clone().periodic_loop(stop.clone()));
         tokio::spawn(self.clone().variable_duties(stop.clone()));
         tokio::spawn(self.heartbeat_loop(stop));
     }

@@ -17,6 +17,7 @@ mod leader;
 mod local_rpc;
 mod namespaces;
 mod node_identity;
+mod periodic;
 mod plan;
 pub use plan::dry_run as plan_dry_run;
 mod alloc_updates;

@@ -42,7 +42,11 @@ impl Tables {
             job_id: job.id.clone(),
             namespace: job.namespace.clone(),
             summary,
-            children: JobChildrenSummary::default(),
+            children: if job.is_parent() {
+                self.children_summary(job)
+            } else {
+                JobChildrenSummary::default()
+            },
             create_index: job.create_index,
             modify_index: self.allocs_index.max(job.modify_index),
         }
@@ -60,8 +64,9 @@ impl Tables {
                 JOB_STATUS_DEAD
             };
         }
-        if live_alloc || job.is_parameterized_parent() {
-            // A parameterized job stays "running" while it may be dispatched, as in Nomad.
+        if live_alloc || job.is_parent() {
+            // A parameterized or periodic job stays "running" while it may launch children, as
+            // in Nomad.
             return JOB_STATUS_RUNNING;
         }
         let pending_eval = self
@@ -73,6 +78,23 @@ impl Tables {
         }
         // Every allocation finished and nothing is queued.
         JOB_STATUS_DEAD
+    }
+
+    /// A parent's children by status. Children are rare next to other jobs, and only parents
+    /// pay for the scan.
+    fn children_summary(&self, job: &Job) -> JobChildrenSummary {
+        let mut c = JobChildrenSummary::default();
+        for child in self
+            .jobs()
+            .filter(|j| j.parent_id == job.id && j.namespace == job.namespace)
+        {
+            match self.job_status(child) {
+                JOB_STATUS_PENDING => c.pending += 1,
+                JOB_STATUS_RUNNING => c.running += 1,
+                _ => c.dead += 1,
+            }
+        }
+        c
     }
 
     /// A copy of the job with its status filled in, as the API returns it.
@@ -100,6 +122,9 @@ impl Tables {
             modify_index: job.modify_index,
             job_modify_index: job.job_modify_index,
             meta: None,
+            parent_id: job.parent_id.clone(),
+            periodic: job.periodic.is_some(),
+            parameterized_job: job.parameterized_job.is_some(),
         }
     }
 }

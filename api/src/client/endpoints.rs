@@ -88,6 +88,7 @@ impl Client {
         let req = JobsParseRequest {
             job_hcl: hcl.to_string(),
             canonicalize: true,
+            ..JobsParseRequest::default()
         };
         self.post("/v1/jobs/parse", &[], &req)
     }

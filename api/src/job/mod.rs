@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 mod admin;
+pub mod cron;
 mod dispatch;
+mod periodic;
 mod policies;
 mod scaling;
 mod services;
@@ -93,6 +95,9 @@ pub struct Job {
     /// A `parameterized` job never runs itself: `job dispatch` runs children of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameterized_job: Option<ParameterizedJobConfig>,
+    /// A `periodic` job never runs itself: the leader launches children on its schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periodic: Option<PeriodicConfig>,
     /// A child made by `job dispatch`.
     #[serde(default)]
     pub dispatched: bool,
@@ -128,6 +133,7 @@ impl Default for Job {
             modify_index: 0,
             job_modify_index: 0,
             parameterized_job: None,
+            periodic: None,
             dispatched: false,
             parent_id: String::new(),
             payload: String::new(),
@@ -234,6 +240,9 @@ pub struct Task {
     /// Where a dispatched job's payload is written, under `local/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatch_payload: Option<DispatchPayloadConfig>,
+    /// The task's own `restart` block, over its group's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<RestartPolicy>,
 }
 
 /// A task's `lifecycle` block: a prestart task runs to completion (or, as a sidecar, keeps
@@ -283,6 +292,7 @@ impl Default for Task {
             leader: false,
             lifecycle: None,
             dispatch_payload: None,
+            restart_policy: None,
             shutdown_delay: Duration::ZERO,
         }
     }
@@ -413,6 +423,7 @@ pub struct Artifact {
 pub use dispatch::{
     DispatchPayloadConfig, JobDispatchRequest, JobDispatchResponse, ParameterizedJobConfig,
 };
+pub use periodic::{periodic_child_id, PeriodicConfig, PERIODIC_SPEC_CRON};
 pub use scaling::{ScalingPolicy, ScalingPolicyListStub, SCALING_HORIZONTAL};
 pub use template::{
     explain as explain_template_error, function_names as template_function_names, ChangeScript,
@@ -486,8 +497,9 @@ impl Job {
         let mut errs = Vec::new();
         if self.id.is_empty() {
             errs.push("job ID is missing".to_string());
-        } else if self.id.contains(' ') || (self.id.contains('/') && !self.dispatched) {
-            // A dispatched child is named `<parent>/dispatch-...` by the servers.
+        } else if self.id.contains(' ') || (self.id.contains('/') && self.parent_id.is_empty()) {
+            // Children are named `<parent>/dispatch-...` and `<parent>/periodic-...` by the
+            // servers.
             errs.push(format!(
                 "job ID {:?} must not contain spaces or '/'",
                 self.id
@@ -500,6 +512,18 @@ impl Job {
                     "a parameterized job must be a batch job, not {:?}",
                     self.job_type
                 ));
+            }
+        }
+        if let Some(p) = &self.periodic {
+            errs.extend(p.problems());
+            if self.job_type != JOB_TYPE_BATCH {
+                errs.push(format!(
+                    "a periodic job must be a batch job, not {:?}",
+                    self.job_type
+                ));
+            }
+            if self.parameterized_job.is_some() {
+                errs.push("a job is either periodic or parameterized, not both".into());
             }
         }
         for tg in &self.task_groups {
@@ -658,6 +682,11 @@ impl Job {
         self.parameterized_job.is_some() && !self.dispatched
     }
 
+    /// A periodic or parameterized job: it is never scheduled itself; its children are.
+    pub fn is_parent(&self) -> bool {
+        self.is_parameterized_parent() || self.periodic.is_some()
+    }
+
     pub fn lookup_group(&self, name: &str) -> Option<&TaskGroup> {
         self.task_groups.iter().find(|g| g.name == name)
     }
@@ -774,13 +803,19 @@ pub struct JobRegisterRequest {
 }
 
 /// `POST /v1/jobs/parse` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct JobsParseRequest {
     #[serde(rename = "JobHCL")]
     pub job_hcl: String,
     #[serde(default)]
     pub canonicalize: bool,
+    /// Values for the file's variables, as the text of a var file (`name = value` lines).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variables: String,
+    /// Nomad's HCL1 parser; only HCL2 is here.
+    #[serde(default, rename = "HCLv1", skip_serializing_if = "std::ops::Not::not")]
+    pub hcl_v1: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -830,6 +865,12 @@ pub struct JobListStub {
     /// The job's `meta`, with `?meta=true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Meta>,
+    #[serde(rename = "ParentID", default)]
+    pub parent_id: String,
+    #[serde(default)]
+    pub periodic: bool,
+    #[serde(default)]
+    pub parameterized_job: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

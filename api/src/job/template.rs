@@ -215,12 +215,92 @@ pub fn function_names() -> crate::gotemplate::Funcs {
     f
 }
 
-/// A parse error about an undefined consul-template function that reads Consul or Vault says
-/// so, rather than "not defined".
+/// consul-template's other functions that this renderer does not have yet: a template using
+/// one is refused with its name, as a missing feature rather than a typo.
+const OTHER_CONSUL_TEMPLATE_FUNCTIONS: &[&str] = &[
+    "sockaddr",
+    "datacenters",
+    "file",
+    "keyExists",
+    "partitions",
+    "peerings",
+    "exportedServices",
+    "executeTemplate",
+    "writeToFile",
+    "scratch",
+    "base64Decode",
+    "base64Encode",
+    "base64URLDecode",
+    "base64URLEncode",
+    "byKey",
+    "byTag",
+    "byMeta",
+    "containsAll",
+    "containsAny",
+    "containsNone",
+    "containsNotAll",
+    "envOrDefault",
+    "explode",
+    "explodeMap",
+    "indent",
+    "in",
+    "loop",
+    "parseBool",
+    "parseFloat",
+    "parseInt",
+    "parseUint",
+    "parseYAML",
+    "plugin",
+    "regexMatch",
+    "regexReplaceAll",
+    "sha256Hex",
+    "md5sum",
+    "hmacSHA256Hex",
+    "splitToMap",
+    "timestamp",
+    "toUnescapedJSON",
+    "toUnescapedJSONPretty",
+    "toTitle",
+    "toTOML",
+    "toYAML",
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "modulo",
+    "minimum",
+    "maximum",
+    "spew_dump",
+    "spew_printf",
+    "spew_sdump",
+    "spew_sprintf",
+    "trimPrefix",
+    "trimSuffix",
+    "sprig_",
+];
+
+/// A parse error about an undefined consul-template function says what it is: one that reads
+/// Consul or Vault, or one of consul-template's own this renderer lacks, rather than "not
+/// defined".
 pub fn explain(message: &str) -> String {
     for (name, what) in UNSUPPORTED_FUNCTIONS {
         if message.contains(&format!("function {name:?} not defined")) {
             return format!("{message}: the consul-template function {name:?} reads {what}, which is not supported");
+        }
+    }
+    for name in OTHER_CONSUL_TEMPLATE_FUNCTIONS {
+        let prefix = format!("function \"{name}");
+        let exact = format!("function {name:?} not defined");
+        let matches = if name.ends_with('_') {
+            message.contains(&prefix) && message.contains("not defined")
+        } else {
+            message.contains(&exact)
+        };
+        if matches {
+            return format!(
+                "{message}: the consul-template function {name:?} is not supported by this \
+                 template renderer"
+            );
         }
     }
     message.to_string()

@@ -46,6 +46,9 @@ impl<'a> Fields<'a> {
                 continue;
             }
             if !single.contains(&key) {
+                if let Some(msg) = super::nomad_keys::not_supported(key, &block.what) {
+                    return Err(TreeError::new(entry.pos, msg));
+                }
                 let hint = did_you_mean(key, single.iter().chain(repeated).copied());
                 return Err(TreeError::new(
                     entry.pos,
@@ -120,6 +123,13 @@ impl<'a> Fields<'a> {
         match &e.value.value {
             Value::Int(i) => Ok(Some(*i)),
             Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(*f as i64)),
+            // HCL2 converts a string holding a number where a number is wanted; Nomad job
+            // files write `priority = "100"` and `static = "53"`.
+            Value::Str(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| self.err(e, "a whole number")),
             _ => Err(self.err(e, "a whole number")),
         }
     }
@@ -147,6 +157,8 @@ impl<'a> Fields<'a> {
         };
         match &e.value.value {
             Value::Bool(b) => Ok(Some(*b)),
+            Value::Str(s) if s == "true" => Ok(Some(true)),
+            Value::Str(s) if s == "false" => Ok(Some(false)),
             _ => Err(self.err(e, "true or false")),
         }
     }

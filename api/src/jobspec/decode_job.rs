@@ -6,8 +6,8 @@ use super::decode_service::services;
 use super::decode_task::task;
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{
-    Job, ParameterizedJobConfig, ScalingPolicy, TaskGroup, UpdateStrategy, JOB_TYPE_BATCH,
-    JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM,
+    Job, MigrateStrategy, ParameterizedJobConfig, PeriodicConfig, ReschedulePolicy, ScalingPolicy,
+    TaskGroup, UpdateStrategy, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM,
 };
 use crate::service_rules::unknown_port;
 
@@ -47,8 +47,11 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
             "meta",
             "update",
             "parameterized",
+            "periodic",
+            "reschedule",
+            "migrate",
         ],
-        &["constraint", "group"],
+        &["constraint", "group", "task"],
     )?;
     let mut job = Job {
         id: name.to_string(),
@@ -56,8 +59,15 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
         ..Job::default()
     };
     if let Some(t) = f.string("type")? {
+        let p = f.get("type").map_or(pos, |e| e.value.pos);
+        if t == "sysbatch" {
+            return Err(TreeError::new(
+                p,
+                "job type \"sysbatch\" is not supported: use a system job whose task exits, or \
+                 a batch job with a constraint per node",
+            ));
+        }
         if ![JOB_TYPE_SERVICE, JOB_TYPE_BATCH, JOB_TYPE_SYSTEM].contains(&t.as_str()) {
-            let p = f.get("type").map_or(pos, |e| e.value.pos);
             return Err(TreeError::new(
                 p,
                 format!("job type {t:?} must be one of \"service\", \"batch\", \"system\""),
@@ -98,26 +108,91 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
         }
         job.parameterized_job = Some(cfg);
     }
-    for (label, body, gpos) in f.labelled("group")? {
-        job.task_groups.push(group(
-            &label.name,
-            body,
-            gpos,
-            &job.job_type,
-            job.update.as_ref(),
-        )?);
+    if let Some(b) = f.block("periodic", "the periodic block")? {
+        job.periodic = Some(periodic(b)?);
     }
+    let defaults = JobDefaults {
+        job_type: &job.job_type,
+        update: job.update.as_ref(),
+        reschedule: reschedule(&f, &job.job_type, None)?,
+        migrate: migrate(&f, None)?,
+    };
+    let mut groups = Vec::new();
+    for (label, body, gpos) in f.labelled("group")? {
+        groups.push(group(&label.name, body, gpos, &defaults)?);
+    }
+    // A task written straight in the job is a group of its own, of one, as Nomad reads it.
+    for (label, body, tpos) in f.labelled("task")? {
+        let mut ports = Vec::new();
+        let t = task(&label.name, body, tpos, defaults.job_type, None, &mut ports)?;
+        let tg = TaskGroup {
+            name: label.name.clone(),
+            count: 1,
+            tasks: vec![t],
+            update: defaults.update.cloned(),
+            reschedule_policy: defaults.reschedule.clone(),
+            migrate: defaults.migrate.clone(),
+            ..TaskGroup::default()
+        };
+        check_ports(&tg, ports)?;
+        groups.push(tg);
+    }
+    job.task_groups = groups;
     Ok(job)
 }
 
-/// `job_update`: the job's update block, which the group's own merges into field by field.
-fn group(
-    name: &str,
-    body: &Body,
-    pos: Pos,
-    job_type: &str,
-    job_update: Option<&UpdateStrategy>,
-) -> Result<TaskGroup> {
+/// What a job's own blocks give each of its groups.
+struct JobDefaults<'a> {
+    job_type: &'a str,
+    update: Option<&'a UpdateStrategy>,
+    reschedule: Option<ReschedulePolicy>,
+    migrate: Option<MigrateStrategy>,
+}
+
+fn check_ports(tg: &TaskGroup, ports: Vec<super::decode_service::PortRef>) -> Result<()> {
+    let labels = crate::job::port_labels(tg);
+    for p in ports {
+        if let Some(msg) = unknown_port(&p.port, &labels) {
+            return Err(TreeError::new(p.pos, msg));
+        }
+    }
+    Ok(())
+}
+
+fn periodic(b: Block) -> Result<PeriodicConfig> {
+    let at = b.pos;
+    let p = Fields::new(
+        b,
+        &["cron", "crons", "prohibit_overlap", "time_zone", "enabled"],
+        &[],
+    )?;
+    let cfg = PeriodicConfig {
+        enabled: p.bool("enabled")?.unwrap_or(true),
+        spec: p.string("cron")?.unwrap_or_default(),
+        specs: p.strings("crons")?.unwrap_or_default(),
+        prohibit_overlap: p.bool("prohibit_overlap")?.unwrap_or(false),
+        time_zone: p.string("time_zone")?.unwrap_or_default(),
+        ..PeriodicConfig::default()
+    };
+    if let Some(problem) = cfg.problems().into_iter().next() {
+        let keys: &[&str] = if problem.contains("time_zone") {
+            &["time_zone"]
+        } else {
+            &["cron", "crons"]
+        };
+        let at = keys
+            .iter()
+            .find_map(|k| p.get(k))
+            .map_or(at, |e| e.value.pos);
+        return Err(TreeError::new(at, problem));
+    }
+    Ok(cfg)
+}
+
+/// The job's update, reschedule and migrate blocks are merged into the group's own field by
+/// field.
+fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<TaskGroup> {
+    let job_type = defaults.job_type;
     let f = Fields::new(
         Block::new(body, pos, describe("group", name)),
         &[
@@ -144,10 +219,11 @@ fn group(
     if let Some(n) = f.block("network", &format!("the network block of group {name:?}"))? {
         tg.networks.push(network(n)?);
     }
-    tg.restart_policy = restart(&f, job_type)?;
-    tg.reschedule_policy = reschedule(&f, job_type)?;
-    tg.update = update(&f, job_update)?;
-    tg.migrate = migrate(&f)?;
+    tg.restart_policy = restart(&f, job_type, None)?;
+    tg.reschedule_policy =
+        reschedule(&f, job_type, defaults.reschedule.as_ref())?.or(defaults.reschedule.clone());
+    tg.update = update(&f, defaults.update)?;
+    tg.migrate = migrate(&f, defaults.migrate.as_ref())?.or(defaults.migrate.clone());
     if let Some(b) = f.block("scaling", &format!("the scaling block of group {name:?}"))? {
         let at = b.pos;
         let s = Fields::new(b, &["enabled", "min", "max", "policy"], &[])?;
@@ -183,13 +259,16 @@ fn group(
     let mut ports = Vec::new();
     tg.services = services(&f, &mut ports)?;
     for (label, body, tpos) in f.labelled("task")? {
-        tg.tasks.push(task(&label.name, body, tpos, &mut ports)?);
+        let restart = tg.restart_policy.as_ref();
+        tg.tasks.push(task(
+            &label.name,
+            body,
+            tpos,
+            job_type,
+            restart,
+            &mut ports,
+        )?);
     }
-    let labels = crate::job::port_labels(&tg);
-    for p in ports {
-        if let Some(msg) = unknown_port(&p.port, &labels) {
-            return Err(TreeError::new(p.pos, msg));
-        }
-    }
+    check_ports(&tg, ports)?;
     Ok(tg)
 }

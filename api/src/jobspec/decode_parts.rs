@@ -179,7 +179,13 @@ pub fn update(f: &Fields, base: Option<&UpdateStrategy>) -> Result<Option<Update
 
 /// The group's `restart` block. Unset fields take Nomad's defaults for the job type; the
 /// server's canonicalize fills whole missing blocks.
-pub fn restart(f: &Fields, job_type: &str) -> Result<Option<RestartPolicy>> {
+/// The `restart` block of a group or task; unset fields come from `base` (the group's policy,
+/// for a task), else Nomad's defaults for the job type.
+pub fn restart(
+    f: &Fields,
+    job_type: &str,
+    base: Option<&RestartPolicy>,
+) -> Result<Option<RestartPolicy>> {
     let Some(b) = f.block("restart", &format!("the restart block of {}", f.what()))? else {
         return Ok(None);
     };
@@ -188,7 +194,9 @@ pub fn restart(f: &Fields, job_type: &str) -> Result<Option<RestartPolicy>> {
         &["attempts", "interval", "delay", "mode", "render_templates"],
         &[],
     )?;
-    let mut p = RestartPolicy::default_for(job_type);
+    let mut p = base
+        .cloned()
+        .unwrap_or_else(|| RestartPolicy::default_for(job_type));
     if let Some(v) = r.int_as("attempts")? {
         p.attempts = v;
     }
@@ -206,8 +214,13 @@ pub fn restart(f: &Fields, job_type: &str) -> Result<Option<RestartPolicy>> {
     Ok(Some(p))
 }
 
-/// The group's `reschedule` block; unset fields take Nomad's defaults for the job type.
-pub fn reschedule(f: &Fields, job_type: &str) -> Result<Option<ReschedulePolicy>> {
+/// The `reschedule` block of a job or group; unset fields come from `base` (the job's, for a
+/// group), else Nomad's defaults for the job type.
+pub fn reschedule(
+    f: &Fields,
+    job_type: &str,
+    base: Option<&ReschedulePolicy>,
+) -> Result<Option<ReschedulePolicy>> {
     let Some(b) = f.block(
         "reschedule",
         &format!("the reschedule block of {}", f.what()),
@@ -228,7 +241,9 @@ pub fn reschedule(f: &Fields, job_type: &str) -> Result<Option<ReschedulePolicy>
         &[],
     )?;
     // System jobs have no default policy; start from the batch one, which is bounded.
-    let mut p = ReschedulePolicy::default_for(job_type)
+    let mut p = base
+        .cloned()
+        .or_else(|| ReschedulePolicy::default_for(job_type))
         .or_else(|| ReschedulePolicy::default_for(crate::job::JOB_TYPE_BATCH))
         .ok_or_else(|| TreeError::new(f.pos(), "no reschedule defaults"))?;
     if let Some(v) = r.int_as("attempts")? {
@@ -260,7 +275,9 @@ pub fn reschedule(f: &Fields, job_type: &str) -> Result<Option<ReschedulePolicy>
     Ok(Some(p))
 }
 
-pub fn migrate(f: &Fields) -> Result<Option<MigrateStrategy>> {
+/// The `migrate` block of a job or group; unset fields come from `base` (the job's, for a
+/// group).
+pub fn migrate(f: &Fields, base: Option<&MigrateStrategy>) -> Result<Option<MigrateStrategy>> {
     let Some(b) = f.block("migrate", &format!("the migrate block of {}", f.what()))? else {
         return Ok(None);
     };
@@ -274,7 +291,7 @@ pub fn migrate(f: &Fields) -> Result<Option<MigrateStrategy>> {
         ],
         &[],
     )?;
-    let mut s = MigrateStrategy::default();
+    let mut s = base.cloned().unwrap_or_default();
     if let Some(v) = m.int_as("max_parallel")? {
         s.max_parallel = v;
     }

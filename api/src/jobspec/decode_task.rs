@@ -2,13 +2,23 @@
 //! logs, artifacts, templates.
 
 use super::decode::{describe, Block, Fields, Result};
-use super::decode_parts::{constraints, network};
+use super::decode_parts::{constraints, network, restart};
 use super::decode_service::{services, PortRef};
 use super::tree::{Body, Pos, TreeError};
-use crate::job::{Artifact, ChangeScript, LogConfig, Resources, Task, Template, TemplateWait};
+use crate::job::{
+    Artifact, ChangeScript, LogConfig, Resources, RestartPolicy, Task, Template, TemplateWait,
+};
 
 /// Decodes a task; the ports its services name are added to `ports` for the group to check.
-pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Result<Task> {
+/// A task's own `restart` block starts from its group's policy.
+pub fn task(
+    name: &str,
+    body: &Body,
+    pos: Pos,
+    job_type: &str,
+    group_restart: Option<&RestartPolicy>,
+    ports: &mut Vec<PortRef>,
+) -> Result<Task> {
     let f = Fields::new(
         Block::new(body, pos, describe("task", name)),
         &[
@@ -25,6 +35,7 @@ pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Resu
             "shutdown_delay",
             "lifecycle",
             "dispatch_payload",
+            "restart",
         ],
         &["artifact", "template", "service", "constraint", "scaling"],
     )?;
@@ -36,6 +47,7 @@ pub fn task(name: &str, body: &Body, pos: Pos, ports: &mut Vec<PortRef>) -> Resu
     }
     let mut t = Task {
         name: name.to_string(),
+        restart_policy: restart(&f, job_type, group_restart)?,
         ..Task::default()
     };
     match f.string("driver")? {

@@ -14,12 +14,15 @@ mod decode_service;
 mod decode_task;
 mod error;
 pub mod hcl;
+pub mod hcl2;
 mod json;
+mod nomad_keys;
 pub mod suggest;
 pub mod tree;
 pub mod yaml;
 
 pub use error::JobspecError;
+pub use hcl2::{ParseOptions, VarFile};
 
 use crate::job::Job;
 use std::path::Path;
@@ -76,14 +79,21 @@ impl Format {
 
 /// Reads and parses a job file; the format comes from the extension, or is sniffed.
 pub fn parse_file(path: &Path) -> Result<Job, JobspecError> {
+    parse_file_with(path, &ParseOptions::default())
+}
+
+/// [`parse_file`] with variable values for an HCL file; `file()` reads beside the job file.
+pub fn parse_file_with(path: &Path, opts: &ParseOptions) -> Result<Job, JobspecError> {
     let name = path.display().to_string();
     let src = std::fs::read_to_string(path)
         .map_err(|e| JobspecError::whole_file(&name, format!("cannot read the job file: {e}")))?;
-    match Format::from_path(path) {
-        Some(Format::Hcl) => parse_hcl(&src, &name),
-        Some(Format::Yaml) => parse_yaml(&src, &name),
-        Some(Format::Json) => parse_json(&src, &name),
-        None => parse_str(&src, &name),
+    let mut opts = opts.clone();
+    opts.base_dir = Some(path.parent().map(Path::to_path_buf).unwrap_or_default());
+    let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&src));
+    match format {
+        Format::Hcl => parse_hcl_with(&src, &name, &opts),
+        Format::Yaml => parse_yaml(&src, &name),
+        Format::Json => parse_json(&src, &name),
     }
 }
 
@@ -97,7 +107,12 @@ pub fn parse_str(src: &str, filename: &str) -> Result<Job, JobspecError> {
 }
 
 pub fn parse_hcl(src: &str, filename: &str) -> Result<Job, JobspecError> {
-    let body = parse_tree(src, filename, Format::Hcl)?;
+    parse_hcl_with(src, filename, &ParseOptions::default())
+}
+
+/// An HCL job file, evaluated as HCL2 with these variable values (see [`hcl2`]).
+pub fn parse_hcl_with(src: &str, filename: &str, opts: &ParseOptions) -> Result<Job, JobspecError> {
+    let body = hcl2::parse(src, filename, opts)?;
     decode_job::decode_root(&body).map_err(|e| JobspecError::from_tree(filename, e))
 }
 

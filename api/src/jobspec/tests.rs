@@ -372,8 +372,8 @@ fn errors_point_at_the_problem() {
         ("", "t.nomad:1:1: no job in the file"),
         ("job {\n}\n", "t.nomad:1:1: block \"job\" in the file needs a name"),
         (
-            "job \"j\" {\n  priority = max(1, 2)\n}\n",
-            "t.nomad:2:14: a function call is not supported here",
+            "job \"j\" {\n  priority = maxx(1, 2)\n}\n",
+            "t.nomad:2:14: there is no function named \"maxx\"",
         ),
         (
             "job \"j\" {\n  group \"g\" {\n    task \"t\" {}\n  }\n}\n",

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 pub struct Args {
     /// The job file to plan
     pub file: PathBuf,
+    #[command(flatten)]
+    pub vars: jobfile::VarArgs,
     /// Show the diff against the registered job (on by default, as in Nomad)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub diff: bool,
@@ -22,7 +24,7 @@ pub struct Args {
 }
 
 pub fn run(client: &Client, args: &Args) -> anyhow::Result<i32> {
-    let mut job = match jobfile::parse(&args.file) {
+    let mut job = match jobfile::parse(&args.file, &args.vars) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("Error parsing job file {}:\n{e}", args.file.display());

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 pub struct Args {
     /// The job file to submit
     pub file: PathBuf,
+    #[command(flatten)]
+    pub vars: jobfile::VarArgs,
     /// Return after submitting, printing the evaluation id, instead of monitoring
     #[arg(long)]
     pub detach: bool,
@@ -34,7 +36,7 @@ pub fn parse_timeout(s: &str) -> Result<std::time::Duration, api::duration::Dura
 }
 
 pub fn run(client: &Client, args: &Args) -> Result<i32> {
-    let mut job = jobfile::parse(&args.file)?;
+    let mut job = jobfile::parse(&args.file, &args.vars)?;
     jobfile::default_namespace(&mut job, client.namespace());
     job_validate::check(&job)?;
     if args.output {

@@ -5,7 +5,7 @@ use crate::format::{self, kv, table_with};
 use crate::tables;
 use anyhow::{anyhow, Context, Result};
 use api::client::Client;
-use api::{Allocation, Job, JobSummary};
+use api::{Allocation, Job, JobListStub, JobSummary};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -44,13 +44,24 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
     if args.output.print(&job)? {
         return Ok(0);
     }
+    let now = format::now_nanos();
     if args.short {
-        print!("{}", header(&job));
+        print!("{}", header(&job, now));
         return Ok(0);
     }
     let summary = client
         .job_summary(&job.id)
         .map_err(|e| anyhow!("Error querying job summary: {e}"))?;
+    if job.is_parent() {
+        let children: Vec<JobListStub> = client
+            .jobs(&format!("{}/", job.id))
+            .map_err(|e| anyhow!("Error querying child jobs: {e}"))?
+            .into_iter()
+            .filter(|c| c.parent_id == job.id)
+            .collect();
+        print!("{}", render_parent(&job, &summary, &children, now));
+        return Ok(0);
+    }
     let allocs = client
         .job_allocations(&job.id, args.all_allocs)
         .map_err(|e| anyhow!("Error querying job allocations: {e}"))?;
@@ -65,14 +76,14 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
             deployment.as_ref(),
             &allocs,
             args.verbose,
-            format::now_nanos()
+            now
         )
     );
     Ok(0)
 }
 
-pub fn header(job: &Job) -> String {
-    kv(&[
+pub fn header(job: &Job, now: i64) -> String {
+    let mut pairs = vec![
         ("ID", job.id.clone()),
         ("Name", job.name.clone()),
         ("Submit Date", format::rfc3339(job.submit_time)),
@@ -81,9 +92,60 @@ pub fn header(job: &Job) -> String {
         ("Datacenters", job.datacenters.join(",")),
         ("Namespace", job.namespace.clone()),
         ("Status", tables::job_status(&job.status, job.stop)),
-        ("Periodic", "false".into()),
-        ("Parameterized", "false".into()),
-    ])
+        ("Periodic", job.periodic.is_some().to_string()),
+        ("Parameterized", job.is_parameterized_parent().to_string()),
+    ];
+    if let Some(p) = &job.periodic {
+        // Computed here from the schedule, as Nomad's CLI does.
+        let sec = 1_000_000_000;
+        let next = match p.next_launch(now.div_euclid(sec)) {
+            _ if job.stop => "none (the job is stopped)".to_string(),
+            Some(at) => format!(
+                "{} ({})",
+                format::rfc3339(at * sec),
+                format::ago(at * sec, now)
+            ),
+            None if !p.enabled => "none (disabled)".to_string(),
+            None => "none".to_string(),
+        };
+        pairs.push(("Next Periodic Launch", next));
+    }
+    kv(&pairs)
+}
+
+/// A periodic or parameterized job: its children instead of groups and allocations.
+pub fn render_parent(
+    job: &Job,
+    summary: &JobSummary,
+    children: &[JobListStub],
+    now: i64,
+) -> String {
+    let mut out = header(job, now);
+    out.push_str("\nChildren Job Summary\n");
+    let c = &summary.children;
+    out.push_str(&table_with(
+        &["Pending", "Running", "Dead"],
+        vec![vec![
+            c.pending.to_string(),
+            c.running.to_string(),
+            c.dead.to_string(),
+        ]],
+    ));
+    out.push_str(if job.periodic.is_some() {
+        "\nPreviously Launched Jobs\n"
+    } else {
+        "\nDispatched Jobs\n"
+    });
+    if children.is_empty() {
+        out.push_str("No child jobs\n");
+    } else {
+        let rows = children
+            .iter()
+            .map(|j| vec![j.id.clone(), j.status.clone()])
+            .collect();
+        out.push_str(&table_with(&["ID", "Status"], rows));
+    }
+    out
 }
 
 pub fn render(
@@ -94,7 +156,7 @@ pub fn render(
     verbose: bool,
     now: i64,
 ) -> String {
-    let mut out = header(job);
+    let mut out = header(job, now);
     out.push_str("\nSummary\n");
     // Groups in job order, like Nomad; groups missing from the summary read as zeros.
     let rows = job
@@ -209,5 +271,45 @@ ID        Node ID   Task Group  Version  Desired  Status   Created  Modified
 8ba85cef  7c3b1e7f  web         0        run      running  10s ago  8s ago
 ";
         assert_eq!(render(&job, &summary, None, &[alloc], false, now), expected);
+    }
+
+    #[test]
+    fn a_periodic_job_shows_its_next_launch_and_children() {
+        let sec = 1_000_000_000;
+        // 2026-12-07T11:07:00Z
+        let now = 1_796_641_620 * sec;
+        let job = Job {
+            id: "report".into(),
+            name: "report".into(),
+            job_type: "batch".into(),
+            status: "running".into(),
+            submit_time: now,
+            periodic: Some(api::PeriodicConfig {
+                spec: "*/15 * * * *".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut summary = JobSummary::default();
+        summary.children.dead = 1;
+        let child = JobListStub {
+            id: "report/periodic-1796641200".into(),
+            status: "dead".into(),
+            ..Default::default()
+        };
+        let out = render_parent(&job, &summary, &[child], now);
+        assert!(out.contains("Periodic             = true\n"), "{out}");
+        assert!(
+            out.contains("Next Periodic Launch = 2026-12-07T11:15:00Z (8m from now)\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with(
+                "Children Job Summary\nPending  Running  Dead\n0        0        1\n\n\
+             Previously Launched Jobs\nID                          Status\n\
+             report/periodic-1796641200  dead\n"
+            ),
+            "{out}"
+        );
     }
 }

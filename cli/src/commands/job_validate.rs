@@ -9,10 +9,12 @@ use std::path::PathBuf;
 pub struct Args {
     /// The job file (HCL, or JSON in Nomad's API shape)
     pub file: PathBuf,
+    #[command(flatten)]
+    pub vars: jobfile::VarArgs,
 }
 
 pub fn run(args: &Args) -> Result<i32> {
-    let job = jobfile::parse(&args.file)?;
+    let job = jobfile::parse(&args.file, &args.vars)?;
     check(&job)?;
     println!("Job validation successful");
     Ok(0)

@@ -30,6 +30,7 @@ pub mod job_eval;
 pub mod job_history;
 pub mod job_init;
 pub mod job_inspect;
+pub mod job_periodic_force;
 pub mod job_plan;
 pub mod job_revert;
 pub mod job_run;
