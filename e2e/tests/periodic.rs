@@ -176,3 +176,64 @@ fn a_bad_schedule_is_refused_at_its_line() {
         stderr(&out)
     );
 }
+
+/// The periodic children every live server knows, by launch time.
+fn launch_times(c: &e2e::cluster::Cluster, i: usize, parent: &str) -> Vec<i64> {
+    let mut out: Vec<i64> = c
+        .jobs_list(i, true)
+        .unwrap_or_default()
+        .iter()
+        .filter(|j| j["ParentID"] == parent)
+        .filter_map(|j| {
+            j["ID"]
+                .as_str()?
+                .strip_prefix(&format!("{parent}/periodic-"))?
+                .parse()
+                .ok()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_new_leader_takes_the_timers_over_without_a_double_launch() {
+    // Scenario: three servers run a periodic job that fires every 2 seconds (no clients: the
+    // children only need to exist). The leader is killed -9 after two launches; the survivors
+    // elect a new leader, which keeps launching on the same grid. Every launch time has one
+    // child, registered once (version 0), and launches resume after the failover.
+    let mut c = e2e::cluster::Cluster::start(3, "").unwrap();
+    let old = c.wait_leader(SETTLE).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("beat.nomad.hcl");
+    let spec = job("beat", "*/2 * * * * * *", "true").replace("prohibit_overlap = true", "");
+    std::fs::write(&file, spec).unwrap();
+    let out = c.ctl(old, &["job", "run", "-detach", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let survivor = c.follower_of(old).unwrap();
+    wait_for("two launches before the failover", SETTLE, || {
+        (launch_times(&c, survivor, "beat").len() >= 2).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    c.kill(old);
+    let killed_at = api::time::now_nanos() / 1_000_000_000;
+    let new = c.wait_leader(SETTLE).unwrap();
+    assert_ne!(new, old);
+    let times = wait_for("two launches after the failover", SETTLE, || {
+        let t = launch_times(&c, new, "beat");
+        (t.iter().filter(|s| **s > killed_at).count() >= 2).then_some(t)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    let mut unique = times.clone();
+    unique.dedup();
+    assert_eq!(unique, times);
+    assert!(times.iter().all(|s| s % 2 == 0), "{times:?}");
+    for j in c.jobs_list(new, false).unwrap() {
+        if j["ParentID"] == "beat" {
+            assert_eq!(j["Version"], 0, "{} was registered more than once", j["ID"]);
+        }
+    }
+    let out = c.ctl(new, &["job", "stop", "-detach", "beat"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
