@@ -169,6 +169,7 @@ fn singular(key: &str) -> String {
     match key {
         "DynamicPorts" => "Dynamic Port".into(),
         "ReservedPorts" => "Static Port".into(),
+        "Affinities" => "Affinity".into(),
         k => k.strip_suffix('s').unwrap_or(k).to_string(),
     }
 }

@@ -3,7 +3,7 @@
 //! the job, the group and its tasks. Evaluated once per (group, node) and cached by the placer.
 
 use super::constraints::{datacenter_matches, Checker, OP_DISTINCT_HOSTS, OP_DISTINCT_PROPERTY};
-use api::{Constraint, Job, Node, TaskGroup};
+use api::{Constraint, Job, Node, Spread, TaskGroup};
 
 /// The key Nomad records in `ConstraintFiltered` for a node without a needed driver.
 pub const MISSING_DRIVERS: &str = "missing drivers";
@@ -41,6 +41,10 @@ pub struct GroupSpec<'j> {
     pub memory_mb: i64,
     pub wants_ports: bool,
     pub count: u32,
+    /// Job, group and task affinities, as constraints with their weight.
+    pub affinities: Vec<(Constraint, i8)>,
+    /// Job and group spreads.
+    pub spreads: Vec<&'j Spread>,
 }
 
 impl<'j> GroupSpec<'j> {
@@ -78,6 +82,14 @@ impl<'j> GroupSpec<'j> {
             memory_mb: tg.tasks.iter().map(|t| t.resources.memory_mb).sum(),
             wants_ports: super::ports::wants_ports(tg),
             count: tg.count.max(0) as u32,
+            affinities: job
+                .affinities
+                .iter()
+                .chain(tg.affinities.iter())
+                .chain(tg.tasks.iter().flat_map(|t| t.affinities.iter()))
+                .map(|a| (a.as_constraint(), a.weight))
+                .collect(),
+            spreads: job.spreads.iter().chain(tg.spreads.iter()).collect(),
         }
     }
 

@@ -27,6 +27,8 @@ mod version;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_prefs;
+#[cfg(test)]
 mod tests_rollout;
 #[cfg(test)]
 mod tests_system;

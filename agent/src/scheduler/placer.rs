@@ -4,7 +4,7 @@
 //! lazily (the state keeps each node's sum) and updated with every planned stop and placement,
 //! so one plan never overcommits a node.
 
-use super::constraints::Checker;
+use super::constraints::{resolve, Checker};
 use super::feasible::{in_pool, GroupSpec, DISTINCT_HOSTS};
 use super::fit::{cpu_capacity, memory_capacity, NodeUsage};
 use super::ids::{FastMap, Rng};
@@ -13,7 +13,7 @@ use super::ports::assign_ports;
 use super::rank;
 use super::StateView;
 use api::{AllocatedPort, Allocation, AllocationMetric, Job, Node};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,7 +52,18 @@ pub struct Placer<'a> {
     reasons: Vec<String>,
     checker: Checker,
     base_metric: AllocationMetric,
+    /// Per group with spreads, built on first use: each spread's view of the nodes.
+    spread_state: Vec<Option<Vec<SpreadState>>>,
     pub rng: Rng,
+}
+
+/// One spread of one group: the attribute value of every node and how many of the group's
+/// allocations (live and planned) each value holds.
+struct SpreadState {
+    values: Vec<Option<String>>,
+    counts: HashMap<String, u32>,
+    /// Values among the nodes the job may use: an even spread shares the group over these.
+    distinct: usize,
 }
 
 impl<'a> Placer<'a> {
@@ -102,8 +113,10 @@ impl<'a> Placer<'a> {
             reasons: Vec::new(),
             checker: Checker::default(),
             base_metric,
+            spread_state: Vec::new(),
             rng,
         };
+        p.spread_state.resize_with(p.groups.len(), || None);
         p.usage.resize_with(nodes.len(), || None);
         for a in job_allocs.iter().filter(|a| !a.terminal()) {
             p.count(a, 1);
@@ -131,6 +144,87 @@ impl<'a> Placer<'a> {
             per_node.resize(self.nodes.len(), 0);
         }
         apply(&mut per_node[n]);
+        if let Some(states) = self.spread_state.get_mut(g).and_then(Option::as_mut) {
+            for s in states {
+                if let Some(v) = &s.values[n] {
+                    apply(s.counts.entry(v.clone()).or_default());
+                }
+            }
+        }
+    }
+
+    /// The spreads' view of the nodes for group `g`, from the group's per-node counts.
+    fn spread_states(&mut self, g: usize) -> &[SpreadState] {
+        if self.spread_state[g].is_none() {
+            let counts = &self.group_counts[g];
+            let states = self.groups[g]
+                .spreads
+                .iter()
+                .map(|s| {
+                    let values: Vec<Option<String>> = self
+                        .nodes
+                        .iter()
+                        .map(|n| resolve(&s.attribute, n).map(str::to_string))
+                        .collect();
+                    let mut per_value: HashMap<String, u32> = HashMap::new();
+                    let mut seen = HashSet::new();
+                    for (i, v) in values.iter().enumerate() {
+                        let Some(v) = v else { continue };
+                        if self.pooled[i] {
+                            seen.insert(v.as_str());
+                        }
+                        let c = counts.get(i).copied().unwrap_or(0);
+                        if c > 0 {
+                            *per_value.entry(v.clone()).or_default() += c;
+                        }
+                    }
+                    let distinct = seen.len();
+                    SpreadState {
+                        values,
+                        counts: per_value,
+                        distinct,
+                    }
+                })
+                .collect();
+            self.spread_state[g] = Some(states);
+        }
+        self.spread_state[g].as_deref().unwrap_or(&[])
+    }
+
+    /// Affinity and spread scores of node `idx` for group `g`; empty without either.
+    fn preferences(&mut self, g: usize, idx: usize) -> [Option<f64>; 2] {
+        let node = self.nodes[idx].clone();
+        let (mut matched, mut magnitude) = (0i32, 0i32);
+        for (c, w) in &self.groups[g].affinities {
+            magnitude += i32::from(*w).abs();
+            if self.checker.check(c, &node) {
+                matched += i32::from(*w);
+            }
+        }
+        let affinity = rank::affinity(matched, magnitude);
+        if self.groups[g].spreads.is_empty() {
+            return [affinity, None];
+        }
+        let count = self.groups[g].count;
+        let weights: Vec<(i8, &api::Spread)> = self.groups[g]
+            .spreads
+            .iter()
+            .map(|s| (s.weight, *s))
+            .collect();
+        let states = self.spread_states(g);
+        let (mut sum, mut total) = (0.0, 0.0);
+        for ((w, spread), state) in weights.iter().zip(states) {
+            let boost = match &state.values[idx] {
+                Some(v) => rank::spread_boost(
+                    state.counts.get(v).copied().unwrap_or(0),
+                    Some(spread.desired(v, count, state.distinct)),
+                ),
+                None => rank::spread_boost(0, None),
+            };
+            sum += boost * f64::from(*w);
+            total += f64::from(*w);
+        }
+        [affinity, (total > 0.0).then(|| sum / total)]
     }
 
     /// A live allocation stops in this plan: its resources are free for the placements that follow.
@@ -204,6 +298,14 @@ impl<'a> Placer<'a> {
         let n = self.pool.len();
         let mut best: Option<(f64, usize, Vec<AllocatedPort>)> = None;
         let mut found = 0;
+        // With preferences every candidate must be scored, as Nomad does: the first few that
+        // fit are not the best placed.
+        let spec = &self.groups[g];
+        let limit = if spec.affinities.is_empty() && spec.spreads.is_empty() {
+            self.limit
+        } else {
+            n
+        };
         for _ in 0..n {
             let idx = self.pool[self.cursor];
             self.cursor = (self.cursor + 1) % n;
@@ -214,7 +316,7 @@ impl<'a> Placer<'a> {
                 if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
                     best = Some((score, idx, ports));
                 }
-                if found >= self.limit {
+                if found >= limit {
                     break;
                 }
             }
@@ -323,10 +425,12 @@ impl<'a> Placer<'a> {
                 }
             }
         }
+        let preferences = self.preferences(g, idx);
         let score = rank::combine(
             rank::binpack(cpu_after, cpu_total, mem_after, mem_total),
             rank::anti_affinity(group_here, count),
             penalty,
+            &preferences,
         );
         Some((score, ports))
     }

@@ -27,11 +27,32 @@ pub fn anti_affinity(collisions: u32, desired: u32) -> Option<f64> {
     Some(-(f64::from(collisions) + 1.0) / f64::from(desired.max(1)))
 }
 
+/// Nomad's node affinity: the weights of the affinities the node matches over the sum of all
+/// weights' magnitudes, in -1..=1. None when nothing matches (or there are no affinities).
+pub fn affinity(matched: i32, total_magnitude: i32) -> Option<f64> {
+    (matched != 0 && total_magnitude > 0).then(|| f64::from(matched) / f64::from(total_magnitude))
+}
+
+/// One spread's boost for a node whose attribute value holds `used` of the group against a
+/// `desired` share: positive below the share, negative above it, -1 for a value that should
+/// get nothing or a node without the attribute.
+pub fn spread_boost(used: u32, desired: Option<f64>) -> f64 {
+    match desired {
+        Some(d) if d > 0.0 => ((d - f64::from(used)) / d).clamp(-1.0, 1.0),
+        _ => -1.0,
+    }
+}
+
 /// The node's final score: the mean of the parts that apply.
-pub fn combine(binpack: f64, anti_affinity: Option<f64>, reschedule_penalty: bool) -> f64 {
+pub fn combine(
+    binpack: f64,
+    anti_affinity: Option<f64>,
+    reschedule_penalty: bool,
+    preferences: &[Option<f64>],
+) -> f64 {
     let mut sum = binpack;
     let mut n = 1.0;
-    if let Some(p) = anti_affinity {
+    for p in anti_affinity.iter().chain(preferences.iter().flatten()) {
         sum += p;
         n += 1.0;
     }
@@ -60,8 +81,19 @@ mod tests {
     fn anti_affinity_and_penalty_lower_the_score() {
         assert_eq!(anti_affinity(0, 3), None);
         assert_eq!(anti_affinity(2, 3), Some(-1.0));
-        let base = combine(0.5, None, false);
-        assert!(combine(0.5, anti_affinity(1, 4), false) < base);
-        assert!(combine(0.5, None, true) < base);
+        let base = combine(0.5, None, false, &[]);
+        assert!(combine(0.5, anti_affinity(1, 4), false, &[]) < base);
+        assert!(combine(0.5, None, true, &[]) < base);
+    }
+
+    #[test]
+    fn affinity_and_spread_move_the_score() {
+        let base = combine(0.5, None, false, &[]);
+        assert!(combine(0.5, None, false, &[affinity(50, 50)]) > base);
+        assert!(combine(0.5, None, false, &[affinity(-50, 100)]) < base);
+        assert_eq!(affinity(0, 100), None);
+        assert_eq!(spread_boost(0, Some(2.0)), 1.0);
+        assert_eq!(spread_boost(3, Some(2.0)), -0.5);
+        assert_eq!(spread_boost(0, None), -1.0);
     }
 }

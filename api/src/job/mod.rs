@@ -12,6 +12,7 @@ mod admin;
 pub mod cron;
 mod dispatch;
 mod periodic;
+mod placement_prefs;
 mod policies;
 mod scaling;
 mod services;
@@ -68,6 +69,10 @@ pub struct Job {
     #[serde(default)]
     pub constraints: Vec<Constraint>,
     #[serde(default)]
+    pub affinities: Vec<Affinity>,
+    #[serde(default)]
+    pub spreads: Vec<Spread>,
+    #[serde(default)]
     pub task_groups: Vec<TaskGroup>,
     #[serde(default)]
     pub update: Option<UpdateStrategy>,
@@ -120,6 +125,8 @@ impl Default for Job {
             all_at_once: false,
             datacenters: Vec::new(),
             constraints: Vec::new(),
+            affinities: Vec::new(),
+            spreads: Vec::new(),
             task_groups: Vec::new(),
             update: None,
             meta: Meta::new(),
@@ -149,6 +156,10 @@ pub struct TaskGroup {
     pub count: i32,
     #[serde(default)]
     pub constraints: Vec<Constraint>,
+    #[serde(default)]
+    pub affinities: Vec<Affinity>,
+    #[serde(default)]
+    pub spreads: Vec<Spread>,
     #[serde(default)]
     pub tasks: Vec<Task>,
     #[serde(default)]
@@ -181,6 +192,8 @@ impl Default for TaskGroup {
             constraints: Vec::new(),
             tasks: Vec::new(),
             restart_policy: None,
+            affinities: Vec::new(),
+            spreads: Vec::new(),
             reschedule_policy: None,
             networks: Vec::new(),
             services: Vec::new(),
@@ -240,6 +253,9 @@ pub struct Task {
     /// Where a dispatched job's payload is written, under `local/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispatch_payload: Option<DispatchPayloadConfig>,
+    /// Count toward the group's node scores, with the group's own.
+    #[serde(default)]
+    pub affinities: Vec<Affinity>,
     /// The task's own `restart` block, over its group's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
@@ -293,6 +309,7 @@ impl Default for Task {
             lifecycle: None,
             dispatch_payload: None,
             restart_policy: None,
+            affinities: Vec::new(),
             shutdown_delay: Duration::ZERO,
         }
     }
@@ -424,6 +441,7 @@ pub use dispatch::{
     DispatchPayloadConfig, JobDispatchRequest, JobDispatchResponse, ParameterizedJobConfig,
 };
 pub use periodic::{periodic_child_id, PeriodicConfig, PERIODIC_SPEC_CRON};
+pub use placement_prefs::{Affinity, Spread, SpreadTarget};
 pub use scaling::{ScalingPolicy, ScalingPolicyListStub, SCALING_HORIZONTAL};
 pub use template::{
     explain as explain_template_error, function_names as template_function_names, ChangeScript,
@@ -513,6 +531,22 @@ impl Job {
                     self.job_type
                 ));
             }
+        }
+        let groups = self.task_groups.iter();
+        let affinities = self.affinities.iter().chain(groups.clone().flat_map(|g| {
+            g.affinities
+                .iter()
+                .chain(g.tasks.iter().flat_map(|t| t.affinities.iter()))
+        }));
+        for a in affinities {
+            errs.extend(a.problems());
+        }
+        for s in self
+            .spreads
+            .iter()
+            .chain(groups.flat_map(|g| g.spreads.iter()))
+        {
+            errs.extend(s.problems());
         }
         if let Some(p) = &self.periodic {
             errs.extend(p.problems());

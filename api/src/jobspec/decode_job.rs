@@ -1,7 +1,9 @@
 //! The job and group vocabulary: positioned tree -> `api::Job`. Shared by HCL and YAML.
 
 use super::decode::{describe, Block, Fields, Result};
-use super::decode_parts::{constraints, migrate, network, reschedule, restart, update};
+use super::decode_parts::{
+    affinities, constraints, migrate, network, reschedule, restart, spreads, update,
+};
 use super::decode_service::services;
 use super::decode_task::task;
 use super::tree::{Body, Pos, TreeError};
@@ -51,7 +53,7 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
             "reschedule",
             "migrate",
         ],
-        &["constraint", "group", "task"],
+        &["constraint", "affinity", "spread", "group", "task"],
     )?;
     let mut job = Job {
         id: name.to_string(),
@@ -95,6 +97,8 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
     }
     job.update = update(&f, None)?;
     job.constraints = constraints(&f)?;
+    job.affinities = affinities(&f)?;
+    job.spreads = spreads(&f)?;
     if let Some(b) = f.block("parameterized", "the parameterized block")? {
         let at = b.pos;
         let p = Fields::new(b, &["payload", "meta_required", "meta_optional"], &[])?;
@@ -207,7 +211,7 @@ fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<Ta
             "shutdown_delay",
             "scaling",
         ],
-        &["constraint", "service", "task"],
+        &["constraint", "affinity", "spread", "service", "task"],
     )?;
     let mut tg = TaskGroup {
         name: name.to_string(),
@@ -256,6 +260,8 @@ fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<Ta
         tg.shutdown_delay = v;
     }
     tg.constraints = constraints(&f)?;
+    tg.affinities = affinities(&f)?;
+    tg.spreads = spreads(&f)?;
     let mut ports = Vec::new();
     tg.services = services(&f, &mut ports)?;
     for (label, body, tpos) in f.labelled("task")? {

@@ -4,8 +4,8 @@
 use super::decode::{Block, Fields, Result};
 use super::tree::TreeError;
 use crate::job::{
-    Constraint, MigrateStrategy, NetworkResource, Port, ReschedulePolicy, RestartPolicy,
-    UpdateStrategy,
+    Affinity, Constraint, MigrateStrategy, NetworkResource, Port, ReschedulePolicy, RestartPolicy,
+    Spread, SpreadTarget, UpdateStrategy,
 };
 
 /// The operators Nomad's `constraint` block accepts.
@@ -38,6 +38,74 @@ pub fn constraints(f: &Fields) -> Result<Vec<Constraint>> {
         .into_iter()
         .map(constraint)
         .collect()
+}
+
+/// The `affinity` blocks of a job, group or task.
+pub fn affinities(f: &Fields) -> Result<Vec<Affinity>> {
+    let what = format!("an affinity of {}", f.what());
+    f.blocks("affinity", &what)?
+        .into_iter()
+        .map(affinity)
+        .collect()
+}
+
+fn affinity(b: Block) -> Result<Affinity> {
+    let pos = b.pos;
+    let f = Fields::new(b, &["attribute", "operator", "value", "weight"], &[])?;
+    let a = Affinity {
+        l_target: f.string("attribute")?.unwrap_or_default(),
+        r_target: f.string("value")?.unwrap_or_default(),
+        operand: f.string("operator")?.unwrap_or_else(|| "=".into()),
+        weight: f.int_as("weight")?.unwrap_or(50),
+    };
+    if let Some(e) = f.get("operator") {
+        if !OPERATORS.contains(&a.operand.as_str()) {
+            return Err(TreeError::new(
+                e.value.pos,
+                format!(
+                    "unknown affinity operator {:?}{}; use one of {}",
+                    a.operand,
+                    super::suggest::did_you_mean(&a.operand, OPERATORS.iter().copied()),
+                    OPERATORS.join(" ")
+                ),
+            ));
+        }
+    }
+    match a.problems().into_iter().next() {
+        Some(p) => Err(TreeError::new(pos, p)),
+        None => Ok(a),
+    }
+}
+
+/// The `spread` blocks of a job or group, with their `target "value" { percent }` blocks.
+pub fn spreads(f: &Fields) -> Result<Vec<Spread>> {
+    let what = format!("a spread of {}", f.what());
+    let mut out = Vec::new();
+    for b in f.blocks("spread", &what)? {
+        let pos = b.pos;
+        let s = Fields::new(b, &["attribute", "weight"], &["target"])?;
+        let mut spread = Spread {
+            attribute: s.string("attribute")?.unwrap_or_default(),
+            weight: s.int_as("weight")?.unwrap_or(50),
+            targets: Vec::new(),
+        };
+        for (label, body, tpos) in s.labelled("target")? {
+            let t = Fields::new(
+                Block::new(body, tpos, format!("target {:?} of a spread", label.name)),
+                &["value", "percent"],
+                &[],
+            )?;
+            spread.targets.push(SpreadTarget {
+                value: t.string("value")?.unwrap_or(label.name),
+                percent: t.int_as("percent")?.unwrap_or(0),
+            });
+        }
+        if let Some(p) = spread.problems().into_iter().next() {
+            return Err(TreeError::new(pos, p));
+        }
+        out.push(spread);
+    }
+    Ok(out)
 }
 
 fn constraint(b: Block) -> Result<Constraint> {

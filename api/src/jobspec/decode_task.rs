@@ -2,7 +2,7 @@
 //! logs, artifacts, templates.
 
 use super::decode::{describe, Block, Fields, Result};
-use super::decode_parts::{constraints, network, restart};
+use super::decode_parts::{affinities, constraints, network, restart};
 use super::decode_service::{services, PortRef};
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{
@@ -37,7 +37,14 @@ pub fn task(
             "dispatch_payload",
             "restart",
         ],
-        &["artifact", "template", "service", "constraint", "scaling"],
+        &[
+            "artifact",
+            "template",
+            "service",
+            "constraint",
+            "affinity",
+            "scaling",
+        ],
     )?;
     if let Some(e) = f.get("scaling") {
         return Err(TreeError::new(
@@ -128,6 +135,7 @@ pub fn task(
     }
     t.services = services(&f, ports)?;
     t.constraints = constraints(&f)?;
+    t.affinities = affinities(&f)?;
     Ok(t)
 }
 

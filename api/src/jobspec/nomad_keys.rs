@@ -4,25 +4,21 @@
 /// Keys Nomad accepts in a job, by the kind of block that holds them. Only the keys are listed;
 /// the ones implemented here never reach this table.
 const JOB: &[&str] = &[
-    "affinity",
     "consul",
     "consul_token",
     "id",
     "multiregion",
     "node_pool",
-    "spread",
     "ui",
     "vault",
     "vault_token",
 ];
 
 const GROUP: &[&str] = &[
-    "affinity",
     "consul",
     "disconnect",
     "max_client_disconnect",
     "prevent_reschedule_on_lost",
-    "spread",
     "stop_after_client_disconnect",
     "vault",
     "volume",
@@ -30,7 +26,6 @@ const GROUP: &[&str] = &[
 
 const TASK: &[&str] = &[
     "action",
-    "affinity",
     "consul",
     "csi_plugin",
     "identity",
@@ -103,7 +98,7 @@ mod tests {
             not_supported("multiregion", "job \"x\"").unwrap(),
             "\"multiregion\" is not supported in job \"x\" (multi-region deployments)"
         );
-        assert!(not_supported("spread", "job \"x\"").is_some());
+        assert!(not_supported("node_pool", "job \"x\"").is_some());
         assert!(not_supported("periodic", "group \"g\"").is_none());
         assert!(not_supported("dns", "the network of group \"g\"").is_some());
         assert!(not_supported("drivr", "task \"t\"").is_none());
