@@ -251,6 +251,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 memory_total_mb: cfg.client.memory_total_mb,
                 http_addr: format!("{advertise_ip}:{}", cfg.ports.http),
                 bind_ip: node_ip.clone(),
+                host_volumes: cfg.client.host_volumes.clone(),
                 consul: cfg.consul.as_ref().map(|c| {
                     agent::client::services::consul::ConsulAgent::new(&c.address, c.token.clone())
                 }),

@@ -51,10 +51,23 @@ pub struct Node {
     /// How the current drain proceeds; None when the node is not draining.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drain_strategy: Option<DrainStrategy>,
+    /// Directories the client offers to jobs' host volumes, by name.
+    #[serde(default)]
+    pub host_volumes: BTreeMap<String, ClientHostVolumeConfig>,
     #[serde(default)]
     pub create_index: u64,
     #[serde(default)]
     pub modify_index: u64,
+}
+
+/// One `host_volume` of a client's config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClientHostVolumeConfig {
+    pub name: String,
+    pub path: String,
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 impl Node {

@@ -28,6 +28,8 @@ pub struct RunnerContext {
     pub services: Arc<ServiceRegistry>,
     /// Whether artifacts may come from the client's own file system (`artifact.allow_local`).
     pub local_artifacts: bool,
+    /// The node's `host_volume`s, by name.
+    pub host_volumes: Arc<BTreeMap<String, api::ClientHostVolumeConfig>>,
     /// The servers, for what task templates read.
     pub servers: Arc<dyn crate::rpc::ServerRpc>,
 }
@@ -257,6 +259,7 @@ impl AllocRunner {
             services: ctx.services.clone(),
             recovering: recovering_tx,
             local_artifacts: ctx.local_artifacts,
+            host_volumes: ctx.host_volumes.clone(),
             pids: pids.clone(),
             servers: ctx.servers.clone(),
             gate: LifecycleGate::new(roles.clone(), states.clone(), state_changes.subscribe()),

@@ -134,6 +134,7 @@ pub fn fingerprint(cfg: &ClientConfig, node_id: &str, drivers: &Drivers) -> Node
             max_dynamic_port: MAX_DYNAMIC_PORT,
         },
         drivers: driver_infos,
+        host_volumes: cfg.host_volumes.clone(),
         status: api::NODE_STATUS_READY.into(),
         scheduling_eligibility: api::NODE_ELIGIBLE.into(),
         status_updated_at: super::events::now_nanos() / 1_000_000_000,

@@ -69,6 +69,8 @@ pub struct ClientConfig {
     pub consul: Option<services::consul::ConsulAgent>,
     /// When finished allocations' directories are removed.
     pub gc: ClientGcConfig,
+    /// Directories offered to jobs' host volumes, registered with the node.
+    pub host_volumes: BTreeMap<String, api::ClientHostVolumeConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +182,7 @@ impl Client {
             updates: tx,
             services: services.clone(),
             local_artifacts: cfg.drivers.local_artifacts,
+            host_volumes: Arc::new(cfg.host_volumes.clone()),
             servers: rpc.clone(),
         };
         let mut runners = BTreeMap::new();

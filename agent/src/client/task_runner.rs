@@ -95,6 +95,8 @@ pub struct TaskRunnerDeps {
     pub servers: Arc<dyn crate::rpc::ServerRpc>,
     /// Lifecycle hooks: when this task may first start.
     pub gate: super::lifecycle::LifecycleGate,
+    /// The node's `host_volume`s, by name.
+    pub host_volumes: Arc<BTreeMap<String, api::ClientHostVolumeConfig>>,
 }
 
 pub struct TaskRunner {
@@ -1004,6 +1006,46 @@ impl TaskRunner {
             memory_mb: res
                 .map(|r| r.memory.memory_mb)
                 .unwrap_or(task.resources.memory_mb),
+            volume_mounts: self.host_mounts(&alloc, &task)?,
         })
+    }
+
+    /// The task's `volume_mount`s, each resolved through its group's `volume` to a directory
+    /// this node offers; read-only if the node, the request or the mount says so.
+    fn host_mounts(
+        &self,
+        alloc: &api::Allocation,
+        task: &api::Task,
+    ) -> Result<Vec<crate::drivers::HostMount>, DriverError> {
+        let group = alloc
+            .job
+            .as_deref()
+            .and_then(|j| j.lookup_group(&alloc.task_group));
+        let mut out = Vec::new();
+        for m in &task.volume_mounts {
+            let req = group
+                .and_then(|g| g.volumes.get(&m.volume))
+                .ok_or_else(|| {
+                    DriverError::Config(format!(
+                        "volume {:?} is not declared by the group",
+                        m.volume
+                    ))
+                })?;
+            let host = self.deps.host_volumes.get(&req.source).ok_or_else(|| {
+                DriverError::Config(format!(
+                    "host volume {:?} is not configured on this node",
+                    req.source
+                ))
+            })?;
+            let destination = api::mount_destination(&m.destination).ok_or_else(|| {
+                DriverError::Config(format!("bad volume_mount destination {:?}", m.destination))
+            })?;
+            out.push(crate::drivers::HostMount {
+                source: host.path.clone().into(),
+                destination,
+                read_only: host.read_only || req.read_only || m.read_only,
+            });
+        }
+        Ok(out)
     }
 }

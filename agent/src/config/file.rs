@@ -508,6 +508,34 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
         }
         cfg.client.gc_disk_usage_threshold = Some(v);
     }
+    for (label, body, pos) in c.labelled("host_volume")? {
+        let what = format!("client.host_volume {:?}", label.name);
+        let v = Fields::new(
+            Block::new(body, pos, what.clone()),
+            &["path", "read_only"],
+            &[],
+        )?;
+        let path = v.string("path")?.unwrap_or_default();
+        let at = v.get("path").map_or(pos, |e| e.value.pos);
+        if !path.starts_with('/') {
+            return Err(TreeError::new(at, format!("{what}: path must be absolute")));
+        }
+        if !std::path::Path::new(&path).is_dir() {
+            return Err(TreeError::new(
+                at,
+                format!("{what}: {path} is not a directory on this host"),
+            ));
+        }
+        let read_only = v.bool("read_only")?.unwrap_or(false);
+        cfg.client.host_volumes.insert(
+            label.name.clone(),
+            api::ClientHostVolumeConfig {
+                name: label.name,
+                path,
+                read_only,
+            },
+        );
+    }
     if c.string("node_pool")?.is_some_and(|p| p != "default") {
         let pos = c.get("node_pool").map_or(c.pos(), |e| e.pos);
         return Err(TreeError::new(
@@ -540,7 +568,6 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
             "drain_on_shutdown",
             "a stopping client does not drain itself",
         ),
-        ("host_volume", "host volumes are not implemented yet"),
         ("host_network", "host networks are not implemented yet"),
     ];
     for (key, why) in not_yet {

@@ -117,6 +117,8 @@ pub struct ClientConfig {
     pub gc_max_allocs: Option<usize>,
     /// Percent of the data dir's file system.
     pub gc_disk_usage_threshold: Option<u8>,
+    /// `host_volume "name" { path read_only }`: directories offered to jobs.
+    pub host_volumes: BTreeMap<String, api::ClientHostVolumeConfig>,
 }
 
 /// `consul { address token }`.

@@ -67,6 +67,17 @@ pub struct TaskConfig {
     pub user: String,
     pub cpu_mhz: i64,
     pub memory_mb: i64,
+    /// Host volumes to mount, resolved by the client from the group's `volume` blocks and the
+    /// node's `host_volume`s.
+    pub volume_mounts: Vec<HostMount>,
+}
+
+/// A host directory to show at `destination` (relative to the task's root) in the task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostMount {
+    pub source: PathBuf,
+    pub destination: PathBuf,
+    pub read_only: bool,
 }
 
 /// Key of [`TaskHandleState::driver_state`]: the task's address on a network of the driver's own

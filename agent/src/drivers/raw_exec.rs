@@ -25,9 +25,46 @@ impl RawExecDriver {
         if !self.enabled {
             return Err(DriverError::Disabled("raw_exec".into()));
         }
+        link_host_volumes(cfg)?;
         let (command, args) = super::launch::command_and_args("raw_exec", cfg)?;
         super::launch::launch("raw_exec", &command, &args, cfg, None)
     }
+}
+
+/// raw_exec has no root of its own to mount into: a host volume appears as a link at its
+/// destination inside the task directory. Nothing can stop an unisolated task from writing, so
+/// a read-only mount is refused rather than pretended.
+fn link_host_volumes(cfg: &TaskConfig) -> Result<(), DriverError> {
+    for m in &cfg.volume_mounts {
+        if m.read_only {
+            return Err(DriverError::Config(format!(
+                "raw_exec cannot mount host volume {} read-only (its tasks are not isolated): \
+                 use exec, or read_only = false",
+                m.source.display()
+            )));
+        }
+        let link = cfg.task_dir.join(&m.destination);
+        if let Some(parent) = link.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                DriverError::Start(format!("raw_exec: creating {}: {e}", parent.display()))
+            })?;
+        }
+        match std::fs::read_link(&link) {
+            Ok(existing) if existing == m.source => continue,
+            Ok(_) => std::fs::remove_file(&link).map_err(|e| {
+                DriverError::Start(format!("raw_exec: replacing {}: {e}", link.display()))
+            })?,
+            Err(_) => {}
+        }
+        std::os::unix::fs::symlink(&m.source, &link).map_err(|e| {
+            DriverError::Start(format!(
+                "raw_exec: linking host volume {} at {}: {e}",
+                m.source.display(),
+                link.display()
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 impl Driver for RawExecDriver {

@@ -15,6 +15,10 @@ pub enum NotFeasible {
     /// A driver the group's tasks use is not detected and healthy on the node.
     #[error("{}", MISSING_DRIVERS)]
     MissingDrivers,
+    /// A host volume the group asks for is not on the node, or only read-only where the group
+    /// writes.
+    #[error("missing compatible host volumes")]
+    HostVolumes,
     /// The first constraint the node fails, as written in the job.
     #[error("{0}")]
     Constraint(String),
@@ -45,6 +49,8 @@ pub struct GroupSpec<'j> {
     pub affinities: Vec<(Constraint, i8)>,
     /// Job and group spreads.
     pub spreads: Vec<&'j Spread>,
+    /// Host volumes by source, and whether the group writes to it.
+    pub host_volumes: Vec<(&'j str, bool)>,
 }
 
 impl<'j> GroupSpec<'j> {
@@ -90,6 +96,11 @@ impl<'j> GroupSpec<'j> {
                 .map(|a| (a.as_constraint(), a.weight))
                 .collect(),
             spreads: job.spreads.iter().chain(tg.spreads.iter()).collect(),
+            host_volumes: tg
+                .volumes
+                .values()
+                .map(|v| (v.source.as_str(), !v.read_only))
+                .collect(),
         }
     }
 
@@ -99,6 +110,12 @@ impl<'j> GroupSpec<'j> {
             match node.drivers.get(*d) {
                 Some(info) if info.detected && info.healthy => {}
                 _ => return Err(NotFeasible::MissingDrivers),
+            }
+        }
+        for (source, writes) in &self.host_volumes {
+            match node.host_volumes.get(*source) {
+                Some(v) if !(*writes && v.read_only) => {}
+                _ => return Err(NotFeasible::HostVolumes),
             }
         }
         for c in &self.constraints {

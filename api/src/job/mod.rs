@@ -17,6 +17,7 @@ mod policies;
 mod scaling;
 mod services;
 mod template;
+mod volumes;
 pub use admin::*;
 pub use policies::*;
 pub use services::*;
@@ -160,6 +161,9 @@ pub struct TaskGroup {
     pub affinities: Vec<Affinity>,
     #[serde(default)]
     pub spreads: Vec<Spread>,
+    /// Host volumes the group's tasks may mount, by the name they mount them with.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, VolumeRequest>,
     #[serde(default)]
     pub tasks: Vec<Task>,
     #[serde(default)]
@@ -194,6 +198,7 @@ impl Default for TaskGroup {
             restart_policy: None,
             affinities: Vec::new(),
             spreads: Vec::new(),
+            volumes: BTreeMap::new(),
             reschedule_policy: None,
             networks: Vec::new(),
             services: Vec::new(),
@@ -256,6 +261,8 @@ pub struct Task {
     /// Count toward the group's node scores, with the group's own.
     #[serde(default)]
     pub affinities: Vec<Affinity>,
+    #[serde(default)]
+    pub volume_mounts: Vec<VolumeMount>,
     /// The task's own `restart` block, over its group's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
@@ -310,6 +317,7 @@ impl Default for Task {
             dispatch_payload: None,
             restart_policy: None,
             affinities: Vec::new(),
+            volume_mounts: Vec::new(),
             shutdown_delay: Duration::ZERO,
         }
     }
@@ -448,6 +456,7 @@ pub use template::{
     Template, TemplateWait, TEMPLATE_FUNCTIONS,
     UNSUPPORTED_FUNCTIONS as UNSUPPORTED_TEMPLATE_FUNCTIONS,
 };
+pub use volumes::{mount_destination, VolumeMount, VolumeRequest, VOLUME_TYPE_HOST};
 
 /// A problem with a job that the submitter must fix.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -547,6 +556,27 @@ impl Job {
             .chain(groups.flat_map(|g| g.spreads.iter()))
         {
             errs.extend(s.problems());
+        }
+        for g in &self.task_groups {
+            for v in g.volumes.values() {
+                errs.extend(v.problems());
+            }
+            for t in &g.tasks {
+                for m in &t.volume_mounts {
+                    if !g.volumes.contains_key(&m.volume) {
+                        errs.push(format!(
+                            "task {:?} mounts volume {:?}, which group {:?} does not declare",
+                            t.name, m.volume, g.name
+                        ));
+                    }
+                    if mount_destination(&m.destination).is_none() {
+                        errs.push(format!(
+                            "task {:?}: volume_mount destination {:?} must be a path without \"..\"",
+                            t.name, m.destination
+                        ));
+                    }
+                }
+            }
         }
         if let Some(p) = &self.periodic {
             errs.extend(p.problems());

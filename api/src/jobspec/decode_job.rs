@@ -2,7 +2,7 @@
 
 use super::decode::{describe, Block, Fields, Result};
 use super::decode_parts::{
-    affinities, constraints, migrate, network, reschedule, restart, spreads, update,
+    affinities, constraints, migrate, network, reschedule, restart, spreads, update, volumes,
 };
 use super::decode_service::services;
 use super::decode_task::task;
@@ -211,7 +211,14 @@ fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<Ta
             "shutdown_delay",
             "scaling",
         ],
-        &["constraint", "affinity", "spread", "service", "task"],
+        &[
+            "constraint",
+            "affinity",
+            "spread",
+            "service",
+            "task",
+            "volume",
+        ],
     )?;
     let mut tg = TaskGroup {
         name: name.to_string(),
@@ -262,6 +269,7 @@ fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<Ta
     tg.constraints = constraints(&f)?;
     tg.affinities = affinities(&f)?;
     tg.spreads = spreads(&f)?;
+    tg.volumes = volumes(&f)?;
     let mut ports = Vec::new();
     tg.services = services(&f, &mut ports)?;
     for (label, body, tpos) in f.labelled("task")? {

@@ -5,7 +5,7 @@ use super::decode::{Block, Fields, Result};
 use super::tree::TreeError;
 use crate::job::{
     Affinity, Constraint, MigrateStrategy, NetworkResource, Port, ReschedulePolicy, RestartPolicy,
-    Spread, SpreadTarget, UpdateStrategy,
+    Spread, SpreadTarget, UpdateStrategy, VolumeMount, VolumeRequest,
 };
 
 /// The operators Nomad's `constraint` block accepts.
@@ -38,6 +38,97 @@ pub fn constraints(f: &Fields) -> Result<Vec<Constraint>> {
         .into_iter()
         .map(constraint)
         .collect()
+}
+
+/// A group's `volume "name" { type source read_only }` blocks; CSI's keys are refused.
+pub fn volumes(f: &Fields) -> Result<std::collections::BTreeMap<String, VolumeRequest>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (label, body, pos) in f.labelled("volume")? {
+        let what = format!("volume {:?} of {}", label.name, f.what());
+        let v = Fields::new(
+            Block::new(body, pos, what.clone()),
+            &[
+                "type",
+                "source",
+                "read_only",
+                "access_mode",
+                "attachment_mode",
+                "per_alloc",
+                "mount_options",
+                "sticky",
+            ],
+            &[],
+        )?;
+        if v.string("type")?.as_deref() == Some("csi") {
+            let at = v.get("type").map_or(pos, |e| e.value.pos);
+            return Err(TreeError::new(
+                at,
+                format!("{what}: type \"csi\" is not supported (CSI volumes); use a host volume"),
+            ));
+        }
+        for key in [
+            "access_mode",
+            "attachment_mode",
+            "per_alloc",
+            "mount_options",
+            "sticky",
+        ] {
+            if let Some(e) = v.get(key) {
+                return Err(TreeError::new(
+                    e.pos,
+                    format!("{key:?} in {what} is for CSI volumes, which are not supported"),
+                ));
+            }
+        }
+        let req = VolumeRequest {
+            name: label.name.clone(),
+            volume_type: v.string("type")?.unwrap_or_else(|| "host".into()),
+            source: v.string("source")?.unwrap_or_default(),
+            read_only: v.bool("read_only")?.unwrap_or(false),
+        };
+        if let Some(p) = req.problems().into_iter().next() {
+            return Err(TreeError::new(pos, p));
+        }
+        out.insert(label.name, req);
+    }
+    Ok(out)
+}
+
+/// A task's `volume_mount` blocks.
+pub fn volume_mounts(f: &Fields) -> Result<Vec<VolumeMount>> {
+    let what = format!("a volume_mount of {}", f.what());
+    let mut out = Vec::new();
+    for b in f.blocks("volume_mount", &what)? {
+        let pos = b.pos;
+        let m = Fields::new(
+            b,
+            &[
+                "volume",
+                "destination",
+                "read_only",
+                "propagation_mode",
+                "selinux_label",
+            ],
+            &[],
+        )?;
+        if let Some(e) = m.get("selinux_label") {
+            return Err(TreeError::new(e.pos, "selinux_label is not supported"));
+        }
+        if let Some(mode) = m.string("propagation_mode")? {
+            if mode != "private" {
+                return Err(TreeError::new(
+                    pos,
+                    format!("propagation_mode {mode:?} is not supported: mounts are private"),
+                ));
+            }
+        }
+        out.push(VolumeMount {
+            volume: m.string("volume")?.unwrap_or_default(),
+            destination: m.string("destination")?.unwrap_or_default(),
+            read_only: m.bool("read_only")?.unwrap_or(false),
+        });
+    }
+    Ok(out)
 }
 
 /// The `affinity` blocks of a job, group or task.

@@ -2,7 +2,7 @@
 //! logs, artifacts, templates.
 
 use super::decode::{describe, Block, Fields, Result};
-use super::decode_parts::{affinities, constraints, network, restart};
+use super::decode_parts::{affinities, constraints, network, restart, volume_mounts};
 use super::decode_service::{services, PortRef};
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{
@@ -43,6 +43,7 @@ pub fn task(
             "service",
             "constraint",
             "affinity",
+            "volume_mount",
             "scaling",
         ],
     )?;
@@ -136,6 +137,7 @@ pub fn task(
     t.services = services(&f, ports)?;
     t.constraints = constraints(&f)?;
     t.affinities = affinities(&f)?;
+    t.volume_mounts = volume_mounts(&f)?;
     Ok(t)
 }
 

@@ -21,7 +21,6 @@ const GROUP: &[&str] = &[
     "prevent_reschedule_on_lost",
     "stop_after_client_disconnect",
     "vault",
-    "volume",
 ];
 
 const TASK: &[&str] = &[
@@ -32,7 +31,6 @@ const TASK: &[&str] = &[
     "kind",
     "schedule",
     "vault",
-    "volume_mount",
 ];
 
 const NETWORK: &[&str] = &["cni", "dns", "hostname"];

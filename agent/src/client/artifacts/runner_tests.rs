@@ -37,6 +37,7 @@ impl Harness {
             updates,
             services: crate::client::services::unreachable_registry(),
             local_artifacts: false,
+            host_volumes: Default::default(),
             servers: crate::client::services::unreachable_servers(),
         };
         Harness { _dir: dir, ctx }

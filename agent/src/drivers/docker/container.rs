@@ -120,7 +120,8 @@ fn publish_ports(tc: &TaskConfig, dc: &DockerTaskConfig) -> Result<Published, Dr
     Ok(out)
 }
 
-/// Bind mounts: the task's directories at Nomad's paths, then the job's `volumes`.
+/// Bind mounts: the task's directories at Nomad's paths, the job's `volumes`, then the group's
+/// host volumes.
 fn binds(tc: &TaskConfig, dc: &DockerTaskConfig) -> Vec<String> {
     let dirs = [
         (tc.alloc_dir.clone(), ALLOC_MOUNT),
@@ -136,6 +137,11 @@ fn binds(tc: &TaskConfig, dc: &DockerTaskConfig) -> Vec<String> {
     out.extend(dc.volumes.iter().map(|v| {
         let mode = if v.read_only { ":ro" } else { "" };
         format!("{}:{}{mode}", v.host.display(), v.container)
+    }));
+    // Host volumes of the group, at their destination from the container's root.
+    out.extend(tc.volume_mounts.iter().map(|m| {
+        let mode = if m.read_only { ":ro" } else { "" };
+        format!("{}:/{}{mode}", m.source.display(), m.destination.display())
     }));
     out
 }

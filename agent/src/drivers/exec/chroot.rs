@@ -222,6 +222,23 @@ pub fn prepare(
     })
 }
 
+/// Adds the task's host volumes to the layout: a mount point inside the task's root for each,
+/// mounted after everything else so nothing covers it.
+pub fn add_host_volumes(
+    layout: &mut ChrootLayout,
+    mounts: &[crate::drivers::HostMount],
+) -> Result<(), ChrootError> {
+    for m in mounts {
+        let target = ensure_dir(&layout.root, &m.destination)?;
+        layout.binds.push(Bind {
+            source: m.source.clone(),
+            target,
+            read_only: m.read_only,
+        });
+    }
+    Ok(())
+}
+
 /// Rewrites host paths of the task's dirs (as interpolated into its config and environment) to
 /// where the task sees them inside the chroot: the task dir is `/`, the alloc dir `/alloc`.
 pub fn to_chroot_path(s: &str, task_dir: &Path, alloc_dir: &Path) -> String {

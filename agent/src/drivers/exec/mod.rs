@@ -145,8 +145,9 @@ impl ExecDriver {
         chroot::validate(&self.chroot_env).map_err(setup_err)?;
         let hierarchy =
             cgroup::detect().map_err(|e| DriverError::Start(format!("{driver}: {e}")))?;
-        let layout =
+        let mut layout =
             chroot::prepare(&cfg.task_dir, &cfg.alloc_dir, &self.chroot_env).map_err(setup_err)?;
+        chroot::add_host_volumes(&mut layout, &cfg.volume_mounts).map_err(setup_err)?;
         launch::chown_task_dirs(cfg, &user)?;
         let stdout = launch::open_fifo(&cfg.stdout_path)?;
         let stderr = launch::open_fifo(&cfg.stderr_path)?;
