@@ -237,7 +237,7 @@ impl Server {
             eval_id: eval.map(|e| e.id).unwrap_or_default(),
             eval_create_index: index,
             job_modify_index,
-            warnings: String::new(),
+            warnings: job.warnings().join("\n"),
             index,
         })
     }

@@ -164,6 +164,9 @@ pub struct TaskGroup {
     /// Host volumes the group's tasks may mount, by the name they mount them with.
     #[serde(default)]
     pub volumes: BTreeMap<String, VolumeRequest>,
+    /// Kept as written; not enforced (see [`Job::warnings`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_disk: Option<EphemeralDisk>,
     #[serde(default)]
     pub tasks: Vec<Task>,
     #[serde(default)]
@@ -199,6 +202,7 @@ impl Default for TaskGroup {
             affinities: Vec::new(),
             spreads: Vec::new(),
             volumes: BTreeMap::new(),
+            ephemeral_disk: None,
             reschedule_policy: None,
             networks: Vec::new(),
             services: Vec::new(),
@@ -342,6 +346,9 @@ pub struct Resources {
     pub memory_max_mb: i64,
     #[serde(rename = "DiskMB", default)]
     pub disk_mb: i64,
+    /// Kept as written; Nomad has ignored it since 0.9 and so does this.
+    #[serde(rename = "IOPS", default, skip_serializing_if = "is_zero")]
+    pub iops: i64,
     /// The older task-level network block; `canonicalize` moves it to the group.
     #[serde(default)]
     pub networks: Vec<NetworkResource>,
@@ -354,6 +361,7 @@ impl Default for Resources {
             memory_mb: default_memory(),
             memory_max_mb: 0,
             disk_mb: 0,
+            iops: 0,
             networks: Vec::new(),
         }
     }
@@ -746,6 +754,36 @@ impl Job {
         self.parameterized_job.is_some() && !self.dispatched
     }
 
+    /// Blocks and settings the job file may carry that have no effect here, each saying so;
+    /// `job validate`, `job plan` and `job run` print them, as Nomad prints its warnings.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for g in &self.task_groups {
+            if g.ephemeral_disk.is_some() {
+                out.push(format!(
+                    "group {:?}: ephemeral_disk has no effect yet: its size is not reserved and \
+                     sticky/migrate move no data to a replacement",
+                    g.name
+                ));
+            }
+            for t in &g.tasks {
+                if t.resources.iops > 0 {
+                    out.push(format!(
+                        "task {:?}: resources.iops has no effect (Nomad ignores it too)",
+                        t.name
+                    ));
+                }
+                if t.resources.disk_mb > 0 {
+                    out.push(format!(
+                        "task {:?}: resources.disk has no effect: disk is not reserved",
+                        t.name
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// A periodic or parameterized job: it is never scheduled itself; its children are.
     pub fn is_parent(&self) -> bool {
         self.is_parameterized_parent() || self.periodic.is_some()
@@ -988,4 +1026,20 @@ pub struct JobRevertRequest {
     /// Revert only if the current version is this one.
     #[serde(default)]
     pub enforce_prior_version: Option<u64>,
+}
+
+/// A group's `ephemeral_disk { size sticky migrate }`, in Nomad's shape.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EphemeralDisk {
+    #[serde(rename = "SizeMB", default)]
+    pub size_mb: i64,
+    #[serde(default)]
+    pub sticky: bool,
+    #[serde(default)]
+    pub migrate: bool,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }

@@ -254,11 +254,13 @@ fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<Ta
         "ephemeral_disk",
         &format!("the ephemeral_disk of group {name:?}"),
     )? {
-        // Accepted so that Nomad job files load; the disk is not reserved by this orchestrator.
+        // Kept so that Nomad job files load; `Job::warnings` says it has no effect yet.
         let d = Fields::new(d, &["size", "migrate", "sticky"], &[])?;
-        d.int("size")?;
-        d.bool("migrate")?;
-        d.bool("sticky")?;
+        tg.ephemeral_disk = Some(crate::job::EphemeralDisk {
+            size_mb: d.int("size")?.unwrap_or(300),
+            migrate: d.bool("migrate")?.unwrap_or(false),
+            sticky: d.bool("sticky")?.unwrap_or(false),
+        });
     }
     if let Some(m) = f.string_map("meta")? {
         tg.meta = m;

@@ -165,8 +165,10 @@ fn resources(b: Block) -> Result<Resources> {
             "cores (whole reserved CPU cores) is not supported: give cpu in MHz",
         ));
     }
-    // Nomad itself has ignored `iops` since 0.9 and only warns; it reserves nothing here either.
-    r.int("iops")?;
+    // Nomad itself has ignored `iops` since 0.9 and only warns; so does `Job::warnings`.
+    if let Some(v) = r.int("iops")? {
+        res.iops = v;
+    }
     if let Some(v) = r.int("memory")? {
         res.memory_mb = v;
     }

@@ -16,6 +16,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<i32> {
     let job = jobfile::parse(&args.file, &args.vars)?;
     check(&job)?;
+    print!("{}", warnings_text(&job.warnings()));
     println!("Job validation successful");
     Ok(0)
 }
@@ -29,6 +30,19 @@ pub fn check(job: &Job) -> Result<()> {
         bail!("{}", validation_message(&e.0));
     }
     Ok(())
+}
+
+/// "Job Warnings:" and one line per warning, then a blank line; empty without warnings.
+pub fn warnings_text(warnings: &[String]) -> String {
+    if warnings.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("Job Warnings:\n{} warning(s):\n\n", warnings.len());
+    for w in warnings {
+        out.push_str(&format!("* {w}\n"));
+    }
+    out.push('\n');
+    out
 }
 
 pub fn validation_message(errors: &[String]) -> String {

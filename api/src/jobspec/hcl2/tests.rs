@@ -243,6 +243,25 @@ fn file_and_templatefile_read_beside_the_job_file() {
 }
 
 #[test]
+fn settings_without_effect_are_kept_and_warned_about() {
+    let src = "job \"w\" {\n  group \"g\" {\n    ephemeral_disk {\n      size = 500\n    }\n    \
+               task \"t\" {\n      driver = \"raw_exec\"\n      resources {\n        iops = 10\n      \
+               }\n    }\n  }\n}\n";
+    let job = crate::jobspec::parse_hcl(src, "w.nomad").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        job.task_groups[0]
+            .ephemeral_disk
+            .as_ref()
+            .map(|d| d.size_mb),
+        Some(500)
+    );
+    let w = job.warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].contains("ephemeral_disk has no effect yet"), "{w:?}");
+    assert!(w[1].contains("resources.iops has no effect"), "{w:?}");
+}
+
+#[test]
 fn a_whole_job_evaluates() {
     let src = r#"
 variable "datacenters" {
