@@ -530,7 +530,7 @@ mod tests {
             Command::Job {
                 command: JobCommand::Run(a),
             } => {
-                assert!(a.detach);
+                assert!(a.eval.detach);
                 assert_eq!(a.check_index, Some(3));
             }
             other => panic!("{other:?}"),

@@ -1,8 +1,7 @@
 //! `job dispatch [-meta k=v]... [-detach] JOB [INPUT|-]`: runs a child of a parameterized job
 //! with the given meta and payload (a file, or stdin with `-`).
 
-use super::job_run::{detach_message, parse_timeout};
-use crate::monitor::{self, MonitorOptions};
+use crate::monitor::EvalFlags;
 use anyhow::{anyhow, bail, Context, Result};
 use api::client::{seg, Client};
 use api::{JobDispatchRequest, JobDispatchResponse};
@@ -14,14 +13,8 @@ pub struct Args {
     /// Meta for the dispatched job, key=value; repeat for more
     #[arg(long = "meta")]
     pub meta: Vec<String>,
-    /// Return after dispatching, printing the evaluation id, instead of monitoring
-    #[arg(long)]
-    pub detach: bool,
-    #[arg(long)]
-    pub verbose: bool,
-    /// How long to monitor before giving up (Go duration)
-    #[arg(long, default_value = "5m", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub eval: EvalFlags,
     /// The parameterized job
     pub job: String,
     /// The payload: a file, or - to read stdin
@@ -56,15 +49,13 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
         .map_err(|e| anyhow!("Failed to dispatch job: {e}"))?;
     println!("Dispatched Job ID = {}", resp.dispatched_job_id);
     println!("Evaluation ID     = {}", api::short_id(&resp.eval_id));
-    if args.detach {
-        print!("{}", detach_message(&resp.eval_id));
-        return Ok(0);
+    if !args.eval.detach {
+        println!();
     }
-    println!();
-    let opts = MonitorOptions {
-        verbose: args.verbose,
-        follow_allocs: true,
-        timeout: args.timeout,
-    };
-    monitor::monitor(client, &resp.eval_id, &opts).context("Error monitoring the dispatched job")
+    args.eval.follow(
+        client,
+        &resp.eval_id,
+        "Job registration successful\n",
+        "the dispatched job",
+    )
 }

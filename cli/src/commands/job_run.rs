@@ -2,8 +2,7 @@
 
 use crate::commands::job_validate;
 use crate::jobfile;
-use crate::monitor::{self, MonitorOptions};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use api::client::Client;
 use std::path::PathBuf;
 
@@ -13,22 +12,15 @@ pub struct Args {
     pub file: PathBuf,
     #[command(flatten)]
     pub vars: jobfile::VarArgs,
-    /// Return after submitting, printing the evaluation id, instead of monitoring
-    #[arg(long)]
-    pub detach: bool,
     /// Only register if the job's current modify index equals this (0: the job must not exist)
     #[arg(long = "check-index")]
     pub check_index: Option<u64>,
-    /// Show full ids
-    #[arg(long)]
-    pub verbose: bool,
     /// Print the job as the API's JSON (`{"Job": ...}`, every unset field as null) instead of
     /// running it, for `curl` or a client library
     #[arg(long)]
     pub output: bool,
-    /// How long to monitor before giving up (Go duration, e.g. "90s", "5m")
-    #[arg(long, default_value = "5m", value_parser = parse_timeout)]
-    pub timeout: std::time::Duration,
+    #[command(flatten)]
+    pub eval: crate::monitor::EvalFlags,
 }
 
 pub fn parse_timeout(s: &str) -> Result<std::time::Duration, api::duration::DurationError> {
@@ -59,16 +51,12 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
         println!("Job registration successful");
         return Ok(0);
     }
-    if args.detach {
-        print!("{}", detach_message(&resp.eval_id));
-        return Ok(0);
-    }
-    let opts = MonitorOptions {
-        verbose: args.verbose,
-        follow_allocs: true,
-        timeout: args.timeout,
-    };
-    monitor::monitor(client, &resp.eval_id, &opts).context("Error monitoring the job")
+    args.eval.follow(
+        client,
+        &resp.eval_id,
+        "Job registration successful\n",
+        "the job",
+    )
 }
 
 pub fn detach_message(eval_id: &str) -> String {

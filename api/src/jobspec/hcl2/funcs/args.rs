@@ -305,6 +305,12 @@ pub(super) fn to_set(items: Vec<Value>, what: &str) -> Result<Vec<Value>, FuncEr
     Ok(items)
 }
 
+/// Calls a function with its arguments written as one JSON array, for the tests.
+#[cfg(test)]
+pub(super) fn test_call(f: fn(&[Value]) -> R, args: Value) -> R {
+    f(args.as_array().expect("test args are a JSON array"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,9 +177,7 @@ mod tests {
     use serde_json::json;
     use std::io::Read as _;
 
-    fn call(f: fn(&[Value]) -> R, args: Value) -> R {
-        f(args.as_array().expect("test args are a JSON array"))
-    }
+    use crate::jobspec::hcl2::funcs::args::test_call as call;
 
     #[test]
     fn json_round_trip() {

@@ -189,9 +189,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn call(f: fn(&[Value]) -> R, args: Value) -> R {
-        f(args.as_array().expect("test args are a JSON array"))
-    }
+    use crate::jobspec::hcl2::funcs::args::test_call as call;
 
     #[test]
     fn terraform_examples() {
