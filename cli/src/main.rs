@@ -530,7 +530,7 @@ mod tests {
             Command::Job {
                 command: JobCommand::Run(a),
             } => {
-                assert!(a.eval.detach);
+                assert!(a.monitor.detach);
                 assert_eq!(a.check_index, Some(3));
             }
             other => panic!("{other:?}"),

@@ -242,43 +242,6 @@ const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// Follows `eval_id`, printing as it goes. Returns Nomad's exit code: 0 success, 2 placement
 /// failures, 1 failed allocations or errors.
-/// `-detach`, `-verbose` and `-timeout`, as the commands that start an evaluation take them.
-#[derive(clap::Args, Debug)]
-pub struct EvalFlags {
-    /// Return at once, printing the evaluation id, instead of monitoring
-    #[arg(long)]
-    pub detach: bool,
-    /// Show full ids
-    #[arg(long)]
-    pub verbose: bool,
-    /// How long to monitor before giving up (Go duration, e.g. "90s", "5m")
-    #[arg(long, default_value = "5m", value_parser = crate::commands::job_run::parse_timeout)]
-    pub timeout: Duration,
-}
-
-impl EvalFlags {
-    /// With `-detach`, `detached` and the evaluation id; otherwise the evaluation monitored to
-    /// its end, following its allocations. `what` names it in an error.
-    pub fn follow(
-        &self,
-        client: &Client,
-        eval_id: &str,
-        detached: &str,
-        what: &str,
-    ) -> anyhow::Result<i32> {
-        if self.detach {
-            println!("{detached}Evaluation ID: {eval_id}");
-            return Ok(0);
-        }
-        let opts = MonitorOptions {
-            verbose: self.verbose,
-            follow_allocs: true,
-            timeout: self.timeout,
-        };
-        monitor(client, eval_id, &opts).with_context(|| format!("Error monitoring {what}"))
-    }
-}
-
 pub fn monitor(client: &Client, eval_id: &str, opts: &MonitorOptions) -> anyhow::Result<i32> {
     let print = |lines: Vec<Line>| {
         let stamp = format::now_stamp();

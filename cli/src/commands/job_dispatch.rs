@@ -1,7 +1,7 @@
 //! `job dispatch [-meta k=v]... [-detach] JOB [INPUT|-]`: runs a child of a parameterized job
 //! with the given meta and payload (a file, or stdin with `-`).
 
-use crate::monitor::EvalFlags;
+use crate::monitor::MonitorFlags;
 use anyhow::{anyhow, bail, Context, Result};
 use api::client::{seg, Client};
 use api::{JobDispatchRequest, JobDispatchResponse};
@@ -14,7 +14,7 @@ pub struct Args {
     #[arg(long = "meta")]
     pub meta: Vec<String>,
     #[command(flatten)]
-    pub eval: EvalFlags,
+    pub monitor: MonitorFlags,
     /// The parameterized job
     pub job: String,
     /// The payload: a file, or - to read stdin
@@ -49,13 +49,10 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
         .map_err(|e| anyhow!("Failed to dispatch job: {e}"))?;
     println!("Dispatched Job ID = {}", resp.dispatched_job_id);
     println!("Evaluation ID     = {}", api::short_id(&resp.eval_id));
-    if !args.eval.detach {
+    if !args.monitor.detach {
         println!();
     }
-    args.eval.follow(
-        client,
-        &resp.eval_id,
-        "Job registration successful\n",
-        "the dispatched job",
-    )
+    let detached = super::job_run::detach_message(&resp.eval_id);
+    args.monitor
+        .monitor_or_print(client, &resp.eval_id, true, detached.trim_end())
 }

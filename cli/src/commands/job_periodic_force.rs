@@ -1,7 +1,7 @@
 //! `job periodic force [-detach] JOB`: launches a child of a periodic job now, whatever its
 //! schedule and `prohibit_overlap`.
 
-use crate::monitor::EvalFlags;
+use crate::monitor::MonitorFlags;
 use anyhow::{anyhow, Result};
 use api::client::{seg, Client};
 use api::JobRegisterResponse;
@@ -9,7 +9,7 @@ use api::JobRegisterResponse;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
-    pub eval: EvalFlags,
+    pub monitor: MonitorFlags,
     /// The periodic job
     pub job: String,
 }
@@ -22,7 +22,11 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
             &serde_json::json!({}),
         )
         .map_err(|e| anyhow!("Error forcing periodic job {:?}: {e}", args.job))?;
-    let launched = format!("Job {:?} launched\n", args.job);
-    args.eval
-        .follow(client, &resp.eval_id, &launched, "the launched job")
+    let detached = format!(
+        "Job {:?} launched
+Evaluation ID: {}",
+        args.job, resp.eval_id
+    );
+    args.monitor
+        .monitor_or_print(client, &resp.eval_id, true, &detached)
 }

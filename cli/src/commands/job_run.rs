@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(long)]
     pub output: bool,
     #[command(flatten)]
-    pub eval: crate::monitor::EvalFlags,
+    pub monitor: crate::monitor::MonitorFlags,
 }
 
 pub fn parse_timeout(s: &str) -> Result<std::time::Duration, api::duration::DurationError> {
@@ -51,12 +51,9 @@ pub fn run(client: &Client, args: &Args) -> Result<i32> {
         println!("Job registration successful");
         return Ok(0);
     }
-    args.eval.follow(
-        client,
-        &resp.eval_id,
-        "Job registration successful\n",
-        "the job",
-    )
+    let detached = detach_message(&resp.eval_id);
+    args.monitor
+        .monitor_or_print(client, &resp.eval_id, true, detached.trim_end())
 }
 
 pub fn detach_message(eval_id: &str) -> String {
