@@ -193,6 +193,10 @@ impl<'a> Placer<'a> {
 
     /// Affinity and spread scores of node `idx` for group `g`; empty without either.
     fn preferences(&mut self, g: usize, idx: usize) -> [Option<f64>; 2] {
+        // Most groups have neither: nothing on the placement path is touched for them.
+        if self.groups[g].affinities.is_empty() && self.groups[g].spreads.is_empty() {
+            return [None, None];
+        }
         let node = self.nodes[idx].clone();
         let (mut matched, mut magnitude) = (0i32, 0i32);
         for (c, w) in &self.groups[g].affinities {

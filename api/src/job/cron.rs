@@ -232,24 +232,18 @@ impl Civil {
     }
 }
 
-fn leap(y: u32) -> bool {
-    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
+/// The calendar is jiff's; a date outside it (never, for 1970..=2099) reads as day 31 / Sunday.
+fn date(y: u32, m: u32, d: u32) -> Option<jiff::civil::Date> {
+    jiff::civil::Date::new(i16::try_from(y).ok()?, m as i8, d as i8).ok()
 }
 
 fn days_in_month(y: u32, m: u32) -> u32 {
-    match m {
-        2 if leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+    date(y, m, 1).map_or(31, |d| d.days_in_month() as u32)
 }
 
-/// 0 = Sunday (Sakamoto's method).
+/// 0 = Sunday.
 fn weekday(y: u32, m: u32, d: u32) -> u32 {
-    const T: [u32; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
-    let y = if m < 3 { y - 1 } else { y };
-    (y + y / 4 - y / 100 + y / 400 + T[(m - 1) as usize] + d) % 7
+    date(y, m, d).map_or(0, |d| d.weekday().to_sunday_zero_offset() as u32)
 }
 
 fn weekday_field(s: &str) -> Result<Field, String> {

@@ -1,16 +1,11 @@
 //! The evaluator's values are JSON values (lists, tuples and sets are arrays; maps and objects
 //! are objects). These helpers give them cty's number and string rules.
 
-use serde_json::{Number, Value};
+use serde_json::Value;
 
-/// A number, kept integral when it is one so `1 + 1` prints `2`, not `2.0`.
-pub fn num(f: f64) -> Value {
-    if f.fract() == 0.0 && f.abs() < 9.0e15 {
-        Value::from(f as i64)
-    } else {
-        Number::from_f64(f).map_or(Value::Null, Value::Number)
-    }
-}
+/// Numbers are built and printed by the function library's rules, so an expression and a
+/// function agree on `2` against `2.0`.
+pub(super) use super::funcs::args::{fmt_number, num};
 
 pub fn as_f64(v: &Value) -> Option<f64> {
     match v {
@@ -38,11 +33,7 @@ pub fn to_template_string(v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Bool(b) => Ok(b.to_string()),
-        Value::Number(n) => Ok(match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => i.to_string(),
-            (None, Some(f)) => f.to_string(),
-            _ => n.to_string(),
-        }),
+        Value::Number(n) => Ok(fmt_number(n)),
         Value::Null => Err("cannot include a null value in a string".into()),
         other => Err(format!(
             "cannot include {} in a string: use jsonencode() or join()",

@@ -22,7 +22,7 @@ pub(super) fn too_large() -> FuncError {
 /// The one place numbers are built: integral values that fit i64 become i64 so that equal
 /// numbers compare equal as JSON. Non-finite values have no JSON form; callers that can
 /// produce them check with [`finite`] first.
-pub(super) fn num(f: f64) -> Value {
+pub(in crate::jobspec::hcl2) fn num(f: f64) -> Value {
     // 2^63 is exactly representable; i64::MAX is not, hence the half-open range.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     if f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) {
@@ -72,7 +72,7 @@ pub(super) fn type_name(v: &Value) -> &'static str {
 }
 
 /// cty renders numbers as strings in plain decimal, never with an exponent.
-pub(super) fn fmt_number(n: &Number) -> String {
+pub(in crate::jobspec::hcl2) fn fmt_number(n: &Number) -> String {
     if let Some(i) = n.as_i64() {
         i.to_string()
     } else if let Some(u) = n.as_u64() {

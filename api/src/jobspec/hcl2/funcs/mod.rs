@@ -8,7 +8,7 @@
 //! wanted, numeric strings where a number is. `try`, `can`, `templatefile` and `convert` are
 //! the evaluator's, because they need unevaluated expressions or types.
 
-mod args;
+pub(super) mod args;
 mod collections;
 mod convert;
 mod crypto;
