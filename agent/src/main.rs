@@ -244,6 +244,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 node_name: cfg.name.clone(),
                 datacenter: cfg.datacenter.clone(),
                 node_class: cfg.client.node_class.clone(),
+                node_pool: cfg.client.node_pool.clone(),
                 meta: cfg.client.meta.clone(),
                 data_dir: data_dir.clone(),
                 drivers: cfg.driver_settings(),

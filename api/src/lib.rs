@@ -21,6 +21,7 @@ pub mod job;
 pub mod jobspec;
 pub mod namespace;
 pub mod node;
+pub mod node_pool;
 pub mod nulls;
 pub mod operator;
 pub mod plan;

@@ -23,6 +23,9 @@ pub struct Node {
     pub datacenter: String,
     #[serde(default)]
     pub node_class: String,
+    /// The pool the node is in; a node registered before pools existed is in `default`.
+    #[serde(default = "crate::node_pool::default_pool")]
+    pub node_pool: String,
     #[serde(rename = "HTTPAddr", default)]
     pub http_addr: String,
     #[serde(default)]
@@ -92,6 +95,7 @@ impl Node {
             datacenter: self.datacenter.clone(),
             name: self.name.clone(),
             node_class: self.node_class.clone(),
+            node_pool: self.node_pool.clone(),
             version: self
                 .attributes
                 .get("nomad.version")
@@ -218,6 +222,8 @@ pub struct NodeListStub {
     pub datacenter: String,
     pub name: String,
     pub node_class: String,
+    #[serde(default)]
+    pub node_pool: String,
     pub version: String,
     pub drain: bool,
     pub scheduling_eligibility: String,

@@ -221,6 +221,27 @@ enum NodeCommand {
     Drain(node_drain::Args),
     /// Let a node take new work, or keep it off
     Eligibility(node_eligibility::Args),
+    /// Create, list, inspect and delete node pools
+    Pool {
+        #[command(subcommand)]
+        command: NodePoolCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NodePoolCommand {
+    /// Create or update a node pool from its file
+    Apply(node_pool::ApplyArgs),
+    /// List node pools
+    List(node_pool::ListArgs),
+    /// Show a node pool
+    Info(node_pool::NameArgs),
+    /// List the nodes of a node pool
+    Nodes(node_pool::NodesArgs),
+    /// List the jobs that place in a node pool
+    Jobs(node_pool::NameArgs),
+    /// Delete a node pool (it must have no node and no running job)
+    Delete(node_pool::DeleteArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -399,6 +420,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             NodeCommand::Status(a) => node_status::run(&client()?, a),
             NodeCommand::Drain(a) => node_drain::run(&client()?, a),
             NodeCommand::Eligibility(a) => node_eligibility::run(&client()?, a),
+            NodeCommand::Pool { command } => match command {
+                NodePoolCommand::Apply(a) => node_pool::apply(&client()?, a),
+                NodePoolCommand::List(a) => node_pool::list(&client()?, a),
+                NodePoolCommand::Info(a) => node_pool::info(&client()?, a),
+                NodePoolCommand::Nodes(a) => node_pool::nodes(&client()?, a),
+                NodePoolCommand::Jobs(a) => node_pool::jobs(&client()?, a),
+                NodePoolCommand::Delete(a) => node_pool::delete(&client()?, a),
+            },
         },
         Command::Server { command } => match command {
             ServerCommand::Members(a) => server_members::run(&client()?, a),

@@ -75,9 +75,10 @@ pub fn allocs(allocs: &[Allocation], verbose: bool, now: i64) -> String {
     )
 }
 
-/// `ID  DC  Name  Class  Drain  Eligibility  Status` (verbose adds Address and Version).
+/// `ID  Node Pool  DC  Name  Class  Drain  Eligibility  Status` (verbose adds Address and
+/// Version).
 pub fn nodes(nodes: &[NodeListStub], verbose: bool) -> String {
-    let mut header = vec!["ID", "DC", "Name", "Class"];
+    let mut header = vec!["ID", "Node Pool", "DC", "Name", "Class"];
     if verbose {
         header.extend(["Address", "Version"]);
     }
@@ -87,6 +88,7 @@ pub fn nodes(nodes: &[NodeListStub], verbose: bool) -> String {
         .map(|n| {
             let mut row = vec![
                 format::id(&n.id, verbose),
+                n.node_pool.clone(),
                 n.datacenter.clone(),
                 n.name.clone(),
                 format::or_none(&n.node_class),

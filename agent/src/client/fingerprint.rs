@@ -116,6 +116,11 @@ pub fn fingerprint(cfg: &ClientConfig, node_id: &str, drivers: &Drivers) -> Node
         name: cfg.node_name.clone(),
         datacenter: cfg.datacenter.clone(),
         node_class: cfg.node_class.clone(),
+        node_pool: if cfg.node_pool.is_empty() {
+            api::node_pool::default_pool()
+        } else {
+            cfg.node_pool.clone()
+        },
         http_addr: cfg.http_addr.clone(),
         attributes: attrs,
         meta: cfg.meta.clone(),

@@ -54,6 +54,8 @@ pub struct ClientConfig {
     pub node_name: String,
     pub datacenter: String,
     pub node_class: String,
+    /// The node pool the node registers in (empty: `default`); servers create it if needed.
+    pub node_pool: String,
     pub meta: BTreeMap<String, String>,
     /// Client state goes to `<data_dir>/client`, allocation directories to `<data_dir>/alloc`.
     pub data_dir: PathBuf,

@@ -467,6 +467,18 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
     if let Some(v) = c.string("node_class")? {
         cfg.client.node_class = v;
     }
+    if let Some(v) = c.string("node_pool")? {
+        let pos = c.get("node_pool").map_or(c.pos(), |e| e.pos);
+        api::node_pool::validate_pool_name(&v)
+            .map_err(|e| TreeError::new(pos, format!("client.node_pool: {e}")))?;
+        if v == api::node_pool::NODE_POOL_ALL {
+            return Err(TreeError::new(
+                pos,
+                "client.node_pool: a node cannot be in the \"all\" pool: it holds every node",
+            ));
+        }
+        cfg.client.node_pool = v;
+    }
     if let Some(v) = c.string_map("meta")? {
         cfg.client.meta.extend(v);
     }
@@ -535,13 +547,6 @@ fn client(cfg: &mut Config, b: Block) -> Result<()> {
                 read_only,
             },
         );
-    }
-    if c.string("node_pool")?.is_some_and(|p| p != "default") {
-        let pos = c.get("node_pool").map_or(c.pos(), |e| e.pos);
-        return Err(TreeError::new(
-            pos,
-            "client.node_pool: only \"default\" is supported (there are no node pools)",
-        ));
     }
     let not_yet: &[(&str, &str)] = &[
         (

@@ -100,6 +100,8 @@ pub struct ClientConfig {
     pub enabled: bool,
     pub servers: Vec<String>,
     pub node_class: String,
+    /// `node_pool`: the pool the node registers in (empty: `default`).
+    pub node_pool: String,
     pub meta: BTreeMap<String, String>,
     pub network_interface: String,
     /// MHz; 0 = detect.

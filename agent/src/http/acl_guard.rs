@@ -92,6 +92,10 @@ pub fn required(method: &Method, path: &str) -> Need {
             read_or(Namespace(SubmitJob), Namespace(ReadJob))
         }
         ["v1", "event", "stream"] => JobsAndNodes,
+        // Pools are cluster configuration, as namespaces are (node_pool ACL rules are refused).
+        ["v1", "node", "pools"] | ["v1", "node", "pool", _] => read_or(Management, AnyToken),
+        ["v1", "node", "pool", _, "nodes"] => NodeRead,
+        ["v1", "node", "pool", _, "jobs"] => Namespace(ListJobs),
         ["v1", "nodes"] | ["v1", "node", ..] => read_or(NodeWrite, NodeRead),
         ["v1", "agent", "members"] => NodeRead,
         ["v1", "agent", "template", "render"] => AgentRead,

@@ -22,6 +22,7 @@ mod jobs;
 pub mod listener;
 mod logs;
 mod namespaces;
+mod node_pools;
 mod nodes;
 mod operator;
 mod query;
@@ -164,6 +165,21 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/evaluation/{id}", get(evals::read))
         .route("/v1/evaluation/{id}/allocations", get(evals::allocations))
         .route("/v1/nodes", get(nodes::list))
+        .route(
+            "/v1/node/pools",
+            get(node_pools::list)
+                .post(node_pools::write_unnamed)
+                .put(node_pools::write_unnamed),
+        )
+        .route(
+            "/v1/node/pool/{name}",
+            get(node_pools::read)
+                .post(node_pools::write_named)
+                .put(node_pools::write_named)
+                .delete(node_pools::delete),
+        )
+        .route("/v1/node/pool/{name}/nodes", get(node_pools::nodes))
+        .route("/v1/node/pool/{name}/jobs", get(node_pools::jobs))
         .route("/v1/node/{id}", get(nodes::read))
         .route("/v1/node/{id}/allocations", get(nodes::allocations))
         .route(

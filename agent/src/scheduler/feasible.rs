@@ -1,5 +1,5 @@
 //! Feasibility of a node for a task group that does not depend on other placements: the node is
-//! ready, in one of the job's datacenters, has every driver healthy, and meets every constraint of
+//! ready, in one of the job's datacenters and its node pool, has every driver healthy, and meets every constraint of
 //! the job, the group and its tasks. Evaluated once per (group, node) and cached by the placer.
 
 use super::constraints::{datacenter_matches, Checker, OP_DISTINCT_HOSTS, OP_DISTINCT_PROPERTY};
@@ -27,7 +27,13 @@ pub const DISTINCT_HOSTS: &str = "distinct_hosts";
 
 /// Whether new work of this job may go to the node at all (not counted as evaluated otherwise).
 pub fn in_pool(job: &Job, node: &Node) -> bool {
-    node.ready() && datacenter_matches(&job.datacenters, &node.datacenter)
+    node.ready() && in_job_nodes(job, node)
+}
+
+/// Whether the node is one the job may use at all: one of its datacenters, in its node pool.
+pub fn in_job_nodes(job: &Job, node: &Node) -> bool {
+    datacenter_matches(&job.datacenters, &node.datacenter)
+        && api::node_pool::pool_admits(&job.node_pool, &node.node_pool)
 }
 
 /// What one task group asks of a node, gathered once per evaluation.

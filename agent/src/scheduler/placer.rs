@@ -286,7 +286,7 @@ impl<'a> Placer<'a> {
         self.usage[n].get_or_insert_with(NodeUsage::default)
     }
 
-    /// Whether node `n` is in the job's pool (ready, right datacenter).
+    /// Whether node `n` may take new work of the job (ready, right datacenter and node pool).
     pub fn in_pool(&self, n: usize) -> bool {
         self.pooled.get(n).copied().unwrap_or(false)
     }

@@ -111,8 +111,8 @@ fn schedule_group(
             }
             NodeHealth::Up => {}
         }
-        let dc_ok = super::constraints::datacenter_matches(&job.datacenters, &node.datacenter);
-        let feasible = dc_ok && placer.feasible(g, idx).is_ok();
+        let feasible =
+            super::feasible::in_job_nodes(job, node) && placer.feasible(g, idx).is_ok();
         if !feasible {
             if let Some(a) = &current {
                 placer.mark_stopped(a);

@@ -34,6 +34,10 @@ impl NodeB {
         self.0.datacenter = dc.into();
         self
     }
+    pub fn pool(mut self, pool: &str) -> Self {
+        self.0.node_pool = pool.into();
+        self
+    }
     pub fn cpu(mut self, mhz: i64) -> Self {
         self.0.node_resources.cpu.cpu_shares = mhz;
         self

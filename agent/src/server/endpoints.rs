@@ -188,6 +188,24 @@ pub(super) fn check_group_counts(job: &Job, max: u32) -> Result<(), ServerError>
     }
 }
 
+/// The namespace and node pool a job names must exist.
+pub(super) fn check_job_refs(t: &crate::state::Tables, job: &Job) -> Result<(), ServerError> {
+    if !t.namespace_exists(&job.namespace) {
+        return Err(ServerError::Invalid(format!(
+            "namespace {:?} does not exist: create it with `nomadctl namespace apply {}`",
+            job.namespace, job.namespace
+        )));
+    }
+    if !t.node_pool_exists(&job.node_pool) {
+        return Err(ServerError::Invalid(format!(
+            "job {:?} is in nonexistent node pool {:?}: create it with `nomadctl node pool \
+             apply`, or start a client with `node_pool = {:?}`",
+            job.id, job.node_pool, job.node_pool
+        )));
+    }
+    Ok(())
+}
+
 impl Server {
     pub async fn job_register(
         &self,
@@ -198,12 +216,7 @@ impl Server {
         job.validate()
             .map_err(|e| ServerError::Invalid(e.to_string()))?;
         check_group_counts(&job, self.cfg.job_max_group_count)?;
-        if !self.state.read(|t| t.namespace_exists(&job.namespace)) {
-            return Err(ServerError::Invalid(format!(
-                "namespace {:?} does not exist: create it with `nomadctl namespace apply {}`",
-                job.namespace, job.namespace
-            )));
-        }
+        self.state.read(|t| check_job_refs(t, &job))?;
         let existing = self.state.read(|t| t.job(&job.namespace, &job.id));
         if let Some(want) = enforce_index {
             let have = existing.as_ref().map(|j| j.job_modify_index).unwrap_or(0);

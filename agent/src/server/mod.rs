@@ -16,6 +16,7 @@ mod join;
 mod leader;
 mod local_rpc;
 mod namespaces;
+mod node_pools;
 mod node_identity;
 mod periodic;
 mod plan;

@@ -32,6 +32,7 @@ pub fn dry_run(
     job.canonicalize();
     job.validate()
         .map_err(|e| ServerError::Invalid(e.to_string()))?;
+    super::endpoints::check_job_refs(&snap, &job)?;
     job.stop = false;
     let existing = snap.job(&job.namespace, &job.id);
     let eval = new_eval(&job, TRIGGER_JOB_REGISTER);

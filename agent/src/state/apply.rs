@@ -238,6 +238,8 @@ impl Tables {
                 self.apply_namespace_upsert(index, namespaces)
             }
             Command::NamespaceDelete { names } => self.apply_namespace_delete(index, names),
+            Command::NodePoolUpsert { pools } => self.apply_node_pool_upsert(index, pools),
+            Command::NodePoolDelete { names } => self.apply_node_pool_delete(index, names),
             Command::VarWrite(w) => self.apply_var_write(index, w),
             Command::RootKeyUpsert { key } => self.apply_root_key_upsert(key),
             Command::ScalingEventAdd {
@@ -443,6 +445,10 @@ impl Tables {
         }
         node.modify_index = index;
         node.status_updated_at = now / 1_000_000_000;
+        if node.node_pool.is_empty() {
+            node.node_pool = api::node_pool::NODE_POOL_DEFAULT.into();
+        }
+        self.ensure_node_pool(index, &node.node_pool);
         let node = Arc::new(node);
         self.changes.push(Change::Node(node.clone()));
         self.nodes.insert(node.id.clone(), node);

@@ -159,6 +159,14 @@ pub enum Command {
     RootKeyUpsert {
         key: super::variables::RootKeyMeta,
     },
+    /// Node pools created or replaced; refused whole when one is built in.
+    NodePoolUpsert {
+        pools: Vec<api::node_pool::NodePool>,
+    },
+    /// Node pools deleted; refused whole when one still has a node or a job.
+    NodePoolDelete {
+        names: Vec<String>,
+    },
 }
 
 /// A deployment's new status and why.
@@ -214,6 +222,8 @@ impl std::fmt::Display for Command {
             Command::AclPolicyDelete { .. } => "AclPolicyDelete",
             Command::AclTokenUpsert { .. } => "AclTokenUpsert",
             Command::AclTokenDelete { .. } => "AclTokenDelete",
+            Command::NodePoolUpsert { .. } => "NodePoolUpsert",
+            Command::NodePoolDelete { .. } => "NodePoolDelete",
         };
         f.write_str(name)
     }

@@ -13,6 +13,7 @@ mod gc;
 mod gc_tests;
 mod id_key;
 mod namespaces;
+mod node_pools;
 mod node_tally;
 mod node_watch;
 pub mod search;

@@ -112,6 +112,7 @@ impl Tables {
             job_type: job.job_type.clone(),
             priority: job.priority,
             datacenters: job.datacenters.clone(),
+            node_pool: job.node_pool.clone(),
             status: self.job_status(job).into(),
             status_description: job.status_description.clone(),
             stop: job.stop,

@@ -34,6 +34,7 @@ pub enum Table {
     Deployments,
     Namespaces,
     Variables,
+    NodePools,
 }
 
 #[derive(Clone, Default)]
@@ -73,6 +74,7 @@ pub struct Tables {
     /// ACL policies and tokens (see acl.rs).
     pub(crate) acl: super::acl::AclTables,
     pub(crate) namespaces: super::namespaces::NamespaceTable,
+    pub(crate) node_pools: super::node_pools::NodePoolTable,
     /// Nomad Variables, sealed, and the keyring's key metadata (see variables.rs).
     pub(crate) variables: super::variables::VariableTable,
     /// Each job's scaling events, per group, newest first.
@@ -120,6 +122,7 @@ impl Tables {
             Table::Deployments => self.deployments_index,
             Table::Namespaces => self.namespaces.index,
             Table::Variables => self.variables.index,
+            Table::NodePools => self.node_pools.index,
         }
     }
 
@@ -378,6 +381,8 @@ impl Tables {
             variables: self.variables.by_key.values().cloned().collect(),
             root_keys: self.variables.root_keys.values().cloned().collect(),
             variables_index: self.variables.index,
+            node_pools: self.node_pools.by_name.values().cloned().collect(),
+            node_pools_index: self.node_pools.index,
         }
     }
 
@@ -404,6 +409,14 @@ impl Tables {
                     .map(|n| (n.name.clone(), n))
                     .collect(),
                 index: img.namespaces_index,
+            },
+            node_pools: super::node_pools::NodePoolTable {
+                by_name: img
+                    .node_pools
+                    .into_iter()
+                    .map(|p| (p.name.clone(), p))
+                    .collect(),
+                index: img.node_pools_index,
             },
             scaling_events: img.scaling_events.into_iter().collect(),
             variables: super::variables::VariableTable {
@@ -506,6 +519,11 @@ pub struct TablesImage {
     pub root_keys: Vec<super::variables::RootKeyMeta>,
     #[serde(default)]
     pub variables_index: u64,
+    /// Added with node pools: the pools operators or nodes created (never the built-in ones).
+    #[serde(default)]
+    pub node_pools: Vec<Arc<api::node_pool::NodePool>>,
+    #[serde(default)]
+    pub node_pools_index: u64,
 }
 
 const NO_JOB: u32 = u32::MAX;

@@ -67,6 +67,9 @@ pub struct Job {
     pub all_at_once: bool,
     #[serde(default)]
     pub datacenters: Vec<String>,
+    /// The node pool the job places in (`all`: any node); empty until canonicalized.
+    #[serde(default)]
+    pub node_pool: String,
     #[serde(default)]
     pub constraints: Vec<Constraint>,
     #[serde(default)]
@@ -125,6 +128,7 @@ impl Default for Job {
             priority: default_priority(),
             all_at_once: false,
             datacenters: Vec::new(),
+            node_pool: String::new(),
             constraints: Vec::new(),
             affinities: Vec::new(),
             spreads: Vec::new(),
@@ -493,6 +497,9 @@ impl Job {
         }
         if self.datacenters.is_empty() {
             self.datacenters = vec!["*".into()];
+        }
+        if self.node_pool.is_empty() {
+            self.node_pool = crate::node_pool::NODE_POOL_DEFAULT.into();
         }
         if self.job_type == JOB_TYPE_SERVICE && self.update.is_none() {
             self.update = Some(UpdateStrategy::default());
@@ -955,6 +962,8 @@ pub struct JobListStub {
     pub job_type: String,
     pub priority: i32,
     pub datacenters: Vec<String>,
+    #[serde(default)]
+    pub node_pool: String,
     pub status: String,
     pub status_description: String,
     pub stop: bool,

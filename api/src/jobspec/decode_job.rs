@@ -42,6 +42,7 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
             "name",
             "type",
             "datacenters",
+            "node_pool",
             "region",
             "namespace",
             "priority",
@@ -79,6 +80,11 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
     }
     if let Some(v) = f.strings("datacenters")? {
         job.datacenters = v;
+    }
+    if let Some(v) = f.string("node_pool")? {
+        let p = f.get("node_pool").map_or(pos, |e| e.value.pos);
+        crate::node_pool::validate_pool_name(&v).map_err(|e| TreeError::new(p, e))?;
+        job.node_pool = v;
     }
     if let Some(v) = f.string("region")? {
         job.region = v;

@@ -16,6 +16,7 @@ mod error;
 pub mod hcl;
 pub mod hcl2;
 mod json;
+mod node_pool_spec;
 mod nomad_keys;
 pub mod suggest;
 pub mod tree;
@@ -23,6 +24,7 @@ pub mod yaml;
 
 pub use error::JobspecError;
 pub use hcl2::{ParseOptions, VarFile};
+pub use node_pool_spec::parse_node_pool;
 
 use crate::job::Job;
 use std::path::Path;

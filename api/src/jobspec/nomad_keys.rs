@@ -8,7 +8,6 @@ const JOB: &[&str] = &[
     "consul_token",
     "id",
     "multiregion",
-    "node_pool",
     "ui",
     "vault",
     "vault_token",
@@ -48,6 +47,9 @@ const CHECK: &[&str] = &[
 
 const RESOURCES: &[&str] = &["numa", "secrets"];
 
+/// Nomad Enterprise's per-pool scheduler settings.
+const NODE_POOL: &[&str] = &["scheduler_config"];
+
 /// Blocks that are not supported wherever they appear, with what they are.
 const ANYWHERE: &[(&str, &str)] = &[
     ("multiregion", "multi-region deployments"),
@@ -65,7 +67,9 @@ pub fn not_supported(key: &str, what: &str) -> Option<String> {
     if let Some((_, about)) = ANYWHERE.iter().find(|(k, _)| *k == key) {
         return Some(format!("{key:?} is not supported in {what} ({about})"));
     }
-    let kind = if what.starts_with("job ") {
+    let kind = if what.starts_with("node_pool ") {
+        NODE_POOL
+    } else if what.starts_with("job ") {
         JOB
     } else if what.starts_with("group ") {
         GROUP
@@ -96,7 +100,7 @@ mod tests {
             not_supported("multiregion", "job \"x\"").unwrap(),
             "\"multiregion\" is not supported in job \"x\" (multi-region deployments)"
         );
-        assert!(not_supported("node_pool", "job \"x\"").is_some());
+        assert!(not_supported("vault", "job \"x\"").is_some());
         assert!(not_supported("periodic", "group \"g\"").is_none());
         assert!(not_supported("dns", "the network of group \"g\"").is_some());
         assert!(not_supported("drivr", "task \"t\"").is_none());

@@ -91,6 +91,7 @@ pub fn header(job: &Job, now: i64) -> String {
         ("Priority", job.priority.to_string()),
         ("Datacenters", job.datacenters.join(",")),
         ("Namespace", job.namespace.clone()),
+        ("Node Pool", job.node_pool.clone()),
         ("Status", tables::job_status(&job.status, job.stop)),
         ("Periodic", job.periodic.is_some().to_string()),
         ("Parameterized", job.is_parameterized_parent().to_string()),

@@ -40,6 +40,7 @@ pub mod job_stop;
 pub mod job_validate;
 pub mod lookup;
 pub mod namespace;
+pub mod node_pool;
 pub mod node_drain;
 pub mod node_eligibility;
 pub mod node_status;

@@ -122,6 +122,7 @@ pub fn render(node: &Node, allocs: &[Allocation], verbose: bool, now: i64) -> St
         ("ID", format::id(&node.id, verbose)),
         ("Name", node.name.clone()),
         ("Class", format::or_none(&node.node_class)),
+        ("Node Pool", node.node_pool.clone()),
         ("DC", node.datacenter.clone()),
         ("Drain", node.drain.to_string()),
         ("Eligibility", node.scheduling_eligibility.clone()),
