@@ -14,6 +14,22 @@ pub const ALLOC_CLIENT_RUNNING: &str = "running";
 pub const ALLOC_CLIENT_COMPLETE: &str = "complete";
 pub const ALLOC_CLIENT_FAILED: &str = "failed";
 pub const ALLOC_CLIENT_LOST: &str = "lost";
+/// Its node is disconnected: the servers do not know how it is doing (see `disconnect`).
+pub const ALLOC_CLIENT_UNKNOWN: &str = "unknown";
+
+/// The `Field` of an [`AllocState`] that records a client status the servers set.
+pub const ALLOC_STATE_CLIENT_STATUS: &str = "ClientStatus";
+
+/// A change the servers made to an allocation, oldest first in `AllocStates`: it went `unknown`
+/// when its node disconnected, and back to `running` when the node returned and it was kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AllocState {
+    pub field: String,
+    pub value: String,
+    /// RFC 3339.
+    pub time: String,
+}
 
 /// Task name -> state, in name order (compact: see `small_map`).
 pub type TaskStates = crate::small_map::SmallMap<String, TaskState>;
@@ -85,9 +101,25 @@ pub struct Allocation {
     pub create_time: i64,
     #[serde(default)]
     pub modify_time: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alloc_states: Vec<AllocState>,
+    /// The score its node had when the scheduler chose it, 0 to 1 (how `disconnect { reconcile =
+    /// "best_score" }` picks between an allocation and its replacement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_score: Option<f64>,
 }
 
 impl Allocation {
+    /// It went `unknown` while its node was disconnected, and the servers have not yet decided
+    /// whether it stays now that the node reports again.
+    pub fn needs_to_reconnect(&self) -> bool {
+        self.alloc_states
+            .iter()
+            .rev()
+            .find(|s| s.field == ALLOC_STATE_CLIENT_STATUS)
+            .is_some_and(|s| s.value == ALLOC_CLIENT_UNKNOWN)
+    }
+
     /// The index in "<job>.<group>[<index>]".
     pub fn index(&self) -> u32 {
         self.name
@@ -149,6 +181,8 @@ impl Allocation {
             alloc_modify_index: self.alloc_modify_index,
             create_time: self.create_time,
             modify_time: self.modify_time,
+            alloc_states: self.alloc_states.clone(),
+            placement_score: self.placement_score,
         }
     }
 }

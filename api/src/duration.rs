@@ -125,6 +125,23 @@ pub mod nanos {
     }
 }
 
+/// Serde adapter: an optional `Duration` as integer nanoseconds or null.
+pub mod opt_nanos {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_i64(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<i64>::deserialize(d)?.map(|v| Duration::from_nanos(v.max(0) as u64)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,10 @@ pub const TRIGGER_QUEUED_ALLOCS: &str = "queued-allocs";
 pub const TRIGGER_RETRY_FAILED_ALLOC: &str = "alloc-failure";
 pub const TRIGGER_DEPLOYMENT_WATCHER: &str = "deployment-watcher";
 pub const TRIGGER_ROLLING_UPDATE: &str = "rolling-update";
+/// A disconnected node's allocations reached their `lost_after`.
+pub const TRIGGER_MAX_DISCONNECT_TIMEOUT: &str = "max-disconnect-timeout";
+/// A disconnected node reported its allocations again.
+pub const TRIGGER_RECONNECT: &str = "reconnect";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

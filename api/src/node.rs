@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 pub const NODE_STATUS_INIT: &str = "initializing";
 pub const NODE_STATUS_READY: &str = "ready";
 pub const NODE_STATUS_DOWN: &str = "down";
+/// Missed its heartbeats while running allocations of groups with `disconnect` rules: they
+/// turn `unknown` rather than `lost`, until the node returns or their `lost_after` passes.
+pub const NODE_STATUS_DISCONNECTED: &str = "disconnected";
 pub const NODE_ELIGIBLE: &str = "eligible";
 pub const NODE_INELIGIBLE: &str = "ineligible";
 

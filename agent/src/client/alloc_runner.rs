@@ -512,6 +512,7 @@ impl AllocRunner {
         // A promoted canary's services take their regular tags.
         let job_changed = version(&before) != version(&alloc) || canary(&before) != canary(&alloc);
         let new_deployment = before.deployment_id != alloc.deployment_id;
+        let unknown = alloc.client_status == api::ALLOC_CLIENT_UNKNOWN;
         let alloc = Arc::new(alloc);
         self.alloc_tx.send_replace(alloc.clone());
         if stop {
@@ -531,6 +532,13 @@ impl AllocRunner {
                 *h = None;
             }
             self.watch_health();
+        }
+        if unknown {
+            // The servers lost sight of it while this node was disconnected: tell them again
+            // how it is doing, so that they can decide whether it stays.
+            if let Some(report) = self.report.lock().ok().and_then(|r| r.clone()) {
+                report();
+            }
         }
     }
 

@@ -538,6 +538,7 @@ impl Client {
 
     async fn heartbeat_loop(self: Arc<Self>, mut ttl: Option<Duration>) {
         let mut backoff = Duration::from_millis(500);
+        let mut missed = false;
         loop {
             let wait = match ttl {
                 // Half the TTL, minus up to 10% so many clients do not beat in step.
@@ -557,6 +558,12 @@ impl Client {
             }
             match self.rpc.node_heartbeat(&self.node_id).await {
                 Ok(t) => {
+                    if missed {
+                        // Back after a disconnect: the servers may have dropped this node's
+                        // services from the catalog meanwhile.
+                        self.services.request_full_sync();
+                        missed = false;
+                    }
                     ttl = Some(t);
                     self.heard_from_server(t);
                     backoff = Duration::from_millis(500);
@@ -568,6 +575,7 @@ impl Client {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "heartbeat failed");
+                    missed = true;
                     ttl = Some(Duration::from_secs(2));
                 }
             }

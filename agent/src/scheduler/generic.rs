@@ -30,6 +30,9 @@ pub fn health_of(nodes: &FastMap<&str, &Node>, id: &str) -> NodeHealth {
     match nodes.get(id) {
         None => NodeHealth::Down,
         Some(n) if n.status == NODE_STATUS_DOWN => NodeHealth::Down,
+        Some(n) if n.status == api::NODE_STATUS_DISCONNECTED => NodeHealth::Disconnected {
+            since: n.status_updated_at.saturating_mul(1_000_000_000),
+        },
         Some(n) if n.drain => NodeHealth::Draining,
         Some(_) => NodeHealth::Up,
     }
@@ -230,6 +233,12 @@ pub fn schedule(
         for (a, wait_until) in &plan.followups {
             b.followup(a, *wait_until);
         }
+        for (a, lost_at) in &plan.unknown {
+            b.mark_unknown(a, *lost_at);
+        }
+        for a in &plan.reconnected {
+            b.reconnected(a);
+        }
     }
     let mut placed = 0usize;
     for (g, plan) in plans.iter().enumerate() {
@@ -276,6 +285,7 @@ fn place_one(
         Ok(choice) => {
             let name = format!("{}.{}[{}]", job.id, tg.name, p.index);
             let mut a = b.new_alloc(job, tg, name, &choice.node, choice.ports, choice.metric);
+            a.placement_score = Some(choice.score);
             if let Some(d) = deployment {
                 a.deployment_id = d.to_string();
                 if p.kind == PlaceKind::Canary {

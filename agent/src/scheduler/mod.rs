@@ -27,6 +27,8 @@ mod version;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_disconnect;
+#[cfg(test)]
 mod tests_node_pools;
 #[cfg(test)]
 mod tests_prefs;

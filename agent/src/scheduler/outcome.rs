@@ -84,6 +84,11 @@ impl Builder {
             .push(c);
     }
 
+    /// The evaluation's clock, nanoseconds.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
     /// A fresh id from the plan's random stream (for a deployment).
     pub fn new_id(&mut self) -> String {
         self.ids.uuid()
@@ -232,6 +237,51 @@ impl Builder {
             .entry(c.node_id.clone())
             .or_default()
             .push(c);
+    }
+
+    /// Marks an allocation on a disconnected node `unknown`, with an evaluation at `lost_at`
+    /// that finds it lost if its node has not returned by then.
+    pub fn mark_unknown(&mut self, a: &Allocation, lost_at: i64) {
+        let e = Evaluation {
+            id: self.ids.uuid(),
+            status: EVAL_STATUS_PENDING.into(),
+            status_description: "created for an allocation's disconnect timeout".into(),
+            triggered_by: api::TRIGGER_MAX_DISCONNECT_TIMEOUT.into(),
+            wait_until: lost_at,
+            ..self.child_eval()
+        };
+        let mut c = a.clone();
+        c.followup_eval_id = e.id.clone();
+        c.client_status = api::ALLOC_CLIENT_UNKNOWN.into();
+        c.client_description = "the node is disconnected".into();
+        c.alloc_states.push(self.client_status_state(api::ALLOC_CLIENT_UNKNOWN));
+        c.modify_time = self.now;
+        self.followups.push(e);
+        self.plan
+            .node_allocation
+            .entry(c.node_id.clone())
+            .or_default()
+            .push(c);
+    }
+
+    /// An allocation kept after its node reconnected: its client status is the client's again.
+    pub fn reconnected(&mut self, a: &Allocation) {
+        let mut c = a.clone();
+        c.alloc_states.push(self.client_status_state(&a.client_status));
+        c.modify_time = self.now;
+        self.plan
+            .node_allocation
+            .entry(c.node_id.clone())
+            .or_default()
+            .push(c);
+    }
+
+    fn client_status_state(&self, value: &str) -> api::AllocState {
+        api::AllocState {
+            field: api::ALLOC_STATE_CLIENT_STATUS.into(),
+            value: value.into(),
+            time: api::time::rfc3339_nanos(self.now),
+        }
     }
 
     fn child_eval(&self) -> Evaluation {

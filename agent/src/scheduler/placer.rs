@@ -27,6 +27,8 @@ enum Feas {
 #[derive(Debug)]
 pub struct Choice {
     pub node: Arc<Node>,
+    /// The node's final score (see rank.rs).
+    pub score: f64,
     pub ports: Vec<AllocatedPort>,
     pub metric: AllocationMetric,
 }
@@ -326,8 +328,9 @@ impl<'a> Placer<'a> {
             }
         }
         match best {
-            Some((_, idx, ports)) => Ok(Choice {
+            Some((score, idx, ports)) => Ok(Choice {
                 node: self.nodes[idx].clone(),
+                score,
                 ports,
                 metric,
             }),
@@ -341,8 +344,9 @@ impl<'a> Placer<'a> {
         let mut metric = self.base_metric.clone();
         metric.nodes_evaluated += 1;
         match self.evaluate(g, idx, false, &mut metric) {
-            Some((_, ports)) => Ok(Choice {
+            Some((score, ports)) => Ok(Choice {
                 node: self.nodes[idx].clone(),
+                score,
                 ports,
                 metric,
             }),

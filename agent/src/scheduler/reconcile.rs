@@ -9,8 +9,8 @@
 
 use super::reschedule::{self, Verdict};
 use api::{
-    Allocation, DeploymentState, Job, TaskGroup, UpdateStrategy, ALLOC_CLIENT_COMPLETE,
-    ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST,
+    Allocation, DeploymentState, Disconnect, Job, TaskGroup, UpdateStrategy,
+    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST, ALLOC_CLIENT_UNKNOWN,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub const DESC_LOST: &str = "alloc is lost since its node is down";
 pub const DESC_RESCHEDULED: &str = "alloc was rescheduled because it failed";
 pub const DESC_CANARY_PROMOTED: &str = "alloc was replaced by a promoted canary";
 pub const DESC_UNHEALTHY: &str = "alloc was replaced because it is unhealthy in its deployment";
+pub const DESC_RECONNECT_LOSER: &str =
+    "alloc not needed: its node reconnected and the other copy was kept";
 
 /// How the scheduler sees the node an allocation runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,48 @@ pub enum NodeHealth {
     Down,
     /// Being drained: its allocations migrate.
     Draining,
+    /// Missed its heartbeats at `since` (nanoseconds) but may come back: allocations of groups
+    /// with disconnect rules wait, `unknown`, until their `lost_after`; the others are lost.
+    Disconnected { since: i64 },
+}
+
+/// How a group sees a node: a disconnected one is as good as down for a group without
+/// disconnect rules, or once its `lost_after` has passed.
+pub fn group_view(health: NodeHealth, rules: Option<Disconnect>, now: i64) -> NodeHealth {
+    match (health, rules) {
+        (NodeHealth::Disconnected { since }, Some(r)) if now < since.saturating_add(r.lost_after) => {
+            health
+        }
+        (NodeHealth::Disconnected { .. }, _) => NodeHealth::Down,
+        (h, _) => h,
+    }
+}
+
+/// Of several copies of one name after a node reconnected, the one `reconcile` keeps. The
+/// original is the copy that needs to reconnect; it wins ties.
+fn reconnect_winner<'a>(copies: &[&'a Arc<Allocation>], reconcile: &str) -> &'a Arc<Allocation> {
+    let mut copies = copies.to_vec();
+    // Originals first, so that `min_by_key` and the reversed `max_by` below prefer them.
+    copies.sort_by_key(|a| !a.needs_to_reconnect());
+    let latest_start = |a: &Allocation| {
+        a.task_states
+            .values()
+            .filter_map(|t| api::time::parse_rfc3339(&t.started_at))
+            .max()
+            .unwrap_or(i64::MAX)
+    };
+    let pick = match reconcile {
+        api::RECONCILE_KEEP_ORIGINAL => copies.first(),
+        api::RECONCILE_KEEP_REPLACEMENT => copies.last(),
+        // Running continuously the longest: the earliest (re)start of its tasks.
+        api::RECONCILE_LONGEST_RUNNING => copies.iter().min_by_key(|a| latest_start(a)),
+        // best_score: the higher score its node had when it was placed; the original on a tie.
+        _ => copies.iter().rev().max_by(|a, b| {
+            let (sa, sb) = (a.placement_score.unwrap_or(0.0), b.placement_score.unwrap_or(0.0));
+            sa.total_cmp(&sb)
+        }),
+    };
+    pick.copied().unwrap_or(copies[0])
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +117,10 @@ pub struct GroupPlan {
     pub followups: Vec<(Arc<Allocation>, i64)>,
     /// How many allocations run an older version that needs replacing (done or not yet).
     pub outdated: u32,
+    /// Allocations on a disconnected node to mark `unknown`, with when they become lost.
+    pub unknown: Vec<(Arc<Allocation>, i64)>,
+    /// Allocations kept after their node reconnected: back to being the servers' own.
+    pub reconnected: Vec<Arc<Allocation>>,
 }
 
 /// How a group rolls out: its update strategy, and the deployment of the job's current version.
@@ -128,7 +176,12 @@ pub fn reconcile_group(
 ) -> GroupPlan {
     let batch = job.job_type == api::JOB_TYPE_BATCH;
     let count = tg.count.max(0) as u32;
+    let rules = tg.disconnect_rules();
+    let health = |node_id: &str| group_view(health(node_id), rules, now);
     let mut out = GroupPlan::default();
+    // Copies on a disconnected node, or `unknown` on one that returned and has not reported yet:
+    // they hold their name, and only a replacement may run beside them.
+    let mut waiting: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
     let mut live: BTreeMap<u32, Vec<&Arc<Allocation>>> = BTreeMap::new();
     let mut failed: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
     let mut lost: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
@@ -186,6 +239,21 @@ pub fn reconcile_group(
             ALLOC_CLIENT_LOST => {
                 lost.insert(i, a);
             }
+            _ if matches!(health(&a.node_id), NodeHealth::Disconnected { .. }) => {
+                if let (NodeHealth::Disconnected { since }, Some(r)) = (health(&a.node_id), rules) {
+                    if a.client_status != ALLOC_CLIENT_UNKNOWN {
+                        out.unknown
+                            .push((a.clone(), since.saturating_add(r.lost_after)));
+                    }
+                }
+                waiting.insert(i, a);
+            }
+            ALLOC_CLIENT_UNKNOWN if health(&a.node_id) == NodeHealth::Down => {
+                lost.insert(i, a);
+            }
+            ALLOC_CLIENT_UNKNOWN => {
+                waiting.insert(i, a);
+            }
             _ if is_canary(a) && !a.server_terminal() => {
                 canaries.insert(i, a);
             }
@@ -196,8 +264,19 @@ pub fn reconcile_group(
     // Duplicated names keep the oldest; indexes past the count stop, highest first.
     let mut keepers: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
     let mut extra: Vec<&Arc<Allocation>> = Vec::new();
+    let mut reconnect_losers: Vec<&str> = Vec::new();
     for (i, mut list) in live {
         list.sort_by(|a, b| (a.create_index, &a.id).cmp(&(b.create_index, &b.id)));
+        // A node came back with a copy the servers had replaced: `reconcile` picks the keeper.
+        if list.iter().any(|a| a.needs_to_reconnect()) {
+            let winner = reconnect_winner(&list, rules.map_or("", |r| r.reconcile));
+            if winner.needs_to_reconnect() {
+                out.reconnected.push(winner.clone());
+            }
+            reconnect_losers.extend(list.iter().filter(|a| a.id != winner.id).map(|a| a.id.as_str()));
+            list.retain(|a| a.id != winner.id);
+            list.insert(0, winner);
+        }
         let mut it = list.into_iter();
         if let Some(first) = it.next() {
             if i < count {
@@ -208,12 +287,22 @@ pub fn reconcile_group(
         }
         extra.extend(it);
     }
+    // Waiting copies past the count are not needed either.
+    extra.extend(waiting.iter().filter(|(i, _)| **i >= count).map(|(_, a)| *a));
     extra.sort_by_key(|a| std::cmp::Reverse(a.index()));
     for a in extra {
         let down = health(&a.node_id) == NodeHealth::Down;
+        let desc = if down {
+            DESC_LOST
+        } else if reconnect_losers.contains(&a.id.as_str()) {
+            DESC_RECONNECT_LOSER
+        } else {
+            DESC_NOT_NEEDED
+        };
+        out.unknown.retain(|(u, _)| u.id != a.id);
         out.stops.push(Stop {
             alloc: a.clone(),
-            desc: if down { DESC_LOST } else { DESC_NOT_NEEDED },
+            desc,
             lost: down,
         });
     }
@@ -386,6 +475,19 @@ pub fn reconcile_group(
                     }
                 }
                 NodeHealth::Up => {}
+                // Classified as waiting above: never a keeper.
+                NodeHealth::Disconnected { .. } => {}
+            }
+        } else if let Some(w) = waiting.get(&i) {
+            // Replaced while its node is away, when the group says so; a copy that is back but
+            // has not reported yet is waited for.
+            let away = matches!(health(&w.node_id), NodeHealth::Disconnected { .. });
+            if away && rules.is_some_and(|r| r.replace) {
+                out.places.push(Place {
+                    index: i,
+                    previous: None,
+                    kind: PlaceKind::Fresh,
+                });
             }
         } else if done.contains_key(&i) {
             // Batch work that succeeded is never run again.
@@ -403,15 +505,15 @@ pub fn reconcile_group(
                 }
                 Verdict::Never => {}
             }
-        } else if let Some(l) = lost.get(&i) {
+        } else if let Some(l) = lost.remove(&i) {
             out.stops.push(Stop {
-                alloc: (*l).clone(),
+                alloc: l.clone(),
                 desc: DESC_LOST,
                 lost: true,
             });
             out.places.push(Place {
                 index: i,
-                previous: Some((*l).clone()),
+                previous: Some(l.clone()),
                 kind: PlaceKind::Replace,
             });
         } else {
@@ -421,6 +523,15 @@ pub fn reconcile_group(
                 kind: PlaceKind::Fresh,
             });
         }
+    }
+    // Lost copies whose name another allocation already holds (a replacement made while their
+    // node was disconnected) just stop.
+    for l in lost.into_values() {
+        out.stops.push(Stop {
+            alloc: l.clone(),
+            desc: DESC_LOST,
+            lost: true,
+        });
     }
     out
 }

@@ -7,7 +7,7 @@ use super::ids::{FastMap, Rng};
 use super::outcome::Builder;
 use super::placer::Placer;
 use super::reconcile::{
-    job_changed, needs_destructive, NodeHealth, DESC_LOST, DESC_MIGRATING, DESC_NOT_NEEDED,
+    group_view, job_changed, needs_destructive, NodeHealth, DESC_LOST, DESC_MIGRATING, DESC_NOT_NEEDED,
     DESC_UPDATING,
 };
 use super::{SchedulerContext, SchedulerOutcome, StateView};
@@ -96,7 +96,25 @@ fn schedule_group(
             b.stop(extra, DESC_NOT_NEEDED, false);
         }
         let current = here.live.first().cloned();
-        match health_of(by_id, &node.id) {
+        let rules = tg.disconnect_rules();
+        match group_view(health_of(by_id, &node.id), rules, b.now()) {
+            NodeHealth::Disconnected { since } => {
+                // Unknown until the node returns or lost_after passes (group_view saw rules).
+                if let (Some(a), Some(r)) = (&current, rules) {
+                    if a.client_status != api::ALLOC_CLIENT_UNKNOWN {
+                        b.mark_unknown(a, since.saturating_add(r.lost_after));
+                    }
+                }
+                continue;
+            }
+            NodeHealth::Up if current.as_ref().is_some_and(|a| a.needs_to_reconnect()) => {
+                // Back: the one copy on this node stays once it reports (system jobs have no
+                // replacement to choose from).
+                if let Some(a) = current.as_ref().filter(|a| a.client_status != api::ALLOC_CLIENT_UNKNOWN) {
+                    b.reconnected(a);
+                }
+                continue;
+            }
             NodeHealth::Down => {
                 if let Some(a) = &current {
                     b.stop(a, DESC_LOST, true);

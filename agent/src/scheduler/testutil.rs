@@ -67,6 +67,12 @@ impl NodeB {
         self.0.status = s.into();
         self
     }
+    /// Disconnected since `at` (nanoseconds; the node keeps seconds).
+    pub fn disconnected_at(mut self, at: i64) -> Self {
+        self.0.status = api::NODE_STATUS_DISCONNECTED.into();
+        self.0.status_updated_at = at / SEC;
+        self
+    }
     pub fn drain(mut self) -> Self {
         self.0.drain = true;
         self

@@ -146,15 +146,26 @@ fn report_consequences(snap: &Tables, updates: &[AllocClientUpdate]) -> (Vec<Eva
                 evals.push(new_eval(&job, TRIGGER_NODE_DRAIN));
             }
         }
-        if becomes_terminal
-            && u.client_status == ALLOC_CLIENT_FAILED
-            && !a.server_terminal()
-            && !evals
-                .iter()
-                .any(|e| e.job_id == a.job_id && e.namespace == a.namespace)
-        {
+        // A copy its node held through a disconnect reports again: the scheduler decides
+        // which copy stays, or that it runs on as before.
+        let reconnected = a.needs_to_reconnect()
+            && u.client_status != api::ALLOC_CLIENT_UNKNOWN
+            && !a.server_terminal();
+        let trigger = if becomes_terminal && u.client_status == ALLOC_CLIENT_FAILED {
+            Some(TRIGGER_ALLOC_FAILURE)
+        } else if reconnected {
+            Some(api::TRIGGER_RECONNECT)
+        } else {
+            None
+        };
+        if let Some(trigger) = trigger.filter(|_| {
+            !a.server_terminal()
+                && !evals
+                    .iter()
+                    .any(|e| e.job_id == a.job_id && e.namespace == a.namespace)
+        }) {
             if let Some(job) = snap.job(&a.namespace, &a.job_id) {
-                evals.push(new_eval(&job, TRIGGER_ALLOC_FAILURE));
+                evals.push(new_eval(&job, trigger));
             }
         }
     }

@@ -71,6 +71,11 @@ impl HeartbeatTimers {
         ttl
     }
 
+    /// Sets when a node is next due (a disconnected node: when it turns down).
+    pub fn set_deadline(&self, node_id: &str, at: Instant) {
+        self.lock().insert(node_id.to_string(), at);
+    }
+
     /// Gives a node the failover TTL (new leader, or node known from the state).
     pub fn set_failover(&self, node_id: &str) {
         self.lock()

@@ -171,9 +171,20 @@ impl Server {
                 _ = stop.changed() => return,
             }
             for node_id in self.heartbeats.expired(Instant::now()) {
-                tracing::warn!(node_id, "heartbeat missed: marking node down");
-                if let Err(e) = self.set_node_status(&node_id, NODE_STATUS_DOWN).await {
-                    tracing::error!(node_id, %e, "marking node down failed");
+                let wait = self.state.read(|t| disconnect_window(t, &node_id));
+                let status = if wait.is_some() {
+                    NODE_STATUS_DISCONNECTED
+                } else {
+                    NODE_STATUS_DOWN
+                };
+                tracing::warn!(node_id, status, "heartbeat missed");
+                if let Err(e) = self.set_node_status(&node_id, status).await {
+                    tracing::error!(node_id, %e, "marking a node that missed heartbeats failed");
+                    continue;
+                }
+                // Down once the longest lost_after of what it runs has passed.
+                if let Some(wait) = wait {
+                    self.heartbeats.set_deadline(&node_id, Instant::now() + wait);
                 }
             }
         }
@@ -238,4 +249,23 @@ impl Server {
             }
         }
     }
+}
+
+/// How long a node that just missed its heartbeats stays `disconnected` before it is `down`: the
+/// longest `lost_after` of the groups it runs allocations of. None: down now (no such group, or
+/// it was already disconnected and that time is up).
+fn disconnect_window(t: &crate::state::Tables, node_id: &str) -> Option<Duration> {
+    let node = t.node(node_id)?;
+    if node.status == NODE_STATUS_DISCONNECTED {
+        return None;
+    }
+    t.allocs_for_node(node_id)
+        .iter()
+        .filter(|a| !a.terminal())
+        .filter_map(|a| {
+            let job = a.job.as_ref()?;
+            let rules = job.lookup_group(&a.task_group)?.disconnect_rules()?;
+            Some(Duration::from_nanos(u64::try_from(rules.lost_after).ok()?))
+        })
+        .max()
 }

@@ -34,6 +34,8 @@ pub struct GroupTally {
     pub complete: i64,
     pub failed: i64,
     pub lost: i64,
+    /// On a disconnected node.
+    pub unknown: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,6 +67,7 @@ impl JobTally {
             ALLOC_CLIENT_COMPLETE => g.complete += sign,
             ALLOC_CLIENT_FAILED => g.failed += sign,
             ALLOC_CLIENT_LOST => g.lost += sign,
+            api::ALLOC_CLIENT_UNKNOWN => g.unknown += sign,
             _ => {}
         }
         if *g == GroupTally::default() {

@@ -67,7 +67,7 @@ impl Tables {
                 evals,
                 now,
             } => {
-                if status == NODE_STATUS_DOWN {
+                if status == NODE_STATUS_DOWN || status == api::NODE_STATUS_DISCONNECTED {
                     // Its instances cannot be reached: out of the catalog before anything else.
                     self.remove_node_services(index, node_id);
                 }
@@ -113,9 +113,12 @@ impl Tables {
                         a.create_index = existing.create_index;
                         a.create_time = existing.create_time;
                         // The client owns these and may have reported since the scheduler's
-                        // snapshot: a plan must not roll them back, except to mark it lost.
+                        // snapshot: a plan must not roll them back, except to mark it lost, or
+                        // unknown while its node is disconnected (unless it finished).
                         a.task_states = existing.task_states.clone();
-                        if a.client_status != ALLOC_CLIENT_LOST {
+                        let unknown = a.client_status == api::ALLOC_CLIENT_UNKNOWN
+                            && !existing.client_terminal();
+                        if a.client_status != ALLOC_CLIENT_LOST && !unknown {
                             a.client_status = existing.client_status.clone();
                             a.client_description = existing.client_description.clone();
                         }

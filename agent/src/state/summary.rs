@@ -24,6 +24,7 @@ impl Tables {
             s.complete = g.complete;
             s.failed = g.failed;
             s.lost = g.lost;
+            s.unknown = g.unknown;
         }
         // Queued: what the newest evaluation of the job could not place yet.
         if let Some(eval) = self

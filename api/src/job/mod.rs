@@ -10,6 +10,7 @@ use std::time::Duration;
 
 mod admin;
 pub mod cron;
+mod disconnect;
 mod dispatch;
 mod periodic;
 mod placement_prefs;
@@ -19,6 +20,7 @@ mod services;
 mod template;
 mod volumes;
 pub use admin::*;
+pub use disconnect::*;
 pub use policies::*;
 pub use services::*;
 
@@ -193,6 +195,16 @@ pub struct TaskGroup {
     /// The `scaling` block: bounds of `count`, and an autoscaler's policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scaling: Option<ScalingPolicy>,
+    /// What its allocations do while their node is disconnected (see disconnect.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnect: Option<DisconnectStrategy>,
+    /// The older form of `disconnect { lost_after }`, nanoseconds.
+    #[serde(
+        default,
+        with = "crate::duration::opt_nanos",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_client_disconnect: Option<Duration>,
 }
 
 impl Default for TaskGroup {
@@ -215,6 +227,8 @@ impl Default for TaskGroup {
             meta: Meta::new(),
             shutdown_delay: Duration::ZERO,
             scaling: None,
+            disconnect: None,
+            max_client_disconnect: None,
         }
     }
 }
@@ -573,6 +587,15 @@ impl Job {
             errs.extend(s.problems());
         }
         for g in &self.task_groups {
+            if let Some(d) = &g.disconnect {
+                errs.extend(d.problems(&g.name));
+                if g.max_client_disconnect.is_some() {
+                    errs.push(format!(
+                        "group {:?}: use disconnect or max_client_disconnect, not both",
+                        g.name
+                    ));
+                }
+            }
             for v in g.volumes.values() {
                 errs.extend(v.problems());
             }

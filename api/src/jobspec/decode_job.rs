@@ -2,6 +2,7 @@
 
 use super::decode::{describe, Block, Fields, Result};
 use super::decode_parts::{
+    check_one_of,
     affinities, constraints, migrate, network, reschedule, restart, spreads, update, volumes,
 };
 use super::decode_service::services;
@@ -216,6 +217,8 @@ fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<Ta
             "meta",
             "shutdown_delay",
             "scaling",
+            "disconnect",
+            "max_client_disconnect",
         ],
         &[
             "constraint",
@@ -273,6 +276,36 @@ fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<Ta
     }
     if let Some(v) = f.duration("shutdown_delay")? {
         tg.shutdown_delay = v;
+    }
+    tg.max_client_disconnect = f.duration("max_client_disconnect")?;
+    if let Some(b) = f.block("disconnect", &format!("the disconnect block of group {name:?}"))? {
+        let d = Fields::new(b, &["lost_after", "replace", "reconcile"], &[])?;
+        if let Some(r) = d.string("reconcile")? {
+            check_one_of(
+                &d,
+                "reconcile",
+                &r,
+                &[
+                    crate::job::RECONCILE_BEST_SCORE,
+                    crate::job::RECONCILE_KEEP_ORIGINAL,
+                    crate::job::RECONCILE_KEEP_REPLACEMENT,
+                    crate::job::RECONCILE_LONGEST_RUNNING,
+                ],
+            )?;
+        }
+        if tg.max_client_disconnect.is_some() {
+            let at = f.get("max_client_disconnect").map_or(pos, |e| e.pos);
+            return Err(TreeError::new(
+                at,
+                format!("group {name:?}: use disconnect or max_client_disconnect, not both"),
+            ));
+        }
+        tg.disconnect = Some(crate::job::DisconnectStrategy {
+            lost_after: d.duration("lost_after")?.unwrap_or_default(),
+            replace: d.bool("replace")?,
+            reconcile: d.string("reconcile")?.unwrap_or_default(),
+            ..Default::default()
+        });
     }
     tg.constraints = constraints(&f)?;
     tg.affinities = affinities(&f)?;

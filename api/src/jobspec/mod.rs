@@ -158,3 +158,5 @@ pub fn parse_tree(src: &str, filename: &str, format: Format) -> Result<tree::Bod
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_scheduling;

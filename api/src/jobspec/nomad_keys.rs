@@ -15,8 +15,6 @@ const JOB: &[&str] = &[
 
 const GROUP: &[&str] = &[
     "consul",
-    "disconnect",
-    "max_client_disconnect",
     "prevent_reschedule_on_lost",
     "stop_after_client_disconnect",
     "vault",
@@ -47,6 +45,9 @@ const CHECK: &[&str] = &[
 
 const RESOURCES: &[&str] = &["numa", "secrets"];
 
+/// The client stopping its own allocations while disconnected.
+const DISCONNECT: &[&str] = &["stop_on_client_after"];
+
 /// Nomad Enterprise's per-pool scheduler settings.
 const NODE_POOL: &[&str] = &["scheduler_config"];
 
@@ -75,6 +76,8 @@ pub fn not_supported(key: &str, what: &str) -> Option<String> {
         GROUP
     } else if what.starts_with("task ") {
         TASK
+    } else if what.starts_with("the disconnect block") {
+        DISCONNECT
     } else if what.contains("network") {
         NETWORK
     } else if what.contains("check") {
