@@ -71,6 +71,10 @@ impl HeartbeatTimers {
         ttl
     }
 
+    pub fn failover_ttl(&self) -> Duration {
+        self.cfg.failover_ttl
+    }
+
     /// Sets when a node is next due (a disconnected node: when it turns down).
     pub fn set_deadline(&self, node_id: &str, at: Instant) {
         self.lock().insert(node_id.to_string(), at);

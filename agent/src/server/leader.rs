@@ -86,10 +86,26 @@ impl Server {
                 _ => {}
             }
         }
-        // Every live node gets time to find this leader before it can be declared down.
+        // Every live node gets time to find this leader before it can be declared down; a
+        // disconnected one keeps what is left of its lost_after, if that is longer.
+        let wall = now_nanos();
         for n in snap.nodes() {
-            if n.status != NODE_STATUS_DOWN {
-                self.heartbeats.set_failover(&n.id);
+            if n.status == NODE_STATUS_DOWN {
+                continue;
+            }
+            self.heartbeats.set_failover(&n.id);
+            if n.status == NODE_STATUS_DISCONNECTED {
+                let Some(window) = longest_lost_after(&snap, &n.id) else {
+                    continue;
+                };
+                let since = n.status_updated_at.saturating_mul(1_000_000_000);
+                let end = since.saturating_add(i64::try_from(window.as_nanos()).unwrap_or(i64::MAX));
+                let left = u64::try_from(end.saturating_sub(wall)).unwrap_or(0);
+                let failover = self.heartbeats.failover_ttl();
+                if Duration::from_nanos(left) > failover {
+                    self.heartbeats
+                        .set_deadline(&n.id, Instant::now() + Duration::from_nanos(left));
+                }
             }
         }
         let workers = if self.cfg.num_workers == 0 {
@@ -259,6 +275,11 @@ fn disconnect_window(t: &crate::state::Tables, node_id: &str) -> Option<Duration
     if node.status == NODE_STATUS_DISCONNECTED {
         return None;
     }
+    longest_lost_after(t, node_id)
+}
+
+/// The longest `lost_after` of the groups whose live allocations run on the node.
+fn longest_lost_after(t: &crate::state::Tables, node_id: &str) -> Option<Duration> {
     t.allocs_for_node(node_id)
         .iter()
         .filter(|a| !a.terminal())
