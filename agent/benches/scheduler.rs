@@ -32,6 +32,7 @@ fn nodes() -> Vec<Node> {
             };
             n.node_resources.cpu.cpu_shares = 4_000 + (i as i64 % 4) * 4_000;
             n.node_resources.memory.memory_mb = 8_192 * (1 + i as i64 % 8);
+            n.node_resources.disk.disk_mb = 100_000;
             n.reserved_resources.cpu_shares = 100;
             n.reserved_resources.memory_mb = 256;
             // One node in ten runs another kernel and is filtered by the constraint.

@@ -203,6 +203,9 @@ impl AllocatedResources {
     pub fn memory_mb(&self) -> i64 {
         self.tasks.values().map(|t| t.memory.memory_mb).sum()
     }
+    pub fn disk_mb(&self) -> i64 {
+        self.shared.disk_mb
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -232,6 +235,9 @@ pub struct AllocatedMemory {
 pub struct AllocatedSharedResources {
     #[serde(default)]
     pub ports: Vec<AllocatedPort>,
+    /// The group's ephemeral disk, reserved on the node.
+    #[serde(rename = "DiskMB", default)]
+    pub disk_mb: i64,
 }
 
 /// A port given to an allocation: `value` on the host, `to` inside the task (0 = same).

@@ -180,6 +180,8 @@ pub struct NodeReservedResources {
     pub cpu_shares: i64,
     #[serde(rename = "MemoryMB", default)]
     pub memory_mb: i64,
+    #[serde(rename = "DiskMB", default)]
+    pub disk_mb: i64,
     /// Host ports nothing may be placed on, e.g. "22,80".
     #[serde(default)]
     pub reserved_host_ports: String,

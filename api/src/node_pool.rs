@@ -97,8 +97,16 @@ pub fn default_pool() -> String {
 /// Whether a job of pool `job_pool` may place on a node of pool `node_pool`. An empty name is
 /// `default`: jobs are only filled in when registered, and nodes when they register.
 pub fn pool_admits(job_pool: &str, node_pool: &str) -> bool {
-    let job_pool = if job_pool.is_empty() { NODE_POOL_DEFAULT } else { job_pool };
-    let node_pool = if node_pool.is_empty() { NODE_POOL_DEFAULT } else { node_pool };
+    let job_pool = if job_pool.is_empty() {
+        NODE_POOL_DEFAULT
+    } else {
+        job_pool
+    };
+    let node_pool = if node_pool.is_empty() {
+        NODE_POOL_DEFAULT
+    } else {
+        node_pool
+    };
     job_pool == NODE_POOL_ALL || job_pool == node_pool
 }
 

@@ -127,14 +127,18 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
     );
 
     c.reconnect_client(cut)?;
-    wait_for("the original kept and the replacement stopped", SETTLE, || {
-        let o = alloc(c, &orig)?;
-        let r = alloc(c, &repl)?;
-        (o["ClientStatus"] == "running"
-            && o["DesiredStatus"] == "run"
-            && r["DesiredStatus"] == "stop")
-            .then_some(())
-    })?;
+    wait_for(
+        "the original kept and the replacement stopped",
+        SETTLE,
+        || {
+            let o = alloc(c, &orig)?;
+            let r = alloc(c, &repl)?;
+            (o["ClientStatus"] == "running"
+                && o["DesiredStatus"] == "run"
+                && r["DesiredStatus"] == "stop")
+                .then_some(())
+        },
+    )?;
     wait_for("the node ready again", SETTLE, || {
         (node_status(c, &node).as_deref() == Some("ready")).then_some(())
     })?;

@@ -97,7 +97,11 @@ fn a_pool_from_client_config_holds_its_jobs() {
 
     let out = c.ctl(0, &["node", "pool", "delete", "gpu"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("still has 1 node"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("still has 1 node"),
+        "{}",
+        stderr(&out)
+    );
 
     let elsewhere = JOB.replace("\"gpu\"", "\"tpu\"");
     std::fs::write(&job_file, elsewhere).unwrap();
@@ -111,11 +115,18 @@ fn a_pool_from_client_config_holds_its_jobs() {
         );
     }
 
-    std::fs::write(&pool_file, "node_pool \"spare\" {\n  scheduler_config {}\n}\n").unwrap();
+    std::fs::write(
+        &pool_file,
+        "node_pool \"spare\" {\n  scheduler_config {}\n}\n",
+    )
+    .unwrap();
     let out = c.ctl(0, &["node", "pool", "apply", pool_file.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("gpu.hcl:2:3") && err.contains("not supported"), "{err}");
+    assert!(
+        err.contains("gpu.hcl:2:3") && err.contains("not supported"),
+        "{err}"
+    );
     std::fs::write(&pool_file, "node_pool \"spare\" {}\n").unwrap();
     let out = c.ctl(0, &["node", "pool", "apply", pool_file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));

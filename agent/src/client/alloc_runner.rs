@@ -176,6 +176,16 @@ impl AllocRunner {
         restored: BTreeMap<String, LocalTaskState>,
         ctx: &RunnerContext,
     ) -> Arc<Self> {
+        Self::start_after(alloc, restored, ctx, None)
+    }
+
+    /// Starts an allocation whose tasks first take over `previous`'s data (see prev_alloc.rs).
+    pub fn start_after(
+        alloc: Allocation,
+        restored: BTreeMap<String, LocalTaskState>,
+        ctx: &RunnerContext,
+        previous: Option<super::prev_alloc::PreviousAlloc>,
+    ) -> Arc<Self> {
         let id = alloc.id.clone();
         let dir = AllocDir::new(&ctx.alloc_base, &id);
         let names = task_names(&alloc);
@@ -266,22 +276,31 @@ impl AllocRunner {
         };
         let mut restored = restored;
         let mut commands = BTreeMap::new();
-        let joins: Vec<_> = names
-            .iter()
-            .map(|n| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                commands.insert(n.clone(), tx);
-                TaskRunner::spawn(n.clone(), deps.clone(), restored.remove(n), rx)
-            })
-            .collect();
-        drop(deps);
+        let mut inboxes = Vec::new();
+        for n in &names {
+            let (tx, rx) = mpsc::unbounded_channel();
+            commands.insert(n.clone(), tx);
+            inboxes.push((n.clone(), restored.remove(n), rx));
+        }
+        let spawn_tasks = move || -> Vec<_> {
+            inboxes
+                .into_iter()
+                .map(|(n, state, rx)| TaskRunner::spawn(n, deps.clone(), state, rx))
+                .collect()
+        };
         let states2 = states.clone();
         let signal = signal_tx.clone();
         let services = ctx.services.clone();
         let alloc_rx = alloc_tx.subscribe();
         let (report2, changes2) = (report.clone(), state_changes.clone());
         let sidecar_stops = commands.clone();
+        let (new_dir, task_list) = (dir.clone(), names.clone());
         tokio::spawn(async move {
+            if let Some(prev) = previous {
+                prev.hand_over(&new_dir, &task_list).await;
+            }
+            // The task runners hold the last senders of `task_rx`: the loop below ends with them.
+            let joins = spawn_tasks();
             while let Some((task, st)) = task_rx.recv().await {
                 // As in Nomad: a failed task, or a dead leader task, stops its siblings.
                 if st.state == TASK_STATE_DEAD && (st.failed || leaders.contains(&task)) {
@@ -566,6 +585,11 @@ impl AllocRunner {
     pub fn detach(&self) {
         self.stop_health_watch();
         self.signal_tx.send_replace(RunnerSignal::Detach);
+    }
+
+    /// Turns true once every task runner has ended.
+    pub fn done_watch(&self) -> watch::Receiver<bool> {
+        self.done.clone()
     }
 
     /// Every task runner has ended: the allocation will not run again here.

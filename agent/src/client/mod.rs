@@ -15,6 +15,7 @@ pub mod health;
 pub mod interface;
 mod lifecycle;
 pub mod logs;
+mod prev_alloc;
 pub mod restarts;
 pub mod services;
 pub mod state_db;
@@ -654,7 +655,10 @@ impl Client {
                         continue;
                     }
                     tracing::info!(alloc = %a.id, name = %a.name, "starting allocation");
-                    runners.insert(a.id.clone(), AllocRunner::start(a, BTreeMap::new(), &ctx));
+                    let prev_done = runners.get(&a.previous_allocation).map(|r| r.done_watch());
+                    let prev = prev_alloc::PreviousAlloc::find(&a, &ctx.alloc_base, prev_done);
+                    let runner = AllocRunner::start_after(a, BTreeMap::new(), &ctx, prev);
+                    runners.insert(runner.id.clone(), runner);
                 }
             }
         }

@@ -59,7 +59,10 @@ async fn write(st: HttpState, name: Option<String>, body: Bytes) -> Result<Respo
     Ok(json_indexed(&serde_json::Value::Null, index))
 }
 
-pub async fn write_unnamed(State(st): State<HttpState>, body: Bytes) -> Result<Response, HttpError> {
+pub async fn write_unnamed(
+    State(st): State<HttpState>,
+    body: Bytes,
+) -> Result<Response, HttpError> {
     write(st, None, body).await
 }
 
@@ -83,7 +86,9 @@ fn must_exist(snap: &crate::state::Tables, name: &str) -> Result<(), HttpError> 
     if snap.node_pool_exists(name) {
         Ok(())
     } else {
-        Err(HttpError::not_found(format!("node pool {name:?} not found")))
+        Err(HttpError::not_found(format!(
+            "node pool {name:?} not found"
+        )))
     }
 }
 

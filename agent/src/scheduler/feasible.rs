@@ -49,6 +49,7 @@ pub struct GroupSpec<'j> {
     pub distinct_hosts_group: bool,
     pub cpu: i64,
     pub memory_mb: i64,
+    pub disk_mb: i64,
     pub wants_ports: bool,
     pub count: u32,
     /// Job, group and task affinities, as constraints with their weight.
@@ -92,6 +93,7 @@ impl<'j> GroupSpec<'j> {
                 .any(is_distinct),
             cpu: tg.tasks.iter().map(|t| t.resources.cpu).sum(),
             memory_mb: tg.tasks.iter().map(|t| t.resources.memory_mb).sum(),
+            disk_mb: tg.disk_mb(),
             wants_ports: super::ports::wants_ports(tg),
             count: tg.count.max(0) as u32,
             affinities: job

@@ -18,6 +18,12 @@ pub fn memory_capacity(node: &Node) -> i64 {
     node.node_resources.memory.memory_mb - node.reserved_resources.memory_mb
 }
 
+/// Disk (MB) the scheduler may hand out on a node: the free space of the client's data dir when
+/// it fingerprinted, less what the operator reserved.
+pub fn disk_capacity(node: &Node) -> i64 {
+    node.node_resources.disk.disk_mb - node.reserved_resources.disk_mb
+}
+
 /// The node's dynamic port range, inclusive.
 pub fn dynamic_range(node: &Node) -> (i64, i64) {
     let r = &node.node_resources;
@@ -54,6 +60,7 @@ pub fn parse_port_list(s: &str) -> Vec<i64> {
 pub struct NodeUsage {
     pub cpu: i64,
     pub memory_mb: i64,
+    pub disk_mb: i64,
     /// Host ports in use, the node's reserved ports included.
     pub ports: HashSet<i64>,
 }
@@ -64,6 +71,7 @@ impl NodeUsage {
         NodeUsage {
             cpu: 0,
             memory_mb: 0,
+            disk_mb: 0,
             ports: parse_port_list(&node.reserved_resources.reserved_host_ports)
                 .into_iter()
                 .collect(),
@@ -76,6 +84,7 @@ impl NodeUsage {
         if let Some(t) = tally {
             u.cpu = t.cpu;
             u.memory_mb = t.memory_mb;
+            u.disk_mb = t.disk_mb;
             u.ports.extend(t.ports.iter().copied());
         }
         u
@@ -84,6 +93,7 @@ impl NodeUsage {
     pub fn add(&mut self, alloc: &Allocation) {
         self.cpu += alloc.allocated_resources.cpu();
         self.memory_mb += alloc.allocated_resources.memory_mb();
+        self.disk_mb += alloc.allocated_resources.disk_mb();
         for p in &alloc.allocated_resources.shared.ports {
             self.ports.insert(p.value);
         }
@@ -92,6 +102,7 @@ impl NodeUsage {
     pub fn remove(&mut self, alloc: &Allocation) {
         self.cpu -= alloc.allocated_resources.cpu();
         self.memory_mb -= alloc.allocated_resources.memory_mb();
+        self.disk_mb -= alloc.allocated_resources.disk_mb();
         for p in &alloc.allocated_resources.shared.ports {
             self.ports.remove(&p.value);
         }
@@ -109,6 +120,8 @@ pub enum DoesNotFit {
     Cpu,
     #[error("memory")]
     Memory,
+    #[error("disk")]
+    Disk,
 }
 
 /// Adds `new` to `usage` (what the node's other allocations use) when they fit beside it: no
@@ -139,12 +152,16 @@ pub fn add_if_fits(
         }
         usage.cpu += a.allocated_resources.cpu();
         usage.memory_mb += a.allocated_resources.memory_mb();
+        usage.disk_mb += a.allocated_resources.disk_mb();
     }
     if usage.cpu > cpu_capacity(node) {
         return Err(DoesNotFit::Cpu);
     }
     if usage.memory_mb > memory_capacity(node) {
         return Err(DoesNotFit::Memory);
+    }
+    if usage.disk_mb > disk_capacity(node) {
+        return Err(DoesNotFit::Disk);
     }
     Ok(())
 }
@@ -156,9 +173,11 @@ pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), DoesNotFit>
     let reserved = usage.ports.clone();
     let mut cpu = 0;
     let mut mem = 0;
+    let mut disk = 0;
     for a in allocs.iter().filter(|a| !a.terminal()) {
         cpu += a.allocated_resources.cpu();
         mem += a.allocated_resources.memory_mb();
+        disk += a.allocated_resources.disk_mb();
         for p in &a.allocated_resources.shared.ports {
             if reserved.contains(&p.value) {
                 return Err(DoesNotFit::ReservedPort {
@@ -180,6 +199,9 @@ pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), DoesNotFit>
     if mem > memory_capacity(node) {
         return Err(DoesNotFit::Memory);
     }
+    if disk > disk_capacity(node) {
+        return Err(DoesNotFit::Disk);
+    }
     Ok(())
 }
 
@@ -192,6 +214,7 @@ pub(crate) mod tests {
         let mut n = Node::default();
         n.node_resources.cpu.cpu_shares = 1000;
         n.node_resources.memory.memory_mb = 1024;
+        n.node_resources.disk.disk_mb = 1000;
         n.reserved_resources.cpu_shares = 100;
         n.reserved_resources.reserved_host_ports = "22, 8000-8002".into();
         n
@@ -244,6 +267,12 @@ pub(crate) mod tests {
         assert_eq!(why(&[&a, &e]), "network: port collision http=9000");
         let f = alloc(1, 1, &[8001]);
         assert_eq!(why(&[&f]), "network: reserved port collision http=8001");
+        let mut g = alloc(1, 1, &[]);
+        std::sync::Arc::make_mut(&mut g.allocated_resources)
+            .shared
+            .disk_mb = 600;
+        assert_eq!(allocs_fit(&n, &[&g]), Ok(()));
+        assert_eq!(why(&[&g, &g]), "disk");
         let mut stopped = alloc(5000, 1, &[]);
         stopped.desired_status = "stop".into();
         assert_eq!(allocs_fit(&n, &[&stopped]), Ok(()));

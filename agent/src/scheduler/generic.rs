@@ -281,7 +281,15 @@ fn place_one(
         PlaceKind::Reschedule { .. } => prev.map(|a| a.node_id.as_str()),
         _ => None,
     };
-    match placer.select(g, penalty) {
+    // Sticky or migrating data: the replacement goes where the data is, when it can.
+    let sticky = prev
+        .filter(|_| tg.keeps_data() && penalty.is_none())
+        .map(|p| p.node_id.as_str());
+    let chosen = match sticky {
+        Some(node) => placer.select_preferring(g, node),
+        None => placer.select(g, penalty),
+    };
+    match chosen {
         Ok(choice) => {
             let name = format!("{}.{}[{}]", job.id, tg.name, p.index);
             let mut a = b.new_alloc(job, tg, name, &choice.node, choice.ports, choice.metric);

@@ -29,6 +29,8 @@ mod tests;
 #[cfg(test)]
 mod tests_disconnect;
 #[cfg(test)]
+mod tests_ephemeral_disk;
+#[cfg(test)]
 mod tests_node_pools;
 #[cfg(test)]
 mod tests_prefs;

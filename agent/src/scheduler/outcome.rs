@@ -174,7 +174,10 @@ impl Builder {
                 &mut self.last_resources,
                 AllocatedResources {
                     tasks,
-                    shared: api::AllocatedSharedResources { ports },
+                    shared: api::AllocatedSharedResources {
+                        ports,
+                        disk_mb: tg.disk_mb(),
+                    },
                 },
             ),
             desired_status: ALLOC_DESIRED_RUN.into(),
@@ -254,7 +257,8 @@ impl Builder {
         c.followup_eval_id = e.id.clone();
         c.client_status = api::ALLOC_CLIENT_UNKNOWN.into();
         c.client_description = "the node is disconnected".into();
-        c.alloc_states.push(self.client_status_state(api::ALLOC_CLIENT_UNKNOWN));
+        c.alloc_states
+            .push(self.client_status_state(api::ALLOC_CLIENT_UNKNOWN));
         c.modify_time = self.now;
         self.followups.push(e);
         self.plan
@@ -267,7 +271,8 @@ impl Builder {
     /// An allocation kept after its node reconnected: its client status is the client's again.
     pub fn reconnected(&mut self, a: &Allocation) {
         let mut c = a.clone();
-        c.alloc_states.push(self.client_status_state(&a.client_status));
+        c.alloc_states
+            .push(self.client_status_state(&a.client_status));
         c.modify_time = self.now;
         self.plan
             .node_allocation

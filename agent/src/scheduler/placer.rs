@@ -6,7 +6,7 @@
 
 use super::constraints::{resolve, Checker};
 use super::feasible::{in_pool, GroupSpec, DISTINCT_HOSTS};
-use super::fit::{cpu_capacity, memory_capacity, NodeUsage};
+use super::fit::{cpu_capacity, disk_capacity, memory_capacity, NodeUsage};
 use super::ids::{FastMap, Rng};
 use super::metrics::{exhaust_node, filter_node, pool_metric};
 use super::ports::assign_ports;
@@ -338,6 +338,24 @@ impl<'a> Placer<'a> {
         }
     }
 
+    /// Picks `preferred` when it can take the allocation (ready, in the job's pool, feasible, with
+    /// room), else the best node as [`Placer::select`] finds it. For `ephemeral_disk { sticky }`:
+    /// a replacement stays with its data when it can.
+    pub fn select_preferring(
+        &mut self,
+        g: usize,
+        preferred: &str,
+    ) -> Result<Choice, Box<AllocationMetric>> {
+        if let Some(idx) = self.index.get(preferred).copied() {
+            if self.in_pool(idx) {
+                if let Ok(choice) = self.select_node(g, idx) {
+                    return Ok(choice);
+                }
+            }
+        }
+        self.select(g, None)
+    }
+
     /// Checks one specific node for group `g` (the system scheduler's way). The caller checks
     /// [`Placer::in_pool`] first.
     pub fn select_node(&mut self, g: usize, idx: usize) -> Result<Choice, Box<AllocationMetric>> {
@@ -403,8 +421,13 @@ impl<'a> Placer<'a> {
             filter_node(metric, &node, DISTINCT_HOSTS);
             return None;
         }
-        let (cpu, mem, wants_ports, count) =
-            (spec.cpu, spec.memory_mb, spec.wants_ports, spec.count);
+        let (cpu, mem, disk, wants_ports, count) = (
+            spec.cpu,
+            spec.memory_mb,
+            spec.disk_mb,
+            spec.wants_ports,
+            spec.count,
+        );
         let cpu_total = cpu_capacity(&node);
         let mem_total = memory_capacity(&node);
         let usage = self.usage_of(idx);
@@ -416,6 +439,10 @@ impl<'a> Placer<'a> {
         }
         if mem_after > mem_total {
             exhaust_node(metric, &node, "memory");
+            return None;
+        }
+        if usage.disk_mb + disk > disk_capacity(&node) {
+            exhaust_node(metric, &node, "disk");
             return None;
         }
         let mut ports = Vec::new();

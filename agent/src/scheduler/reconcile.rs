@@ -9,8 +9,8 @@
 
 use super::reschedule::{self, Verdict};
 use api::{
-    Allocation, DeploymentState, Disconnect, Job, TaskGroup, UpdateStrategy,
-    ALLOC_CLIENT_COMPLETE, ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST, ALLOC_CLIENT_UNKNOWN,
+    Allocation, DeploymentState, Disconnect, Job, TaskGroup, UpdateStrategy, ALLOC_CLIENT_COMPLETE,
+    ALLOC_CLIENT_FAILED, ALLOC_CLIENT_LOST, ALLOC_CLIENT_UNKNOWN,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,14 +35,18 @@ pub enum NodeHealth {
     Draining,
     /// Missed its heartbeats at `since` (nanoseconds) but may come back: allocations of groups
     /// with disconnect rules wait, `unknown`, until their `lost_after`; the others are lost.
-    Disconnected { since: i64 },
+    Disconnected {
+        since: i64,
+    },
 }
 
 /// How a group sees a node: a disconnected one is as good as down for a group without
 /// disconnect rules, or once its `lost_after` has passed.
 pub fn group_view(health: NodeHealth, rules: Option<Disconnect>, now: i64) -> NodeHealth {
     match (health, rules) {
-        (NodeHealth::Disconnected { since }, Some(r)) if now < since.saturating_add(r.lost_after) => {
+        (NodeHealth::Disconnected { since }, Some(r))
+            if now < since.saturating_add(r.lost_after) =>
+        {
             health
         }
         (NodeHealth::Disconnected { .. }, _) => NodeHealth::Down,
@@ -70,7 +74,10 @@ fn reconnect_winner<'a>(copies: &[&'a Arc<Allocation>], reconcile: &str) -> &'a 
         api::RECONCILE_LONGEST_RUNNING => copies.iter().min_by_key(|a| latest_start(a)),
         // best_score: the higher score its node had when it was placed; the original on a tie.
         _ => copies.iter().rev().max_by(|a, b| {
-            let (sa, sb) = (a.placement_score.unwrap_or(0.0), b.placement_score.unwrap_or(0.0));
+            let (sa, sb) = (
+                a.placement_score.unwrap_or(0.0),
+                b.placement_score.unwrap_or(0.0),
+            );
             sa.total_cmp(&sb)
         }),
     };
@@ -273,7 +280,11 @@ pub fn reconcile_group(
             if winner.needs_to_reconnect() {
                 out.reconnected.push(winner.clone());
             }
-            reconnect_losers.extend(list.iter().filter(|a| a.id != winner.id).map(|a| a.id.as_str()));
+            reconnect_losers.extend(
+                list.iter()
+                    .filter(|a| a.id != winner.id)
+                    .map(|a| a.id.as_str()),
+            );
             list.retain(|a| a.id != winner.id);
             list.insert(0, winner);
         }
@@ -288,7 +299,12 @@ pub fn reconcile_group(
         extra.extend(it);
     }
     // Waiting copies past the count are not needed either.
-    extra.extend(waiting.iter().filter(|(i, _)| **i >= count).map(|(_, a)| *a));
+    extra.extend(
+        waiting
+            .iter()
+            .filter(|(i, _)| **i >= count)
+            .map(|(_, a)| *a),
+    );
     extra.sort_by_key(|a| std::cmp::Reverse(a.index()));
     for a in extra {
         let down = health(&a.node_id) == NodeHealth::Down;

@@ -7,8 +7,8 @@ use super::ids::{FastMap, Rng};
 use super::outcome::Builder;
 use super::placer::Placer;
 use super::reconcile::{
-    group_view, job_changed, needs_destructive, NodeHealth, DESC_LOST, DESC_MIGRATING, DESC_NOT_NEEDED,
-    DESC_UPDATING,
+    group_view, job_changed, needs_destructive, NodeHealth, DESC_LOST, DESC_MIGRATING,
+    DESC_NOT_NEEDED, DESC_UPDATING,
 };
 use super::{SchedulerContext, SchedulerOutcome, StateView};
 use api::{Allocation, Evaluation, Job, Node};
@@ -110,7 +110,10 @@ fn schedule_group(
             NodeHealth::Up if current.as_ref().is_some_and(|a| a.needs_to_reconnect()) => {
                 // Back: the one copy on this node stays once it reports (system jobs have no
                 // replacement to choose from).
-                if let Some(a) = current.as_ref().filter(|a| a.client_status != api::ALLOC_CLIENT_UNKNOWN) {
+                if let Some(a) = current
+                    .as_ref()
+                    .filter(|a| a.client_status != api::ALLOC_CLIENT_UNKNOWN)
+                {
                     b.reconnected(a);
                 }
                 continue;
@@ -129,8 +132,7 @@ fn schedule_group(
             }
             NodeHealth::Up => {}
         }
-        let feasible =
-            super::feasible::in_job_nodes(job, node) && placer.feasible(g, idx).is_ok();
+        let feasible = super::feasible::in_job_nodes(job, node) && placer.feasible(g, idx).is_ok();
         if !feasible {
             if let Some(a) = &current {
                 placer.mark_stopped(a);

@@ -14,10 +14,7 @@ fn nodes() -> Vec<NodeB> {
 fn placed_on(j: &api::Job) -> Vec<String> {
     let s = state(nodes(), j);
     let out = run(&s, j);
-    let mut on: Vec<String> = placed(&s, &out)
-        .iter()
-        .map(|a| a.node_id.clone())
-        .collect();
+    let mut on: Vec<String> = placed(&s, &out).iter().map(|a| a.node_id.clone()).collect();
     on.sort();
     on.dedup();
     on

@@ -21,6 +21,7 @@ pub fn node(id: &str) -> NodeB {
     };
     n.node_resources.cpu.cpu_shares = 4000;
     n.node_resources.memory.memory_mb = 8192;
+    n.node_resources.disk.disk_mb = 100_000;
     n.attributes.insert("kernel.name".into(), "linux".into());
     n.attributes.insert(
         "unique.network.ip-address".into(),

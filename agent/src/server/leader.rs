@@ -99,7 +99,8 @@ impl Server {
                     continue;
                 };
                 let since = n.status_updated_at.saturating_mul(1_000_000_000);
-                let end = since.saturating_add(i64::try_from(window.as_nanos()).unwrap_or(i64::MAX));
+                let end =
+                    since.saturating_add(i64::try_from(window.as_nanos()).unwrap_or(i64::MAX));
                 let left = u64::try_from(end.saturating_sub(wall)).unwrap_or(0);
                 let failover = self.heartbeats.failover_ttl();
                 if Duration::from_nanos(left) > failover {
@@ -200,7 +201,8 @@ impl Server {
                 }
                 // Down once the longest lost_after of what it runs has passed.
                 if let Some(wait) = wait {
-                    self.heartbeats.set_deadline(&node_id, Instant::now() + wait);
+                    self.heartbeats
+                        .set_deadline(&node_id, Instant::now() + wait);
                 }
             }
         }

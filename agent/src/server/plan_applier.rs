@@ -376,6 +376,7 @@ mod tests {
         };
         n.node_resources.cpu.cpu_shares = 1000;
         n.node_resources.memory.memory_mb = 1024;
+        n.node_resources.disk.disk_mb = 100_000;
         n
     }
 

@@ -108,7 +108,9 @@ impl Tables {
     /// Why pool `name` cannot be deleted now, if it cannot.
     pub fn node_pool_in_use(&self, name: &str) -> Option<String> {
         if NodePool::is_built_in(name) {
-            return Some(format!("deleting node pool {name:?} is not allowed: it is built in"));
+            return Some(format!(
+                "deleting node pool {name:?} is not allowed: it is built in"
+            ));
         }
         let nodes = self.nodes_in_pool(name).count();
         if nodes > 0 {
@@ -134,7 +136,10 @@ mod tests {
         let mut t = Tables::default();
         let names: Vec<String> = t.node_pools().iter().map(|p| p.name.clone()).collect();
         assert_eq!(names, ["all", "default"]);
-        assert!(t.apply_node_pool_delete(2, &["default".into()]).error.is_some());
+        assert!(t
+            .apply_node_pool_delete(2, &["default".into()])
+            .error
+            .is_some());
         let refused = t.apply_node_pool_upsert(
             3,
             &[NodePool {

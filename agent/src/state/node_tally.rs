@@ -15,6 +15,7 @@ use api::Allocation;
 pub struct NodeTally {
     pub cpu: i64,
     pub memory_mb: i64,
+    pub disk_mb: i64,
     /// Host ports the live allocations hold, sorted; a port held twice appears twice.
     pub ports: Vec<i64>,
     /// Live allocations counted.
@@ -30,6 +31,7 @@ impl NodeTally {
         self.live += sign;
         self.cpu += sign * a.allocated_resources.cpu();
         self.memory_mb += sign * a.allocated_resources.memory_mb();
+        self.disk_mb += sign * a.allocated_resources.disk_mb();
         for p in &a.allocated_resources.shared.ports {
             let at = self.ports.partition_point(|x| *x < p.value);
             if sign > 0 {

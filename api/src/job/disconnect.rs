@@ -110,7 +110,10 @@ mod tests {
         assert!(tg.disconnect_rules().is_none());
         tg.max_client_disconnect = Some(Duration::from_secs(60));
         let r = tg.disconnect_rules().unwrap();
-        assert_eq!((r.lost_after, r.replace, r.reconcile), (60_000_000_000, true, "best_score"));
+        assert_eq!(
+            (r.lost_after, r.replace, r.reconcile),
+            (60_000_000_000, true, "best_score")
+        );
         tg.disconnect = Some(DisconnectStrategy {
             lost_after: Duration::from_secs(5),
             replace: Some(false),
@@ -118,7 +121,10 @@ mod tests {
             ..Default::default()
         });
         let r = tg.disconnect_rules().unwrap();
-        assert_eq!((r.lost_after, r.replace, r.reconcile), (5_000_000_000, false, "keep_original"));
+        assert_eq!(
+            (r.lost_after, r.replace, r.reconcile),
+            (5_000_000_000, false, "keep_original")
+        );
 
         let bad = DisconnectStrategy {
             reconcile: "newest".into(),
@@ -127,6 +133,9 @@ mod tests {
         };
         let errs = bad.problems("g");
         assert!(errs[0].contains("must be one of"), "{errs:?}");
-        assert!(errs[1].contains("stop_on_client_after is not supported"), "{errs:?}");
+        assert!(
+            errs[1].contains("stop_on_client_after is not supported"),
+            "{errs:?}"
+        );
     }
 }

@@ -789,10 +789,11 @@ impl Job {
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         for g in &self.task_groups {
-            if g.ephemeral_disk.is_some() {
+            if g.ephemeral_disk.as_ref().is_some_and(|d| d.migrate) {
                 out.push(format!(
-                    "group {:?}: ephemeral_disk has no effect yet: its size is not reserved and \
-                     sticky/migrate move no data to a replacement",
+                    "group {:?}: ephemeral_disk migrate moves data only to a replacement on the \
+                     same node (tried first, as with sticky); one placed on another node starts \
+                     empty",
                     g.name
                 ));
             }
@@ -1070,6 +1071,26 @@ pub struct EphemeralDisk {
     pub sticky: bool,
     #[serde(default)]
     pub migrate: bool,
+}
+
+/// Nomad's size for a group without an `ephemeral_disk` block.
+pub const DEFAULT_EPHEMERAL_DISK_MB: i64 = 300;
+
+impl TaskGroup {
+    /// The disk its allocations reserve on their node (MB).
+    pub fn disk_mb(&self) -> i64 {
+        self.ephemeral_disk
+            .as_ref()
+            .map_or(DEFAULT_EPHEMERAL_DISK_MB, |d| d.size_mb)
+    }
+
+    /// Whether a replacement should land where its previous allocation ran, with its data:
+    /// `ephemeral_disk { sticky }`, or `migrate`, which also carries the data across nodes.
+    pub fn keeps_data(&self) -> bool {
+        self.ephemeral_disk
+            .as_ref()
+            .is_some_and(|d| d.sticky || d.migrate)
+    }
 }
 
 fn is_zero(v: &i64) -> bool {

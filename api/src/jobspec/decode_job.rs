@@ -2,8 +2,8 @@
 
 use super::decode::{describe, Block, Fields, Result};
 use super::decode_parts::{
-    check_one_of,
-    affinities, constraints, migrate, network, reschedule, restart, spreads, update, volumes,
+    affinities, check_one_of, constraints, migrate, network, reschedule, restart, spreads, update,
+    volumes,
 };
 use super::decode_service::services;
 use super::decode_task::task;
@@ -263,7 +263,8 @@ fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<Ta
         "ephemeral_disk",
         &format!("the ephemeral_disk of group {name:?}"),
     )? {
-        // Kept so that Nomad job files load; `Job::warnings` says it has no effect yet.
+        // Reserved on the node; sticky and migrate hand the data to a replacement on the same
+        // node (see the client's prev_alloc.rs).
         let d = Fields::new(d, &["size", "migrate", "sticky"], &[])?;
         tg.ephemeral_disk = Some(crate::job::EphemeralDisk {
             size_mb: d.int("size")?.unwrap_or(300),
@@ -278,7 +279,10 @@ fn group(name: &str, body: &Body, pos: Pos, defaults: &JobDefaults) -> Result<Ta
         tg.shutdown_delay = v;
     }
     tg.max_client_disconnect = f.duration("max_client_disconnect")?;
-    if let Some(b) = f.block("disconnect", &format!("the disconnect block of group {name:?}"))? {
+    if let Some(b) = f.block(
+        "disconnect",
+        &format!("the disconnect block of group {name:?}"),
+    )? {
         let d = Fields::new(b, &["lost_after", "replace", "reconcile"], &[])?;
         if let Some(r) = d.string("reconcile")? {
             check_one_of(

@@ -35,8 +35,7 @@ pub fn parse_node_pool(src: &str, filename: &str) -> Result<NodePool, JobspecErr
     };
     validate_pool_name(&label.name).map_err(|e| at(TreeError::new(label.pos, e)))?;
     let what = format!("node_pool {:?}", label.name);
-    let f = Fields::new(Block::new(body, *pos, what), &["description", "meta"], &[])
-        .map_err(at)?;
+    let f = Fields::new(Block::new(body, *pos, what), &["description", "meta"], &[]).map_err(at)?;
     Ok(NodePool {
         name: label.name.clone(),
         description: f.string("description").map_err(at)?.unwrap_or_default(),

@@ -18,7 +18,10 @@ fn node_pool_and_disconnect_are_read() {
     assert_eq!(job.node_pool, "gpu");
     let d = job.task_groups[0].disconnect.clone().unwrap();
     assert_eq!(d.lost_after, Duration::from_secs(6 * 3600));
-    assert_eq!((d.replace, d.reconcile.as_str()), (Some(false), "keep_original"));
+    assert_eq!(
+        (d.replace, d.reconcile.as_str()),
+        (Some(false), "keep_original")
+    );
 
     let job = parse_hcl(&group("    max_client_disconnect = \"1h\""), "t.nomad").unwrap();
     let rules = job.task_groups[0].disconnect_rules().unwrap();
@@ -31,13 +34,21 @@ fn disconnect_mistakes_are_named_with_their_place() {
     let err = |body: &str| parse_hcl(&group(body), "t.nomad").unwrap_err().to_string();
     let e = err("    disconnect {\n      stop_on_client_after = \"1h\"\n    }");
     assert!(e.starts_with("t.nomad:5:7:"), "{e}");
-    assert!(e.contains("\"stop_on_client_after\" is not supported"), "{e}");
+    assert!(
+        e.contains("\"stop_on_client_after\" is not supported"),
+        "{e}"
+    );
     let e = err("    disconnect {\n      reconcile = \"newest\"\n    }");
     assert!(e.contains("must be one of best_score"), "{e}");
-    let e = err("    max_client_disconnect = \"1h\"\n    disconnect {\n      lost_after = \"1h\"\n    }");
+    let e = err(
+        "    max_client_disconnect = \"1h\"\n    disconnect {\n      lost_after = \"1h\"\n    }",
+    );
     assert!(e.contains("not both"), "{e}");
     let e = parse_hcl("job \"j\" {\n  node_pool = \"a b\"\n}\n", "t.nomad")
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("t.nomad:2:15:") && e.contains("invalid node pool name"), "{e}");
+    assert!(
+        e.starts_with("t.nomad:2:15:") && e.contains("invalid node pool name"),
+        "{e}"
+    );
 }

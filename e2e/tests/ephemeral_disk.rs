@@ -1,0 +1,100 @@
+//! `ephemeral_disk` end to end on a dev agent: a sticky group's replacement inherits its
+//! predecessor's `alloc/data` and `local/`, and a disk larger than the node's is a placement
+//! failure on the disk dimension.
+
+use e2e::*;
+use std::time::Duration;
+
+const SETTLE: Duration = Duration::from_secs(60);
+
+fn job(version: &str, size_mb: i64) -> String {
+    // The task stamps data on its first run only, and always records what it found.
+    format!(
+        r#"
+job "keeper" {{
+  datacenters = ["*"]
+  group "g" {{
+    ephemeral_disk {{
+      size   = {size_mb}
+      sticky = true
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "test -f $NOMAD_ALLOC_DIR/data/stamp || echo $NOMAD_ALLOC_ID > $NOMAD_ALLOC_DIR/data/stamp; test -f local/seen || echo first > local/seen; cp $NOMAD_ALLOC_DIR/data/stamp local/found; exec sleep 3600 # {version}"]
+      }}
+      resources {{
+        cpu    = 20
+        memory = 16
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+fn running_alloc(agent: &Agent, not: &str) -> Option<String> {
+    let list = agent.get("/v1/job/keeper/allocations").ok()?;
+    list.as_array()?
+        .iter()
+        .find(|a| a["ClientStatus"] == "running" && a["DesiredStatus"] == "run" && a["ID"] != not)
+        .and_then(|a| a["ID"].as_str().map(str::to_string))
+}
+
+#[test]
+fn a_sticky_replacement_takes_over_the_data_and_an_oversized_disk_does_not_fit() {
+    // Scenario: version 1 writes its alloc id into alloc/data/stamp and a marker into local/.
+    // Version 2 (a destructive change) starts after version 1 stopped, on the same node, and
+    // finds both: the stamp names version 1's allocation. Then a job asking for more disk than
+    // the node has is blocked, with "disk" exhausted in its evaluation.
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(dir.path()).unwrap();
+    let file = dir.path().join("keeper.nomad.hcl");
+    std::fs::write(&file, job("v1", 200)).unwrap();
+    let out = agent.ctl(&["job", "run", "-detach", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = wait_for("version 1 running", SETTLE, || running_alloc(&agent, "")).unwrap();
+    let alloc_dir = |id: &str| agent.data_dir.join("alloc").join(id);
+    wait_for("version 1's stamp", SETTLE, || {
+        alloc_dir(&first)
+            .join("t/local/found")
+            .exists()
+            .then_some(())
+    })
+    .unwrap();
+    let a = agent.get(&format!("/v1/allocation/{first}")).unwrap();
+    assert_eq!(a["AllocatedResources"]["Shared"]["DiskMB"], 200);
+
+    std::fs::write(&file, job("v2", 200)).unwrap();
+    let out = agent.ctl(&["job", "run", "-detach", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = wait_for("version 2 running", SETTLE, || {
+        running_alloc(&agent, &first)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent.log()));
+    let found = wait_for("version 2's findings", SETTLE, || {
+        std::fs::read_to_string(alloc_dir(&second).join("t/local/found")).ok()
+    })
+    .unwrap();
+    assert_eq!(found.trim(), first, "the stamp did not move with the data");
+    let seen = std::fs::read_to_string(alloc_dir(&second).join("t/local/seen")).unwrap();
+    assert_eq!(seen.trim(), "first", "local/ did not move");
+    let a = agent.get(&format!("/v1/allocation/{second}")).unwrap();
+    assert_eq!(a["PreviousAllocation"], first.as_str());
+
+    let huge = job("v3", 1_000_000_000).replace("\"keeper\"", "\"huge\"");
+    std::fs::write(&file, huge).unwrap();
+    let out = agent.ctl(&["job", "run", "-detach", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exhausted = wait_for("the placement failure", SETTLE, || {
+        let evals = agent.get("/v1/job/huge/evaluations").ok()?;
+        evals.as_array()?.iter().find_map(|e| {
+            let m = &e["FailedTGAllocs"]["g"];
+            (!m.is_null()).then(|| m["DimensionExhausted"]["disk"].clone())
+        })
+    })
+    .unwrap();
+    assert_eq!(exhausted, 1);
+}
