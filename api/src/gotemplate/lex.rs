@@ -1,4 +1,5 @@
-//! Splits template source into text and the tokens inside `{{ }}`.
+//! Splits template source into text and the tokens inside `{{ }}` (or the delimiters a template
+//! chose, as Go's `Delims`).
 //!
 //! The whole source is tokenized up front. A lexical error becomes the last token, so the
 //! parser reports it only if it gets that far, and an earlier syntax error wins, as in Go.
@@ -56,9 +57,27 @@ fn is_alnum(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
-pub(super) fn lex(src: &str) -> Vec<Token> {
+/// The action delimiters: `{{` and `}}` unless a template sets its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delims {
+    pub left: String,
+    pub right: String,
+}
+
+impl Default for Delims {
+    fn default() -> Self {
+        Delims {
+            left: "{{".into(),
+            right: "}}".into(),
+        }
+    }
+}
+
+pub(super) fn lex_with(src: &str, delims: &Delims) -> Vec<Token> {
     let mut lx = Lexer {
         src,
+        left: &delims.left,
+        right: &delims.right,
         pos: 0,
         toks: Vec::new(),
         trim_next: false,
@@ -70,6 +89,8 @@ pub(super) fn lex(src: &str) -> Vec<Token> {
 
 struct Lexer<'s> {
     src: &'s str,
+    left: &'s str,
+    right: &'s str,
     pos: usize,
     toks: Vec<Token>,
     /// The previous action ended with ` -}}`.
@@ -105,9 +126,9 @@ impl Lexer<'_> {
     fn run(&mut self) {
         loop {
             let start = self.pos;
-            let delim = self.rest().find("{{").map(|i| start + i);
+            let delim = self.rest().find(self.left).map(|i| start + i);
             let text_end = delim.unwrap_or(self.src.len());
-            let after = self.src.get(text_end + 2..).unwrap_or("");
+            let after = self.src.get(text_end + self.left.len()..).unwrap_or("");
             let left_trim = delim.is_some() && has_left_trim(after);
             let mut text = self.src.get(start..text_end).unwrap_or("");
             if std::mem::take(&mut self.trim_next) {
@@ -135,10 +156,11 @@ impl Lexer<'_> {
         }
     }
 
-    /// Lexes one action starting at `{{`; false once an error token ends the stream.
+    /// Lexes one action starting at the left delimiter; false once an error token ends the
+    /// stream.
     fn action(&mut self, left_trim: bool) -> bool {
         let open = self.pos;
-        self.pos += if left_trim { 4 } else { 2 };
+        self.pos += self.left.len() + if left_trim { 2 } else { 0 };
         if self.rest().starts_with("/*") {
             return self.comment(open);
         }
@@ -146,9 +168,9 @@ impl Lexer<'_> {
         let mut spaced = false;
         loop {
             let rest = self.rest();
-            if rest.starts_with("}}") {
+            if rest.starts_with(self.right) {
                 let start = self.pos;
-                self.pos += 2;
+                self.pos += self.right.len();
                 self.push(Tok::Right, start, spaced);
                 return true;
             }
@@ -157,9 +179,9 @@ impl Lexer<'_> {
                 return false;
             };
             if is_space(c) {
-                if rest.get(1..).is_some_and(|r| r.starts_with("-}}")) {
+                if self.right_trim_at(rest.get(1..)) {
                     let start = self.pos;
-                    self.pos += 4;
+                    self.pos += 2 + self.right.len();
                     self.push(Tok::Right, start, true);
                     self.trim_next = true;
                     return true;
@@ -190,18 +212,26 @@ impl Lexer<'_> {
         };
         self.pos = body + close + 2;
         let rest = self.rest();
-        if rest.starts_with("}}") {
-            self.pos += 2;
-        } else if rest.starts_with(is_space) && rest.get(1..).is_some_and(|r| r.starts_with("-}}"))
-        {
-            self.pos += 4;
+        if rest.starts_with(self.right) {
+            self.pos += self.right.len();
+        } else if rest.starts_with(is_space) && self.right_trim_at(rest.get(1..)) {
+            self.pos += 2 + self.right.len();
             self.trim_next = true;
         } else {
-            let msg = "comment ends before closing delimiter: write {{/* ... */}}".into();
+            let msg = format!(
+                "comment ends before closing delimiter: write {}/* ... */{}",
+                self.left, self.right
+            );
             self.push(Tok::Error(msg), self.pos, false);
             return false;
         }
         true
+    }
+
+    /// Whether `rest` (just after a space) is `-` and the right delimiter: ` -}}` trims.
+    fn right_trim_at(&self, rest: Option<&str>) -> bool {
+        rest.and_then(|r| r.strip_prefix('-'))
+            .is_some_and(|r| r.starts_with(self.right))
     }
 
     /// Scans the token that starts with `c` (not whitespace, not the closing delimiter).
@@ -244,7 +274,7 @@ impl Lexer<'_> {
         match rest.chars().next() {
             None => true,
             Some(c) if is_space(c) || ".,|:()".contains(c) => true,
-            Some(_) => rest.starts_with("}}"),
+            Some(_) => rest.starts_with(self.right),
         }
     }
 

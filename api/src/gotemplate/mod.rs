@@ -20,6 +20,7 @@ mod exec;
 mod funcs;
 mod gofmt;
 mod lex;
+pub use lex::Delims;
 mod parse;
 mod pipeline;
 mod printf;
@@ -126,7 +127,18 @@ impl Template {
 
     /// Parses `src`, refusing calls to functions that `funcs` does not define (as Go does).
     pub fn parse_with(name: &str, src: &str, funcs: &Funcs) -> Result<Template, TemplateError> {
-        let trees = parse::parse(name, src, funcs)?;
+        Template::parse_delims(name, src, funcs, &Delims::default())
+    }
+
+    /// Parses `src` whose actions open and close with `delims` (Go's `Delims`, consul-template's
+    /// `left_delimiter` and `right_delimiter`).
+    pub fn parse_delims(
+        name: &str,
+        src: &str,
+        funcs: &Funcs,
+        delims: &Delims,
+    ) -> Result<Template, TemplateError> {
+        let trees = parse::parse(name, src, funcs, delims)?;
         Ok(Template {
             name: name.to_string(),
             src: src.to_string(),

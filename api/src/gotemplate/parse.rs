@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::ast::{Branch, Node, Span, Tree};
-use super::lex::{lex, Tok, Token};
+use super::lex::{lex_with, Delims, Tok, Token};
 use super::{line_col, Funcs, TemplateError};
 
 /// Errors are boxed inside the parser: every `Result` temporary in these recursive functions
@@ -19,12 +19,13 @@ pub(super) fn parse(
     name: &str,
     src: &str,
     funcs: &Funcs,
+    delims: &Delims,
 ) -> Result<HashMap<String, Tree>, TemplateError> {
     let mut p = Parser {
         name,
         src,
         funcs,
-        toks: lex(src),
+        toks: lex_with(src, delims),
         eof: Token {
             tok: Tok::Eof,
             start: src.len(),

@@ -457,3 +457,30 @@ fn fuzz_fragments_never_panic() {
     }
     assert!(rendered > 0, "some random templates should be valid");
 }
+
+#[test]
+fn custom_delimiters_replace_the_braces() {
+    // Scenario: a template for a file that itself holds `{{ }}` (a Helm chart, another
+    // template) picks `[[ ]]`: braces are plain text, and trim markers and comments work with
+    // the new delimiters.
+    let delims = super::Delims {
+        left: "[[".into(),
+        right: "]]".into(),
+    };
+    let funcs = Funcs::builtin();
+    let render = |src: &str| {
+        Template::parse_delims("t", src, &funcs, &delims)
+            .and_then(|t| t.render(&json!({"Name": "web", "N": [1, 2]}), &funcs))
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        render("{{ .Name }} = [[ .Name ]]").unwrap(),
+        "{{ .Name }} = web"
+    );
+    assert_eq!(
+        render("a  [[- /* note */ -]]  b [[ range .N ]]<[[ . ]]>[[ end ]]").unwrap(),
+        "ab <1><2>"
+    );
+    let err = render("[[ .Name ").unwrap_err();
+    assert!(err.contains("unclosed action"), "{err}");
+}

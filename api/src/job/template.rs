@@ -115,6 +115,15 @@ pub const UNSUPPORTED_FUNCTIONS: &[(&str, &str)] = &[
 
 impl Template {
     /// The delimiters, Go's by default.
+    /// The delimiters as the template engine takes them.
+    pub fn delims(&self) -> crate::gotemplate::Delims {
+        let (left, right) = self.delimiters();
+        crate::gotemplate::Delims {
+            left: left.to_string(),
+            right: right.to_string(),
+        }
+    }
+
     pub fn delimiters(&self) -> (&str, &str) {
         let l = if self.left_delim.is_empty() {
             "{{"
@@ -185,16 +194,15 @@ impl Template {
             ));
         }
         let (l, r) = self.delimiters();
-        if l != "{{" || r != "}}" {
-            out.push(
-                "left_delimiter and right_delimiter other than {{ and }} are not supported".into(),
-            );
+        if l.trim().is_empty() || r.trim().is_empty() {
+            out.push("left_delimiter and right_delimiter must not be blank".into());
         }
         if !self.embedded_tmpl.is_empty() {
-            if let Err(e) = crate::gotemplate::Template::parse_with(
+            if let Err(e) = crate::gotemplate::Template::parse_delims(
                 "template",
                 &self.embedded_tmpl,
                 &function_names(),
+                &self.delims(),
             ) {
                 out.push(explain(&e.to_string()));
             }

@@ -91,7 +91,15 @@ pub fn header(job: &Job, now: i64) -> String {
         ("Priority", job.priority.to_string()),
         ("Datacenters", job.datacenters.join(",")),
         ("Namespace", job.namespace.clone()),
-        ("Node Pool", job.node_pool.clone()),
+        // Jobs registered before node pools existed are in `default`.
+        (
+            "Node Pool",
+            if job.node_pool.is_empty() {
+                api::node_pool::NODE_POOL_DEFAULT.to_string()
+            } else {
+                job.node_pool.clone()
+            },
+        ),
         ("Status", tables::job_status(&job.status, job.stop)),
         ("Periodic", job.periodic.is_some().to_string()),
         ("Parameterized", job.is_parameterized_parent().to_string()),
@@ -259,6 +267,7 @@ Type          = service
 Priority      = 50
 Datacenters   = dc1
 Namespace     = default
+Node Pool     = default
 Status        = running
 Periodic      = false
 Parameterized = false

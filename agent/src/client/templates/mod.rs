@@ -186,7 +186,8 @@ impl TaskTemplates {
                 path => std::fs::read_to_string(self.task_dir.join(path))
                     .map_err(|e| format!("{what}: reading its source {path}: {e}"))?,
             };
-            let tmpl = GoTemplate::parse_with(&spec.dest_path, &source, &funcs).map_err(|e| {
+            let tmpl = GoTemplate::parse_delims(&spec.dest_path, &source, &funcs, &spec.delims())
+                .map_err(|e| {
                 format!(
                     "{what}: {}",
                     api::job::explain_template_error(&e.to_string())
