@@ -67,6 +67,13 @@ EOT
         splay       = "0s"
         data        = "GREETING={{ with nomadVar \"nomad/jobs/tmpl\" }}{{ .greeting }}{{ end }}\n"
       }
+      template {
+        destination     = "local/chart.tmpl"
+        left_delimiter  = "[["
+        right_delimiter = "]]"
+        change_mode     = "noop"
+        data            = "{{ .Values.keep }} [[ env \"NOMAD_TASK_NAME\" ]]\n"
+      }
       resources {
         cpu    = 20
         memory = 32
@@ -115,7 +122,8 @@ fn templates_render_from_services_and_variables_and_restart_on_change() {
     // task starts. A second backend instance re-renders the file and restarts the task (not
     // counted as a failure); a new value of the variable re-renders both, and the task's next
     // start sees the new environment. Templates that read Consul KV, or write outside the
-    // task directory, are refused at submit with what is wrong.
+    // task directory, are refused at submit with what is wrong. A third template picks its own
+    // delimiters and keeps the braces it holds.
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::dev(dir.path()).unwrap();
     put_var(&agent, "hello");
@@ -138,6 +146,9 @@ fn templates_render_from_services_and_variables_and_restart_on_change() {
         "{conf}"
     );
     assert_eq!(conf.matches("backend=").count(), 1, "{conf}");
+    // Its own delimiters: the braces are the file's, not the template's.
+    let chart = cat(&agent, &id, "app/local/chart.tmpl").unwrap();
+    assert_eq!(chart, "{{ .Values.keep }} app\n");
     wait_for("the task's first output", SETTLE, || {
         cat(&agent, &id, "alloc/logs/app.stdout.0").filter(|l| l.contains("started-hello"))
     })
