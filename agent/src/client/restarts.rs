@@ -2,7 +2,7 @@
 //! the delay between them (with jitter), and what happens when the attempts run out.
 
 use crate::drivers::ExitResult;
-use api::{RestartPolicy, JOB_TYPE_BATCH};
+use api::RestartPolicy;
 use std::time::{Duration, Instant};
 
 pub const REASON_WITHIN_POLICY: &str = "Restart within policy";
@@ -28,7 +28,7 @@ impl RestartTracker {
     pub fn new(policy: RestartPolicy, job_type: &str) -> Self {
         RestartTracker {
             policy,
-            batch: job_type == JOB_TYPE_BATCH,
+            batch: api::runs_to_completion(job_type),
             count: 0,
             window_start: Instant::now(),
         }

@@ -50,7 +50,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Runs the scheduler for the evaluation's type: "service" and "batch" share the generic
-/// scheduler, "system" has its own. Any other type fails the evaluation with a description.
+/// scheduler, "system" and "sysbatch" have their own. Any other type fails the evaluation with a description.
 pub fn schedule(
     eval: &Evaluation,
     state: &dyn StateView,
@@ -58,12 +58,12 @@ pub fn schedule(
 ) -> SchedulerOutcome {
     match eval.eval_type.as_str() {
         api::JOB_TYPE_SERVICE | api::JOB_TYPE_BATCH => generic::schedule(eval, state, ctx),
-        api::JOB_TYPE_SYSTEM => system::schedule(eval, state, ctx),
+        api::JOB_TYPE_SYSTEM | api::JOB_TYPE_SYSBATCH => system::schedule(eval, state, ctx),
         other => {
             let mut e = eval.clone();
             e.status = api::EVAL_STATUS_FAILED.into();
             e.status_description = format!(
-                "evaluation type {other:?} has no scheduler: expected service, batch or system"
+                "evaluation type {other:?} has no scheduler: expected service, batch, system or sysbatch"
             );
             e.modify_time = ctx.now;
             SchedulerOutcome {

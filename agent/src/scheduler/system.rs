@@ -1,5 +1,6 @@
 //! The system scheduler: one allocation of each task group on every feasible ready node of the
-//! job's datacenters. Nodes filtered by drivers or constraints are simply skipped (not failures);
+//! job's datacenters and node pool, for system jobs (kept running) and sysbatch jobs (run to
+//! completion once per node and job version). Nodes filtered by drivers or constraints are simply skipped (not failures);
 //! only nodes without room are reported in FailedTGAllocs and block the evaluation.
 
 use super::generic::health_of;
@@ -73,7 +74,9 @@ fn schedule_group(
         }
         let e = on.entry(a.node_id.as_str()).or_default();
         if a.client_terminal() {
-            e.occupied = e.occupied || a.client_status != api::ALLOC_CLIENT_LOST;
+            // A sysbatch job's finished run holds its node until the job changes.
+            let rerun = job.job_type == api::JOB_TYPE_SYSBATCH && job_changed(a, job);
+            e.occupied = e.occupied || (a.client_status != api::ALLOC_CLIENT_LOST && !rerun);
         } else {
             e.live.push(a.clone());
         }

@@ -111,3 +111,28 @@ fn down_node_allocs_are_lost_not_moved() {
     assert_eq!(st[0].client_status, "lost");
     assert!(placed(&s, &out).is_empty());
 }
+
+#[test]
+fn a_sysbatch_job_runs_once_per_node_and_again_for_a_new_version() {
+    // Scenario: a sysbatch job on two nodes places one allocation on each. Once they complete
+    // (or fail), evaluating again places nothing; a new version of the job runs once more on
+    // every node.
+    let mut j = system_job();
+    j.job_type = "sysbatch".into();
+    let mut s = state(vec![node("n1"), node("n2")], &j);
+    let out = run(&s, &j);
+    let first: Vec<String> = placed(&s, &out).iter().map(|a| a.id.clone()).collect();
+    assert_eq!(first.len(), 2);
+    apply(&mut s, &out);
+    set_client_status(&mut s, &first[0], "complete", NOW);
+    set_client_status(&mut s, &first[1], "failed", NOW);
+    let out = run(&s, &j);
+    assert!(placed(&s, &out).is_empty() && stopped(&out).is_empty());
+
+    let mut v2 = j.clone();
+    v2.version = 1;
+    v2.job_modify_index = 7;
+    s.upsert_job(v2.clone());
+    let out = run(&s, &v2);
+    assert_eq!(placed(&s, &out).len(), 2);
+}

@@ -57,7 +57,7 @@ pub(super) fn evals_for_node(snap: &Tables, node_id: &str, trigger: &str) -> Vec
         .map(|a| (a.namespace.clone(), a.job_id.clone()))
         .collect();
     for j in snap.jobs() {
-        if j.job_type == JOB_TYPE_SYSTEM && !j.stop {
+        if api::on_every_node(&j.job_type) && !j.stop {
             jobs.insert((j.namespace.clone(), j.id.clone()));
         }
     }

@@ -7,7 +7,7 @@
 //! that reconnected) is kept: the command stays deterministic and nothing live is lost.
 
 use super::tables::{JobKey, Tables};
-use api::{Allocation, Evaluation, JOB_TYPE_BATCH};
+use api::{Allocation, Evaluation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -116,7 +116,7 @@ fn eval_collectable(
     if !eval.terminal() {
         return false;
     }
-    let batch = eval.eval_type == JOB_TYPE_BATCH;
+    let batch = api::runs_to_completion(&eval.eval_type);
     let threshold = if batch { th.batch_eval } else { th.eval };
     older(eval.modify_time, now, threshold) && (!batch || job_gone_or_dead)
 }

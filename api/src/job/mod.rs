@@ -29,6 +29,25 @@ pub type Meta = BTreeMap<String, String>;
 pub const JOB_TYPE_SERVICE: &str = "service";
 pub const JOB_TYPE_BATCH: &str = "batch";
 pub const JOB_TYPE_SYSTEM: &str = "system";
+/// Once on every feasible node, each run to completion: the system scheduler with batch tasks.
+pub const JOB_TYPE_SYSBATCH: &str = "sysbatch";
+pub const JOB_TYPES: [&str; 4] = [
+    JOB_TYPE_SERVICE,
+    JOB_TYPE_BATCH,
+    JOB_TYPE_SYSTEM,
+    JOB_TYPE_SYSBATCH,
+];
+
+/// Whether tasks of this job type are done once they succeed (batch, sysbatch) rather than
+/// kept running.
+pub fn runs_to_completion(job_type: &str) -> bool {
+    job_type == JOB_TYPE_BATCH || job_type == JOB_TYPE_SYSBATCH
+}
+
+/// Whether the system scheduler places this job type: one allocation per feasible node.
+pub fn on_every_node(job_type: &str) -> bool {
+    job_type == JOB_TYPE_SYSTEM || job_type == JOB_TYPE_SYSBATCH
+}
 
 pub const JOB_STATUS_PENDING: &str = "pending";
 pub const JOB_STATUS_RUNNING: &str = "running";
@@ -563,9 +582,9 @@ impl Job {
         }
         if let Some(p) = &self.parameterized_job {
             errs.extend(p.problems());
-            if self.job_type != JOB_TYPE_BATCH {
+            if !runs_to_completion(&self.job_type) {
                 errs.push(format!(
-                    "a parameterized job must be a batch job, not {:?}",
+                    "a parameterized job must be a batch or sysbatch job, not {:?}",
                     self.job_type
                 ));
             }
@@ -618,9 +637,9 @@ impl Job {
         }
         if let Some(p) = &self.periodic {
             errs.extend(p.problems());
-            if self.job_type != JOB_TYPE_BATCH {
+            if !runs_to_completion(&self.job_type) {
                 errs.push(format!(
-                    "a periodic job must be a batch job, not {:?}",
+                    "a periodic job must be a batch or sysbatch job, not {:?}",
                     self.job_type
                 ));
             }
@@ -650,11 +669,24 @@ impl Job {
                 }
             }
         }
-        if ![JOB_TYPE_SERVICE, JOB_TYPE_BATCH, JOB_TYPE_SYSTEM].contains(&self.job_type.as_str()) {
+        if !JOB_TYPES.contains(&self.job_type.as_str()) {
             errs.push(format!(
-                "job type {:?} is not one of service, batch, system",
+                "job type {:?} is not one of service, batch, system, sysbatch",
                 self.job_type
             ));
+        }
+        if self.job_type == JOB_TYPE_SYSBATCH {
+            for g in &self.task_groups {
+                if g.reschedule_policy
+                    .as_ref()
+                    .is_some_and(|r| r.attempts > 0 || r.unlimited)
+                {
+                    errs.push(format!(
+                        "group {:?}: a sysbatch job is not rescheduled: remove its reschedule block",
+                        g.name
+                    ));
+                }
+            }
         }
         if !(1..=100).contains(&self.priority) {
             errs.push(format!(

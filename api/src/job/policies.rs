@@ -22,7 +22,7 @@ pub struct RestartPolicy {
 impl RestartPolicy {
     /// Nomad's defaults: service jobs 2 attempts in 30m, batch 3 in 24h; 15s delay; mode "fail".
     pub fn default_for(job_type: &str) -> Self {
-        if job_type == JOB_TYPE_BATCH {
+        if super::runs_to_completion(job_type) {
             RestartPolicy {
                 attempts: 3,
                 interval: Duration::from_secs(24 * 3600),

@@ -10,7 +10,7 @@ use super::decode_task::task;
 use super::tree::{Body, Pos, TreeError};
 use crate::job::{
     Job, MigrateStrategy, ParameterizedJobConfig, PeriodicConfig, ReschedulePolicy, ScalingPolicy,
-    TaskGroup, UpdateStrategy, JOB_TYPE_BATCH, JOB_TYPE_SERVICE, JOB_TYPE_SYSTEM,
+    TaskGroup, UpdateStrategy,
 };
 use crate::service_rules::unknown_port;
 
@@ -64,17 +64,14 @@ fn decode_job(name: &str, body: &Body, pos: Pos) -> Result<Job> {
     };
     if let Some(t) = f.string("type")? {
         let p = f.get("type").map_or(pos, |e| e.value.pos);
-        if t == "sysbatch" {
+        if !crate::job::JOB_TYPES.contains(&t.as_str()) {
             return Err(TreeError::new(
                 p,
-                "job type \"sysbatch\" is not supported: use a system job whose task exits, or \
-                 a batch job with a constraint per node",
-            ));
-        }
-        if ![JOB_TYPE_SERVICE, JOB_TYPE_BATCH, JOB_TYPE_SYSTEM].contains(&t.as_str()) {
-            return Err(TreeError::new(
-                p,
-                format!("job type {t:?} must be one of \"service\", \"batch\", \"system\""),
+                format!(
+                    "job type {t:?} must be one of \"service\", \"batch\", \"system\", \
+                     \"sysbatch\"{}",
+                    super::suggest::did_you_mean(&t, crate::job::JOB_TYPES.iter().copied())
+                ),
             ));
         }
         job.job_type = t;

@@ -52,3 +52,18 @@ fn disconnect_mistakes_are_named_with_their_place() {
         "{e}"
     );
 }
+
+#[test]
+fn sysbatch_jobs_parse_with_batch_defaults_and_no_rescheduling() {
+    let src = "job \"gc\" {\n  type = \"sysbatch\"\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n    }\n  }\n}\n";
+    let mut job = parse_hcl(src, "t.nomad").unwrap();
+    job.canonicalize();
+    assert!(job.validate().is_ok());
+    let g = &job.task_groups[0];
+    assert_eq!(g.restart_policy.as_ref().map(|r| r.attempts), Some(3));
+    assert!(g.reschedule_policy.is_none());
+    let e = parse_hcl(&src.replace("sysbatch", "sysbach"), "t.nomad")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("did you mean \"sysbatch\""), "{e}");
+}
