@@ -37,6 +37,37 @@ fn arity(args: &[Value], n: usize, name: &str) -> Result<(), String> {
     }
 }
 
+/// The count of `nomadService COUNT KEY NAME`: a number, or a string holding one.
+fn shard_count(v: &Value) -> Result<usize, String> {
+    let n = match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    n.and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("nomadService: the count must be a positive number, got {v}"))
+}
+
+/// Keeps the `count` instances that rendezvous hashing gives `key`: each caller with its own
+/// key (an allocation id) sees a stable subset, and the subsets spread evenly over the
+/// instances; an instance that goes away moves only the callers that had it.
+fn pick_shard(list: &mut Vec<&ServiceRegistration>, count: usize, key: &str) {
+    use sha2::{Digest, Sha256};
+    let weight = |s: &ServiceRegistration| {
+        let h = Sha256::new()
+            .chain_update(key.as_bytes())
+            .chain_update([0u8])
+            .chain_update(s.id.as_bytes())
+            .finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h[..8]);
+        u64::from_be_bytes(first)
+    };
+    list.sort_by_key(|s| std::cmp::Reverse(weight(s)));
+    list.truncate(count);
+}
+
 /// Go's builtins plus the template functions, reading `data`.
 pub fn funcs(data: Arc<TemplateData>) -> Funcs {
     let mut f = Funcs::builtin();
@@ -53,18 +84,28 @@ pub fn funcs(data: Arc<TemplateData>) -> Funcs {
     f.insert(
         "nomadService",
         func(move |a| {
-            if a.len() != 1 {
-                return Err(
-                    "nomadService takes one argument, the service name (its sharding form is not supported)"
-                        .into(),
-                );
-            }
-            let name = string_arg(a, 0, "nomadService")?;
+            let (name, shard) = match a.len() {
+                1 => (string_arg(a, 0, "nomadService")?, None),
+                3 => {
+                    let count = shard_count(&a[0])?;
+                    let key = string_arg(a, 1, "nomadService")?;
+                    (string_arg(a, 2, "nomadService")?, Some((count, key)))
+                }
+                n => {
+                    return Err(format!(
+                        "nomadService takes the service name, or a count, a key and the name \
+                         (its sharding form); got {n} arguments"
+                    ))
+                }
+            };
             let mut list: Vec<&ServiceRegistration> = d
                 .services
                 .iter()
                 .filter(|s| s.service_name == name && s.namespace == d.namespace)
                 .collect();
+            if let Some((count, key)) = shard {
+                pick_shard(&mut list, count, key);
+            }
             list.sort_by(|x, y| (&x.address, x.port, &x.id).cmp(&(&y.address, y.port, &y.id)));
             Ok(Value::Array(list.into_iter().map(service_json).collect()))
         }),

@@ -338,4 +338,61 @@ mod tests {
             "a-b"
         );
     }
+
+    #[test]
+    fn the_sharding_form_picks_a_stable_even_subset() {
+        // Scenario: ten instances; each of 200 callers asks for 3 with its own key. Every caller
+        // gets 3, the same 3 on every render, and each instance serves some callers but none
+        // serves most of them. One instance leaving changes the picks of only its own callers.
+        let mut data = TemplateData {
+            namespace: "default".into(),
+            ..Default::default()
+        };
+        for i in 0..10 {
+            data.services.push(api::ServiceRegistration {
+                id: format!("inst-{i}"),
+                service_name: "db".into(),
+                namespace: "default".into(),
+                address: format!("10.0.0.{i}"),
+                port: 5432,
+                ..Default::default()
+            });
+        }
+        let picks = |data: &TemplateData, key: &str| -> Vec<String> {
+            let f = funcs::funcs(Arc::new(data.clone()));
+            let src = format!(
+                "{{{{ range nomadService 3 \"{key}\" \"db\" }}}}{{{{ .Address }}}} {{{{ end }}}}"
+            );
+            let out = GoTemplate::parse_with("t", &src, &f)
+                .and_then(|t| t.render(&serde_json::Value::Null, &f))
+                .unwrap();
+            out.split_whitespace().map(str::to_string).collect()
+        };
+        let mut served: BTreeMap<String, usize> = BTreeMap::new();
+        let mut before = Vec::new();
+        for k in 0..200 {
+            let p = picks(&data, &format!("alloc-{k}"));
+            assert_eq!(p.len(), 3);
+            assert_eq!(p, picks(&data, &format!("alloc-{k}")));
+            for a in &p {
+                *served.entry(a.clone()).or_default() += 1;
+            }
+            before.push(p);
+        }
+        assert_eq!(served.len(), 10, "{served:?}");
+        assert!(served.values().all(|n| *n > 20 && *n < 110), "{served:?}");
+        data.services.retain(|s| s.id != "inst-0");
+        for (k, old) in before.iter().enumerate() {
+            let new = picks(&data, &format!("alloc-{k}"));
+            if !old.contains(&"10.0.0.0".to_string()) {
+                assert_eq!(&new, old, "a caller without the gone instance moved");
+            }
+        }
+        let f = funcs::funcs(Arc::new(data));
+        let err = GoTemplate::parse_with("t", "{{ nomadService 0 \"k\" \"db\" }}", &f)
+            .and_then(|t| t.render(&serde_json::Value::Null, &f))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("positive number"), "{err}");
+    }
 }
