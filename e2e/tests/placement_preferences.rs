@@ -100,3 +100,79 @@ fn allocations_follow_the_affinity_and_the_spread() {
         "{per_node:?}"
     );
 }
+
+#[test]
+fn a_spread_over_datacenters_splits_the_group_evenly() {
+    // Scenario: three clients in dc1 and one in dc2. Job anti-affinity alone would put a group
+    // of four one per node, three in dc1; a spread over ${node.datacenter} puts two in each.
+    let mut c = Cluster::start(1, "").unwrap();
+    c.wait_leader(SETTLE).unwrap();
+    for (name, dc) in [("a", "dc1"), ("b", "dc1"), ("c", "dc1"), ("d", "dc2")] {
+        c.add_client_with(name, &[], &format!("datacenter = \"{dc}\"\n"))
+            .unwrap();
+    }
+    let dcs: BTreeMap<String, String> = wait_for("four ready nodes", SETTLE, || {
+        let nodes = c.http(0, "GET", "/v1/nodes", None).ok()?.json().ok()?;
+        let nodes = nodes.as_array()?.clone();
+        (nodes.len() == 4 && nodes.iter().all(|n| n["Status"] == "ready")).then(|| {
+            nodes
+                .iter()
+                .map(|n| {
+                    let id = n["ID"].as_str().unwrap_or("").to_string();
+                    (id, n["Datacenter"].as_str().unwrap_or("").to_string())
+                })
+                .collect()
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    assert_eq!(dcs.values().filter(|d| *d == "dc2").count(), 1, "{dcs:?}");
+
+    let job = r#"
+job "halves" {
+  datacenters = ["dc1", "dc2"]
+  type        = "batch"
+  spread {
+    attribute = "${node.datacenter}"
+  }
+  group "g" {
+    count = 4
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["3604"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("halves.nomad.hcl");
+    std::fs::write(&file, job).unwrap();
+    let out = c.ctl(0, &["job", "run", "-detach", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let allocs = wait_for("four allocations placed", SETTLE, || {
+        let list = c
+            .http(0, "GET", "/v1/job/halves/allocations", None)
+            .ok()?
+            .json()
+            .ok()?;
+        let list = list.as_array()?.clone();
+        (list.len() == 4).then_some(list)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    let mut per_dc: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in &allocs {
+        let dc = &dcs[a["NodeID"].as_str().unwrap()];
+        *per_dc.entry(dc.as_str()).or_default() += 1;
+    }
+    assert_eq!(
+        per_dc,
+        BTreeMap::from([("dc1", 2), ("dc2", 2)]),
+        "{per_dc:?}"
+    );
+}
