@@ -2,7 +2,9 @@
 //! `${attr.kernel.name} = linux` constraint. Prints placements per second and the time of one full
 //! evaluation (min / median). Then `job plan` as the server answers it (a copy of the state, the
 //! job registered in it, the scheduler, annotations and the diff) for that job new, and for a new
-//! version of it once its 1,000 allocations run. Run with `cargo bench -p agent --bench scheduler`.
+//! version of it once its 1,000 allocations run. The evaluation is timed a second time with an
+//! affinity and a spread, which score every candidate node. Run with
+//! `cargo bench -p agent --bench scheduler`.
 
 use agent::scheduler::{schedule, MemState, SchedulerContext};
 use agent::server::plan_dry_run;
@@ -195,12 +197,36 @@ fn plans() {
     );
 }
 
+/// The same job with soft preferences: an affinity for `large` nodes and a spread over the four
+/// datacenters. Every candidate node is then scored, not the first few that fit.
+fn job_with_preferences() -> Job {
+    let mut j = job();
+    j.affinities.push(api::Affinity {
+        l_target: "${node.class}".into(),
+        operand: "=".into(),
+        r_target: "large".into(),
+        weight: 50,
+    });
+    j.spreads.push(api::Spread {
+        attribute: "${node.datacenter}".into(),
+        weight: 50,
+        ..Default::default()
+    });
+    j
+}
+
 fn main() {
+    time_evals(&job(), "scheduler");
+    time_evals(&job_with_preferences(), "with an affinity and a spread");
+    plans();
+}
+
+fn time_evals(job: &Job, what: &str) {
     let mut state = MemState::new();
     for n in nodes() {
         state.upsert_node(n);
     }
-    let job = job();
+    let job = job.clone();
     state.upsert_job(job.clone());
     let mut times: Vec<Duration> = Vec::with_capacity(RUNS);
     let mut placed = 0;
@@ -228,7 +254,7 @@ fn main() {
     let min = times[0];
     let median = times[times.len() / 2];
     let per_sec = |d: Duration| placed as f64 / d.as_secs_f64();
-    println!("scheduler: {NODES} nodes, 1 group x {COUNT} allocations, {RUNS} runs");
+    println!("{what}: {NODES} nodes, 1 group x {COUNT} allocations, {RUNS} runs");
     println!(
         "  full eval: min {:.2} ms, median {:.2} ms",
         min.as_secs_f64() * 1e3,
@@ -239,5 +265,4 @@ fn main() {
         per_sec(median),
         per_sec(min)
     );
-    plans();
 }

@@ -111,7 +111,11 @@ const JOB_SERVER_FIELDS: &[&str] = &[
 /// resources, drivers, config, artifacts or the network changed) rather than an in-place update
 /// (count, meta, services, update block ...). The scheduler and the diff share it.
 pub fn destructive_change(old: &TaskGroup, new: &TaskGroup) -> bool {
-    if old.networks != new.networks || old.tasks.len() != new.tasks.len() {
+    // The disk is reserved when an allocation is placed: a new size or data rule needs a new one.
+    if old.networks != new.networks
+        || old.tasks.len() != new.tasks.len()
+        || old.ephemeral_disk != new.ephemeral_disk
+    {
         return true;
     }
     old.tasks

@@ -1,5 +1,6 @@
 //! `/v1/node/pools` and `/v1/node/pool/:name` (with its `/nodes` and `/jobs`).
 
+use super::acl_guard::CallerAcl;
 use super::error::parse_body;
 use super::query::{page, page_keyed};
 use super::{json_indexed, read_blocking, read_blocking_paged, HttpError, HttpState};
@@ -7,7 +8,7 @@ use crate::state::Table;
 use api::node_pool::NodePool;
 use api::{JobListStub, NodeListStub};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::Response;
 use std::collections::HashMap;
 
@@ -118,12 +119,19 @@ pub async fn jobs(
     State(st): State<HttpState>,
     Path(name): Path<String>,
     Query(q): Q,
+    caller: Option<Extension<CallerAcl>>,
 ) -> Result<Response, HttpError> {
     read_blocking_paged(&st, q, Table::Jobs, |snap, q| {
         must_exist(snap, &name)?;
         let stubs = snap
             .jobs_in_pool(&name)
             .filter(|j| q.namespace == "*" || j.namespace == q.namespace)
+            // Across namespaces, only those the caller's token sees.
+            .filter(|j| {
+                caller
+                    .as_ref()
+                    .is_none_or(|c| c.sees_namespace(&j.namespace))
+            })
             .filter(|j| j.id.starts_with(&q.prefix))
             .filter(|j| j.id.as_str() >= q.next_token.as_str())
             .map(|j| (j.id.clone(), snap.job_stub(j)));

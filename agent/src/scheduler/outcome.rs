@@ -23,6 +23,9 @@ pub struct Builder {
     failed: BTreeMap<String, AllocationMetric>,
     queued: BTreeMap<String, i64>,
     followups: Vec<Evaluation>,
+    /// Allocations kept after their node reconnected, each with its new `AllocStates` entry:
+    /// merged at the end into whatever else the plan does to them (see `finish`).
+    reconnects: Vec<Allocation>,
     /// The last placement's resources and metric: the next one shares them when equal, as most
     /// placements of a group are.
     last_resources: Option<Arc<AllocatedResources>>,
@@ -56,6 +59,7 @@ impl Builder {
             failed: BTreeMap::new(),
             queued: BTreeMap::new(),
             followups: Vec::new(),
+            reconnects: Vec::new(),
             last_resources: None,
             last_metric: None,
         }
@@ -268,17 +272,41 @@ impl Builder {
             .push(c);
     }
 
-    /// An allocation kept after its node reconnected: its client status is the client's again.
+    /// An allocation kept after its node reconnected: its client status is the client's again,
+    /// and the disconnect timeout no longer concerns it.
     pub fn reconnected(&mut self, a: &Allocation) {
         let mut c = a.clone();
         c.alloc_states
             .push(self.client_status_state(&a.client_status));
+        c.followup_eval_id.clear();
         c.modify_time = self.now;
-        self.plan
-            .node_allocation
-            .entry(c.node_id.clone())
-            .or_default()
-            .push(c);
+        self.reconnects.push(c);
+    }
+
+    /// A reconnected allocation that the plan also stops or updates gets the reconnect's state
+    /// on that copy; one the plan leaves alone is updated with it alone. Without the merge, two
+    /// copies of one allocation would be written and the later would undo the earlier.
+    fn merge_reconnects(&mut self) {
+        for r in std::mem::take(&mut self.reconnects) {
+            let mut merged = false;
+            let lists = self
+                .plan
+                .node_update
+                .values_mut()
+                .chain(self.plan.node_allocation.values_mut());
+            for a in lists.flatten().filter(|a| a.id == r.id) {
+                a.alloc_states = r.alloc_states.clone();
+                a.followup_eval_id.clear();
+                merged = true;
+            }
+            if !merged {
+                self.plan
+                    .node_allocation
+                    .entry(r.node_id.clone())
+                    .or_default()
+                    .push(r);
+            }
+        }
     }
 
     fn client_status_state(&self, value: &str) -> api::AllocState {
@@ -322,6 +350,7 @@ impl Builder {
     }
 
     pub fn finish(mut self) -> SchedulerOutcome {
+        self.merge_reconnects();
         if !self.links.is_empty() {
             for list in self.plan.node_update.values_mut() {
                 for a in list.iter_mut() {

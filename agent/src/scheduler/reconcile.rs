@@ -188,10 +188,10 @@ pub fn reconcile_group(
     let mut out = GroupPlan::default();
     // Copies on a disconnected node, or `unknown` on one that returned and has not reported yet:
     // they hold their name, and only a replacement may run beside them.
-    let mut waiting: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
+    let mut waiting: BTreeMap<u32, Vec<&Arc<Allocation>>> = BTreeMap::new();
     let mut live: BTreeMap<u32, Vec<&Arc<Allocation>>> = BTreeMap::new();
     let mut failed: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
-    let mut lost: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
+    let mut lost: BTreeMap<u32, Vec<&Arc<Allocation>>> = BTreeMap::new();
     let mut done: BTreeMap<u32, ()> = BTreeMap::new();
     // Canaries of the current deployment stand beside the allocation of their name.
     let mut canaries: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
@@ -244,7 +244,7 @@ pub fn reconcile_group(
                 }
             }
             ALLOC_CLIENT_LOST => {
-                lost.insert(i, a);
+                lost.entry(i).or_default().push(a);
             }
             _ if matches!(health(&a.node_id), NodeHealth::Disconnected { .. }) => {
                 if let (NodeHealth::Disconnected { since }, Some(r)) = (health(&a.node_id), rules) {
@@ -253,13 +253,13 @@ pub fn reconcile_group(
                             .push((a.clone(), since.saturating_add(r.lost_after)));
                     }
                 }
-                waiting.insert(i, a);
+                waiting.entry(i).or_default().push(a);
             }
             ALLOC_CLIENT_UNKNOWN if health(&a.node_id) == NodeHealth::Down => {
-                lost.insert(i, a);
+                lost.entry(i).or_default().push(a);
             }
             ALLOC_CLIENT_UNKNOWN => {
-                waiting.insert(i, a);
+                waiting.entry(i).or_default().push(a);
             }
             _ if is_canary(a) && !a.server_terminal() => {
                 canaries.insert(i, a);
@@ -271,6 +271,11 @@ pub fn reconcile_group(
     // Duplicated names keep the oldest; indexes past the count stop, highest first.
     let mut keepers: BTreeMap<u32, &Arc<Allocation>> = BTreeMap::new();
     let mut extra: Vec<&Arc<Allocation>> = Vec::new();
+    // Whether a waiting copy keeps its name from being placed again.
+    let holds_name = |w: &Allocation| {
+        let away = matches!(health(&w.node_id), NodeHealth::Disconnected { .. });
+        !(away && rules.is_some_and(|r| r.replace))
+    };
     let mut reconnect_losers: Vec<&str> = Vec::new();
     for (i, mut list) in live {
         list.sort_by(|a, b| (a.create_index, &a.id).cmp(&(b.create_index, &b.id)));
@@ -303,7 +308,7 @@ pub fn reconcile_group(
         waiting
             .iter()
             .filter(|(i, _)| **i >= count)
-            .map(|(_, a)| *a),
+            .flat_map(|(_, list)| list.iter().copied()),
     );
     extra.sort_by_key(|a| std::cmp::Reverse(a.index()));
     for a in extra {
@@ -494,17 +499,14 @@ pub fn reconcile_group(
                 // Classified as waiting above: never a keeper.
                 NodeHealth::Disconnected { .. } => {}
             }
-        } else if let Some(w) = waiting.get(&i) {
-            // Replaced while its node is away, when the group says so; a copy that is back but
-            // has not reported yet is waited for.
-            let away = matches!(health(&w.node_id), NodeHealth::Disconnected { .. });
-            if away && rules.is_some_and(|r| r.replace) {
-                out.places.push(Place {
-                    index: i,
-                    previous: None,
-                    kind: PlaceKind::Fresh,
-                });
-            }
+        } else if waiting
+            .get(&i)
+            .is_some_and(|list| list.iter().any(|w| holds_name(w)))
+        {
+            // A copy back but not reported yet, or away in a group that is not replaced, keeps
+            // its name. Otherwise the name is placed below as if the copy were gone, so that a
+            // replacement that failed is rescheduled by its policy and one that finished stays
+            // finished.
         } else if done.contains_key(&i) {
             // Batch work that succeeded is never run again.
         } else if let Some(f) = failed.get(&i) {
@@ -521,15 +523,17 @@ pub fn reconcile_group(
                 }
                 Verdict::Never => {}
             }
-        } else if let Some(l) = lost.remove(&i) {
-            out.stops.push(Stop {
-                alloc: l.clone(),
-                desc: DESC_LOST,
-                lost: true,
-            });
+        } else if let Some(list) = lost.remove(&i) {
+            for l in &list {
+                out.stops.push(Stop {
+                    alloc: (*l).clone(),
+                    desc: DESC_LOST,
+                    lost: true,
+                });
+            }
             out.places.push(Place {
                 index: i,
-                previous: Some(l.clone()),
+                previous: list.first().map(|l| (*l).clone()),
                 kind: PlaceKind::Replace,
             });
         } else {
@@ -542,7 +546,7 @@ pub fn reconcile_group(
     }
     // Lost copies whose name another allocation already holds (a replacement made while their
     // node was disconnected) just stop.
-    for l in lost.into_values() {
+    for l in lost.into_values().flatten() {
         out.stops.push(Stop {
             alloc: l.clone(),
             desc: DESC_LOST,

@@ -112,14 +112,11 @@ fn schedule_group(
             }
             NodeHealth::Up if current.as_ref().is_some_and(|a| a.needs_to_reconnect()) => {
                 // Back: the one copy on this node stays once it reports (system jobs have no
-                // replacement to choose from).
-                if let Some(a) = current
-                    .as_ref()
-                    .filter(|a| a.client_status != api::ALLOC_CLIENT_UNKNOWN)
-                {
-                    b.reconnected(a);
+                // replacement to choose from), and is then updated like any other.
+                match current.as_ref() {
+                    Some(a) if a.client_status != api::ALLOC_CLIENT_UNKNOWN => b.reconnected(a),
+                    _ => continue,
                 }
-                continue;
             }
             NodeHealth::Down => {
                 if let Some(a) = &current {

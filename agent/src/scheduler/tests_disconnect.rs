@@ -216,3 +216,58 @@ fn a_system_job_copy_waits_unknown_and_is_kept_on_reconnect() {
     assert!(!kept.needs_to_reconnect());
     assert!(stopped(&out).is_empty());
 }
+
+#[test]
+fn a_failed_replacement_is_rescheduled_by_its_policy_not_placed_at_once() {
+    // Scenario: the original waits unknown on its disconnected node; its replacement fails.
+    // The name is rescheduled as any failure is (after the policy's delay, linked to the failed
+    // copy), not placed again at once beside the waiting original.
+    let j = job_with("", None);
+    let (mut s, _orig, _) = running_then_cut(&j);
+    let out = run_at(&s, &j, NOW + SEC);
+    let repl = placed(&s, &out)[0].id.clone();
+    apply(&mut s, &out);
+    set_client_status(&mut s, &repl, "failed", NOW + 2 * SEC);
+    let out = run_at(&s, &j, NOW + 3 * SEC);
+    let p = placed(&s, &out);
+    assert!(
+        p.iter().all(|a| a.previous_allocation == repl),
+        "a placement not linked to the failed replacement: {p:?}"
+    );
+    if p.is_empty() {
+        // The policy's delay: a follow-up evaluation instead.
+        assert_eq!(out.followup_evals.len(), 1);
+    }
+}
+
+#[test]
+fn a_reconnected_copy_that_is_outdated_is_replaced_and_stays_stopped() {
+    // Scenario: the job changed while the node was away; the original reconnects and wins
+    // (keep_original), but runs the old version: the plan stops it for the update, and its
+    // reconnect state rides on that stop rather than a second copy that would undo it.
+    let (mut s, j, orig, _repl) = reconnected("keep_original");
+    let mut v2 = j.clone();
+    v2.task_groups[0].update = None;
+    v2.task_groups[0].tasks[0]
+        .config
+        .insert("command".into(), "/bin/true".into());
+    v2.version = 1;
+    v2.job_modify_index = 9;
+    s.upsert_job(v2.clone());
+    let out = run_at(&s, &v2, NOW + 6 * SEC);
+    let copies: Vec<&api::Allocation> = out
+        .plan
+        .node_update
+        .values()
+        .chain(out.plan.node_allocation.values())
+        .flatten()
+        .filter(|a| a.id == orig)
+        .collect();
+    assert_eq!(
+        copies.len(),
+        1,
+        "one copy of the original in the plan: {copies:?}"
+    );
+    assert_eq!(copies[0].desired_status, "stop");
+    assert!(!copies[0].needs_to_reconnect());
+}

@@ -386,6 +386,14 @@ impl Server {
                 "node registration needs an ID, a Name and a Datacenter".into(),
             ));
         }
+        if !node.node_pool.is_empty() {
+            api::node_pool::validate_pool_name(&node.node_pool).map_err(ServerError::Invalid)?;
+            if node.node_pool == api::node_pool::NODE_POOL_ALL {
+                return Err(ServerError::Invalid(
+                    "a node cannot be in the \"all\" node pool: it holds every node".into(),
+                ));
+            }
+        }
         let secret_hash = self.registration_secret(&mut node)?;
         let snap = self.state.snapshot();
         let previous = snap.node(&node.id);
@@ -397,8 +405,12 @@ impl Server {
         let drivers_changed = previous
             .as_ref()
             .is_some_and(|n| driver_health(&n.drivers) != driver_health(&node.drivers));
+        // So does a move to another pool.
+        let pool_changed = previous
+            .as_ref()
+            .is_some_and(|n| !n.node_pool.is_empty() && n.node_pool != node.node_pool);
         node.status = NODE_STATUS_READY.into();
-        let evals = if was_ready && !drivers_changed {
+        let evals = if was_ready && !drivers_changed && !pool_changed {
             Vec::new()
         } else {
             evals_for_node(&snap, &node.id, TRIGGER_NODE_UPDATE)

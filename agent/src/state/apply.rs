@@ -26,7 +26,10 @@ impl Tables {
         };
         let mut node = (*existing).clone();
         change(&mut node);
-        node.status_updated_at = now / 1_000_000_000;
+        // When the status last changed (a disconnected node's `since`), not any update's time.
+        if node.status != existing.status {
+            node.status_updated_at = now / 1_000_000_000;
+        }
         node.modify_index = index;
         let node = Arc::new(node);
         self.changes.push(Change::Node(node.clone()));
@@ -117,7 +120,11 @@ impl Tables {
                         // unknown while its node is disconnected (unless it finished).
                         a.task_states = existing.task_states.clone();
                         let unknown = a.client_status == api::ALLOC_CLIENT_UNKNOWN
-                            && !existing.client_terminal();
+                            && !existing.client_terminal()
+                            && self
+                                .nodes
+                                .get(&a.node_id)
+                                .is_some_and(|n| n.status == api::NODE_STATUS_DISCONNECTED);
                         if a.client_status != ALLOC_CLIENT_LOST && !unknown {
                             a.client_status = existing.client_status.clone();
                             a.client_description = existing.client_description.clone();

@@ -124,6 +124,15 @@ fn count_meta_and_tags_are_in_place() {
         &job().task_groups[0],
         &v2.task_groups[0]
     ));
+    // A new disk size is reserved only by a new allocation.
+    v2.task_groups[0].ephemeral_disk = Some(crate::job::EphemeralDisk {
+        size_mb: 5000,
+        ..Default::default()
+    });
+    assert!(destructive_change(
+        &job().task_groups[0],
+        &v2.task_groups[0]
+    ));
 }
 
 #[test]
