@@ -56,16 +56,19 @@ pub struct Placer<'a> {
     base_metric: AllocationMetric,
     /// Per group with spreads, built on first use: each spread's view of the nodes.
     spread_state: Vec<Option<Vec<SpreadState>>>,
+    /// Per group with affinities, per node (sized on first use): the affinity score, which no
+    /// placement changes. Scored once per node rather than once per node and placement.
+    affinity_cache: Vec<Vec<Option<Option<f64>>>>,
     pub rng: Rng,
 }
 
-/// One spread of one group: the attribute value of every node and how many of the group's
-/// allocations (live and planned) each value holds.
+/// One spread of one group: the attribute value of every node, as an index into the values,
+/// and per value its desired share and how many of the group's allocations (live and planned)
+/// it holds. Indexes, so that scoring a node does no string hashing.
 struct SpreadState {
-    values: Vec<Option<String>>,
-    counts: HashMap<String, u32>,
-    /// Values among the nodes the job may use: an even spread shares the group over these.
-    distinct: usize,
+    value_of: Vec<Option<u32>>,
+    desired: Vec<f64>,
+    counts: Vec<u32>,
 }
 
 impl<'a> Placer<'a> {
@@ -116,6 +119,7 @@ impl<'a> Placer<'a> {
             checker: Checker::default(),
             base_metric,
             spread_state: Vec::new(),
+            affinity_cache: vec![Vec::new(); job.task_groups.len()],
             rng,
         };
         p.spread_state.resize_with(p.groups.len(), || None);
@@ -148,8 +152,10 @@ impl<'a> Placer<'a> {
         apply(&mut per_node[n]);
         if let Some(states) = self.spread_state.get_mut(g).and_then(Option::as_mut) {
             for s in states {
-                if let Some(v) = &s.values[n] {
-                    apply(s.counts.entry(v.clone()).or_default());
+                if let Some(v) = s.value_of[n] {
+                    if let Some(c) = s.counts.get_mut(v as usize) {
+                        apply(c);
+                    }
                 }
             }
         }
@@ -159,32 +165,42 @@ impl<'a> Placer<'a> {
     fn spread_states(&mut self, g: usize) -> &[SpreadState] {
         if self.spread_state[g].is_none() {
             let counts = &self.group_counts[g];
+            let count = self.groups[g].count;
             let states = self.groups[g]
                 .spreads
                 .iter()
                 .map(|s| {
-                    let values: Vec<Option<String>> = self
-                        .nodes
-                        .iter()
-                        .map(|n| resolve(&s.attribute, n).map(str::to_string))
-                        .collect();
-                    let mut per_value: HashMap<String, u32> = HashMap::new();
+                    let mut ids: HashMap<&str, u32> = HashMap::new();
+                    let mut names: Vec<&str> = Vec::new();
+                    let mut per_value: Vec<u32> = Vec::new();
                     let mut seen = HashSet::new();
-                    for (i, v) in values.iter().enumerate() {
-                        let Some(v) = v else { continue };
+                    let mut value_of = Vec::with_capacity(self.nodes.len());
+                    for (i, n) in self.nodes.iter().enumerate() {
+                        let Some(v) = resolve(&s.attribute, n) else {
+                            value_of.push(None);
+                            continue;
+                        };
+                        let id = *ids.entry(v).or_insert_with(|| {
+                            names.push(v);
+                            per_value.push(0);
+                            (names.len() - 1) as u32
+                        });
+                        value_of.push(Some(id));
                         if self.pooled[i] {
-                            seen.insert(v.as_str());
+                            seen.insert(id);
                         }
-                        let c = counts.get(i).copied().unwrap_or(0);
-                        if c > 0 {
-                            *per_value.entry(v.clone()).or_default() += c;
-                        }
+                        per_value[id as usize] += counts.get(i).copied().unwrap_or(0);
                     }
+                    // Values among the nodes the job may use: an even spread shares the group
+                    // over these.
                     let distinct = seen.len();
                     SpreadState {
-                        values,
+                        value_of,
+                        desired: names
+                            .iter()
+                            .map(|v| s.desired(v, count, distinct))
+                            .collect(),
                         counts: per_value,
-                        distinct,
                     }
                 })
                 .collect();
@@ -199,6 +215,42 @@ impl<'a> Placer<'a> {
         if self.groups[g].affinities.is_empty() && self.groups[g].spreads.is_empty() {
             return [None, None];
         }
+        let affinity = self.affinity(g, idx);
+        if self.groups[g].spreads.is_empty() {
+            return [affinity, None];
+        }
+        let weights: Vec<f64> = self.groups[g]
+            .spreads
+            .iter()
+            .map(|s| f64::from(s.weight))
+            .collect();
+        let states = self.spread_states(g);
+        let (mut sum, mut total) = (0.0, 0.0);
+        for (w, state) in weights.iter().zip(states) {
+            let boost = match state.value_of[idx] {
+                Some(v) => rank::spread_boost(
+                    state.counts.get(v as usize).copied().unwrap_or(0),
+                    state.desired.get(v as usize).copied(),
+                ),
+                None => rank::spread_boost(0, None),
+            };
+            sum += boost * w;
+            total += w;
+        }
+        [affinity, (total > 0.0).then(|| sum / total)]
+    }
+
+    /// The affinity score of node `idx` for group `g`, computed on first use.
+    fn affinity(&mut self, g: usize, idx: usize) -> Option<f64> {
+        if self.groups[g].affinities.is_empty() {
+            return None;
+        }
+        if self.affinity_cache[g].is_empty() {
+            self.affinity_cache[g] = vec![None; self.nodes.len()];
+        }
+        if let Some(known) = self.affinity_cache[g][idx] {
+            return known;
+        }
         let node = self.nodes[idx].clone();
         let (mut matched, mut magnitude) = (0i32, 0i32);
         for (c, w) in &self.groups[g].affinities {
@@ -207,30 +259,9 @@ impl<'a> Placer<'a> {
                 matched += i32::from(*w);
             }
         }
-        let affinity = rank::affinity(matched, magnitude);
-        if self.groups[g].spreads.is_empty() {
-            return [affinity, None];
-        }
-        let count = self.groups[g].count;
-        let weights: Vec<(i8, &api::Spread)> = self.groups[g]
-            .spreads
-            .iter()
-            .map(|s| (s.weight, *s))
-            .collect();
-        let states = self.spread_states(g);
-        let (mut sum, mut total) = (0.0, 0.0);
-        for ((w, spread), state) in weights.iter().zip(states) {
-            let boost = match &state.values[idx] {
-                Some(v) => rank::spread_boost(
-                    state.counts.get(v).copied().unwrap_or(0),
-                    Some(spread.desired(v, count, state.distinct)),
-                ),
-                None => rank::spread_boost(0, None),
-            };
-            sum += boost * f64::from(*w);
-            total += f64::from(*w);
-        }
-        [affinity, (total > 0.0).then(|| sum / total)]
+        let score = rank::affinity(matched, magnitude);
+        self.affinity_cache[g][idx] = Some(score);
+        score
     }
 
     /// A live allocation stops in this plan: its resources are free for the placements that follow.

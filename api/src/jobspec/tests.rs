@@ -987,7 +987,7 @@ fn parameterized_jobs_and_dispatch_payloads_decode() {
         .validate()
         .unwrap_err()
         .to_string()
-        .contains("must be a batch job"));
+        .contains("must be a batch or sysbatch job"));
 }
 
 #[test]
