@@ -2,6 +2,7 @@
 //! [`EventBatch`] per applied change (or `{}` as a heartbeat), each event with its topic, type,
 //! key and the object it is about.
 
+use crate::node_pool::NodePool;
 use crate::{Allocation, Deployment, Evaluation, Job, Node, ServiceRegistration};
 use serde::{Deserialize, Serialize};
 
@@ -11,13 +12,15 @@ pub const TOPIC_EVALUATION: &str = "Evaluation";
 pub const TOPIC_DEPLOYMENT: &str = "Deployment";
 pub const TOPIC_NODE: &str = "Node";
 pub const TOPIC_SERVICE: &str = "Service";
+pub const TOPIC_NODE_POOL: &str = "NodePool";
 /// The topics this agent publishes.
-pub const TOPICS: [&str; 6] = [
+pub const TOPICS: [&str; 7] = [
     TOPIC_JOB,
     TOPIC_ALLOCATION,
     TOPIC_EVALUATION,
     TOPIC_DEPLOYMENT,
     TOPIC_NODE,
+    TOPIC_NODE_POOL,
     TOPIC_SERVICE,
 ];
 
@@ -56,6 +59,7 @@ pub enum EventPayload {
     Evaluation(Box<Evaluation>),
     Deployment(Box<Deployment>),
     Node(Box<Node>),
+    NodePool(Box<NodePool>),
     Service(Box<ServiceRegistration>),
 }
 

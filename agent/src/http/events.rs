@@ -198,4 +198,55 @@ mod tests {
         let batch: EventBatch = serde_json::from_slice(&chunk).unwrap();
         assert_eq!(batch.index, 3);
     }
+
+    #[tokio::test]
+    async fn node_pools_have_their_topic() {
+        // Scenario: a pool applied by an operator and one created by a registering node both
+        // reach a NodePool subscriber; deleting the first does too.
+        let state = StateStore::default();
+        let pool = api::node_pool::NodePool {
+            name: "batch".into(),
+            ..Default::default()
+        };
+        state.apply(1, &Command::NodePoolUpsert { pools: vec![pool] });
+        let node = api::Node {
+            id: "n1".into(),
+            node_pool: "gpu".into(),
+            ..Default::default()
+        };
+        state.apply(
+            2,
+            &Command::NodeRegister {
+                node: Box::new(node),
+                evals: vec![],
+                now: 0,
+                secret_hash: String::new(),
+            },
+        );
+        state.apply(
+            3,
+            &Command::NodePoolDelete {
+                names: vec!["batch".into()],
+            },
+        );
+        let mut sub = Subscription::parse(&pairs(&[("topic", "NodePool")])).unwrap();
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            let chunk = next_chunk(&state, &mut sub).await;
+            // Newline-delimited: a chunk may carry several batches.
+            for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let batch: EventBatch = serde_json::from_slice(line).unwrap();
+                for e in batch.events {
+                    seen.push((e.event_type, e.key));
+                }
+            }
+        }
+        let want = [
+            ("NodePoolUpserted", "batch"),
+            ("NodePoolUpserted", "gpu"),
+            ("NodePoolDeleted", "batch"),
+        ];
+        let got: Vec<(&str, &str)> = seen.iter().map(|(t, k)| (t.as_str(), k.as_str())).collect();
+        assert_eq!(got, want);
+    }
 }

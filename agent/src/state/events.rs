@@ -23,6 +23,8 @@ pub enum Change {
     Deployment(Arc<Deployment>),
     Service(Arc<ServiceRegistration>),
     ServiceRemoved(Arc<ServiceRegistration>),
+    NodePool(Arc<api::node_pool::NodePool>),
+    NodePoolDeleted(Arc<api::node_pool::NodePool>),
 }
 
 /// One event, before it is put on the wire.
@@ -58,6 +60,8 @@ fn event_type(cmd: &Command, change: &Change) -> &'static str {
         (Change::Deployment(_), _) => "DeploymentStatusUpdate",
         (Change::Service(_), _) => "ServiceRegistration",
         (Change::ServiceRemoved(_), _) => "ServiceDeregistration",
+        (Change::NodePool(_), _) => "NodePoolUpserted",
+        (Change::NodePoolDeleted(_), _) => "NodePoolDeleted",
     }
 }
 
@@ -70,6 +74,7 @@ impl StoredEvent {
             Change::Node(_) => TOPIC_NODE,
             Change::Deployment(_) => TOPIC_DEPLOYMENT,
             Change::Service(_) | Change::ServiceRemoved(_) => TOPIC_SERVICE,
+            Change::NodePool(_) | Change::NodePoolDeleted(_) => TOPIC_NODE_POOL,
         }
     }
 
@@ -86,6 +91,7 @@ impl StoredEvent {
             Change::Alloc(a) => (&a.id, &a.namespace, nonempty([&a.job_id, &a.deployment_id])),
             Change::Eval(e) => (&e.id, &e.namespace, nonempty([&e.job_id, &e.deployment_id])),
             Change::Node(n) => (&n.id, "", Vec::new()),
+            Change::NodePool(p) | Change::NodePoolDeleted(p) => (&p.name, "", Vec::new()),
             Change::Deployment(d) => (&d.id, &d.namespace, vec![d.job_id.clone()]),
             Change::Service(s) | Change::ServiceRemoved(s) => (
                 &s.service_name,
@@ -114,6 +120,9 @@ impl StoredEvent {
             Change::Deployment(d) => EventPayload::Deployment(Box::new((**d).clone())),
             Change::Service(s) | Change::ServiceRemoved(s) => {
                 EventPayload::Service(Box::new((**s).clone()))
+            }
+            Change::NodePool(p) | Change::NodePoolDeleted(p) => {
+                EventPayload::NodePool(Box::new((**p).clone()))
             }
         };
         Event {

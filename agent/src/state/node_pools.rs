@@ -86,7 +86,10 @@ impl Tables {
             .get(&p.name)
             .map_or(index, |old| old.create_index);
         p.modify_index = index;
-        self.node_pools.by_name.insert(p.name.clone(), Arc::new(p));
+        let p = Arc::new(p);
+        self.changes
+            .push(super::events::Change::NodePool(p.clone()));
+        self.node_pools.by_name.insert(p.name.clone(), p);
         self.node_pools.index = index;
     }
 
@@ -99,7 +102,9 @@ impl Tables {
             };
         }
         for n in names {
-            self.node_pools.by_name.remove(n);
+            if let Some(p) = self.node_pools.by_name.remove(n) {
+                self.changes.push(super::events::Change::NodePoolDeleted(p));
+            }
         }
         self.node_pools.index = index;
         ApplyResult::default()
