@@ -29,6 +29,14 @@ impl Default for ClientGcConfig {
     }
 }
 
+/// Whether the allocation's group hands its data to a replacement.
+fn keeps_data(a: &api::Allocation) -> bool {
+    a.job
+        .as_deref()
+        .and_then(|j| j.lookup_group(&a.task_group))
+        .is_some_and(|g| g.keeps_data())
+}
+
 /// Percent of `path`'s file system in use, as `df` counts it.
 fn disk_usage_percent(path: &Path) -> Option<u8> {
     let st = nix::sys::statvfs::statvfs(path).ok()?;
@@ -52,10 +60,24 @@ impl Client {
     /// One pass; returns how many allocations were destroyed.
     pub async fn collect_garbage(&self) -> usize {
         let (tracked, mut finished): (usize, Vec<Arc<AllocRunner>>) = match self.runners.lock() {
-            Ok(r) => (
-                r.len(),
-                r.values().filter(|r| r.finished()).cloned().collect(),
-            ),
+            Ok(r) => {
+                // A predecessor whose data a live sticky or migrating replacement takes over
+                // stays until that replacement ends (see prev_alloc.rs).
+                let inherited: std::collections::HashSet<String> = r
+                    .values()
+                    .filter(|r| !r.finished())
+                    .map(|r| r.alloc())
+                    .filter(|a| !a.previous_allocation.is_empty() && keeps_data(a))
+                    .map(|a| a.previous_allocation.clone())
+                    .collect();
+                (
+                    r.len(),
+                    r.values()
+                        .filter(|r| r.finished() && !inherited.contains(&r.id))
+                        .cloned()
+                        .collect(),
+                )
+            }
             Err(_) => return 0,
         };
         // Oldest first: the servers' last change to each.
