@@ -34,10 +34,9 @@ impl Server {
         loop {
             let now = now_secs();
             let parents: Vec<Arc<Job>> = self.state.read(|t| {
-                t.jobs()
-                    .filter(|j| j.periodic.is_some() && !j.stop && j.parent_id.is_empty())
-                    .cloned()
-                    .collect()
+                let mut all = t.periodic_jobs();
+                all.retain(|j| !j.stop);
+                all
             });
             next.retain(|k, _| {
                 parents
@@ -88,8 +87,8 @@ impl Server {
         let (exists, running_child) = self.state.read(|t| {
             let exists = t.job(&parent.namespace, &id).is_some();
             let running = t
-                .jobs()
-                .filter(|j| j.parent_id == parent.id && j.namespace == parent.namespace)
+                .children_of(&parent.namespace, &parent.id)
+                .into_iter()
                 .find(|j| t.job_status(j) != JOB_STATUS_DEAD)
                 .map(|j| j.id.clone());
             (exists, running)

@@ -390,6 +390,7 @@ impl Tables {
         };
         if purge {
             self.changes.push(Change::JobPurged(existing.clone()));
+            self.families.remove(&existing);
             self.jobs.remove(&key);
             self.job_versions.remove(&key);
             self.scaling_events.remove(&key);
@@ -426,6 +427,7 @@ impl Tables {
         let version = job.version;
         let job = Arc::new(job);
         self.changes.push(Change::Job(job.clone()));
+        self.families.add(&job);
         self.jobs.insert(key.clone(), job.clone());
         let versions = self.job_versions.entry(key).or_default();
         versions.insert(version, job);

@@ -245,6 +245,7 @@ impl Tables {
             if job.modify_index != *seen_at || self.job_status(&job) != api::JOB_STATUS_DEAD {
                 continue;
             }
+            self.families.remove(&job);
             self.jobs.remove(key);
             self.job_versions.remove(key);
             n.jobs += 1;

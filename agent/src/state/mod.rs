@@ -12,6 +12,7 @@ mod gc;
 #[cfg(test)]
 mod gc_tests;
 mod id_key;
+mod job_family;
 mod namespaces;
 mod node_pools;
 mod node_tally;

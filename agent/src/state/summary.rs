@@ -85,11 +85,8 @@ impl Tables {
     /// pay for the scan.
     fn children_summary(&self, job: &Job) -> JobChildrenSummary {
         let mut c = JobChildrenSummary::default();
-        for child in self
-            .jobs()
-            .filter(|j| j.parent_id == job.id && j.namespace == job.namespace)
-        {
-            match self.job_status(child) {
+        for child in self.children_of(&job.namespace, &job.id) {
+            match self.job_status(&child) {
                 JOB_STATUS_PENDING => c.pending += 1,
                 JOB_STATUS_RUNNING => c.running += 1,
                 _ => c.dead += 1,

@@ -79,6 +79,8 @@ pub struct Tables {
     pub(crate) variables: super::variables::VariableTable,
     /// Each job's scaling events, per group, newest first.
     pub(crate) scaling_events: OrdMap<JobKey, Arc<GroupScalingEvents>>,
+    /// Periodic parents and launched children (see job_family.rs).
+    pub(crate) families: super::job_family::JobFamilies,
     pub(crate) jobs_index: u64,
     pub(crate) nodes_index: u64,
     pub(crate) allocs_index: u64,
@@ -431,6 +433,7 @@ impl Tables {
             ..Default::default()
         };
         for j in img.jobs {
+            t.families.add(&j);
             t.jobs.insert((j.namespace.clone(), j.id.clone()), j);
         }
         for j in img.job_versions {
