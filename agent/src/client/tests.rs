@@ -646,6 +646,69 @@ async fn a_failed_task_stops_its_siblings() {
 }
 
 #[tokio::test]
+async fn gc_keeps_a_predecessor_whose_data_a_live_replacement_takes() {
+    // Scenario: a client keeps at most 1 allocation. A sticky batch allocation finishes, having
+    // written alloc/data; its replacement (previous_allocation set, same sticky group) runs and
+    // takes the data over. Over the limit, GC still keeps the predecessor while the replacement
+    // runs, and the data is in the replacement's directory.
+    let guard = ProcGuard::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::new(Duration::from_secs(10));
+    let mut cfg = config(dir.path());
+    cfg.gc = ClientGcConfig {
+        interval: Duration::from_secs(3600),
+        max_allocs: 1,
+        disk_usage_threshold: 100,
+    };
+    let rpc: Arc<dyn ServerRpc> = server.clone();
+    let client = Client::start(cfg, rpc, watch::channel(false).1)
+        .await
+        .unwrap();
+    let sticky = |mut a: Allocation| {
+        let mut job = (**a.job.as_ref().unwrap()).clone();
+        job.task_groups[0].ephemeral_disk = Some(api::EphemeralDisk {
+            size_mb: 10,
+            sticky: true,
+            migrate: false,
+        });
+        a.job = Some(Arc::new(job));
+        a
+    };
+    let first = sticky(alloc(
+        "batch",
+        sh_task("echo rows > $NOMAD_ALLOC_DIR/data/db", &guard.marker),
+        policy(0, 10),
+    ));
+    let first_id = first.id.clone();
+    server.put_alloc(first);
+    wait_until("the first allocation complete", || {
+        status_is(&server, &first_id, "complete")
+    })
+    .await;
+    let mut second = sticky(alloc(
+        "service",
+        sh_task("sleep 600", &guard.marker),
+        policy(0, 10),
+    ));
+    second.previous_allocation = first_id.clone();
+    let second_id = second.id.clone();
+    server.put_alloc(second);
+    wait_until("the replacement running", || {
+        status_is(&server, &second_id, "running")
+    })
+    .await;
+    let data = dir
+        .path()
+        .join("alloc")
+        .join(&second_id)
+        .join("alloc/data/db");
+    assert_eq!(std::fs::read_to_string(&data).unwrap().trim(), "rows");
+    assert_eq!(client.collect_garbage().await, 0);
+    assert!(dir.path().join("alloc").join(&first_id).exists());
+    client.shutdown().await;
+}
+
+#[tokio::test]
 async fn gc_removes_the_oldest_finished_allocations_beyond_gc_max_allocs() {
     // Scenario: a client keeps at most 2 allocations. Three batch allocations finish and one
     // service allocation runs: a GC pass destroys the two oldest finished ones (directory and
