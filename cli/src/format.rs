@@ -53,6 +53,12 @@ pub fn kv(pairs: &[(&str, String)]) -> String {
     out
 }
 
+/// A map's entries as [`kv`] lines (meta, attributes, variable items).
+pub fn kv_map(map: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<(&str, String)> = map.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    kv(&pairs)
+}
+
 /// Nomad prints "<none>" for empty strings in headers.
 pub fn or_none(s: &str) -> String {
     if s.is_empty() {

@@ -612,6 +612,30 @@ impl Cluster {
         self.servers[i].data_dir.clone()
     }
 
+    /// Waits until server 0 lists exactly `n` nodes, all ready; returns each node's `field`
+    /// ("Name", "Datacenter", ...) by node id.
+    pub fn wait_ready_nodes(
+        &self,
+        n: usize,
+        field: &str,
+        timeout: Duration,
+    ) -> Result<BTreeMap<String, String>> {
+        wait_for(&format!("{n} ready nodes"), timeout, || {
+            let nodes = self.http(0, "GET", "/v1/nodes", None).ok()?.json().ok()?;
+            let nodes = nodes.as_array()?;
+            (nodes.len() == n && nodes.iter().all(|x| x["Status"] == "ready")).then(|| {
+                nodes
+                    .iter()
+                    .map(|x| {
+                        let id = x["ID"].as_str().unwrap_or("").to_string();
+                        (id, x[field].as_str().unwrap_or("").to_string())
+                    })
+                    .collect()
+            })
+        })
+        .map_err(|e| anyhow!("{e}\n{}", self.report()))
+    }
+
     /// What each server says about the leader and the end of its log: for failure messages.
     pub fn report(&self) -> String {
         let mut out = String::new();

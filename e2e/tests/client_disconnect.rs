@@ -14,27 +14,14 @@ use std::time::Duration;
 const SETTLE: Duration = Duration::from_secs(90);
 const HOUR_NS: i64 = 3_600_000_000_000;
 
-fn get_json(c: &DockerCluster, path: &str) -> Option<Value> {
-    c.get(0, path)
-        .ok()
-        .and_then(|(code, body)| (code == 200).then_some(body))
-        .and_then(|b| serde_json::from_str::<Value>(&b).ok())
-}
-
-fn list(c: &DockerCluster, path: &str) -> Vec<Value> {
-    get_json(c, path)
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-}
-
 fn alloc(c: &DockerCluster, id: &str) -> Option<Value> {
-    list(c, "/v1/job/held/allocations")
+    c.get_array(0, "/v1/job/held/allocations")
         .into_iter()
         .find(|a| a["ID"] == id)
 }
 
 fn node_status(c: &DockerCluster, id: &str) -> Option<String> {
-    list(c, "/v1/nodes")
+    c.get_array(0, "/v1/nodes")
         .iter()
         .find(|n| n["ID"] == id)
         .and_then(|n| n["Status"].as_str().map(str::to_string))
@@ -57,7 +44,7 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
         c.add_client(n)?;
     }
     wait_for("two ready nodes", SETTLE, || {
-        (list(c, "/v1/nodes")
+        (c.get_array(0, "/v1/nodes")
             .iter()
             .filter(|n| n["Status"] == "ready")
             .count()
@@ -76,7 +63,7 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
     let (code, body) = c.post(0, "/v1/jobs", &job.to_string())?;
     ensure!((200..300).contains(&code), "registering: {code} {body}");
     let (orig, node) = wait_for("the allocation running", SETTLE, || {
-        list(c, "/v1/job/held/allocations")
+        c.get_array(0, "/v1/job/held/allocations")
             .iter()
             .find(|a| a["ClientStatus"] == "running")
             .map(|a| {
@@ -86,7 +73,8 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
                 )
             })
     })?;
-    let name = list(c, "/v1/nodes")
+    let name = c
+        .get_array(0, "/v1/nodes")
         .iter()
         .find(|n| n["ID"] == node.as_str())
         .and_then(|n| n["Name"].as_str().map(str::to_string))
@@ -99,7 +87,7 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
 
     c.disconnect_client(cut)?;
     let repl = wait_for("a replacement running elsewhere", SETTLE, || {
-        list(c, "/v1/job/held/allocations")
+        c.get_array(0, "/v1/job/held/allocations")
             .iter()
             .find(|a| a["ID"] != orig.as_str() && a["ClientStatus"] == "running")
             .and_then(|a| a["ID"].as_str().map(str::to_string))
@@ -116,7 +104,9 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
         o["ClientStatus"],
         o["DesiredStatus"]
     );
-    let summary = get_json(c, "/v1/job/held/summary").context("the summary")?;
+    let summary = c
+        .get_json(0, "/v1/job/held/summary")
+        .context("the summary")?;
     ensure!(
         summary["Summary"]["g"]["Unknown"] == 1,
         "summary: {summary}"
@@ -142,7 +132,8 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
     wait_for("the node ready again", SETTLE, || {
         (node_status(c, &node).as_deref() == Some("ready")).then_some(())
     })?;
-    let running: Vec<Value> = list(c, "/v1/job/held/allocations")
+    let running: Vec<Value> = c
+        .get_array(0, "/v1/job/held/allocations")
         .into_iter()
         .filter(|a| a["DesiredStatus"] == "run" && a["ClientStatus"] == "running")
         .collect();

@@ -7,22 +7,12 @@
 use anyhow::{ensure, Context, Result};
 use e2e::docker::{self, DockerCluster};
 use e2e::wait_for;
-use serde_json::Value;
 use std::time::Duration;
 
 const SETTLE: Duration = Duration::from_secs(90);
 
-fn list(c: &DockerCluster, path: &str) -> Vec<Value> {
-    c.get(0, path)
-        .ok()
-        .and_then(|(code, body)| (code == 200).then_some(body))
-        .and_then(|b| serde_json::from_str::<Value>(&b).ok())
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-}
-
 fn running_nodes(c: &DockerCluster) -> Vec<String> {
-    list(c, "/v1/job/partitioned/allocations")
+    c.get_array(0, "/v1/job/partitioned/allocations")
         .iter()
         .filter(|a| a["ClientStatus"] == "running" && a["DesiredStatus"] == "run")
         .map(|a| a["NodeID"].as_str().unwrap_or_default().to_string())
@@ -46,7 +36,7 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
         c.add_client(n)?;
     }
     wait_for("two ready nodes", SETTLE, || {
-        (list(c, "/v1/nodes")
+        (c.get_array(0, "/v1/nodes")
             .iter()
             .filter(|n| n["Status"] == "ready")
             .count()
@@ -65,7 +55,7 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
     let node = wait_for("the allocation running", SETTLE, || {
         running_nodes(c).first().cloned()
     })?;
-    let nodes = list(c, "/v1/nodes");
+    let nodes = c.get_array(0, "/v1/nodes");
     let name = nodes
         .iter()
         .find(|n| n["ID"] == node.as_str())
@@ -87,7 +77,8 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
         let n = running_nodes(c);
         (n.len() == 1 && n[0] != node).then_some(())
     })?;
-    let down = list(c, "/v1/nodes")
+    let down = c
+        .get_array(0, "/v1/nodes")
         .iter()
         .any(|n| n["ID"] == node.as_str() && n["Status"] == "down");
     ensure!(down, "the cut-off node is not down");
@@ -102,7 +93,7 @@ fn scenario(c: &mut DockerCluster) -> Result<()> {
         (c.client_processes(cut, marker).ok()? == 0).then_some(())
     })?;
     wait_for("the returning node to be ready", SETTLE, || {
-        list(c, "/v1/nodes")
+        c.get_array(0, "/v1/nodes")
             .iter()
             .any(|n| n["ID"] == node.as_str() && n["Status"] == "ready")
             .then_some(())

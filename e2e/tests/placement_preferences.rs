@@ -59,20 +59,7 @@ fn allocations_follow_the_affinity_and_the_spread() {
         );
         c.add_client_with(name, &[], &meta).unwrap();
     }
-    let names: BTreeMap<String, String> = wait_for("four ready nodes", SETTLE, || {
-        let nodes = c.http(0, "GET", "/v1/nodes", None).ok()?.json().ok()?;
-        let nodes = nodes.as_array()?.clone();
-        (nodes.len() == 4 && nodes.iter().all(|n| n["Status"] == "ready")).then(|| {
-            nodes
-                .iter()
-                .map(|n| {
-                    let id = n["ID"].as_str().unwrap_or("").to_string();
-                    (id, n["Name"].as_str().unwrap_or("").to_string())
-                })
-                .collect()
-        })
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    let names = c.wait_ready_nodes(4, "Name", SETTLE).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("prefs.nomad.hcl");
@@ -111,20 +98,7 @@ fn a_spread_over_datacenters_splits_the_group_evenly() {
         c.add_client_with(name, &[], &format!("datacenter = \"{dc}\"\n"))
             .unwrap();
     }
-    let dcs: BTreeMap<String, String> = wait_for("four ready nodes", SETTLE, || {
-        let nodes = c.http(0, "GET", "/v1/nodes", None).ok()?.json().ok()?;
-        let nodes = nodes.as_array()?.clone();
-        (nodes.len() == 4 && nodes.iter().all(|n| n["Status"] == "ready")).then(|| {
-            nodes
-                .iter()
-                .map(|n| {
-                    let id = n["ID"].as_str().unwrap_or("").to_string();
-                    (id, n["Datacenter"].as_str().unwrap_or("").to_string())
-                })
-                .collect()
-        })
-    })
-    .unwrap_or_else(|e| panic!("{e}\n{}", c.report()));
+    let dcs = c.wait_ready_nodes(4, "Datacenter", SETTLE).unwrap();
     assert_eq!(dcs.values().filter(|d| *d == "dc2").count(), 1, "{dcs:?}");
 
     let job = r#"

@@ -44,12 +44,7 @@ fn a_sysbatch_job_completes_on_every_node_and_on_a_new_one() {
     c.wait_leader(SETTLE).unwrap();
     c.add_client_with("a", &[], "").unwrap();
     c.add_client_with("b", &[], "").unwrap();
-    wait_for("two ready nodes", SETTLE, || {
-        let nodes = c.http(0, "GET", "/v1/nodes", None).ok()?.json().ok()?;
-        let ready = nodes.as_array()?.iter().filter(|n| n["Status"] == "ready");
-        (ready.count() == 2).then_some(())
-    })
-    .unwrap();
+    c.wait_ready_nodes(2, "Name", SETTLE).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sweep.nomad.hcl");
     std::fs::write(&file, JOB).unwrap();

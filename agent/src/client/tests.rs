@@ -645,6 +645,25 @@ async fn a_failed_task_stops_its_siblings() {
     client.shutdown().await;
 }
 
+/// A client whose GC keeps at most `max_allocs` allocations and runs only when a test asks.
+async fn client_keeping(
+    dir: &std::path::Path,
+    max_allocs: usize,
+) -> (Arc<FakeServer>, Arc<Client>) {
+    let server = FakeServer::new(Duration::from_secs(10));
+    let mut cfg = config(dir);
+    cfg.gc = ClientGcConfig {
+        interval: Duration::from_secs(3600),
+        max_allocs,
+        disk_usage_threshold: 100,
+    };
+    let rpc: Arc<dyn ServerRpc> = server.clone();
+    let client = Client::start(cfg, rpc, watch::channel(false).1)
+        .await
+        .unwrap();
+    (server, client)
+}
+
 #[tokio::test]
 async fn gc_keeps_a_predecessor_whose_data_a_live_replacement_takes() {
     // Scenario: a client keeps at most 1 allocation. A sticky batch allocation finishes, having
@@ -653,17 +672,7 @@ async fn gc_keeps_a_predecessor_whose_data_a_live_replacement_takes() {
     // runs, and the data is in the replacement's directory.
     let guard = ProcGuard::new();
     let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::new(Duration::from_secs(10));
-    let mut cfg = config(dir.path());
-    cfg.gc = ClientGcConfig {
-        interval: Duration::from_secs(3600),
-        max_allocs: 1,
-        disk_usage_threshold: 100,
-    };
-    let rpc: Arc<dyn ServerRpc> = server.clone();
-    let client = Client::start(cfg, rpc, watch::channel(false).1)
-        .await
-        .unwrap();
+    let (server, client) = client_keeping(dir.path(), 1).await;
     let sticky = |mut a: Allocation| {
         let mut job = (**a.job.as_ref().unwrap()).clone();
         job.task_groups[0].ephemeral_disk = Some(api::EphemeralDisk {
@@ -716,17 +725,7 @@ async fn gc_removes_the_oldest_finished_allocations_beyond_gc_max_allocs() {
     // still list the destroyed ones, and the client does not start them again.
     let guard = ProcGuard::new();
     let dir = tempfile::tempdir().unwrap();
-    let server = FakeServer::new(Duration::from_secs(10));
-    let mut cfg = config(dir.path());
-    cfg.gc = ClientGcConfig {
-        interval: Duration::from_secs(3600),
-        max_allocs: 2,
-        disk_usage_threshold: 100,
-    };
-    let rpc: Arc<dyn ServerRpc> = server.clone();
-    let client = Client::start(cfg, rpc, watch::channel(false).1)
-        .await
-        .unwrap();
+    let (server, client) = client_keeping(dir.path(), 2).await;
     let mut finished = Vec::new();
     for i in 0..3 {
         let mut a = alloc("batch", sh_task("echo done", &guard.marker), policy(0, 10));

@@ -2,11 +2,11 @@
 
 use super::acl_guard::CallerAcl;
 use super::error::parse_body;
-use super::query::{page, page_keyed};
+use super::query::page;
 use super::{json_indexed, read_blocking, read_blocking_paged, HttpError, HttpState};
 use crate::state::Table;
 use api::node_pool::NodePool;
-use api::{JobListStub, NodeListStub};
+use api::JobListStub;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::response::Response;
@@ -101,14 +101,7 @@ pub async fn nodes(
 ) -> Result<Response, HttpError> {
     read_blocking_paged(&st, q, Table::Nodes, |snap, q| {
         must_exist(snap, &name)?;
-        let resources = q.bool("resources", false)?;
-        let os = q.bool("os", false)?;
-        let nodes = snap
-            .nodes_in_pool(&name)
-            .filter(|n| n.id.starts_with(&q.prefix))
-            .map(|n| (n.id.clone(), n.stub_with(resources, os)))
-            .collect();
-        let (nodes, next): (Vec<NodeListStub>, _) = page_keyed(nodes, q);
+        let (nodes, next) = super::nodes::stubs_page(snap.nodes_in_pool(&name), q)?;
         Ok((nodes, snap.table_index(Table::Nodes), next))
     })
     .await

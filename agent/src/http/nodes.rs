@@ -1,6 +1,6 @@
 //! `/v1/nodes` and `/v1/node/:id`.
 
-use super::query::page_keyed;
+use super::query::{page_keyed, QueryOpts};
 use super::{read_blocking, read_blocking_paged, HttpError, HttpState};
 use crate::state::Table;
 use api::{Allocation, NodeListStub};
@@ -12,17 +12,25 @@ type Q = Query<HashMap<String, String>>;
 
 pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
     read_blocking_paged(&st, q, Table::Nodes, |snap, q| {
-        let resources = q.bool("resources", false)?;
-        let os = q.bool("os", false)?;
-        let nodes = snap
-            .nodes()
-            .filter(|n| n.id.starts_with(&q.prefix))
-            .map(|n| (n.id.clone(), n.stub_with(resources, os)))
-            .collect();
-        let (nodes, next): (Vec<NodeListStub>, _) = page_keyed(nodes, q);
+        let (nodes, next) = stubs_page(snap.nodes(), q)?;
         Ok((nodes, snap.table_index(Table::Nodes), next))
     })
     .await
+}
+
+/// One page of `nodes` as `/v1/nodes` lists them (prefix, `resources`, `os`, paging), and the
+/// next page's token.
+pub(super) fn stubs_page<'a>(
+    nodes: impl Iterator<Item = &'a std::sync::Arc<api::Node>>,
+    q: &QueryOpts,
+) -> Result<(Vec<NodeListStub>, Option<String>), HttpError> {
+    let resources = q.bool("resources", false)?;
+    let os = q.bool("os", false)?;
+    let nodes = nodes
+        .filter(|n| n.id.starts_with(&q.prefix))
+        .map(|n| (n.id.clone(), n.stub_with(resources, os)))
+        .collect();
+    Ok(page_keyed(nodes, q))
 }
 
 pub async fn read(

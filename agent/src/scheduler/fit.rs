@@ -166,43 +166,10 @@ pub fn add_if_fits(
     Ok(())
 }
 
-/// Whether these allocations, together, fit on the node: CPU, memory, and no host port used twice
-/// or reserved by the node. Terminal allocations are ignored.
+/// Whether these allocations, together, fit on the node: CPU, memory, disk, and no host port
+/// used twice or reserved by the node. Terminal allocations are ignored.
 pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), DoesNotFit> {
-    let mut usage = NodeUsage::empty(node);
-    let reserved = usage.ports.clone();
-    let mut cpu = 0;
-    let mut mem = 0;
-    let mut disk = 0;
-    for a in allocs.iter().filter(|a| !a.terminal()) {
-        cpu += a.allocated_resources.cpu();
-        mem += a.allocated_resources.memory_mb();
-        disk += a.allocated_resources.disk_mb();
-        for p in &a.allocated_resources.shared.ports {
-            if reserved.contains(&p.value) {
-                return Err(DoesNotFit::ReservedPort {
-                    label: p.label.clone(),
-                    port: p.value,
-                });
-            }
-            if !usage.ports.insert(p.value) {
-                return Err(DoesNotFit::PortCollision {
-                    label: p.label.clone(),
-                    port: p.value,
-                });
-            }
-        }
-    }
-    if cpu > cpu_capacity(node) {
-        return Err(DoesNotFit::Cpu);
-    }
-    if mem > memory_capacity(node) {
-        return Err(DoesNotFit::Memory);
-    }
-    if disk > disk_capacity(node) {
-        return Err(DoesNotFit::Disk);
-    }
-    Ok(())
+    add_if_fits(node, &mut NodeUsage::empty(node), allocs)
 }
 
 #[cfg(test)]

@@ -220,22 +220,11 @@ impl Builder {
 
     /// Schedules a follow-up evaluation to replace `a` at `wait_until`, and records its id on `a`.
     pub fn followup(&mut self, a: &Allocation, wait_until: i64) {
-        let id = match self.followups.iter().find(|e| e.wait_until == wait_until) {
-            Some(e) => e.id.clone(),
-            None => {
-                let e = Evaluation {
-                    id: self.ids.uuid(),
-                    status: EVAL_STATUS_PENDING.into(),
-                    status_description: "created for delayed rescheduling".into(),
-                    triggered_by: TRIGGER_ALLOC_FAILURE.into(),
-                    wait_until,
-                    ..self.child_eval()
-                };
-                let id = e.id.clone();
-                self.followups.push(e);
-                id
-            }
-        };
+        let id = self.followup_eval(
+            wait_until,
+            TRIGGER_ALLOC_FAILURE,
+            "created for delayed rescheduling",
+        );
         // ModifyTime stays: it is the failure time when the tasks report no FinishedAt.
         let mut c = a.clone();
         c.followup_eval_id = id;
@@ -246,25 +235,41 @@ impl Builder {
             .push(c);
     }
 
-    /// Marks an allocation on a disconnected node `unknown`, with an evaluation at `lost_at`
-    /// that finds it lost if its node has not returned by then.
-    pub fn mark_unknown(&mut self, a: &Allocation, lost_at: i64) {
+    /// The id of this plan's follow-up evaluation due at `wait_until` for `trigger`: one per
+    /// time and reason, shared by every allocation that waits for it.
+    fn followup_eval(&mut self, wait_until: i64, trigger: &str, why: &str) -> String {
+        let same = |e: &&Evaluation| e.wait_until == wait_until && e.triggered_by == trigger;
+        if let Some(e) = self.followups.iter().find(same) {
+            return e.id.clone();
+        }
         let e = Evaluation {
             id: self.ids.uuid(),
             status: EVAL_STATUS_PENDING.into(),
-            status_description: "created for an allocation's disconnect timeout".into(),
-            triggered_by: api::TRIGGER_MAX_DISCONNECT_TIMEOUT.into(),
-            wait_until: lost_at,
+            status_description: why.into(),
+            triggered_by: trigger.into(),
+            wait_until,
             ..self.child_eval()
         };
+        let id = e.id.clone();
+        self.followups.push(e);
+        id
+    }
+
+    /// Marks an allocation on a disconnected node `unknown`, with an evaluation at `lost_at`
+    /// that finds it lost if its node has not returned by then.
+    pub fn mark_unknown(&mut self, a: &Allocation, lost_at: i64) {
+        let id = self.followup_eval(
+            lost_at,
+            api::TRIGGER_MAX_DISCONNECT_TIMEOUT,
+            "created for an allocation's disconnect timeout",
+        );
         let mut c = a.clone();
-        c.followup_eval_id = e.id.clone();
+        c.followup_eval_id = id;
         c.client_status = api::ALLOC_CLIENT_UNKNOWN.into();
         c.client_description = "the node is disconnected".into();
         c.alloc_states
             .push(self.client_status_state(api::ALLOC_CLIENT_UNKNOWN));
         c.modify_time = self.now;
-        self.followups.push(e);
         self.plan
             .node_allocation
             .entry(c.node_id.clone())

@@ -295,13 +295,8 @@ fn destructive_update_replaces_in_place_update_keeps() {
 
     // Task config: destructive. The node has room for both, but old ones free theirs first.
     // (Without an update block nothing limits how many are replaced at once.)
-    let mut cfg = meta.clone();
+    let mut cfg = destructive_version(&meta, 6);
     cfg.task_groups[0].update = None;
-    cfg.task_groups[0].tasks[0]
-        .config
-        .insert("command".into(), "/bin/true".into());
-    cfg.version = 2;
-    cfg.job_modify_index = 6;
     s.upsert_job(cfg.clone());
     let out = run(&s, &cfg);
     let st = stopped(&out);

@@ -246,13 +246,8 @@ fn a_reconnected_copy_that_is_outdated_is_replaced_and_stays_stopped() {
     // (keep_original), but runs the old version: the plan stops it for the update, and its
     // reconnect state rides on that stop rather than a second copy that would undo it.
     let (mut s, j, orig, _repl) = reconnected("keep_original");
-    let mut v2 = j.clone();
+    let mut v2 = destructive_version(&j, 9);
     v2.task_groups[0].update = None;
-    v2.task_groups[0].tasks[0]
-        .config
-        .insert("command".into(), "/bin/true".into());
-    v2.version = 1;
-    v2.job_modify_index = 9;
     s.upsert_job(v2.clone());
     let out = run_at(&s, &v2, NOW + 6 * SEC);
     let copies: Vec<&api::Allocation> = out
@@ -270,4 +265,29 @@ fn a_reconnected_copy_that_is_outdated_is_replaced_and_stays_stopped() {
     );
     assert_eq!(copies[0].desired_status, "stop");
     assert!(!copies[0].needs_to_reconnect());
+}
+
+#[test]
+fn copies_on_one_disconnected_node_share_one_timeout_evaluation() {
+    // Scenario: two allocations of the group run on n1, which disconnects; both turn unknown
+    // with the same lost_after, and the plan carries one evaluation for that time, not two.
+    let j = job_with("", None);
+    let mut j2 = j.clone();
+    j2.task_groups[0].count = 2;
+    let mut s = state(vec![node("n1")], &j2);
+    let out = run(&s, &j2);
+    let ids: Vec<String> = placed(&s, &out).iter().map(|a| a.id.clone()).collect();
+    apply(&mut s, &out);
+    for id in &ids {
+        set_client_status(&mut s, id, "running", NOW);
+    }
+    s.upsert_node(node("n1").disconnected_at(NOW).build());
+    s.upsert_node(node("n2").build());
+    let out = run_at(&s, &j2, NOW + SEC);
+    let unknown: Vec<&api::Allocation> = ids.iter().filter_map(|id| updated(&out, id)).collect();
+    assert_eq!(unknown.len(), 2);
+    assert_eq!(out.followup_evals.len(), 1);
+    assert!(unknown
+        .iter()
+        .all(|a| a.followup_eval_id == out.followup_evals[0].id));
 }

@@ -48,12 +48,7 @@ fn a_sticky_replacement_stays_on_its_node() {
             .iter()
             .map(|a| (a.id.clone(), a.node_id.clone()))
             .collect();
-        let mut v2 = j.clone();
-        v2.task_groups[0].tasks[0]
-            .config
-            .insert("command".into(), "/bin/true".into());
-        v2.version = 1;
-        v2.job_modify_index = 9;
+        let v2 = destructive_version(&j, 9);
         s.upsert_job(v2.clone());
         let out = run(&s, &v2);
         let p = placed(&s, &out);

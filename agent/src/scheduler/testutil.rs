@@ -124,6 +124,18 @@ pub fn with_ports(mut j: Job, static_ports: &[(&str, i64)], dynamic: &[&str]) ->
     j
 }
 
+/// The next version of `j` with a destructive change (the task's command), as a job update
+/// committed at `job_modify_index` would be.
+pub fn destructive_version(j: &Job, job_modify_index: u64) -> Job {
+    let mut v = j.clone();
+    v.task_groups[0].tasks[0]
+        .config
+        .insert("command".into(), "/bin/true".into());
+    v.version = j.version + 1;
+    v.job_modify_index = job_modify_index;
+    v
+}
+
 /// An evaluation for the job. Each call gets a new id, as each real evaluation does: ids of new
 /// allocations derive from it.
 pub fn eval_for(j: &Job) -> Evaluation {

@@ -246,6 +246,18 @@ impl Server {
     }
 
     /// Stops the leader duties and raft. The log is durable at every acknowledged write.
+    /// Commits `cmd`; a command the state machine refused (`ApplyResult::error`) is bad input.
+    pub(crate) async fn apply_or_refuse(
+        &self,
+        cmd: crate::state::Command,
+    ) -> Result<u64, ServerError> {
+        let (index, res) = self.raft.apply(cmd).await.map_err(ServerError::Raft)?;
+        match res.error {
+            Some(why) => Err(ServerError::Invalid(why)),
+            None => Ok(index),
+        }
+    }
+
     pub async fn shutdown(&self) {
         self.shutdown.send_replace(true);
         self.revoke_leadership();

@@ -30,16 +30,9 @@ impl Server {
             (true, Some(why)) => return Err(ServerError::Invalid(why)),
             (true, None) => {}
         }
-        let (index, res) = self
-            .raft
-            .apply(Command::NamespaceDelete {
-                names: vec![name.to_string()],
-            })
-            .await
-            .map_err(ServerError::Raft)?;
-        match res.error {
-            Some(why) => Err(ServerError::Invalid(why)),
-            None => Ok(index),
-        }
+        self.apply_or_refuse(Command::NamespaceDelete {
+            names: vec![name.to_string()],
+        })
+        .await
     }
 }

@@ -7,15 +7,8 @@ use api::node_pool::NodePool;
 impl Server {
     pub async fn node_pool_upsert(&self, pool: NodePool) -> Result<u64, ServerError> {
         pool.validate().map_err(ServerError::Invalid)?;
-        let (index, res) = self
-            .raft
-            .apply(Command::NodePoolUpsert { pools: vec![pool] })
+        self.apply_or_refuse(Command::NodePoolUpsert { pools: vec![pool] })
             .await
-            .map_err(ServerError::Raft)?;
-        match res.error {
-            Some(why) => Err(ServerError::Invalid(why)),
-            None => Ok(index),
-        }
     }
 
     pub async fn node_pool_delete(&self, name: &str) -> Result<u64, ServerError> {
@@ -31,16 +24,9 @@ impl Server {
             (true, Some(why)) => return Err(ServerError::Invalid(why)),
             (true, None) => {}
         }
-        let (index, res) = self
-            .raft
-            .apply(Command::NodePoolDelete {
-                names: vec![name.to_string()],
-            })
-            .await
-            .map_err(ServerError::Raft)?;
-        match res.error {
-            Some(why) => Err(ServerError::Invalid(why)),
-            None => Ok(index),
-        }
+        self.apply_or_refuse(Command::NodePoolDelete {
+            names: vec![name.to_string()],
+        })
+        .await
     }
 }

@@ -117,12 +117,7 @@ pub fn render_info(pool: &NodePool) -> String {
     if pool.meta.is_empty() {
         out.push_str("No metadata\n");
     } else {
-        let pairs: Vec<(&str, String)> = pool
-            .meta
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        out.push_str(&kv(&pairs));
+        out.push_str(&crate::format::kv_map(&pool.meta));
     }
     out
 }

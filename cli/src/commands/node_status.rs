@@ -159,19 +159,9 @@ pub fn render(node: &Node, allocs: &[Allocation], verbose: bool, now: i64) -> St
             rows,
         ));
         out.push_str("\nAttributes\n");
-        let pairs: Vec<(&str, String)> = node
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        out.push_str(&kv(&pairs));
+        out.push_str(&format::kv_map(&node.attributes));
         out.push_str("\nMeta\n");
-        let pairs: Vec<(&str, String)> = node
-            .meta
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        out.push_str(&kv(&pairs));
+        out.push_str(&format::kv_map(&node.meta));
     }
     out
 }

@@ -61,12 +61,7 @@ pub fn render_table(var: &Variable) -> String {
     let mut out = kv(&pairs);
     if !var.items.is_empty() {
         out.push_str("\nItems\n");
-        let items: Vec<(&str, String)> = var
-            .items
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        out.push_str(&kv(&items));
+        out.push_str(&crate::format::kv_map(&var.items));
     }
     out
 }

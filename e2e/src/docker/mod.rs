@@ -445,6 +445,21 @@ impl DockerCluster {
         Ok((code, resp.body_mut().read_to_string().unwrap_or_default()))
     }
 
+    /// The JSON server `i` answers at `path`; None when it does not answer 200 with JSON.
+    pub fn get_json(&self, i: usize, path: &str) -> Option<Value> {
+        self.get(i, path)
+            .ok()
+            .and_then(|(code, body)| (code == 200).then_some(body))
+            .and_then(|b| serde_json::from_str::<Value>(&b).ok())
+    }
+
+    /// The JSON array server `i` answers at `path`; empty when there is none.
+    pub fn get_array(&self, i: usize, path: &str) -> Vec<Value> {
+        self.get_json(i, path)
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+
     /// Server `i`'s output (`docker logs`).
     pub fn logs(&self, i: usize) -> String {
         container_logs(&self.servers[i].container)
