@@ -253,6 +253,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 http_addr: format!("{advertise_ip}:{}", cfg.ports.http),
                 bind_ip: node_ip.clone(),
                 host_volumes: cfg.client.host_volumes.clone(),
+                tls: tls.clone(),
                 consul: cfg.consul.as_ref().map(|c| {
                     agent::client::services::consul::ConsulAgent::new(&c.address, c.token.clone())
                 }),

@@ -472,6 +472,27 @@ impl Cluster {
         }
     }
 
+    /// `GET path` from client `i`'s own API, with `token` as `X-Nomad-Token`: status and body.
+    pub fn client_get(&self, i: usize, path: &str, token: &str) -> Result<(u16, Vec<u8>)> {
+        let agent = match &self.tls {
+            None => ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(REQUEST_TIMEOUT))
+                .build()
+                .into(),
+            Some(tls) => tls.https_agent(Some(REQUEST_TIMEOUT))?,
+        };
+        let url = format!("{}{path}", self.clients[i].address());
+        let mut resp = agent
+            .get(&url)
+            .header("X-Nomad-Token", token)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let status = resp.status().as_u16();
+        let body = resp.body_mut().read_to_vec().unwrap_or_default();
+        Ok((status, body))
+    }
+
     /// POSTs a small service job `id` to server `i`: (status, body).
     pub fn register_job(&self, i: usize, id: &str) -> Result<(u16, String)> {
         let reply = self.http(i, "POST", "/v1/jobs", Some(&job_json(id)))?;

@@ -201,30 +201,29 @@ fn the_parse_api_takes_variables_and_reads_no_files() {
 
 #[test]
 fn settings_without_effect_are_warned_about_not_dropped() {
-    // Scenario: a job file with ephemeral_disk { migrate }, which moves data only on one node
-    // here, and resources.iops, which Nomad files carry but nothing enforces: job validate and
-    // job run both print a warning for each, and the job keeps them as written.
+    // Scenario: a job file with resources.iops and resources.disk, which Nomad files carry but
+    // nothing enforces (ephemeral_disk is what reserves disk): job validate and job run both
+    // print a warning for each, and the job keeps them as written. ephemeral_disk { migrate },
+    // which works, draws none.
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::dev(dir.path()).unwrap();
     let file = dir.path().join("w.nomad.hcl");
     std::fs::write(
         &file,
-        "job \"w\" {\n  datacenters = [\"*\"]\n  type = \"batch\"\n  group \"g\" {\n    ephemeral_disk {\n      size = 200\n      migrate = true\n    }\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/true\"\n      }\n      resources {\n        cpu  = 20\n        memory = 16\n        iops = 5\n      }\n    }\n  }\n}\n",
+        "job \"w\" {\n  datacenters = [\"*\"]\n  type = \"batch\"\n  group \"g\" {\n    ephemeral_disk {\n      size = 200\n      migrate = true\n    }\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/true\"\n      }\n      resources {\n        cpu  = 20\n        memory = 16\n        iops = 5\n        disk = 50\n      }\n    }\n  }\n}\n",
     )
     .unwrap();
     let out = agent.ctl(&["job", "validate", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("Job Warnings:\n2 warning(s):"), "{text}");
-    assert!(
-        text.contains("ephemeral_disk migrate moves data only"),
-        "{text}"
-    );
+    assert!(!text.contains("migrate"), "{text}");
     assert!(text.contains("resources.iops has no effect"), "{text}");
+    assert!(text.contains("resources.disk has no effect"), "{text}");
     let out = agent.ctl(&["job", "run", "-detach", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("ephemeral_disk migrate moves data only"),
+        stdout(&out).contains("resources.disk has no effect"),
         "{}",
         stdout(&out)
     );

@@ -30,8 +30,10 @@ pub struct RunnerContext {
     pub local_artifacts: bool,
     /// The node's `host_volume`s, by name.
     pub host_volumes: Arc<BTreeMap<String, api::ClientHostVolumeConfig>>,
-    /// The servers, for what task templates read.
+    /// The servers, for what task templates read and where a migrating predecessor ran.
     pub servers: Arc<dyn crate::rpc::ServerRpc>,
+    /// For HTTPS calls to other client agents (fetching a migrating predecessor's data).
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 pub struct AllocRunner {
@@ -295,9 +297,10 @@ impl AllocRunner {
         let (report2, changes2) = (report.clone(), state_changes.clone());
         let sidecar_stops = commands.clone();
         let (new_dir, task_list) = (dir.clone(), names.clone());
+        let stop_watch = signal_tx.subscribe();
         tokio::spawn(async move {
             if let Some(prev) = previous {
-                prev.hand_over(&new_dir, &task_list).await;
+                prev.hand_over(&new_dir, &task_list, stop_watch).await;
             }
             // The task runners hold the last senders of `task_rx`: the loop below ends with them.
             let joins = spawn_tasks();

@@ -7,6 +7,8 @@
 pub mod alloc_fs;
 pub mod alloc_runner;
 pub mod allocdir;
+use allocdir::AllocDir;
+mod alloc_snapshot;
 mod artifacts;
 pub mod events;
 pub mod fingerprint;
@@ -74,6 +76,17 @@ pub struct ClientConfig {
     pub gc: ClientGcConfig,
     /// Directories offered to jobs' host volumes, registered with the node.
     pub host_volumes: BTreeMap<String, api::ClientHostVolumeConfig>,
+    /// The agent's TLS, for HTTPS calls to other client agents.
+    pub tls: Option<Arc<crate::tls::Tls>>,
+}
+
+/// Why an allocation's data is not handed to another node.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MigrationRefused {
+    #[error("the migrate token is not valid for this allocation on this node")]
+    BadToken,
+    #[error("the allocation's directory is gone from this node")]
+    Gone,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +200,7 @@ impl Client {
             local_artifacts: cfg.drivers.local_artifacts,
             host_volumes: Arc::new(cfg.host_volumes.clone()),
             servers: rpc.clone(),
+            tls: cfg.tls.clone(),
         };
         let mut runners = BTreeMap::new();
         for (alloc, tasks) in db.load()? {
@@ -381,6 +395,26 @@ impl Client {
         }
         let d = self.alloc_base.join(alloc_id);
         d.is_dir().then_some(d)
+    }
+
+    /// The directory of an allocation whose data another node may fetch with `token` (the
+    /// migrate token the servers made from this node's secret).
+    pub fn migration_source(
+        &self,
+        alloc_id: &str,
+        token: &str,
+    ) -> Result<AllocDir, MigrationRefused> {
+        if !crate::rpc::node_secret::verify_migrate_token(&self.node_secret, alloc_id, token) {
+            return Err(MigrationRefused::BadToken);
+        }
+        self.alloc_dir(alloc_id)
+            .map(|root| AllocDir { root })
+            .ok_or(MigrationRefused::Gone)
+    }
+
+    /// Writes the migrating directories of `dir` as a tar archive (see alloc_snapshot.rs).
+    pub fn pack_snapshot(dir: &AllocDir, out: impl std::io::Write) -> std::io::Result<()> {
+        alloc_snapshot::pack(dir, out)
     }
 
     /// Current and rotated log files of a task, oldest first (for `GET /v1/client/fs/logs`).
@@ -656,7 +690,7 @@ impl Client {
                     }
                     tracing::info!(alloc = %a.id, name = %a.name, "starting allocation");
                     let prev_done = runners.get(&a.previous_allocation).map(|r| r.done_watch());
-                    let prev = prev_alloc::PreviousAlloc::find(&a, &ctx.alloc_base, prev_done);
+                    let prev = prev_alloc::PreviousAlloc::find(&a, &ctx, prev_done);
                     let runner = AllocRunner::start_after(a, BTreeMap::new(), &ctx, prev);
                     runners.insert(runner.id.clone(), runner);
                 }

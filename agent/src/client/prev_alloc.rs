@@ -4,82 +4,227 @@
 //! The scheduler places such a replacement on its predecessor's node when it can. There the
 //! replacement waits for the predecessor's tasks to end (a destructive update stops it in the
 //! same plan), then takes the directories over by renaming them, before any of its own tasks
-//! starts. A replacement that landed on another node starts empty: copying data between nodes
-//! is not implemented, and `Job::warnings` says so for `migrate`.
+//! starts.
+//!
+//! With `migrate`, a replacement placed on another node (a drain, a full node) asks the servers
+//! where the predecessor ran, waits until the servers see it ended, then fetches its
+//! directories from that node's `/v1/client/allocation/:id/snapshot` with the migrate token the
+//! servers gave (alloc_snapshot.rs packs and unpacks them). Without `migrate` (sticky only), such
+//! a replacement starts empty, as in Nomad. A failed fetch is logged and the tasks start anyway.
 
+use super::alloc_runner::RunnerContext;
+use super::alloc_snapshot;
 use super::allocdir::AllocDir;
-use std::path::Path;
+use super::task_runner::RunnerSignal;
+use crate::rpc::{PreviousAllocation, ServerRpc};
+use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 /// How long a replacement waits for its predecessor's tasks to end before it starts without
 /// the data.
 const WAIT_LIMIT: Duration = Duration::from_secs(600);
+/// How often a replacement asks the servers whether its remote predecessor has ended.
+const POLL: Duration = Duration::from_secs(1);
 
 pub struct PreviousAlloc {
     id: String,
-    dir: AllocDir,
-    /// The predecessor's runner on this node, true once its tasks ended; None when no runner
-    /// holds it any more (finished before this agent started).
-    done: Option<watch::Receiver<bool>>,
+    source: Source,
+}
+
+enum Source {
+    /// On this node: its directories are renamed over.
+    Local {
+        dir: AllocDir,
+        /// The predecessor's runner on this node, true once its tasks ended; None when no
+        /// runner holds it any more (finished before this agent started).
+        done: Option<watch::Receiver<bool>>,
+    },
+    /// On another node, fetched from it (`migrate`).
+    Remote {
+        /// The replacement, which the servers answer about.
+        alloc_id: String,
+        servers: Arc<dyn ServerRpc>,
+        tls: Option<Arc<crate::tls::Tls>>,
+        /// The group's `ephemeral_disk.size`: a larger snapshot is cut off there.
+        limit_bytes: u64,
+    },
 }
 
 impl PreviousAlloc {
-    /// The predecessor of `alloc` whose data it should take, when it has one on this node.
+    /// The predecessor of `alloc` whose data it should take, when it has one.
     pub fn find(
         alloc: &api::Allocation,
-        alloc_base: &Path,
+        ctx: &RunnerContext,
         done: Option<watch::Receiver<bool>>,
     ) -> Option<PreviousAlloc> {
-        let keeps = alloc
+        let group = alloc
             .job
             .as_deref()
-            .and_then(|j| j.lookup_group(&alloc.task_group))
-            .is_some_and(|g| g.keeps_data());
-        if !keeps || alloc.previous_allocation.is_empty() {
+            .and_then(|j| j.lookup_group(&alloc.task_group))?;
+        if !group.keeps_data() || alloc.previous_allocation.is_empty() {
             return None;
         }
-        let dir = AllocDir::new(alloc_base, &alloc.previous_allocation);
-        if done.is_none() && !dir.root.exists() {
+        let id = alloc.previous_allocation.clone();
+        let dir = AllocDir::new(&ctx.alloc_base, &id);
+        if done.is_some() || dir.root.exists() {
+            return Some(PreviousAlloc {
+                id,
+                source: Source::Local { dir, done },
+            });
+        }
+        if !group.migrates_data() {
             tracing::info!(
                 alloc = %alloc.id,
-                previous = %alloc.previous_allocation,
-                "the previous allocation ran on another node: starting without its data"
+                previous = %id,
+                "the previous allocation ran on another node and the group is only sticky: starting without its data"
             );
             return None;
         }
+        let size_mb = u64::try_from(group.disk_mb()).unwrap_or(0);
         Some(PreviousAlloc {
-            id: alloc.previous_allocation.clone(),
-            dir,
-            done,
+            id,
+            source: Source::Remote {
+                alloc_id: alloc.id.clone(),
+                servers: ctx.servers.clone(),
+                tls: ctx.tls.clone(),
+                limit_bytes: size_mb.saturating_mul(1 << 20),
+            },
         })
     }
 
-    /// Waits for the predecessor's tasks to end, then moves its data into `to`. Failures are
-    /// logged: the replacement starts either way.
-    pub async fn hand_over(mut self, to: &AllocDir, tasks: &[String]) {
-        if let Some(done) = self.done.as_mut() {
-            let ended = tokio::time::timeout(WAIT_LIMIT, done.wait_for(|d| *d)).await;
-            if ended.is_err() {
-                tracing::warn!(previous = %self.id, "the previous allocation did not stop in time: starting without its data");
-                return;
-            }
-        }
-        let (from, to, tasks) = (self.dir.clone(), to.clone(), tasks.to_vec());
+    /// Waits for the predecessor to end, then moves or fetches its data into `to`. Failures
+    /// are logged: the replacement starts either way. Gives up when `signal` leaves `Run`
+    /// (the replacement itself is stopped).
+    pub async fn hand_over(
+        self,
+        to: &AllocDir,
+        tasks: &[String],
+        mut signal: watch::Receiver<RunnerSignal>,
+    ) {
         let id = self.id.clone();
-        let moved = tokio::task::spawn_blocking(move || move_data(&from, &to, &tasks)).await;
+        let stopped = async move {
+            let _ = signal.wait_for(|s| *s != RunnerSignal::Run).await;
+        };
+        let moved = tokio::select! {
+            r = self.take(to, tasks) => r,
+            () = stopped => return,
+        };
         match moved {
-            Ok(Ok(n)) => {
+            Ok(n) => {
                 tracing::info!(previous = %id, moved = n, "took over the previous allocation's data")
             }
-            Ok(Err(e)) => {
-                tracing::warn!(previous = %id, error = %e, "moving the previous allocation's data failed")
-            }
             Err(e) => {
-                tracing::warn!(previous = %id, error = %e, "moving the previous allocation's data stopped")
+                tracing::warn!(previous = %id, error = %e, "starting without the previous allocation's data")
             }
         }
     }
+
+    async fn take(self, to: &AllocDir, tasks: &[String]) -> Result<usize, String> {
+        let (to, tasks) = (to.clone(), tasks.to_vec());
+        match self.source {
+            Source::Local { dir, mut done } => {
+                if let Some(done) = done.as_mut() {
+                    tokio::time::timeout(WAIT_LIMIT, done.wait_for(|d| *d))
+                        .await
+                        .map_err(|_| "the previous allocation did not stop in time".to_string())?
+                        .map_err(|_| "the previous allocation's runner went away".to_string())?;
+                }
+                blocking(move || move_data(&dir, &to, &tasks).map_err(|e| e.to_string())).await
+            }
+            Source::Remote {
+                alloc_id,
+                servers,
+                tls,
+                limit_bytes,
+            } => {
+                let Some(from) = wait_remote_end(&*servers, &alloc_id).await? else {
+                    return Ok(0);
+                };
+                tracing::info!(previous = %from.alloc_id, node = %from.node_name, "fetching the previous allocation's data");
+                blocking(move || fetch(&from, tls.as_deref(), &to, &tasks, limit_bytes)).await
+            }
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+/// Asks the servers until they see the remote predecessor ended. None when there is nothing
+/// to fetch (collected already, or the servers know of no other node).
+async fn wait_remote_end(
+    servers: &dyn ServerRpc,
+    alloc_id: &str,
+) -> Result<Option<PreviousAllocation>, String> {
+    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+    loop {
+        match servers.previous_allocation(alloc_id).await {
+            Ok(None) => return Ok(None),
+            Ok(Some(p)) if p.terminal => return Ok(Some(p)),
+            Ok(Some(_)) => {}
+            Err(e) => {
+                tracing::debug!(alloc = %alloc_id, error = %e, "asking where the previous allocation ran")
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err("the previous allocation did not end in time".into());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Streams the snapshot of `from` into `to`; returns how many files arrived.
+fn fetch(
+    from: &PreviousAllocation,
+    tls: Option<&crate::tls::Tls>,
+    to: &AllocDir,
+    tasks: &[String],
+    limit_bytes: u64,
+) -> Result<usize, String> {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(Duration::from_secs(60)));
+    let (agent, base) =
+        crate::tls::node_http_agent(tls, &from.http_addr, config).map_err(|e| e.to_string())?;
+    let url = format!("{base}/v1/client/allocation/{}/snapshot", from.alloc_id);
+    let resp = agent
+        .get(&url)
+        // The old node takes the migrate token where API tokens go.
+        .header("X-Nomad-Token", &from.migrate_token)
+        .call()
+        .map_err(|e| format!("asking node {}: {e}", from.node_name))?;
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body().into_reader();
+    if status != 200 {
+        let mut msg = String::new();
+        let _ = body.by_ref().take(4096).read_to_string(&mut msg);
+        return Err(format!(
+            "node {} answered {status}: {}",
+            from.node_name,
+            msg.trim()
+        ));
+    }
+    let mut limited = body.take(limit_bytes);
+    let got = alloc_snapshot::unpack(&mut limited, to, tasks);
+    if limited.limit() == 0 {
+        return Err(format!(
+            "the data is larger than the group's ephemeral_disk size ({} MB): cut off",
+            limit_bytes >> 20
+        ));
+    }
+    let got = got.map_err(|e| format!("unpacking the data from node {}: {e}", from.node_name))?;
+    if got.skipped > 0 {
+        tracing::warn!(previous = %from.alloc_id, skipped = got.skipped, "left out links and paths outside alloc/data and local/");
+    }
+    Ok(got.files)
 }
 
 /// Moves `alloc/data` and each task's `local/` from `from` to `to`; returns how many moved.

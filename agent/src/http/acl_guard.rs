@@ -58,6 +58,8 @@ pub fn required(method: &Method, path: &str) -> Need {
     match seg.as_slice() {
         ["v1", "status", ..] | ["v1", "agent", "health"] | ["v1", "metrics"] => Open,
         ["v1", "acl", "bootstrap"] => Open,
+        // Opened by a migrate token, which the handler checks whether ACLs are on or not.
+        ["v1", "client", "allocation", _, "snapshot"] => Open,
         ["v1", "acl", "token", "self"] => AnyToken,
         ["v1", "acl", ..] => Management,
         ["v1", "jobs"] => read_or(Namespace(SubmitJob), Namespace(ListJobs)),
@@ -334,6 +336,8 @@ mod tests {
                 Need::Namespace(AllocExec),
             ),
             (&get, "/v1/client/gc", Need::NodeWrite),
+            // The handler demands the migrate token itself.
+            (&get, "/v1/client/allocation/a/snapshot", Need::Open),
             (&get, "/v1/service/web", Need::Namespace(ReadJob)),
             (&delete, "/v1/service/web/x", Need::Namespace(SubmitJob)),
             (&get, "/v1/nodes", Need::NodeRead),

@@ -39,16 +39,8 @@ fn node_agent(
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(timeout);
-    match st.tls.as_ref().filter(|t| t.http()) {
-        None => Ok((config.build().into(), format!("http://{node_http_addr}"))),
-        Some(tls) => {
-            let opts = tls
-                .http_client_options()
-                .map_err(|e| HttpError::internal(e.to_string()))?;
-            opts.agent(config, &format!("https://{node_http_addr}"))
-                .map_err(|e| HttpError::internal(e.to_string()))
-        }
-    }
+    crate::tls::node_http_agent(st.tls.as_deref(), node_http_addr, config)
+        .map_err(|e| HttpError::internal(e.to_string()))
 }
 
 /// The HTTP address of the node that runs the allocation, and the node's name.

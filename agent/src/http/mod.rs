@@ -5,6 +5,7 @@ pub mod acl_guard;
 mod agent;
 mod agent_host;
 mod agent_servers;
+mod alloc_snapshot;
 mod allocs;
 mod checks;
 mod client_allocs;
@@ -273,6 +274,10 @@ pub fn router(state: HttpState) -> Router {
             get(client_allocs::gc_alloc).put(client_allocs::gc_alloc),
         )
         .route("/v1/client/allocation/{id}/exec", get(exec::exec))
+        .route(
+            "/v1/client/allocation/{id}/snapshot",
+            get(alloc_snapshot::snapshot),
+        )
         .route("/v1/client/stats", get(client_allocs::host_stats))
         .route(
             "/v1/client/gc",

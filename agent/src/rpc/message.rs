@@ -107,6 +107,10 @@ pub enum ClientCall {
         min_index: u64,
         wait_ms: u64,
     },
+    /// Where the allocation this one replaces ran, for `ephemeral_disk { migrate }`.
+    PreviousAllocation {
+        alloc_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +132,34 @@ pub enum ClientReply {
     Catalog(Box<Catalog>),
     Token(Box<ResolvedToken>),
     Variables(TaskVariables),
+    PreviousAllocation(Option<PreviousAllocation>),
+}
+
+/// The allocation a replacement takes its data from, on another node: where to ask for it,
+/// whether it has ended (its data is complete only then), and the token that node accepts
+/// for it (see `node_secret`).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviousAllocation {
+    pub alloc_id: String,
+    pub node_id: String,
+    pub node_name: String,
+    /// The node's HTTP API, host:port.
+    pub http_addr: String,
+    /// The allocation's client status is terminal (complete, failed or lost).
+    pub terminal: bool,
+    pub migrate_token: String,
+}
+
+impl std::fmt::Debug for PreviousAllocation {
+    // The token opens the allocation's data: never in a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreviousAllocation")
+            .field("alloc_id", &self.alloc_id)
+            .field("node_name", &self.node_name)
+            .field("http_addr", &self.http_addr)
+            .field("terminal", &self.terminal)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The variables a task may read, with their items, and the index to wait past next.

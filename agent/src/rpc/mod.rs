@@ -2,6 +2,7 @@
 //! [`ServerRpc`]; in `--dev` it is the in-process server, later a remote one over the rpc port.
 
 pub mod message;
+pub mod node_secret;
 pub mod remote;
 pub mod transport;
 pub mod wire;
@@ -100,6 +101,12 @@ pub trait ServerRpc: Send + Sync + 'static {
         _wait: Duration,
     ) -> RpcFuture<'_, TaskVariables> {
         Box::pin(async { Err(RpcError::Invalid("variables are not served here".into())) })
+    }
+
+    /// Where the allocation `alloc_id` (of this node) replaces ran, when that was another node
+    /// and the group migrates its data; None when there is nothing to fetch.
+    fn previous_allocation(&self, _alloc_id: &str) -> RpcFuture<'_, Option<PreviousAllocation>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// What an API token (its secret; empty for anonymous) may do. Refused with

@@ -4,8 +4,9 @@
 //! server's death; servers pass writes on to their leader themselves.
 
 use super::{
-    Catalog, ClientCall, ClientReply, KnownAllocs, NodeAllocs, NodeAuth, ResolvedToken, RpcClient,
-    RpcError, RpcFuture, RpcRequest, RpcResponse, ServerRpc, TaskVariables,
+    Catalog, ClientCall, ClientReply, KnownAllocs, NodeAllocs, NodeAuth, PreviousAllocation,
+    ResolvedToken, RpcClient, RpcError, RpcFuture, RpcRequest, RpcResponse, ServerRpc,
+    TaskVariables,
 };
 use api::{AllocClientUpdate, Node, ServiceRegistration};
 use std::collections::BTreeMap;
@@ -80,7 +81,8 @@ impl RemoteServers {
             | ClientCall::Catalog { .. }
             | ClientCall::ResolveToken { .. }
             | ClientCall::UpdateAllocs(_)
-            | ClientCall::TaskVariables { .. } => None,
+            | ClientCall::TaskVariables { .. }
+            | ClientCall::PreviousAllocation { .. } => None,
         };
         let (node_id, secret) = match named {
             Some(id) => secrets.get_key_value(id)?,
@@ -284,6 +286,18 @@ impl ServerRpc for RemoteServers {
         Box::pin(async move {
             match self.call(call, wait + QUERY_SLACK).await? {
                 ClientReply::Variables(v) => Ok(v),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn previous_allocation(&self, alloc_id: &str) -> RpcFuture<'_, Option<PreviousAllocation>> {
+        let call = ClientCall::PreviousAllocation {
+            alloc_id: alloc_id.to_string(),
+        };
+        Box::pin(async move {
+            match self.call(call, CALL_TIMEOUT).await? {
+                ClientReply::PreviousAllocation(p) => Ok(p),
                 other => Err(unexpected(other)),
             }
         })

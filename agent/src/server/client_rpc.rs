@@ -129,6 +129,11 @@ impl Server {
                 .await
                 .map(ClientReply::Variables)
             }
+            ClientCall::PreviousAllocation { alloc_id } => {
+                let node = auth.as_ref().map(|a| a.node_id.as_str());
+                self.previous_allocation(&alloc_id, Some(node.unwrap_or_default()))
+                    .map(ClientReply::PreviousAllocation)
+            }
             ClientCall::NodeAllocations { .. }
             | ClientCall::Catalog { .. }
             | ClientCall::ResolveToken { .. } => {

@@ -97,6 +97,14 @@ impl ServerRpc for LocalRpc {
         })
     }
 
+    fn previous_allocation(
+        &self,
+        alloc_id: &str,
+    ) -> RpcFuture<'_, Option<crate::rpc::PreviousAllocation>> {
+        let alloc_id = alloc_id.to_string();
+        Box::pin(async move { self.0.previous_allocation(&alloc_id, None).map_err(to_rpc) })
+    }
+
     fn resolve_token(&self, secret: &str) -> RpcFuture<'_, ResolvedToken> {
         let secret = secret.to_string();
         Box::pin(async move { self.0.resolve_token(&secret).map_err(to_rpc) })

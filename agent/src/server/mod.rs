@@ -15,6 +15,7 @@ mod job_admin;
 mod join;
 mod leader;
 mod local_rpc;
+mod migrate;
 mod namespaces;
 mod node_identity;
 mod node_pools;

@@ -3,9 +3,9 @@
 //! another node's allocations and services.
 
 use super::{Server, ServerError};
+pub(super) use crate::rpc::node_secret::secret_hash;
 use crate::rpc::{ClientCall, NodeAuth};
 use crate::state::Tables;
-use sha2::{Digest, Sha256};
 
 /// The outcome of checking a call's [`NodeAuth`] against this server's state.
 #[derive(Debug, PartialEq, Eq)]
@@ -16,10 +16,6 @@ pub(super) enum Identity {
     /// leader can tell.
     NotHereYet,
     Denied(String),
-}
-
-pub(super) fn secret_hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Whether `auth` proves `node_id`, by the hashes in `state`.
@@ -54,7 +50,8 @@ pub(super) fn authenticate(state: &Tables, call: &ClientCall, auth: Option<&Node
         | ClientCall::ServiceSync { node_id, .. } => prove(state, auth, node_id),
         ClientCall::UpdateAllocs(_)
         | ClientCall::ServiceUpdate { .. }
-        | ClientCall::TaskVariables { .. } => match auth {
+        | ClientCall::TaskVariables { .. }
+        | ClientCall::PreviousAllocation { .. } => match auth {
             Some(a) => prove(state, auth, &a.node_id),
             None => Identity::Denied("the call carries no node secret".into()),
         },
@@ -105,6 +102,7 @@ pub(super) fn check_ownership(
         ClientCall::ServiceSync { registrations, .. } => {
             registrations.iter().try_for_each(registration_is_mine)
         }
+        ClientCall::PreviousAllocation { alloc_id } => alloc_is_mine(alloc_id),
         _ => Ok(()),
     }
 }
@@ -209,6 +207,15 @@ mod tests {
             delete: vec![],
         };
         assert!(check_ownership(&t, &register, me.as_ref()).is_err());
+        // Nor get the migrate token for another node's allocation's predecessor.
+        let migrate = ClientCall::PreviousAllocation {
+            alloc_id: "a2".into(),
+        };
+        assert!(check_ownership(&t, &migrate, me.as_ref()).is_err());
+        assert!(matches!(
+            authenticate(&t, &migrate, None),
+            Identity::Denied(_)
+        ));
         let own = ClientCall::UpdateAllocs(vec![api::AllocClientUpdate {
             id: "unknown".into(),
             ..Default::default()

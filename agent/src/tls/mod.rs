@@ -51,6 +51,17 @@ pub struct Tls {
     material: RwLock<Arc<Material>>,
 }
 
+impl std::fmt::Debug for Tls {
+    // The material holds a private key: only the settings show.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("region", &self.region)
+            .field("http", &self.config.http)
+            .field("rpc", &self.config.rpc)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Tls {
     /// Loads the files; `None` when TLS is off for both listeners.
     pub fn load(config: &TlsConfig, region: &str) -> Result<Option<Arc<Tls>>, TlsError> {
@@ -152,4 +163,21 @@ fn role_name(role: &str, region: &str) -> ServerName<'static> {
     // name can match no certificate, which refuses every peer rather than accepting any.
     ServerName::try_from(format!("{role}.{region}.nomad"))
         .unwrap_or_else(|_| ServerName::try_from("invalid.region.nomad").expect("a valid name"))
+}
+
+/// An HTTP agent for another client agent's API at `node_http_addr` (host:port): HTTPS with
+/// this agent's certificate, verifying the node's `client.<region>.nomad` name, when the API is
+/// on TLS; plain HTTP otherwise. Returns it with the base URL to put before a path.
+pub fn node_http_agent(
+    tls: Option<&Tls>,
+    node_http_addr: &str,
+    config: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+) -> Result<(ureq::Agent, String), TlsError> {
+    match tls.filter(|t| t.http()) {
+        None => Ok((config.build().into(), format!("http://{node_http_addr}"))),
+        Some(tls) => tls
+            .http_client_options()?
+            .agent(config, &format!("https://{node_http_addr}"))
+            .map_err(|e| TlsError::Config(e.to_string())),
+    }
 }

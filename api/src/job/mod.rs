@@ -821,14 +821,6 @@ impl Job {
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         for g in &self.task_groups {
-            if g.ephemeral_disk.as_ref().is_some_and(|d| d.migrate) {
-                out.push(format!(
-                    "group {:?}: ephemeral_disk migrate moves data only to a replacement on the \
-                     same node (tried first, as with sticky); one placed on another node starts \
-                     empty",
-                    g.name
-                ));
-            }
             for t in &g.tasks {
                 if t.resources.iops > 0 {
                     out.push(format!(
@@ -838,7 +830,7 @@ impl Job {
                 }
                 if t.resources.disk_mb > 0 {
                     out.push(format!(
-                        "task {:?}: resources.disk has no effect: disk is not reserved",
+                        "task {:?}: resources.disk has no effect: the group's ephemeral_disk.size is what is reserved",
                         t.name
                     ));
                 }
@@ -1122,6 +1114,11 @@ impl TaskGroup {
         self.ephemeral_disk
             .as_ref()
             .is_some_and(|d| d.sticky || d.migrate)
+    }
+
+    /// `ephemeral_disk { migrate }`: the data also follows a replacement to another node.
+    pub fn migrates_data(&self) -> bool {
+        self.ephemeral_disk.as_ref().is_some_and(|d| d.migrate)
     }
 }
 

@@ -39,6 +39,7 @@ impl Harness {
             local_artifacts: false,
             host_volumes: Default::default(),
             servers: crate::client::services::unreachable_servers(),
+            tls: None,
         };
         Harness { _dir: dir, ctx }
     }

@@ -245,7 +245,7 @@ fn file_and_templatefile_read_beside_the_job_file() {
 #[test]
 fn settings_with_partial_or_no_effect_are_kept_and_warned_about() {
     let src = "job \"w\" {\n  group \"g\" {\n    ephemeral_disk {\n      size = 500\n      migrate = true\n    }\n    \
-               task \"t\" {\n      driver = \"raw_exec\"\n      resources {\n        iops = 10\n      \
+               task \"t\" {\n      driver = \"raw_exec\"\n      resources {\n        iops = 10\n        disk = 5\n      \
                }\n    }\n  }\n}\n";
     let job = crate::jobspec::parse_hcl(src, "w.nomad").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -257,11 +257,9 @@ fn settings_with_partial_or_no_effect_are_kept_and_warned_about() {
     );
     let w = job.warnings();
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(
-        w[0].contains("ephemeral_disk migrate moves data only"),
-        "{w:?}"
-    );
-    assert!(w[1].contains("resources.iops has no effect"), "{w:?}");
+    // migrate works across nodes: no warning for it.
+    assert!(w[0].contains("resources.iops has no effect"), "{w:?}");
+    assert!(w[1].contains("resources.disk has no effect"), "{w:?}");
 }
 
 #[test]
