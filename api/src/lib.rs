@@ -11,6 +11,7 @@ mod client_acl;
 pub mod client_tls;
 pub mod deployment;
 pub mod diff;
+pub mod diff_text;
 pub mod duration;
 pub mod eval;
 pub mod event;

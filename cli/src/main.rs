@@ -3,7 +3,6 @@
 mod args;
 mod commands;
 mod deployments;
-mod diff_text;
 mod format;
 mod jobfile;
 mod monitor;

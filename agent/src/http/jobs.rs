@@ -13,12 +13,24 @@ use std::collections::HashMap;
 
 type Q = Query<HashMap<String, String>>;
 
-pub async fn list(State(st): State<HttpState>, Query(q): Q) -> Result<Response, HttpError> {
+/// `GET /v1/jobs`; `?namespace=*` lists every namespace the token may see, as in Nomad.
+pub async fn list(
+    State(st): State<HttpState>,
+    caller: Option<axum::Extension<super::acl_guard::CallerAcl>>,
+    Query(q): Q,
+) -> Result<Response, HttpError> {
     read_blocking_paged(&st, q, Table::Jobs, |snap, q| {
         let meta = q.bool("meta", false)?;
+        let in_namespace = |ns: &str| {
+            if q.namespace == "*" {
+                caller.as_ref().is_none_or(|c| c.sees_namespace(ns))
+            } else {
+                ns == q.namespace
+            }
+        };
         let stubs = snap
             .jobs()
-            .filter(|j| j.namespace == q.namespace && j.id.starts_with(&q.prefix))
+            .filter(|j| in_namespace(&j.namespace) && j.id.starts_with(&q.prefix))
             .filter(|j| j.id.as_str() >= q.next_token.as_str())
             .map(|j| {
                 let mut stub = snap.job_stub(j);

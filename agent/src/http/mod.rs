@@ -31,6 +31,7 @@ mod search;
 mod services;
 mod system;
 mod templates;
+mod ui;
 mod variables;
 
 pub use error::HttpError;
@@ -92,6 +93,12 @@ impl HttpState {
 }
 
 pub fn router(state: HttpState) -> Router {
+    let api = api_router(state);
+    api.clone().merge(ui::router(api))
+}
+
+/// The `/v1` API, with its ACL guard and forwarding to the leader.
+fn api_router(state: HttpState) -> Router {
     Router::new()
         .route(
             "/v1/jobs",

@@ -1,9 +1,9 @@
 //! `job history [-p] JOB`: the job's versions, newest first, with what changed under `-p`.
 
-use crate::diff_text;
 use crate::format::{self, kv};
 use anyhow::{Context, Result};
 use api::client::Client;
+use api::diff_text;
 use api::JobVersionsResponse;
 
 #[derive(clap::Args, Debug)]

@@ -2,10 +2,10 @@
 //! the servers. Exits 0 when no allocation would be created or destroyed, 1 when some would, 255
 //! on error, as Nomad's does.
 
-use crate::diff_text;
 use crate::jobfile;
 use crate::placement;
 use api::client::Client;
+use api::diff_text;
 use api::JobPlanResponse;
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! A job diff as Nomad prints it (`job plan`, `job history -p`): `+` added, `-` deleted, `+/-`
 //! edited, field names aligned within a block, and what each change forces.
 
-use api::diff::{
+use crate::diff::{
     FieldDiff, JobDiff, ObjectDiff, TaskDiff, TaskGroupDiff, DIFF_ADDED, DIFF_DELETED, DIFF_EDITED,
     DIFF_NONE,
 };
