@@ -25,6 +25,15 @@ WAIT = 60
 JOB = """job "hello" {
   datacenters = ["*"]
   group "g" {
+    network {
+      port "http" {}
+    }
+    service {
+      name     = "hello-web"
+      provider = "nomad"
+      port     = "http"
+      tags     = ["lab"]
+    }
     task "t" {
       driver = "raw_exec"
       config {
@@ -172,7 +181,8 @@ def walkthrough(addr, shots):
         until(d, "the leader among the members", lambda: "yes" in text_of(d, "#servers-live tbody"))
         shoot(d, shots, "servers")
         d.find_element(By.LINK_TEXT, "Services").click()
-        until(d, "the services page", lambda: text_of(d, "h1") == "Services")
+        until(d, "the job's service with its tag",
+              lambda: "hello-web" in text_of(d, "#services-live") and "lab" in text_of(d, "#services-live"))
         shoot(d, shots, "services")
 
         # The agent goes away: a banner says so, and the page recovers by itself.

@@ -185,27 +185,81 @@ async fn servers(api: &Api) -> Result<Value, ApiError> {
     })
 }
 
+/// An instance's health from its allocation's check results for that service: critical when
+/// any check is, passing when all pass, "-" when the service has no checks.
+fn instance_health(checks: &Json, service: &str) -> &'static str {
+    let mine: Vec<&Json> = checks
+        .as_object()
+        .map(|m| m.values().filter(|c| c["Service"] == service).collect())
+        .unwrap_or_default();
+    if mine.is_empty() {
+        "-"
+    } else if mine.iter().all(|c| c["Status"] == "passing") {
+        "passing"
+    } else if mine.iter().any(|c| c["Status"] == "critical") {
+        "critical"
+    } else {
+        "warning"
+    }
+}
+
 async fn services(api: &Api) -> Result<Value, ApiError> {
     let list = api.get("/v1/services?namespace=*").await?;
     let mut services = Vec::new();
+    // Each allocation's checks once, however many of its services are listed.
+    let mut checks: HashMap<String, Json> = HashMap::new();
     for ns in list.as_array().into_iter().flatten() {
         let namespace = ns["Namespace"].as_str().unwrap_or("default").to_string();
         for s in ns["Services"].as_array().into_iter().flatten() {
             let name = s["ServiceName"].as_str().unwrap_or("").to_string();
-            let instances = api
-                .get(&format!(
+            let mut instances = api
+                .get(format!(
                     "/v1/service/{}?namespace={}",
                     enc(&name),
                     enc(&namespace)
                 ))
-                .await;
+                .await
+                .unwrap_or(Json::Null);
+            for i in instances.as_array_mut().into_iter().flatten() {
+                let alloc = i["AllocID"].as_str().unwrap_or("").to_string();
+                if !checks.contains_key(&alloc) {
+                    let got = api
+                        .get(format!("/v1/client/allocation/{}/checks", enc(&alloc)))
+                        .await
+                        .unwrap_or(Json::Null);
+                    checks.insert(alloc.clone(), got);
+                }
+                let health = checks
+                    .get(&alloc)
+                    .map_or("-", |c| instance_health(c, &name));
+                i["Health"] = Json::from(health);
+            }
             services.push(serde_json::json!({
                 "Name": name,
                 "Namespace": namespace,
                 "Tags": s["Tags"],
-                "Instances": instances.unwrap_or(Json::Null),
+                "Instances": instances,
             }));
         }
     }
     Ok(context! { services => Value::from_serialize(&services) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_instance_is_as_healthy_as_its_worst_check() {
+        let checks = json!({
+            "a": {"Service": "web", "Status": "passing"},
+            "b": {"Service": "web", "Status": "critical"},
+            "c": {"Service": "db", "Status": "passing"},
+        });
+        assert_eq!(instance_health(&checks, "web"), "critical");
+        assert_eq!(instance_health(&checks, "db"), "passing");
+        assert_eq!(instance_health(&checks, "cache"), "-");
+        assert_eq!(instance_health(&Json::Null, "web"), "-");
+    }
 }
