@@ -75,7 +75,9 @@ def until(d, what, fn, timeout=WAIT):
     try:
         return WebDriverWait(d, timeout, poll_frequency=0.2).until(lambda _: fn())
     except TimeoutException:
-        raise AssertionError(f"timed out waiting for {what}; page:\n{d.find_element(By.ID, 'view').text[:3000]}")
+        toast = d.find_element(By.ID, "toast").get_attribute("textContent")
+        raise AssertionError(f"timed out waiting for {what}; last message: {toast!r}; page:\n"
+                             f"{d.find_element(By.ID, 'view').text[:3000]}")
 
 
 def click(d, what, by, sel):
@@ -102,6 +104,9 @@ def text_of(d, css):
 
 
 def shoot(d, shots, name):
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    d.save_screenshot(f"{shots}/{name}-desktop-dark.png")
+    d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
     for width, label in [(1280, "desktop"), (375, "phone")]:
         d.set_window_size(width, 900)
         time.sleep(0.3)  # layout settles after a resize; a screenshot only, nothing is asserted on it
@@ -191,6 +196,40 @@ def walkthrough(addr, shots):
         print("BANNER-SEEN", flush=True)
         sys.stdin.readline()
         until(d, "the banner to go", lambda: not d.find_element(By.ID, "banner").is_displayed())
+
+        # Scale a group, stop the job and start it again, from the job page.
+        click(d, "the Jobs link", By.LINK_TEXT, "Jobs")
+        click(d, "the job link", By.LINK_TEXT, "hello")
+        until(d, "the scale form", lambda: d.find_elements(By.CSS_SELECTOR, "form[data-scale] input"))
+        def scale_to_one():
+            try:
+                count = d.find_element(By.CSS_SELECTOR, "form[data-scale] input")
+                count.clear()
+                count.send_keys("1")
+                d.find_element(By.CSS_SELECTOR, "form[data-scale] button").click()
+                return True
+            except StaleElementReferenceException:
+                return False  # a live refresh replaced the form: type again
+        until(d, "the scale form taking 1", scale_to_one)
+        until(d, "the group scaled to 1", lambda: api(addr, "GET", "/v1/job/hello")["TaskGroups"][0]["Count"] == 1)
+        until(d, "one running allocation on the page", lambda: text_of(d, "#job-groups td.running") == "1")
+        click(d, "the stop button", By.XPATH, "//div[@id='job-actions']/button[text()='Stop']")
+        d.switch_to.alert.accept()
+        until(d, "the job stopped", lambda: d.find_elements(By.CSS_SELECTOR, "button[data-start-job]"))
+        assert api(addr, "GET", "/v1/job/hello")["Stop"] is True
+        click(d, "the start button", By.CSS_SELECTOR, "button[data-start-job]")
+        until(d, "the job started again", lambda: api(addr, "GET", "/v1/job/hello")["Stop"] is False)
+        until(d, "a running allocation after the start",
+              lambda: text_of(d, "#job-groups td.running") == "1" and d.find_elements(By.XPATH, "//div[@id='job-actions']/button[text()='Stop']"))
+
+        # Revert to the version the API scaled to 2 (the later ones run 1).
+        versions = api(addr, "GET", "/v1/job/hello/versions")["Versions"]
+        two = next(v["Version"] for v in versions if v["TaskGroups"][0]["Count"] == 2)
+        click(d, f"the revert button of version {two}", By.XPATH,
+              f"//summary[starts-with(normalize-space(.), 'Version {two} ')]/button[text()='Revert']")
+        d.switch_to.alert.accept()
+        until(d, "the job back at count 2", lambda: api(addr, "GET", "/v1/job/hello")["TaskGroups"][0]["Count"] == 2)
+        until(d, "two running allocations on the page", lambda: text_of(d, "#job-groups td.running") == "2")
 
         # Drain the node from its page.
         d.find_element(By.LINK_TEXT, "Nodes").click()
