@@ -94,6 +94,28 @@ fn the_lab_walkthrough_works_from_the_browser() {
 }
 
 #[test]
+fn a_canary_deployment_is_promoted_and_another_failed_from_the_job_page() {
+    // Scenario: a job with one canary per update. Version 2's deployment waits for promotion;
+    // the job page's Promote button completes it. Version 3's deployment is failed with the
+    // Fail button after its confirmation. Both outcomes show on the page without a reload.
+    require_browser();
+    let dir = tempfile::tempdir().unwrap();
+    let _reap = Reap(dir.path().to_path_buf());
+    let agent = Agent::dev(dir.path()).unwrap();
+    let out = Command::new("python3")
+        .args([SCRIPT, "rollout", &agent.address()])
+        .arg(shots_dir())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success() && text.contains("rollout passed"),
+        "{text}\n{}",
+        agent.log()
+    );
+}
+
+#[test]
 fn pages_say_not_allowed_until_a_token_is_set() {
     // Scenario: with ACLs on, the jobs page says "Not allowed" to the anonymous token; the
     // management token typed into the token box is kept in local storage, sent as

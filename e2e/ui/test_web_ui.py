@@ -2,6 +2,7 @@
 e2e/tests/web_ui.rs started. Usage:
 
     test_web_ui.py walkthrough ADDR SHOTS_DIR   # the lab's walkthrough, from the browser
+    test_web_ui.py rollout ADDR SHOTS_DIR       # promote and fail a canary deployment
     test_web_ui.py acl ADDR SHOTS_DIR TOKEN     # "not allowed" until a token is set
 
 In walkthrough mode the script asks the test to stop and restart the agent by printing
@@ -258,6 +259,66 @@ def walkthrough(addr, shots):
         d.quit()
 
 
+CANARY = """job "canary" {
+  datacenters = ["*"]
+  update {
+    canary           = 1
+    min_healthy_time = "1s"
+    healthy_deadline = "30s"
+    progress_deadline = "60s"
+  }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exec sleep 3600 # VERSION"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+"""
+
+
+def register(addr, hcl):
+    job = api(addr, "POST", "/v1/jobs/parse", {"JobHCL": hcl, "Canonicalize": True})
+    api(addr, "POST", "/v1/jobs", {"Job": job})
+
+
+def latest_deployment(addr):
+    return api(addr, "GET", "/v1/job/canary/deployment") or {}
+
+
+def rollout(addr, shots):
+    d = browser()
+    try:
+        register(addr, CANARY.replace("VERSION", "v1"))
+        WebDriverWait(d, WAIT, poll_frequency=0.2).until(
+            lambda _: latest_deployment(addr).get("Status") == "successful"
+            or api(addr, "GET", "/v1/job/canary")["Status"] == "running")
+        # A canary of version 2: promoted from the job page.
+        register(addr, CANARY.replace("VERSION", "v2"))
+        d.get(addr + "/ui/jobs/canary?namespace=default")
+        click(d, "the promote button", By.XPATH, "//div[@id='job-deployment']//button[text()='Promote']")
+        until(d, "the deployment promoted and successful",
+              lambda: latest_deployment(addr).get("Status") == "successful")
+        until(d, "the page showing it", lambda: "successful" in text_of(d, "#job-deployment"))
+        shoot(d, shots, "deployment")
+        # A canary of version 3: failed from the job page, after a confirmation.
+        register(addr, CANARY.replace("VERSION", "v3"))
+        click(d, "the fail button", By.XPATH, "//div[@id='job-deployment']//button[text()='Fail']")
+        d.switch_to.alert.accept()
+        until(d, "the deployment failed", lambda: latest_deployment(addr).get("Status") == "failed")
+        until(d, "the page showing it", lambda: "failed" in text_of(d, "#job-deployment"))
+        print("rollout passed")
+    finally:
+        d.quit()
+
+
 def acl(addr, shots, token):
     d = browser()
     try:
@@ -281,5 +342,7 @@ if __name__ == "__main__":
     mode, addr, shots = sys.argv[1], sys.argv[2], sys.argv[3]
     if mode == "walkthrough":
         walkthrough(addr, shots)
+    elif mode == "rollout":
+        rollout(addr, shots)
     else:
         acl(addr, shots, sys.argv[4])

@@ -39,15 +39,16 @@ fn pages_render_with_sparse_and_denied_answers() {
         out.contains(r#"data-body='{"JobID":"web","JobVersion":0}'"#),
         "{out}"
     );
-    let deployment = |canaries: u64, promoted: bool| {
+    let deployment = |canaries: u64, promoted: bool, healthy: u64| {
         context! { job => v(job.clone()), summary => v(json!({})), allocs => v(json!([])), evals => v(json!([])),
         versions => v(json!([])), ns => "default",
         deployment => v(json!({"ID": "d1", "Status": "running", "TaskGroups": {"g": {
-            "DesiredCanaries": canaries, "Promoted": promoted}}})) }
+            "DesiredCanaries": canaries, "Promoted": promoted, "HealthyAllocs": healthy}}})) }
     };
-    assert!(html("job.html", deployment(1, false)).contains(">Promote</button>"));
-    assert!(!html("job.html", deployment(1, true)).contains(">Promote</button>"));
-    assert!(!html("job.html", deployment(0, false)).contains(">Promote</button>"));
+    assert!(html("job.html", deployment(1, false, 1)).contains(">Promote</button>"));
+    assert!(!html("job.html", deployment(1, false, 0)).contains(">Promote</button>"));
+    assert!(!html("job.html", deployment(1, true, 1)).contains(">Promote</button>"));
+    assert!(!html("job.html", deployment(0, false, 0)).contains(">Promote</button>"));
     html(
         "jobs.html",
         context! { jobs => v(json!([{"ID": "a", "Name": "a"}])) },
