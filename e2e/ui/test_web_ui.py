@@ -314,6 +314,12 @@ def rollout(addr, shots):
         d.switch_to.alert.accept()
         until(d, "the deployment failed", lambda: latest_deployment(addr).get("Status") == "failed")
         until(d, "the page showing it", lambda: "failed" in text_of(d, "#job-deployment"))
+        # A job no node can hold: its evaluation explains why.
+        register(addr, CANARY.replace('"canary"', '"huge"').replace("memory = 16", "memory = 100000000"))
+        d.get(addr + "/ui/jobs/huge?namespace=default")
+        until(d, "the placement failure explained",
+              lambda: "dimension memory exhausted on 1" in text_of(d, "#job-evals"))
+        shoot(d, shots, "placement-failure")
         print("rollout passed")
     finally:
         d.quit()
