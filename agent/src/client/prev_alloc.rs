@@ -28,6 +28,34 @@ const WAIT_LIMIT: Duration = Duration::from_secs(600);
 /// How often a replacement asks the servers whether its remote predecessor has ended.
 const POLL: Duration = Duration::from_secs(1);
 
+/// Why a replacement starts without its predecessor's data.
+#[derive(Debug, thiserror::Error)]
+pub enum HandOverError {
+    #[error("the previous allocation did not end within {WAIT_LIMIT:?}")]
+    NotEnded,
+    #[error("the previous allocation's runner went away")]
+    RunnerGone,
+    #[error("moving the data: {0}")]
+    Move(std::io::Error),
+    #[error("asking node {node}: {reason}")]
+    Unreachable { node: String, reason: String },
+    #[error("node {node} answered {status}: {message}")]
+    Refused {
+        node: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the data is larger than the group's ephemeral_disk size ({size_mb} MB): cut off")]
+    TooLarge { size_mb: u64 },
+    #[error("unpacking the data from node {node}: {source}")]
+    Unpack {
+        node: String,
+        source: std::io::Error,
+    },
+    #[error("the hand-over task stopped: {0}")]
+    Stopped(String),
+}
+
 pub struct PreviousAlloc {
     id: String,
     source: Source,
@@ -121,17 +149,17 @@ impl PreviousAlloc {
         }
     }
 
-    async fn take(self, to: &AllocDir, tasks: &[String]) -> Result<usize, String> {
+    async fn take(self, to: &AllocDir, tasks: &[String]) -> Result<usize, HandOverError> {
         let (to, tasks) = (to.clone(), tasks.to_vec());
         match self.source {
             Source::Local { dir, mut done } => {
                 if let Some(done) = done.as_mut() {
                     tokio::time::timeout(WAIT_LIMIT, done.wait_for(|d| *d))
                         .await
-                        .map_err(|_| "the previous allocation did not stop in time".to_string())?
-                        .map_err(|_| "the previous allocation's runner went away".to_string())?;
+                        .map_err(|_| HandOverError::NotEnded)?
+                        .map_err(|_| HandOverError::RunnerGone)?;
                 }
-                blocking(move || move_data(&dir, &to, &tasks).map_err(|e| e.to_string())).await
+                blocking(move || move_data(&dir, &to, &tasks).map_err(HandOverError::Move)).await
             }
             Source::Remote {
                 alloc_id,
@@ -150,11 +178,11 @@ impl PreviousAlloc {
 }
 
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
+    f: impl FnOnce() -> Result<T, HandOverError> + Send + 'static,
+) -> Result<T, HandOverError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| HandOverError::Stopped(e.to_string()))?
 }
 
 /// Asks the servers until they see the remote predecessor ended. None when there is nothing
@@ -162,7 +190,7 @@ async fn blocking<T: Send + 'static>(
 async fn wait_remote_end(
     servers: &dyn ServerRpc,
     alloc_id: &str,
-) -> Result<Option<PreviousAllocation>, String> {
+) -> Result<Option<PreviousAllocation>, HandOverError> {
     let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
     loop {
         match servers.previous_allocation(alloc_id).await {
@@ -174,7 +202,7 @@ async fn wait_remote_end(
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err("the previous allocation did not end in time".into());
+            return Err(HandOverError::NotEnded);
         }
         tokio::time::sleep(POLL).await;
     }
@@ -187,40 +215,46 @@ fn fetch(
     to: &AllocDir,
     tasks: &[String],
     limit_bytes: u64,
-) -> Result<usize, String> {
+) -> Result<usize, HandOverError> {
+    let unreachable = |reason: String| HandOverError::Unreachable {
+        node: from.node_name.clone(),
+        reason,
+    };
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(10)))
         .timeout_recv_response(Some(Duration::from_secs(60)));
-    let (agent, base) =
-        crate::tls::node_http_agent(tls, &from.http_addr, config).map_err(|e| e.to_string())?;
+    let (agent, base) = crate::tls::node_http_agent(tls, &from.http_addr, config)
+        .map_err(|e| unreachable(e.to_string()))?;
     let url = format!("{base}/v1/client/allocation/{}/snapshot", from.alloc_id);
     let resp = agent
         .get(&url)
         // The old node takes the migrate token where API tokens go.
         .header("X-Nomad-Token", &from.migrate_token)
         .call()
-        .map_err(|e| format!("asking node {}: {e}", from.node_name))?;
+        .map_err(|e| unreachable(e.to_string()))?;
     let status = resp.status().as_u16();
     let mut body = resp.into_body().into_reader();
     if status != 200 {
         let mut msg = String::new();
         let _ = body.by_ref().take(4096).read_to_string(&mut msg);
-        return Err(format!(
-            "node {} answered {status}: {}",
-            from.node_name,
-            msg.trim()
-        ));
+        return Err(HandOverError::Refused {
+            node: from.node_name.clone(),
+            status,
+            message: msg.trim().to_string(),
+        });
     }
     let mut limited = body.take(limit_bytes);
     let got = alloc_snapshot::unpack(&mut limited, to, tasks);
     if limited.limit() == 0 {
-        return Err(format!(
-            "the data is larger than the group's ephemeral_disk size ({} MB): cut off",
-            limit_bytes >> 20
-        ));
+        return Err(HandOverError::TooLarge {
+            size_mb: limit_bytes >> 20,
+        });
     }
-    let got = got.map_err(|e| format!("unpacking the data from node {}: {e}", from.node_name))?;
+    let got = got.map_err(|source| HandOverError::Unpack {
+        node: from.node_name.clone(),
+        source,
+    })?;
     if got.skipped > 0 {
         tracing::warn!(previous = %from.alloc_id, skipped = got.skipped, "left out links and paths outside alloc/data and local/");
     }
