@@ -7,22 +7,24 @@ use std::time::Duration;
 
 const SETTLE: Duration = Duration::from_secs(60);
 
-fn job(version: &str, size_mb: i64) -> String {
-    // The task stamps data on its first run only, and always records what it found.
+/// A job `name` whose group keeps its data (`keeps` is `sticky` or `migrate`). The task stamps
+/// alloc/data on its first run only, always records what it found in local/, then runs
+/// `sleep <sleep>`.
+fn keeping_job(name: &str, keeps: &str, size_mb: i64, sleep: &str) -> String {
     format!(
         r#"
-job "keeper" {{
+job "{name}" {{
   datacenters = ["*"]
   group "g" {{
     ephemeral_disk {{
-      size   = {size_mb}
-      sticky = true
+      size    = {size_mb}
+      {keeps} = true
     }}
     task "t" {{
       driver = "raw_exec"
       config {{
         command = "/bin/sh"
-        args    = ["-c", "test -f $NOMAD_ALLOC_DIR/data/stamp || echo $NOMAD_ALLOC_ID > $NOMAD_ALLOC_DIR/data/stamp; test -f local/seen || echo first > local/seen; cp $NOMAD_ALLOC_DIR/data/stamp local/found; exec sleep 3600 # {version}"]
+        args    = ["-c", "test -f $NOMAD_ALLOC_DIR/data/stamp || echo $NOMAD_ALLOC_ID > $NOMAD_ALLOC_DIR/data/stamp; test -f local/seen || echo first > local/seen; cp $NOMAD_ALLOC_DIR/data/stamp local/found; exec sleep {sleep}"]
       }}
       resources {{
         cpu    = 20
@@ -33,6 +35,10 @@ job "keeper" {{
 }}
 "#
     )
+}
+
+fn job(version: &str, size_mb: i64) -> String {
+    keeping_job("keeper", "sticky", size_mb, &format!("3600 # {version}"))
 }
 
 fn running_alloc(agent: &Agent, not: &str) -> Option<String> {
@@ -99,33 +105,6 @@ fn a_sticky_replacement_takes_over_the_data_and_an_oversized_disk_does_not_fit()
     assert_eq!(exhausted, 1);
 }
 
-fn migrating_job(marker: &str) -> String {
-    format!(
-        r#"
-job "mover" {{
-  datacenters = ["*"]
-  group "g" {{
-    ephemeral_disk {{
-      size    = 100
-      migrate = true
-    }}
-    task "t" {{
-      driver = "raw_exec"
-      config {{
-        command = "/bin/sh"
-        args    = ["-c", "test -f $NOMAD_ALLOC_DIR/data/stamp || echo $NOMAD_ALLOC_ID > $NOMAD_ALLOC_DIR/data/stamp; test -f local/seen || echo first > local/seen; cp $NOMAD_ALLOC_DIR/data/stamp local/found; exec sleep {marker}"]
-      }}
-      resources {{
-        cpu    = 20
-        memory = 16
-      }}
-    }}
-  }}
-}}
-"#
-    )
-}
-
 #[test]
 fn a_migrating_group_carries_its_data_to_another_node_over_mutual_tls() {
     // Scenario: one server and two clients, all on mutual TLS. A group with `ephemeral_disk {
@@ -144,7 +123,7 @@ fn a_migrating_group_carries_its_data_to_another_node_over_mutual_tls() {
     let marker = format!("{}", 8_700_000 + std::process::id());
     let _guard = TaskGuard(format!("sleep {marker}"));
     let file = dir.path().join("mover.nomad.hcl");
-    std::fs::write(&file, migrating_job(&marker)).unwrap();
+    std::fs::write(&file, keeping_job("mover", "migrate", 100, &marker)).unwrap();
     let out = c.ctl(0, &["job", "run", "-detach", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
 

@@ -8,7 +8,7 @@ pub mod alloc_fs;
 pub mod alloc_runner;
 pub mod allocdir;
 use allocdir::AllocDir;
-mod alloc_snapshot;
+pub(crate) mod alloc_snapshot;
 mod artifacts;
 pub mod events;
 pub mod fingerprint;
@@ -410,11 +410,6 @@ impl Client {
         self.alloc_dir(alloc_id)
             .map(|root| AllocDir { root })
             .ok_or(MigrationRefused::Gone)
-    }
-
-    /// Writes the migrating directories of `dir` as a tar archive (see alloc_snapshot.rs).
-    pub fn pack_snapshot(dir: &AllocDir, out: impl std::io::Write) -> std::io::Result<()> {
-        alloc_snapshot::pack(dir, out)
     }
 
     /// Current and rotated log files of a task, oldest first (for `GET /v1/client/fs/logs`).

@@ -4,7 +4,7 @@
 //! allocation from this node's secret: no API token opens it, management included.
 
 use super::{HttpError, HttpState};
-use crate::client::{Client, MigrationRefused};
+use crate::client::MigrationRefused;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -35,7 +35,7 @@ pub async fn snapshot(
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(8);
     tokio::task::spawn_blocking(move || {
         let mut out = io::BufWriter::with_capacity(CHUNK, ChannelWriter(tx.clone()));
-        let packed = Client::pack_snapshot(&dir, &mut out).and_then(|()| out.flush());
+        let packed = crate::client::alloc_snapshot::pack(&dir, &mut out).and_then(|()| out.flush());
         if let Err(e) = packed {
             tracing::warn!(alloc = %dir.root.display(), error = %e, "packing a snapshot failed");
             // The reader sees the stream break rather than a short archive that looks whole.

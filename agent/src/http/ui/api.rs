@@ -37,11 +37,22 @@ pub fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-impl Api {
-    pub fn new(router: Router, token: String) -> Api {
-        Api { router, token }
-    }
+/// Any UI handler's `Api`: the router it is served beside, and the request's token.
+impl axum::extract::FromRequestParts<Router> for Api {
+    type Rejection = std::convert::Infallible;
 
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        router: &Router,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Api {
+            router: router.clone(),
+            token: crate::http::acl_guard::token_of(&parts.headers),
+        })
+    }
+}
+
+impl Api {
     pub async fn get(&self, path: impl AsRef<str>) -> Result<Value, ApiError> {
         self.send(Method::GET, path, None).await
     }

@@ -12,9 +12,7 @@ mod api;
 mod pages;
 mod run;
 
-use api::Api;
-use axum::extract::Request;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -89,34 +87,9 @@ fn html_response(status: StatusCode, html: String) -> Response {
         .into_response()
 }
 
-/// The API as the browser's token sees it.
-fn api_for(router: &Router, headers: &HeaderMap) -> Api {
-    Api::new(router.clone(), super::acl_guard::token_of(headers))
-}
-
-/// The UI's routes. `api` is the whole `/v1` router, guard and forwarding included.
+/// The UI's routes. `api` is the whole `/v1` router, guard and forwarding included: each
+/// handler gets it as an [`Api`] carrying the caller's token.
 pub fn router(api: Router) -> Router {
-    let fragments = {
-        let api = api.clone();
-        move |req: Request| {
-            let api = api.clone();
-            async move { pages::fragment(api_for(&api, req.headers()), req.uri().clone()).await }
-        }
-    };
-    let plan = {
-        let api = api.clone();
-        move |headers: HeaderMap, body: String| {
-            let api = api.clone();
-            async move { run::plan(api_for(&api, &headers), body).await }
-        }
-    };
-    let register = {
-        let api = api.clone();
-        move |headers: HeaderMap, body: String| {
-            let api = api.clone();
-            async move { run::register(api_for(&api, &headers), body).await }
-        }
-    };
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/ui/") }))
         .route("/ui", get(|| async { Redirect::temporary("/ui/") }))
@@ -128,13 +101,14 @@ pub fn router(api: Router) -> Router {
             "/ui/assets/app.css",
             get(|| async { asset("text/css", APP_CSS) }),
         )
-        .route("/ui/f/plan", post(plan))
-        .route("/ui/f/register", post(register))
-        .route("/ui/f", get(fragments.clone()))
-        .route("/ui/f/", get(fragments.clone()))
-        .route("/ui/f/{*page}", get(fragments))
+        .route("/ui/f/plan", post(run::plan))
+        .route("/ui/f/register", post(run::register))
+        .route("/ui/f", get(pages::fragment))
+        .route("/ui/f/", get(pages::fragment))
+        .route("/ui/f/{*page}", get(pages::fragment))
         .route("/ui/", get(shell))
         .route("/ui/{*page}", get(shell))
+        .with_state(api)
 }
 
 async fn shell() -> Response {
