@@ -3,13 +3,13 @@
 //! SIMULATED CLIENTS: no task is ever started. Each node registers over the servers' real rpc
 //! port with a node id and secret of its own, heartbeats on the TTL the servers hand out (half
 //! of it, less up to 10%, as the real client does), watches its allocations with the same
-//! incremental query a real client uses (`known` modify indexes), and reports each new
+//! incremental query a real client uses (`AllocSync`), and reports each new
 //! allocation running. Their nodes are named `sim-NNNNNN` and carry the meta
 //! `simulated = "true"`. Many nodes share one rpc connection per group, as a real fleet's
 //! clients would each have one: the servers see `groups` connections, not one per node.
 
 use agent::rpc::remote::RemoteServers;
-use agent::rpc::{KnownAllocs, RpcClient, RpcError, ServerRpc};
+use agent::rpc::{AllocSync, RpcClient, RpcError, ServerRpc};
 use anyhow::{Context, Result};
 use api::{AllocClientUpdate, Node, TaskState};
 use std::collections::HashSet;
@@ -245,14 +245,14 @@ impl SimNode {
     }
 
     async fn watch(mut self) {
-        let mut index = 0u64;
-        let mut known = KnownAllocs::new();
+        let mut servers = AllocSync::default();
         let mut reported: HashSet<String> = HashSet::new();
         let mut unsent: Vec<AllocClientUpdate> = Vec::new();
         loop {
-            let query =
-                self.remote
-                    .node_allocations(&self.node.id, index, ALLOC_WAIT, known.clone());
+            let (index, known) = servers.query();
+            let query = self
+                .remote
+                .node_allocations(&self.node.id, index, ALLOC_WAIT, known);
             let got = tokio::select! {
                 got = query => got,
                 _ = self.stop.changed() => return,
@@ -267,15 +267,10 @@ impl SimNode {
                     continue;
                 }
             };
-            if got.index < index {
-                // The servers' state was reset: start over, as the real client does.
-                known.clear();
+            if !servers.absorb(&got) {
+                continue;
             }
-            index = got.index;
-            let still: HashSet<&String> = got.unchanged.iter().collect();
-            known.retain(|id, _| still.contains(id));
             for a in &got.changed {
-                known.insert(a.id.clone(), a.alloc_modify_index);
                 if a.terminal() || !reported.insert(a.id.clone()) {
                     continue;
                 }

@@ -137,9 +137,6 @@ pub struct Client {
     gc: ClientGcConfig,
     /// Fingerprinted again every [`FINGERPRINT_INTERVAL`]: Docker often starts after the agent.
     drivers: Arc<crate::drivers::Drivers>,
-    /// The AllocModifyIndex of every allocation the servers listed last: sent with each wait, so
-    /// only what changed comes back in full.
-    known: Mutex<crate::rpc::KnownAllocs>,
     /// Finished allocations this client destroyed that the servers may still list.
     collected: Mutex<BTreeSet<String>>,
 }
@@ -233,7 +230,6 @@ impl Client {
             server_contact: Mutex::new(None),
             gc: cfg.gc,
             drivers: drivers.clone(),
-            known: Mutex::new(BTreeMap::new()),
             collected: Mutex::new(BTreeSet::new()),
         });
         let registered = client.register().await;
@@ -613,20 +609,22 @@ impl Client {
     }
 
     async fn watch_loop(self: Arc<Self>) {
-        let mut index = 0u64;
+        // What this client has of the servers' allocations: each wait sends one index, and only
+        // what changed comes back in full.
+        let mut servers = crate::rpc::AllocSync::default();
         let mut backoff = Duration::from_millis(200);
         while !self.stopping() {
-            let known = self.known.lock().map(|k| k.clone()).unwrap_or_default();
+            let (index, known) = servers.query();
             match self
                 .rpc
                 .node_allocations(&self.node_id, index, ALLOC_WAIT, known)
                 .await
             {
                 Ok(got) => {
-                    // A lower index means the servers' state was reset: start over.
-                    index = got.index;
                     backoff = Duration::from_millis(200);
-                    self.sync(got.changed, &got.unchanged);
+                    if servers.absorb(&got) {
+                        self.sync(got.changed, &servers);
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot fetch allocations");
@@ -639,28 +637,19 @@ impl Client {
         }
     }
 
-    /// Brings the runners in line with the servers' allocations for this node: `changed` in
-    /// full, `unchanged` (still as this client has them) by id.
-    fn sync(&self, allocs: Vec<Allocation>, unchanged: &[String]) {
+    /// Brings the runners in line with the servers' allocations for this node: `allocs` are
+    /// those that changed, `servers` knows which ids the servers still have.
+    fn sync(&self, allocs: Vec<Allocation>, servers: &crate::rpc::AllocSync) {
         let Some(ctx) = self.ctx.lock().ok().and_then(|c| c.clone()) else {
             return;
         };
         let Ok(mut runners) = self.runners.lock() else {
             return;
         };
-        let mut seen: BTreeSet<String> = unchanged.iter().cloned().collect();
         let Ok(mut collected) = self.collected.lock() else {
             return;
         };
-        let Ok(mut known) = self.known.lock() else {
-            return;
-        };
-        known.retain(|id, _| seen.contains(id));
-        for a in &allocs {
-            known.insert(a.id.clone(), a.alloc_modify_index);
-        }
         for mut a in allocs {
-            seen.insert(a.id.clone());
             match runners.get(&a.id) {
                 Some(r) => {
                     let cur = r.alloc();
@@ -692,10 +681,10 @@ impl Client {
             }
         }
         // Once the servers forgot an allocation, so can the guard against starting it again.
-        collected.retain(|id| seen.contains(id));
+        collected.retain(|id| servers.contains(id));
         let gone: Vec<String> = runners
             .keys()
-            .filter(|id| !seen.contains(*id))
+            .filter(|id| !servers.contains(id))
             .cloned()
             .collect();
         for id in gone {

@@ -49,7 +49,9 @@ impl FakeServer {
         self.index.send_modify(|i| *i += 1);
     }
 
-    fn put_alloc(&self, a: Allocation) {
+    /// Each write stamps what it changes with the index it makes, as the servers do.
+    fn put_alloc(&self, mut a: Allocation) {
+        a.alloc_modify_index = *self.index.borrow() + 1;
         self.with(|s| s.allocs.insert(a.id.clone(), a));
         self.bump();
     }
@@ -58,7 +60,7 @@ impl FakeServer {
         self.with(|s| {
             let a = s.allocs.get_mut(id).unwrap();
             a.desired_status = ALLOC_DESIRED_STOP.into();
-            a.alloc_modify_index += 1;
+            a.alloc_modify_index = *self.index.borrow() + 1;
         });
         self.bump();
     }
@@ -111,17 +113,7 @@ impl ServerRpc for FakeServer {
             let _ = tokio::time::timeout(wait, rx.wait_for(|i| *i > min_index)).await;
             let index = *self.index.borrow();
             Ok(self.with(|s| {
-                let mut out = crate::rpc::NodeAllocs {
-                    index,
-                    ..Default::default()
-                };
-                for a in s.allocs.values() {
-                    if known.get(&a.id) == Some(&a.alloc_modify_index) {
-                        out.unchanged.push(a.id.clone());
-                    } else {
-                        out.changed.push(a.clone());
-                    }
-                }
+                let out = crate::rpc::alloc_sync::answer(s.allocs.values(), &known, index);
                 s.sent_in_full.push(out.changed.len());
                 out
             }))
@@ -776,7 +768,12 @@ async fn gc_removes_the_oldest_finished_allocations_beyond_gc_max_allocs() {
     assert_eq!(client.collect_garbage().await, 0);
 
     // The servers list everything again: nothing destroyed comes back.
-    client.sync(server.with(|s| s.allocs.values().cloned().collect()), &[]);
+    let everything = server.with(|s| {
+        crate::rpc::alloc_sync::answer(s.allocs.values(), &Default::default(), 1_000)
+    });
+    let mut servers = crate::rpc::AllocSync::default();
+    assert!(servers.absorb(&everything));
+    client.sync(everything.changed, &servers);
     assert!(!alloc_dir(&finished[0]).exists());
     assert_eq!(client.alloc_ids().len(), 2);
     assert!(status_is(&server, &running_id, "running"));

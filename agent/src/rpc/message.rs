@@ -74,9 +74,9 @@ pub enum ClientCall {
         node_id: String,
         min_index: u64,
         wait_ms: u64,
-        /// Allocation id -> AllocModifyIndex the client has (empty: send everything).
+        /// What the client has already (see alloc_sync.rs).
         #[serde(default)]
-        known: std::collections::BTreeMap<String, u64>,
+        known: super::KnownAllocs,
     },
     UpdateAllocs(Vec<api::AllocClientUpdate>),
     /// Service registrations to write and ids to delete.
@@ -121,9 +121,12 @@ pub enum ClientReply {
         /// New or changed allocations, in full but for their job (see `jobs`).
         allocs: Vec<api::Allocation>,
         index: u64,
-        /// Ids of the allocations still at the index the client knows.
+        /// Ids of the allocations still at the index the client listed.
         #[serde(default)]
         unchanged: Vec<String>,
+        /// How many allocations the node has in all.
+        #[serde(default)]
+        total: usize,
         /// Each job version the allocations run, once (`api::alloc_jobs`).
         #[serde(default)]
         jobs: Vec<std::sync::Arc<api::Job>>,

@@ -1,12 +1,14 @@
 //! The internal transport between clients and servers. The client only ever talks to a
 //! [`ServerRpc`]; in `--dev` it is the in-process server, later a remote one over the rpc port.
 
+pub mod alloc_sync;
 pub mod message;
 pub mod node_secret;
 pub mod remote;
 pub mod transport;
 pub mod wire;
 
+pub use alloc_sync::{AllocSync, KnownAllocs};
 pub use message::*;
 pub use remote::RemoteServers;
 pub use transport::{RpcClient, RpcHandler};
@@ -38,16 +40,15 @@ pub enum RpcError {
     Forbidden(String),
 }
 
-/// Allocation id -> the AllocModifyIndex a client has of it.
-pub type KnownAllocs = std::collections::BTreeMap<String, u64>;
-
 /// A client's allocations as the servers have them: what changed (in full), what did not (ids).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeAllocs {
     /// New to the client, or changed since the index it knows.
     pub changed: Vec<Allocation>,
-    /// Still at the index the client knows.
+    /// Still at the index the client listed (only when it listed them).
     pub unchanged: Vec<String>,
+    /// How many allocations the node has in all.
+    pub total: usize,
     pub index: u64,
 }
 
@@ -61,9 +62,8 @@ pub trait ServerRpc: Send + Sync + 'static {
     fn node_heartbeat(&self, node_id: &str) -> RpcFuture<'_, Duration>;
 
     /// Blocking query on the node's allocations, once they changed past `min_index` or `wait`
-    /// elapsed. `known` holds the AllocModifyIndex the client has of each allocation: those still
-    /// at it come back as ids only, the others in full (with their `job`), as with Nomad's
-    /// `GetClientAllocs`. Pass the answer's index back as the next `min_index`.
+    /// elapsed. `known` says what the client has (see alloc_sync.rs): only the others come back
+    /// in full (with their `job`). [`AllocSync`] keeps a client's side.
     fn node_allocations(
         &self,
         node_id: &str,

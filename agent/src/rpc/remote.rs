@@ -209,6 +209,7 @@ impl ServerRpc for RemoteServers {
                     mut allocs,
                     index,
                     unchanged,
+                    total,
                     jobs,
                 } => {
                     let jobs = api::alloc_jobs::JobIndex::new(&jobs);
@@ -218,6 +219,7 @@ impl ServerRpc for RemoteServers {
                     Ok(NodeAllocs {
                         changed: allocs,
                         unchanged,
+                        total,
                         index,
                     })
                 }

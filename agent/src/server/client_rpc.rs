@@ -59,6 +59,7 @@ impl Server {
                 allocs,
                 index: got.index,
                 unchanged: got.unchanged,
+                total: got.total,
                 jobs,
             });
         }

@@ -8,7 +8,6 @@ use super::{new_id, now_nanos, Server};
 use crate::state::{Command, Tables};
 use api::*;
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -69,44 +68,6 @@ pub(super) fn evals_for_node(snap: &Tables, node_id: &str, trigger: &str) -> Vec
             e
         })
         .collect()
-}
-
-/// A node's allocations as a client asks for them: in full only where the client's
-/// AllocModifyIndex is not the current one. Only those are copied (with their job).
-fn split_by_known<'a>(
-    allocs: impl Iterator<Item = &'a Arc<Allocation>>,
-    known: &crate::rpc::KnownAllocs,
-    index: u64,
-) -> crate::rpc::NodeAllocs {
-    let mut out = crate::rpc::NodeAllocs {
-        index,
-        ..Default::default()
-    };
-    // A node's allocations come in id order, as `known` is kept: walk the two together, one
-    // comparison per step, rather than searching `known` for each allocation (hundreds of
-    // string compares per wake of each of thousands of clients). An allocation out of order
-    // (never from the state) is looked up instead.
-    let mut cursor = known.iter().peekable();
-    let mut previous: Option<&str> = None;
-    for a in allocs {
-        let id = a.id.as_str();
-        let seen = if previous.is_some_and(|p| p > id) {
-            known.get(id).copied()
-        } else {
-            while cursor.next_if(|(k, _)| k.as_str() < id).is_some() {}
-            cursor
-                .peek()
-                .filter(|(k, _)| k.as_str() == id)
-                .map(|(_, i)| **i)
-        };
-        previous = Some(id);
-        if seen == Some(a.alloc_modify_index) {
-            out.unchanged.push(a.id.clone());
-        } else {
-            out.changed.push((**a).clone());
-        }
-    }
-    out
 }
 
 /// What client reports call for: evaluations (a failed allocation is replaced; a migration
@@ -546,7 +507,7 @@ impl Server {
     }
 
     /// Blocking query for a client: its allocations once any of them changed past `min_index`;
-    /// only those not at the AllocModifyIndex in `known` are copied and sent in full.
+    /// only those `known` does not have are copied and sent in full (see alloc_sync.rs).
     pub async fn node_allocations(
         &self,
         node_id: &str,
@@ -557,7 +518,7 @@ impl Server {
         self.state.wait_node_allocs(node_id, min_index, wait).await;
         Ok(self.state.read(|t| {
             let index = t.node_allocs_index(node_id).max(1);
-            split_by_known(t.allocs_by_node(node_id), known, index)
+            crate::rpc::alloc_sync::answer(t.allocs_by_node(node_id).map(|a| &**a), known, index)
         }))
     }
 
@@ -611,78 +572,5 @@ impl Server {
             .await
             .map_err(ServerError::Raft)?;
         Ok(index)
-    }
-}
-
-#[cfg(test)]
-mod split_tests {
-    use super::*;
-
-    #[test]
-    fn a_client_with_a_thousand_finished_allocations_receives_only_what_changed() {
-        // Scenario: 1,000 terminal allocations and one running one on a node. The client's
-        // first wake knows nothing and receives all; after that, a wake receives only the
-        // allocation the servers changed, and the rest as ids.
-        let mut allocs: Vec<Arc<Allocation>> = (0..1000)
-            .map(|i| {
-                Arc::new(Allocation {
-                    id: format!("done-{i:04}"),
-                    client_status: ALLOC_CLIENT_COMPLETE.into(),
-                    alloc_modify_index: 10,
-                    ..Default::default()
-                })
-            })
-            .collect();
-        allocs.push(Arc::new(Allocation {
-            id: "web".into(),
-            client_status: ALLOC_CLIENT_RUNNING.into(),
-            alloc_modify_index: 20,
-            ..Default::default()
-        }));
-        let first = split_by_known(allocs.iter(), &Default::default(), 20);
-        assert_eq!((first.changed.len(), first.unchanged.len()), (1001, 0));
-        let known: crate::rpc::KnownAllocs = first
-            .changed
-            .iter()
-            .map(|a| (a.id.clone(), a.alloc_modify_index))
-            .collect();
-        // The servers stop "web": its AllocModifyIndex moves.
-        let mut stopped = (*allocs[1000]).clone();
-        stopped.desired_status = ALLOC_DESIRED_STOP.into();
-        stopped.alloc_modify_index = 30;
-        allocs[1000] = Arc::new(stopped);
-        let next = split_by_known(allocs.iter(), &known, 30);
-        assert_eq!(next.changed.len(), 1, "only the stopped allocation is sent");
-        assert_eq!(next.changed[0].id, "web");
-        assert_eq!(next.unchanged.len(), 1000);
-    }
-
-    #[test]
-    fn known_allocations_are_matched_whatever_the_gaps_and_order() {
-        // Scenario: the client knows allocations the node no longer has (collected), lacks new
-        // ones, holds one at an old index, and one allocation arrives out of id order: each is
-        // judged as a lookup would judge it.
-        let alloc = |id: &str, index: u64| {
-            Arc::new(Allocation {
-                id: id.into(),
-                alloc_modify_index: index,
-                ..Default::default()
-            })
-        };
-        let allocs = [
-            alloc("b", 1),
-            alloc("d", 2),
-            alloc("e", 3),
-            alloc("g", 4),
-            alloc("a", 5),
-        ];
-        let known: crate::rpc::KnownAllocs = [("a", 5), ("c", 9), ("d", 2), ("e", 1), ("f", 7)]
-            .into_iter()
-            .map(|(id, i)| (id.to_string(), i))
-            .collect();
-        let got = split_by_known(allocs.iter(), &known, 9);
-        let changed: Vec<&str> = got.changed.iter().map(|a| a.id.as_str()).collect();
-        assert_eq!(changed, ["b", "e", "g"]);
-        assert_eq!(got.unchanged, ["d", "a"]);
     }
 }
