@@ -13,7 +13,7 @@ use crate::scheduler::fit::{add_if_fits, NodeUsage};
 use crate::scheduler::Plan;
 use crate::state::{Command, Tables};
 use api::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
@@ -153,15 +153,17 @@ impl Server {
         let (mut updated, mut placed, mut evals) = (Vec::new(), Vec::new(), Vec::new());
         let (mut deployments, mut deployment_updates) = (Vec::new(), Vec::new());
         let mut replies = Vec::with_capacity(batch.len());
-        for queued in batch {
-            let accepted = check_plan(&snap, &mut overlay, &queued.plan);
+        for mut queued in batch {
+            let deployment = queued.plan.deployment.take();
+            let updates = std::mem::take(&mut queued.plan.deployment_updates);
+            let accepted = check_plan(&snap, &mut overlay, queued.plan);
             if accepted.rejected_nodes == 0 || queued.commit_evals_anyway {
                 evals.extend(queued.evals);
             }
             // A deployment starts with whatever part of its plan fits; a retry finds it and
             // carries on with it.
-            deployments.extend(queued.plan.deployment);
-            deployment_updates.extend(queued.plan.deployment_updates);
+            deployments.extend(deployment);
+            deployment_updates.extend(updates);
             updated.extend(accepted.updated);
             placed.extend(accepted.placed);
             replies.push((queued.reply, accepted.rejected_nodes));
@@ -265,82 +267,80 @@ fn split_allocs(
 }
 
 /// The part of `plan` that fits on the state plus what the batch accepted before it.
-fn check_plan(snap: &Tables, overlay: &mut BatchOverlay, plan: &Plan) -> Accepted {
+fn check_plan(snap: &Tables, overlay: &mut BatchOverlay, plan: Plan) -> Accepted {
     let mut out = Accepted::default();
-    let nodes: HashSet<&String> = plan
-        .node_update
-        .keys()
-        .chain(plan.node_allocation.keys())
-        .collect();
-    for node_id in nodes {
-        let stops = plan
-            .node_update
-            .get(node_id)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let allocs = plan
-            .node_allocation
-            .get(node_id)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        if !allocs.is_empty() {
-            let Some(node) = snap.node(node_id) else {
-                out.rejected_nodes += 1;
-                continue;
-            };
-            let has_new = allocs.iter().any(|a| snap.alloc(&a.id).is_none());
-            if has_new && !node.ready() {
-                out.rejected_nodes += 1;
-                continue;
-            }
-            // What the node would run: what its live allocations use (the state keeps the sum),
-            // less what this plan stops or replaces in place, plus this plan's allocations.
-            let mut usage = overlay
-                .usage
-                .get(node_id.as_str())
-                .cloned()
-                .unwrap_or_else(|| NodeUsage::from_tally(&node, snap.node_tally(node_id)));
-            let changes: Vec<&Allocation> = stops.iter().chain(allocs.iter()).collect();
-            let mut trial = BatchOverlay::default();
-            trial.apply_changes_from(overlay, snap, node_id, &mut usage, &changes);
-            let new: Vec<&Allocation> = allocs.iter().filter(|a| !a.terminal()).collect();
-            if let Err(why) = add_if_fits(&node, &mut usage, &new) {
-                tracing::debug!(node_id, %why, "plan applier: node refused");
-                out.rejected_nodes += 1;
-                continue;
-            }
-            overlay.counted.extend(trial.counted);
-            overlay.usage.insert(node_id.clone(), usage);
-        } else {
-            // Stops only: they free capacity for the rest of the batch.
-            let changes: Vec<&Allocation> = stops.iter().collect();
-            match snap.node(node_id) {
-                Some(node) => {
-                    let mut usage = overlay
-                        .usage
-                        .remove(node_id.as_str())
-                        .unwrap_or_else(|| NodeUsage::from_tally(&node, snap.node_tally(node_id)));
-                    let mut trial = BatchOverlay::default();
-                    trial.apply_changes_from(overlay, snap, node_id, &mut usage, &changes);
-                    overlay.counted.extend(trial.counted);
-                    overlay.usage.insert(node_id.clone(), usage);
-                }
-                // A node gone from the state takes no placement: only the counts matter.
-                None => {
-                    for a in changes {
-                        overlay.counted.insert(a.id.clone(), None);
-                    }
-                }
-            }
+    let Plan {
+        mut node_update,
+        node_allocation,
+        ..
+    } = plan;
+    for (node_id, allocs) in node_allocation {
+        let stops = node_update.remove(&node_id).unwrap_or_default();
+        let Some(node) = snap.node(&node_id) else {
+            out.rejected_nodes += 1;
+            continue;
+        };
+        // One lookup per allocation: whether the state has it decides the rest. A placement
+        // (not in the state) needs no entry in the overlay: no other plan of the batch can know
+        // of it, since each was made on a snapshot older than this batch.
+        let in_state: Vec<bool> = allocs.iter().map(|a| snap.alloc(&a.id).is_some()).collect();
+        let has_new = in_state.iter().any(|known| !known);
+        if has_new && !node.ready() {
+            out.rejected_nodes += 1;
+            continue;
         }
-        out.updated.extend(stops.iter().cloned());
-        for a in allocs {
-            if snap.alloc(&a.id).is_some() {
-                out.updated.push(a.clone());
+        // What the node would run: what its live allocations use (the state keeps the sum),
+        // less what this plan stops or replaces in place, plus this plan's allocations.
+        let mut usage = overlay
+            .usage
+            .get(node_id.as_str())
+            .cloned()
+            .unwrap_or_else(|| NodeUsage::from_tally(&node, snap.node_tally(&node_id)));
+        let changes: Vec<&Allocation> = stops
+            .iter()
+            .chain(allocs.iter().zip(&in_state).filter(|(_, k)| **k).map(|(a, _)| a))
+            .collect();
+        let mut trial = BatchOverlay::default();
+        trial.apply_changes_from(overlay, snap, &node_id, &mut usage, &changes);
+        let new: Vec<&Allocation> = allocs.iter().filter(|a| !a.terminal()).collect();
+        if let Err(why) = add_if_fits(&node, &mut usage, &new) {
+            tracing::debug!(node_id, %why, "plan applier: node refused");
+            out.rejected_nodes += 1;
+            continue;
+        }
+        overlay.counted.extend(trial.counted);
+        overlay.usage.insert(node_id, usage);
+        out.updated.extend(stops);
+        for (a, known) in allocs.into_iter().zip(in_state) {
+            if known {
+                out.updated.push(a);
             } else {
-                out.placed.push(a.clone());
+                out.placed.push(a);
             }
         }
+    }
+    // Stops only: they free capacity for the rest of the batch.
+    for (node_id, stops) in node_update {
+        let changes: Vec<&Allocation> = stops.iter().collect();
+        match snap.node(&node_id) {
+            Some(node) => {
+                let mut usage = overlay
+                    .usage
+                    .remove(node_id.as_str())
+                    .unwrap_or_else(|| NodeUsage::from_tally(&node, snap.node_tally(&node_id)));
+                let mut trial = BatchOverlay::default();
+                trial.apply_changes_from(overlay, snap, &node_id, &mut usage, &changes);
+                overlay.counted.extend(trial.counted);
+                overlay.usage.insert(node_id, usage);
+            }
+            // A node gone from the state takes no placement: only the counts matter.
+            None => {
+                for a in changes {
+                    overlay.counted.insert(a.id.clone(), None);
+                }
+            }
+        }
+        out.updated.extend(stops);
     }
     // Link replacements to what they replace.
     let mut next_of: HashMap<String, String> = HashMap::new();
@@ -460,8 +460,8 @@ mod tests {
         // has room for one of them; their plans land in one batch.
         let snap = state_with(&[node("n1")], &[]);
         let mut overlay = BatchOverlay::default();
-        let first = check_plan(&snap, &mut overlay, &placing(vec![alloc("a", "n1", 600)]));
-        let second = check_plan(&snap, &mut overlay, &placing(vec![alloc("b", "n1", 600)]));
+        let first = check_plan(&snap, &mut overlay, placing(vec![alloc("a", "n1", 600)]));
+        let second = check_plan(&snap, &mut overlay, placing(vec![alloc("b", "n1", 600)]));
         assert_eq!((first.rejected_nodes, first.placed.len()), (0, 1));
         assert_eq!((second.rejected_nodes, second.placed.len()), (1, 0));
     }
@@ -473,8 +473,8 @@ mod tests {
         let running = alloc("old", "n1", 600);
         let snap = state_with(&[node("n1")], std::slice::from_ref(&running));
         let mut overlay = BatchOverlay::default();
-        let stop = check_plan(&snap, &mut overlay, &stopping(running));
-        let place = check_plan(&snap, &mut overlay, &placing(vec![alloc("new", "n1", 600)]));
+        let stop = check_plan(&snap, &mut overlay, stopping(running));
+        let place = check_plan(&snap, &mut overlay, placing(vec![alloc("new", "n1", 600)]));
         assert_eq!((stop.rejected_nodes, stop.updated.len()), (0, 1));
         assert_eq!((place.rejected_nodes, place.placed.len()), (0, 1));
     }
@@ -486,7 +486,7 @@ mod tests {
         let snap = state_with(&[down], &[]);
         let mut overlay = BatchOverlay::default();
         let plan = placing(vec![alloc("a", "n2", 100), alloc("b", "gone", 100)]);
-        let out = check_plan(&snap, &mut overlay, &plan);
+        let out = check_plan(&snap, &mut overlay, plan);
         assert_eq!((out.rejected_nodes, out.placed.len()), (2, 0));
     }
 }

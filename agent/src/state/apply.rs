@@ -111,8 +111,9 @@ impl Tables {
                 }
                 for a in updated {
                     let mut a = a.clone();
-                    self.give_plan_alloc_its_job(&mut a, &jobs);
-                    if let Some(existing) = self.allocs.get(a.id.as_str()) {
+                    let existing = self.allocs.get(a.id.as_str()).cloned();
+                    self.give_plan_alloc_its_job(&mut a, existing.as_deref(), &jobs);
+                    if let Some(existing) = existing {
                         a.create_index = existing.create_index;
                         a.create_time = existing.create_time;
                         // The client owns these and may have reported since the scheduler's
@@ -144,7 +145,8 @@ impl Tables {
                 }
                 for a in placed {
                     let mut a = a.clone();
-                    self.give_plan_alloc_its_job(&mut a, &jobs);
+                    // New: the plan applier found none of them in the state.
+                    self.give_plan_alloc_its_job(&mut a, None, &jobs);
                     a.create_index = index;
                     a.modify_index = index;
                     a.alloc_modify_index = index;
@@ -410,13 +412,17 @@ impl Tables {
     /// Makes `job` the current version and keeps the newest few versions.
     /// An allocation in a plan command comes without its job: it runs the version it already
     /// ran (a stop), else the one the command carries, else the state's copy of that version.
-    fn give_plan_alloc_its_job(&self, a: &mut Allocation, jobs: &JobIndex) {
+    /// `existing`: the state's version of the allocation, if it has one.
+    fn give_plan_alloc_its_job(
+        &self,
+        a: &mut Allocation,
+        existing: Option<&Allocation>,
+        jobs: &JobIndex,
+    ) {
         if a.job.is_some() {
             return;
         }
-        a.job = self
-            .allocs
-            .get(a.id.as_str())
+        a.job = existing
             .filter(|old| old.job_version == a.job_version)
             .and_then(|old| old.job.clone())
             .or_else(|| jobs.get(a).cloned())

@@ -146,10 +146,13 @@ impl Tables {
 
     /// One version of a job, while the state tracks it.
     pub fn job_version(&self, ns: &str, id: &str, version: u64) -> Option<Arc<Job>> {
-        let key = (ns.to_string(), id.to_string());
-        match self.jobs.get(&key) {
+        self.job_version_of(&(ns.to_string(), id.to_string()), version)
+    }
+
+    fn job_version_of(&self, key: &JobKey, version: u64) -> Option<Arc<Job>> {
+        match self.jobs.get(key) {
             Some(j) if j.version == version => Some(j.clone()),
-            _ => self.job_versions.get(&key)?.get(&version).cloned(),
+            _ => self.job_versions.get(key)?.get(&version).cloned(),
         }
     }
 
@@ -235,10 +238,11 @@ impl Tables {
     // --- writers, used only by the state machine (apply.rs) ---
 
     pub(crate) fn put_alloc(&mut self, mut alloc: Allocation) {
+        let key = (alloc.namespace.clone(), alloc.job_id.clone());
         // Every allocation of a job version points at the state's one copy of it.
         if let Some(job) = alloc.job.as_ref() {
             if let Some(shared) = self
-                .job_version(&alloc.namespace, &alloc.job_id, job.version)
+                .job_version_of(&key, job.version)
                 .filter(|s| !Arc::ptr_eq(s, job) && same_version(s, job))
             {
                 alloc.job = Some(shared);
@@ -247,7 +251,6 @@ impl Tables {
         // What the servers decided (placed, stopped, promoted) is news to the node; its own
         // reports, which leave `alloc_modify_index` alone, are not, and do not wake its query.
         self.touch_node_allocs(&alloc.node_id, alloc.alloc_modify_index);
-        let key = (alloc.namespace.clone(), alloc.job_id.clone());
         self.share_with_siblings(&key, &mut alloc);
         let node = IdKey::new(&alloc.node_id);
         let id = IdKey::new(&alloc.id);
