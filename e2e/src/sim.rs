@@ -86,10 +86,13 @@ pub struct SimulatedFleet {
     pub node_ids: Vec<String>,
 }
 
-/// The id of simulated node `i` of this process, UUID-shaped as Nomad's are.
+/// The id of simulated node `i` of this process, UUID-shaped as Nomad's are. Real ids are
+/// random, so their first bytes differ from node to node, and the state's id keys compare
+/// those first: a scrambled `i` leads here (the whole `i` at the end keeps ids unique).
 fn sim_id(i: usize, salt: u32) -> String {
-    let pid = std::process::id();
-    format!("{pid:08x}-{salt:04x}-4000-8000-{i:012x}")
+    let pid = std::process::id() & 0xfff;
+    let head = (i as u64 ^ u64::from(salt)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+    format!("{head:08x}-{salt:04x}-4{pid:03x}-8000-{i:012x}")
 }
 
 fn sim_node(i: usize, cfg: &FleetConfig) -> Node {

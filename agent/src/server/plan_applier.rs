@@ -189,11 +189,11 @@ impl Server {
         let now = now_nanos();
         let chunks = split_allocs(updated, placed, MAX_ALLOCS_PER_ENTRY);
         let last = chunks.len() - 1;
-        let mut committed = Ok(snapshot_index);
+        let mut cmds = Vec::with_capacity(chunks.len());
         for (i, (mut updated, mut placed)) in chunks.into_iter().enumerate() {
             let jobs = api::alloc_jobs::detach_jobs(updated.iter_mut().chain(placed.iter_mut()));
             let first = i == 0;
-            let cmd = Command::PlanApply {
+            cmds.push(Command::PlanApply {
                 updated,
                 placed,
                 // The evaluations' new state last: until it commits they are still pending, and
@@ -216,17 +216,10 @@ impl Server {
                     Vec::new()
                 },
                 jobs,
-            };
-            committed = self
-                .raft
-                .apply(cmd)
-                .await
-                .map(|(index, _)| index)
-                .map_err(ServerError::Raft);
-            if committed.is_err() {
-                break;
-            }
+            });
         }
+        // Proposed together, in order: the next entries replicate while the first apply.
+        let committed = self.raft.apply_many(cmds).await.map_err(ServerError::Raft);
         for (reply, rejected_nodes) in replies {
             let _ = reply.send(committed.clone().map(|index| PlanResult {
                 index,

@@ -3,6 +3,7 @@
 
 use super::command::{ApplyResult, Command};
 use super::events::Change;
+use super::id_key::IdKey;
 use super::tables::{JobKey, Tables, JOB_TRACKED_VERSIONS};
 use api::alloc_jobs::JobIndex;
 use api::*;
@@ -111,7 +112,7 @@ impl Tables {
                 }
                 for a in updated {
                     let mut a = a.clone();
-                    let existing = self.allocs.get(a.id.as_str()).cloned();
+                    let existing = self.allocs.get(&IdKey::new(&a.id)).cloned();
                     self.give_plan_alloc_its_job(&mut a, existing.as_deref(), &jobs);
                     if let Some(existing) = existing {
                         a.create_index = existing.create_index;
@@ -166,7 +167,7 @@ impl Tables {
                 now,
             } => {
                 for u in updates {
-                    let Some(existing) = self.allocs.get(u.id.as_str()).cloned() else {
+                    let Some(existing) = self.allocs.get(&IdKey::new(&u.id)).cloned() else {
                         continue;
                     };
                     let mut a = (*existing).clone();
@@ -211,7 +212,7 @@ impl Tables {
                 eval,
                 now,
             } => {
-                let Some(existing) = self.allocs.get(alloc_id.as_str()).cloned() else {
+                let Some(existing) = self.allocs.get(&IdKey::new(&alloc_id)).cloned() else {
                     return ApplyResult {
                         error: Some(format!("allocation {alloc_id} not found")),
                         ..Default::default()
@@ -234,7 +235,7 @@ impl Tables {
                 evals,
             } => {
                 for id in alloc_ids {
-                    let Some(existing) = self.allocs.get(id.as_str()).cloned() else {
+                    let Some(existing) = self.allocs.get(&IdKey::new(&id)).cloned() else {
                         continue;
                     };
                     let mut a = (*existing).clone();

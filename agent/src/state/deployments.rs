@@ -4,6 +4,7 @@
 
 use super::command::DeploymentStatusUpdate;
 use super::events::Change;
+use super::id_key::IdKey;
 use super::tables::{JobKey, Tables};
 use api::*;
 use std::sync::Arc;
@@ -185,7 +186,7 @@ impl Tables {
             .flat_map(|(_, g)| g.placed_canaries.iter().cloned())
             .collect();
         for alloc_id in promoted {
-            let Some(existing) = self.allocs.get(alloc_id.as_str()).cloned() else {
+            let Some(existing) = self.allocs.get(&IdKey::new(&alloc_id)).cloned() else {
                 continue;
             };
             let mut a = (*existing).clone();

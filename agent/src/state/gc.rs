@@ -6,6 +6,7 @@
 //! again, so an item that came back to life between the two (a job registered again, a node
 //! that reconnected) is kept: the command stays deterministic and nothing live is lost.
 
+use super::id_key::IdKey;
 use super::tables::{JobKey, Tables};
 use api::{Allocation, Evaluation};
 use serde::{Deserialize, Serialize};
@@ -251,7 +252,7 @@ impl Tables {
             n.jobs += 1;
         }
         for id in &c.allocs {
-            let Some(a) = self.allocs.get(id.as_str()).cloned() else {
+            let Some(a) = self.allocs.get(&IdKey::new(&id)).cloned() else {
                 continue;
             };
             if !a.terminal() {

@@ -165,7 +165,7 @@ impl Tables {
     }
 
     pub fn alloc(&self, id: &str) -> Option<Arc<Allocation>> {
-        self.allocs.get(id).cloned()
+        self.allocs.get(&IdKey::new(id)).cloned()
     }
 
     pub fn allocs(&self) -> impl Iterator<Item = &Arc<Allocation>> {
@@ -194,7 +194,7 @@ impl Tables {
     /// The index of the last change the servers made to the allocations of `node`: one placed,
     /// stopped, promoted or garbage-collected there. A client's allocation query waits on it.
     pub fn node_allocs_index(&self, node: &str) -> u64 {
-        self.alloc_index_by_node.get(node).copied().unwrap_or(0)
+        self.alloc_index_by_node.get(&IdKey::new(node)).copied().unwrap_or(0)
     }
 
     pub(crate) fn touch_node_allocs(&mut self, node: &str, index: u64) {
@@ -207,7 +207,7 @@ impl Tables {
     /// The allocations of `node`, without collecting them.
     pub fn allocs_by_node<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Arc<Allocation>> {
         self.allocs_by_node
-            .get(node)
+            .get(&IdKey::new(node))
             .into_iter()
             .flat_map(|m| m.values())
     }
@@ -292,7 +292,7 @@ impl Tables {
 
     /// What the live allocations of `node` use (none: nothing).
     pub fn node_tally(&self, node: &str) -> Option<&super::node_tally::NodeTally> {
-        self.node_tallies.get(node).map(|t| &**t)
+        self.node_tallies.get(&IdKey::new(node)).map(|t| &**t)
     }
 
     /// The allocations of a group mostly have equal resources and placement metrics: an
@@ -302,10 +302,11 @@ impl Tables {
         let Some(siblings) = self.allocs_by_job.get(key) else {
             return;
         };
+        let id = IdKey::new(&alloc.id);
         let near = siblings
-            .get_prev(alloc.id.as_str())
+            .get_prev(&id)
             .into_iter()
-            .chain(siblings.get_next(alloc.id.as_str()));
+            .chain(siblings.get_next(&id));
         for (_, s) in near {
             let (mine, theirs) = (&alloc.allocated_resources, &s.allocated_resources);
             if !Arc::ptr_eq(mine, theirs) && mine == theirs {

@@ -220,6 +220,39 @@ impl Raft {
         }
     }
 
+    /// Proposes commands as consecutive log entries in one go: the later ones replicate while
+    /// the earlier ones apply, where [`Raft::apply`] in a loop waits out each commit in turn.
+    /// Returns once all are applied here, with the last one's index; an entry commits only
+    /// after every one before it, so on an error the ones after it may or may not have.
+    pub async fn apply_many(&self, cmds: Vec<Command>) -> Result<u64, RaftError> {
+        use futures::StreamExt;
+        let payloads = cmds
+            .into_iter()
+            .map(LogPayload::encode)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RaftError::Storage(format!("encoding a command: {e}")))?;
+        let n = payloads.len();
+        let mut results = self
+            .raft
+            .client_write_many(payloads)
+            .await
+            .map_err(|e| self.map_write_err(e.to_string(), false))?;
+        let mut index = 0;
+        for _ in 0..n {
+            match tokio::time::timeout(APPLY_TIMEOUT, results.next()).await {
+                Err(_) => return Err(RaftError::Timeout(APPLY_TIMEOUT)),
+                Ok(None) => return Err(RaftError::Shutdown),
+                Ok(Some(Err(fatal))) => return Err(self.map_write_err(fatal.to_string(), false)),
+                Ok(Some(Ok(Err(e)))) => {
+                    let forward = matches!(e, openraft::errors::ClientWriteError::ForwardToLeader(_));
+                    return Err(self.map_write_err(e.to_string(), forward));
+                }
+                Ok(Some(Ok(Ok(written)))) => index = written.response.index,
+            }
+        }
+        Ok(index)
+    }
+
     fn map_write_err(&self, msg: String, forward: bool) -> RaftError {
         if forward {
             let leader = self.view.borrow().leader.clone();
