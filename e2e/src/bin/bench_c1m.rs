@@ -10,7 +10,7 @@
 //! whole and paged (`per_page`, `next_token`).
 //!
 //! Run: `cargo build --release --bins && ./target/release/bench_c1m [--nodes N] [--allocs M]
-//! [--jobs J] [--writers W] [--no-restart] [--full-list]`
+//! [--jobs J] [--writers W] [--no-restart] [--full-list] [--snapshot-threshold ENTRIES]`
 
 use anyhow::{bail, ensure, Context, Result};
 use e2e::cluster::{Cluster, Reply};
@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const USAGE: &str = "usage: bench_c1m [--nodes N] [--allocs M] [--jobs J] [--writers W] \
-                     [--no-restart] [--full-list] [--keep-logs DIR]";
+                     [--no-restart] [--full-list] [--keep-logs DIR] \
+                     [--snapshot-threshold ENTRIES]";
 const ELECTION: Duration = Duration::from_secs(60);
 /// How long placement and reporting may take before the run is called failed.
 const RUN_LIMIT: Duration = Duration::from_secs(1800);
@@ -41,6 +42,10 @@ struct Args {
     full_list: bool,
     /// Copy each server's log here at the end.
     keep_logs: Option<std::path::PathBuf>,
+    /// The servers' `raft_snapshot_threshold`, checked every 5 s with half of it kept as
+    /// trailing logs, so that a run compacts its log while placing (None: the defaults, which
+    /// check every 120 s).
+    snapshot_threshold: Option<usize>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -52,6 +57,7 @@ fn parse_args() -> Result<Args> {
         restart_follower: true,
         full_list: false,
         keep_logs: None,
+        snapshot_threshold: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +72,7 @@ fn parse_args() -> Result<Args> {
             "--jobs" => a.jobs = number("--jobs")?,
             "--writers" => a.writers = number("--writers")?,
             "--no-restart" => a.restart_follower = false,
+            "--snapshot-threshold" => a.snapshot_threshold = Some(number("--snapshot-threshold")?),
             "--full-list" => a.full_list = true,
             "--keep-logs" => {
                 let dir = it
@@ -271,7 +278,17 @@ fn main() -> Result<()> {
         args.allocs,
         args.writers
     );
-    let mut c = Cluster::start(3, "")?;
+    let server_config = args
+        .snapshot_threshold
+        .map(|n| {
+            format!(
+                "raft_snapshot_threshold = {n}\nraft_trailing_logs = {}\n\
+                 raft_snapshot_interval = \"5s\"",
+                n / 2
+            )
+        })
+        .unwrap_or_default();
+    let mut c = Cluster::start(3, &server_config)?;
     let leader = c.wait_leader(ELECTION)?;
     let rpc: Vec<String> = (0..3).map(|i| c.rpc_address(i)).collect();
     let cfg = FleetConfig {
