@@ -165,6 +165,39 @@ async fn restart_replays_the_log_and_keeps_every_write() {
     raft.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_proposed_together_apply_in_order_at_consecutive_indexes() {
+    // Scenario: five versions of one job are proposed in one go, as the plan applier proposes a
+    // batch's entries. They take consecutive indexes in the order given: the job ends at the
+    // last spec, with every version kept, and the answer is the last entry's index.
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(dir.path(), 100_000, 1000);
+    let state = Arc::new(StateStore::default());
+    let raft = open(&opts, state.clone()).await;
+    raft.bootstrap(&[me()]).await.unwrap();
+    wait_leader(&raft).await;
+    let before = state.index();
+    let cmds = (0..5)
+        .map(|i| {
+            let mut j = job("ordered");
+            j.meta.insert("write".into(), i.to_string());
+            Command::JobRegister {
+                job: Box::new(j),
+                eval: None,
+                now: 1,
+            }
+        })
+        .collect();
+    let last = raft.apply_many(cmds).await.unwrap();
+    assert!(last >= before + 5, "{last} < {before} + 5");
+    assert_eq!(state.index(), last, "answered once applied here");
+    let snap = state.snapshot();
+    let ordered = snap.job("default", "ordered").unwrap();
+    assert_eq!(ordered.meta.get("write").map(String::as_str), Some("4"));
+    assert_eq!(ordered.version, 4);
+    raft.shutdown().await;
+}
+
 /// A single-server cluster on `opts` that has committed `n` job registrations.
 async fn leader_with_jobs(opts: &RaftOptions, n: usize) -> (Raft, Arc<StateStore>) {
     let state = Arc::new(StateStore::default());
