@@ -768,9 +768,8 @@ async fn gc_removes_the_oldest_finished_allocations_beyond_gc_max_allocs() {
     assert_eq!(client.collect_garbage().await, 0);
 
     // The servers list everything again: nothing destroyed comes back.
-    let everything = server.with(|s| {
-        crate::rpc::alloc_sync::answer(s.allocs.values(), &Default::default(), 1_000)
-    });
+    let everything = server
+        .with(|s| crate::rpc::alloc_sync::answer(s.allocs.values(), &Default::default(), 1_000));
     let mut servers = crate::rpc::AllocSync::default();
     assert!(servers.absorb(&everything));
     client.sync(everything.changed, &servers);

@@ -204,7 +204,11 @@ mod tests {
         let (min_index, known) = client.query();
         assert_eq!((min_index, &known), (20, &KnownAllocs::Since(20)));
         let next = answer(state.iter(), &known, 30);
-        assert_eq!(ids(&next.changed), ["web"], "only the stopped allocation is sent");
+        assert_eq!(
+            ids(&next.changed),
+            ["web"],
+            "only the stopped allocation is sent"
+        );
         assert!(next.unchanged.is_empty(), "no ids travel back");
         assert!(client.absorb(&next));
         assert_eq!(client.query().1, KnownAllocs::Since(30));
@@ -244,10 +248,10 @@ mod tests {
     fn a_state_that_went_back_is_answered_by_a_listing() {
         // Scenario: the servers were replaced by a new cluster whose index is lower. The
         // answer is thrown away and the next query lists what the client knows.
-        let state = vec![alloc("a", 50)];
+        let state = [alloc("a", 50)];
         let mut client = AllocSync::default();
         assert!(client.absorb(&answer(state.iter(), &client.query().1, 50)));
-        let fresh = vec![alloc("z", 3)];
+        let fresh = [alloc("z", 3)];
         assert!(!client.absorb(&answer(fresh.iter(), &KnownAllocs::Since(50), 3)));
         let (min_index, known) = client.query();
         assert_eq!(min_index, 0);

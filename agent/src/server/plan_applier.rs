@@ -291,7 +291,13 @@ fn check_plan(snap: &Tables, overlay: &mut BatchOverlay, plan: Plan) -> Accepted
             .unwrap_or_else(|| NodeUsage::from_tally(&node, snap.node_tally(&node_id)));
         let changes: Vec<&Allocation> = stops
             .iter()
-            .chain(allocs.iter().zip(&in_state).filter(|(_, k)| **k).map(|(a, _)| a))
+            .chain(
+                allocs
+                    .iter()
+                    .zip(&in_state)
+                    .filter(|(_, k)| **k)
+                    .map(|(a, _)| a),
+            )
             .collect();
         let mut trial = BatchOverlay::default();
         trial.apply_changes_from(overlay, snap, &node_id, &mut usage, &changes);

@@ -212,7 +212,7 @@ impl Tables {
                 eval,
                 now,
             } => {
-                let Some(existing) = self.allocs.get(&IdKey::new(&alloc_id)).cloned() else {
+                let Some(existing) = self.allocs.get(&IdKey::new(alloc_id)).cloned() else {
                     return ApplyResult {
                         error: Some(format!("allocation {alloc_id} not found")),
                         ..Default::default()
@@ -235,7 +235,7 @@ impl Tables {
                 evals,
             } => {
                 for id in alloc_ids {
-                    let Some(existing) = self.allocs.get(&IdKey::new(&id)).cloned() else {
+                    let Some(existing) = self.allocs.get(&IdKey::new(id)).cloned() else {
                         continue;
                     };
                     let mut a = (*existing).clone();

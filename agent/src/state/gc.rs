@@ -252,7 +252,7 @@ impl Tables {
             n.jobs += 1;
         }
         for id in &c.allocs {
-            let Some(a) = self.allocs.get(&IdKey::new(&id)).cloned() else {
+            let Some(a) = self.allocs.get(&IdKey::new(id)).cloned() else {
                 continue;
             };
             if !a.terminal() {

@@ -49,7 +49,9 @@ impl Tables {
     /// neither side considers it finished. A late report of a stopped allocation must not bring
     /// its instance back.
     fn alloc_accepts_services(&self, alloc_id: &str) -> bool {
-        self.allocs.get(&IdKey::new(alloc_id)).is_some_and(|a| !a.terminal())
+        self.allocs
+            .get(&IdKey::new(alloc_id))
+            .is_some_and(|a| !a.terminal())
     }
 
     /// Writes registrations (keeping each one's create index) and deletes others by id. Returns

@@ -194,7 +194,10 @@ impl Tables {
     /// The index of the last change the servers made to the allocations of `node`: one placed,
     /// stopped, promoted or garbage-collected there. A client's allocation query waits on it.
     pub fn node_allocs_index(&self, node: &str) -> u64 {
-        self.alloc_index_by_node.get(&IdKey::new(node)).copied().unwrap_or(0)
+        self.alloc_index_by_node
+            .get(&IdKey::new(node))
+            .copied()
+            .unwrap_or(0)
     }
 
     pub(crate) fn touch_node_allocs(&mut self, node: &str, index: u64) {

@@ -244,7 +244,8 @@ impl Raft {
                 Ok(None) => return Err(RaftError::Shutdown),
                 Ok(Some(Err(fatal))) => return Err(self.map_write_err(fatal.to_string(), false)),
                 Ok(Some(Ok(Err(e)))) => {
-                    let forward = matches!(e, openraft::errors::ClientWriteError::ForwardToLeader(_));
+                    let forward =
+                        matches!(e, openraft::errors::ClientWriteError::ForwardToLeader(_));
                     return Err(self.map_write_err(e.to_string(), forward));
                 }
                 Ok(Some(Ok(Ok(written)))) => index = written.response.index,
