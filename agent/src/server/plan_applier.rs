@@ -23,6 +23,8 @@ const MAX_BATCH: usize = 64;
 /// at most this many: each stays around a megabyte, quick to replicate, append and apply, so
 /// that no single entry holds raft's replication or the state's lock for long.
 const MAX_ALLOCS_PER_ENTRY: usize = 1000;
+/// Entries of one batch proposed at once (see `apply_batch`).
+const ENTRIES_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub(super) struct PlanResult {
@@ -218,8 +220,21 @@ impl Server {
                 jobs,
             });
         }
-        // Proposed together, in order: the next entries replicate while the first apply.
-        let committed = self.raft.apply_many(cmds).await.map_err(ServerError::Raft);
+        // Proposed a few at a time, in order: the next entries replicate while the first apply,
+        // and no more than a few megabytes wait on a follower at once.
+        let mut committed = Ok(snapshot_index);
+        let mut cmds = cmds.into_iter().peekable();
+        while cmds.peek().is_some() {
+            let window: Vec<Command> = cmds.by_ref().take(ENTRIES_IN_FLIGHT).collect();
+            committed = self
+                .raft
+                .apply_many(window)
+                .await
+                .map_err(ServerError::Raft);
+            if committed.is_err() {
+                break;
+            }
+        }
         for (reply, rejected_nodes) in replies {
             let _ = reply.send(committed.clone().map(|index| PlanResult {
                 index,

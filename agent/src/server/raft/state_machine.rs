@@ -226,7 +226,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     let cmd = payload
                         .command()
                         .map_err(|e| decode_err(format!("log entry {index} ({payload}): {e}")))?;
-                    self.state.apply(index, &cmd)
+                    let result = self.state.apply(index, &cmd);
+                    // Entries proposed together arrive together: give the rest of this thread's
+                    // work (raft heartbeats among it) a turn between them.
+                    tokio::task::yield_now().await;
+                    result
                 }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), m);
