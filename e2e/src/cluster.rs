@@ -4,11 +4,10 @@
 //! jobs through any one of them. Every process dies when the `Cluster` drops.
 
 use crate::tls::TlsFiles;
-use crate::{free_port, wait_for, Agent};
+use crate::{free_ports, wait_for, Agent};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Output;
 use std::sync::Arc;
@@ -148,22 +147,6 @@ pub fn parse_table(text: &str) -> Vec<BTreeMap<String, String>> {
                 .collect()
         })
         .collect()
-}
-
-/// `count` distinct free loopback ports: all listeners are held until every port is picked, so
-/// the OS cannot hand out one port twice.
-fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .filter_map(|_| TcpListener::bind("127.0.0.1:0").ok())
-        .collect();
-    let mut ports: Vec<u16> = listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-        .collect();
-    while ports.len() < count {
-        ports.push(free_port());
-    }
-    ports
 }
 
 pub struct Cluster {

@@ -74,6 +74,22 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
+/// `count` distinct free loopback ports: all listeners are held until every port is picked, so
+/// the OS cannot hand out one port twice.
+pub fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..count)
+        .filter_map(|_| TcpListener::bind("127.0.0.1:0").ok())
+        .collect();
+    let mut ports: Vec<u16> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
+        .collect();
+    while ports.len() < count {
+        ports.push(free_port());
+    }
+    ports
+}
+
 /// Polls `f` until it returns Some or the deadline passes.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Result<T> {
     let deadline = Instant::now() + timeout;
@@ -147,8 +163,9 @@ impl Agent {
 
     fn dev_unstarted(dir: &Path, extra: &[&str]) -> Agent {
         let data_dir = dir.join("data");
-        let http_port = free_port();
-        let rpc_port = free_port();
+        // Distinct: two separate picks can get the same port back.
+        let ports = free_ports(2);
+        let (http_port, rpc_port) = (ports[0], ports[1]);
         let args = vec![
             "--dev".to_string(),
             "--data-dir".to_string(),
