@@ -30,6 +30,23 @@ fn pad(indent: usize) -> String {
     " ".repeat(indent)
 }
 
+/// Where a line starts: its change marker at `indent`, or `blank` spaces on an unchanged line.
+fn lead(diff_type: &str, indent: usize, blank: usize) -> String {
+    match marker(diff_type) {
+        "" => pad(blank),
+        m => format!("{}{m} ", pad(indent)),
+    }
+}
+
+/// ` (a, b)` after a line, or nothing.
+fn notes(annotations: &[String]) -> String {
+    if annotations.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", annotations.join(", "))
+    }
+}
+
 /// `+/- Name: "old" => "new"`, the values of a block aligned after the longest name.
 fn field_line(f: &FieldDiff, indent: usize, width: usize) -> String {
     let value = match f.diff_type.as_str() {
@@ -38,17 +55,8 @@ fn field_line(f: &FieldDiff, indent: usize, width: usize) -> String {
         DIFF_EDITED => format!("{:?} => {:?}", f.old, f.new),
         _ => format!("{:?}", f.new),
     };
-    let m = marker(&f.diff_type);
-    let lead = if m.is_empty() {
-        pad(indent + 4)
-    } else {
-        format!("{}{m} ", pad(indent))
-    };
-    let notes = if f.annotations.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", f.annotations.join(", "))
-    };
+    let lead = lead(&f.diff_type, indent, indent + 4);
+    let notes = notes(&f.annotations);
     let key = format!("{}:", f.name);
     format!("{lead}{key:<w$} {value}{notes}", w = width + 1)
 }
@@ -69,12 +77,7 @@ fn object_text(o: &ObjectDiff, indent: usize, verbose: bool) -> String {
     if !shown(&o.diff_type, verbose) {
         return String::new();
     }
-    let m = marker(&o.diff_type);
-    let lead = if m.is_empty() {
-        pad(indent + 4)
-    } else {
-        format!("{}{m} ", pad(indent))
-    };
+    let lead = lead(&o.diff_type, indent, indent + 4);
     let mut out = format!("{lead}{} {{\n", o.name);
     out.push_str(&fields_text(&o.fields, indent + 2, verbose));
     for child in &o.objects {
@@ -101,17 +104,8 @@ fn task_text(t: &TaskDiff, indent: usize, verbose: bool) -> String {
     if !shown(&t.diff_type, verbose) {
         return String::new();
     }
-    let notes = if t.annotations.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", t.annotations.join(", "))
-    };
-    let m = marker(&t.diff_type);
-    let lead = if m.is_empty() {
-        pad(indent + 4)
-    } else {
-        format!("{}{m} ", pad(indent))
-    };
+    let lead = lead(&t.diff_type, indent, indent + 4);
+    let notes = notes(&t.annotations);
     let mut out = format!("{lead}Task: {:?}{notes}\n", t.name);
     if !condensed(&t.diff_type, verbose) {
         out.push_str(&block_text(&t.fields, &t.objects, indent + 2, verbose));
@@ -128,17 +122,8 @@ fn group_text(g: &TaskGroupDiff, verbose: bool) -> String {
         .iter()
         .map(|(kind, n)| format!("{n} {kind}"))
         .collect();
-    let notes = if updates.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", updates.join(", "))
-    };
-    let m = marker(&g.diff_type);
-    let lead = if m.is_empty() {
-        "  ".to_string()
-    } else {
-        format!("{m} ")
-    };
+    let lead = lead(&g.diff_type, 0, 2);
+    let notes = notes(&updates);
     let mut out = format!("{lead}Task Group: {:?}{notes}\n", g.name);
     if !condensed(&g.diff_type, verbose) {
         out.push_str(&block_text(&g.fields, &g.objects, 2, verbose));
@@ -151,12 +136,7 @@ fn group_text(g: &TaskGroupDiff, verbose: bool) -> String {
 
 /// The whole diff, from the job line down.
 pub fn job_text(d: &JobDiff, verbose: bool) -> String {
-    let m = marker(&d.diff_type);
-    let lead = if m.is_empty() {
-        "  ".to_string()
-    } else {
-        format!("{m} ")
-    };
+    let lead = lead(&d.diff_type, 0, 2);
     let mut out = format!("{lead}Job: {:?}\n", d.id);
     if !condensed(&d.diff_type, verbose) {
         out.push_str(&block_text(&d.fields, &d.objects, 0, verbose));

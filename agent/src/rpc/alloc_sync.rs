@@ -140,12 +140,9 @@ impl AllocSync {
     }
 
     /// Allocations the client holds for the servers.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.known.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.known.is_empty()
     }
 }
 

@@ -201,8 +201,13 @@ impl Tables {
     }
 
     pub(crate) fn touch_node_allocs(&mut self, node: &str, index: u64) {
-        if self.node_allocs_index(node) < index {
-            self.alloc_index_by_node.insert(IdKey::new(node), index);
+        let key = IdKey::new(node);
+        if self
+            .alloc_index_by_node
+            .get(&key)
+            .is_none_or(|known| *known < index)
+        {
+            self.alloc_index_by_node.insert(key, index);
             self.alloc_nodes_touched.push(node.to_string());
         }
     }
