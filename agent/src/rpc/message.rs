@@ -11,8 +11,11 @@ pub enum RaftKind {
     AppendEntries,
     Vote,
     PreVote,
+    /// A whole snapshot in one message, as earlier versions send it (still accepted).
     FullSnapshot,
     TransferLeader,
+    /// One piece of a snapshot (see `server::raft::network`).
+    SnapshotChunk,
 }
 
 /// Who a server is, as its peers and `server members` see it.

@@ -99,21 +99,24 @@ impl StateStore {
         res
     }
 
-    /// Replaces everything (restore from a snapshot).
-    pub fn restore(&self, tables: Tables) {
+    /// Replaces everything (restore from a snapshot), and hands back what it replaced: freeing
+    /// a large state takes a while, and the caller chooses where (never under the lock).
+    #[must_use = "the replaced tables should be dropped where their freeing does not hold up others"]
+    pub fn restore(&self, mut tables: Tables) -> Tables {
         let index = tables.index;
-        {
+        tables.changes.clear();
+        tables.alloc_nodes_touched.clear();
+        let replaced = {
             let mut t = match self.tables.write() {
                 Ok(t) => t,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            *t = tables;
-            t.changes.clear();
-            t.alloc_nodes_touched.clear();
-        }
+            std::mem::replace(&mut *t, tables)
+        };
         self.events.clear();
         self.node_watches.notify_all(index);
         self.index_tx.send_replace(index);
+        replaced
     }
 
     /// Blocking query: waits until `table`'s index passes `min_index` or `wait` elapses, then

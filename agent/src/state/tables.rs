@@ -342,23 +342,25 @@ impl Tables {
 
     /// Serialisable form, for snapshots on disk.
     pub fn to_image(&self) -> TablesImage {
-        // Allocations are written without their job; each job they run is written once.
-        let mut alloc_jobs: Vec<Arc<Job>> = Vec::new();
-        let mut positions: HashMap<*const Job, u32> = HashMap::new();
-        let alloc_job_of = self
-            .allocs
-            .values()
-            .map(|a| match a.job.as_ref() {
-                None => NO_JOB,
-                Some(j) => *positions.entry(Arc::as_ptr(j)).or_insert_with(|| {
-                    alloc_jobs.push(j.clone());
-                    u32::try_from(alloc_jobs.len() - 1).unwrap_or(NO_JOB)
-                }),
-            })
-            .collect();
+        // Allocations are written without their job, resources and metrics; each of those they
+        // share is written once.
+        let (mut jobs, mut resources, mut metrics) =
+            (Distinct::default(), Distinct::default(), Distinct::default());
+        let n = self.allocs.len();
+        let (mut alloc_job_of, mut alloc_resources_of, mut alloc_metrics_of) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for a in self.allocs.values() {
+            alloc_job_of.push(jobs.position(a.job.as_ref()));
+            alloc_resources_of.push(resources.position(Some(&a.allocated_resources)));
+            alloc_metrics_of.push(metrics.position(a.metrics.as_ref()));
+        }
         TablesImage {
-            alloc_jobs,
+            alloc_jobs: jobs.values,
             alloc_job_of,
+            alloc_resources: resources.values,
+            alloc_resources_of,
+            alloc_metrics: metrics.values,
+            alloc_metrics_of,
             index: self.index,
             jobs: self.jobs.values().cloned().collect(),
             job_versions: self
@@ -459,12 +461,14 @@ impl Tables {
         }
         for (i, a) in img.allocs.into_iter().enumerate() {
             let mut a = Arc::unwrap_or_clone(a);
-            let job = img.alloc_job_of.get(i).copied().unwrap_or(NO_JOB);
             if a.job.is_none() {
-                a.job = usize::try_from(job)
-                    .ok()
-                    .and_then(|j| img.alloc_jobs.get(j))
-                    .cloned();
+                a.job = shared(&img.alloc_jobs, &img.alloc_job_of, i);
+            }
+            if let Some(r) = shared(&img.alloc_resources, &img.alloc_resources_of, i) {
+                a.allocated_resources = r;
+            }
+            if a.metrics.is_none() {
+                a.metrics = shared(&img.alloc_metrics, &img.alloc_metrics_of, i);
             }
             t.put_alloc(a);
         }
@@ -519,6 +523,18 @@ pub struct TablesImage {
     /// For each allocation, its job's position in `alloc_jobs` (`NO_JOB`: none).
     #[serde(default)]
     pub alloc_job_of: Vec<u32>,
+    /// Each allocation's resources and placement metrics, once per value the allocations share
+    /// (a plan's placements share them), and for each allocation its position. Images written
+    /// before embed them in every allocation: decoding those made a million copies that the
+    /// state then shared again one by one.
+    #[serde(default)]
+    pub alloc_resources: Vec<Arc<api::AllocatedResources>>,
+    #[serde(default)]
+    pub alloc_resources_of: Vec<u32>,
+    #[serde(default)]
+    pub alloc_metrics: Vec<Arc<api::AllocationMetric>>,
+    #[serde(default)]
+    pub alloc_metrics_of: Vec<u32>,
     /// Added with namespaces.
     #[serde(default)]
     pub namespaces: Vec<Arc<api::namespace::Namespace>>,
@@ -541,13 +557,55 @@ pub struct TablesImage {
     pub node_pools_index: u64,
 }
 
+/// No shared value: an allocation without a job or metrics.
 const NO_JOB: u32 = u32::MAX;
 
-/// One allocation at a time is copied without its job, so that writing an image never holds a
-/// second copy of the allocation table.
+/// The distinct values a table's rows point at, in the order first met, and where each is.
+struct Distinct<T> {
+    values: Vec<Arc<T>>,
+    positions: HashMap<*const T, u32>,
+}
+
+impl<T> Default for Distinct<T> {
+    fn default() -> Self {
+        Distinct {
+            values: Vec::new(),
+            positions: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Distinct<T> {
+    /// The position of `v` (added if new); `NO_JOB` for none.
+    fn position(&mut self, v: Option<&Arc<T>>) -> u32 {
+        let Some(v) = v else { return NO_JOB };
+        let Distinct { values, positions } = self;
+        *positions.entry(Arc::as_ptr(v)).or_insert_with(|| {
+            values.push(v.clone());
+            u32::try_from(values.len() - 1).unwrap_or(NO_JOB)
+        })
+    }
+}
+
+/// Row `i`'s value out of an image's distinct values, if it has one.
+fn shared<T>(values: &[Arc<T>], of: &[u32], i: usize) -> Option<Arc<T>> {
+    let at = of.get(i).copied().filter(|&p| p != NO_JOB)?;
+    values.get(usize::try_from(at).ok()?).cloned()
+}
+
+/// The resources written in place of each allocation's own (see `alloc_resources`).
+static NO_RESOURCES: std::sync::LazyLock<Arc<api::AllocatedResources>> =
+    std::sync::LazyLock::new(Arc::default);
+
+/// One allocation at a time is copied without its job, resources and metrics (written once
+/// each, apart), so that writing an image never holds a second copy of the allocation table.
 fn serialize_without_jobs<S: serde::Serializer>(
     allocs: &[Arc<Allocation>],
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    s.collect_seq(allocs.iter().map(|a| a.stub()))
+    s.collect_seq(allocs.iter().map(|a| Allocation {
+        allocated_resources: NO_RESOURCES.clone(),
+        metrics: None,
+        ..a.stub()
+    }))
 }

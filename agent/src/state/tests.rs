@@ -335,6 +335,71 @@ fn allocations_share_one_copy_of_their_job_version() {
 }
 
 #[test]
+fn an_image_writes_shared_resources_and_metrics_once() {
+    // Scenario: 300 placements of one plan share their resources and placement metrics, and one
+    // more has its own. The image holds two of each, not 301; restored, the 300 share again, the
+    // odd one keeps its own, and an image without the shared lists (as written before) keeps
+    // what its allocations carry.
+    let mut t = Tables::default();
+    register(&mut t, 1, job("web"));
+    let resources = Arc::new(api::AllocatedResources {
+        shared: api::AllocatedSharedResources {
+            disk_mb: 300,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let metrics = Arc::new(api::AllocationMetric {
+        nodes_evaluated: 5000,
+        ..Default::default()
+    });
+    let mut placed: Vec<Allocation> = (0..300)
+        .map(|i| {
+            let mut a = alloc(&format!("a{i:03}"), "web", "n1");
+            a.allocated_resources = resources.clone();
+            a.metrics = Some(metrics.clone());
+            a
+        })
+        .collect();
+    let mut odd = alloc("b000", "web", "n2");
+    odd.allocated_resources = Arc::new(api::AllocatedResources::default());
+    odd.metrics = Some(Arc::new(api::AllocationMetric {
+        nodes_evaluated: 7,
+        ..Default::default()
+    }));
+    placed.push(odd);
+    t.apply(2, &plan(vec![], placed, vec![]));
+
+    let image = t.to_image();
+    assert_eq!(image.alloc_resources.len(), 2);
+    assert_eq!(image.alloc_metrics.len(), 2);
+    let bytes = rmp_serde::to_vec_named(&image).unwrap();
+    let back = Tables::from_image(rmp_serde::from_slice(&bytes).unwrap());
+    let a0 = back.alloc("a000").unwrap();
+    assert_eq!(a0.allocated_resources.shared.disk_mb, 300);
+    assert_eq!(a0.metrics.as_ref().unwrap().nodes_evaluated, 5000);
+    let shared = back.allocs().filter(|a| a.id.starts_with('a')).all(|a| {
+        Arc::ptr_eq(&a.allocated_resources, &a0.allocated_resources)
+            && Arc::ptr_eq(a.metrics.as_ref().unwrap(), a0.metrics.as_ref().unwrap())
+    });
+    assert!(shared, "the 300 placements share one copy again");
+    let b = back.alloc("b000").unwrap();
+    assert_eq!(b.allocated_resources.shared.disk_mb, 0);
+    assert_eq!(b.metrics.as_ref().unwrap().nodes_evaluated, 7);
+
+    // An image from before: allocations carry their own, and no shared lists.
+    let mut before = t.to_image();
+    before.alloc_resources.clear();
+    before.alloc_resources_of.clear();
+    before.alloc_metrics.clear();
+    before.alloc_metrics_of.clear();
+    let back = Tables::from_image(before);
+    let a1 = back.alloc("a001").unwrap();
+    assert_eq!(a1.allocated_resources.shared.disk_mb, 300);
+    assert_eq!(a1.metrics.as_ref().unwrap().nodes_evaluated, 5000);
+}
+
+#[test]
 fn commands_written_before_compaction_still_share_the_job() {
     // Scenario: a log written by an older agent embeds the job in every placed allocation.
     // Replaying it still leaves one copy in memory.

@@ -325,7 +325,7 @@ fn main() -> Result<()> {
     let mut killed: Option<u64> = None;
     let mut caught_up: Option<Duration> = None;
     let mut last_print = Instant::now();
-    while running_at.is_none() || (restart.is_some() && caught_up.is_none()) {
+    while running_at.is_none() || (killed.is_some() && (restart.is_none() || caught_up.is_none())) {
         ensure!(
             t0.elapsed() < RUN_LIMIT,
             "the run took longer than {RUN_LIMIT:?}\n{}",
@@ -349,8 +349,11 @@ fn main() -> Result<()> {
                 t0.elapsed().as_secs_f64()
             );
         }
+        // With a snapshot threshold given, the run is about catching up by snapshot: the
+        // follower waits for the leader's compaction even once everything runs.
         let compacted = killed.is_some_and(|at| c.purged_upto(leader) > at);
-        if killed.is_some() && restart.is_none() && (running_at.is_some() || compacted) {
+        let waited = running_at.is_some() && args.snapshot_threshold.is_none();
+        if killed.is_some() && restart.is_none() && (waited || compacted) {
             let target = applied_index(&c, leader).unwrap_or(0);
             c.restart(follower)?;
             restart = Some((Instant::now(), target));

@@ -20,7 +20,7 @@ mod types;
 use crate::rpc::{RaftKind, RpcClient, ServerInfo};
 use crate::state::{ApplyResult, Command, StateStore};
 use log_store::LogStore;
-use network::{LastContact, Network};
+use network::{LastContact, Network, SnapshotInbox};
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{ChangeMembers, Config, ReadPolicy, ServerState, SnapshotPolicy};
 use payload::LogPayload;
@@ -120,6 +120,7 @@ pub struct Raft {
     me: ServerInfo,
     view: watch::Receiver<RaftView>,
     last_contact: LastContact,
+    snapshot_inbox: SnapshotInbox,
     log: LogStore,
 }
 
@@ -199,6 +200,7 @@ impl Raft {
             me: opts.me,
             view,
             last_contact: LastContact::default(),
+            snapshot_inbox: SnapshotInbox::default(),
             log,
         })
     }
@@ -420,7 +422,14 @@ impl Raft {
         kind: RaftKind,
         payload: &[u8],
     ) -> Result<Vec<u8>, network::RaftCodecError> {
-        network::serve(&self.raft, &self.last_contact, kind, payload).await
+        network::serve(
+            &self.raft,
+            &self.last_contact,
+            &self.snapshot_inbox,
+            kind,
+            payload,
+        )
+        .await
     }
 
     pub async fn shutdown(&self) {

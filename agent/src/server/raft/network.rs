@@ -2,7 +2,7 @@
 //! MessagePack and ride inside [`RpcRequest::Raft`] as opaque bytes, so the transport never names
 //! openraft types.
 
-use super::types::{OpenRaft, Snapshot, TypeConfig, Vote};
+use super::types::{OpenRaft, Snapshot, SnapshotMeta, TypeConfig, Vote};
 use crate::rpc::{RaftKind, RpcClient, RpcRequest, RpcResponse, ServerInfo};
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::v2::RaftNetworkV2;
@@ -148,16 +148,33 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        let req = (
-            vote,
-            snapshot.meta,
-            serde_bytes::ByteBuf::from(snapshot.snapshot.into_inner()),
-        );
-        // A snapshot may be large: give it the hard timeout rather than the heartbeat-sized one.
-        let call = self.call(&self.rpc, RaftKind::FullSnapshot, &req, option.hard_ttl());
+        let data = snapshot.snapshot.into_inner();
+        let meta = &snapshot.meta;
+        let send = async {
+            for range in chunk_ranges(data.len(), SNAPSHOT_CHUNK) {
+                let chunk = ChunkOut {
+                    vote: &vote,
+                    meta,
+                    offset: range.start as u64,
+                    total: data.len() as u64,
+                    data: &data[range],
+                };
+                // The last chunk's answer waits for the install (seconds for a large state):
+                // every chunk gets the hard timeout rather than the heartbeat-sized one.
+                let answer: Option<SnapshotResponse<TypeConfig>> = self
+                    .call(&self.rpc, RaftKind::SnapshotChunk, &chunk, option.hard_ttl())
+                    .await?;
+                if let Some(installed) = answer {
+                    return Ok(installed);
+                }
+            }
+            Err(RPCError::Network(NetworkError::from_string(
+                "the peer took every chunk of the snapshot without installing it",
+            )))
+        };
         tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),
-            res = call => Ok(res?),
+            res = send => Ok(res?),
         }
     }
 
@@ -173,6 +190,106 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             option.soft_ttl(),
         )
         .await
+    }
+}
+
+/// A snapshot travels in pieces of this size. As one message it would have to fit the rpc
+/// frame limit (256 MiB, reached at about 1.4 million allocations), and both ends would hold
+/// extra copies of all of it while it was encoded and decoded.
+const SNAPSHOT_CHUNK: usize = 8 << 20;
+
+/// The largest snapshot a server accepts from a leader.
+const MAX_SNAPSHOT: u64 = 32 << 30;
+
+/// The byte ranges of a snapshot of `len` bytes in pieces of `chunk`; one (empty) piece for an
+/// empty snapshot, so that every snapshot ends with a last piece.
+fn chunk_ranges(len: usize, chunk: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let chunk = chunk.max(1);
+    let pieces = len.div_ceil(chunk).max(1);
+    (0..pieces).map(move |i| i * chunk..((i + 1) * chunk).min(len))
+}
+
+/// One piece of a snapshot, as the leader sends it.
+#[derive(Serialize)]
+struct ChunkOut<'a> {
+    vote: &'a Vote,
+    meta: &'a SnapshotMeta,
+    offset: u64,
+    total: u64,
+    #[serde(with = "serde_bytes")]
+    data: &'a [u8],
+}
+
+/// One piece of a snapshot, as a follower receives it.
+#[derive(serde::Deserialize)]
+struct ChunkIn {
+    vote: Vote,
+    meta: SnapshotMeta,
+    offset: u64,
+    total: u64,
+    #[serde(with = "serde_bytes")]
+    data: Vec<u8>,
+}
+
+/// The snapshot a follower is receiving, piece by piece. A leader sends one snapshot at a time to
+/// a follower, in order; a first piece starts over (a leader that retries, or a new leader).
+#[derive(Default)]
+pub struct SnapshotInbox(Mutex<Option<Partial>>);
+
+struct Partial {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
+    total: u64,
+}
+
+impl SnapshotInbox {
+    /// Adds a piece; answers the whole snapshot once its last piece is in.
+    fn add(&self, chunk: ChunkIn) -> Result<Option<(SnapshotMeta, Vec<u8>)>, String> {
+        let mut slot = match self.0.lock() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if chunk.offset == 0 {
+            if chunk.total > MAX_SNAPSHOT {
+                *slot = None;
+                return Err(format!(
+                    "a snapshot of {} bytes is over the limit of {MAX_SNAPSHOT}",
+                    chunk.total
+                ));
+            }
+            let mut data = Vec::new();
+            let room = usize::try_from(chunk.total).map_err(|e| e.to_string())?;
+            data.try_reserve_exact(room)
+                .map_err(|e| format!("no room for a snapshot of {room} bytes: {e}"))?;
+            *slot = Some(Partial {
+                meta: chunk.meta.clone(),
+                data,
+                total: chunk.total,
+            });
+        }
+        let fits = slot.as_ref().is_some_and(|p| {
+            p.meta == chunk.meta
+                && p.total == chunk.total
+                && p.data.len() as u64 == chunk.offset
+                && chunk.offset + chunk.data.len() as u64 <= p.total
+        });
+        if !fits {
+            let expected = slot.as_ref().map(|p| p.data.len());
+            *slot = None;
+            return Err(format!(
+                "snapshot piece at offset {} of {} does not follow the pieces received \
+                 (expected offset {expected:?}): the transfer starts over",
+                chunk.offset, chunk.total
+            ));
+        }
+        let Some(partial) = slot.as_mut() else {
+            return Ok(None);
+        };
+        partial.data.extend_from_slice(&chunk.data);
+        if (partial.data.len() as u64) < partial.total {
+            return Ok(None);
+        }
+        Ok(slot.take().map(|p| (p.meta, p.data)))
     }
 }
 
@@ -215,6 +332,7 @@ fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, RaftCodecError> {
 pub async fn serve(
     raft: &OpenRaft,
     contact: &LastContact,
+    inbox: &SnapshotInbox,
     kind: RaftKind,
     payload: &[u8],
 ) -> Result<Vec<u8>, RaftCodecError> {
@@ -244,6 +362,27 @@ pub async fn serve(
                 .map_err(|e| e.to_string());
             encode(&res)
         }
+        RaftKind::SnapshotChunk => {
+            let chunk: ChunkIn = decode(payload)?;
+            contact.touch();
+            let vote = chunk.vote.clone();
+            let whole = match inbox.add(chunk) {
+                Err(e) => return encode(&Err::<Option<SnapshotResponse<TypeConfig>>, _>(e)),
+                Ok(None) => return encode(&Ok::<_, String>(None::<SnapshotResponse<TypeConfig>>)),
+                Ok(Some(whole)) => whole,
+            };
+            let (meta, data) = whole;
+            let snapshot = Snapshot {
+                meta,
+                snapshot: Cursor::new(data),
+            };
+            let res = raft
+                .install_full_snapshot(vote, snapshot)
+                .await
+                .map(Some)
+                .map_err(|e| e.to_string());
+            encode(&res)
+        }
         RaftKind::TransferLeader => {
             let res = raft
                 .handle_transfer_leader(decode(payload)?)
@@ -251,5 +390,87 @@ pub async fn serve(
                 .map_err(|e| e.to_string());
             encode(&res)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::raft::types::LogId;
+    use openraft::vote::leader_id_adv::CommittedLeaderId;
+    use openraft::vote::RaftLeaderId;
+
+    fn meta(index: u64) -> SnapshotMeta {
+        SnapshotMeta {
+            last_log_id: Some(LogId::new(CommittedLeaderId::new(1, 0), index)),
+            ..SnapshotMeta::default()
+        }
+    }
+
+    fn piece(meta: &SnapshotMeta, whole: &[u8], range: std::ops::Range<usize>) -> ChunkIn {
+        ChunkIn {
+            vote: Vote::new(1, 0),
+            meta: meta.clone(),
+            offset: range.start as u64,
+            total: whole.len() as u64,
+            data: whole[range].to_vec(),
+        }
+    }
+
+    #[test]
+    fn ranges_cover_the_snapshot_in_order_and_an_empty_one_is_one_piece() {
+        let r: Vec<_> = chunk_ranges(10, 4).collect();
+        assert_eq!(r, vec![0..4, 4..8, 8..10]);
+        assert_eq!(chunk_ranges(8, 4).collect::<Vec<_>>(), vec![0..4, 4..8]);
+        assert_eq!(chunk_ranges(0, 4).collect::<Vec<_>>(), vec![0..0]);
+    }
+
+    #[test]
+    fn pieces_in_order_make_the_whole_snapshot() {
+        // Scenario: a 10-byte snapshot arrives in pieces of 4; only the last one answers it.
+        let inbox = SnapshotInbox::default();
+        let whole: Vec<u8> = (0..10).collect();
+        let m = meta(7);
+        let mut got = None;
+        for r in chunk_ranges(whole.len(), 4) {
+            assert!(got.is_none(), "answered before its last piece");
+            got = inbox.add(piece(&m, &whole, r)).unwrap();
+        }
+        let (meta, data) = got.unwrap();
+        assert_eq!(meta, m);
+        assert_eq!(data, whole);
+        // Nothing is kept once the snapshot is handed over.
+        assert!(inbox.0.lock().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_piece_out_of_order_or_of_another_snapshot_starts_the_transfer_over() {
+        // Scenario: a gap, a piece of another snapshot, and a piece with no start are refused,
+        // each dropping what was received; a new first piece starts a new transfer.
+        let inbox = SnapshotInbox::default();
+        let whole: Vec<u8> = (0..12).collect();
+        let (a, b) = (meta(7), meta(9));
+        assert!(inbox.add(piece(&a, &whole, 0..4)).unwrap().is_none());
+        let gap = inbox.add(piece(&a, &whole, 8..12)).unwrap_err();
+        assert!(gap.contains("offset 8") && gap.contains("Some(4)"), "{gap}");
+        assert!(inbox.add(piece(&a, &whole, 4..8)).is_err(), "kept after a gap");
+
+        assert!(inbox.add(piece(&a, &whole, 0..4)).unwrap().is_none());
+        assert!(inbox.add(piece(&b, &whole, 4..8)).is_err());
+
+        // A retried transfer (a new leader's snapshot) starts over at offset 0.
+        assert!(inbox.add(piece(&a, &whole, 0..4)).unwrap().is_none());
+        assert!(inbox.add(piece(&b, &whole, 0..6)).unwrap().is_none());
+        let (meta, data) = inbox.add(piece(&b, &whole, 6..12)).unwrap().unwrap();
+        assert_eq!((meta, data), (b, whole));
+    }
+
+    #[test]
+    fn a_snapshot_over_the_limit_is_refused_at_its_first_piece() {
+        let inbox = SnapshotInbox::default();
+        let mut first = piece(&meta(1), &[1, 2], 0..1);
+        first.total = MAX_SNAPSHOT + 1;
+        let err = inbox.add(first).unwrap_err();
+        assert!(err.contains("over the limit"), "{err}");
     }
 }

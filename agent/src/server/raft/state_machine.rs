@@ -23,7 +23,13 @@ use std::io::{self, Cursor};
 use std::sync::Arc;
 
 const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_snapshot");
-const CURRENT: &str = "current";
+/// The snapshot's meta, MessagePack.
+const META: &str = "meta";
+/// The snapshot's data as it is sent to followers, stored as is: encoding it inside another
+/// value would copy hundreds of MB at a million allocations.
+const DATA: &str = "data";
+/// Where earlier versions kept meta and data together, as one MessagePack value.
+const LEGACY: &str = "current";
 
 /// A snapshot as stored: its meta and the encoded tables.
 #[derive(Serialize, Deserialize)]
@@ -70,28 +76,42 @@ impl StateMachine {
             }
         }
         if let Some(snap) = stored {
-            sm.restore(&snap.meta, &snap.data)?;
+            let tables = Tables::from_image(decode_image(&snap.data)?);
+            drop(sm.restore(&snap.meta, tables));
         }
         Ok(sm)
     }
 
     pub(super) fn write_snapshot(db: &Database, snap: &StoredSnapshot) -> io::Result<()> {
-        let bytes = rmp_serde::to_vec_named(snap).map_err(io_err)?;
+        let meta = rmp_serde::to_vec_named(&snap.meta).map_err(io_err)?;
         let mut txn = db.begin_write().map_err(io_err)?;
         txn.set_durability(Durability::Immediate).map_err(io_err)?;
         {
             let mut t = txn.open_table(SNAPSHOT).map_err(io_err)?;
-            t.insert(CURRENT, bytes.as_slice()).map_err(io_err)?;
+            t.insert(META, meta.as_slice()).map_err(io_err)?;
+            t.insert(DATA, snap.data.as_slice()).map_err(io_err)?;
+            t.remove(LEGACY).map_err(io_err)?;
         }
         txn.commit().map_err(io_err)
     }
 
-    fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> io::Result<()> {
-        let image = decode_image(data)?;
-        self.state.restore(Tables::from_image(image));
+    /// Writes `snap` as earlier versions did, for the tests of upgrading from them.
+    #[cfg(test)]
+    pub(super) fn write_legacy_snapshot(db: &Database, snap: &StoredSnapshot) -> io::Result<()> {
+        let bytes = rmp_serde::to_vec_named(snap).map_err(io_err)?;
+        let txn = db.begin_write().map_err(io_err)?;
+        {
+            let mut t = txn.open_table(SNAPSHOT).map_err(io_err)?;
+            t.insert(LEGACY, bytes.as_slice()).map_err(io_err)?;
+        }
+        txn.commit().map_err(io_err)
+    }
+
+    /// Makes `tables` the state as of `meta`, handing back the tables they replace.
+    fn restore(&mut self, meta: &SnapshotMeta, tables: Tables) -> Tables {
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        Ok(())
+        self.state.restore(tables)
     }
 }
 
@@ -137,7 +157,17 @@ pub(super) fn read_snapshot(db: &Database) -> io::Result<Option<StoredSnapshot>>
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
         Err(e) => return Err(io_err(e)),
     };
-    match t.get(CURRENT).map_err(io_err)? {
+    if let Some(data) = t.get(DATA).map_err(io_err)? {
+        let meta = t
+            .get(META)
+            .map_err(io_err)?
+            .ok_or_else(|| decode_err("a stored snapshot's data without its meta"))?;
+        return Ok(Some(StoredSnapshot {
+            meta: rmp_serde::from_slice(meta.value()).map_err(decode_err)?,
+            data: data.value().to_vec(),
+        }));
+    }
+    match t.get(LEGACY).map_err(io_err)? {
         Some(v) => Ok(Some(rmp_serde::from_slice(v.value()).map_err(decode_err)?)),
         None => Ok(None),
     }
@@ -165,6 +195,21 @@ fn lower_thread_priority() {
     }
 }
 
+/// CPU time the calling thread has used, in ms (0 if the clock cannot be read): a snapshot's
+/// wall time on a busy server says more about the other threads than about the snapshot.
+fn thread_cpu_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only into `ts`, which lives for the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64) * 1000 + (ts.tv_nsec as u64) / 1_000_000
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = SnapshotData;
 
@@ -180,21 +225,23 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 // Encoding the whole state takes a while on a big cluster; requests waiting on
                 // the same cores matter more than when the snapshot is done.
                 lower_thread_priority();
-                let build = || -> io::Result<StoredSnapshot> {
+                let build = || -> io::Result<(StoredSnapshot, u64)> {
                     let data = encode_image(&tables)?;
+                    let encode_cpu_ms = thread_cpu_ms();
                     let stored = StoredSnapshot { meta, data };
                     StateMachine::write_snapshot(&db, &stored)?;
-                    Ok(stored)
+                    Ok((stored, encode_cpu_ms))
                 };
                 let _ = done.send(build());
             })?;
-        let stored = built
+        let (stored, encode_cpu_ms) = built
             .await
             .map_err(|_| io_err("the snapshot thread ended without a result"))??;
         tracing::info!(
             index = stored.meta.last_log_id.map(|l| l.index()),
             bytes = stored.data.len(),
             took_ms = started.elapsed().as_millis() as u64,
+            encode_cpu_ms,
             "raft: snapshot built"
         );
         Ok(Snapshot {
@@ -262,17 +309,31 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: SnapshotData,
     ) -> Result<(), io::Error> {
         let data = snapshot.into_inner();
-        self.restore(meta, &data)?;
+        let started = std::time::Instant::now();
+        // Decoding a large state takes seconds, and freeing the one it replaces nearly as long:
+        // neither may hold the runtime's threads, which carry this server's heartbeats and rpc.
+        let (tables, data) = tokio::task::spawn_blocking(move || {
+            decode_image(&data).map(|img| (Tables::from_image(img), data))
+        })
+        .await
+        .map_err(io_err)??;
+        let decoded_ms = started.elapsed().as_millis() as u64;
+        let replaced = self.restore(meta, tables);
         let stored = StoredSnapshot {
             meta: meta.clone(),
             data,
         };
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || StateMachine::write_snapshot(&db, &stored))
-            .await
-            .map_err(io_err)??;
+        tokio::task::spawn_blocking(move || {
+            drop(replaced);
+            StateMachine::write_snapshot(&db, &stored)
+        })
+        .await
+        .map_err(io_err)??;
         tracing::info!(
             index = meta.last_log_id.map(|l| l.index()),
+            decoded_ms,
+            took_ms = started.elapsed().as_millis() as u64,
             "raft: installed snapshot from the leader"
         );
         Ok(())

@@ -266,7 +266,7 @@ async fn snapshots_compact_the_log_and_a_restart_restores_from_both() {
     // Earlier versions kept the snapshot in the log's file: put it back there alone, as an
     // upgraded server would find it.
     let stored = state_machine::read_snapshot(&snap_db).unwrap().unwrap();
-    state_machine::StateMachine::write_snapshot(&log_db, &stored).unwrap();
+    state_machine::StateMachine::write_legacy_snapshot(&log_db, &stored).unwrap();
     drop((log_db, snap_db));
     std::fs::remove_file(dir.path().join("snapshot.db")).unwrap();
 
