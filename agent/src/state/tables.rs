@@ -344,11 +344,17 @@ impl Tables {
     pub fn to_image(&self) -> TablesImage {
         // Allocations are written without their job, resources and metrics; each of those they
         // share is written once.
-        let (mut jobs, mut resources, mut metrics) =
-            (Distinct::default(), Distinct::default(), Distinct::default());
+        let (mut jobs, mut resources, mut metrics) = (
+            Distinct::default(),
+            Distinct::default(),
+            Distinct::default(),
+        );
         let n = self.allocs.len();
-        let (mut alloc_job_of, mut alloc_resources_of, mut alloc_metrics_of) =
-            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut alloc_job_of, mut alloc_resources_of, mut alloc_metrics_of) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for a in self.allocs.values() {
             alloc_job_of.push(jobs.position(a.job.as_ref()));
             alloc_resources_of.push(resources.position(Some(&a.allocated_resources)));

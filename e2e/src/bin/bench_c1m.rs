@@ -9,8 +9,14 @@
 //! mid-run took to catch up (and whether by snapshot), and the latency of `/v1/allocations`
 //! whole and paged (`per_page`, `next_token`).
 //!
+//! The follower killed when half is placed (`--kill-at`) comes back once the leader's log is
+//! compacted past it, or, with the default settings (where the leader rarely compacts during a
+//! run), once everything runs. `--snapshot-threshold` makes the servers compact during the run,
+//! and the follower then always waits for the compaction: it can only catch up by snapshot.
+//!
 //! Run: `cargo build --release --bins && ./target/release/bench_c1m [--nodes N] [--allocs M]
-//! [--jobs J] [--writers W] [--no-restart] [--full-list] [--snapshot-threshold ENTRIES]`
+//! [--jobs J] [--writers W] [--no-restart] [--kill-at PERCENT] [--full-list]
+//! [--snapshot-threshold ENTRIES]`
 
 use anyhow::{bail, ensure, Context, Result};
 use e2e::cluster::{Cluster, Reply};
@@ -27,7 +33,7 @@ use std::time::{Duration, Instant};
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const USAGE: &str = "usage: bench_c1m [--nodes N] [--allocs M] [--jobs J] [--writers W] \
-                     [--no-restart] [--full-list] [--keep-logs DIR] \
+                     [--no-restart] [--kill-at PERCENT] [--full-list] [--keep-logs DIR] \
                      [--snapshot-threshold ENTRIES]";
 const ELECTION: Duration = Duration::from_secs(60);
 /// How long placement and reporting may take before the run is called failed.
@@ -39,12 +45,15 @@ struct Args {
     jobs: usize,
     writers: usize,
     restart_follower: bool,
+    /// The share of the allocations placed (in percent) when the follower is killed.
+    kill_at: usize,
     full_list: bool,
     /// Copy each server's log here at the end.
     keep_logs: Option<std::path::PathBuf>,
-    /// The servers' `raft_snapshot_threshold`, checked every 5 s with half of it kept as
-    /// trailing logs, so that a run compacts its log while placing (None: the defaults, which
-    /// check every 120 s).
+    /// The servers' `raft_snapshot_threshold`, checked every 5 s with as many entries kept as
+    /// trailing logs (enough for a follower installing a snapshot to go on from the log after
+    /// it), so that a run compacts its log while placing (None: the defaults, which check
+    /// every 120 s).
     snapshot_threshold: Option<usize>,
 }
 
@@ -55,6 +64,7 @@ fn parse_args() -> Result<Args> {
         jobs: 0,
         writers: 8,
         restart_follower: true,
+        kill_at: 50,
         full_list: false,
         keep_logs: None,
         snapshot_threshold: None,
@@ -72,6 +82,7 @@ fn parse_args() -> Result<Args> {
             "--jobs" => a.jobs = number("--jobs")?,
             "--writers" => a.writers = number("--writers")?,
             "--no-restart" => a.restart_follower = false,
+            "--kill-at" => a.kill_at = number("--kill-at")?,
             "--snapshot-threshold" => a.snapshot_threshold = Some(number("--snapshot-threshold")?),
             "--full-list" => a.full_list = true,
             "--keep-logs" => {
@@ -87,6 +98,7 @@ fn parse_args() -> Result<Args> {
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
+    ensure!(a.kill_at < 100, "--kill-at is a percentage below 100");
     if a.jobs == 0 {
         // 10,000 allocations per job, as C1M's jobs were large.
         a.jobs = a.allocs.div_ceil(10_000);
@@ -180,8 +192,8 @@ fn peak_and_cpu(pid: u32) -> (f64, f64) {
     (hwm_kib / 1024.0, ticks / hz)
 }
 
-/// Sizes in MiB of the raft snapshot db files under a server's data dir (the file, not the
-/// newest snapshot in it: the agent logs each snapshot's size as it builds it).
+/// Sizes in MiB of the raft snapshot files under a server's data dir (the newest snapshot; the
+/// agent also logs each snapshot's size as it builds it).
 fn snapshot_sizes(dir: &Path) -> Vec<f64> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -190,7 +202,7 @@ fn snapshot_sizes(dir: &Path) -> Vec<f64> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.file_name().is_some_and(|n| n == "snapshot.db") {
+            } else if p.file_name().is_some_and(|n| n == "snapshot.bin") {
                 let len = e.metadata().map(|m| m.len()).unwrap_or(0);
                 out.push(len as f64 / (1024.0 * 1024.0));
             }
@@ -282,9 +294,8 @@ fn main() -> Result<()> {
         .snapshot_threshold
         .map(|n| {
             format!(
-                "raft_snapshot_threshold = {n}\nraft_trailing_logs = {}\n\
-                 raft_snapshot_interval = \"5s\"",
-                n / 2
+                "raft_snapshot_threshold = {n}\nraft_trailing_logs = {n}\n\
+                 raft_snapshot_interval = \"5s\""
             )
         })
         .unwrap_or_default();
@@ -339,9 +350,10 @@ fn main() -> Result<()> {
         if running_at.is_none() && running >= total {
             running_at = Some(t0.elapsed());
         }
-        // A follower dies when half is placed, and comes back once the leader has compacted
-        // past it: it can only catch up by snapshot.
-        if args.restart_follower && killed.is_none() && placed >= total / 2 {
+        // A follower dies when half (`--kill-at`) is placed, and comes back once the leader has
+        // compacted past it: it can only catch up by snapshot.
+        if args.restart_follower && killed.is_none() && placed >= total * args.kill_at as u64 / 100
+        {
             killed = Some(applied_index(&c, follower).unwrap_or(0));
             c.kill(follower);
             println!(
@@ -404,7 +416,7 @@ fn main() -> Result<()> {
                 .map(|s| format!("{s:.1} MiB"))
                 .collect();
             println!(
-                "server {i}{}: peak RSS {peak:.0} MiB, CPU {cpu:.1} s, snapshot.db file {}",
+                "server {i}{}: peak RSS {peak:.0} MiB, CPU {cpu:.1} s, snapshot file {}",
                 if i == leader { " (leader)" } else { "" },
                 if snaps.is_empty() {
                     "none".into()

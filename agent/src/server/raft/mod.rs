@@ -3,7 +3,8 @@
 //! names openraft types.
 //!
 //! - `log_store`: the raft log in redb with group commit; `log_tail`: its newest entries in memory.
-//! - `state_machine`: committed commands applied to the in-memory state, snapshotted to redb.
+//! - `state_machine`: committed commands applied to the in-memory state, snapshotted to a file
+//!   (`snapshot_file`).
 //! - `network`: raft messages over the agent's rpc port.
 //! - `payload`: a command as it travels in the log, encoded once by its proposer.
 //! - `snapshot_timer`: when each server snapshots and compacts its log.
@@ -13,6 +14,7 @@ mod log_store;
 mod log_tail;
 mod network;
 mod payload;
+mod snapshot_file;
 mod snapshot_timer;
 mod state_machine;
 mod types;
@@ -34,9 +36,6 @@ use types::OpenRaft;
 
 /// The raft db's page cache.
 const RAFT_DB_CACHE_BYTES: usize = 16 << 20;
-
-/// The snapshot db's page cache: its one value is read at start and when a follower needs it.
-const SNAPSHOT_DB_CACHE_BYTES: usize = 1 << 20;
 
 /// How long a write may wait for its commit before the caller is told it did not happen in time.
 /// Without a quorum no write can commit; the caller gets an error, never a false success.
@@ -62,7 +61,7 @@ pub enum RaftError {
 /// Settings of the raft node.
 #[derive(Debug, Clone)]
 pub struct RaftOptions {
-    /// Holds `raft.db` (the log) and `snapshot.db`.
+    /// Holds `raft.db` (the log) and `snapshot.bin`.
     pub dir: PathBuf,
     pub me: ServerInfo,
     /// Log entries between snapshots (Nomad's `raft_snapshot_threshold`).
@@ -144,12 +143,7 @@ impl Raft {
             .map_err(|e| RaftError::Storage(format!("{}: {e}", path.display())))?;
         let db = Arc::new(db);
         let log = LogStore::open(db.clone()).map_err(|e| RaftError::Storage(e.to_string()))?;
-        let snap_path = opts.dir.join("snapshot.db");
-        let snap_db = redb::Builder::new()
-            .set_cache_size(SNAPSHOT_DB_CACHE_BYTES)
-            .create(&snap_path)
-            .map_err(|e| RaftError::Storage(format!("{}: {e}", snap_path.display())))?;
-        let sm = StateMachine::open(Arc::new(snap_db), &db, state)
+        let sm = StateMachine::open(&opts.dir, &db, state)
             .map_err(|e| RaftError::Storage(e.to_string()))?;
         let config = Config {
             cluster_name: "nomad-rs".into(),
@@ -200,7 +194,7 @@ impl Raft {
             me: opts.me,
             view,
             last_contact: LastContact::default(),
-            snapshot_inbox: SnapshotInbox::default(),
+            snapshot_inbox: SnapshotInbox::new(snapshot_file::SnapshotDir::new(&opts.dir)),
             log,
         })
     }

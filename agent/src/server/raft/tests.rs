@@ -24,9 +24,7 @@ impl StoreBuilder<types::TypeConfig, LogStore, StateMachine, tempfile::TempDir>
         let db = redb::Database::create(dir.path().join("raft.db")).map_err(|e| storage_err(&e))?;
         let db = Arc::new(db);
         let log = LogStore::open(db.clone()).map_err(|e| storage_err(&e))?;
-        let snap_db =
-            redb::Database::create(dir.path().join("snapshot.db")).map_err(|e| storage_err(&e))?;
-        let sm = StateMachine::open(Arc::new(snap_db), &db, Arc::new(StateStore::default()))
+        let sm = StateMachine::open(dir.path(), &db, Arc::new(StateStore::default()))
             .map_err(|e| storage_err(&e))?;
         Ok((dir, log, sm))
     }
@@ -246,40 +244,54 @@ async fn snapshots_compact_the_log_and_a_restart_restores_from_both() {
     drop(raft);
 
     // The stored snapshot on its own.
-    let open_db = |name: &'static str| {
-        let path = dir.path().join(name);
-        async move {
-            loop {
-                match redb::Database::create(&path) {
-                    Ok(db) => break Arc::new(db),
-                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
+    let open_db = |path: std::path::PathBuf| async move {
+        loop {
+            match redb::Database::create(&path) {
+                Ok(db) => break db,
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
     };
-    let (log_db, snap_db) = (open_db("raft.db").await, open_db("snapshot.db").await);
+    let log_db = open_db(dir.path().join("raft.db")).await;
     let from_snapshot = Arc::new(StateStore::default());
-    StateMachine::open(snap_db.clone(), &log_db, from_snapshot.clone()).unwrap();
+    StateMachine::open(dir.path(), &log_db, from_snapshot.clone()).unwrap();
     let in_snapshot = from_snapshot.snapshot().jobs().count();
     assert!((18..=30).contains(&in_snapshot), "{in_snapshot} jobs");
 
-    // Earlier versions kept the snapshot in the log's file: put it back there alone, as an
-    // upgraded server would find it.
-    let stored = state_machine::read_snapshot(&snap_db).unwrap().unwrap();
-    state_machine::StateMachine::write_legacy_snapshot(&log_db, &stored).unwrap();
-    drop((log_db, snap_db));
-    std::fs::remove_file(dir.path().join("snapshot.db")).unwrap();
+    // Earlier versions kept the snapshot in redb: in `snapshot.db`, and before that in the
+    // log's file. Put it back in each place alone, as an upgraded server would find it.
+    let file = dir.path().join("snapshot.bin");
+    let (meta, data) = {
+        let current = snapshot_file::SnapshotDir::new(dir.path())
+            .current()
+            .unwrap()
+            .unwrap();
+        let (meta, mut r) = current.read().unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut r, &mut data).unwrap();
+        (meta, data)
+    };
+    let stored = state_machine::StoredSnapshot { meta, data };
+    drop(log_db);
+    for legacy in ["snapshot.db", "raft.db"] {
+        std::fs::remove_file(&file).unwrap();
+        let db = open_db(dir.path().join(legacy)).await;
+        state_machine::write_legacy(&db, &stored).unwrap();
+        drop(db);
 
-    let restored = Arc::new(StateStore::default());
-    let raft = open(&opts, restored.clone()).await;
-    wait_leader(&raft).await;
-    raft.read_barrier().await.unwrap();
-    assert_eq!(restored.snapshot().jobs().count(), 30);
-    raft.shutdown().await;
-    drop(raft);
-    // The moved snapshot left the log's file.
-    let log_db = open_db("raft.db").await;
-    assert!(state_machine::read_snapshot(&log_db).unwrap().is_none());
+        let restored = Arc::new(StateStore::default());
+        let raft = open(&opts, restored.clone()).await;
+        wait_leader(&raft).await;
+        raft.read_barrier().await.unwrap();
+        assert_eq!(restored.snapshot().jobs().count(), 30, "from {legacy}");
+        raft.shutdown().await;
+        drop(raft);
+        // The moved snapshot left redb: snapshot.db is gone, the log's file has no copy.
+        assert!(file.exists(), "from {legacy}");
+        assert!(!dir.path().join("snapshot.db").exists());
+        let log_db = open_db(dir.path().join("raft.db")).await;
+        assert!(state_machine::read_legacy(&log_db).unwrap().is_none());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

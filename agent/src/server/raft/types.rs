@@ -6,7 +6,6 @@ use super::payload::LogPayload;
 use crate::rpc::ServerInfo;
 use crate::state::ApplyResult;
 use serde::{Deserialize, Serialize};
-use std::io::Cursor;
 
 /// What applying one log entry answers to whoever proposed it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -27,7 +26,7 @@ pub type Entry = openraft::alias::EntryOf<TypeConfig>;
 pub type Vote = openraft::alias::VoteOf<TypeConfig>;
 pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;
 pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
-pub type SnapshotData = Cursor<Vec<u8>>;
+pub type SnapshotData = super::snapshot_file::SnapshotFile;
 pub type Snapshot = openraft::alias::SnapshotOf<TypeConfig, SnapshotData>;
 pub type OpenRaft = openraft::Raft<TypeConfig, super::state_machine::StateMachine>;
 
