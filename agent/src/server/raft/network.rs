@@ -256,8 +256,19 @@ pub struct SnapshotInbox {
 struct Partial {
     meta: SnapshotMeta,
     file: File,
+    path: std::path::PathBuf,
     written: u64,
     total: u64,
+}
+
+impl Partial {
+    /// Gives up on this transfer: its file goes.
+    fn abandon(self) {
+        drop(self.file);
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::debug!(path = %self.path.display(), %e, "removing a snapshot half received");
+        }
+    }
 }
 
 impl SnapshotInbox {
@@ -276,20 +287,23 @@ impl SnapshotInbox {
             Err(poisoned) => poisoned.into_inner(),
         };
         if chunk.offset == 0 {
-            *slot = None;
+            if let Some(previous) = slot.take() {
+                previous.abandon();
+            }
             if chunk.total > MAX_SNAPSHOT {
                 return Err(format!(
                     "a snapshot of {} bytes is over the limit of {MAX_SNAPSHOT}",
                     chunk.total
                 ));
             }
-            let file = self
+            let (file, path) = self
                 .dir
                 .incoming()
                 .map_err(|e| format!("snapshot file: {e}"))?;
             *slot = Some(Partial {
                 meta: chunk.meta.clone(),
                 file,
+                path,
                 written: 0,
                 total: chunk.total,
             });
@@ -302,7 +316,9 @@ impl SnapshotInbox {
         });
         if !fits {
             let expected = slot.as_ref().map(|p| p.written);
-            *slot = None;
+            if let Some(previous) = slot.take() {
+                previous.abandon();
+            }
             return Err(format!(
                 "snapshot piece at offset {} of {} does not follow the pieces received \
                  (expected offset {expected:?}): the transfer starts over",
@@ -313,7 +329,9 @@ impl SnapshotInbox {
             return Ok(None);
         };
         if let Err(e) = partial.file.write_all(&chunk.data) {
-            *slot = None;
+            if let Some(previous) = slot.take() {
+                previous.abandon();
+            }
             return Err(format!("writing the snapshot received: {e}"));
         }
         partial.written += chunk.data.len() as u64;
@@ -325,7 +343,7 @@ impl SnapshotInbox {
         };
         let file = self
             .dir
-            .received(done.file)
+            .received(done.file, done.path)
             .map_err(|e| format!("syncing the snapshot received: {e}"))?;
         Ok(Some((done.meta, file)))
     }
@@ -522,6 +540,23 @@ mod tests {
         assert!(inbox.add(piece(&b, &whole, 0..6)).unwrap().is_none());
         let (meta, file) = inbox.add(piece(&b, &whole, 6..12)).unwrap().unwrap();
         assert_eq!((meta, bytes(&file)), (b, whole));
+    }
+
+    #[test]
+    fn a_new_transfer_never_touches_a_snapshot_being_installed_and_drops_a_half_one() {
+        // Scenario: transfer A completes and is handed to the install; the leader, tired of
+        // waiting, starts over. The new transfer writes a file of its own: A still reads whole.
+        // Abandoned half-way, the new transfer's file is removed.
+        let (tmp, inbox) = inbox();
+        let whole: Vec<u8> = (0..8).collect();
+        let m = meta(3);
+        assert!(inbox.add(piece(&m, &whole, 0..4)).unwrap().is_none());
+        let (_, installing) = inbox.add(piece(&m, &whole, 4..8)).unwrap().unwrap();
+        assert!(inbox.add(piece(&m, &whole, 0..4)).unwrap().is_none());
+        assert_eq!(bytes(&installing), whole);
+        assert!(inbox.add(piece(&meta(4), &whole, 0..2)).unwrap().is_none());
+        let files = std::fs::read_dir(tmp.path()).unwrap().count();
+        assert_eq!(files, 2, "the installing file and the newest transfer's");
     }
 
     #[test]

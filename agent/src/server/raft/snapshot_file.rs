@@ -14,6 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The first bytes of a snapshot file.
@@ -22,8 +23,9 @@ const MAGIC: &[u8; 4] = b"NRS1";
 const CURRENT: &str = "snapshot.bin";
 /// A snapshot being built here.
 const BUILDING: &str = "snapshot.bin.building";
-/// A snapshot being received from a leader.
-const INCOMING: &str = "snapshot.bin.incoming";
+/// Snapshots being received from a leader: `snapshot.bin.incoming-<n>`, one name per transfer,
+/// so that a leader's retry never writes into the file an install is still decoding.
+const INCOMING: &str = "snapshot.bin.incoming-";
 
 /// A snapshot's data as openraft passes it around: an open snapshot file.
 #[derive(Clone, Debug)]
@@ -103,6 +105,8 @@ pub struct SnapshotDir {
     /// Held while a snapshot becomes the current one: one built here and one received from a
     /// leader may finish together, and the newer must win.
     swap: Arc<Mutex<()>>,
+    /// Numbers the transfers received.
+    transfers: Arc<AtomicU64>,
 }
 
 impl SnapshotDir {
@@ -110,7 +114,22 @@ impl SnapshotDir {
         SnapshotDir {
             dir: dir.to_path_buf(),
             swap: Arc::default(),
+            transfers: Arc::default(),
         }
+    }
+
+    /// Removes what a server stopped mid-way left: a snapshot half built or half received.
+    /// Only at start, before anything builds or receives one.
+    pub fn remove_leftovers(&self) -> io::Result<()> {
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name == BUILDING || name.starts_with(INCOMING) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
     }
 
     /// The current snapshot, if there is one.
@@ -135,26 +154,33 @@ impl SnapshotDir {
         self.make_current(meta, &built)
     }
 
-    /// A new file for a snapshot sent by a leader in pieces, in place of any half-received one.
-    pub fn incoming(&self) -> io::Result<File> {
-        OpenOptions::new()
+    /// A new file, and its path, for a snapshot a leader sends in pieces.
+    pub fn incoming(&self) -> io::Result<(File, PathBuf)> {
+        let path = self.next_incoming();
+        let file = OpenOptions::new()
             .create(true)
             .write(true)
             .truncate(true)
-            .open(self.dir.join(INCOMING))
+            .open(&path)?;
+        Ok((file, path))
     }
 
-    /// The received snapshot, once all of it is written to `file` (blocking).
-    pub fn received(&self, file: File) -> io::Result<SnapshotFile> {
+    fn next_incoming(&self) -> PathBuf {
+        let n = self.transfers.fetch_add(1, Ordering::Relaxed);
+        self.dir.join(format!("{INCOMING}{n}"))
+    }
+
+    /// The received snapshot, once all of it is written to `file` at `path` (blocking).
+    pub fn received(&self, file: File, path: PathBuf) -> io::Result<SnapshotFile> {
         file.sync_all()?;
         drop(file);
-        SnapshotFile::open(self.dir.join(INCOMING))
+        SnapshotFile::open(path)
     }
 
     /// A snapshot received whole, as earlier versions send it: the meta and the encoded state
     /// (blocking).
     pub fn received_whole(&self, meta: &SnapshotMeta, data: &[u8]) -> io::Result<SnapshotFile> {
-        let path = self.dir.join(INCOMING);
+        let path = self.next_incoming();
         write_file(&path, meta, |w| w.write_all(data))?;
         SnapshotFile::open(path)
     }
@@ -240,11 +266,11 @@ mod tests {
         assert_eq!(data, "first");
 
         let whole = first.read_at(0, first.len() as usize).unwrap();
-        let mut incoming = dir.incoming().unwrap();
+        let (mut incoming, path) = dir.incoming().unwrap();
         let second: Vec<u8> = [&whole[..whole.len() - 5], b"later"].concat();
         incoming.write_all(&second[..10]).unwrap();
         incoming.write_all(&second[10..]).unwrap();
-        let received = dir.received(incoming).unwrap();
+        let received = dir.received(incoming, path).unwrap();
         dir.install(&meta_at(3), &received).unwrap();
         let current = dir.current().unwrap().unwrap();
         let (_, mut r) = current.read().unwrap();
@@ -268,6 +294,20 @@ mod tests {
         let (m, _) = dir.current().unwrap().unwrap().read().unwrap();
         assert_eq!(m, meta_at(9));
         assert!(!tmp.path().join(BUILDING).exists());
+    }
+
+    #[test]
+    fn leftovers_of_a_stopped_server_are_removed_and_the_snapshot_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SnapshotDir::new(tmp.path());
+        dir.write(&meta_at(2), |w| w.write_all(b"kept")).unwrap();
+        std::fs::write(tmp.path().join(BUILDING), b"half").unwrap();
+        let (_, half) = dir.incoming().unwrap();
+        std::fs::write(tmp.path().join("raft.db"), b"not ours").unwrap();
+        dir.remove_leftovers().unwrap();
+        assert!(!half.exists() && !tmp.path().join(BUILDING).exists());
+        assert!(tmp.path().join("raft.db").exists());
+        assert!(dir.current().unwrap().is_some());
     }
 
     #[test]

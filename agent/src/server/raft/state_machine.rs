@@ -47,6 +47,7 @@ impl StateMachine {
     /// first written out as a file, and removed from redb once the file is durable.
     pub fn open(dir: &Path, log_db: &Database, state: Arc<StateStore>) -> io::Result<StateMachine> {
         let snapshots = SnapshotDir::new(dir);
+        snapshots.remove_leftovers()?;
         migrate_legacy(&snapshots, dir, log_db)?;
         let mut sm = StateMachine {
             state,
