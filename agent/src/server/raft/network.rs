@@ -208,7 +208,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
 }
 
 /// A snapshot travels in pieces of this size. As one message it would have to fit the rpc
-/// frame limit (256 MiB, reached at about 1.4 million allocations), and both ends would hold
+/// frame limit (256 MiB, reached at about 1.5 million allocations), and both ends would hold
 /// extra copies of all of it while it was encoded and decoded.
 const SNAPSHOT_CHUNK: usize = 8 << 20;
 
