@@ -597,11 +597,18 @@ impl Cluster {
 
     /// The highest index server `i`'s log says raft purged its log up to (0: none yet).
     pub fn purged_upto(&self, i: usize) -> u64 {
+        self.logged_max(i, "raft: log purged", "upto")
+    }
+
+    /// The largest value of the number `field=` in the lines of server `i`'s log that say
+    /// `message` (0: none).
+    pub fn logged_max(&self, i: usize, message: &str, field: &str) -> u64 {
+        let key = format!("{field}=");
         self.log(i)
             .lines()
-            .filter(|l| l.contains("raft: log purged"))
+            .filter(|l| l.contains(message))
             .filter_map(|l| {
-                l.split("upto=")
+                l.split(key.as_str())
                     .nth(1)?
                     .split_whitespace()
                     .next()?

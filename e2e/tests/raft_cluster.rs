@@ -278,8 +278,17 @@ fn a_far_behind_follower_catches_up_by_snapshot() {
     c.wait_jobs_on(follower, &set(&early), CONVERGE).unwrap();
 
     c.kill(follower);
-    let bulk = ids("bulk", 150);
     let via = c.follower_of(follower).unwrap();
+    // Jobs carrying 1 MiB of incompressible meta each make the snapshot larger than one of the
+    // 8 MiB pieces it is sent in. They go first, so that every snapshot after the bulk has them.
+    let ballast = ids("ballast", 12);
+    for (k, id) in ballast.iter().enumerate() {
+        let reply = c
+            .http(via, "POST", "/v1/jobs", Some(&ballast_job(id, k as u64)))
+            .unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let bulk = ids("bulk", 150);
     register_all(&c, via, &bulk);
     // The leader purges once its snapshot covers the entries, which can lag the writes: restart
     // the follower only once the entries it missed are gone, or it may catch up by log.
@@ -293,6 +302,7 @@ fn a_far_behind_follower_catches_up_by_snapshot() {
     c.restart(follower).unwrap();
     let mut want = set(&early);
     want.extend(bulk);
+    want.extend(ballast);
     c.wait_jobs_on(follower, &want, CONVERGE).unwrap();
     assert_eq!(set(&c.jobs_on(follower, true).unwrap()), want);
     c.wait_same_jobs(CONVERGE).unwrap();
@@ -304,6 +314,32 @@ fn a_far_behind_follower_catches_up_by_snapshot() {
         "the restarted follower caught up without a snapshot\n{}",
         c.report()
     );
+    let installed = c.logged_max(
+        follower,
+        "raft: installed snapshot from the leader",
+        "bytes",
+    );
+    assert!(
+        installed > 8 << 20,
+        "the snapshot ({installed} bytes) went in one piece, not several"
+    );
+}
+
+/// A job like `job_json`'s with 1 MiB of pseudo-random hex in its meta (LZ4 finds nothing to
+/// shorten in it).
+fn ballast_job(id: &str, seed: u64) -> String {
+    let mut job: serde_json::Value = serde_json::from_str(&e2e::cluster::job_json(id)).unwrap();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let blob: String = (0..(1 << 20) / 16)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("{x:016x}")
+        })
+        .collect();
+    job["Job"]["Meta"] = serde_json::json!({ "blob": blob });
+    job.to_string()
 }
 
 /// Waits until server `i`'s /v1/agent/health answers `status`; returns its body.

@@ -503,8 +503,9 @@ pub struct TablesImage {
     pub jobs: Vec<Arc<Job>>,
     pub job_versions: Vec<Arc<Job>>,
     pub nodes: Vec<Arc<Node>>,
-    /// Written without their jobs (see `alloc_jobs`); images written before embed them.
-    #[serde(serialize_with = "serialize_without_jobs")]
+    /// Written without their jobs, resources and metrics (see `alloc_jobs`, `alloc_resources`
+    /// and `alloc_metrics`); images written before embed them.
+    #[serde(serialize_with = "serialize_stubs")]
     pub allocs: Vec<Arc<Allocation>>,
     pub evals: Vec<Arc<Evaluation>>,
     pub indexes: [u64; 4],
@@ -526,7 +527,7 @@ pub struct TablesImage {
     /// Each job version the allocations run, once.
     #[serde(default)]
     pub alloc_jobs: Vec<Arc<Job>>,
-    /// For each allocation, its job's position in `alloc_jobs` (`NO_JOB`: none).
+    /// For each allocation, its job's position in `alloc_jobs` (`NO_SHARED`: none).
     #[serde(default)]
     pub alloc_job_of: Vec<u32>,
     /// Each allocation's resources and placement metrics, once per value the allocations share
@@ -564,7 +565,7 @@ pub struct TablesImage {
 }
 
 /// No shared value: an allocation without a job or metrics.
-const NO_JOB: u32 = u32::MAX;
+const NO_SHARED: u32 = u32::MAX;
 
 /// The distinct values a table's rows point at, in the order first met, and where each is.
 struct Distinct<T> {
@@ -582,20 +583,20 @@ impl<T> Default for Distinct<T> {
 }
 
 impl<T> Distinct<T> {
-    /// The position of `v` (added if new); `NO_JOB` for none.
+    /// The position of `v` (added if new); `NO_SHARED` for none.
     fn position(&mut self, v: Option<&Arc<T>>) -> u32 {
-        let Some(v) = v else { return NO_JOB };
+        let Some(v) = v else { return NO_SHARED };
         let Distinct { values, positions } = self;
         *positions.entry(Arc::as_ptr(v)).or_insert_with(|| {
             values.push(v.clone());
-            u32::try_from(values.len() - 1).unwrap_or(NO_JOB)
+            u32::try_from(values.len() - 1).unwrap_or(NO_SHARED)
         })
     }
 }
 
 /// Row `i`'s value out of an image's distinct values, if it has one.
 fn shared<T>(values: &[Arc<T>], of: &[u32], i: usize) -> Option<Arc<T>> {
-    let at = of.get(i).copied().filter(|&p| p != NO_JOB)?;
+    let at = of.get(i).copied().filter(|&p| p != NO_SHARED)?;
     values.get(usize::try_from(at).ok()?).cloned()
 }
 
@@ -605,7 +606,7 @@ static NO_RESOURCES: std::sync::LazyLock<Arc<api::AllocatedResources>> =
 
 /// One allocation at a time is copied without its job, resources and metrics (written once
 /// each, apart), so that writing an image never holds a second copy of the allocation table.
-fn serialize_without_jobs<S: serde::Serializer>(
+fn serialize_stubs<S: serde::Serializer>(
     allocs: &[Arc<Allocation>],
     s: S,
 ) -> Result<S::Ok, S::Error> {

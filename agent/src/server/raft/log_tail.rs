@@ -166,12 +166,7 @@ impl LogTail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openraft::vote::leader_id_adv::CommittedLeaderId;
-    use openraft::vote::RaftLeaderId;
-
-    fn id(index: u64) -> LogId {
-        LogId::new(CommittedLeaderId::new(1, 0), index)
-    }
+    use crate::server::raft::types::log_id_at as id;
 
     fn entries(from: u64, to: u64) -> Vec<Entry> {
         (from..to).map(|i| Entry::new_blank(id(i))).collect()

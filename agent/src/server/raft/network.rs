@@ -262,6 +262,14 @@ struct Partial {
 }
 
 impl Partial {
+    /// Whether `chunk` is the next piece of this transfer.
+    fn follows(&self, chunk: &ChunkIn) -> bool {
+        self.meta == chunk.meta
+            && self.total == chunk.total
+            && self.written == chunk.offset
+            && chunk.offset + chunk.data.len() as u64 <= self.total
+    }
+
     /// Gives up on this transfer: its file goes.
     fn abandon(self) {
         drop(self.file);
@@ -286,67 +294,60 @@ impl SnapshotInbox {
             Ok(slot) => slot,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if chunk.offset == 0 {
-            if let Some(previous) = slot.take() {
-                previous.abandon();
+        let mut partial = match (chunk.offset, slot.take()) {
+            (0, previous) => {
+                if let Some(p) = previous {
+                    p.abandon();
+                }
+                if chunk.total > MAX_SNAPSHOT {
+                    return Err(format!(
+                        "a snapshot of {} bytes is over the limit of {MAX_SNAPSHOT}",
+                        chunk.total
+                    ));
+                }
+                let (file, path) = self
+                    .dir
+                    .incoming()
+                    .map_err(|e| format!("snapshot file: {e}"))?;
+                Partial {
+                    meta: chunk.meta.clone(),
+                    file,
+                    path,
+                    written: 0,
+                    total: chunk.total,
+                }
             }
-            if chunk.total > MAX_SNAPSHOT {
-                return Err(format!(
-                    "a snapshot of {} bytes is over the limit of {MAX_SNAPSHOT}",
-                    chunk.total
-                ));
-            }
-            let (file, path) = self
-                .dir
-                .incoming()
-                .map_err(|e| format!("snapshot file: {e}"))?;
-            *slot = Some(Partial {
-                meta: chunk.meta.clone(),
-                file,
-                path,
-                written: 0,
-                total: chunk.total,
-            });
-        }
-        let fits = slot.as_ref().is_some_and(|p| {
-            p.meta == chunk.meta
-                && p.total == chunk.total
-                && p.written == chunk.offset
-                && chunk.offset + chunk.data.len() as u64 <= p.total
-        });
-        if !fits {
-            let expected = slot.as_ref().map(|p| p.written);
-            if let Some(previous) = slot.take() {
-                previous.abandon();
-            }
-            return Err(format!(
-                "snapshot piece at offset {} of {} does not follow the pieces received \
-                 (expected offset {expected:?}): the transfer starts over",
-                chunk.offset, chunk.total
-            ));
-        }
-        let Some(partial) = slot.as_mut() else {
-            return Ok(None);
+            (_, Some(p)) => p,
+            (_, None) => return Err(out_of_order(&chunk, None)),
         };
+        if !partial.follows(&chunk) {
+            let e = out_of_order(&chunk, Some(partial.written));
+            partial.abandon();
+            return Err(e);
+        }
         if let Err(e) = partial.file.write_all(&chunk.data) {
-            if let Some(previous) = slot.take() {
-                previous.abandon();
-            }
+            partial.abandon();
             return Err(format!("writing the snapshot received: {e}"));
         }
         partial.written += chunk.data.len() as u64;
         if partial.written < partial.total {
+            *slot = Some(partial);
             return Ok(None);
         }
-        let Some(done) = slot.take() else {
-            return Ok(None);
-        };
         let file = self
             .dir
-            .received(done.file, done.path)
+            .received(partial.file, partial.path)
             .map_err(|e| format!("syncing the snapshot received: {e}"))?;
-        Ok(Some((done.meta, file)))
+        Ok(Some((partial.meta, file)))
     }
+}
+
+fn out_of_order(chunk: &ChunkIn, expected: Option<u64>) -> String {
+    format!(
+        "snapshot piece at offset {} of {} does not follow the pieces received \
+         (expected offset {expected:?}): the transfer starts over",
+        chunk.offset, chunk.total
+    )
 }
 
 /// When this server last heard from a leader (an AppendEntries), for `X-Nomad-LastContact`.
@@ -383,6 +384,22 @@ fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, RaftCodecError> {
     Ok(rmp_serde::from_slice(b)?)
 }
 
+/// Hands a snapshot received whole to raft, which installs it if `vote` is still current.
+async fn install(
+    raft: &OpenRaft,
+    vote: Vote,
+    meta: SnapshotMeta,
+    file: SnapshotFile,
+) -> Result<SnapshotResponse<TypeConfig>, String> {
+    let snapshot = Snapshot {
+        meta,
+        snapshot: file,
+    };
+    raft.install_full_snapshot(vote, snapshot)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Serves one raft message that arrived on the rpc port; answers the encoded
 /// `Result<reply, error message>`.
 pub async fn serve(
@@ -416,15 +433,7 @@ pub async fn serve(
                 }
             };
             drop(data);
-            let snapshot = Snapshot {
-                meta,
-                snapshot: file,
-            };
-            let res = raft
-                .install_full_snapshot(vote, snapshot)
-                .await
-                .map_err(|e| e.to_string());
-            encode(&res)
+            encode(&install(raft, vote, meta, file).await)
         }
         RaftKind::SnapshotChunk => {
             let chunk: ChunkIn = decode(payload)?;
@@ -436,16 +445,7 @@ pub async fn serve(
                 Ok(Some(whole)) => whole,
             };
             let (meta, file) = whole;
-            let snapshot = Snapshot {
-                meta,
-                snapshot: file,
-            };
-            let res = raft
-                .install_full_snapshot(vote, snapshot)
-                .await
-                .map(Some)
-                .map_err(|e| e.to_string());
-            encode(&res)
+            encode(&install(raft, vote, meta, file).await.map(Some))
         }
         RaftKind::TransferLeader => {
             let res = raft
@@ -460,16 +460,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::raft::types::LogId;
-    use openraft::vote::leader_id_adv::CommittedLeaderId;
-    use openraft::vote::RaftLeaderId;
-
-    fn meta(index: u64) -> SnapshotMeta {
-        SnapshotMeta {
-            last_log_id: Some(LogId::new(CommittedLeaderId::new(1, 0), index)),
-            ..SnapshotMeta::default()
-        }
-    }
+    use crate::server::raft::types::snapshot_meta_at as meta;
 
     fn piece(meta: &SnapshotMeta, whole: &[u8], range: std::ops::Range<usize>) -> ChunkIn {
         ChunkIn {

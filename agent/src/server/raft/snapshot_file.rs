@@ -238,16 +238,7 @@ fn write_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::raft::types::LogId;
-    use openraft::vote::leader_id_adv::CommittedLeaderId;
-    use openraft::vote::RaftLeaderId;
-
-    fn meta_at(index: u64) -> SnapshotMeta {
-        SnapshotMeta {
-            last_log_id: Some(LogId::new(CommittedLeaderId::new(1, 0), index)),
-            ..SnapshotMeta::default()
-        }
-    }
+    use crate::server::raft::types::snapshot_meta_at as meta_at;
 
     #[test]
     fn a_written_snapshot_reads_back_and_a_received_one_replaces_it() {

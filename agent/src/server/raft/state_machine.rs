@@ -74,24 +74,27 @@ impl StateMachine {
 fn migrate_legacy(snapshots: &SnapshotDir, dir: &Path, log_db: &Database) -> io::Result<()> {
     let old_db = dir.join(LEGACY_DB);
     if old_db.exists() {
-        let db = Database::open(&old_db).map_err(io_err)?;
-        if snapshots.current()?.is_none() {
-            if let Some(old) = read_legacy(&db)? {
-                snapshots.write(&old.meta, |w| w.write_all(&old.data))?;
-            }
-        }
-        drop(db);
+        adopt_legacy(snapshots, &Database::open(&old_db).map_err(io_err)?)?;
         std::fs::remove_file(&old_db)?;
     }
-    if let Some(old) = read_legacy(log_db)? {
-        if snapshots.current()?.is_none() {
-            snapshots.write(&old.meta, |w| w.write_all(&old.data))?;
-        }
+    if adopt_legacy(snapshots, log_db)? {
         let txn = log_db.begin_write().map_err(io_err)?;
         txn.delete_table(LEGACY_TABLE).map_err(io_err)?;
         txn.commit().map_err(io_err)?;
     }
     Ok(())
+}
+
+/// Writes out the snapshot `db` holds, unless there is a snapshot file already (newer, as the
+/// file came after redb); answers whether `db` held one.
+fn adopt_legacy(snapshots: &SnapshotDir, db: &Database) -> io::Result<bool> {
+    let Some(old) = read_legacy(db)? else {
+        return Ok(false);
+    };
+    if snapshots.current()?.is_none() {
+        snapshots.write(&old.meta, |w| w.write_all(&old.data))?;
+    }
+    Ok(true)
 }
 
 /// The snapshot an earlier version stored in `db`, if it has one.
@@ -317,6 +320,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: SnapshotData,
     ) -> Result<(), io::Error> {
         let started = std::time::Instant::now();
+        let bytes = snapshot.len();
         // Decoding a large state takes seconds, and freeing the one it replaces nearly as long:
         // neither may hold the runtime's threads, which carry this server's heartbeats and rpc.
         let (tables, snapshot) = tokio::task::spawn_blocking(move || {
@@ -336,6 +340,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         .map_err(io_err)??;
         tracing::info!(
             index = meta.last_log_id.map(|l| l.index()),
+            bytes,
             decoded_ms,
             took_ms = started.elapsed().as_millis() as u64,
             "raft: installed snapshot from the leader"

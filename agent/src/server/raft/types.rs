@@ -38,3 +38,20 @@ pub fn io_err(e: impl std::fmt::Display) -> std::io::Error {
 pub fn decode_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
 }
+
+/// The id of log entry `index` in term 1 of node 0, for tests.
+#[cfg(test)]
+pub fn log_id_at(index: u64) -> LogId {
+    use openraft::vote::leader_id_adv::CommittedLeaderId;
+    use openraft::vote::RaftLeaderId;
+    LogId::new(CommittedLeaderId::new(1, 0), index)
+}
+
+/// The meta of a snapshot up to entry `index`, for tests.
+#[cfg(test)]
+pub fn snapshot_meta_at(index: u64) -> SnapshotMeta {
+    SnapshotMeta {
+        last_log_id: Some(log_id_at(index)),
+        ..SnapshotMeta::default()
+    }
+}
