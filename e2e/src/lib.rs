@@ -68,18 +68,48 @@ pub fn flag_number(
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
+    listen_on_a_test_port()
+        .and_then(|l| l.local_addr().ok())
         .map(|a| a.port())
         .unwrap_or(0)
+}
+
+/// Test listeners' ports come from below the kernel's ephemeral range (32768-60999 here). The
+/// harness restarts a server on the port it had; while it is down, an outgoing connection or a
+/// `bind(:0)` anywhere on the machine could take that port if it were an ephemeral one, and the
+/// restart then failed with "address already in use".
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_768;
+
+/// A listener on a free loopback port of `TEST_PORTS`, tried in a pseudo-random order so that
+/// tests running side by side rarely try the same ports.
+fn listen_on_a_test_port() -> Option<TcpListener> {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let span = u64::from(TEST_PORTS.end - TEST_PORTS.start);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut x = (u64::from(std::process::id()) << 32)
+        ^ u64::from(nanos)
+        ^ call.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        | 1;
+    for _ in 0..256 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = TEST_PORTS.start + (x % span) as u16;
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            return Some(l);
+        }
+    }
+    None
 }
 
 /// `count` distinct free loopback ports: all listeners are held until every port is picked, so
 /// the OS cannot hand out one port twice.
 pub fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .filter_map(|_| TcpListener::bind("127.0.0.1:0").ok())
-        .collect();
+    let listeners: Vec<TcpListener> = (0..count).filter_map(|_| listen_on_a_test_port()).collect();
     let mut ports: Vec<u16> = listeners
         .iter()
         .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
