@@ -172,7 +172,8 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let rpc = RpcClient::with_tls(tls.clone());
     let server = if cfg.server.enabled {
         let rpc_bind = format!("{}:{}", bind_ip(&cfg.addresses.rpc), cfg.ports.rpc);
-        let rpc_listener = tokio::net::TcpListener::bind(&rpc_bind)
+        // Taken now, accepting only once the server can answer (see ReservedPort).
+        let rpc_port = rpc_transport::ReservedPort::bind(&rpc_bind)
             .await
             .with_context(|| format!("binding the rpc port to {rpc_bind}"))?;
         let s = Server::start(
@@ -205,6 +206,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         )
         .await
         .context("starting the server")?;
+        let rpc_listener = rpc_port
+            .listen()
+            .with_context(|| format!("listening on the rpc port {rpc_bind}"))?;
         tokio::spawn(rpc_transport::serve_with(
             rpc_listener,
             s.rpc_handler(),

@@ -46,6 +46,9 @@ impl Default for FleetConfig {
     }
 }
 
+/// A heartbeat round trip over this is kept with its time (see [`FleetStats::slow_heartbeats`]).
+pub const SLOW_HEARTBEAT: Duration = Duration::from_millis(250);
+
 /// What the fleet saw, updated as it runs.
 #[derive(Default)]
 pub struct FleetStats {
@@ -54,6 +57,9 @@ pub struct FleetStats {
     pub reported_running: AtomicU64,
     /// Heartbeat round trips in microseconds.
     pub heartbeat_rtt_us: Mutex<Vec<u32>>,
+    /// When each heartbeat slower than [`SLOW_HEARTBEAT`] was sent, and how long it took: lined up
+    /// with the run's events (a server killed, a snapshot built), they say what held it up.
+    pub slow_heartbeats: Mutex<Vec<(Instant, Duration)>>,
     pub heartbeat_errors: AtomicU64,
     /// Heartbeats answered "unknown node": the servers had forgotten or downed the node.
     pub unknown_node: AtomicU64,
@@ -225,12 +231,20 @@ impl SimNode {
             match self.remote.node_heartbeat(&self.node.id).await {
                 Ok(t) => {
                     ttl = t;
-                    let us = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
+                    let took = t0.elapsed();
+                    let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
                     self.stats
                         .heartbeat_rtt_us
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .push(us);
+                    if took > SLOW_HEARTBEAT {
+                        self.stats
+                            .slow_heartbeats
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push((t0, took));
+                    }
                 }
                 Err(RpcError::UnknownNode(_)) => {
                     self.stats.unknown_node.fetch_add(1, Ordering::Relaxed);

@@ -57,6 +57,42 @@ struct Args {
     snapshot_threshold: Option<usize>,
 }
 
+/// When the slow heartbeats were sent, by second of the run (submission starts the run), with
+/// the slowest of each second: lined up with the kill, the restart and the servers' logs.
+fn print_slow_heartbeats(fleet: &SimulatedFleet, t0: Instant) {
+    let slow = fleet
+        .stats
+        .slow_heartbeats
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let mut by_second: std::collections::BTreeMap<Option<u64>, (usize, Duration)> =
+        Default::default();
+    for (sent, took) in slow {
+        // Heartbeats sent while the fleet registered, before the run, go in one bucket.
+        let second = sent.checked_duration_since(t0).map(|d| d.as_secs());
+        let e = by_second.entry(second).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(took);
+    }
+    let line: Vec<String> = by_second
+        .iter()
+        .map(|(second, (n, max))| {
+            let at = second.map_or("before".to_string(), |s| format!("{s} s"));
+            format!("{at}: {n} (max {:.0} ms)", max.as_secs_f64() * 1000.0)
+        })
+        .collect();
+    println!(
+        "heartbeats slower than {} ms, by second sent: {}",
+        e2e::sim::SLOW_HEARTBEAT.as_millis(),
+        if line.is_empty() {
+            "none".to_string()
+        } else {
+            line.join(", ")
+        }
+    );
+}
+
 fn parse_args() -> Result<Args> {
     let mut a = Args {
         nodes: 5_000,
@@ -433,6 +469,7 @@ fn main() -> Result<()> {
         fleet.stats.heartbeat_errors.load(Ordering::Relaxed),
         fleet.stats.unknown_node.load(Ordering::Relaxed)
     );
+    print_slow_heartbeats(&fleet, t0);
     println!("nodes not ready at the end: {down}; allocations lost: {lost}");
     println!(
         "simulated clients: allocation query errors {}, report errors {}",
