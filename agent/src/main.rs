@@ -172,10 +172,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let rpc = RpcClient::with_tls(tls.clone());
     let server = if cfg.server.enabled {
         let rpc_bind = format!("{}:{}", bind_ip(&cfg.addresses.rpc), cfg.ports.rpc);
-        // Taken now, accepting only once the server can answer (see ReservedPort).
-        let rpc_port = rpc_transport::ReservedPort::bind(&rpc_bind)
+        let rpc_listener = tokio::net::TcpListener::bind(&rpc_bind)
             .await
             .with_context(|| format!("binding the rpc port to {rpc_bind}"))?;
+        // Turns clients away until the server can answer them (see StartingListener).
+        let rpc_listener = rpc_transport::StartingListener::start(rpc_listener);
         let s = Server::start(
             ServerConfig {
                 data_dir: data_dir.join("server"),
@@ -206,9 +207,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         )
         .await
         .context("starting the server")?;
-        let rpc_listener = rpc_port
-            .listen()
-            .with_context(|| format!("listening on the rpc port {rpc_bind}"))?;
+        let rpc_listener = rpc_listener
+            .ready()
+            .await
+            .with_context(|| format!("serving the rpc port {rpc_bind}"))?;
         tokio::spawn(rpc_transport::serve_with(
             rpc_listener,
             s.rpc_handler(),

@@ -57,8 +57,9 @@ pub struct FleetStats {
     pub reported_running: AtomicU64,
     /// Heartbeat round trips in microseconds.
     pub heartbeat_rtt_us: Mutex<Vec<u32>>,
-    /// When each heartbeat slower than [`SLOW_HEARTBEAT`] was sent, and how long it took: lined up
-    /// with the run's events (a server killed, a snapshot built), they say what held it up.
+    /// When each answered heartbeat slower than [`SLOW_HEARTBEAT`] was sent, and how long it
+    /// took: lined up with the run's events (a server killed, a snapshot built), they say what
+    /// held it up. Heartbeats that failed are only counted, in `heartbeat_errors`.
     pub slow_heartbeats: Mutex<Vec<(Instant, Duration)>>,
     pub heartbeat_errors: AtomicU64,
     /// Heartbeats answered "unknown node": the servers had forgotten or downed the node.

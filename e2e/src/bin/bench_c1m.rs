@@ -83,7 +83,7 @@ fn print_slow_heartbeats(fleet: &SimulatedFleet, t0: Instant) {
         })
         .collect();
     println!(
-        "heartbeats slower than {} ms, by second sent: {}",
+        "answered heartbeats slower than {} ms, by second sent: {}",
         e2e::sim::SLOW_HEARTBEAT.as_millis(),
         if line.is_empty() {
             "none".to_string()

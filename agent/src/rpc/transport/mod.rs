@@ -3,11 +3,11 @@
 
 mod client;
 mod listener;
-mod reserved_port;
+mod starting_listener;
 
 pub use client::RpcClient;
 pub use listener::{serve, serve_with, ConnCounts, ConnSlot, ListenOptions, CLIENT_MAX_FRAME};
-pub use reserved_port::ReservedPort;
+pub use starting_listener::StartingListener;
 
 use crate::rpc::message::{RpcRequest, RpcResponse};
 use std::future::Future;
