@@ -60,12 +60,13 @@ struct Args {
 /// When the slow heartbeats were sent, by second of the run (submission starts the run), with
 /// the slowest of each second: lined up with the kill, the restart and the servers' logs.
 fn print_slow_heartbeats(fleet: &SimulatedFleet, t0: Instant) {
-    let slow = fleet
-        .stats
-        .slow_heartbeats
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let slow = std::mem::take(
+        &mut *fleet
+            .stats
+            .slow_heartbeats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
     let mut by_second: std::collections::BTreeMap<Option<u64>, (usize, Duration)> =
         Default::default();
     for (sent, took) in slow {
